@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what building and testing token-dynamics needs, skipping what is already there.
+# Safe to run repeatedly. Versions are pinned where a mismatch silently breaks the build
+# (see ../shared/reference/toolchain.md): wasm-bindgen CLI == the crate in Cargo.lock,
+# Trunk 0.21.14 (0.22 needs a newer rustc), binaryen's wasm-opt from npm (Debian's breaks the module).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRUNK_VERSION=0.21.14
+WASM_BINDGEN_VERSION=0.2.130   # keep equal to the `=` pin in Cargo.toml
+
+say() { printf '[setup] %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+
+if [ "$(trunk --version 2>/dev/null || true)" != "trunk $TRUNK_VERSION" ]; then
+  say "installing trunk $TRUNK_VERSION (takes several minutes)"
+  cargo install --quiet trunk --version "$TRUNK_VERSION" --locked
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # no --locked: its lockfile names a dependency version the registry lacks
+  cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  # wait for a concurrent apt/dpkg instead of failing on its lock
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium fonts-dejavu-core >/dev/null
+fi
+
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] \
+   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages (binaryen's wasm-opt, playwright-core)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+case "$(node_modules/.bin/wasm-opt --version 2>/dev/null || true)" in
+  *"version 132"*) ;;
+  *) echo "[setup] node_modules/.bin/wasm-opt is not binaryen 132 (see package.json)" >&2; exit 1 ;;
+esac
+
+cargo fetch --quiet
+say "ready"

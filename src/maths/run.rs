@@ -1,0 +1,709 @@
+//! One trajectory, computed incrementally so the page can work in chunks (`advance(budget)`).
+//!
+//! Internally everything lives on the *active* coordinates: the face S intersected with the
+//! support of the projected `p0` (and with the finite scores). Off those coordinates the mass is
+//! exactly 0 for every flow (faces are invariant), so they are never touched and `-inf` never
+//! meets arithmetic. With `Adjust::None` every sample is an exact closed form; with Matrix/Memory
+//! adjustments continuous flows are integrated by fixed-step RK4 in log space and discrete flows
+//! iterate their map.
+
+use super::flows::{
+    entropic_closed, kappa_value, mirror_closed, mirror_step, mw_closed, mw_step,
+    replicator_closed, Flow, Kappa,
+};
+use super::integrate::{etd2_step, rk4_step, Rk4Scratch};
+use super::scores::{interior_rest_point, is_antisymmetric, Adjust};
+use super::simplex::{logsumexp, max_of, normalise_log_into};
+use super::truncation::truncated_target;
+
+/// Hard cap on integration steps (continuous flows) or iterated steps (discrete flows with an
+/// adjustment) per run.
+pub const MAX_STEPS: usize = 200_000;
+/// Cap on total work per run, in "state entries touched by derivative evaluations"; keeps
+/// adjusted runs on a real vocabulary bounded (a few seconds at most). Never below `samples - 1`
+/// steps.
+pub const MAX_WORK: f64 = 5e7;
+
+/// Everything that defines one trajectory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    pub flow: Flow,
+    /// Base scores s0 (logits), length V.
+    pub s: Vec<f64>,
+    pub temp: f64,
+    /// Step size of the discrete flows (B, D); time of step k is `k·eta`.
+    pub eta: f64,
+    pub kappa: Kappa,
+    pub horizon: f64,
+    /// Full length V, on the simplex (caller validated); projected to the face here.
+    pub p0: Vec<f64>,
+    /// Active face (all indices if no truncation), e.g. from `truncation::support`.
+    pub support: Vec<usize>,
+    pub adjust: Adjust,
+    /// Number of stored sample points for continuous flows (>= 2), e.g. 301.
+    pub samples: usize,
+    /// Tokens tracked individually; the rest is lumped into "other".
+    pub corners: [usize; 3],
+}
+
+/// Scalar diagnostics at one sample. They use the base scores s0 (not the adjusted s(p)).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Diagnostics {
+    /// `<p, s0>`: Flow A's Lyapunov function.
+    pub expected_score: f64,
+    pub entropy: f64,
+    /// `F(p) = <p,s0> + T·H(p)`.
+    pub free_energy: f64,
+    /// `KL(p || pi_T^S)` (computed from log-probabilities, so exact even for tiny masses).
+    pub kl_to_target: f64,
+    /// `KL(pi_T^S || p)`; `+inf` when p has no mass on part of the face.
+    pub kl_from_target: f64,
+    /// Total variation to the truncated target `pi_T^S`.
+    pub dist_to_face_target: f64,
+    /// `Σ q_i log p_i` when W is antisymmetric (on the active face) with interior rest point q.
+    /// Conserved by Flow A only; reported for every flow so drifts are visible.
+    pub conserved: Option<f64>,
+}
+
+/// One stored point of the trajectory.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    pub t: f64,
+    /// p of the 3 corner tokens, then `1 - their sum` (clamped at 0).
+    pub lumped: [f64; 4],
+    pub diag: Diagnostics,
+}
+
+/// How samples are produced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Closed,
+    Integrate,
+    Iterate,
+}
+
+/// Score model on the active coordinates.
+#[derive(Clone, Debug)]
+enum Model {
+    Fixed,
+    Matrix(Vec<f64>),
+    Memory { gamma: f64, mu: f64 },
+}
+
+/// A trajectory being computed.
+#[derive(Debug)]
+pub struct Run {
+    spec: RunSpec,
+    temp: f64,
+    kappa: f64,
+    eta: f64,
+    mode: Mode,
+    model: Model,
+    /// Active coordinates (ascending) and the data restricted to them.
+    active: Vec<usize>,
+    s_c: Vec<f64>,
+    log_p0_c: Vec<f64>,
+    target: Vec<f64>,
+    log_target_c: Vec<f64>,
+    target_c: Vec<f64>,
+    /// Target mass outside the active coordinates (p0 started on a smaller face).
+    target_off_active: f64,
+    /// Size of the face carrying target mass (the active coordinates are a subset).
+    face_n: usize,
+    q: Option<Vec<f64>>,
+    corner_pos: [Option<usize>; 3],
+    /// Sample schedule: (time, step index).
+    schedule: Vec<(f64, u64)>,
+    next: usize,
+    samples: Vec<Sample>,
+    final_p: Vec<f64>,
+    diverged_at: Option<f64>,
+    finished: bool,
+    /// Integration / iteration state: normalised log p (n), then memory c (n) if any.
+    y: Vec<f64>,
+    cur_k: u64,
+    h: f64,
+    use_etd: bool,
+    lambda: Vec<f64>,
+    scratch: Rk4Scratch,
+    u: Vec<f64>,
+    p: Vec<f64>,
+}
+
+/// Largest |entry| (0 for empty).
+fn max_abs(x: &[f64]) -> f64 {
+    x.iter().fold(0.0f64, |a, &b| a.max(b.abs()))
+}
+
+impl Run {
+    /// Set up a run (no samples computed yet; `final_p` is the projected `p0`).
+    ///
+    /// Defensive normalisation: T is clamped to [1e-6, 1e6] (NaN -> 1), a negative or non-finite
+    /// horizon is 0, samples >= 2, non-finite scores count as masked (off the face), a p0 with no
+    /// mass on the face becomes uniform on it, a mis-sized W is treated as zero.
+    pub fn new(spec: RunSpec) -> Run {
+        let v = spec.s.len();
+        let temp = if spec.temp.is_nan() {
+            1.0
+        } else {
+            spec.temp.clamp(1e-6, 1e6)
+        };
+        let kappa = kappa_value(spec.kappa, temp);
+        let eta = if spec.eta.is_finite() && spec.eta > 0.0 {
+            spec.eta
+        } else {
+            0.0
+        };
+        let horizon = if spec.horizon.is_finite() && spec.horizon > 0.0 {
+            spec.horizon
+        } else {
+            0.0
+        };
+        let n_samples = spec.samples.max(2);
+
+        // The face: requested support, in range, deduplicated, finite scores only.
+        let mut face: Vec<usize> = spec.support.iter().copied().filter(|&i| i < v).collect();
+        face.sort_unstable();
+        face.dedup();
+        if face.is_empty() {
+            face = (0..v).collect();
+        }
+        let finite_face: Vec<usize> = face
+            .iter()
+            .copied()
+            .filter(|&i| spec.s[i].is_finite())
+            .collect();
+        let (face, s_of): (Vec<usize>, Vec<f64>) = if finite_face.is_empty() {
+            // Nothing finite: treat the face as flat (uniform target) rather than fail.
+            (face.clone(), vec![0.0; v])
+        } else {
+            (
+                finite_face,
+                spec.s
+                    .iter()
+                    .map(|&x| if x.is_finite() { x } else { 0.0 })
+                    .collect(),
+            )
+        };
+
+        // Projected p0 (uniform on the face if it has no mass there).
+        let p0_ok = spec.p0.len() == v;
+        let mass: f64 = if p0_ok {
+            face.iter()
+                .map(|&i| {
+                    let x = spec.p0[i];
+                    if x.is_finite() && x > 0.0 {
+                        x
+                    } else {
+                        0.0
+                    }
+                })
+                .sum()
+        } else {
+            0.0
+        };
+        let (active, p0_c): (Vec<usize>, Vec<f64>) = if mass > 0.0 && mass.is_finite() {
+            face.iter()
+                .filter(|&&i| spec.p0[i].is_finite() && spec.p0[i] > 0.0)
+                .map(|&i| (i, spec.p0[i] / mass))
+                .unzip()
+        } else {
+            let u = 1.0 / face.len() as f64;
+            (face.clone(), vec![u; face.len()])
+        };
+        let n = active.len();
+        let s_c: Vec<f64> = active.iter().map(|&i| s_of[i]).collect();
+        let mut log_p0_c: Vec<f64> = p0_c.iter().map(|x| x.ln()).collect();
+        let l = logsumexp(&log_p0_c);
+        log_p0_c.iter_mut().for_each(|x| *x -= l);
+
+        // Target pi_T^S on the (finite) face, in log space for exact KLs.
+        let target = truncated_target(&s_of, temp, &face);
+        let m = face
+            .iter()
+            .map(|&i| s_of[i])
+            .fold(f64::NEG_INFINITY, f64::max);
+        let lse_face = {
+            let u: Vec<f64> = face.iter().map(|&i| (s_of[i] - m) / temp).collect();
+            logsumexp(&u)
+        };
+        let log_target_c: Vec<f64> = s_c.iter().map(|&x| (x - m) / temp - lse_face).collect();
+        let target_c: Vec<f64> = active.iter().map(|&i| target[i]).collect();
+        let target_off_active = if n == face.len() {
+            0.0
+        } else {
+            let on: f64 = active.iter().map(|&i| target[i]).sum();
+            (1.0 - on).max(0.0)
+        };
+
+        // Score model restricted to the active coordinates.
+        let model = match &spec.adjust {
+            Adjust::None => Model::Fixed,
+            Adjust::Matrix { w } if w.len() == v * v => {
+                let mut wc = vec![0.0; n * n];
+                for (a, &i) in active.iter().enumerate() {
+                    for (b, &j) in active.iter().enumerate() {
+                        let x = w[i * v + j];
+                        wc[a * n + b] = if x.is_finite() { x } else { 0.0 };
+                    }
+                }
+                Model::Matrix(wc)
+            }
+            Adjust::Matrix { .. } => Model::Matrix(vec![0.0; n * n]),
+            Adjust::Memory { gamma, mu } => Model::Memory {
+                gamma: if gamma.is_finite() { *gamma } else { 0.0 },
+                mu: if mu.is_finite() { mu.max(0.0) } else { 0.0 },
+            },
+        };
+        let q = match &model {
+            Model::Matrix(wc) if is_antisymmetric(wc, n, 1e-12) => interior_rest_point(&s_c, wc),
+            _ => None,
+        };
+        let mode = match (&model, spec.flow.is_discrete()) {
+            (Model::Fixed, _) => Mode::Closed,
+            (_, false) => Mode::Integrate,
+            (_, true) => Mode::Iterate,
+        };
+        let n_state = if matches!(model, Model::Memory { .. }) {
+            2 * n
+        } else {
+            n
+        };
+        let eval_cost = n_state as f64
+            + match &model {
+                Model::Matrix(_) => (n * n) as f64,
+                _ => 0.0,
+            };
+
+        // Schedule.
+        let schedule: Vec<(f64, u64)> = if spec.flow.is_discrete() {
+            let mut k_max = if eta > 0.0 {
+                let x = (horizon / eta + 1e-9).floor();
+                if x >= u64::MAX as f64 {
+                    u64::MAX / 2
+                } else {
+                    x as u64
+                }
+            } else {
+                0
+            };
+            if mode == Mode::Iterate {
+                let cap = ((MAX_WORK / eval_cost) as usize).clamp(n_samples - 1, MAX_STEPS);
+                k_max = k_max.min(cap as u64);
+            }
+            let ks: Vec<u64> = if k_max < n_samples as u64 {
+                (0..=k_max).collect()
+            } else {
+                let d = (n_samples - 1) as u128;
+                (0..n_samples as u128)
+                    .map(|j| ((j * k_max as u128 + d / 2) / d) as u64)
+                    .collect()
+            };
+            ks.into_iter().map(|k| (k as f64 * eta, k)).collect()
+        } else {
+            let d = (n_samples - 1) as f64;
+            (0..n_samples)
+                .map(|j| (horizon * j as f64 / d, 0))
+                .collect()
+        };
+
+        // Integration step: h = min(sample spacing, 0.02 / L) with L a bound on the Lipschitz
+        // rate of the log-space vector field; capped to MAX_STEPS / MAX_WORK in total.
+        let mut h = 0.0;
+        let mut use_etd = false;
+        let mut lambda = Vec::new();
+        if mode == Mode::Integrate && horizon > 0.0 {
+            let (coupling, mem_rate, mu) = match &model {
+                Model::Matrix(wc) => (2.0 * max_abs(wc), 0.0, 0.0),
+                Model::Memory { gamma, mu } => (gamma.abs(), mu + 1.0, *mu),
+                Model::Fixed => (0.0, 0.0, 0.0),
+            };
+            let (rate, stiff_p) = match spec.flow {
+                Flow::Entropic => (kappa * (temp + coupling) + mem_rate, kappa * temp),
+                _ => (coupling / temp + mem_rate, 0.0),
+            };
+            let spacing = horizon / (n_samples - 1) as f64;
+            h = if rate > 0.0 {
+                spacing.min(0.02 / rate)
+            } else {
+                spacing
+            };
+            let cap = ((MAX_WORK / (4.0 * eval_cost)) as usize).clamp(n_samples - 1, MAX_STEPS);
+            if horizon / h > cap as f64 {
+                h = horizon / cap as f64;
+            }
+            lambda = vec![stiff_p; n];
+            if matches!(model, Model::Memory { .. }) {
+                lambda.extend(std::iter::repeat_n(mu, n));
+            }
+            use_etd = stiff_p.max(mu) * h > 1.0;
+        }
+
+        let mut y = log_p0_c.clone();
+        if matches!(model, Model::Memory { .. }) {
+            y.extend(std::iter::repeat_n(0.0, n));
+        }
+        let corner_pos = spec.corners.map(|c| active.binary_search(&c).ok());
+        let mut final_p = vec![0.0; v];
+        for (&i, &x) in active.iter().zip(&p0_c) {
+            final_p[i] = x;
+        }
+
+        Run {
+            temp,
+            kappa,
+            eta,
+            mode,
+            model,
+            s_c,
+            log_p0_c,
+            target,
+            target_c,
+            log_target_c,
+            target_off_active,
+            face_n: face.len(),
+            q,
+            corner_pos,
+            schedule,
+            next: 0,
+            samples: Vec::new(),
+            final_p,
+            diverged_at: None,
+            finished: false,
+            y,
+            cur_k: 0,
+            h,
+            use_etd,
+            lambda,
+            scratch: Rk4Scratch::new(n_state),
+            u: vec![0.0; n],
+            p: vec![0.0; n],
+            active,
+            spec,
+        }
+    }
+
+    /// Compute up to `budget` more samples; true when the run is finished.
+    pub fn advance(&mut self, budget: usize) -> bool {
+        for _ in 0..budget {
+            if self.finished {
+                break;
+            }
+            if self.next >= self.schedule.len() {
+                self.finished = true;
+                break;
+            }
+            match self.mode {
+                Mode::Closed => self.closed_sample(),
+                Mode::Integrate => self.integrate_sample(),
+                Mode::Iterate => self.iterate_sample(),
+            }
+            if self.next >= self.schedule.len() {
+                self.finished = true;
+            }
+        }
+        if self.next >= self.schedule.len() {
+            self.finished = true;
+        }
+        self.finished
+    }
+
+    /// Fraction of the schedule computed (1 once finished, including after divergence).
+    pub fn progress(&self) -> f64 {
+        if self.finished {
+            1.0
+        } else {
+            self.next as f64 / self.schedule.len().max(1) as f64
+        }
+    }
+
+    /// Stored samples so far.
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    /// Full distribution (length V) at the last computed sample (projected p0 before any).
+    pub fn final_p(&self) -> &[f64] {
+        &self.final_p
+    }
+
+    /// Time `k·eta` of the first step at which the iteration diverged (Flow D with `eta T >= 2`,
+    /// or a discrete memory state blowing up); samples stop just before it.
+    pub fn diverged_at(&self) -> Option<f64> {
+        self.diverged_at
+    }
+
+    /// The flow's reference point: `pi_T` restricted to the face (= `pi_T` without truncation).
+    pub fn target(&self) -> &[f64] {
+        &self.target
+    }
+
+    /// The spec this run was built from (as given, before defensive normalisation).
+    pub fn spec(&self) -> &RunSpec {
+        &self.spec
+    }
+
+    /// Log-weights for a closed-form sample; false if Flow D diverged there.
+    fn closed_u(&mut self, t: f64, k: u64) -> bool {
+        let (l0, s, temp, u) = (&self.log_p0_c, &self.s_c, self.temp, &mut self.u);
+        match self.spec.flow {
+            Flow::Replicator => replicator_closed(l0, s, temp, t, u),
+            Flow::MultiplicativeWeights => mw_closed(l0, s, temp, self.eta, k, u),
+            Flow::Entropic => entropic_closed(l0, s, temp, self.kappa, t, u),
+            Flow::EntropicMirror => return mirror_closed(l0, s, temp, self.eta, k, u),
+        }
+        true
+    }
+
+    fn closed_sample(&mut self) {
+        let (t, k) = self.schedule[self.next];
+        if self.closed_u(t, k) {
+            self.record_from_u(t);
+            self.next += 1;
+            return;
+        }
+        // Diverged somewhere in (last stored step, k]: find the first failing step.
+        let mut lo = if self.next == 0 {
+            0
+        } else {
+            self.schedule[self.next - 1].1
+        };
+        let mut hi = k;
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.closed_u(mid as f64 * self.eta, mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let last = self.schedule[..self.next].last().map(|x| x.1);
+        if hi > 0 && last != Some(lo) && self.closed_u(lo as f64 * self.eta, lo) {
+            self.record_from_u(lo as f64 * self.eta);
+        }
+        self.diverged_at = Some(hi as f64 * self.eta);
+        self.finished = true;
+    }
+
+    /// Normalise `self.u` (log-weights) and store a sample at time t.
+    fn record_from_u(&mut self, t: f64) {
+        normalise_log_into(&mut self.u, &mut self.p);
+        self.record(t);
+    }
+
+    /// Store a sample from `self.u` (normalised log p) and `self.p`.
+    fn record(&mut self, t: f64) {
+        let (lp, p) = (&self.u, &self.p);
+        let mut e = 0.0;
+        let mut h = 0.0;
+        let mut kl_to = 0.0;
+        let mut kl_from = 0.0;
+        let mut tv = self.target_off_active;
+        for j in 0..p.len() {
+            let lt = self.log_target_c[j];
+            let tj = self.target_c[j];
+            if p[j] > 0.0 {
+                e += p[j] * self.s_c[j];
+                h -= p[j] * lp[j];
+                kl_to += p[j] * (lp[j] - lt);
+            }
+            if tj > 0.0 {
+                kl_from += tj * (lt - lp[j]);
+            }
+            tv += (p[j] - tj).abs();
+        }
+        let kl_from = if self.active.len() < self.face_n {
+            f64::INFINITY
+        } else {
+            kl_from.max(0.0)
+        };
+        let conserved = self
+            .q
+            .as_ref()
+            .map(|q| q.iter().zip(lp).map(|(a, b)| a * b).sum::<f64>());
+        let diag = Diagnostics {
+            expected_score: e,
+            entropy: h.max(0.0),
+            free_energy: e + self.temp * h.max(0.0),
+            kl_to_target: kl_to.max(0.0),
+            kl_from_target: kl_from,
+            dist_to_face_target: 0.5 * tv,
+            conserved,
+        };
+        let mut lumped = [0.0; 4];
+        for (slot, pos) in lumped.iter_mut().zip(self.corner_pos) {
+            *slot = pos.map_or(0.0, |j| p[j]);
+        }
+        lumped[3] = (1.0 - lumped[0] - lumped[1] - lumped[2]).max(0.0);
+        for (&i, &x) in self.active.iter().zip(p) {
+            self.final_p[i] = x;
+        }
+        self.samples.push(Sample { t, lumped, diag });
+    }
+
+    /// Adjusted scores at the current (normalised) p and memory c.
+    fn scores_into(model: &Model, s_c: &[f64], p: &[f64], c: &[f64], out: &mut [f64]) {
+        let n = s_c.len();
+        match model {
+            Model::Fixed => out.copy_from_slice(s_c),
+            Model::Matrix(w) => {
+                for i in 0..n {
+                    let row = &w[i * n..(i + 1) * n];
+                    out[i] = s_c[i] + row.iter().zip(p).map(|(a, b)| a * b).sum::<f64>();
+                }
+            }
+            Model::Memory { gamma, .. } => {
+                for i in 0..n {
+                    out[i] = s_c[i] + gamma * c[i];
+                }
+            }
+        }
+    }
+
+    fn integrate_sample(&mut self) {
+        let (t_target, _) = self.schedule[self.next];
+        let t_prev = if self.next == 0 {
+            0.0
+        } else {
+            self.schedule[self.next - 1].0
+        };
+        let span = t_target - t_prev;
+        let n = self.s_c.len();
+        if span > 0.0 && self.h > 0.0 {
+            let m = ((span / self.h) - 1e-9).ceil().max(1.0) as usize;
+            let h = span / m as f64;
+            let backup = self.y.clone();
+            let flow = self.spec.flow;
+            let (temp, kappa) = (self.temp, self.kappa);
+            let model = &self.model;
+            let s_c = &self.s_c;
+            let mem_mu = match model {
+                Model::Memory { mu, .. } => Some(*mu),
+                _ => None,
+            };
+            let mut pb = vec![0.0; n];
+            let mut lb = vec![0.0; n];
+            let mut sb = vec![0.0; n];
+            // Full log-space vector field (RK4) or its non-stiff part N (ETD2).
+            let mut field = |y: &[f64], dy: &mut [f64], split: bool| {
+                lb.copy_from_slice(&y[..n]);
+                normalise_log_into(&mut lb, &mut pb);
+                let c = if mem_mu.is_some() { &y[n..] } else { &y[..0] };
+                Self::scores_into(model, s_c, &pb, c, &mut sb);
+                match flow {
+                    Flow::Entropic if split => {
+                        for i in 0..n {
+                            dy[i] = kappa * sb[i];
+                        }
+                    }
+                    Flow::Entropic => {
+                        // g = s - T log p; dy = kappa (g - <p,g>)
+                        let mut mean = 0.0;
+                        for i in 0..n {
+                            sb[i] -= temp * lb[i];
+                            mean += pb[i] * sb[i];
+                        }
+                        for i in 0..n {
+                            dy[i] = kappa * (sb[i] - mean);
+                        }
+                    }
+                    _ => {
+                        let mean: f64 = pb.iter().zip(sb.iter()).map(|(a, b)| a * b).sum();
+                        for i in 0..n {
+                            dy[i] = (sb[i] - mean) / temp;
+                        }
+                    }
+                }
+                if let Some(mu) = mem_mu {
+                    for i in 0..n {
+                        dy[n + i] = if split { pb[i] } else { pb[i] - mu * y[n + i] };
+                    }
+                }
+            };
+            for _ in 0..m {
+                if self.use_etd {
+                    etd2_step(
+                        &mut self.y,
+                        h,
+                        &self.lambda,
+                        &mut |y, dy| field(y, dy, true),
+                        &mut self.scratch,
+                    );
+                } else {
+                    rk4_step(
+                        &mut self.y,
+                        h,
+                        &mut |y, dy| field(y, dy, false),
+                        &mut self.scratch,
+                    );
+                }
+                let l = logsumexp(&self.y[..n]);
+                self.y[..n].iter_mut().for_each(|x| *x -= l);
+            }
+            if !self.y.iter().all(|x| x.is_finite()) {
+                // Numerical breakdown (should not happen): keep the last good state and stop.
+                self.y = backup;
+                self.diverged_at = Some(t_target);
+                self.finished = true;
+                return;
+            }
+        }
+        self.u.copy_from_slice(&self.y[..n]);
+        self.record_from_u(t_target);
+        self.next += 1;
+    }
+
+    fn iterate_sample(&mut self) {
+        let (t_target, k_target) = self.schedule[self.next];
+        let n = self.s_c.len();
+        let mut sb = vec![0.0; n];
+        let mut pb = vec![0.0; n];
+        let mut c_new = vec![
+            0.0;
+            if matches!(self.model, Model::Memory { .. }) {
+                n
+            } else {
+                0
+            }
+        ];
+        while self.cur_k < k_target {
+            let (lp, c) = self.y.split_at_mut(n);
+            for (pi, &l) in pb.iter_mut().zip(lp.iter()) {
+                *pi = l.exp();
+            }
+            Self::scores_into(&self.model, &self.s_c, &pb, c, &mut sb);
+            let mut ok = max_of(&sb).is_finite();
+            if let Model::Memory { mu, .. } = self.model {
+                for i in 0..n {
+                    c_new[i] = c[i] + self.eta * (pb[i] - mu * c[i]);
+                }
+                ok &= c_new.iter().all(|x| x.is_finite() && x.abs() <= 1e250);
+            }
+            if ok {
+                ok = match self.spec.flow {
+                    Flow::EntropicMirror => mirror_step(lp, &sb, self.temp, self.eta),
+                    _ => {
+                        mw_step(lp, &sb, self.temp, self.eta);
+                        lp.iter().all(|x| x.is_finite())
+                    }
+                };
+            }
+            if !ok {
+                let last = self.schedule[..self.next].last().map(|x| x.1);
+                let intact = self.y[..n].iter().all(|x| x.is_finite());
+                if intact && last != Some(self.cur_k) {
+                    self.u.copy_from_slice(&self.y[..n]);
+                    self.record_from_u(self.cur_k as f64 * self.eta);
+                }
+                self.diverged_at = Some((self.cur_k + 1) as f64 * self.eta);
+                self.finished = true;
+                return;
+            }
+            c.copy_from_slice(&c_new);
+            self.cur_k += 1;
+        }
+        self.u.copy_from_slice(&self.y[..n]);
+        self.record_from_u(t_target);
+        self.next += 1;
+    }
+}

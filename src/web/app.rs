@@ -1,0 +1,1000 @@
+//! The next-token explorer's page: state <-> controls <-> URL, chunked computation, painting, animation.
+
+use std::cell::RefCell;
+
+use plotters::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{
+    Event, HtmlCanvasElement, HtmlInputElement, HtmlSelectElement, KeyboardEvent, PointerEvent,
+};
+
+use super::canvas::BatchedCanvas;
+use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
+use crate::next_token::draw::{self, LogitsFrame, SimplexFrame};
+use crate::next_token::params::{self, GenMode, Kind, Message, Start, State, PARAMS};
+use crate::next_token::presets::PRESETS;
+use crate::next_token::scene::{self, Scene};
+use crate::url::format_number;
+
+/// Work (V × samples × runs) above which the scene is computed in chunks across frames.
+const SYNC_WORK_LIMIT: usize = 4_000_000;
+/// Time slice for one chunk of a large computation, in ms (leaves room for painting in a 60 Hz frame).
+const CHUNK_MS: f64 = 10.0;
+const URL_THROTTLE_MS: i32 = 150;
+/// The whole horizon plays in this many ms at speed 1.
+const PLAY_MS: f64 = 4000.0;
+
+pub struct App {
+    pub state: State,
+    pub scene: Scene,
+    messages: Vec<Message>,
+    playing: bool,
+    play_origin: (f64, f64),
+    selected_bar: Option<usize>,
+    dragging_bar: bool,
+    url_pending: bool,
+    generation: u64,
+    pub last_paint_ms: f64,
+    /// Milliseconds of each stage of the last update (for the bench and for profiling).
+    pub timings: Vec<(&'static str, f64)>,
+    ready: bool,
+}
+
+thread_local! {
+    static APP: RefCell<Option<App>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on the app if it exists and is not already borrowed (re-entrant events are dropped).
+pub fn with_app<R>(f: impl FnOnce(&mut App) -> R) -> Option<R> {
+    APP.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut guard) => guard.as_mut().map(f),
+        Err(_) => None,
+    })
+}
+
+pub fn start() {
+    build_controls();
+    build_presets();
+    wire_events();
+    let hash = dom::window().location().hash().unwrap_or_default();
+    let (state, messages) = params::from_hash(&hash);
+    let scene = Scene::new(state.clone());
+    APP.with(|cell| {
+        *cell.borrow_mut() = Some(App {
+            state,
+            scene,
+            messages: Vec::new(),
+            playing: false,
+            play_origin: (0.0, 0.0),
+            selected_bar: None,
+            dragging_bar: false,
+            url_pending: false,
+            generation: 0,
+            last_paint_ms: 0.0,
+            timings: Vec::new(),
+            ready: false,
+        })
+    });
+    with_app(|app| {
+        let state = app.state.clone();
+        app.apply_state(state, messages, true);
+    });
+}
+
+impl App {
+    /// Installs a new state: messages, controls, scene, URL. `replace_messages` for a fresh link.
+    pub fn apply_state(&mut self, state: State, messages: Vec<Message>, replace_messages: bool) {
+        if replace_messages {
+            self.messages = messages;
+        } else {
+            self.messages.extend(messages);
+        }
+        let panels_before = self.scene.panels.len();
+        self.state = state;
+        self.timings.clear();
+        let t0 = dom::now_ms();
+        self.show_messages();
+        sync_controls(&self.state);
+        self.timings.push(("controls", dom::now_ms() - t0));
+        let panels_after = match self.state.flow {
+            params::FlowChoice::Compare => 2,
+            _ => 1,
+        };
+        if panels_after != panels_before || !self.ready {
+            // Size the canvases before painting: resizing a canvas clears it.
+            layout_canvases(panels_after);
+        }
+        self.rebuild_scene();
+        self.schedule_url();
+    }
+
+    /// Applies key=value edits from a control or script.
+    pub fn edit(&mut self, pairs: &[(String, String)]) -> Vec<Message> {
+        let mut state = self.state.clone();
+        let mut messages = Vec::new();
+        for (key, value) in pairs {
+            params::apply_pair(&mut state, key, value, &mut messages);
+        }
+        params::normalise(&mut state, &mut messages);
+        self.apply_state(state, messages.clone(), false);
+        messages
+    }
+
+    fn rebuild_scene(&mut self) {
+        self.generation += 1;
+        self.scene = Scene::new(self.state.clone());
+        let runs = self.scene.run_count();
+        let work = self.scene.v * scene::SAMPLES * runs.max(1);
+        if work <= SYNC_WORK_LIMIT {
+            let start = dom::now_ms();
+            self.scene.advance(usize::MAX);
+            self.timings.push(("compute", dom::now_ms() - start));
+            self.render_all();
+            self.last_paint_ms = dom::now_ms() - start;
+            self.set_busy(false);
+        } else {
+            self.set_busy(true);
+            self.render_all();
+            let generation = self.generation;
+            dom::request_frame(move |_| compute_chunk(generation));
+        }
+    }
+
+    fn set_busy(&self, busy: bool) {
+        if let Some(body) = dom::document().body() {
+            set_attr(&body, "data-busy", if busy { "1" } else { "0" });
+            set_attr(&body, "aria-busy", if busy { "true" } else { "false" });
+        }
+        if let Some(progress) = by_id("progress") {
+            if busy {
+                let _ = progress.remove_attribute("hidden");
+                set_attr(&progress, "value", &format!("{:.3}", self.scene.progress()));
+            } else {
+                set_attr(&progress, "hidden", "");
+            }
+        }
+    }
+
+    fn mark_ready(&mut self) {
+        if !self.ready {
+            self.ready = true;
+            if let Some(body) = dom::document().body() {
+                set_attr(&body, "data-ready", "1");
+            }
+        }
+    }
+
+    /// Paints every canvas and refreshes the text readouts.
+    pub fn render_all(&mut self) {
+        let start = dom::now_ms();
+        self.paint_simplex_and_series();
+        let t1 = dom::now_ms();
+        self.paint_logits();
+        let t2 = dom::now_ms();
+        self.render_text();
+        let t3 = dom::now_ms();
+        self.timings.push(("paint-logits", t2 - t1));
+        self.timings.push(("text", t3 - t2));
+        self.last_paint_ms = t3 - start;
+        if self.scene.is_done() {
+            self.mark_ready();
+        }
+    }
+
+    fn paint_simplex_and_series(&mut self) {
+        let scale = dom::device_pixel_ratio();
+        let at = self.state.at;
+        let t0 = dom::now_ms();
+        for panel in 0..self.scene.panels.len().min(2) {
+            let id = if panel == 0 {
+                "simplex-canvas"
+            } else {
+                "simplex-canvas-2"
+            };
+            if let Some(canvas) = by_id_as::<HtmlCanvasElement>(id) {
+                paint(&canvas, |area| {
+                    draw::draw_simplex(area, &self.scene, panel, at, scale)
+                });
+            }
+        }
+        let t1 = dom::now_ms();
+        if let Some(canvas) = by_id_as::<HtmlCanvasElement>("series-canvas") {
+            paint(&canvas, |area| {
+                draw::draw_series(area, &self.scene, at, scale)
+            });
+        }
+        self.timings.push(("paint-simplex", t1 - t0));
+        self.timings.push(("paint-series", dom::now_ms() - t1));
+    }
+
+    fn paint_logits(&self) {
+        let scale = dom::device_pixel_ratio();
+        if let Some(canvas) = by_id_as::<HtmlCanvasElement>("logits-canvas") {
+            paint(&canvas, |area| {
+                draw::draw_logits(area, &self.scene, self.selected_bar, scale)
+            });
+        }
+    }
+
+    fn render_text(&self) {
+        // Notes.
+        if let Some(list) = by_id("notes") {
+            dom::clear(&list);
+            for note in &self.scene.notes {
+                let _ = list.append_child(&make("li", "", Some(note)));
+            }
+        }
+        // Readout table.
+        if let Some(root) = by_id("readout") {
+            dom::clear(&root);
+            for r in self.scene.readouts() {
+                let block = make("div", "readout-block", None);
+                let _ = block.append_child(&make("h3", "", Some(scene::flow_name(r.flow))));
+                let rows = [
+                    ("t", format_number(scene::round_sig(r.t))),
+                    ("F", format!("{:.6}", r.free_energy)),
+                    ("H", format!("{:.6}", r.entropy)),
+                    ("KL(p‖target)", format_kl(r.kl)),
+                    (
+                        "support",
+                        format!("{} of {}", r.support.len(), self.scene.v),
+                    ),
+                ];
+                let dl = make("dl", "", None);
+                for (name, value) in rows {
+                    let _ = dl.append_child(&make("dt", "", Some(name)));
+                    let _ = dl.append_child(&make("dd", "", Some(&value)));
+                }
+                let _ = block.append_child(&dl);
+                let mut order: Vec<usize> = (0..r.p.len()).collect();
+                order.sort_by(|&a, &b| r.p[b].total_cmp(&r.p[a]));
+                let table = make("table", "dist", None);
+                let head = make("tr", "", None);
+                for h in ["token", "p", "target"] {
+                    let _ = head.append_child(&make("th", "", Some(h)));
+                }
+                let _ = table.append_child(&head);
+                for &i in order.iter().take(8) {
+                    let tr = make("tr", "", None);
+                    let _ = tr.append_child(&make("td", "", Some(&params::label(&self.state, i))));
+                    let _ = tr.append_child(&make("td", "", Some(&format!("{:.6}", r.p[i]))));
+                    let _ = tr.append_child(&make("td", "", Some(&format!("{:.6}", r.target[i]))));
+                    let _ = table.append_child(&tr);
+                }
+                let _ = block.append_child(&table);
+                let _ = root.append_child(&block);
+            }
+        }
+        set_text("summary", &self.scene.summary());
+        // Canvas labels for assistive technology.
+        let label = format!(
+            "Simplex plot of {} with {} trajectories; corners {}.",
+            self.scene
+                .panels
+                .first()
+                .map(|p| p.title.as_str())
+                .unwrap_or(""),
+            self.scene.panels.first().map(|p| p.runs.len()).unwrap_or(0),
+            self.scene.corner_labels.join(", ")
+        );
+        if let Some(c) = by_id("simplex-canvas") {
+            set_attr(&c, "aria-label", &label);
+        }
+        // Selected token editor.
+        self.sync_token_editor();
+    }
+
+    fn sync_token_editor(&self) {
+        let editable = self.state.gen == GenMode::None;
+        if let Some(row) = by_id("token-editor") {
+            if editable {
+                let _ = row.remove_attribute("hidden");
+            } else {
+                set_attr(&row, "hidden", "");
+            }
+        }
+        let token = self.selected_bar.filter(|&t| t < self.scene.v).unwrap_or(0);
+        set_text("token-index", &format!("token {token}"));
+        if let Some(input) = by_id_as::<HtmlInputElement>("token-label") {
+            if !is_focused(input.as_ref()) {
+                input.set_value(
+                    self.state
+                        .labels
+                        .get(token)
+                        .map(String::as_str)
+                        .unwrap_or(""),
+                );
+            }
+        }
+        if let Some(input) = by_id_as::<HtmlInputElement>("token-logit") {
+            if !is_focused(input.as_ref()) {
+                input.set_value(&format_number(self.scene.s[token]));
+            }
+        }
+    }
+
+    fn show_messages(&self) {
+        let Some(root) = by_id("messages") else {
+            return;
+        };
+        let Some(list) = by_id("message-list") else {
+            return;
+        };
+        dom::clear(&list);
+        for message in &self.messages {
+            let _ = list.append_child(&make("li", "", Some(&message.text)));
+        }
+        if self.messages.is_empty() {
+            set_attr(&root, "hidden", "");
+        } else {
+            let _ = root.remove_attribute("hidden");
+        }
+    }
+
+    pub fn dismiss_messages(&mut self) {
+        self.messages.clear();
+        self.show_messages();
+    }
+
+    fn schedule_url(&mut self) {
+        if self.url_pending {
+            return;
+        }
+        self.url_pending = true;
+        dom::set_timeout(
+            || {
+                with_app(|app| {
+                    app.url_pending = false;
+                    app.write_url();
+                });
+            },
+            URL_THROTTLE_MS,
+        );
+    }
+
+    pub fn write_url(&self) {
+        let hash = params::to_hash(&self.state);
+        let current = dom::window().location().hash().unwrap_or_default();
+        if current != hash {
+            if let Ok(history) = dom::window().history() {
+                let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&hash));
+            }
+        }
+    }
+
+    /// Moves the animated point; repaints only what shows it.
+    fn set_at(&mut self, at: f64) {
+        self.state.at = at.clamp(0.0, 1.0);
+        if let Some(input) = by_id_as::<HtmlInputElement>("ctl-at") {
+            input.set_value(&format!("{}", self.state.at));
+        }
+        set_text("ctl-at-out", &format!("{:.3}", self.state.at));
+        self.paint_simplex_and_series();
+    }
+
+    fn toggle_play(&mut self) {
+        self.playing = !self.playing;
+        if self.playing {
+            if self.state.at >= 1.0 {
+                self.state.at = 0.0;
+            }
+            self.play_origin = (dom::now_ms(), self.state.at);
+            dom::request_frame(animate);
+        } else {
+            self.schedule_url();
+        }
+        if let Some(button) = by_id("play") {
+            button.set_text_content(Some(if self.playing {
+                "❚❚ Pause"
+            } else {
+                "▶ Play"
+            }));
+            set_attr(
+                &button,
+                "aria-pressed",
+                if self.playing { "true" } else { "false" },
+            );
+        }
+    }
+
+    fn add_start_from_click(&mut self, canvas: &HtmlCanvasElement, x_css: f64, y_css: f64) {
+        let scale = dom::device_pixel_ratio();
+        let frame = SimplexFrame::fit(canvas.width() as f64, canvas.height() as f64, scale);
+        let Some(bary) = frame.from_px(x_css * scale, y_css * scale) else {
+            return;
+        };
+        let v = self.scene.v;
+        let start = if v == 2 {
+            let total = bary[0] + bary[1];
+            Start::Full(vec![
+                round4(bary[0] / total),
+                round4(1.0 - round4(bary[0] / total)),
+            ])
+        } else if v == 3 {
+            let mut p = self.scene.corners.map(|_| 0.0);
+            p.copy_from_slice(&bary);
+            let a = round4(p[0]);
+            let b = round4(p[1]);
+            Start::Corners([a, b, round4(1.0 - a - b).max(0.0)])
+        } else {
+            // The pixel is (p_a + o/3, p_b + o/3, p_c + o/3) with o = mass of "other": keep a little
+            // mass on every other token so they can still move (faces are invariant).
+            let other = (3.0 * bary.iter().cloned().fold(f64::INFINITY, f64::min) * 0.999).min(0.1);
+            Start::Corners(bary.map(|x| round4(x - other / 3.0).max(0.0)))
+        };
+        let mut state = self.state.clone();
+        if state.starts.len() >= params::MAX_STARTS {
+            state.starts.remove(0);
+        }
+        state.starts.push(start);
+        self.apply_state(state, Vec::new(), false);
+    }
+
+    fn set_logit(&mut self, token: usize, value: f64) {
+        if self.state.gen != GenMode::None {
+            self.messages = vec![Message::new(
+                "s",
+                "generated logits are read-only; switch 'Logits' to typed to edit them",
+            )];
+            self.show_messages();
+            return;
+        }
+        let mut state = self.state.clone();
+        if let Some(slot) = state.s.get_mut(token) {
+            *slot = (value * 100.0).round() / 100.0;
+        }
+        let mut messages = Vec::new();
+        params::normalise(&mut state, &mut messages);
+        self.apply_state(state, messages, false);
+    }
+}
+
+fn format_kl(kl: f64) -> String {
+    if kl.is_finite() {
+        format!("{kl:.6}")
+    } else {
+        "∞ (p has no mass where the target has)".into()
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
+
+fn is_focused(el: &web_sys::Element) -> bool {
+    dom::document()
+        .active_element()
+        .is_some_and(|active| &active == el)
+}
+
+/// Paints one canvas with a drawing function; drawing errors are logged, never fatal.
+fn paint<F>(canvas: &HtmlCanvasElement, draw_fn: F)
+where
+    F: FnOnce(
+        &DrawingArea<BatchedCanvas, plotters::coord::Shift>,
+    )
+        -> Result<(), DrawingAreaErrorKind<<BatchedCanvas as DrawingBackend>::ErrorType>>,
+{
+    let Some(backend) = BatchedCanvas::new(canvas) else {
+        return;
+    };
+    let root = backend.into_drawing_area();
+    if let Err(error) = draw_fn(&root).and_then(|_| root.present()) {
+        web_sys::console::warn_1(&format!("drawing failed: {error:?}").into());
+    }
+}
+
+fn compute_chunk(generation: u64) {
+    let again = with_app(|app| {
+        if app.generation != generation {
+            return false;
+        }
+        let start = dom::now_ms();
+        let mut done = false;
+        while !done && dom::now_ms() - start < CHUNK_MS {
+            done = app.scene.advance(2);
+        }
+        app.set_busy(!done);
+        if done {
+            app.render_all();
+        }
+        !done
+    })
+    .unwrap_or(false);
+    if again {
+        dom::request_frame(move |_| compute_chunk(generation));
+    }
+}
+
+fn animate(_time: f64) {
+    let again = with_app(|app| {
+        if !app.playing {
+            return false;
+        }
+        let elapsed = dom::now_ms() - app.play_origin.0;
+        let at = app.play_origin.1 + elapsed * app.state.speed / PLAY_MS;
+        if at >= 1.0 {
+            app.set_at(1.0);
+            app.toggle_play();
+            return false;
+        }
+        app.set_at(at);
+        true
+    })
+    .unwrap_or(false);
+    if again {
+        dom::request_frame(animate);
+    }
+}
+
+/// Sizes every canvas to its container at the device pixel ratio (sharp on HiDPI screens).
+pub fn layout_canvases(panels: usize) {
+    let scale = dom::device_pixel_ratio();
+    if let Some(second) = by_id("simplex-wrap-2") {
+        if panels >= 2 {
+            let _ = second.remove_attribute("hidden");
+        } else {
+            set_attr(&second, "hidden", "");
+        }
+    }
+    let size = |id: &str, height_of: &dyn Fn(f64) -> f64| {
+        if let Some(canvas) = by_id_as::<HtmlCanvasElement>(id) {
+            let width = canvas
+                .parent_element()
+                .map(|p| p.client_width() as f64)
+                .unwrap_or(400.0)
+                .max(200.0);
+            let height = height_of(width);
+            canvas.set_width((width * scale).round() as u32);
+            canvas.set_height((height * scale).round() as u32);
+            let style = canvas.style();
+            let _ = style.set_property("width", &format!("{width}px"));
+            let _ = style.set_property("height", &format!("{height}px"));
+        }
+    };
+    size("simplex-canvas", &|w| (w * 0.9).min(460.0));
+    size("simplex-canvas-2", &|w| (w * 0.9).min(460.0));
+    size("series-canvas", &|w| if w >= 560.0 { 400.0 } else { 720.0 });
+    size("logits-canvas", &|_| 200.0);
+}
+
+/// Creates one control per parameter, grouped, from the table.
+fn build_controls() {
+    for group in params::Group::ALL {
+        // Playback sits under the plot; everything else in the control panel.
+        let container = if group == params::Group::Playback {
+            "playback"
+        } else {
+            "controls"
+        };
+        let Some(root) = by_id(container) else {
+            continue;
+        };
+        let fieldset = make("fieldset", "group", None);
+        let _ = fieldset.append_child(&make("legend", "", Some(group.title())));
+        for param in PARAMS.iter().filter(|p| p.group == group) {
+            let row = make("div", "control", None);
+            set_attr(&row, "id", &format!("row-{}", param.key));
+            let id = format!("ctl-{}", param.key);
+            let label = make("label", "", Some(param.label));
+            set_attr(&label, "for", &id);
+            set_attr(&label, "title", param.help);
+            let _ = row.append_child(&label);
+            let help_id = format!("help-{}", param.key);
+            match &param.kind {
+                Kind::Number {
+                    min,
+                    max,
+                    log,
+                    step,
+                    ..
+                } => {
+                    let output = make("output", "value", None);
+                    set_attr(&output, "id", &format!("{id}-out"));
+                    set_attr(&output, "for", &id);
+                    let _ = label.append_child(&output);
+                    let range = make("input", "", None);
+                    set_attr(&range, "type", "range");
+                    set_attr(&range, "id", &id);
+                    set_attr(&range, "data-key", param.key);
+                    set_attr(&range, "title", param.help);
+                    set_attr(&range, "aria-describedby", &help_id);
+                    if *log {
+                        set_attr(&range, "data-log", "1");
+                        set_attr(&range, "min", &format!("{}", min.log10()));
+                        set_attr(&range, "max", &format!("{}", max.log10()));
+                        set_attr(&range, "step", "0.01");
+                        // The slider spans the comfortable range; typing reaches the full range.
+                        if param.key == "T" {
+                            set_attr(&range, "min", "-2");
+                            set_attr(&range, "max", "2");
+                        }
+                    } else {
+                        set_attr(&range, "min", &format_number(*min));
+                        set_attr(&range, "max", &format_number(*max));
+                        set_attr(&range, "step", &format_number(*step));
+                    }
+                    let _ = row.append_child(&range);
+                    let number = make("input", "num", None);
+                    set_attr(&number, "type", "text");
+                    set_attr(&number, "inputmode", "decimal");
+                    set_attr(&number, "id", &format!("{id}-num"));
+                    set_attr(&number, "data-key", param.key);
+                    set_attr(
+                        &number,
+                        "aria-label",
+                        &format!("{} (type a value)", param.label),
+                    );
+                    set_attr(
+                        &number,
+                        "title",
+                        &format!(
+                            "type a value from {} to {}",
+                            format_number(*min),
+                            format_number(*max)
+                        ),
+                    );
+                    let _ = row.append_child(&number);
+                }
+                Kind::Integer { min, max, .. } => {
+                    let number = make("input", "num", None);
+                    set_attr(&number, "type", "number");
+                    set_attr(&number, "id", &id);
+                    set_attr(&number, "data-key", param.key);
+                    set_attr(&number, "min", &format_number(*min));
+                    set_attr(&number, "max", &format_number(*max));
+                    set_attr(&number, "step", "1");
+                    set_attr(&number, "title", param.help);
+                    set_attr(&number, "aria-describedby", &help_id);
+                    let _ = row.append_child(&number);
+                }
+                Kind::Choice { options, .. } => {
+                    let select = make("select", "", None);
+                    set_attr(&select, "id", &id);
+                    set_attr(&select, "data-key", param.key);
+                    set_attr(&select, "title", param.help);
+                    set_attr(&select, "aria-describedby", &help_id);
+                    for (value, text) in options.iter() {
+                        let option = make("option", "", Some(text));
+                        set_attr(&option, "value", value);
+                        let _ = select.append_child(&option);
+                    }
+                    let _ = row.append_child(&select);
+                }
+                Kind::Text { placeholder, .. } => {
+                    let input = make("input", "text", None);
+                    set_attr(&input, "type", "text");
+                    set_attr(&input, "id", &id);
+                    set_attr(&input, "data-key", param.key);
+                    set_attr(&input, "placeholder", placeholder);
+                    set_attr(&input, "title", param.help);
+                    set_attr(&input, "aria-describedby", &help_id);
+                    set_attr(&input, "spellcheck", "false");
+                    let _ = row.append_child(&input);
+                }
+            }
+            let help = make("p", "help", Some(param.help));
+            set_attr(&help, "id", &help_id);
+            let _ = row.append_child(&help);
+            let _ = fieldset.append_child(&row);
+        }
+        let _ = root.append_child(&fieldset);
+    }
+}
+
+/// Writes the state into every control (values, value displays, relevance).
+fn sync_controls(state: &State) {
+    for param in PARAMS {
+        let id = format!("ctl-{}", param.key);
+        let text = params::value_text(param, state);
+        match &param.kind {
+            Kind::Number { log, get, .. } => {
+                let value = get(state);
+                if let Some(range) = by_id_as::<HtmlInputElement>(&id) {
+                    let slider = if *log { value.log10() } else { value };
+                    range.set_value(&format!("{slider}"));
+                    set_attr(
+                        &range,
+                        "aria-valuetext",
+                        &format!("{} = {}", param.label, text),
+                    );
+                }
+                if let Some(number) = by_id_as::<HtmlInputElement>(&format!("{id}-num")) {
+                    if !is_focused(number.as_ref()) {
+                        number.set_value(&text);
+                    }
+                }
+                set_text(&format!("{id}-out"), &text);
+            }
+            Kind::Integer { .. } | Kind::Text { .. } => {
+                if let Some(input) = by_id_as::<HtmlInputElement>(&id) {
+                    if !is_focused(input.as_ref()) {
+                        input.set_value(&text);
+                    }
+                }
+            }
+            Kind::Choice { .. } => {
+                if let Some(select) = by_id_as::<HtmlSelectElement>(&id) {
+                    select.set_value(&text);
+                }
+            }
+        }
+        if let Some(row) = by_id(&format!("row-{}", param.key)) {
+            if (param.relevant)(state) {
+                let _ = row.remove_attribute("hidden");
+            } else {
+                set_attr(&row, "hidden", "");
+            }
+        }
+    }
+}
+
+fn build_presets() {
+    let Some(root) = by_id("presets") else { return };
+    dom::clear(&root);
+    for preset in PRESETS {
+        let link = make("a", "preset", Some(preset.title));
+        set_attr(&link, "href", preset.hash);
+        set_attr(&link, "data-preset", preset.name);
+        set_attr(&link, "role", "button");
+        set_attr(&link, "title", preset.description);
+        let _ = root.append_child(&link);
+    }
+}
+
+/// Rounds a slider value to 3 significant digits so links stay short and readable.
+fn round_slider(value: f64) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let digits = 2 - value.abs().log10().floor() as i32;
+    let factor = 10f64.powi(digits.clamp(-300, 300));
+    (value * factor).round() / factor
+}
+
+fn wire_events() {
+    let document = dom::document();
+    // Controls: one delegated listener for sliders (input) and one for everything else (change).
+    if let Some(root) = by_id("controls-area") {
+        dom::listen::<Event>(&root, "input", |event| {
+            let Some(target) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+            else {
+                return;
+            };
+            if target.type_() != "range" {
+                return;
+            }
+            let key = target.get_attribute("data-key").unwrap_or_default();
+            let raw: f64 = target.value().parse().unwrap_or(0.0);
+            let value = if target.has_attribute("data-log") {
+                round_slider(10f64.powf(raw))
+            } else {
+                raw
+            };
+            if key == "at" {
+                with_app(|app| {
+                    app.set_at(value);
+                    app.schedule_url();
+                });
+                return;
+            }
+            with_app(|app| app.edit(&[(key, format_number(value))]));
+        });
+        dom::listen::<Event>(&root, "change", |event| {
+            let Some(target) = event
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            else {
+                return;
+            };
+            let Some(key) = target.get_attribute("data-key") else {
+                return;
+            };
+            let value = if let Ok(input) = target.clone().dyn_into::<HtmlInputElement>() {
+                if input.type_() == "range" {
+                    return; // handled on input
+                }
+                input.value()
+            } else if let Ok(select) = target.dyn_into::<HtmlSelectElement>() {
+                select.value()
+            } else {
+                return;
+            };
+            with_app(|app| app.edit(&[(key, value)]));
+        });
+    }
+    // Messages.
+    if let Some(button) = by_id("dismiss-messages") {
+        dom::listen::<Event>(&button, "click", |_| {
+            with_app(|app| app.dismiss_messages());
+        });
+    }
+    // Play / pause.
+    if let Some(button) = by_id("play") {
+        dom::listen::<Event>(&button, "click", |_| {
+            with_app(|app| app.toggle_play());
+        });
+    }
+    // Links (presets, browser navigation, hand edits of the address bar).
+    dom::listen::<Event>(&dom::window(), "hashchange", |_| {
+        let hash = dom::window().location().hash().unwrap_or_default();
+        with_app(|app| {
+            if params::to_hash(&app.state) == hash {
+                return;
+            }
+            let (state, messages) = params::from_hash(&hash);
+            app.apply_state(state, messages, true);
+        });
+    });
+    dom::listen::<Event>(&dom::window(), "resize", |_| {
+        with_app(|app| {
+            layout_canvases(app.scene.panels.len());
+            app.render_all();
+        });
+    });
+    // Keyboard shortcuts (ignored while typing in a field).
+    dom::listen::<KeyboardEvent>(&document, "keydown", |event| {
+        let typing = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|el| {
+                matches!(
+                    el.tag_name().as_str(),
+                    "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON" | "A"
+                ) || el.id() == "logits-canvas"
+            });
+        if typing || event.ctrl_key() || event.meta_key() || event.alt_key() {
+            return;
+        }
+        let handled = with_app(|app| match event.key().as_str() {
+            " " | "k" => {
+                app.toggle_play();
+                true
+            }
+            "r" | "R" => {
+                app.set_at(0.0);
+                app.schedule_url();
+                true
+            }
+            "[" | "ArrowLeft" => {
+                app.set_at(app.state.at - 0.01);
+                app.schedule_url();
+                true
+            }
+            "]" | "ArrowRight" => {
+                app.set_at(app.state.at + 0.01);
+                app.schedule_url();
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false);
+        if handled {
+            event.prevent_default();
+        }
+    });
+    // Click or tap inside a simplex adds a start point.
+    for id in ["simplex-canvas", "simplex-canvas-2"] {
+        if let Some(canvas) = by_id_as::<HtmlCanvasElement>(id) {
+            let target = canvas.clone();
+            dom::listen::<PointerEvent>(&canvas, "pointerdown", move |event| {
+                let x = event.offset_x() as f64;
+                let y = event.offset_y() as f64;
+                with_app(|app| app.add_start_from_click(&target, x, y));
+            });
+        }
+    }
+    // Logits editor: drag bars, keyboard, typed entry.
+    if let Some(canvas) = by_id_as::<HtmlCanvasElement>("logits-canvas") {
+        let c1 = canvas.clone();
+        dom::listen::<PointerEvent>(&canvas, "pointerdown", move |event| {
+            let scale = dom::device_pixel_ratio();
+            let (x, y) = (
+                event.offset_x() as f64 * scale,
+                event.offset_y() as f64 * scale,
+            );
+            let _ = c1.set_pointer_capture(event.pointer_id());
+            with_app(|app| {
+                let frame =
+                    LogitsFrame::fit(&app.scene, c1.width() as f64, c1.height() as f64, scale);
+                if let Some(token) = frame.token_at(x) {
+                    app.selected_bar = Some(token);
+                    app.dragging_bar = true;
+                    app.set_logit(token, frame.value_of(y));
+                }
+            });
+        });
+        let c2 = canvas.clone();
+        dom::listen::<PointerEvent>(&canvas, "pointermove", move |event| {
+            let scale = dom::device_pixel_ratio();
+            let y = event.offset_y() as f64 * scale;
+            with_app(|app| {
+                if !app.dragging_bar {
+                    return;
+                }
+                if let Some(token) = app.selected_bar {
+                    let frame =
+                        LogitsFrame::fit(&app.scene, c2.width() as f64, c2.height() as f64, scale);
+                    app.set_logit(token, frame.value_of(y));
+                }
+            });
+        });
+        for name in ["pointerup", "pointercancel"] {
+            dom::listen::<PointerEvent>(&canvas, name, |_| {
+                with_app(|app| app.dragging_bar = false);
+            });
+        }
+        dom::listen::<KeyboardEvent>(&canvas, "keydown", |event| {
+            let step = if event.shift_key() { 1.0 } else { 0.1 };
+            let handled = with_app(|app| {
+                let v = app.scene.v;
+                let token = app.selected_bar.unwrap_or(0).min(v - 1);
+                match event.key().as_str() {
+                    "ArrowLeft" => app.selected_bar = Some(token.saturating_sub(1)),
+                    "ArrowRight" => app.selected_bar = Some((token + 1).min(v - 1)),
+                    "ArrowUp" => {
+                        app.selected_bar = Some(token);
+                        app.set_logit(token, app.scene.s[token] + step);
+                    }
+                    "ArrowDown" => {
+                        app.selected_bar = Some(token);
+                        app.set_logit(token, app.scene.s[token] - step);
+                    }
+                    _ => return false,
+                }
+                app.paint_logits();
+                app.sync_token_editor();
+                true
+            })
+            .unwrap_or(false);
+            if handled {
+                event.prevent_default();
+            }
+        });
+    }
+    if let Some(input) = by_id("token-logit") {
+        dom::listen::<Event>(&input, "change", |event| {
+            let Some(input) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+            else {
+                return;
+            };
+            with_app(|app| {
+                let token = app.selected_bar.unwrap_or(0);
+                match crate::url::parse_number(&input.value()) {
+                    Some(value) => app.set_logit(
+                        token,
+                        value.clamp(-params::MAX_ABS_LOGIT, params::MAX_ABS_LOGIT),
+                    ),
+                    None => {
+                        app.messages = vec![Message::new("s", "the logit must be a finite number")];
+                        app.show_messages();
+                    }
+                }
+            });
+        });
+    }
+    if let Some(input) = by_id("token-label") {
+        dom::listen::<Event>(&input, "change", |event| {
+            let Some(input) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+            else {
+                return;
+            };
+            with_app(|app| {
+                let token = app.selected_bar.unwrap_or(0);
+                let mut labels = app.state.labels.clone();
+                if token < labels.len() {
+                    labels[token] = input.value().replace(',', " ");
+                    let joined = labels.join(",");
+                    app.edit(&[("labels".to_string(), joined)]);
+                }
+            });
+        });
+    }
+}
