@@ -441,24 +441,42 @@ pub fn draw_simplex<DB: DrawingBackend>(
         ))?;
     }
 
-    // Legend line.
-    let legend_y = height as f64 - 8.0 * scale;
-    let mut legend = "★ π_T = softmax(s/T)   ◯ argmax".to_string();
+    // Legend, wrapped into as many lines as the width needs (widths estimated, not measured, so
+    // every backend wraps identically).
+    let mut items = vec!["★ π_T = softmax(s/T)", "◯ argmax"];
     if scene.state.field && !panel_data.field.is_empty() {
-        legend.push_str(if panel_data.flow.is_discrete() {
-            "   arrows: one step, colour = step size"
+        items.push(if panel_data.flow.is_discrete() {
+            "arrows: one step, colour = step size"
         } else {
-            "   arrows: flow, colour = speed"
+            "arrows: flow, colour = speed"
         });
     }
     if scene.support.len() < v {
-        legend.push_str("   red ◯ truncated target   yellow: active face");
+        items.push("red ◯ truncated target");
+        items.push("yellow: active face");
     }
-    area.draw(&Text::new(
-        legend,
-        px((8.0 * scale, legend_y)),
-        anchored(font(10.5, scale).color(&MUTED), HPos::Left, VPos::Bottom),
-    ))?;
+    let char_width = 6.0 * scale;
+    let max_chars = ((width as f64 - 16.0 * scale) / char_width).max(10.0) as usize;
+    let mut lines: Vec<String> = vec![String::new()];
+    for item in items {
+        let last = lines.last_mut().expect("one line");
+        if last.is_empty() {
+            last.push_str(item);
+        } else if last.chars().count() + 3 + item.chars().count() <= max_chars {
+            last.push_str("   ");
+            last.push_str(item);
+        } else {
+            lines.push(item.to_string());
+        }
+    }
+    let line_height = 13.0 * scale;
+    for (index, line) in lines.iter().rev().enumerate() {
+        area.draw(&Text::new(
+            line.clone(),
+            px((8.0 * scale, height as f64 - 6.0 * scale - index as f64 * line_height)),
+            anchored(font(10.5, scale).color(&MUTED), HPos::Left, VPos::Bottom),
+        ))?;
+    }
     Ok(())
 }
 
@@ -721,8 +739,30 @@ pub fn draw_series<DB: DrawingBackend>(
     ];
     let columns = if width >= 560.0 * scale { 2 } else { 1 };
     let rows = 4usize.div_ceil(columns);
+    // A legend strip on top: which colour is which run, and which line style is which flow.
+    let legend_h = 18.0 * scale;
+    let mut legend: Vec<(String, RGBColor)> = Vec::new();
+    if scene.panels.len() == 2 {
+        legend.push(("solid: Flow A, dashed: Flow C".into(), MUTED));
+    }
+    if overlay {
+        for view in scene.panels.first().map(|p| p.runs.iter()).into_iter().flatten() {
+            legend.push((format!("■ {}", view.name), run_colour(view.colour)));
+        }
+    } else if let Some(view) = scene.panels.first().and_then(|p| p.runs.first()) {
+        legend.push((format!("curves of {} (■)", view.name), run_colour(view.colour)));
+    }
+    let mut lx = 6.0 * scale;
+    for (text, colour) in &legend {
+        area.draw(&Text::new(
+            text.clone(),
+            px((lx, 3.0 * scale)),
+            anchored(font(10.5, scale).color(colour), HPos::Left, VPos::Top),
+        ))?;
+        lx += (text.chars().count() as f64 * 6.2 + 14.0) * scale;
+    }
     let cell_w = width / columns as f64;
-    let cell_h = height / rows as f64;
+    let cell_h = (height - legend_h) / rows as f64;
     let x_label = if over_t { "t / T" } else { "t" };
     let mark = if over_t { None } else { Some(1.0) };
     let cursor = runs.first().and_then(|(_, r)| {
@@ -734,7 +774,7 @@ pub fn draw_series<DB: DrawingBackend>(
     for cell in 0..4 {
         let rect = (
             (cell % columns) as f64 * cell_w,
-            (cell / columns) as f64 * cell_h,
+            legend_h + (cell / columns) as f64 * cell_h,
             cell_w,
             cell_h,
         );
@@ -813,13 +853,6 @@ pub fn draw_series<DB: DrawingBackend>(
                 scale,
             )?;
         }
-    }
-    if scene.panels.len() == 2 {
-        area.draw(&Text::new(
-            "solid: Flow A · dashed: Flow C",
-            px((width - 6.0 * scale, 4.0 * scale)),
-            anchored(font(10.5, scale).color(&MUTED), HPos::Right, VPos::Top),
-        ))?;
     }
     Ok(())
 }
@@ -910,7 +943,7 @@ pub fn draw_logits<DB: DrawingBackend>(
             MAX_BARS, scene.v
         )
     } else {
-        "logits s (drag a bar, or focus it and use ↑/↓) · dot = π_T".to_string()
+        "logits s (drag a bar, or focus the chart: ←/→ pick, ↑/↓ change) · π = softmax(s/T)".to_string()
     };
     area.draw(&Text::new(
         title,
@@ -929,12 +962,6 @@ pub fn draw_logits<DB: DrawingBackend>(
             anchored(font(10.0, scale).color(&MUTED), HPos::Right, VPos::Center),
         ))?;
     }
-    let pi_max = frame
-        .tokens
-        .iter()
-        .map(|&i| scene.pi_t[i])
-        .fold(0.0f64, f64::max)
-        .max(1e-300);
     for (slot, &token) in frame.tokens.iter().enumerate() {
         let x0 = frame.left + slot as f64 * frame.bar_width + frame.bar_width * 0.15;
         let x1 = frame.left + (slot + 1) as f64 * frame.bar_width - frame.bar_width * 0.15;
@@ -972,13 +999,6 @@ pub fn draw_logits<DB: DrawingBackend>(
                 ShapeStyle::from(&INK).stroke_width(lw(2.0)),
             ))?;
         }
-        // π_T marker: a dot whose height is proportional to π_T(i) / max π_T.
-        let pi_y = frame.bottom - (scene.pi_t[token] / pi_max) * (frame.bottom - frame.top) * 0.98;
-        area.draw(&Circle::new(
-            px(((x0 + x1) / 2.0, pi_y)),
-            (2.5 * scale) as i32,
-            RGBColor(255, 190, 0).filled(),
-        ))?;
         let centre = (x0 + x1) / 2.0;
         if frame.bar_width >= 18.0 * scale {
             let mut label = params::label(&scene.state, token);
@@ -992,7 +1012,7 @@ pub fn draw_logits<DB: DrawingBackend>(
                 anchored(font(10.5, scale).color(&colour), HPos::Center, VPos::Top),
             ))?;
             area.draw(&Text::new(
-                tick_text(scene.s[token]),
+                format!("s={}  π={:.3}", tick_text(scene.s[token]), scene.pi_t[token]),
                 px((centre, frame.bottom + 17.0 * scale)),
                 anchored(font(9.5, scale).color(&MUTED), HPos::Center, VPos::Top),
             ))?;

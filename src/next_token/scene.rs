@@ -60,6 +60,8 @@ pub struct Scene {
     pub notes: Vec<String>,
     field_pending: bool,
     pub field_grid: usize,
+    /// Stored points per trajectory.
+    pub samples: usize,
     /// Runs not yet started: creating one costs O(V), so large scenes create them chunk by chunk.
     pending: std::collections::VecDeque<PendingRun>,
 }
@@ -94,6 +96,13 @@ pub fn flow_key(flow: Flow) -> &'static str {
     }
 }
 
+/// Stored points per trajectory: 301 for small vocabularies; fewer (never under 101) when
+/// V × trajectories is large, so a slider move stays within a frame. The end point is always exact.
+pub fn samples_for(v: usize, runs: usize) -> usize {
+    const TOKEN_SAMPLES: usize = 250_000;
+    (TOKEN_SAMPLES / (v * runs.max(1)).max(1)).clamp(101, SAMPLES)
+}
+
 /// Lumped coordinates of a full distribution: the three corners, then everything else.
 pub fn lump(p: &[f64], corners: [usize; 3], v: usize) -> [f64; 4] {
     if v == 2 {
@@ -107,7 +116,10 @@ pub fn lump(p: &[f64], corners: [usize; 3], v: usize) -> [f64; 4] {
 
 impl Scene {
     pub fn new(state: State) -> Scene {
-        Scene::with_options(state, SAMPLES, FIELD_GRID)
+        let runs = state.starts.len().max(state.overlay.as_ref().map_or(0, |o| o.1.len()))
+            * if state.flow == FlowChoice::Compare { 2 } else { 1 };
+        let v = params::vocab_size(&state);
+        Scene::with_options(state, samples_for(v, runs), FIELD_GRID)
     }
 
     /// A scene with a chosen number of samples per trajectory and field grid side (benchmarks).
@@ -243,6 +255,7 @@ impl Scene {
         let mut scene = Scene {
             field_pending: state.field && field_grid > 0,
             field_grid,
+            samples,
             pending: pending.into(),
             state,
             s,

@@ -125,7 +125,7 @@ impl App {
         self.generation += 1;
         self.scene = Scene::new(self.state.clone());
         let runs = self.scene.run_count();
-        let work = self.scene.v * scene::SAMPLES * runs.max(1);
+        let work = self.scene.v * self.scene.samples * runs.max(1);
         if work <= SYNC_WORK_LIMIT {
             let start = dom::now_ms();
             self.scene.advance(usize::MAX);
