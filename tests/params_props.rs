@@ -1,12 +1,12 @@
 //! Links: print/parse round trip for random states, and no panic (with bounded work) for any input.
 
 use proptest::prelude::*;
+use token_dynamics::maths::flows::Kappa;
+use token_dynamics::maths::truncation::TruncOrder;
 use token_dynamics::next_token::params::{
     from_hash, to_hash, AdjustMode, FlowChoice, GenMode, OverlayParam, Start, State, TruncMode,
     XAxis,
 };
-use token_dynamics::maths::flows::Kappa;
-use token_dynamics::maths::truncation::TruncOrder;
 
 fn finite(lo: f64, hi: f64) -> impl Strategy<Value = f64> {
     lo..=hi

@@ -473,7 +473,10 @@ pub fn draw_simplex<DB: DrawingBackend>(
     for (index, line) in lines.iter().rev().enumerate() {
         area.draw(&Text::new(
             line.clone(),
-            px((8.0 * scale, height as f64 - 6.0 * scale - index as f64 * line_height)),
+            px((
+                8.0 * scale,
+                height as f64 - 6.0 * scale - index as f64 * line_height,
+            )),
             anchored(font(10.5, scale).color(&MUTED), HPos::Left, VPos::Bottom),
         ))?;
     }
@@ -746,11 +749,20 @@ pub fn draw_series<DB: DrawingBackend>(
         legend.push(("solid: Flow A, dashed: Flow C".into(), MUTED));
     }
     if overlay {
-        for view in scene.panels.first().map(|p| p.runs.iter()).into_iter().flatten() {
+        for view in scene
+            .panels
+            .first()
+            .map(|p| p.runs.iter())
+            .into_iter()
+            .flatten()
+        {
             legend.push((format!("■ {}", view.name), run_colour(view.colour)));
         }
     } else if let Some(view) = scene.panels.first().and_then(|p| p.runs.first()) {
-        legend.push((format!("curves of {} (■)", view.name), run_colour(view.colour)));
+        legend.push((
+            format!("curves of {} (■)", view.name),
+            run_colour(view.colour),
+        ));
     }
     let mut lx = 6.0 * scale;
     for (text, colour) in &legend {
@@ -943,7 +955,8 @@ pub fn draw_logits<DB: DrawingBackend>(
             MAX_BARS, scene.v
         )
     } else {
-        "logits s (drag a bar, or focus the chart: ←/→ pick, ↑/↓ change) · π = softmax(s/T)".to_string()
+        "logits s (drag a bar, or focus the chart: ←/→ pick, ↑/↓ change) · π = softmax(s/T)"
+            .to_string()
     };
     area.draw(&Text::new(
         title,
@@ -1012,7 +1025,11 @@ pub fn draw_logits<DB: DrawingBackend>(
                 anchored(font(10.5, scale).color(&colour), HPos::Center, VPos::Top),
             ))?;
             area.draw(&Text::new(
-                format!("s={}  π={:.3}", tick_text(scene.s[token]), scene.pi_t[token]),
+                format!(
+                    "s={}  π={:.3}",
+                    tick_text(scene.s[token]),
+                    scene.pi_t[token]
+                ),
                 px((centre, frame.bottom + 17.0 * scale)),
                 anchored(font(9.5, scale).color(&MUTED), HPos::Center, VPos::Top),
             ))?;

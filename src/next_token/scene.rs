@@ -116,8 +116,15 @@ pub fn lump(p: &[f64], corners: [usize; 3], v: usize) -> [f64; 4] {
 
 impl Scene {
     pub fn new(state: State) -> Scene {
-        let runs = state.starts.len().max(state.overlay.as_ref().map_or(0, |o| o.1.len()))
-            * if state.flow == FlowChoice::Compare { 2 } else { 1 };
+        let runs = state
+            .starts
+            .len()
+            .max(state.overlay.as_ref().map_or(0, |o| o.1.len()))
+            * if state.flow == FlowChoice::Compare {
+                2
+            } else {
+                1
+            };
         let v = params::vocab_size(&state);
         Scene::with_options(state, samples_for(v, runs), FIELD_GRID)
     }
