@@ -649,6 +649,11 @@ pub struct Readout {
     pub free_energy: f64,
     pub entropy: f64,
     pub kl: f64,
+    /// <p, s>, KL(target || p) (may be +inf), total-variation distance to the (face) target.
+    pub expected_score: f64,
+    pub kl_reverse: f64,
+    pub distance: f64,
+    pub conserved: Option<f64>,
     pub target: Vec<f64>,
     pub support: Vec<usize>,
 }
@@ -667,6 +672,10 @@ impl Scene {
                     free_energy: sample.diag.free_energy,
                     entropy: sample.diag.entropy,
                     kl: sample.diag.kl_to_target,
+                    expected_score: sample.diag.expected_score,
+                    kl_reverse: sample.diag.kl_from_target,
+                    distance: sample.diag.dist_to_face_target,
+                    conserved: sample.diag.conserved,
                     target: view.run.target().to_vec(),
                     support: view.run.spec().support.clone(),
                 })

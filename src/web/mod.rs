@@ -80,6 +80,22 @@ fn readout_object() -> JsValue {
                     JsValue::NULL
                 },
             );
+            set(&obj, "E", &JsValue::from_f64(r.expected_score));
+            set(
+                &obj,
+                "KLreverse",
+                &if r.kl_reverse.is_finite() {
+                    JsValue::from_f64(r.kl_reverse)
+                } else {
+                    JsValue::NULL
+                },
+            );
+            set(&obj, "distance", &JsValue::from_f64(r.distance));
+            set(
+                &obj,
+                "conserved",
+                &r.conserved.map_or(JsValue::NULL, JsValue::from_f64),
+            );
             set(&obj, "target", &numbers(&r.target));
             let support: Vec<f64> = r.support.iter().map(|&i| i as f64).collect();
             set(&obj, "support", &numbers(&support));
