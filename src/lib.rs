@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod maths;
 pub mod next_token;
+pub mod page;
 pub mod url;
 
 #[cfg(target_arch = "wasm32")]

@@ -954,6 +954,9 @@ pub fn apply_pair(st: &mut State, key: &str, value: &str, msgs: &mut Vec<Message
         }
         return;
     }
+    if crate::page::is_page_key(key) {
+        return; // embedding and view options: parsed by crate::page
+    }
     let Some(param) = param(key) else {
         msgs.push(Message::new(
             key,

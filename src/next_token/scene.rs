@@ -99,7 +99,7 @@ pub fn flow_key(flow: Flow) -> &'static str {
 /// Stored points per trajectory: 301 for small vocabularies; fewer (never under 101) when
 /// V × trajectories is large, so a slider move stays within a frame. The end point is always exact.
 pub fn samples_for(v: usize, runs: usize) -> usize {
-    const TOKEN_SAMPLES: usize = 250_000;
+    const TOKEN_SAMPLES: usize = 150_000;
     (TOKEN_SAMPLES / (v * runs.max(1)).max(1)).clamp(101, SAMPLES)
 }
 
@@ -564,6 +564,13 @@ impl Scene {
             if st.adjust == AdjustMode::Matrix && scores::is_antisymmetric(&st.w, self.v, 1e-12) {
                 notes.push("W is antisymmetric: under Flow A, Σ q_i log p_i is conserved (q = the interior rest point) — closed loops that never converge.".into());
             }
+        }
+        if st.field && !self.field_is_defined() {
+            notes.push(if self.v > 3 {
+                "The vector field is drawn only for V ≤ 3: on the lumped view of a larger vocabulary the flow's direction depends on how 'other' is split, so no single arrow is right.".to_string()
+            } else {
+                "The vector field is not drawn for memory scores: their direction depends on the remembered past, not only on p.".to_string()
+            });
         }
         if self.v > 3 {
             notes.push(format!(
