@@ -37,6 +37,16 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium fonts-dejavu-core >/dev/null
 fi
 
+# The native PNG export (`token-dynamics render --png`) draws text with a system sans-serif font;
+# DejaVu Sans is what it prefers (and what headless Chromium on Debian falls back to).
+if ! { command -v fc-list >/dev/null && fc-list 2>/dev/null | grep -q 'DejaVu Sans'; } \
+   && [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+  say "installing Debian's fonts-dejavu-core (text in native PNG renders)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq fonts-dejavu-core fontconfig >/dev/null
+fi
+
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (binaryen's wasm-opt, playwright-core)"

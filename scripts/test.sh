@@ -94,6 +94,9 @@ try {
 EOF
 echo "(loading in a real browser is covered by the browser tests below)"
 
+step "native renderer (target/release/token-dynamics: the browser tests compare its SVG with the page's)"
+cargo build --release --bin token-dynamics
+
 step "headless-browser tests (node --test, chromium via playwright-core)"
 node --test --test-concurrency=1 --test-reporter=spec tests/browser/
 

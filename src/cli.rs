@@ -1,60 +1,326 @@
 //! The native `token-dynamics` command: renders any shared link without a browser.
+//!
+//! The SVG is exactly what the page exports ([`render_svg`] on the scene of the parsed link); the
+//! PNG is that same SVG rasterised by resvg with the system fonts; the CSV and JSON are
+//! [`crate::export`]'s, as on the page.
 
-use crate::next_token::params;
+use std::io::Write;
+
+use crate::export;
+use crate::next_token::params::{self, PARAMS};
 use crate::next_token::scene::Scene;
 use crate::next_token::svg::{render_svg, Figure};
+use crate::page;
 
-const USAGE: &str = "usage: token-dynamics render '<link or #hash>' --svg out.svg [--figure simplex|series|logits] [--size WxH]";
+pub const USAGE: &str = "\
+usage: token-dynamics render '<link or #hash>' [--svg out.svg] [--png out.png] [--csv out.csv]
+                             [--json out.json] [--figure simplex|series|logits] [--size WxH] [--scale N]
+
+  At least one of --svg, --png, --csv, --json; '-' writes that output to standard output.
+  --figure   which figure the SVG/PNG shows (default simplex)
+  --size     figure size in CSS pixels, 64..8192 each (default: the page's export size)
+  --scale    PNG pixels per CSS pixel, 0.1..16 (default 1; 2 for print)
+  Messages about the link (what was ignored or clamped) go to standard error.";
+
+/// Panel names of the next-token page (`view=`); keep equal to `PANELS` in `src/web/app.rs` so a
+/// link's `view=` gives the same messages here as on the page.
+pub const PANELS: &[&str] = &["simplex", "series", "logits", "readout", "notes"];
+
+/// Most pixels of one PNG (side and area), whatever `--size` and `--scale` ask for.
+const MAX_PNG_SIDE: u32 = 16_384;
+const MAX_PNG_PIXELS: u64 = 100_000_000;
+
+/// What went wrong: bad arguments (exit 2, with usage) or a failure while writing (exit 1).
+#[derive(Debug)]
+enum Failure {
+    Usage(String),
+    Io(String),
+}
 
 /// Runs the command line; returns the process exit code.
 pub fn main(args: Vec<String>) -> i32 {
-    match run(&args) {
+    if args
+        .first()
+        .is_some_and(|a| matches!(a.as_str(), "-h" | "--help" | "help"))
+    {
+        println!("{USAGE}");
+        return 0;
+    }
+    match parse_args(&args)
+        .map_err(Failure::Usage)
+        .and_then(|o| run(&o))
+    {
         Ok(()) => 0,
-        Err(message) => {
-            eprintln!("{message}\n{USAGE}");
+        Err(Failure::Usage(message)) => {
+            eprintln!("token-dynamics: {message}\n{USAGE}");
             2
+        }
+        Err(Failure::Io(message)) => {
+            eprintln!("token-dynamics: {message}");
+            1
         }
     }
 }
 
-fn run(args: &[String]) -> Result<(), String> {
+/// Parsed command line of `render`.
+#[derive(Debug, Default)]
+struct Options {
+    link: String,
+    svg: Option<String>,
+    png: Option<String>,
+    csv: Option<String>,
+    json: Option<String>,
+    figure: Option<Figure>,
+    size: Option<(u32, u32)>,
+    scale: f64,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut iter = args.iter();
     match iter.next().map(String::as_str) {
         Some("render") => {}
-        _ => return Err("expected a subcommand".into()),
+        Some(other) => return Err(format!("unknown subcommand '{other}' (expected render)")),
+        None => return Err("expected a subcommand".into()),
     }
     let link = iter.next().ok_or("missing the link")?;
-    let mut svg_path = None;
-    let mut figure = Figure::Simplex;
-    let mut size = None;
+    if link.starts_with("--") {
+        return Err(format!("expected the link before {link}"));
+    }
+    let mut opts = Options {
+        link: link.clone(),
+        scale: 1.0,
+        ..Options::default()
+    };
     while let Some(flag) = iter.next() {
         let value = iter.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--svg" => svg_path = Some(value.clone()),
-            "--figure" => figure = Figure::parse(value).ok_or(format!("unknown figure {value}"))?,
+        let slot = match flag.as_str() {
+            "--svg" => &mut opts.svg,
+            "--png" => &mut opts.png,
+            "--csv" => &mut opts.csv,
+            "--json" => &mut opts.json,
+            "--figure" => {
+                opts.figure = Some(Figure::parse(value).ok_or(format!(
+                    "unknown figure '{value}' (simplex, series or logits)"
+                ))?);
+                continue;
+            }
             "--size" => {
-                let (w, h) = value.split_once('x').ok_or("size is WxH")?;
-                let w: u32 = w.parse().map_err(|_| "bad width")?;
-                let h: u32 = h.parse().map_err(|_| "bad height")?;
-                size = Some((w.clamp(64, 8192), h.clamp(64, 8192)));
+                let (w, h) = value
+                    .split_once(['x', 'X'])
+                    .ok_or(format!("--size is WxH, not '{value}'"))?;
+                let side = |text: &str| -> Result<u32, String> {
+                    match text.trim().parse::<u32>() {
+                        Ok(n) if (64..=8192).contains(&n) => Ok(n),
+                        _ => Err(format!(
+                            "--size {value}: each side is a whole number 64..8192"
+                        )),
+                    }
+                };
+                opts.size = Some((side(w)?, side(h)?));
+                continue;
+            }
+            "--scale" => {
+                opts.scale = crate::url::parse_number(value)
+                    .filter(|s| (0.1..=16.0).contains(s))
+                    .ok_or(format!("--scale {value}: a number from 0.1 to 16"))?;
+                continue;
             }
             other => return Err(format!("unknown option {other}")),
+        };
+        if slot.is_some() {
+            return Err(format!("{flag} given twice"));
         }
+        if value.is_empty() {
+            return Err(format!("{flag} needs a file name"));
+        }
+        *slot = Some(value.clone());
     }
-    let (state, messages) = params::from_hash(link);
-    for message in &messages {
+    if opts.svg.is_none() && opts.png.is_none() && opts.csv.is_none() && opts.json.is_none() {
+        return Err("nothing to write: give at least one of --svg, --png, --csv, --json".into());
+    }
+    let to_stdout = [&opts.svg, &opts.png, &opts.csv, &opts.json]
+        .iter()
+        .filter(|o| o.as_deref() == Some("-"))
+        .count();
+    if to_stdout > 1 {
+        return Err("only one output can go to standard output ('-')".into());
+    }
+    Ok(opts)
+}
+
+fn write_output(path: &str, bytes: &[u8]) -> Result<(), Failure> {
+    if path == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)
+            .and_then(|_| out.flush())
+            .map_err(|e| Failure::Io(format!("cannot write to standard output: {e}")))
+    } else {
+        std::fs::write(path, bytes).map_err(|e| Failure::Io(format!("cannot write {path}: {e}")))
+    }
+}
+
+fn run(opts: &Options) -> Result<(), Failure> {
+    let (state, messages) = params::from_hash(&opts.link);
+    let controls: Vec<&str> = PARAMS.iter().map(|p| p.key).collect();
+    let (page_options, page_messages) = page::from_hash(&opts.link, &controls, PANELS);
+    for message in messages.iter().chain(&page_messages) {
         eprintln!("note: {}", message.text);
     }
     let at = state.at;
     let mut scene = Scene::new(state);
     while !scene.advance(usize::MAX) {}
-    let size = size.unwrap_or_else(|| figure.default_size(scene.panels.len()));
-    let svg = render_svg(&scene, figure, size, at);
-    match svg_path {
-        Some(path) => {
-            std::fs::write(&path, svg).map_err(|e| format!("cannot write {path}: {e}"))?
+    let figure = opts.figure.unwrap_or(Figure::Simplex);
+    let size = opts
+        .size
+        .unwrap_or_else(|| figure.default_size(scene.panels.len()));
+    if opts.svg.is_some() || opts.png.is_some() {
+        let svg = render_svg(&scene, figure, size, at);
+        if let Some(path) = &opts.svg {
+            write_output(path, svg.as_bytes())?;
         }
-        None => print!("{svg}"),
+        if let Some(path) = &opts.png {
+            let png = svg_to_png(&svg, opts.scale).map_err(Failure::Io)?;
+            write_output(path, &png)?;
+        }
+    }
+    if let Some(path) = &opts.csv {
+        write_output(path, export::csv(&scene, &opts.link).as_bytes())?;
+    }
+    if let Some(path) = &opts.json {
+        let json = export::state_json(&scene.state, &page_options, &opts.link, &scene.readouts());
+        write_output(path, json.as_bytes())?;
     }
     Ok(())
+}
+
+/// Sans-serif families tried, in order, for the SVG's generic `sans-serif` (DejaVu Sans first: it
+/// is what `scripts/setup.sh` installs and what headless Chromium on Debian falls back to).
+const SANS_FAMILIES: &[&str] = &[
+    "DejaVu Sans",
+    "Liberation Sans",
+    "Noto Sans",
+    "Arial",
+    "Helvetica",
+];
+
+/// The font database: system fonts, with `sans-serif` mapped to the first installed family above.
+fn font_options() -> resvg::usvg::Options<'static> {
+    let mut options = resvg::usvg::Options::default();
+    let db = options.fontdb_mut();
+    db.load_system_fonts();
+    let installed = |name: &str| {
+        db.faces()
+            .any(|face| face.families.iter().any(|(family, _)| family == name))
+    };
+    let family = SANS_FAMILIES
+        .iter()
+        .find(|name| installed(name))
+        .map(|name| name.to_string())
+        .or_else(|| {
+            db.faces()
+                .next()
+                .and_then(|face| face.families.first().map(|(family, _)| family.clone()))
+        });
+    match family {
+        Some(family) => {
+            db.set_sans_serif_family(family.clone());
+            options.font_family = family;
+        }
+        None => eprintln!(
+            "note: no system fonts found; the PNG will have no text (install fonts-dejavu-core)"
+        ),
+    }
+    options
+}
+
+/// Rasterises an SVG document to PNG bytes at `scale` pixels per CSS pixel.
+pub fn svg_to_png(svg: &str, scale: f64) -> Result<Vec<u8>, String> {
+    use resvg::tiny_skia::{Pixmap, Transform};
+    let options = font_options();
+    let tree = resvg::usvg::Tree::from_str(svg, &options)
+        .map_err(|e| format!("cannot read the SVG: {e}"))?;
+    let size = tree.size();
+    let width = (f64::from(size.width()) * scale).round();
+    let height = (f64::from(size.height()) * scale).round();
+    if width < 1.0
+        || height < 1.0
+        || width > f64::from(MAX_PNG_SIDE)
+        || height > f64::from(MAX_PNG_SIDE)
+        || width * height > MAX_PNG_PIXELS as f64
+    {
+        return Err(format!(
+            "a {width}×{height} PNG is too large (at most {MAX_PNG_SIDE} pixels a side, {MAX_PNG_PIXELS} in all)"
+        ));
+    }
+    let mut pixmap = Pixmap::new(width as u32, height as u32)
+        .ok_or_else(|| format!("cannot allocate a {width}×{height} image"))?;
+    let transform = Transform::from_scale(
+        (width / f64::from(size.width())) as f32,
+        (height / f64::from(size.height())) as f32,
+    );
+    resvg::render(&tree, transform, &mut pixmap.as_mut());
+    pixmap
+        .encode_png()
+        .map_err(|e| format!("cannot encode the PNG: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        for bad in [
+            &[][..],
+            &["draw", "#next-token"],
+            &["render"],
+            &["render", "#next-token?v=1"],
+            &["render", "#next-token?v=1", "--svg"],
+            &[
+                "render",
+                "#next-token?v=1",
+                "--svg",
+                "a.svg",
+                "--figure",
+                "pie",
+            ],
+            &[
+                "render",
+                "#next-token?v=1",
+                "--png",
+                "a.png",
+                "--scale",
+                "0",
+            ],
+            &[
+                "render",
+                "#next-token?v=1",
+                "--png",
+                "a.png",
+                "--size",
+                "10x10",
+            ],
+            &[
+                "render",
+                "#next-token?v=1",
+                "--png",
+                "a.png",
+                "--bogus",
+                "1",
+            ],
+            &["render", "#next-token?v=1", "--svg", "-", "--csv", "-"],
+        ] {
+            assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
+        }
+        let ok = parse_args(&args(&[
+            "render", "#x", "--png", "a.png", "--scale", "2", "--size", "300x200",
+        ]))
+        .unwrap();
+        assert_eq!(ok.scale, 2.0);
+        assert_eq!(ok.size, Some((300, 200)));
+    }
 }

@@ -1118,7 +1118,7 @@ const FROZEN_GAUSS: [f64; 3] = [3.465937477963531, -1.4155925564618739, 0.250657
 // ---------- a real vocabulary ----------
 
 #[test]
-fn timing_v50257_flow_a_500_samples() {
+fn real_vocabulary_v50257_flow_a_stays_on_the_simplex() {
     let v = 50_257;
     let s = generate(Generator::Zipf, v, 1);
     let sp = RunSpec {

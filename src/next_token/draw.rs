@@ -114,6 +114,35 @@ impl SimplexFrame {
         }
     }
 
+    /// The frame for a vocabulary: the triangle, or for V = 2 a horizontal edge near the top (the
+    /// space below it plots each trajectory against time).
+    pub fn for_vocab(v: usize, width: f64, height: f64, scale: f64) -> SimplexFrame {
+        if v != 2 {
+            return SimplexFrame::fit(width, height, scale);
+        }
+        let margin = 34.0 * scale;
+        let y = 58.0 * scale;
+        let a = (margin, y);
+        let b = ((width - margin).max(margin + 10.0), y);
+        let c = ((a.0 + b.0) / 2.0, y);
+        SimplexFrame {
+            corners: [a, b, c],
+            centre: c,
+        }
+    }
+
+    /// For the V = 2 view: the vertical pixel of time t along a horizon.
+    pub fn time_y(&self, t: f64, horizon: f64, height: f64, scale: f64) -> f64 {
+        let top = self.corners[0].1 + 16.0 * scale;
+        let bottom = (height - 44.0 * scale).max(top + 10.0);
+        let f = if horizon > 0.0 {
+            (t / horizon).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        top + f * (bottom - top)
+    }
+
     pub fn to_px(&self, q: [f64; 4]) -> (f64, f64) {
         let w = [q[0] + q[3] / 3.0, q[1] + q[3] / 3.0, q[2] + q[3] / 3.0];
         let x = w[0] * self.corners[0].0 + w[1] * self.corners[1].0 + w[2] * self.corners[2].0;
@@ -126,7 +155,9 @@ impl SimplexFrame {
         let [a, b, c] = self.corners;
         let det = (b.1 - c.1) * (a.0 - c.0) + (c.0 - b.0) * (a.1 - c.1);
         if det.abs() < 1e-12 {
-            return None;
+            // Edge view (V = 2): any click in the plot picks the point above it on the edge.
+            let f = (x - a.0) / (b.0 - a.0);
+            return (f > 0.0 && f < 1.0 && y >= a.1 - 30.0).then_some([1.0 - f, f, 0.0]);
         }
         let l0 = ((b.1 - c.1) * (x - c.0) + (c.0 - b.0) * (y - c.1)) / det;
         let l1 = ((c.1 - a.1) * (x - c.0) + (a.0 - c.0) * (y - c.1)) / det;
@@ -136,6 +167,16 @@ impl SimplexFrame {
         } else {
             Some([l0, l1, l2])
         }
+    }
+}
+
+/// Lumped coordinates as drawn: with V = 2 there is no third token (the run's third corner repeats
+/// the second), so only the first two coordinates are real.
+fn on_view(lumped: [f64; 4], v: usize) -> [f64; 4] {
+    if v == 2 {
+        [lumped[0], lumped[1], 0.0, 0.0]
+    } else {
+        lumped
     }
 }
 
@@ -180,7 +221,7 @@ pub fn draw_simplex<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     area.fill(&BACKGROUND)?;
     let (width, height) = area.dim_in_pixel();
-    let frame = SimplexFrame::fit(width as f64, height as f64, scale);
+    let frame = SimplexFrame::for_vocab(scene.v, width as f64, height as f64, scale);
     let Some(panel_data) = scene.panels.get(panel) else {
         return Ok(());
     };
@@ -202,10 +243,46 @@ pub fn draw_simplex<DB: DrawingBackend>(
             ShapeStyle::from(&INK).stroke_width(lw(1.5)),
         ))?;
         area.draw(&Text::new(
-            "V = 2: the simplex is the edge between the two tokens",
-            px((c.0, c.1 + 10.0 * scale)),
+            "V = 2: the simplex is this edge; below it, each trajectory against time t ↓",
+            px((c.0, 24.0 * scale)),
             anchored(font(11.0, scale).color(&MUTED), HPos::Center, VPos::Top),
         ))?;
+        let horizon = scene.state.horizon;
+        for (t, text) in [
+            (0.0, "t = 0".to_string()),
+            (
+                horizon,
+                format!("t = {}", crate::url::format_number(horizon)),
+            ),
+        ] {
+            let y = frame.time_y(t, horizon, height as f64, scale);
+            area.draw(&PathElement::new(
+                vec![px((a.0, y)), px((b.0, y))],
+                ShapeStyle::from(&GRID).stroke_width(lw(1.0)),
+            ))?;
+            area.draw(&Text::new(
+                text,
+                px((a.0 - 4.0 * scale, y)),
+                anchored(font(10.0, scale).color(&MUTED), HPos::Right, VPos::Center),
+            ))?;
+        }
+        // Where t = 1 falls (Flow A passes pi_T there from uniform).
+        if horizon > 1.0 {
+            let y = frame.time_y(1.0, horizon, height as f64, scale);
+            area.draw(&PathElement::new(
+                vec![px((a.0, y)), px((b.0, y))],
+                ShapeStyle::from(&RGBColor(255, 170, 0)).stroke_width(lw(1.0)),
+            ))?;
+            area.draw(&Text::new(
+                "t = 1",
+                px((b.0 + 3.0 * scale, y)),
+                anchored(
+                    font(9.5, scale).color(&RGBColor(200, 120, 0)),
+                    HPos::Left,
+                    VPos::Center,
+                ),
+            ))?;
+        }
     } else {
         area.draw(&Polygon::new(
             vec![px(a), px(b), px(c)],
@@ -333,7 +410,20 @@ pub fn draw_simplex<DB: DrawingBackend>(
         if samples.len() < 2 {
             continue;
         }
-        let points: Vec<(i32, i32)> = samples.iter().map(|s| px(frame.to_px(s.lumped))).collect();
+        let points: Vec<(i32, i32)> = samples
+            .iter()
+            .map(|s| {
+                let (x, y) = frame.to_px(on_view(s.lumped, v));
+                if v == 2 {
+                    px((
+                        x,
+                        frame.time_y(s.t, scene.state.horizon, height as f64, scale),
+                    ))
+                } else {
+                    px((x, y))
+                }
+            })
+            .collect();
         let colour = run_colour(view.colour);
         area.draw(&PathElement::new(
             points.clone(),
@@ -381,7 +471,16 @@ pub fn draw_simplex<DB: DrawingBackend>(
             continue;
         }
         let sample = &samples[sample_index(samples.len(), at)];
-        let p = px(frame.to_px(sample.lumped));
+        let p = px(frame.to_px(on_view(sample.lumped, v)));
+        if v == 2 {
+            // Also on its time curve.
+            let y = frame.time_y(sample.t, scene.state.horizon, height as f64, scale);
+            area.draw(&Circle::new(
+                (p.0, y.round() as i32),
+                (4.0 * scale) as i32,
+                run_colour(view.colour).filled(),
+            ))?;
+        }
         area.draw(&Circle::new(
             p,
             (5.0 * scale) as i32,

@@ -1144,6 +1144,12 @@ pub fn effective_corners(st: &State, s: &[f64]) -> [usize; 3] {
 
 /// Cross-key rules, applied after every change: whatever comes in, the state leaves consistent.
 pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
+    if st.gen == GenMode::None {
+        // V and seed only mean something for generated logits, and only then travel in links.
+        let defaults = State::default();
+        st.v = defaults.v;
+        st.seed = defaults.seed;
+    }
     let v = vocab_size(st);
     if st.gen == GenMode::None && st.labels.len() != v {
         let mut labels = st.labels.clone();

@@ -11,10 +11,12 @@ use web_sys::{
 
 use super::canvas::BatchedCanvas;
 use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
+use super::{embed, share};
 use crate::next_token::draw::{self, LogitsFrame, SimplexFrame};
 use crate::next_token::params::{self, GenMode, Kind, Message, Start, State, PARAMS};
 use crate::next_token::presets::PRESETS;
 use crate::next_token::scene::{self, Scene};
+use crate::page::{self, PageOptions};
 use crate::url::format_number;
 
 /// Work (V × samples × runs) above which the scene is computed in chunks across frames.
@@ -25,11 +27,23 @@ const URL_THROTTLE_MS: i32 = 150;
 /// The whole horizon plays in this many ms at speed 1.
 const PLAY_MS: f64 = 4000.0;
 
+/// The explorer's panels, as named by `view=` (the page option).
+pub const PANELS: &[&str] = &["simplex", "series", "logits", "readout", "notes"];
+
+/// Every control key (what `hide=` may name).
+pub fn control_keys() -> Vec<&'static str> {
+    PARAMS.iter().map(|p| p.key).collect()
+}
+
 pub struct App {
     pub state: State,
     pub scene: Scene,
+    /// Page options from the link (embed, hide, controls, autoplay, loop, theme, view).
+    pub page: PageOptions,
+    /// The page options changed since they were last applied to the DOM.
+    page_dirty: bool,
     messages: Vec<Message>,
-    playing: bool,
+    pub playing: bool,
     play_origin: (f64, f64),
     selected_bar: Option<usize>,
     dragging_bar: bool,
@@ -58,12 +72,16 @@ pub fn start() {
     build_presets();
     wire_events();
     let hash = dom::window().location().hash().unwrap_or_default();
-    let (state, messages) = params::from_hash(&hash);
+    let (state, mut messages) = params::from_hash(&hash);
+    let (page_options, page_messages) = page::from_hash(&hash, &control_keys(), PANELS);
+    messages.extend(page_messages);
     let scene = Scene::new(state.clone());
     APP.with(|cell| {
         *cell.borrow_mut() = Some(App {
             state,
             scene,
+            page: page_options,
+            page_dirty: true,
             messages: Vec::new(),
             playing: false,
             play_origin: (0.0, 0.0),
@@ -95,15 +113,23 @@ impl App {
         self.timings.clear();
         let t0 = dom::now_ms();
         self.show_messages();
-        sync_controls(&self.state);
+        let page_changed = self.page_dirty;
+        if self.page_dirty {
+            self.page_dirty = false;
+            embed::apply_page_dom(&self.page);
+        }
+        sync_controls(&self.state, &self.page);
+        if self.page.embed {
+            embed::update_open_link(&self.state, &self.page);
+        }
         self.timings.push(("controls", dom::now_ms() - t0));
         let panels_after = match self.state.flow {
             params::FlowChoice::Compare => 2,
             _ => 1,
         };
-        if panels_after != panels_before || !self.ready {
+        if panels_after != panels_before || !self.ready || page_changed {
             // Size the canvases before painting: resizing a canvas clears it.
-            layout_canvases(panels_after);
+            layout_canvases(panels_after, &self.page);
         }
         self.rebuild_scene();
         self.schedule_url();
@@ -112,11 +138,32 @@ impl App {
     /// Applies key=value edits from a control or script.
     pub fn edit(&mut self, pairs: &[(String, String)]) -> Vec<Message> {
         let mut state = self.state.clone();
+        let mut page_options = self.page.clone();
         let mut messages = Vec::new();
+        let controls = control_keys();
         for (key, value) in pairs {
-            params::apply_pair(&mut state, key, value, &mut messages);
+            if page::is_page_key(key) {
+                page::apply_pair(
+                    &mut page_options,
+                    key,
+                    value,
+                    &controls,
+                    PANELS,
+                    &mut messages,
+                );
+            } else {
+                params::apply_pair(&mut state, key, value, &mut messages);
+            }
         }
         params::normalise(&mut state, &mut messages);
+        if page_options != self.page {
+            let start_playing = page_options.autoplay && !self.page.autoplay;
+            self.page = page_options;
+            self.page_dirty = true;
+            if start_playing && self.ready && !self.playing && !embed::prefers_reduced_motion() {
+                self.toggle_play();
+            }
+        }
         self.apply_state(state, messages.clone(), false);
         messages
     }
@@ -162,6 +209,29 @@ impl App {
             if let Some(body) = dom::document().body() {
                 set_attr(&body, "data-ready", "1");
             }
+            embed::on_ready(self);
+            if self.page.autoplay && !self.playing && !embed::prefers_reduced_motion() {
+                self.toggle_play();
+            }
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// The whole link: the explorer's keys and the page options, defaults left out.
+    pub fn full_hash(&self) -> String {
+        let mut pairs = params::to_pairs(&self.state);
+        pairs.extend(page::to_pairs(&self.page));
+        crate::url::join_hash(params::EXPLORER, &pairs)
+    }
+
+    /// Re-lays the canvases out (after a resize); repaints when a canvas changed size.
+    pub fn relayout(&mut self, force_paint: bool) {
+        let changed = layout_canvases(self.scene.panels.len(), &self.page);
+        if changed || force_paint {
+            self.render_all();
         }
     }
 
@@ -286,7 +356,9 @@ impl App {
     }
 
     fn sync_token_editor(&self) {
-        let editable = self.state.gen == GenMode::None;
+        let editable = self.state.gen == GenMode::None
+            && embed::panel_shown(&self.page, "logits")
+            && !self.page.embed;
         if let Some(row) = by_id("token-editor") {
             if editable {
                 let _ = row.remove_attribute("hidden");
@@ -354,7 +426,8 @@ impl App {
     }
 
     pub fn write_url(&self) {
-        let hash = params::to_hash(&self.state);
+        let hash = self.full_hash();
+        embed::update_open_link(&self.state, &self.page);
         let current = dom::window().location().hash().unwrap_or_default();
         if current != hash {
             if let Ok(history) = dom::window().history() {
@@ -373,7 +446,7 @@ impl App {
         self.paint_simplex_and_series();
     }
 
-    fn toggle_play(&mut self) {
+    pub fn toggle_play(&mut self) {
         self.playing = !self.playing;
         if self.playing {
             if self.state.at >= 1.0 {
@@ -400,7 +473,12 @@ impl App {
 
     fn add_start_from_click(&mut self, canvas: &HtmlCanvasElement, x_css: f64, y_css: f64) {
         let scale = dom::device_pixel_ratio();
-        let frame = SimplexFrame::fit(canvas.width() as f64, canvas.height() as f64, scale);
+        let frame = SimplexFrame::for_vocab(
+            self.scene.v,
+            canvas.width() as f64,
+            canvas.height() as f64,
+            scale,
+        );
         let Some(bary) = frame.from_px(x_css * scale, y_css * scale) else {
             return;
         };
@@ -515,6 +593,11 @@ fn animate(_time: f64) {
         let elapsed = dom::now_ms() - app.play_origin.0;
         let at = app.play_origin.1 + elapsed * app.state.speed / PLAY_MS;
         if at >= 1.0 {
+            if app.page.looping {
+                app.play_origin = (dom::now_ms(), 0.0);
+                app.set_at(0.0);
+                return true;
+            }
             app.set_at(1.0);
             app.toggle_play();
             return false;
@@ -529,8 +612,8 @@ fn animate(_time: f64) {
 }
 
 /// Sizes every canvas to its container at the device pixel ratio (sharp on HiDPI screens).
-pub fn layout_canvases(panels: usize) {
-    let scale = dom::device_pixel_ratio();
+/// Returns true when any canvas changed size (it is then blank and must be repainted).
+pub fn layout_canvases(panels: usize, page_options: &PageOptions) -> bool {
     if let Some(second) = by_id("simplex-wrap-2") {
         if panels >= 2 {
             let _ = second.remove_attribute("hidden");
@@ -538,25 +621,50 @@ pub fn layout_canvases(panels: usize) {
             set_attr(&second, "hidden", "");
         }
     }
-    let size = |id: &str, height_of: &dyn Fn(f64) -> f64| {
+    if page_options.embed {
+        return embed::layout(panels, page_options);
+    }
+    let mut changed = false;
+    let size = |id: &str, height_of: &dyn Fn(f64) -> f64, changed: &mut bool| {
         if let Some(canvas) = by_id_as::<HtmlCanvasElement>(id) {
             let width = canvas
                 .parent_element()
                 .map(|p| p.client_width() as f64)
                 .unwrap_or(400.0)
                 .max(200.0);
-            let height = height_of(width);
-            canvas.set_width((width * scale).round() as u32);
-            canvas.set_height((height * scale).round() as u32);
-            let style = canvas.style();
-            let _ = style.set_property("width", &format!("{width}px"));
-            let _ = style.set_property("height", &format!("{height}px"));
+            let height = height_of(width).round();
+            *changed |= set_canvas_size(&canvas, width, height);
         }
     };
-    size("simplex-canvas", &|w| (w * 0.9).min(460.0));
-    size("simplex-canvas-2", &|w| (w * 0.9).min(460.0));
-    size("series-canvas", &|w| if w >= 560.0 { 400.0 } else { 720.0 });
-    size("logits-canvas", &|_| 200.0);
+    size("simplex-canvas", &|w| (w * 0.9).min(460.0), &mut changed);
+    size("simplex-canvas-2", &|w| (w * 0.9).min(460.0), &mut changed);
+    size(
+        "series-canvas",
+        &|w| if w >= 560.0 { 400.0 } else { 720.0 },
+        &mut changed,
+    );
+    size("logits-canvas", &|_| 200.0, &mut changed);
+    changed
+}
+
+/// Gives a canvas a CSS size and the matching backing size at the device pixel ratio.
+/// Returns true when the backing store changed (which clears the canvas).
+pub fn set_canvas_size(canvas: &HtmlCanvasElement, width: f64, height: f64) -> bool {
+    let scale = dom::device_pixel_ratio();
+    let (px_w, px_h) = (
+        (width * scale).round().max(1.0) as u32,
+        (height * scale).round().max(1.0) as u32,
+    );
+    let style = canvas.style();
+    let _ = style.set_property("width", &format!("{width}px"));
+    let _ = style.set_property("height", &format!("{height}px"));
+    if canvas.width() != px_w || canvas.height() != px_h {
+        canvas.set_width(px_w);
+        canvas.set_height(px_h);
+        true
+    } else {
+        false
+    }
 }
 
 /// Creates one control per parameter, grouped, from the table.
@@ -683,8 +791,8 @@ fn build_controls() {
     }
 }
 
-/// Writes the state into every control (values, value displays, relevance).
-fn sync_controls(state: &State) {
+/// Writes the state into every control (values, value displays, relevance, page hide flags).
+fn sync_controls(state: &State, page_options: &PageOptions) {
     for param in PARAMS {
         let id = format!("ctl-{}", param.key);
         let text = params::value_text(param, state);
@@ -721,7 +829,7 @@ fn sync_controls(state: &State) {
             }
         }
         if let Some(row) = by_id(&format!("row-{}", param.key)) {
-            if (param.relevant)(state) {
+            if (param.relevant)(state) && embed::control_shown(page_options, param.key) {
                 let _ = row.remove_attribute("hidden");
             } else {
                 set_attr(&row, "hidden", "");
@@ -822,31 +930,44 @@ fn wire_events() {
     dom::listen::<Event>(&dom::window(), "hashchange", |_| {
         let hash = dom::window().location().hash().unwrap_or_default();
         with_app(|app| {
-            if params::to_hash(&app.state) == hash {
+            if app.full_hash() == hash {
                 return;
             }
-            let (state, messages) = params::from_hash(&hash);
+            let (state, mut messages) = params::from_hash(&hash);
+            let (page_options, page_messages) = page::from_hash(&hash, &control_keys(), PANELS);
+            messages.extend(page_messages);
+            if page_options != app.page {
+                app.page = page_options;
+                app.page_dirty = true;
+            }
             app.apply_state(state, messages, true);
         });
     });
     dom::listen::<Event>(&dom::window(), "resize", |_| {
-        with_app(|app| {
-            layout_canvases(app.scene.panels.len());
-            app.render_all();
-        });
+        with_app(|app| app.relayout(!app.page.embed));
     });
     // Keyboard shortcuts (ignored while typing in a field).
     dom::listen::<KeyboardEvent>(&document, "keydown", |event| {
-        let typing = event
+        let target = event
             .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .is_some_and(|el| {
-                matches!(
-                    el.tag_name().as_str(),
-                    "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON" | "A"
-                ) || el.id() == "logits-canvas"
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        let in_field = target.as_ref().is_some_and(|el| {
+            matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
+                || el.closest("[contenteditable]").ok().flatten().is_some()
+        });
+        let typing = in_field
+            || target.as_ref().is_some_and(|el| {
+                matches!(el.tag_name().as_str(), "BUTTON" | "A") || el.id() == "logits-canvas"
             });
-        if typing || event.ctrl_key() || event.meta_key() || event.alt_key() {
+        if event.ctrl_key() || event.meta_key() || event.alt_key() {
+            return;
+        }
+        // Share and export shortcuts (Shift + letter): anywhere but in a text field.
+        if event.shift_key() && !in_field && share::shortcut(&event.key()) {
+            event.prevent_default();
+            return;
+        }
+        if typing {
             return;
         }
         let handled = with_app(|app| match event.key().as_str() {

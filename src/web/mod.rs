@@ -4,6 +4,8 @@
 mod app;
 mod canvas;
 mod dom;
+mod embed;
+mod share;
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -17,6 +19,8 @@ pub fn start() {
     console_error_panic_hook::set_once();
     app::start();
     install_api();
+    embed::install();
+    share::install();
 }
 
 fn set(obj: &Object, key: &str, value: &JsValue) {
@@ -38,7 +42,13 @@ fn numbers(values: &[f64]) -> JsValue {
 }
 
 fn state_object() -> JsValue {
-    app::with_app(|app| {
+    app::with_app(|app| state_object_of(app)).unwrap_or(JsValue::NULL)
+}
+
+/// The state as a plain object with the link's keys (and `hash`, the whole link including page
+/// options such as `embed`).
+pub(crate) fn state_object_of(app: &app::App) -> JsValue {
+    {
         let obj = Object::new();
         set(&obj, "explorer", &JsValue::from_str(params::EXPLORER));
         for param in PARAMS {
@@ -51,14 +61,12 @@ fn state_object() -> JsValue {
             };
             set(&obj, param.key, &value);
         }
-        set(
-            &obj,
-            "hash",
-            &JsValue::from_str(&params::to_hash(&app.state)),
-        );
+        for (key, value) in crate::page::to_pairs(&app.page) {
+            set(&obj, &key, &JsValue::from_str(&value));
+        }
+        set(&obj, "hash", &JsValue::from_str(&app.full_hash()));
         obj.into()
-    })
-    .unwrap_or(JsValue::NULL)
+    }
 }
 
 fn readout_object() -> JsValue {
@@ -123,57 +131,97 @@ fn readout_object() -> JsValue {
     .unwrap_or(JsValue::NULL)
 }
 
-/// `set(partial)`: validated exactly like a link. Returns `{ok, messages}`.
-fn set_partial(partial: JsValue) -> JsValue {
-    let mut pairs = Vec::new();
-    if let Ok(entries) = Object::entries(&Object::from(partial.clone())).dyn_into::<Array>() {
-        for entry in entries.iter().take(crate::url::MAX_PAIRS) {
-            let entry = Array::from(&entry);
-            let key = entry.get(0).as_string().unwrap_or_default();
-            let value = entry.get(1);
-            let text = if let Some(n) = value.as_f64() {
-                format_number(n)
-            } else if let Some(s) = value.as_string() {
-                s
-            } else if Array::is_array(&value) {
-                Array::from(&value)
-                    .iter()
-                    .map(|v| {
-                        v.as_f64()
-                            .map(format_number)
-                            .or_else(|| v.as_string())
-                            .unwrap_or_default()
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")
-            } else if value.as_bool().is_some() {
-                if value.as_bool() == Some(true) {
-                    "on".into()
-                } else {
-                    "off".into()
-                }
-            } else {
-                String::new()
-            };
-            pairs.push((key, text));
-        }
+/// Longest text (summed over all values) accepted from a script or a message: the same bound as a link.
+const MAX_PARTIAL_TEXT: usize = crate::url::MAX_HASH_LEN;
+/// Longest array value accepted (explicit logits are capped far below this by the parameter table).
+const MAX_PARTIAL_ARRAY: u32 = 100_000;
+
+/// Turns `{key: value}` into key=value text pairs, exactly as a link would carry them (numbers in
+/// their shortest exact form, arrays comma-joined, booleans on/off). Returns `None` for anything
+/// that is not a plain object or is too large to be a link (more than 64 keys, more than 1 MB of
+/// text, arrays longer than 100,000): such input is ignored as a whole, never half-applied.
+pub(crate) fn pairs_from_object(partial: &JsValue) -> Option<Vec<(String, String)>> {
+    if !partial.is_object() || Array::is_array(partial) || partial.is_function() {
+        return None;
     }
-    let result = Object::new();
-    let messages = app::with_app(|app| {
-        let messages = app.edit(&pairs);
+    let object = Object::from(partial.clone());
+    if Object::keys(&object).length() as usize > crate::url::MAX_PAIRS {
+        return None;
+    }
+    let mut pairs = Vec::new();
+    let mut total = 0usize;
+    for entry in Object::entries(&object).iter() {
+        let entry = Array::from(&entry);
+        let key = entry.get(0).as_string().unwrap_or_default();
+        let value = entry.get(1);
+        let text = if let Some(n) = value.as_f64() {
+            format_number(n)
+        } else if let Some(s) = value.as_string() {
+            s
+        } else if Array::is_array(&value) {
+            let array = Array::from(&value);
+            if array.length() > MAX_PARTIAL_ARRAY {
+                return None;
+            }
+            let mut joined = String::new();
+            for (i, v) in array.iter().enumerate() {
+                if i > 0 {
+                    joined.push(',');
+                }
+                if let Some(n) = v.as_f64() {
+                    joined.push_str(&format_number(n));
+                } else if let Some(s) = v.as_string() {
+                    joined.push_str(&s);
+                }
+                if joined.len() > MAX_PARTIAL_TEXT {
+                    return None;
+                }
+            }
+            joined
+        } else if let Some(flag) = value.as_bool() {
+            if flag {
+                "on".into()
+            } else {
+                "off".into()
+            }
+        } else {
+            String::new()
+        };
+        total += key.len() + text.len();
+        if total > MAX_PARTIAL_TEXT {
+            return None;
+        }
+        pairs.push((key, text));
+    }
+    Some(pairs)
+}
+
+/// Applies validated pairs and returns the messages (the URL is written at once).
+pub(crate) fn apply_pairs(pairs: &[(String, String)]) -> Vec<String> {
+    app::with_app(|app| {
+        let messages = app.edit(pairs);
         app.write_url();
         messages
     })
-    .unwrap_or_default();
+    .unwrap_or_default()
+    .iter()
+    .map(|m| m.text.clone())
+    .collect()
+}
+
+pub(crate) fn strings(items: &[String]) -> Array {
+    items.iter().map(|m| JsValue::from_str(m)).collect()
+}
+
+/// `set(partial)`: validated exactly like a link. Returns `{ok, messages}`.
+fn set_partial(partial: JsValue) -> JsValue {
+    let result = Object::new();
+    let messages = match pairs_from_object(&partial) {
+        Some(pairs) => apply_pairs(&pairs),
+        None => vec!["set() takes a plain object of link keys (at most 64 keys, 1 MB of text); nothing was changed".to_string()],
+    };
     set(&result, "ok", &JsValue::from_bool(messages.is_empty()));
-    set(
-        &result,
-        "messages",
-        &messages
-            .iter()
-            .map(|m| JsValue::from_str(&m.text))
-            .collect::<Array>(),
-    );
+    set(&result, "messages", &strings(&messages));
     result.into()
 }
 

@@ -11,7 +11,7 @@ import path from "node:path";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startServer } from "../../scripts/static-server.mjs";
+import { startServer, CSP } from "../../scripts/static-server.mjs";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const DIST = path.resolve(process.env.DIST_DIR || path.join(REPO, "dist"));
@@ -72,6 +72,26 @@ export async function startSuite(opts = {}) {
       app.context.on("close", () => contexts.delete(app.context));
       return app;
     },
+    /**
+     * Open a host page (`html`, served on the app's origin at /__host/<name>.html with the same CSP,
+     * plus optional extra files) that embeds the app in iframes. Messages posted to the host window
+     * are recorded in window.__messages as {frame: <iframe index or -1>, data}.
+     */
+    async openHost(html, { name = "host", files = {}, ...options } = {}) {
+      const routes = { [`__host/${name}.html`]: { body: html, contentType: "text/html; charset=utf-8" } };
+      for (const [file, body] of Object.entries(files)) {
+        routes[`__host/${file}`] = { body, contentType: file.endsWith(".js") ? "text/javascript" : "text/plain" };
+      }
+      const app = await openApp(browser, `${server.url}__host/${name}.html`, {
+        ...options,
+        routes,
+        waitReady: false,
+        initScripts: [...(options.initScripts || []), recordHostMessages],
+      });
+      contexts.add(app.context);
+      app.context.on("close", () => contexts.delete(app.context));
+      return app;
+    },
     async close() {
       for (const c of contexts) await c.close().catch(() => {});
       await browser.close().catch(() => {});
@@ -93,9 +113,20 @@ export async function openApp(
     waitReady = true,
     timeout = READY_TIMEOUT,
     initScripts = [],
+    routes = {},
+    colorScheme = "light",
+    acceptDownloads = true,
   } = {},
 ) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor, isMobile, hasTouch, reducedMotion });
+  const context = await browser.newContext({
+    viewport, deviceScaleFactor, isMobile, hasTouch, reducedMotion, colorScheme, acceptDownloads,
+  });
+  const origin = new URL(url).origin;
+  for (const [route, { body, contentType }] of Object.entries(routes)) {
+    await context.route(`${origin}/${route}`, (r) =>
+      r.fulfill({ status: 200, body, headers: { "Content-Type": contentType, "Content-Security-Policy": CSP } }),
+    );
+  }
   const page = await context.newPage();
   const errors = [];
   const dialogs = [];
@@ -169,6 +200,35 @@ export async function openApp(
     },
   };
   return app;
+}
+
+/** Init script for host pages: records every message the top window receives, with the sender's iframe index. */
+function recordHostMessages() {
+  if (window !== window.top) return;
+  window.__messages = [];
+  window.addEventListener("message", (e) => {
+    const frames = [...document.querySelectorAll("iframe")];
+    window.__messages.push({ frame: frames.findIndex((f) => f.contentWindow === e.source), data: e.data, at: performance.now() });
+  });
+}
+
+/** The Playwright Frame of the `index`-th iframe of a host page, once its app is ready and idle. */
+export async function embeddedFrame(page, index = 0, timeout = READY_TIMEOUT) {
+  const handle = await page.waitForSelector(`iframe >> nth=${index}`, { state: "attached", timeout });
+  const t0 = Date.now();
+  let frame = await handle.contentFrame();
+  while (!frame && Date.now() - t0 < timeout) {
+    await page.waitForTimeout(50);
+    frame = await handle.contentFrame();
+  }
+  if (!frame) throw new Error(`iframe ${index} has no frame`);
+  await frame.waitForFunction(
+    () => document.body && document.body.dataset.ready === "1" && document.body.dataset.busy === "0",
+    null,
+    { timeout, polling: 50 },
+  );
+  await nextFrames(frame, 2);
+  return frame;
 }
 
 /** Wait until the contract says: wasm started, first scene painted, and nothing computing. */

@@ -1,0 +1,369 @@
+//! File exports shared by the page and the native command: CSV of the data behind the figures, JSON
+//! of the full state, and file names that say what they are.
+//!
+//! Pure text formatting (no web-sys, no native-only crates), so the page's export buttons and
+//! `token-dynamics render --csv/--json` write byte-identical files for the same link. Numbers are
+//! printed with [`crate::url::format_number`], which round-trips every f64 exactly; non-finite
+//! numbers become an empty CSV cell or JSON `null`.
+
+use crate::next_token::params::{self, Kind, State, PARAMS};
+use crate::next_token::scene::{flow_key, Readout, Scene};
+use crate::page::PageOptions;
+use crate::url::format_number;
+
+/// Name written into exported files.
+pub const TOOL: &str = "token-dynamics";
+/// Crate version written into exported files.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Line ending of the CSV (RFC 4180 records end with CRLF).
+const CRLF: &str = "\r\n";
+
+/// The CSV columns after the three corner columns' names are substituted.
+pub const CSV_COLUMNS: usize = 15;
+
+/// A number for CSV: the exact shortest text, or an empty cell when not finite.
+fn csv_number(value: f64) -> String {
+    if value.is_finite() {
+        format_number(value)
+    } else {
+        String::new()
+    }
+}
+
+/// One CSV field, quoted (RFC 4180) when it holds a comma, quote, line break or edge space.
+pub fn csv_field(text: &str) -> String {
+    let needs_quotes = text.is_empty()
+        || text
+            .chars()
+            .any(|c| matches!(c, ',' | '"' | '\r' | '\n') || c.is_control())
+        || text.starts_with(' ')
+        || text.ends_with(' ');
+    if needs_quotes {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// Text safe inside a one-line `# ` comment of the CSV: control characters and double quotes are
+/// percent-encoded (a link stays the same link: the page percent-decodes values anyway).
+fn comment_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || c == '"' || c == '\u{2028}' || c == '\u{2029}' {
+            let mut buf = [0u8; 4];
+            for byte in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The data behind the figures: one row per stored sample of every run of every panel.
+///
+/// Starts with `# ` comment lines (tool and version, the link, units), then a header row, then the
+/// rows. The scene should be complete (`while !scene.advance(usize::MAX) {}`); an incomplete scene
+/// exports the samples computed so far and says so in the header.
+pub fn csv(scene: &Scene, link: &str) -> String {
+    let st = &scene.state;
+    let mut out = String::new();
+    let mut comment = |line: &str| {
+        out.push_str("# ");
+        out.push_str(&comment_text(line));
+        out.push_str(CRLF);
+    };
+    comment(&format!(
+        "{TOOL} {VERSION}, next-token explorer, link format {}: data behind the figures",
+        params::FORMAT_VERSION
+    ));
+    comment(&format!("link: {link}"));
+    comment(&format!(
+        "V = {}, T = {}; corners (token indices) {}",
+        scene.v,
+        format_number(st.temp),
+        if scene.v == 2 {
+            "0, 1 (V = 2: the third corner column is empty)".to_string()
+        } else {
+            format!(
+                "{}, {}, {}",
+                scene.corners[0], scene.corners[1], scene.corners[2]
+            )
+        }
+    ));
+    comment("units: t is flow time (dimensionless), t_over_T = t / T of the run; p_* are probabilities (p_other = mass of all other tokens); expected_score = <p,s> and free_energy F = <p,s> + T*H in logit units; entropy H, kl_p_target = KL(p||target), kl_target_p = KL(target||p) in nats; tv_to_target is total variation; conserved = sum q_i log p_i for an antisymmetric W (else empty)");
+    comment("empty cell = not defined or not finite (e.g. KL(target||p) = +inf)");
+    if !scene.is_done() {
+        comment("incomplete: the scene was still being computed; later samples are missing");
+    }
+    let corner_name = |slot: usize| {
+        if scene.v == 2 && slot == 2 {
+            "p_none".to_string()
+        } else {
+            format!("p_{}", scene.corner_labels[slot])
+        }
+    };
+    let header = [
+        "flow".to_string(),
+        "run".to_string(),
+        "t".to_string(),
+        "t_over_T".to_string(),
+        corner_name(0),
+        corner_name(1),
+        corner_name(2),
+        "p_other".to_string(),
+        "expected_score".to_string(),
+        "entropy".to_string(),
+        "free_energy".to_string(),
+        "kl_p_target".to_string(),
+        "kl_target_p".to_string(),
+        "tv_to_target".to_string(),
+        "conserved".to_string(),
+    ];
+    debug_assert_eq!(header.len(), CSV_COLUMNS);
+    out.push_str(
+        &header
+            .iter()
+            .map(|h| csv_field(h))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    out.push_str(CRLF);
+    for panel in &scene.panels {
+        let flow = csv_field(flow_key(panel.flow));
+        for view in &panel.runs {
+            let run = csv_field(&view.name);
+            for sample in view.run.samples() {
+                let d = &sample.diag;
+                let third = if scene.v == 2 {
+                    String::new()
+                } else {
+                    csv_number(sample.lumped[2])
+                };
+                let cells = [
+                    csv_number(sample.t),
+                    csv_number(sample.t / view.temp),
+                    csv_number(sample.lumped[0]),
+                    csv_number(sample.lumped[1]),
+                    third,
+                    csv_number(sample.lumped[3]),
+                    csv_number(d.expected_score),
+                    csv_number(d.entropy),
+                    csv_number(d.free_energy),
+                    csv_number(d.kl_to_target),
+                    csv_number(d.kl_from_target),
+                    csv_number(d.dist_to_face_target),
+                    d.conserved.map_or(String::new(), csv_number),
+                ];
+                out.push_str(&flow);
+                out.push(',');
+                out.push_str(&run);
+                for cell in &cells {
+                    out.push(',');
+                    out.push_str(cell);
+                }
+                out.push_str(CRLF);
+            }
+        }
+    }
+    out
+}
+
+/// A JSON string literal: quotes, backslash, control characters and U+2028/U+2029 escaped.
+pub fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A JSON number (exact shortest text), or `null` when not finite.
+pub fn json_number(value: f64) -> String {
+    if value.is_finite() {
+        format_number(value)
+    } else {
+        "null".to_string()
+    }
+}
+
+fn json_numbers(values: &[f64]) -> String {
+    let items: Vec<String> = values.iter().map(|&v| json_number(v)).collect();
+    format!("[{}]", items.join(","))
+}
+
+fn json_strings(values: &[String]) -> String {
+    let items: Vec<String> = values.iter().map(|v| json_string(v)).collect();
+    format!("[{}]", items.join(","))
+}
+
+fn json_object(fields: &[(&str, String)]) -> String {
+    let items: Vec<String> = fields
+        .iter()
+        .map(|(key, value)| format!("{}:{value}", json_string(key)))
+        .collect();
+    format!("{{{}}}", items.join(","))
+}
+
+/// One readout as JSON, with the same names as `window.tokenDynamics.readout()`.
+fn readout_json(r: &Readout) -> String {
+    let support: Vec<f64> = r.support.iter().map(|&i| i as f64).collect();
+    json_object(&[
+        ("flow", json_string(flow_key(r.flow))),
+        ("t", json_number(r.t)),
+        ("p", json_numbers(&r.p)),
+        ("F", json_number(r.free_energy)),
+        ("H", json_number(r.entropy)),
+        ("KL", json_number(r.kl)),
+        ("E", json_number(r.expected_score)),
+        ("KLreverse", json_number(r.kl_reverse)),
+        ("distance", json_number(r.distance)),
+        ("conserved", r.conserved.map_or("null".into(), json_number)),
+        ("target", json_numbers(&r.target)),
+        ("support", json_numbers(&support)),
+    ])
+}
+
+/// The page options as JSON (names as in the link; `loop` for looping, `controls` as a flag).
+fn page_json(page: &PageOptions) -> String {
+    json_object(&[
+        ("embed", page.embed.to_string()),
+        ("hide", json_strings(&page.hide)),
+        ("controls", page.controls.to_string()),
+        ("autoplay", page.autoplay.to_string()),
+        ("loop", page.looping.to_string()),
+        ("theme", json_string(page.theme.as_str())),
+        ("view", json_strings(&page.view)),
+    ])
+}
+
+/// The full state as one JSON object: tool, versions, the link, every parameter (numbers for
+/// numeric keys, the link's text otherwise), the page options, the canonical link and the readouts.
+pub fn state_json(state: &State, page: &PageOptions, link: &str, readouts: &[Readout]) -> String {
+    let state_fields: Vec<(&str, String)> = PARAMS
+        .iter()
+        .map(|param| {
+            let value = match &param.kind {
+                Kind::Number { get, .. } | Kind::Integer { get, .. } => json_number(get(state)),
+                Kind::Choice { .. } | Kind::Text { .. } => {
+                    json_string(&params::value_text(param, state))
+                }
+            };
+            (param.key, value)
+        })
+        .collect();
+    let mut pairs = params::to_pairs(state);
+    pairs.extend(crate::page::to_pairs(page));
+    let canonical = crate::url::join_hash(params::EXPLORER, &pairs);
+    let readout_items: Vec<String> = readouts.iter().map(readout_json).collect();
+    let mut out = json_object(&[
+        ("tool", json_string(TOOL)),
+        ("version", json_string(VERSION)),
+        ("format", params::FORMAT_VERSION.to_string()),
+        ("explorer", json_string(params::EXPLORER)),
+        ("link", json_string(link)),
+        ("canonical_link", json_string(&canonical)),
+        ("state", json_object(&state_fields)),
+        ("page", page_json(page)),
+        ("readout", format!("[{}]", readout_items.join(","))),
+    ]);
+    out.push('\n');
+    out
+}
+
+/// Keeps ASCII letters, digits, `.`, `-` and `_`; anything else becomes `-`.
+fn safe_piece(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// An ASCII, filesystem-safe file name stem that says what the file is, e.g.
+/// `token-dynamics_next-token_compare_T1` or `token-dynamics_next-token_entropic_T0.5_top-p0.8`.
+/// The page appends `_<figure>.svg|png|csv|json`.
+pub fn file_stem(state: &State) -> String {
+    use params::{AdjustMode, GenMode, OverlayParam, TruncMode};
+    let flow = PARAMS
+        .iter()
+        .find(|p| p.key == "flow")
+        .map(|p| params::value_text(p, state))
+        .unwrap_or_default();
+    let mut parts = vec![
+        TOOL.to_string(),
+        params::EXPLORER.to_string(),
+        flow,
+        format!("T{}", format_number(state.temp)),
+    ];
+    match state.trunc {
+        TruncMode::None => {}
+        TruncMode::TopK => parts.push(format!("top-k{}", state.k)),
+        TruncMode::TopP => parts.push(format!("top-p{}", format_number(state.top_p))),
+        TruncMode::MinP => parts.push(format!("min-p{}", format_number(state.min_p))),
+    }
+    match state.gen {
+        GenMode::None => {}
+        GenMode::Zipf => parts.push(format!("zipf-V{}-seed{}", state.v, state.seed)),
+        GenMode::Gauss => parts.push(format!("gauss-V{}-seed{}", state.v, state.seed)),
+    }
+    match state.adjust {
+        AdjustMode::None => {}
+        AdjustMode::Matrix => parts.push("matrix".into()),
+        AdjustMode::Memory => parts.push("memory".into()),
+    }
+    if let Some((param, _)) = &state.overlay {
+        parts.push(match param {
+            OverlayParam::Temperature => "overlay-T".into(),
+            OverlayParam::Eta => "overlay-eta".into(),
+        });
+    }
+    let mut stem = safe_piece(&parts.join("_"));
+    stem.truncate(120); // ASCII only, so any byte index is a char boundary
+    stem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_and_json_strings_escape() {
+        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(
+            json_string("a\"b\\c\n\u{1}\u{2028}"),
+            "\"a\\\"b\\\\c\\n\\u0001\\u2028\""
+        );
+        assert_eq!(json_number(f64::INFINITY), "null");
+    }
+
+    #[test]
+    fn default_file_stem() {
+        assert_eq!(
+            file_stem(&State::default()),
+            "token-dynamics_next-token_compare_T1"
+        );
+    }
+}
