@@ -569,6 +569,10 @@ pub fn draw_simplex<DB: DrawingBackend>(
         }
     }
     let line_height = 13.0 * scale;
+    if (height as f64) < 230.0 * scale {
+        // Too small for a legend without covering the triangle; the page's text explains the marks.
+        return Ok(());
+    }
     for (index, line) in lines.iter().rev().enumerate() {
         area.draw(&Text::new(
             line.clone(),
@@ -840,9 +844,14 @@ pub fn draw_series<DB: DrawingBackend>(
         ("KL(p ‖ target)", |s| Some(s.diag.kl_to_target)),
     ];
     let columns = if width >= 560.0 * scale { 2 } else { 1 };
-    let rows = 4usize.div_ceil(columns);
     // A legend strip on top: which colour is which run, and which line style is which flow.
     let legend_h = 18.0 * scale;
+    // Small figures (embeds) show fewer, readable plots rather than four squashed ones; the
+    // probabilities come first.
+    let min_cell_h = 110.0 * scale;
+    let fit_rows = (((height - legend_h) / min_cell_h).floor() as usize).max(1);
+    let cells = (fit_rows * columns).min(4);
+    let rows = cells.div_ceil(columns);
     let mut legend: Vec<(String, RGBColor)> = Vec::new();
     if scene.panels.len() == 2 {
         legend.push(("solid: Flow A, dashed: Flow C".into(), MUTED));
@@ -882,7 +891,7 @@ pub fn draw_series<DB: DrawingBackend>(
             .get(sample_index(samples.len(), at))
             .map(|s| x_of(s, r.temp))
     });
-    for cell in 0..4 {
+    for cell in 0..cells {
         let rect = (
             (cell % columns) as f64 * cell_w,
             legend_h + (cell / columns) as f64 * cell_h,
