@@ -709,6 +709,18 @@ pub static PARAMS: &[Param] = &[
     },
 ];
 
+/// The control whose choice a parameter refines (hiding that control hides this one too):
+/// truncation parameters belong to `trunc`, score-model parameters to `adjust`, generator settings
+/// to `gen`.
+pub fn controlled_by(key: &str) -> Option<&'static str> {
+    match key {
+        "k" | "top_p" | "min_p" | "order" => Some("trunc"),
+        "W" | "gamma" | "mu" => Some("adjust"),
+        "V" | "seed" => Some("gen"),
+        _ => None,
+    }
+}
+
 /// Looks a parameter up by its URL key.
 pub fn param(key: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.key == key)

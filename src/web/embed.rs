@@ -49,7 +49,10 @@ pub fn panel_shown(opts: &PageOptions, name: &str) -> bool {
 /// Whether the control of `key` shows under the page options (its relevance is checked elsewhere).
 pub fn control_shown(opts: &PageOptions, key: &str) -> bool {
     opts.controls
-        && !opts.hide.iter().any(|h| h == key)
+        && !opts
+            .hide
+            .iter()
+            .any(|h| h == key || params::controlled_by(key) == Some(h.as_str()))
         && (!opts.embed || EMBED_STRIP.contains(&key))
 }
 

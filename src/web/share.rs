@@ -468,6 +468,15 @@ pub fn install() {
             dialog.close();
         }
     });
+    // However the dialog closes (button, Escape), stop the preview: a hidden live figure would keep
+    // computing and animating for nothing.
+    if let Some(dialog) = by_id("embed-dialog") {
+        dom::listen::<web_sys::Event>(&dialog, "close", |_| {
+            if let Some(frame) = by_id_as::<HtmlIFrameElement>("embed-preview") {
+                frame.set_src("about:blank");
+            }
+        });
+    }
     on_click("embed-copy", || {
         let Some(area) = by_id_as::<HtmlTextAreaElement>("embed-code") else {
             return;

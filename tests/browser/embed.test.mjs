@@ -181,13 +181,15 @@ test("embed re-lays out when the iframe is resized (and still never scrolls)", T
 
 test("hide= hides the named controls; controls=none hides every control", T_OPTS, async () => {
   const { app, frames } = await openHost([
-    { hash: "#next-token?v=1&embed=1&hide=T,trunc", width: 640, height: 480 },
+    { hash: "#next-token?v=1&embed=1&trunc=top-k&hide=T,trunc", width: 640, height: 480 },
     { hash: "#next-token?v=1&embed=1&controls=none", width: 640, height: 480 },
     { hash: "#next-token?v=1&hide=T,eta", width: 1200, height: 800 },
   ]);
   try {
     const a = await layoutFacts(frames[0]);
     assert.ok(!a.visibleControls.includes("T") && !a.visibleControls.includes("trunc"), `hidden controls shown: ${a.visibleControls}`);
+    // hiding a choice hides the parameters that refine it (k belongs to trunc)
+    assert.ok(!a.visibleControls.includes("k"), `k shown although trunc is hidden: ${a.visibleControls}`);
     assert.ok(a.visibleControls.includes("flow") && a.visibleControls.includes("at"), `other controls lost: ${a.visibleControls}`);
     const b = await layoutFacts(frames[1]);
     assert.deepEqual(b.visibleControls, [], `controls=none still shows ${b.visibleControls}`);
