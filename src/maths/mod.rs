@@ -5,6 +5,7 @@
 //! `f64::NEG_INFINITY` in a log-probability vector means "zero mass / off the active face".
 //! See `docs/maths-api.md` for the contract and `shared/reference/next-token-flows.md` for the maths.
 
+pub mod attention;
 pub mod flows;
 pub mod integrate;
 pub mod logits;

@@ -1,0 +1,268 @@
+//! One synchronous layer update x(k) -> x(k+1) for softmax, hardmax and localmax attention, with
+//! the per-step attention graph, leaders and margin diagnostics computed in the same O(n² d) pass
+//! (scores are computed once per row into a reused buffer: no allocation per pair or per step).
+
+use super::graph::Bitset;
+
+/// Relative tolerance for ties: j is in the argmax set C_i when
+/// `<A x_i, x_j> >= max_l <A x_i, x_l> - TIE_REL_TOL · max_l |<A x_i, x_l>|`.
+/// The authors' code uses exact float equality; symmetric configurations (e.g. (±0.5, 0) between
+/// two square vertices) need ties to survive rounding, and 1e-12 is far below any visible gap.
+/// The same slack is added to the localmax thresholds, so localmax with delta = 0 is bitwise hardmax.
+/// Side effect: a token converging to a leader becomes "tied" with it once their alignments agree
+/// to ~1e-12 relative, after which the leader may move by O(1e-12) (invisible, but it is why
+/// the tests compare limit areas to 1e-9, not 1e-12).
+pub const TIE_REL_TOL: f64 = 1e-12;
+
+/// Neighbourhood margin of localmax.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Margin {
+    /// N_i = { j : s_ij >= max_l s_il - delta } (the default).
+    Additive,
+    /// N_i = { j : s_ij >= (1 - delta)·max_l s_il }; only meaningful when the max is positive. When
+    /// it is not, N_i falls back to the argmax set C_i and the step reports it.
+    Multiplicative,
+}
+
+/// The rule in force during one step (a schedule already evaluated at k).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kernel {
+    /// w_ij = softmax_j(beta·s_ij), computed with the row max subtracted (never overflows).
+    Softmax { beta: f64 },
+    /// Uniform weights over N_i; hardmax is `Uniform { margin: Additive, delta: 0 }`.
+    Uniform { margin: Margin, delta: f64 },
+}
+
+/// Reused buffers for [`step`].
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    y: Vec<f64>,
+    row: Vec<f64>,
+}
+
+/// What one step reports besides the new positions.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepStats {
+    /// Tokens whose multiplicative margin was undefined (max alignment <= 0) and fell back to C_i.
+    pub margin_undefined: usize,
+    /// Total |N_i| over i (edges of the attention graph, self-loops included).
+    pub edges: usize,
+}
+
+/// Leader flags written per token by [`step`].
+pub const FLAG_LEADER: u8 = 1;
+/// i is the only element of C_i: a leader that does not move under hardmax.
+pub const FLAG_FIXED: u8 = 2;
+
+/// `y_i = A x_i` for all tokens (row-major n×d into `y`).
+fn apply_a(x: &[f64], n: usize, d: usize, a: &[f64], y: &mut Vec<f64>) {
+    y.clear();
+    y.resize(n * d, 0.0);
+    for i in 0..n {
+        let xi = &x[i * d..(i + 1) * d];
+        for r in 0..d {
+            let ar = &a[r * d..(r + 1) * d];
+            y[i * d + r] = ar.iter().zip(xi).map(|(p, q)| p * q).sum();
+        }
+    }
+}
+
+/// Scores `s_j = <A x_i, x_j>` of row i into `row`; returns (max, max |s|). `D` > 0 fixes the
+/// dimension at compile time (unrolled inner loops for d <= 4); `D` = 0 reads it from `d`.
+#[inline(always)]
+fn scores<const D: usize>(yi: &[f64], x: &[f64], d: usize, row: &mut [f64]) -> (f64, f64) {
+    let dd = if D > 0 { D } else { d };
+    let mut m = f64::NEG_INFINITY;
+    let mut big = 0.0f64;
+    for (s, xj) in row.iter_mut().zip(x.chunks_exact(dd)) {
+        let mut v = 0.0;
+        for c in 0..dd {
+            v += yi[c] * xj[c];
+        }
+        *s = v;
+        if v > m {
+            m = v;
+        }
+        if v.abs() > big {
+            big = v.abs();
+        }
+    }
+    (m, big)
+}
+
+/// One synchronous update (d <= MAX_D = 16): `out_i = x_i + gamma·(mean_i - x_i)` where mean_i
+/// is the attended mean of row i. Fills `graph` with N_i (softmax: the support of the weights in
+/// f64, i.e. every j unless exp underflows at large beta) and `flags` with leader flags (i in C_i;
+/// C_i = {i}).
+#[allow(clippy::too_many_arguments)]
+pub fn step(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    a: &[f64],
+    gamma: f64,
+    kernel: Kernel,
+    scratch: &mut Scratch,
+    graph: &mut Bitset,
+    flags: &mut [u8],
+    out: &mut [f64],
+) -> StepStats {
+    match d {
+        1 => step_impl::<1>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
+        2 => step_impl::<2>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
+        3 => step_impl::<3>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
+        4 => step_impl::<4>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
+        _ => step_impl::<0>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn step_impl<const D: usize>(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    a: &[f64],
+    gamma: f64,
+    kernel: Kernel,
+    scratch: &mut Scratch,
+    graph: &mut Bitset,
+    flags: &mut [u8],
+    out: &mut [f64],
+) -> StepStats {
+    let dd = if D > 0 { D } else { d };
+    let x = &x[..n * dd];
+    apply_a(x, n, dd, a, &mut scratch.y);
+    scratch.row.resize(n, 0.0);
+    graph.reset(n);
+    let mut stats = StepStats::default();
+    for i in 0..n {
+        let yi = &scratch.y[i * dd..(i + 1) * dd];
+        let row = &mut scratch.row[..n];
+        let (m, big) = scores::<D>(yi, x, dd, row);
+        let tie = m - TIE_REL_TOL * big;
+        let mut acc = [0.0f64; 16];
+        let mut c_count = 0usize;
+        let total;
+        let mut members = 0usize;
+        let bits = graph.row_mut(i);
+        let blocks = row.chunks(64).zip(x.chunks(64 * dd)).zip(bits.iter_mut());
+        match kernel {
+            Kernel::Softmax { beta } => {
+                let zmax = beta * m;
+                let mut sum = 0.0f64;
+                for ((rs, xs), word) in blocks {
+                    let mut w64 = 0u64;
+                    for (t, (&s, xj)) in rs.iter().zip(xs.chunks_exact(dd)).enumerate() {
+                        c_count += (s >= tie) as usize;
+                        // beta >= 0 so beta·s <= beta·m: the exponent is <= 0, never overflows.
+                        let w = (beta * s - zmax).min(0.0).exp();
+                        if w > 0.0 {
+                            for c in 0..dd {
+                                acc[c] += w * xj[c];
+                            }
+                            sum += w;
+                            members += 1;
+                            w64 |= 1u64 << t;
+                        }
+                    }
+                    *word = w64;
+                }
+                total = sum;
+            }
+            Kernel::Uniform { margin, delta } => {
+                let thr = match margin {
+                    Margin::Additive => m - delta - TIE_REL_TOL * big,
+                    Margin::Multiplicative => {
+                        if m > 0.0 {
+                            (1.0 - delta) * m - TIE_REL_TOL * big
+                        } else {
+                            stats.margin_undefined += 1;
+                            tie
+                        }
+                    }
+                };
+                for ((rs, xs), word) in blocks {
+                    let mut w64 = 0u64;
+                    for (t, (&s, xj)) in rs.iter().zip(xs.chunks_exact(dd)).enumerate() {
+                        c_count += (s >= tie) as usize;
+                        let inside = s >= thr;
+                        if inside {
+                            for c in 0..dd {
+                                acc[c] += xj[c];
+                            }
+                        }
+                        members += inside as usize;
+                        w64 |= (inside as u64) << t;
+                    }
+                    *word = w64;
+                }
+                total = members as f64;
+            }
+        }
+        stats.edges += members;
+        let leader = row[i] >= tie;
+        flags[i] = if leader { FLAG_LEADER } else { 0 }
+            | if leader && c_count == 1 {
+                FLAG_FIXED
+            } else {
+                0
+            };
+        // members >= 1 always: the argmax attains m >= thr (delta >= 0) and has weight exp(0) = 1.
+        let inv = 1.0 / total;
+        let xi = &x[i * dd..(i + 1) * dd];
+        let oi = &mut out[i * dd..(i + 1) * dd];
+        for c in 0..dd {
+            oi[c] = xi[c] + gamma * (acc[c] * inv - xi[c]);
+        }
+    }
+    stats
+}
+
+/// Weights of row i (pairs (j, w_ij) with w_ij > 0, summing to 1) for drawing attention arrows of
+/// a selected token; same rule and tolerance as [`step`]. O(n d).
+pub fn attention_row(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    a: &[f64],
+    kernel: Kernel,
+    i: usize,
+) -> Vec<(usize, f64)> {
+    let xi = &x[i * d..(i + 1) * d];
+    let yi: Vec<f64> = (0..d)
+        .map(|r| {
+            a[r * d..(r + 1) * d]
+                .iter()
+                .zip(xi)
+                .map(|(p, q)| p * q)
+                .sum()
+        })
+        .collect();
+    let mut row = vec![0.0; n];
+    let (m, big) = scores::<0>(&yi, x, d, &mut row);
+    let mut w: Vec<(usize, f64)> = match kernel {
+        Kernel::Softmax { beta } => row
+            .iter()
+            .enumerate()
+            .map(|(j, &s)| (j, (beta * s - beta * m).min(0.0).exp()))
+            .filter(|&(_, w)| w > 0.0)
+            .collect(),
+        Kernel::Uniform { margin, delta } => {
+            let tie = m - TIE_REL_TOL * big;
+            let thr = match margin {
+                Margin::Additive => m - delta - TIE_REL_TOL * big,
+                Margin::Multiplicative if m > 0.0 => (1.0 - delta) * m - TIE_REL_TOL * big,
+                Margin::Multiplicative => tie,
+            };
+            row.iter()
+                .enumerate()
+                .filter(|&(_, &s)| s >= thr)
+                .map(|(j, _)| (j, 1.0))
+                .collect()
+        }
+    };
+    let total: f64 = w.iter().map(|p| p.1).sum();
+    w.iter_mut().for_each(|p| p.1 /= total);
+    w
+}

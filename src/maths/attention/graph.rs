@@ -1,0 +1,383 @@
+//! Attention graph (N_i as bit rows), its asymmetry, the union graph over a window, quiescent sets
+//! (WORKING definition) and single-linkage clusters.
+
+use super::hull::dist2;
+
+/// n×n bit matrix; row i holds N_i. n = 2,000 takes 500 kB.
+#[derive(Clone, Debug, Default)]
+pub struct Bitset {
+    n: usize,
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl Bitset {
+    /// Clear and resize to n×n.
+    pub fn reset(&mut self, n: usize) {
+        self.n = n;
+        self.words = n.div_ceil(64);
+        self.bits.clear();
+        self.bits.resize(n * self.words, 0);
+    }
+
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    pub fn row_mut(&mut self, i: usize) -> &mut [u64] {
+        &mut self.bits[i * self.words..(i + 1) * self.words]
+    }
+
+    pub fn contains(&self, i: usize, j: usize) -> bool {
+        self.bits[i * self.words + j / 64] >> (j % 64) & 1 == 1
+    }
+
+    /// Members of row i, ascending.
+    pub fn row(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.bits[i * self.words..(i + 1) * self.words]
+            .iter()
+            .enumerate()
+            .flat_map(|(w, &word)| {
+                let mut b = word;
+                std::iter::from_fn(move || {
+                    if b == 0 {
+                        return None;
+                    }
+                    let t = b.trailing_zeros() as usize;
+                    b &= b - 1;
+                    Some(w * 64 + t)
+                })
+            })
+    }
+
+    /// `self |= other` (same n).
+    pub fn union_with(&mut self, other: &Bitset) {
+        if self.n != other.n {
+            self.reset(other.n);
+        }
+        self.bits
+            .iter_mut()
+            .zip(&other.bits)
+            .for_each(|(a, b)| *a |= b);
+    }
+
+    /// Pairs (i, j), i != j, with j in N_i but i not in N_j (Hegselmann–Krause-style Lyapunov
+    /// arguments need this to be 0). The matrix is transposed in 64×64 bit blocks, then
+    /// `popcount(row_i & !column_i)`: O(n²/64) word operations.
+    pub fn asymmetry(&self) -> usize {
+        let (n, words) = (self.n, self.words);
+        let mut t = vec![0u64; words * 64 * words];
+        let mut block = [0u64; 64];
+        for bi in 0..words {
+            for bj in 0..words {
+                for (r, b) in block.iter_mut().enumerate() {
+                    let i = bi * 64 + r;
+                    *b = if i < n { self.bits[i * words + bj] } else { 0 };
+                }
+                transpose64(&mut block);
+                // block[c] now holds column (bj·64 + c) restricted to rows bi·64..
+                for (c, b) in block.iter().enumerate() {
+                    t[(bj * 64 + c) * words + bi] = *b;
+                }
+            }
+        }
+        (0..n)
+            .map(|i| {
+                let row = &self.bits[i * words..(i + 1) * words];
+                let col = &t[i * words..(i + 1) * words];
+                row.iter()
+                    .zip(col)
+                    .map(|(r, c)| (r & !c).count_ones() as usize)
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
+    /// Sink strongly connected components (no edge leaves them), each sorted, listed by smallest
+    /// member. These are exactly the minimal non-empty quiescent sets of the graph: a set Q with
+    /// N_i ⊆ Q for all i in Q contains the closure of each member, hence a sink component.
+    pub fn sink_components(&self) -> Vec<Vec<usize>> {
+        let n = self.n;
+        let comp = self.scc();
+        let ncomp = comp.iter().copied().max().map_or(0, |m| m + 1);
+        let mut sink = vec![true; ncomp];
+        for i in 0..n {
+            for j in self.row(i) {
+                if comp[j] != comp[i] {
+                    sink[comp[i]] = false;
+                }
+            }
+        }
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); ncomp];
+        for i in 0..n {
+            if sink[comp[i]] {
+                groups[comp[i]].push(i);
+            }
+        }
+        let mut out: Vec<Vec<usize>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
+        out.sort_by_key(|g| g[0]);
+        out
+    }
+
+    /// Component id per node (iterative Tarjan; ids in order of completion).
+    fn scc(&self) -> Vec<usize> {
+        let n = self.n;
+        const UNSEEN: usize = usize::MAX;
+        let mut index = vec![UNSEEN; n];
+        let mut low = vec![0usize; n];
+        let mut on_stack = vec![false; n];
+        let mut comp = vec![UNSEEN; n];
+        let mut stack: Vec<usize> = Vec::new();
+        let mut next_index = 0;
+        let mut ncomp = 0;
+        // call stack of (node, next neighbour candidate position)
+        let mut call: Vec<(usize, usize)> = Vec::new();
+        for root in 0..n {
+            if index[root] != UNSEEN {
+                continue;
+            }
+            call.push((root, 0));
+            index[root] = next_index;
+            low[root] = next_index;
+            next_index += 1;
+            stack.push(root);
+            on_stack[root] = true;
+            while let Some(&mut (v, ref mut pos)) = call.last_mut() {
+                // find the next neighbour j >= pos of v
+                let mut next = None;
+                let mut j = *pos;
+                while j < n {
+                    let word = self.bits[v * self.words + j / 64] >> (j % 64);
+                    if word == 0 {
+                        j = (j / 64 + 1) * 64;
+                        continue;
+                    }
+                    j += word.trailing_zeros() as usize;
+                    if j < n {
+                        next = Some(j);
+                    }
+                    break;
+                }
+                match next {
+                    Some(w) => {
+                        *pos = w + 1;
+                        if index[w] == UNSEEN {
+                            index[w] = next_index;
+                            low[w] = next_index;
+                            next_index += 1;
+                            stack.push(w);
+                            on_stack[w] = true;
+                            call.push((w, 0));
+                        } else if on_stack[w] {
+                            low[v] = low[v].min(index[w]);
+                        }
+                    }
+                    None => {
+                        call.pop();
+                        if let Some(&(parent, _)) = call.last() {
+                            low[parent] = low[parent].min(low[v]);
+                        }
+                        if low[v] == index[v] {
+                            while let Some(w) = stack.pop() {
+                                on_stack[w] = false;
+                                comp[w] = ncomp;
+                                if w == v {
+                                    break;
+                                }
+                            }
+                            ncomp += 1;
+                        }
+                    }
+                }
+            }
+        }
+        comp
+    }
+}
+
+/// In-place transpose of a 64×64 bit matrix (bit t of word r = entry (r, t)) by recursive
+/// swapping of off-diagonal blocks (Hacker's Delight §7-3, least-significant-bit-first variant).
+fn transpose64(a: &mut [u64; 64]) {
+    let mut j = 32;
+    let mut m: u64 = 0x0000_0000_FFFF_FFFF;
+    while j != 0 {
+        let mut k = 0;
+        while k < 64 {
+            let t = ((a[k] >> j) ^ a[k + j]) & m;
+            a[k] ^= t << j;
+            a[k + j] ^= t;
+            k = (k + j + 1) & !j;
+        }
+        j >>= 1;
+        m ^= m << j;
+    }
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// (diameter, number of single-linkage clusters at distance <= tol). `parent` is a reused
+/// union-find buffer that ends up holding the clusters. d = 1 and 2 avoid the O(n² d) pair pass
+/// (exact 1-D gaps; 2-D hull diameter and a grid of cells of side tol/√2), larger d use it.
+pub fn diameter_and_clusters(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    tol: f64,
+    parent: &mut Vec<usize>,
+) -> (f64, usize) {
+    parent.clear();
+    parent.extend(0..n);
+    match d {
+        1 => clusters_1d(x, n, tol, parent),
+        2 => {
+            let h = super::hull::hull_2d(x);
+            (
+                super::hull::diameter_of(x, 2, &h),
+                clusters_2d(x, n, tol, parent),
+            )
+        }
+        _ => pairs(x, n, d, tol, parent),
+    }
+}
+
+fn union(parent: &mut [usize], i: usize, j: usize) -> bool {
+    let (a, b) = (find(parent, i), find(parent, j));
+    if a != b {
+        parent[a.max(b)] = a.min(b);
+        true
+    } else {
+        false
+    }
+}
+
+fn pairs(x: &[f64], n: usize, d: usize, tol: f64, parent: &mut [usize]) -> (f64, usize) {
+    let tol2 = tol * tol;
+    let mut best = 0.0f64;
+    let mut clusters = n;
+    for i in 0..n {
+        let xi = &x[i * d..(i + 1) * d];
+        for j in i + 1..n {
+            let r2 = dist2(xi, &x[j * d..(j + 1) * d]);
+            best = best.max(r2);
+            if r2 <= tol2 && union(parent, i, j) {
+                clusters -= 1;
+            }
+        }
+    }
+    (best.sqrt(), clusters)
+}
+
+/// 1-D: sorted, consecutive gaps <= tol link.
+fn clusters_1d(x: &[f64], n: usize, tol: f64, parent: &mut [usize]) -> (f64, usize) {
+    if n == 0 {
+        return (0.0, 0);
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut clusters = n;
+    for w in idx.windows(2) {
+        if x[w[1]] - x[w[0]] <= tol && union(parent, w[0], w[1]) {
+            clusters -= 1;
+        }
+    }
+    (x[idx[n - 1]] - x[idx[0]], clusters)
+}
+
+/// 2-D: cells of side tol/√2 (points in one cell are within tol), then point pairs only between
+/// cells at most 2 apart per axis, skipped once the cells are joined.
+fn clusters_2d(x: &[f64], n: usize, tol: f64, parent: &mut [usize]) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    let side = tol / std::f64::consts::SQRT_2;
+    let reach = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if reach / side >= 1e15 || side.is_nan() || side <= 0.0 {
+        // cell keys would saturate (tol 0 or tiny next to the coordinates): exact pair pass
+        return pairs(x, n, 2, tol, parent).1;
+    }
+    let key = |i: usize| {
+        (
+            (x[2 * i] / side).floor() as i64,
+            (x[2 * i + 1] / side).floor() as i64,
+        )
+    };
+    let mut idx: Vec<(i64, i64, usize)> = (0..n).map(|i| (key(i).0, key(i).1, i)).collect();
+    idx.sort_unstable();
+    // cells as ranges into idx
+    let mut cells: Vec<(i64, i64, usize, usize)> = Vec::new();
+    let mut s = 0;
+    for e in 1..=n {
+        if e == n || (idx[e].0, idx[e].1) != (idx[s].0, idx[s].1) {
+            cells.push((idx[s].0, idx[s].1, s, e));
+            s = e;
+        }
+    }
+    let mut clusters = n;
+    for &(_, _, s, e) in &cells {
+        for t in s + 1..e {
+            if union(parent, idx[s].2, idx[t].2) {
+                clusters -= 1;
+            }
+        }
+    }
+    let tol2 = tol * tol;
+    for &(cx, cy, s, e) in &cells {
+        for dx in 0..=2i64 {
+            for dy in -2..=2i64 {
+                if dx == 0 && dy <= 0 {
+                    continue;
+                }
+                let target = (cx + dx, cy + dy);
+                let Ok(cj) = cells.binary_search_by(|c| (c.0, c.1).cmp(&target)) else {
+                    continue;
+                };
+                let (_, _, s2, e2) = cells[cj];
+                'outer: for p in s..e {
+                    if find(parent, idx[p].2) == find(parent, idx[s2].2) {
+                        break;
+                    }
+                    let pi = idx[p].2;
+                    for &(_, _, qi) in &idx[s2..e2] {
+                        if dist2(&x[2 * pi..2 * pi + 2], &x[2 * qi..2 * qi + 2]) <= tol2 {
+                            if union(parent, pi, qi) {
+                                clusters -= 1;
+                            }
+                            break 'outer;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    clusters
+}
+
+/// Single-linkage cluster label per token (labels 0, 1, ... in order of each cluster's smallest
+/// member).
+pub fn cluster_labels(x: &[f64], n: usize, d: usize, tol: f64) -> Vec<usize> {
+    let mut parent = Vec::new();
+    diameter_and_clusters(x, n, d, tol, &mut parent);
+    // the 2-D grid path skips pairs inside an already joined component, so `parent` is complete
+    let mut label = vec![usize::MAX; n];
+    let mut next = 0;
+    (0..n)
+        .map(|i| {
+            let r = find(&mut parent, i);
+            if label[r] == usize::MAX {
+                label[r] = next;
+                next += 1;
+            }
+            label[r]
+        })
+        .collect()
+}

@@ -1,0 +1,478 @@
+//! Attention as particle dynamics: softmax, hardmax and localmax updates of n tokens in R^d
+//! (arXiv 2509.15958 localmax; 2407.01602 hardmax; 2508.09628 Frank-Wolfe view).
+//! Maths and set-ups: `shared/reference/attention-particles.md`; contract: `docs/attention-api.md`.
+//!
+//! Every step is synchronous: all tokens move from the same state x(k),
+//! `x_i(k+1) = x_i(k) + gamma·(mean_i - x_i(k))`, gamma = alpha/(1+alpha), where mean_i is the
+//! softmax-weighted or uniform mean over the neighbourhood N_i. The localmax rule of the paper was
+//! not available to us: the additive and multiplicative margins here are our stand-ins, and
+//! [`Rule::describe`] says which one is active so the interface can show it.
+//!
+//! [`Run`] is incremental (`advance(steps)`), so the page can compute n = 2,000 in chunks.
+
+pub mod dynamics;
+pub mod frank_wolfe;
+pub mod graph;
+pub mod hull;
+pub mod init;
+pub mod matrices;
+pub mod pca;
+pub mod schedule;
+
+pub use dynamics::{Kernel, Margin, TIE_REL_TOL};
+pub use schedule::Schedule;
+
+use dynamics::{Scratch, FLAG_FIXED, FLAG_LEADER};
+use graph::Bitset;
+
+/// Largest supported dimension.
+pub const MAX_D: usize = 16;
+/// Largest supported token count (the explorer's cap; memory: trajectory n·d·(steps+1) f64).
+pub const MAX_N: usize = 4096;
+/// Largest number of steps per run.
+pub const MAX_STEPS: usize = 100_000;
+
+/// The attention rule.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rule {
+    /// w_ij = softmax_j(beta·<A x_i, x_j>), beta >= 0 (beta = 0: all-to-all averaging).
+    Softmax { beta: f64 },
+    /// Uniform over C_i = argmax_j <A x_i, x_j> (ties within [`TIE_REL_TOL`], j = i allowed).
+    Hardmax,
+    /// Uniform over N_i (margin rule, delta(k) from the schedule). delta = 0 is hardmax exactly.
+    Localmax { margin: Margin, schedule: Schedule },
+}
+
+impl Rule {
+    /// The kernel used by step k.
+    pub fn kernel_at(&self, k: usize) -> Kernel {
+        match self {
+            Rule::Softmax { beta } => Kernel::Softmax { beta: *beta },
+            Rule::Hardmax => Kernel::Uniform {
+                margin: Margin::Additive,
+                delta: 0.0,
+            },
+            Rule::Localmax { margin, schedule } => Kernel::Uniform {
+                margin: *margin,
+                delta: schedule.delta_at(k),
+            },
+        }
+    }
+
+    /// delta used by step k (None for softmax; 0 for hardmax).
+    pub fn delta_at(&self, k: usize) -> Option<f64> {
+        match self.kernel_at(k) {
+            Kernel::Softmax { .. } => None,
+            Kernel::Uniform { delta, .. } => Some(delta),
+        }
+    }
+
+    /// One line for the interface saying exactly which neighbourhood rule is active.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Rule::Softmax { .. } => "softmax: w_ij = softmax_j(beta <A x_i, x_j>)",
+            Rule::Hardmax => {
+                "hardmax: uniform over argmax_j <A x_i, x_j> (ties kept, relative tolerance 1e-12)"
+            }
+            Rule::Localmax {
+                margin: Margin::Additive,
+                ..
+            } => {
+                "localmax (our additive-margin stand-in; the paper's exact rule is unknown): \
+                 N_i = { j : <A x_i, x_j> >= max - delta }"
+            }
+            Rule::Localmax {
+                margin: Margin::Multiplicative,
+                ..
+            } => {
+                "localmax (our multiplicative-margin stand-in; the paper's exact rule is unknown): \
+                 N_i = { j : <A x_i, x_j> >= (1 - delta) max }, argmax set where max <= 0"
+            }
+        }
+    }
+}
+
+/// Everything that defines one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    /// Dimension, 1..=MAX_D.
+    pub d: usize,
+    /// Initial points, row-major n×d (e.g. from `init::initial_points`).
+    pub x0: Vec<f64>,
+    /// Key-query matrix, row-major d×d (e.g. from `matrices::key_query_matrix`).
+    pub a: Vec<f64>,
+    /// Influence alpha > 0; the step is gamma = alpha/(1+alpha).
+    pub alpha: f64,
+    pub rule: Rule,
+    /// Number of steps (states 0..=steps are stored).
+    pub steps: usize,
+    /// Single-linkage distance below which two tokens are in the same cluster (e.g. 1e-3).
+    pub cluster_tol: f64,
+    /// First step of the quiescent-set window (graphs of steps k0..steps-1); None = steps/2.
+    pub quiescent_from: Option<usize>,
+}
+
+/// Diagnostics of one state x(k).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StateDiag {
+    /// Largest pairwise distance (exact, all d).
+    pub diameter: f64,
+    /// Hull area (d = 2 only).
+    pub area: Option<f64>,
+    /// Number of single-linkage clusters at `cluster_tol`.
+    pub clusters: usize,
+}
+
+/// Diagnostics of step k (the attention graph at state k, which produced state k+1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepDiag {
+    /// delta(k) (None for softmax).
+    pub delta: Option<f64>,
+    /// Tokens with i in C_i.
+    pub leaders: usize,
+    /// Tokens with C_i = {i} (they do not move under hardmax).
+    pub fixed_leaders: usize,
+    /// Pairs with j in N_i but i not in N_j (i != j).
+    pub asymmetry: usize,
+    /// Total |N_i|.
+    pub edges: usize,
+    /// Tokens for which the multiplicative margin was undefined (max alignment <= 0) and the
+    /// argmax set was used instead. The page says: "multiplicative margin is undefined here because
+    /// the maximum alignment is negative" (or zero).
+    pub margin_undefined: usize,
+}
+
+/// Quiescent sets over a window (WORKING definition from the reference, not the paper's: a set Q is
+/// quiescent from step k0 if N_i(k) ⊆ Q for all i in Q and every step k >= k0 of the simulated
+/// window). Reported: the minimal non-empty ones, i.e. the sink components of the union graph.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quiescent {
+    /// First step of the window.
+    pub from: usize,
+    /// Number of steps in the window (0: nothing computed yet, `sets` is empty).
+    pub steps: usize,
+    /// Minimal quiescent sets, each sorted, ordered by smallest member.
+    pub sets: Vec<Vec<usize>>,
+}
+
+/// One run, computed incrementally.
+#[derive(Clone, Debug)]
+pub struct Run {
+    spec: Spec,
+    n: usize,
+    gamma: f64,
+    traj: Vec<f64>,
+    states: Vec<StateDiag>,
+    step_diags: Vec<StepDiag>,
+    flags: Vec<u8>,
+    graph: Bitset,
+    union: Bitset,
+    union_steps: usize,
+    quiescent_from: usize,
+    scratch: Scratch,
+    parent: Vec<usize>,
+}
+
+fn finite(v: &[f64]) -> bool {
+    v.iter().all(|x| x.is_finite())
+}
+
+impl Run {
+    /// Validate and start a run (state 0 diagnostics are computed here).
+    pub fn new(spec: Spec) -> Result<Run, String> {
+        let d = spec.d;
+        if !(1..=MAX_D).contains(&d) {
+            return Err(format!("d must be in 1..={MAX_D}"));
+        }
+        let n = spec.x0.len() / d;
+        if n == 0 || n > MAX_N || spec.x0.len() != n * d {
+            return Err(format!("x0 must hold n×d values with 1 <= n <= {MAX_N}"));
+        }
+        if !finite(&spec.x0) || spec.x0.iter().any(|v| v.abs() > 1e100) {
+            return Err("initial points must be finite (|x| <= 1e100)".into());
+        }
+        if spec.a.len() != d * d || !finite(&spec.a) || spec.a.iter().any(|v| v.abs() > 1e100) {
+            return Err("A must hold d×d finite values (|a| <= 1e100)".into());
+        }
+        if !(spec.alpha.is_finite() && spec.alpha > 0.0) {
+            return Err("alpha must be finite and > 0".into());
+        }
+        if spec.steps > MAX_STEPS {
+            return Err(format!("steps must be <= {MAX_STEPS}"));
+        }
+        if !(spec.cluster_tol.is_finite() && spec.cluster_tol >= 0.0) {
+            return Err("cluster tolerance must be finite and >= 0".into());
+        }
+        match &spec.rule {
+            Rule::Softmax { beta } if !(beta.is_finite() && *beta >= 0.0) => {
+                return Err("beta must be finite and >= 0".into())
+            }
+            Rule::Localmax { schedule, .. } => {
+                let ok = match schedule {
+                    Schedule::Constant(c) => c.is_finite(),
+                    Schedule::Vanishing { delta0, q } => delta0.is_finite() && q.is_finite(),
+                    Schedule::Geometric { delta0, r } => delta0.is_finite() && r.is_finite(),
+                    Schedule::Piecewise(p) => p.iter().all(|(_, v)| v.is_finite()),
+                };
+                if !ok {
+                    return Err("schedule parameters must be finite".into());
+                }
+            }
+            _ => {}
+        }
+        let gamma = spec.alpha / (1.0 + spec.alpha);
+        let quiescent_from = spec.quiescent_from.unwrap_or(spec.steps / 2);
+        let mut traj = Vec::with_capacity(n * d * (spec.steps + 1).min(64));
+        traj.extend_from_slice(&spec.x0);
+        let mut run = Run {
+            n,
+            gamma,
+            traj,
+            states: Vec::new(),
+            step_diags: Vec::new(),
+            flags: Vec::new(),
+            graph: Bitset::default(),
+            union: Bitset::default(),
+            union_steps: 0,
+            quiescent_from,
+            scratch: Scratch::default(),
+            parent: Vec::new(),
+            spec,
+        };
+        run.union.reset(n);
+        run.record_state(0);
+        Ok(run)
+    }
+
+    fn record_state(&mut self, k: usize) {
+        let (n, d) = (self.n, self.spec.d);
+        let x = &self.traj[k * n * d..(k + 1) * n * d];
+        let (diameter, clusters) =
+            graph::diameter_and_clusters(x, n, d, self.spec.cluster_tol, &mut self.parent);
+        let area = (d == 2).then(|| hull::polygon_area(x, &hull::hull_2d(x)));
+        self.states.push(StateDiag {
+            diameter,
+            area,
+            clusters,
+        });
+    }
+
+    /// Compute up to `max_steps` more steps (at least one if any remain); true when finished.
+    /// One step costs about `cost_per_step()` multiply-adds.
+    pub fn advance(&mut self, max_steps: usize) -> bool {
+        let (n, d) = (self.n, self.spec.d);
+        for _ in 0..max_steps.max(1) {
+            let k = self.step_diags.len();
+            if k >= self.spec.steps {
+                break;
+            }
+            let kernel = self.spec.rule.kernel_at(k);
+            let base = k * n * d;
+            self.traj.resize(base + 2 * n * d, 0.0);
+            let (old, new) = self.traj[base..].split_at_mut(n * d);
+            let start = self.flags.len();
+            self.flags.resize(start + n, 0);
+            let stats = dynamics::step(
+                old,
+                n,
+                d,
+                &self.spec.a,
+                self.gamma,
+                kernel,
+                &mut self.scratch,
+                &mut self.graph,
+                &mut self.flags[start..],
+                new,
+            );
+            let fl = &self.flags[start..];
+            self.step_diags.push(StepDiag {
+                delta: self.spec.rule.delta_at(k),
+                leaders: fl.iter().filter(|&&f| f & FLAG_LEADER != 0).count(),
+                fixed_leaders: fl.iter().filter(|&&f| f & FLAG_FIXED != 0).count(),
+                asymmetry: self.graph.asymmetry(),
+                edges: stats.edges,
+                margin_undefined: stats.margin_undefined,
+            });
+            if k >= self.quiescent_from {
+                self.union.union_with(&self.graph);
+                self.union_steps += 1;
+            }
+            self.record_state(k + 1);
+        }
+        self.finished()
+    }
+
+    /// True when all steps are computed.
+    pub fn finished(&self) -> bool {
+        self.step_diags.len() >= self.spec.steps
+    }
+
+    /// Fraction computed, in [0, 1].
+    pub fn progress(&self) -> f64 {
+        if self.spec.steps == 0 {
+            1.0
+        } else {
+            self.step_diags.len() as f64 / self.spec.steps as f64
+        }
+    }
+
+    /// Approximate multiply-adds per step (n²·(d+2)·1.5), for sizing chunks.
+    pub fn cost_per_step(&self) -> f64 {
+        let n = self.n as f64;
+        1.5 * n * n * (self.spec.d as f64 + 2.0)
+    }
+
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn gamma(&self) -> f64 {
+        self.gamma
+    }
+
+    /// Steps computed so far (states 0..=computed_steps() exist).
+    pub fn computed_steps(&self) -> usize {
+        self.step_diags.len()
+    }
+
+    /// Positions at state k (row-major n×d); k is clamped to the last computed state.
+    pub fn positions(&self, k: usize) -> &[f64] {
+        let k = k.min(self.computed_steps());
+        let nd = self.n * self.spec.d;
+        &self.traj[k * nd..(k + 1) * nd]
+    }
+
+    /// Positions at the last computed state.
+    pub fn final_positions(&self) -> &[f64] {
+        self.positions(self.computed_steps())
+    }
+
+    /// The whole trajectory: states 0..=computed_steps(), each n×d row-major, concatenated.
+    pub fn trajectory(&self) -> &[f64] {
+        &self.traj[..(self.computed_steps() + 1) * self.n * self.spec.d]
+    }
+
+    /// Diagnostics of states 0..=computed_steps().
+    pub fn state_diags(&self) -> &[StateDiag] {
+        &self.states
+    }
+
+    /// Diagnostics of steps 0..computed_steps().
+    pub fn step_diags(&self) -> &[StepDiag] {
+        &self.step_diags
+    }
+
+    fn flagged(&self, k: usize, flag: u8) -> Vec<usize> {
+        if k >= self.computed_steps() {
+            return Vec::new();
+        }
+        let f = &self.flags[k * self.n..(k + 1) * self.n];
+        (0..self.n).filter(|&i| f[i] & flag != 0).collect()
+    }
+
+    /// Leaders at state k (i in C_i); empty for the last state (no step computed from it yet).
+    pub fn leaders(&self, k: usize) -> Vec<usize> {
+        self.flagged(k, FLAG_LEADER)
+    }
+
+    /// Fixed leaders at state k (C_i = {i}).
+    pub fn fixed_leaders(&self, k: usize) -> Vec<usize> {
+        self.flagged(k, FLAG_FIXED)
+    }
+
+    /// N_i of the most recent step (None before the first step).
+    pub fn neighbours(&self, i: usize) -> Option<Vec<usize>> {
+        (self.computed_steps() > 0 && i < self.n).then(|| self.graph.row(i).collect())
+    }
+
+    /// Attention weights (j, w_ij) of token i at state k (recomputed, O(n d)), for arrows.
+    pub fn attention_row(&self, k: usize, i: usize) -> Vec<(usize, f64)> {
+        let k = k.min(self.computed_steps());
+        dynamics::attention_row(
+            self.positions(k),
+            self.n,
+            self.spec.d,
+            &self.spec.a,
+            self.spec.rule.kernel_at(k),
+            i,
+        )
+    }
+
+    /// Cluster label per token at state k (single linkage at `cluster_tol`).
+    pub fn cluster_labels(&self, k: usize) -> Vec<usize> {
+        graph::cluster_labels(
+            self.positions(k),
+            self.n,
+            self.spec.d,
+            self.spec.cluster_tol,
+        )
+    }
+
+    /// 2-D hull vertices at state k (CCW token indices); None unless d = 2.
+    pub fn hull_2d(&self, k: usize) -> Option<Vec<usize>> {
+        (self.spec.d == 2).then(|| hull::hull_2d(self.positions(k)))
+    }
+
+    /// 3-D extreme points at state k (approximate vertex set, see `hull::extreme_points_3d`).
+    pub fn extreme_points_3d(&self, k: usize) -> Option<Vec<usize>> {
+        (self.spec.d == 3).then(|| hull::extreme_points_3d(self.positions(k), 128))
+    }
+
+    /// |x_i(k) - x_i(final)| per token, final = last computed state (so it is 0 there by
+    /// construction: plot it on a log axis over k < final).
+    pub fn distance_to_final(&self, k: usize) -> Vec<f64> {
+        let d = self.spec.d;
+        let (x, f) = (self.positions(k), self.final_positions());
+        (0..self.n)
+            .map(|i| hull::dist2(&x[i * d..(i + 1) * d], &f[i * d..(i + 1) * d]).sqrt())
+            .collect()
+    }
+
+    /// max_i |x_i(k) - x_i(final)| for k = 0..=computed_steps().
+    pub fn max_distance_to_final(&self) -> Vec<f64> {
+        (0..=self.computed_steps())
+            .map(|k| self.distance_to_final(k).into_iter().fold(0.0, f64::max))
+            .collect()
+    }
+
+    /// Quiescent sets (WORKING definition, see [`Quiescent`]) over steps from..computed_steps().
+    pub fn quiescent(&self) -> Quiescent {
+        Quiescent {
+            from: self.quiescent_from,
+            steps: self.union_steps,
+            sets: if self.union_steps == 0 {
+                Vec::new()
+            } else {
+                self.union.sink_components()
+            },
+        }
+    }
+
+    /// Frank-Wolfe straight-line check for token i: its target is the dominance-cell vertex of
+    /// x_i(0) among the initial tokens (None on a cell boundary); returns (target token, max over
+    /// computed k of |x_i(k) - (v + (1-gamma)^k (x_i(0) - v))|). Exact for hardmax when the target
+    /// stays the unique argmax of token i and v is a fixed leader.
+    pub fn straight_line_check(&self, i: usize) -> Option<(usize, f64)> {
+        let d = self.spec.d;
+        let x0 = self.positions(0);
+        let xi0 = &x0[i * d..(i + 1) * d];
+        let v = frank_wolfe::dominance_cell(&self.spec.a, d, x0, xi0)?;
+        let vp = &x0[v * d..(v + 1) * d];
+        let worst = (0..=self.computed_steps())
+            .map(|k| {
+                frank_wolfe::straight_line_residual(
+                    xi0,
+                    &self.positions(k)[i * d..(i + 1) * d],
+                    vp,
+                    self.gamma,
+                    k,
+                )
+            })
+            .fold(0.0, f64::max);
+        Some((v, worst))
+    }
+}
