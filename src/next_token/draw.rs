@@ -98,7 +98,13 @@ impl SimplexFrame {
     pub fn fit(width: f64, height: f64, scale: f64) -> SimplexFrame {
         let margin_x = 34.0 * scale;
         let margin_top = 30.0 * scale;
-        let margin_bottom = 40.0 * scale;
+        // Room under the base for the vertex labels and for the legend at its longest.
+        let legend_lines = if height < LEGEND_MIN_HEIGHT * scale {
+            0
+        } else {
+            wrap_legend(&LONGEST_LEGEND, width, scale).len()
+        };
+        let margin_bottom = (30.0 + 13.0 * legend_lines as f64) * scale;
         let side = (width - 2.0 * margin_x)
             .min((height - margin_top - margin_bottom) * 2.0 / 3f64.sqrt())
             .max(10.0);
@@ -168,6 +174,38 @@ impl SimplexFrame {
             Some([l0, l1, l2])
         }
     }
+}
+
+/// Below this height (CSS px) the simplex has no legend: it would cover the triangle.
+const LEGEND_MIN_HEIGHT: f64 = 230.0;
+
+/// Every legend item at once: the frame reserves room for this, so the legend never covers labels.
+const LONGEST_LEGEND: [&str; 5] = [
+    "★ π_T = softmax(s/T)",
+    "◯ argmax",
+    "arrows: one step, colour = step size",
+    "red ◯ truncated target",
+    "yellow: active face",
+];
+
+/// Wraps legend items into lines by an estimated text width (not measured, so every backend wraps
+/// the same way).
+fn wrap_legend(items: &[&str], width: f64, scale: f64) -> Vec<String> {
+    let char_width = 6.0 * scale;
+    let max_chars = ((width - 16.0 * scale) / char_width).max(10.0) as usize;
+    let mut lines: Vec<String> = vec![String::new()];
+    for item in items {
+        let last = lines.last_mut().expect("one line");
+        if last.is_empty() {
+            last.push_str(item);
+        } else if last.chars().count() + 3 + item.chars().count() <= max_chars {
+            last.push_str("   ");
+            last.push_str(item);
+        } else {
+            lines.push(item.to_string());
+        }
+    }
+    lines
 }
 
 /// Lumped coordinates as drawn: with V = 2 there is no third token (the run's third corner repeats
@@ -554,22 +592,9 @@ pub fn draw_simplex<DB: DrawingBackend>(
         items.push("red ◯ truncated target");
         items.push("yellow: active face");
     }
-    let char_width = 6.0 * scale;
-    let max_chars = ((width as f64 - 16.0 * scale) / char_width).max(10.0) as usize;
-    let mut lines: Vec<String> = vec![String::new()];
-    for item in items {
-        let last = lines.last_mut().expect("one line");
-        if last.is_empty() {
-            last.push_str(item);
-        } else if last.chars().count() + 3 + item.chars().count() <= max_chars {
-            last.push_str("   ");
-            last.push_str(item);
-        } else {
-            lines.push(item.to_string());
-        }
-    }
+    let lines = wrap_legend(&items, width as f64, scale);
     let line_height = 13.0 * scale;
-    if (height as f64) < 230.0 * scale {
+    if (height as f64) < LEGEND_MIN_HEIGHT * scale {
         // Too small for a legend without covering the triangle; the page's text explains the marks.
         return Ok(());
     }
