@@ -95,7 +95,10 @@ test("every export button yields a valid file with a name that says what it is",
   const app = await suite.open(hash, { viewport: DESKTOP });
   try {
     const { page } = app;
-    const link = await page.evaluate(() => location.href);
+    // The canonical link of the state (the address bar catches up within a throttle interval, so
+    // reading location.href right after load would race with it).
+    const link = await page.evaluate(() => location.origin + location.pathname + window.tokenDynamics.state().hash);
+    assert.equal(link.includes("flow=compare"), false, "defaults are not repeated in the canonical link");
     // SVG of each figure
     for (const figure of ["simplex", "series", "logits"]) {
       await page.selectOption("#export-figure", figure);
