@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use crate::export;
-use crate::next_token::params::{self, PARAMS};
+use crate::next_token::params;
 use crate::next_token::scene::Scene;
 use crate::next_token::svg::{render_svg, Figure};
 use crate::page;
@@ -21,10 +21,6 @@ usage: token-dynamics render '<link or #hash>' [--svg out.svg] [--png out.png] [
   --size     figure size in CSS pixels, 64..8192 each (default: the page's export size)
   --scale    PNG pixels per CSS pixel, 0.1..16 (default 1; 2 for print)
   Messages about the link (what was ignored or clamped) go to standard error.";
-
-/// Panel names of the next-token page (`view=`); keep equal to `PANELS` in `src/web/app.rs` so a
-/// link's `view=` gives the same messages here as on the page.
-pub const PANELS: &[&str] = &["simplex", "series", "logits", "readout", "notes"];
 
 /// Most pixels of one PNG (side and area), whatever `--size` and `--scale` ask for.
 const MAX_PNG_SIDE: u32 = 16_384;
@@ -161,8 +157,8 @@ fn write_output(path: &str, bytes: &[u8]) -> Result<(), Failure> {
 
 fn run(opts: &Options) -> Result<(), Failure> {
     let (state, messages) = params::from_hash(&opts.link);
-    let controls: Vec<&str> = PARAMS.iter().map(|p| p.key).collect();
-    let (page_options, page_messages) = page::from_hash(&opts.link, &controls, PANELS);
+    let (page_options, page_messages) =
+        page::from_hash(&opts.link, &params::control_keys(), params::PANELS);
     for message in messages.iter().chain(&page_messages) {
         eprintln!("note: {}", message.text);
     }

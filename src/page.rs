@@ -4,7 +4,7 @@
 //! they differ from the defaults.
 
 use crate::next_token::params::Message;
-use crate::url;
+use crate::url::{self, shorten};
 
 /// Keys owned by the page rather than by an explorer's parameter table.
 pub const PAGE_KEYS: &[&str] = &[
@@ -72,14 +72,6 @@ fn parse_flag(key: &str, value: &str, msgs: &mut Vec<Message>) -> Option<bool> {
             ));
             None
         }
-    }
-}
-
-fn shorten(text: &str) -> String {
-    if text.chars().count() > 24 {
-        text.chars().take(24).collect::<String>() + "…"
-    } else {
-        text.to_string()
     }
 }
 

@@ -142,6 +142,15 @@ pub fn format_number(value: f64) -> String {
     }
 }
 
+/// Quotes link text back to the reader in messages: at most 24 characters.
+pub fn shorten(text: &str) -> String {
+    if text.chars().count() > 24 {
+        text.chars().take(24).collect::<String>() + "…"
+    } else {
+        text.to_string()
+    }
+}
+
 /// Parses a finite number; rejects NaN, infinities and trailing garbage.
 pub fn parse_number(text: &str) -> Option<f64> {
     let trimmed = text.trim();

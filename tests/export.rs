@@ -13,7 +13,7 @@ use token_dynamics::next_token::svg::{render_svg, Figure};
 use token_dynamics::page;
 use token_dynamics::url;
 
-use token_dynamics::cli::PANELS;
+use token_dynamics::next_token::params::PANELS;
 
 const HOSTILE: &str = "#next-token?v=1&flow=compare&s=2,1,0,-1,0.5&labels=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E,a%22b%22%5C,%D7%A9%D7%9C%D7%95%D7%9D%E2%80%AE,%F0%9F%99%82%E2%80%A8x,%3D1%2B2&p0=uniform;0.1,0.2,0.3&t=3";
 

@@ -21,7 +21,7 @@ use token_dynamics::page::{self, PAGE_KEYS};
 use token_dynamics::url::{self, MAX_HASH_LEN, MAX_PAIRS};
 
 const MB: usize = 1 << 20;
-use token_dynamics::cli::PANELS;
+use token_dynamics::next_token::params::PANELS;
 /// Each parse must finish well within this (it takes milliseconds even for 1 MB).
 const PARSE_LIMIT: Duration = Duration::from_secs(1);
 /// Longest message text we accept (link text inside messages is shortened; a list of 64 unknown

@@ -98,7 +98,8 @@ fn parse_panel(column: &str, line: usize) -> Panel {
 fn message_count(link: &str) -> usize {
     let (_, msgs) = params::from_hash(link);
     let controls: Vec<&str> = PARAMS.iter().map(|p| p.key).collect();
-    let (_, page_msgs) = page::from_hash(link, &controls, token_dynamics::cli::PANELS);
+    let (_, page_msgs) =
+        page::from_hash(link, &controls, token_dynamics::next_token::params::PANELS);
     msgs.len() + page_msgs.len()
 }
 

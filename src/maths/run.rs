@@ -343,7 +343,15 @@ impl Run {
         if matches!(model, Model::Memory { .. }) {
             y.extend(std::iter::repeat_n(0.0, n));
         }
-        let corner_pos = spec.corners.map(|c| active.binary_search(&c).ok());
+        // A corner listed twice (V = 2 has no third token) counts once: later repeats are empty.
+        let corner_pos: [Option<usize>; 3] = std::array::from_fn(|slot| {
+            let c = spec.corners[slot];
+            if spec.corners[..slot].contains(&c) {
+                None
+            } else {
+                active.binary_search(&c).ok()
+            }
+        });
         let mut final_p = vec![0.0; v];
         for (&i, &x) in active.iter().zip(&p0_c) {
             final_p[i] = x;

@@ -208,16 +208,6 @@ fn wrap_legend(items: &[&str], width: f64, scale: f64) -> Vec<String> {
     lines
 }
 
-/// Lumped coordinates as drawn: with V = 2 there is no third token (the run's third corner repeats
-/// the second), so only the first two coordinates are real.
-fn on_view(lumped: [f64; 4], v: usize) -> [f64; 4] {
-    if v == 2 {
-        [lumped[0], lumped[1], 0.0, 0.0]
-    } else {
-        lumped
-    }
-}
-
 /// Index of the stored sample at scrub position `at` (0..1).
 pub fn sample_index(len: usize, at: f64) -> usize {
     if len == 0 {
@@ -451,7 +441,7 @@ pub fn draw_simplex<DB: DrawingBackend>(
         let points: Vec<(i32, i32)> = samples
             .iter()
             .map(|s| {
-                let (x, y) = frame.to_px(on_view(s.lumped, v));
+                let (x, y) = frame.to_px(s.lumped);
                 if v == 2 {
                     px((
                         x,
@@ -509,7 +499,7 @@ pub fn draw_simplex<DB: DrawingBackend>(
             continue;
         }
         let sample = &samples[sample_index(samples.len(), at)];
-        let p = px(frame.to_px(on_view(sample.lumped, v)));
+        let p = px(frame.to_px(sample.lumped));
         if v == 2 {
             // Also on its time curve.
             let y = frame.time_y(sample.t, scene.state.horizon, height as f64, scale);

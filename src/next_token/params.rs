@@ -9,7 +9,7 @@
 use crate::maths::flows::Kappa;
 use crate::maths::logits::{self, Generator};
 use crate::maths::truncation::TruncOrder;
-use crate::url::{self, format_number, parse_number};
+use crate::url::{self, format_number, parse_number, shorten};
 
 pub const EXPLORER: &str = "next-token";
 /// Version of the link format written by this build. Bump only with a migration for older links.
@@ -709,6 +709,14 @@ pub static PARAMS: &[Param] = &[
     },
 ];
 
+/// Panels of the next-token page, as `view=` names them (page, embeds and the CLI share this list).
+pub const PANELS: &[&str] = &["simplex", "series", "logits", "readout", "notes"];
+
+/// Every control key (what `hide=` may name).
+pub fn control_keys() -> Vec<&'static str> {
+    PARAMS.iter().map(|p| p.key).collect()
+}
+
 /// The control whose choice a parameter refines (hiding that control hides this one too):
 /// truncation parameters belong to `trunc`, score-model parameters to `adjust`, generator settings
 /// to `gen`.
@@ -942,14 +950,6 @@ fn set_overlay(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
     } else {
         Some((param, values))
     };
-}
-
-fn shorten(text: &str) -> String {
-    if text.chars().count() > 24 {
-        text.chars().take(24).collect::<String>() + "…"
-    } else {
-        text.to_string()
-    }
 }
 
 /// Applies one key=value to the state, clamping or falling back with a message. Unknown keys are

@@ -27,13 +27,7 @@ const URL_THROTTLE_MS: i32 = 150;
 /// The whole horizon plays in this many ms at speed 1.
 const PLAY_MS: f64 = 4000.0;
 
-/// The explorer's panels, as named by `view=` (the page option).
-pub const PANELS: &[&str] = &["simplex", "series", "logits", "readout", "notes"];
-
-/// Every control key (what `hide=` may name).
-pub fn control_keys() -> Vec<&'static str> {
-    PARAMS.iter().map(|p| p.key).collect()
-}
+pub use crate::next_token::params::{control_keys, PANELS};
 
 pub struct App {
     pub state: State,
