@@ -1,0 +1,92 @@
+// Every control of the parameter table: changing it through its own widget changes the state, the
+// link and (for what is drawn) the picture, and the resulting link restores the same state.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startSuite, waitIdle, canvasStats } from "./harness.mjs";
+
+const DESKTOP = { width: 1280, height: 900 };
+const T_OPTS = { timeout: 180_000 };
+let suite;
+before(async () => { suite = await startSuite(); });
+after(async () => { await suite?.close(); });
+
+// [key, starting link (so the control is relevant), new value typed or selected, canvases it must change]
+const CASES = [
+  ["flow", "", "entropic", ["#simplex-canvas"]],
+  ["T", "", "0.4", ["#simplex-canvas", "#series-canvas"]],
+  ["t", "", "2", ["#simplex-canvas", "#series-canvas"]],
+  ["eta", "#next-token?flow=mw", "0.6", ["#simplex-canvas"]],
+  ["kappa", "#next-token?flow=entropic&T=2", "inv-t", ["#series-canvas"]],
+  ["trunc", "", "top-k", ["#simplex-canvas"]],
+  ["k", "#next-token?trunc=top-k&s=3,2,1,0", "3", ["#simplex-canvas"]],
+  ["top_p", "#next-token?trunc=top-p", "0.5", ["#simplex-canvas"]],
+  ["min_p", "#next-token?trunc=min-p", "0.5", ["#simplex-canvas"]],
+  ["order", "#next-token?trunc=top-p&top_p=0.6&T=3", "trunc-first", ["#simplex-canvas"]],
+  ["adjust", "#next-token?flow=replicator", "memory", ["#simplex-canvas"]],
+  ["W", "#next-token?adjust=matrix&flow=replicator&p0=0.5,0.3,0.2", "0,1,-1,-1,0,1,1,-1,0", ["#simplex-canvas"]],
+  ["gamma", "#next-token?adjust=memory", "-3", ["#simplex-canvas"]],
+  ["mu", "#next-token?adjust=memory", "3", ["#simplex-canvas"]],
+  ["s", "", "0,1,2", ["#simplex-canvas", "#logits-canvas"]],
+  ["labels", "", "x,y,z", ["#simplex-canvas", "#logits-canvas"]],
+  ["gen", "", "zipf", ["#simplex-canvas", "#logits-canvas"]],
+  ["V", "#next-token?gen=zipf", "7", ["#logits-canvas"]],
+  ["seed", "#next-token?gen=zipf&V=7", "5", ["#logits-canvas"]],
+  ["corners", "#next-token?s=3,2,1,0", "0,1,3", ["#simplex-canvas"]],
+  ["p0", "", "uniform", ["#simplex-canvas"]],
+  ["overlay", "#next-token?flow=entropic", "T:0.5,2", ["#series-canvas"]],
+  ["x", "#next-token?flow=entropic&T=2", "tT", ["#series-canvas"]],
+  ["field", "", "off", ["#simplex-canvas"]],
+  ["at", "", "0.3", ["#simplex-canvas", "#series-canvas"]],
+  ["speed", "", "3", []],
+];
+
+async function setControl(page, key, value) {
+  const id = `#ctl-${key}`;
+  const kind = await page.evaluate((id) => {
+    const el = document.querySelector(id);
+    return el ? `${el.tagName}:${el.type}` : null;
+  }, id);
+  assert.ok(kind, `no control ${id}`);
+  if (kind.startsWith("SELECT")) {
+    await page.selectOption(id, value);
+  } else if (kind === "INPUT:range") {
+    // Sliders carry a typed entry beside them: type there (what a keyboard user does).
+    await page.fill(`${id}-num`, value);
+    await page.press(`${id}-num`, "Enter");
+  } else {
+    await page.fill(id, value);
+    await page.press(id, "Enter");
+  }
+}
+
+test("every control changes the state, the link and the picture, and the link restores it", T_OPTS, async () => {
+  for (const [key, start, value, canvases] of CASES) {
+    const app = await suite.open(start, { viewport: DESKTOP });
+    try {
+      const { page } = app;
+      const before = {};
+      for (const c of canvases) before[c] = (await canvasStats(page, c)).hash;
+      await setControl(page, key, value);
+      await waitIdle(page);
+      const st = await page.evaluate(() => window.tokenDynamics.state());
+      assert.equal(String(st[key]), value, `${key}: state has ${st[key]}`);
+      for (const c of canvases) {
+        const after = (await canvasStats(page, c)).hash;
+        assert.notEqual(after, before[c], `${key}=${value} did not change ${c}`);
+      }
+      const hash = await page.evaluate(() => window.tokenDynamics.state().hash);
+      await page.waitForFunction((h) => location.hash === h, hash, { timeout: 3000 });
+      const again = await suite.open(hash, { viewport: DESKTOP });
+      try {
+        const restored = await again.page.evaluate(() => window.tokenDynamics.state());
+        assert.deepEqual(restored, st, `${key}: the link ${hash} does not restore the state`);
+        await again.assertNoErrors();
+      } finally {
+        await again.close();
+      }
+      await app.assertNoErrors();
+    } finally {
+      await app.close();
+    }
+  }
+});
