@@ -16,6 +16,7 @@ use crate::next_token::draw::{self, LogitsFrame, SimplexFrame};
 use crate::next_token::params::{self, GenMode, Kind, Message, Start, State, PARAMS};
 use crate::next_token::presets::PRESETS;
 use crate::next_token::scene::{self, Scene};
+use crate::next_token::svg::{render_svg, Figure};
 use crate::page::{self, PageOptions};
 use crate::url::format_number;
 
@@ -26,6 +27,8 @@ const CHUNK_MS: f64 = 10.0;
 const URL_THROTTLE_MS: i32 = 150;
 /// The whole horizon plays in this many ms at speed 1.
 const PLAY_MS: f64 = 4000.0;
+/// Controls that the compact strip of an embedded page shows (before `hide=`).
+const EMBED_STRIP: &[&str] = &["T", "flow", "trunc", "k", "top_p", "min_p", "at"];
 
 pub use crate::next_token::params::{control_keys, PANELS};
 
@@ -110,11 +113,11 @@ impl App {
         let page_changed = self.page_dirty;
         if self.page_dirty {
             self.page_dirty = false;
-            embed::apply_page_dom(&self.page);
+            embed::apply_page_dom(&self.page, FIGURES, TEXT_PANELS);
         }
         sync_controls(&self.state, &self.page);
         if self.page.embed {
-            embed::update_open_link(&self.state, &self.page);
+            embed::update_open_link(params::EXPLORER, params::to_pairs(&self.state), &self.page);
         }
         self.timings.push(("controls", dom::now_ms() - t0));
         let panels_after = match self.state.flow {
@@ -210,9 +213,6 @@ impl App {
         }
     }
 
-    pub fn is_ready(&self) -> bool {
-        self.ready
-    }
 
     /// The whole link: the explorer's keys and the page options, defaults left out.
     pub fn full_hash(&self) -> String {
@@ -351,7 +351,7 @@ impl App {
 
     fn sync_token_editor(&self) {
         let editable = self.state.gen == GenMode::None
-            && embed::panel_shown(&self.page, "logits")
+            && embed::panel_shown(&self.page, "logits", "simplex")
             && !self.page.embed;
         if let Some(row) = by_id("token-editor") {
             if editable {
@@ -421,7 +421,7 @@ impl App {
 
     pub fn write_url(&self) {
         let hash = self.full_hash();
-        embed::update_open_link(&self.state, &self.page);
+        embed::update_open_link(params::EXPLORER, params::to_pairs(&self.state), &self.page);
         let current = dom::window().location().hash().unwrap_or_default();
         if current != hash {
             if let Ok(history) = dom::window().history() {
@@ -616,7 +616,8 @@ pub fn layout_canvases(panels: usize, page_options: &PageOptions) -> bool {
         }
     }
     if page_options.embed {
-        return embed::layout(panels, page_options);
+        let in_use = |figure: &str| if figure == "simplex" { panels.clamp(1, 2) } else { 1 };
+        return embed::layout(FIGURES, &in_use, page_options);
     }
     let mut changed = false;
     let size = |id: &str, height_of: &dyn Fn(f64) -> f64, changed: &mut bool| {
@@ -823,7 +824,7 @@ fn sync_controls(state: &State, page_options: &PageOptions) {
             }
         }
         if let Some(row) = by_id(&format!("row-{}", param.key)) {
-            if (param.relevant)(state) && embed::control_shown(page_options, param.key) {
+            if (param.relevant)(state) && embed::control_shown(page_options, param.key, params::controlled_by, EMBED_STRIP) {
                 let _ = row.remove_attribute("hidden");
             } else {
                 set_attr(&row, "hidden", "");
@@ -1111,5 +1112,156 @@ fn wire_events() {
                 }
             });
         });
+    }
+}
+
+/// The next-token page's figures: the simplex (one canvas per flow in compare mode), the time
+/// series and the logits editor.
+static FIGURES: &[super::explorer::FigureInfo] = &[
+    super::explorer::FigureInfo {
+        name: "simplex",
+        label: "simplex",
+        wrap_id: "simplex-row",
+        canvas_ids: &["simplex-canvas", "simplex-canvas-2"],
+        aspect: 0.88,
+        min_height: 140.0,
+        max_height: 560.0,
+    },
+    super::explorer::FigureInfo {
+        name: "series",
+        label: "time series",
+        wrap_id: "series-wrap",
+        canvas_ids: &["series-canvas"],
+        aspect: 0.6,
+        min_height: 180.0,
+        max_height: 460.0,
+    },
+    super::explorer::FigureInfo {
+        name: "logits",
+        label: "logits",
+        wrap_id: "logits-wrap",
+        canvas_ids: &["logits-canvas"],
+        aspect: 0.32,
+        min_height: 120.0,
+        max_height: 220.0,
+    },
+];
+
+static TEXT_PANELS: &[super::explorer::TextPanel] = &[
+    super::explorer::TextPanel {
+        name: "readout",
+        id: "readout-panel",
+    },
+    super::explorer::TextPanel {
+        name: "notes",
+        id: "notes-panel",
+    },
+];
+
+impl super::explorer::Explorer for App {
+    fn name(&self) -> &'static str {
+        params::EXPLORER
+    }
+    fn page(&self) -> &PageOptions {
+        &self.page
+    }
+    fn is_ready(&self) -> bool {
+        self.ready
+    }
+    fn is_done(&self) -> bool {
+        self.scene.is_done()
+    }
+    fn explorer_pairs(&self) -> Vec<(String, String)> {
+        params::to_pairs(&self.state)
+    }
+    fn edit(&mut self, pairs: &[(String, String)]) -> Vec<Message> {
+        App::edit(self, pairs)
+    }
+    fn write_url(&self) {
+        App::write_url(self)
+    }
+    fn relayout(&mut self, force_paint: bool) {
+        App::relayout(self, force_paint)
+    }
+    fn state_object(&self) -> JsValue {
+        super::state_object_of(self)
+    }
+    fn readout_object(&self) -> JsValue {
+        super::readout_object_of(self)
+    }
+    fn last_paint_ms(&self) -> f64 {
+        self.last_paint_ms
+    }
+    fn timings(&self) -> Vec<(&'static str, f64)> {
+        self.timings.clone()
+    }
+    fn figures(&self) -> &'static [super::explorer::FigureInfo] {
+        FIGURES
+    }
+    fn text_panels(&self) -> &'static [super::explorer::TextPanel] {
+        TEXT_PANELS
+    }
+    fn canvases_in_use(&self, figure: &str) -> usize {
+        if figure == "simplex" {
+            self.scene.panels.len().clamp(1, 2)
+        } else {
+            1
+        }
+    }
+    fn default_size(&self, figure: &str) -> (u32, u32) {
+        Figure::parse(figure)
+            .unwrap_or(Figure::Simplex)
+            .default_size(self.scene.panels.len())
+    }
+    fn svg(&self, figure: &str) -> String {
+        let figure = Figure::parse(figure).unwrap_or(Figure::Simplex);
+        let size = figure.default_size(self.scene.panels.len());
+        render_svg(&self.scene, figure, size, self.state.at)
+    }
+    fn paint_figure(
+        &self,
+        figure: &str,
+        root: &super::explorer::CanvasArea,
+        ratio: f64,
+    ) -> Result<(), String> {
+        let at = self.state.at;
+        let result = match Figure::parse(figure).unwrap_or(Figure::Simplex) {
+            Figure::Simplex => {
+                return super::explorer::draw_side_by_side(root, self.scene.panels.len(), |a, i| {
+                    draw::draw_simplex(a, &self.scene, i, at, ratio)
+                })
+            }
+            Figure::Series => draw::draw_series(root, &self.scene, at, ratio),
+            Figure::Logits => draw::draw_logits(root, &self.scene, None, ratio),
+        };
+        result.map_err(|e| format!("{e:?}"))
+    }
+    fn csv(&self, link: &str) -> String {
+        crate::export::csv(&self.scene, link)
+    }
+    fn json(&self, link: &str) -> String {
+        crate::export::state_json(&self.state, &self.page, link, &self.scene.readouts())
+    }
+    fn file_stem(&self) -> String {
+        crate::export::file_stem(&self.state)
+    }
+    fn embed_title(&self) -> String {
+        let flows = self
+            .scene
+            .panels
+            .iter()
+            .map(|p| scene::flow_name(p.flow))
+            .collect::<Vec<_>>()
+            .join(" vs ");
+        format!(
+            "token-dynamics: next-token flows ({flows}, T = {})",
+            format_number(self.state.temp)
+        )
+    }
+    fn controlled_by(&self, key: &str) -> Option<&'static str> {
+        params::controlled_by(key)
+    }
+    fn embed_strip(&self) -> &'static [&'static str] {
+        EMBED_STRIP
     }
 }

@@ -16,13 +16,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, MessageEvent, ResizeObserver, Window};
 
-use super::app::{set_canvas_size, with_app, App};
+use super::app::set_canvas_size;
 use super::dom::{self, by_id, by_id_as, set_attr};
-use crate::next_token::params::{self, State};
+use super::explorer::{with_explorer, Explorer, FigureInfo, TextPanel};
 use crate::page::{self, PageOptions};
-
-/// Controls that the compact strip of an embedded page shows (before `hide=`).
-pub const EMBED_STRIP: &[&str] = &["T", "flow", "trunc", "k", "top_p", "min_p", "at"];
 
 pub const MSG_SET: &str = "token-dynamics:set";
 pub const MSG_STATE: &str = "token-dynamics:state";
@@ -37,23 +34,29 @@ thread_local! {
     static PREFERRED_HEIGHT: Cell<f64> = const { Cell::new(0.0) };
 }
 
-/// Whether a panel shows. An embed without `view=` shows the simplex only.
-pub fn panel_shown(opts: &PageOptions, name: &str) -> bool {
+/// Whether a panel shows. An embed without `view=` shows its first figure (`main`) only.
+pub fn panel_shown(opts: &PageOptions, name: &str, main: &str) -> bool {
     if opts.view.is_empty() {
-        !opts.embed || name == "simplex"
+        !opts.embed || name == main
     } else {
         page::shows(opts, name)
     }
 }
 
-/// Whether the control of `key` shows under the page options (its relevance is checked elsewhere).
-pub fn control_shown(opts: &PageOptions, key: &str) -> bool {
+/// Whether the control of `key` shows under the page options (its relevance is checked elsewhere):
+/// not hidden itself or through the control it refines, and in the embed strip when embedded.
+pub fn control_shown(
+    opts: &PageOptions,
+    key: &str,
+    controlled_by: fn(&str) -> Option<&'static str>,
+    strip: &[&str],
+) -> bool {
     opts.controls
         && !opts
             .hide
             .iter()
-            .any(|h| h == key || params::controlled_by(key) == Some(h.as_str()))
-        && (!opts.embed || EMBED_STRIP.contains(&key))
+            .any(|h| h == key || controlled_by(key) == Some(h.as_str()))
+        && (!opts.embed || strip.contains(&key))
 }
 
 pub fn prefers_reduced_motion() -> bool {
@@ -81,7 +84,7 @@ fn toggle(el: &web_sys::Element, hidden: bool) {
 }
 
 /// Applies the page options to the DOM: body classes, theme, hidden panels, the embed bar.
-pub fn apply_page_dom(opts: &PageOptions) {
+pub fn apply_page_dom(opts: &PageOptions, figures: &[FigureInfo], text_panels: &[TextPanel]) {
     let document = dom::document();
     if let Some(body) = document.body() {
         let classes = body.class_list();
@@ -99,21 +102,22 @@ pub fn apply_page_dom(opts: &PageOptions) {
     if let Some(root) = document.document_element() {
         set_attr(&root, "data-theme", opts.theme.as_str());
     }
-    for (id, panel) in [
-        ("simplex-row", "simplex"),
-        ("series-wrap", "series"),
-        ("logits-wrap", "logits"),
-        ("readout-panel", "readout"),
-        ("notes-panel", "notes"),
-    ] {
+    let main = figures[0].name;
+    let panels = figures
+        .iter()
+        .map(|f| (f.wrap_id, f.name))
+        .chain(text_panels.iter().map(|t| (t.id, t.name)));
+    for (id, panel) in panels {
         if let Some(el) = by_id(id) {
-            toggle(&el, !panel_shown(opts, panel));
+            toggle(&el, !panel_shown(opts, panel, main));
         }
     }
     if let Some(el) = by_id("readouts-section") {
         toggle(
             &el,
-            !panel_shown(opts, "readout") && !panel_shown(opts, "notes"),
+            !text_panels
+                .iter()
+                .any(|t| panel_shown(opts, t.name, main)),
         );
     }
     if let Some(bar) = by_id("embed-bar") {
@@ -133,31 +137,27 @@ pub fn base_url() -> String {
     }
 }
 
-/// The link of the full page for the same state: the embed keys are dropped, the theme is kept.
-pub fn full_page_link(state: &State, opts: &PageOptions) -> String {
-    let mut pairs = params::to_pairs(state);
+/// The link of the full page for the same state (the explorer's `pairs`): the embed keys are
+/// dropped, the theme is kept.
+pub fn full_page_link(explorer: &str, mut pairs: Vec<(String, String)>, opts: &PageOptions) -> String {
     let kept = PageOptions {
         theme: opts.theme,
         ..PageOptions::default()
     };
     pairs.extend(page::to_pairs(&kept));
-    format!(
-        "{}{}",
-        base_url(),
-        crate::url::join_hash(params::EXPLORER, &pairs)
-    )
+    format!("{}{}", base_url(), crate::url::join_hash(explorer, &pairs))
 }
 
-pub fn update_open_link(state: &State, opts: &PageOptions) {
+pub fn update_open_link(explorer: &str, pairs: Vec<(String, String)>, opts: &PageOptions) {
     if let Some(link) = by_id("open-full") {
-        set_attr(&link, "href", &full_page_link(state, opts));
+        set_attr(&link, "href", &full_page_link(explorer, pairs, opts));
     }
 }
 
 /// Union of the visible figure wraps' boxes (top, bottom) in CSS px.
-fn grid_extent() -> Option<(f64, f64)> {
+fn grid_extent(figures: &[FigureInfo]) -> Option<(f64, f64)> {
     let mut extent: Option<(f64, f64)> = None;
-    for id in ["simplex-row", "series-wrap", "logits-wrap"] {
+    for id in figures.iter().map(|f| f.wrap_id) {
         let Some(el) = by_id(id) else { continue };
         if el.has_attribute("hidden") {
             continue;
@@ -174,19 +174,18 @@ fn grid_extent() -> Option<(f64, f64)> {
 /// Lays the embedded figures out to fill the iframe without scrolling. Columns depend on the width
 /// only, so the preferred height (what the parent is told) depends on the width only and sizing
 /// the iframe from the height messages converges at once. Returns true when a canvas changed size.
-pub fn layout(panels: usize, opts: &PageOptions) -> bool {
+pub fn layout(figures: &[FigureInfo], in_use: &dyn Fn(&str) -> usize, opts: &PageOptions) -> bool {
     let window = dom::window();
     let document = dom::document();
-    let (Some(body), Some(figures)) = (document.body(), by_id("figures")) else {
+    let (Some(body), Some(grid)) = (document.body(), by_id("figures")) else {
         return false;
     };
-    let mut items: Vec<&str> = Vec::new();
-    for name in ["simplex", "series", "logits"] {
-        if panel_shown(opts, name) {
-            items.push(name);
-        }
-    }
-    let width = (figures.client_width() as f64).max(120.0);
+    let main = figures[0].name;
+    let items: Vec<&FigureInfo> = figures
+        .iter()
+        .filter(|f| panel_shown(opts, f.name, main))
+        .collect();
+    let width = (grid.client_width() as f64).max(120.0);
     let n = items.len().max(1);
     let cols = if n >= 2 {
         ((width + GAP) / (380.0 + GAP)).floor().clamp(1.0, n as f64) as usize
@@ -195,26 +194,28 @@ pub fn layout(panels: usize, opts: &PageOptions) -> bool {
     };
     let rows = n.div_ceil(cols);
     let cell_w = ((width - GAP * (cols as f64 - 1.0)) / cols as f64).floor();
-    let simplex_panels = panels.clamp(1, 2) as f64;
-    let preferred = |name: &str| -> f64 {
-        match name {
-            "simplex" => {
-                let panel_w = (cell_w - GAP * (simplex_panels - 1.0)) / simplex_panels;
-                (panel_w * 0.88).clamp(140.0, 560.0)
-            }
-            "series" => (cell_w * 0.6).clamp(180.0, 460.0),
-            _ => (cell_w * 0.32).clamp(120.0, 220.0),
-        }
+    // Width of one canvas of a figure whose canvases sit side by side.
+    let canvas_w = |info: &FigureInfo| {
+        let count = in_use(info.name).clamp(1, info.canvas_ids.len()) as f64;
+        ((cell_w - GAP * (count - 1.0)) / count).floor()
+    };
+    let preferred = |info: &FigureInfo| -> f64 {
+        let base = if info.canvas_ids.len() > 1 {
+            canvas_w(info)
+        } else {
+            cell_w
+        };
+        (base * info.aspect).clamp(info.min_height, info.max_height)
     };
     let mut row_pref = vec![0.0f64; rows];
-    for (i, name) in items.iter().enumerate() {
-        row_pref[i / cols] = row_pref[i / cols].max(preferred(name));
+    for (i, info) in items.iter().enumerate() {
+        row_pref[i / cols] = row_pref[i / cols].max(preferred(info));
     }
     let gaps = GAP * (rows as f64 - 1.0);
     let preferred_grid = row_pref.iter().sum::<f64>() + gaps;
     // Everything that is not the figure grid (control strip, link, messages) keeps its height.
     let body_h = body.get_bounding_client_rect().height();
-    let grid_now = grid_extent().map(|(t, b)| b - t).unwrap_or(0.0);
+    let grid_now = grid_extent(figures).map(|(t, b)| b - t).unwrap_or(0.0);
     let chrome = (body_h - grid_now).max(0.0);
     let viewport_h = window
         .inner_height()
@@ -228,33 +229,17 @@ pub fn layout(panels: usize, opts: &PageOptions) -> bool {
         1.0
     };
     PREFERRED_HEIGHT.with(|h| h.set(chrome + preferred_grid));
-    let _ = figures
+    let _ = grid
         .unchecked_ref::<web_sys::HtmlElement>()
         .style()
         .set_property("--cols", &cols.to_string());
     let mut changed = false;
-    for (i, name) in items.iter().enumerate() {
+    for (i, info) in items.iter().enumerate() {
         let h = (row_pref[i / cols] * factor).floor().max(40.0);
-        match *name {
-            "simplex" => {
-                let w = ((cell_w - GAP * (simplex_panels - 1.0)) / simplex_panels).floor();
-                for (p, id) in ["simplex-canvas", "simplex-canvas-2"].iter().enumerate() {
-                    if p < panels.min(2) {
-                        if let Some(c) = by_id_as::<HtmlCanvasElement>(id) {
-                            changed |= set_canvas_size(&c, w, h);
-                        }
-                    }
-                }
-            }
-            "series" => {
-                if let Some(c) = by_id_as::<HtmlCanvasElement>("series-canvas") {
-                    changed |= set_canvas_size(&c, cell_w, h);
-                }
-            }
-            _ => {
-                if let Some(c) = by_id_as::<HtmlCanvasElement>("logits-canvas") {
-                    changed |= set_canvas_size(&c, cell_w, h);
-                }
+        let w = canvas_w(info);
+        for id in info.canvas_ids.iter().take(in_use(info.name).max(1)) {
+            if let Some(c) = by_id_as::<HtmlCanvasElement>(id) {
+                changed |= set_canvas_size(&c, w, h);
             }
         }
     }
@@ -298,15 +283,15 @@ fn post_height(embedded: bool) {
 }
 
 /// Called once when the first scene is painted.
-pub fn on_ready(app: &App) {
+pub fn on_ready(e: &dyn Explorer) {
     if !framed() {
         return;
     }
     let msg = Object::new();
     let _ = Reflect::set(&msg, &"type".into(), &MSG_READY.into());
-    let _ = Reflect::set(&msg, &"state".into(), &super::state_object_of(app));
+    let _ = Reflect::set(&msg, &"state".into(), &e.state_object());
     post_to_parent(&msg);
-    post_height(app.page.embed);
+    post_height(e.page().embed);
 }
 
 /// Accepts an `id` that is a short string or a finite number; anything else becomes null.
@@ -353,7 +338,7 @@ fn on_message(event: MessageEvent) {
     };
     let id = clean_id(Reflect::get(&data, &"id".into()).unwrap_or(JsValue::NULL));
     let messages = super::apply_pairs(&pairs);
-    let state = with_app(|app| super::state_object_of(app)).unwrap_or(JsValue::NULL);
+    let state = with_explorer(|e| e.state_object()).unwrap_or(JsValue::NULL);
     let reply = Object::new();
     let _ = Reflect::set(&reply, &"type".into(), &MSG_STATE.into());
     let _ = Reflect::set(&reply, &"id".into(), &id);
@@ -384,11 +369,11 @@ pub fn install() {
     // embed out, then report the height. Posting only on change keeps a parent that sizes the
     // iframe from these messages from looping.
     let callback = Closure::<dyn FnMut(Array, ResizeObserver)>::new(|_: Array, _| {
-        let embedded = with_app(|app| {
-            if app.page.embed && app.is_ready() {
-                app.relayout(false);
+        let embedded = with_explorer(|e| {
+            if e.page().embed && e.is_ready() {
+                e.relayout(false);
             }
-            app.page.embed
+            e.page().embed
         });
         if let Some(embedded) = embedded {
             post_height(embedded);
@@ -404,7 +389,7 @@ pub fn install() {
     }
     callback.forget();
     // The first report (the observer's first callback can come before the app is ready).
-    if let Some(embedded) = with_app(|app| app.page.embed) {
+    if let Some(embedded) = with_explorer(|e| e.page().embed) {
         post_height(embedded);
     }
 }

@@ -2,9 +2,11 @@
 //! (`window.tokenDynamics`). No maths here: it calls the explorer's scene and drawing code.
 
 mod app;
+mod attention_app;
 mod canvas;
 mod dom;
 mod embed;
+mod explorer;
 mod share;
 
 use js_sys::{Array, Object, Reflect};
@@ -13,6 +15,7 @@ use wasm_bindgen::prelude::*;
 use crate::next_token::params::{self, Kind, PARAMS};
 use crate::next_token::{bench, scene};
 use crate::url::format_number;
+use explorer::with_explorer;
 
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -42,7 +45,11 @@ fn numbers(values: &[f64]) -> JsValue {
 }
 
 fn state_object() -> JsValue {
-    app::with_app(|app| state_object_of(app)).unwrap_or(JsValue::NULL)
+    with_explorer(|e| e.state_object()).unwrap_or(JsValue::NULL)
+}
+
+fn readout_object() -> JsValue {
+    with_explorer(|e| e.readout_object()).unwrap_or(JsValue::NULL)
 }
 
 /// The state as a plain object with the link's keys (and `hash`, the whole link including page
@@ -69,8 +76,8 @@ pub(crate) fn state_object_of(app: &app::App) -> JsValue {
     }
 }
 
-fn readout_object() -> JsValue {
-    app::with_app(|app| {
+pub(crate) fn readout_object_of(app: &app::App) -> JsValue {
+    {
         let readouts = app.scene.readouts();
         let make = |r: &scene::Readout| {
             let obj = Object::new();
@@ -127,8 +134,7 @@ fn readout_object() -> JsValue {
                 .collect::<Array>(),
         );
         obj.into()
-    })
-    .unwrap_or(JsValue::NULL)
+    }
 }
 
 /// Longest text (summed over all values) accepted from a script or a message: the same bound as a link.
@@ -198,9 +204,9 @@ pub(crate) fn pairs_from_object(partial: &JsValue) -> Option<Vec<(String, String
 
 /// Applies validated pairs and returns the messages (the URL is written at once).
 pub(crate) fn apply_pairs(pairs: &[(String, String)]) -> Vec<String> {
-    app::with_app(|app| {
-        let messages = app.edit(pairs);
-        app.write_url();
+    with_explorer(|e| {
+        let messages = e.edit(pairs);
+        e.write_url();
         messages
     })
     .unwrap_or_default()
@@ -259,17 +265,15 @@ fn install_api() {
     set(&api, "bench", bench_fn.as_ref());
     bench_fn.forget();
     let paint_fn = Closure::<dyn Fn() -> JsValue>::new(|| {
-        JsValue::from_f64(app::with_app(|app| app.last_paint_ms).unwrap_or(f64::NAN))
+        JsValue::from_f64(with_explorer(|e| e.last_paint_ms()).unwrap_or(f64::NAN))
     });
     set(&api, "lastPaintMs", paint_fn.as_ref());
     paint_fn.forget();
     let timings_fn = Closure::<dyn Fn() -> JsValue>::new(|| {
         let obj = Object::new();
-        app::with_app(|app| {
-            for (name, ms) in &app.timings {
-                set(&obj, name, &JsValue::from_f64(*ms));
-            }
-        });
+        for (name, ms) in with_explorer(|e| e.timings()).unwrap_or_default() {
+            set(&obj, name, &JsValue::from_f64(ms));
+        }
         obj.into()
     });
     set(&api, "timings", timings_fn.as_ref());

@@ -11,14 +11,10 @@ use web_sys::{
     HtmlIFrameElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement, MessageEvent, Url,
 };
 
-use super::app::{with_app, App, PANELS};
 use super::canvas::BatchedCanvas;
-use super::dom::{self, by_id, by_id_as, set_text};
+use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
 use super::embed;
-use crate::export;
-use crate::next_token::draw;
-use crate::next_token::params;
-use crate::next_token::svg::{render_svg, Figure};
+use super::explorer::{with_explorer, Explorer};
 use crate::page::{PageOptions, Theme};
 
 /// Width of the snippet's iframe (CSS px); its height follows the preview's height messages.
@@ -34,23 +30,21 @@ fn status(text: &str) {
     set_text("share-status", text);
 }
 
-fn figure_name(figure: Figure) -> &'static str {
-    match figure {
-        Figure::Simplex => "simplex",
-        Figure::Series => "series",
-        Figure::Logits => "logits",
-    }
-}
-
-fn chosen_figure() -> Figure {
-    by_id_as::<HtmlSelectElement>("export-figure")
-        .and_then(|s| Figure::parse(&s.value()))
-        .unwrap_or(Figure::Simplex)
+/// The figure chosen for SVG/PNG export (the explorer's first figure by default).
+fn chosen_figure() -> String {
+    let chosen = by_id_as::<HtmlSelectElement>("export-figure").map(|s| s.value());
+    with_explorer(|e| {
+        let figures = e.figures();
+        chosen
+            .filter(|c| figures.iter().any(|f| f.name == c))
+            .unwrap_or_else(|| figures[0].name.to_string())
+    })
+    .unwrap_or_default()
 }
 
 /// The absolute link of the current state as the full page shows it.
-fn current_link(app: &App) -> String {
-    format!("{}{}", embed::base_url(), app.full_hash())
+fn current_link(e: &dyn Explorer) -> String {
+    format!("{}{}", embed::base_url(), e.full_hash())
 }
 
 /// Saves `blob` as `name` through a temporary `<a download>`.
@@ -95,56 +89,39 @@ fn save_text(text: &str, mime: &str, name: &str) {
 }
 
 /// Exports need the finished scene (large ones are computed over several frames).
-fn ready_app<R>(f: impl FnOnce(&App) -> R) -> Option<R> {
-    let result = with_app(|app| {
-        if app.scene.is_done() {
-            Some(f(app))
-        } else {
-            None
-        }
-    })
-    .flatten();
+fn ready_explorer<R>(f: impl FnOnce(&dyn Explorer) -> R) -> Option<R> {
+    let result = with_explorer(|e| if e.is_done() { Some(f(e)) } else { None }).flatten();
     if result.is_none() {
         status("Still computing; try again in a moment");
     }
     result
 }
 
-pub fn export_svg(figure: Figure) {
-    if let Some((svg, name)) = ready_app(|app| {
-        let size = figure.default_size(app.scene.panels.len());
-        let svg = render_svg(&app.scene, figure, size, app.state.at);
-        let name = format!(
-            "{}_{}.svg",
-            export::file_stem(&app.state),
-            figure_name(figure)
-        );
-        (svg, name)
+pub fn export_svg(figure: &str) {
+    if let Some((svg, name)) = ready_explorer(|e| {
+        let name = format!("{}_{}.svg", e.file_stem(), figure);
+        (e.svg(figure), name)
     }) {
         save_text(&svg, "image/svg+xml", &name);
     }
 }
 
-/// The on-page CSS size of a figure (both simplex panels side by side in compare mode); the
-/// export's default size when the figure is not shown.
-fn css_size(figure: Figure, panels: usize) -> (f64, f64) {
-    let ids: &[&str] = match figure {
-        Figure::Simplex if panels >= 2 => &["simplex-canvas", "simplex-canvas-2"],
-        Figure::Simplex => &["simplex-canvas"],
-        Figure::Series => &["series-canvas"],
-        Figure::Logits => &["logits-canvas"],
-    };
+/// The on-page CSS size of a figure (its canvases in use side by side); the export's default size
+/// when the figure is not shown.
+fn css_size(e: &dyn Explorer, figure: &str) -> (f64, f64) {
     let mut width = 0.0;
     let mut height: f64 = 0.0;
-    for id in ids {
-        if let Some(c) = by_id_as::<HtmlCanvasElement>(id) {
-            let rect = c.get_bounding_client_rect();
-            width += rect.width().round();
-            height = height.max(rect.height().round());
+    if let Some(info) = e.figures().iter().find(|f| f.name == figure) {
+        for id in info.canvas_ids.iter().take(e.canvases_in_use(figure)) {
+            if let Some(c) = by_id_as::<HtmlCanvasElement>(id) {
+                let rect = c.get_bounding_client_rect();
+                width += rect.width().round();
+                height = height.max(rect.height().round());
+            }
         }
     }
     if width < 1.0 || height < 1.0 {
-        let (w, h) = figure.default_size(panels);
+        let (w, h) = e.default_size(figure);
         (w as f64, h as f64)
     } else {
         (width, height)
@@ -153,10 +130,9 @@ fn css_size(figure: Figure, panels: usize) -> (f64, f64) {
 
 /// PNG of a figure: the same drawing functions painted onto a detached canvas at `factor` × the
 /// device pixel ratio (1 = screen, 2 = print).
-pub fn export_png(figure: Figure, factor: f64) {
-    let prepared = ready_app(|app| {
-        let panels = app.scene.panels.len();
-        let (css_w, css_h) = css_size(figure, panels);
+pub fn export_png(figure: &str, factor: f64) {
+    let prepared = ready_explorer(|e| {
+        let (css_w, css_h) = css_size(e, figure);
         let mut ratio = dom::device_pixel_ratio() * factor;
         ratio = ratio.min(MAX_PNG_SIDE / css_w.max(css_h));
         let (px_w, px_h) = (
@@ -171,29 +147,15 @@ pub fn export_png(figure: Figure, factor: f64) {
         canvas.set_height(px_h);
         let backend = BatchedCanvas::new(&canvas)?;
         let root = backend.into_drawing_area();
-        let at = app.state.at;
-        let result = match figure {
-            Figure::Simplex => {
-                let areas = root.split_evenly((1, panels.max(1)));
-                areas
-                    .iter()
-                    .enumerate()
-                    .try_for_each(|(i, area)| draw::draw_simplex(area, &app.scene, i, at, ratio))
-            }
-            Figure::Series => draw::draw_series(&root, &app.scene, at, ratio),
-            Figure::Logits => draw::draw_logits(&root, &app.scene, None, ratio),
-        };
-        if let Err(error) = result.and_then(|_| root.present()) {
-            web_sys::console::warn_1(&format!("PNG drawing failed: {error:?}").into());
+        let result = e
+            .paint_figure(figure, &root, ratio)
+            .and_then(|_| root.present().map_err(|err| format!("{err:?}")));
+        if let Err(error) = result {
+            web_sys::console::warn_1(&format!("PNG drawing failed: {error}").into());
             return None;
         }
         let suffix = if factor > 1.0 { "@2x" } else { "" };
-        let name = format!(
-            "{}_{}{}.png",
-            export::file_stem(&app.state),
-            figure_name(figure),
-            suffix
-        );
+        let name = format!("{}_{}{}.png", e.file_stem(), figure, suffix);
         Some((canvas, name, px_w, px_h))
     })
     .flatten();
@@ -212,26 +174,18 @@ pub fn export_png(figure: Figure, factor: f64) {
 }
 
 pub fn export_csv() {
-    if let Some((text, name)) = ready_app(|app| {
-        let text = export::csv(&app.scene, &current_link(app));
-        (text, format!("{}_data.csv", export::file_stem(&app.state)))
+    if let Some((text, name)) = ready_explorer(|e| {
+        let text = e.csv(&current_link(e));
+        (text, format!("{}_data.csv", e.file_stem()))
     }) {
         save_text(&text, "text/csv", &name);
     }
 }
 
 pub fn export_json() {
-    if let Some((text, name)) = ready_app(|app| {
-        let text = export::state_json(
-            &app.state,
-            &app.page,
-            &current_link(app),
-            &app.scene.readouts(),
-        );
-        (
-            text,
-            format!("{}_state.json", export::file_stem(&app.state)),
-        )
+    if let Some((text, name)) = ready_explorer(|e| {
+        let text = e.json(&current_link(e));
+        (text, format!("{}_state.json", e.file_stem()))
     }) {
         save_text(&text, "application/json", &name);
     }
@@ -265,7 +219,7 @@ fn flash_button(id: &str, text: &'static str, normal: &'static str) {
 }
 
 pub fn copy_link() {
-    let Some(link) = with_app(|app| current_link(app)) else {
+    let Some(link) = with_explorer(|e| current_link(e)) else {
         return;
     };
     let shown = link.clone();
@@ -302,13 +256,13 @@ fn escape_attr(text: &str) -> String {
 }
 
 /// The embed link of the current state with the dialog's options.
-fn embed_src(app: &App) -> String {
-    let mut view = vec!["simplex".to_string()];
-    if checked("embed-opt-series") {
-        view.push("series".into());
-    }
-    if checked("embed-opt-logits") {
-        view.push("logits".into());
+fn embed_src(e: &dyn Explorer) -> String {
+    let figures = e.figures();
+    let mut view = vec![figures[0].name.to_string()];
+    for info in &figures[1..] {
+        if checked(&format!("embed-opt-{}", info.name)) {
+            view.push(info.name.to_string());
+        }
     }
     let theme = match by_id_as::<HtmlSelectElement>("embed-opt-theme")
         .map(|s| s.value())
@@ -320,41 +274,26 @@ fn embed_src(app: &App) -> String {
     };
     let opts = PageOptions {
         embed: true,
-        hide: app.page.hide.clone(),
+        hide: e.page().hide.clone(),
         controls: checked("embed-opt-controls"),
         autoplay: checked("embed-opt-autoplay"),
         looping: checked("embed-opt-autoplay"),
         theme,
-        // The simplex alone is the embed's default view: leave it out of the link.
+        // The first figure alone is the embed's default view: leave it out of the link.
         view: if view.len() == 1 { Vec::new() } else { view },
     };
-    debug_assert!(opts.view.iter().all(|v| PANELS.contains(&v.as_str())));
-    let mut pairs = params::to_pairs(&app.state);
+    let mut pairs = e.explorer_pairs();
     pairs.extend(crate::page::to_pairs(&opts));
     format!(
         "{}{}",
         embed::base_url(),
-        crate::url::join_hash(params::EXPLORER, &pairs)
-    )
-}
-
-fn embed_title(app: &App) -> String {
-    let flows = app
-        .scene
-        .panels
-        .iter()
-        .map(|p| crate::next_token::scene::flow_name(p.flow))
-        .collect::<Vec<_>>()
-        .join(" vs ");
-    format!(
-        "token-dynamics: next-token flows ({flows}, T = {})",
-        crate::url::format_number(app.state.temp)
+        crate::url::join_hash(e.name(), &pairs)
     )
 }
 
 /// Rebuilds the snippet (and, when `reload`, the preview's address).
 fn refresh_snippet(reload: bool) {
-    let Some((src, title)) = with_app(|app| (embed_src(app), embed_title(app))) else {
+    let Some((src, title)) = with_explorer(|e| (embed_src(e), e.embed_title())) else {
         return;
     };
     let measured = SNIPPET_HEIGHT.with(|h| h.get());
@@ -439,13 +378,13 @@ fn on_click(id: &str, handler: impl Fn() + 'static) {
 
 /// Keyboard shortcuts (Shift + key); false when the key is not one of ours.
 pub fn shortcut(key: &str) -> bool {
-    if with_app(|app| app.page.embed).unwrap_or(true) {
+    if with_explorer(|e| e.page().embed).unwrap_or(true) {
         return false;
     }
     match key {
-        "S" => export_svg(chosen_figure()),
-        "P" => export_png(chosen_figure(), 1.0),
-        "O" => export_png(chosen_figure(), 2.0),
+        "S" => export_svg(&chosen_figure()),
+        "P" => export_png(&chosen_figure(), 1.0),
+        "O" => export_png(&chosen_figure(), 2.0),
         "C" => export_csv(),
         "J" => export_json(),
         "L" => copy_link(),
@@ -455,12 +394,40 @@ pub fn shortcut(key: &str) -> bool {
     true
 }
 
+/// Fills the figure chooser and the embed dialog's "show" boxes from the explorer's figures.
+fn build_figure_choices() {
+    let Some(figures) = with_explorer(|e| e.figures()) else {
+        return;
+    };
+    if let Some(select) = by_id("export-figure") {
+        dom::clear(&select);
+        for info in figures {
+            let option = make("option", "", Some(info.label));
+            set_attr(&option, "value", info.name);
+            let _ = select.append_child(&option);
+        }
+    }
+    if let Some(root) = by_id("embed-view-options") {
+        dom::clear(&root);
+        for info in &figures[1..] {
+            let label = make("label", "", None);
+            let input = make("input", "", None);
+            set_attr(&input, "type", "checkbox");
+            set_attr(&input, "id", &format!("embed-opt-{}", info.name));
+            let _ = label.append_child(&input);
+            let _ = label.append_child(&make("span", "", Some(info.label)));
+            let _ = root.append_child(&label);
+        }
+    }
+}
+
 pub fn install() {
+    build_figure_choices();
     on_click("copy-link", copy_link);
     on_click("embed-open", open_embed_dialog);
-    on_click("export-svg", || export_svg(chosen_figure()));
-    on_click("export-png", || export_png(chosen_figure(), 1.0));
-    on_click("export-png2", || export_png(chosen_figure(), 2.0));
+    on_click("export-svg", || export_svg(&chosen_figure()));
+    on_click("export-png", || export_png(&chosen_figure(), 1.0));
+    on_click("export-png2", || export_png(&chosen_figure(), 2.0));
     on_click("export-csv", export_csv);
     on_click("export-json", export_json);
     on_click("embed-close", || {

@@ -1,0 +1,106 @@
+//! What the page-level features (copy link, embed dialog, exports, embed layout, postMessage,
+//! `window.tokenDynamics`) need from whichever explorer this page runs. Each explorer's app
+//! implements [`Explorer`]; [`with_explorer`] reaches the running one.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use wasm_bindgen::JsValue;
+
+use super::canvas::BatchedCanvas;
+use crate::page::PageOptions;
+use crate::next_token::params::Message;
+
+pub type CanvasArea = DrawingArea<BatchedCanvas, Shift>;
+
+/// One figure of an explorer: its `view=` panel name, export name, canvases (side by side) and how
+/// tall it would like to be for a given width in an embed.
+pub struct FigureInfo {
+    /// Panel name in `view=` (also the export's figure name).
+    pub name: &'static str,
+    /// Human label (figure chooser, embed dialog).
+    pub label: &'static str,
+    /// Element wrapping the figure (hidden when the panel is not shown).
+    pub wrap_id: &'static str,
+    /// Canvases of the figure, side by side (compare modes use several).
+    pub canvas_ids: &'static [&'static str],
+    /// Preferred height as a fraction of the cell width, and its clamp range (embed layout).
+    pub aspect: f64,
+    pub min_height: f64,
+    pub max_height: f64,
+}
+
+/// Text panels of the page (readout, notes) that `view=` may hide.
+pub struct TextPanel {
+    pub name: &'static str,
+    pub id: &'static str,
+}
+
+pub trait Explorer {
+    /// Explorer name in links (`#<name>?…`).
+    fn name(&self) -> &'static str;
+    fn page(&self) -> &PageOptions;
+    fn is_ready(&self) -> bool;
+    /// Whether the scene is fully computed (exports wait for it).
+    fn is_done(&self) -> bool;
+    /// The explorer's own non-default link pairs (format version first).
+    fn explorer_pairs(&self) -> Vec<(String, String)>;
+    /// The whole link: the explorer's keys and the page options, defaults left out.
+    fn full_hash(&self) -> String {
+        let mut pairs = self.explorer_pairs();
+        pairs.extend(crate::page::to_pairs(self.page()));
+        crate::url::join_hash(self.name(), &pairs)
+    }
+    /// Applies validated key=value edits (explorer keys and page options) and returns the messages.
+    fn edit(&mut self, pairs: &[(String, String)]) -> Vec<Message>;
+    /// Writes the link into the address bar now.
+    fn write_url(&self);
+    /// Re-lays the canvases out; repaints if one changed size (or `force_paint`).
+    fn relayout(&mut self, force_paint: bool);
+    /// The state as a plain object of link keys (+ `explorer`, `hash`).
+    fn state_object(&self) -> JsValue;
+    /// The readout object of `window.tokenDynamics.readout()`.
+    fn readout_object(&self) -> JsValue;
+    fn last_paint_ms(&self) -> f64;
+    fn timings(&self) -> Vec<(&'static str, f64)>;
+
+    /// Figures, in page order (the first is what an embed shows by default).
+    fn figures(&self) -> &'static [FigureInfo];
+    fn text_panels(&self) -> &'static [TextPanel];
+    /// How many canvases of `figure` are in use now (compare modes).
+    fn canvases_in_use(&self, figure: &str) -> usize;
+    /// Default export size (CSS px) of a figure.
+    fn default_size(&self, figure: &str) -> (u32, u32);
+    fn svg(&self, figure: &str) -> String;
+    /// Paints a figure (all its panels) onto one drawing area at pixel ratio `ratio`.
+    fn paint_figure(&self, figure: &str, root: &CanvasArea, ratio: f64) -> Result<(), String>;
+    fn csv(&self, link: &str) -> String;
+    fn json(&self, link: &str) -> String;
+    fn file_stem(&self) -> String;
+    /// Title of the embed snippet's iframe.
+    fn embed_title(&self) -> String;
+    /// The control a parameter refines (hiding that one hides this one too).
+    fn controlled_by(&self, key: &str) -> Option<&'static str>;
+    /// Controls shown in an embed's compact strip (before `hide=`).
+    fn embed_strip(&self) -> &'static [&'static str];
+}
+
+/// Runs `f` on the running explorer (None before start or while it is busy: re-entrant events
+/// are dropped).
+pub fn with_explorer<R>(f: impl FnOnce(&mut dyn Explorer) -> R) -> Option<R> {
+    super::app::with_app(|app| f(app))
+}
+
+/// Splits a drawing area into `panels` side by side and draws each with `draw(area, index)`.
+pub fn draw_side_by_side<F>(root: &CanvasArea, panels: usize, mut draw: F) -> Result<(), String>
+where
+    F: FnMut(
+        &CanvasArea,
+        usize,
+    ) -> Result<(), DrawingAreaErrorKind<<BatchedCanvas as DrawingBackend>::ErrorType>>,
+{
+    let areas = root.split_evenly((1, panels.max(1)));
+    for (i, area) in areas.iter().enumerate() {
+        draw(area, i).map_err(|e| format!("{e:?}"))?;
+    }
+    Ok(())
+}
