@@ -1,11 +1,13 @@
 //! The native `token-dynamics` command: renders any shared link without a browser.
 //!
-//! The SVG is exactly what the page exports ([`render_svg`] on the scene of the parsed link); the
+//! The SVG is exactly what the page exports (`render_svg` on the scene of the parsed link); the
 //! PNG is that same SVG rasterised by resvg with the system fonts; the CSV and JSON are
-//! [`crate::export`]'s, as on the page.
+//! [`crate::export`]'s (next-token) or [`crate::attention::export`]'s (attention), as on the page.
+//! The explorer is the link's: `#next-token?…` or `#attention?…`.
 
 use std::io::Write;
 
+use crate::attention;
 use crate::export;
 use crate::next_token::params;
 use crate::next_token::scene::Scene;
@@ -14,10 +16,12 @@ use crate::page;
 
 pub const USAGE: &str = "\
 usage: token-dynamics render '<link or #hash>' [--svg out.svg] [--png out.png] [--csv out.csv]
-                             [--json out.json] [--figure simplex|series|logits] [--size WxH] [--scale N]
+                             [--json out.json] [--figure NAME] [--size WxH] [--scale N]
 
+  The link's explorer decides what is drawn: #next-token?… or #attention?….
   At least one of --svg, --png, --csv, --json; '-' writes that output to standard output.
-  --figure   which figure the SVG/PNG shows (default simplex)
+  --figure   which figure the SVG/PNG shows: simplex (default), series or logits for next-token;
+             particles (default) or plots for attention
   --size     figure size in CSS pixels, 64..8192 each (default: the page's export size)
   --scale    PNG pixels per CSS pixel, 0.1..16 (default 1; 2 for print)
   Messages about the link (what was ignored or clamped) go to standard error.";
@@ -66,7 +70,8 @@ struct Options {
     png: Option<String>,
     csv: Option<String>,
     json: Option<String>,
-    figure: Option<Figure>,
+    /// Figure name, checked against the link's explorer when rendering.
+    figure: Option<String>,
     size: Option<(u32, u32)>,
     scale: f64,
 }
@@ -95,9 +100,13 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--csv" => &mut opts.csv,
             "--json" => &mut opts.json,
             "--figure" => {
-                opts.figure = Some(Figure::parse(value).ok_or(format!(
-                    "unknown figure '{value}' (simplex, series or logits)"
-                ))?);
+                if Figure::parse(value).is_none() && attention::svg::Figure::parse(value).is_none()
+                {
+                    return Err(format!(
+                        "unknown figure '{value}' (simplex, series or logits; particles or plots for attention)"
+                    ));
+                }
+                opts.figure = Some(value.clone());
                 continue;
             }
             "--size" => {
@@ -156,6 +165,9 @@ fn write_output(path: &str, bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn run(opts: &Options) -> Result<(), Failure> {
+    if crate::url::split_hash(&opts.link).explorer == attention::params::EXPLORER {
+        return run_attention(opts);
+    }
     let (state, messages) = params::from_hash(&opts.link);
     let (page_options, page_messages) =
         page::from_hash(&opts.link, &params::control_keys(), params::PANELS);
@@ -165,7 +177,14 @@ fn run(opts: &Options) -> Result<(), Failure> {
     let at = state.at;
     let mut scene = Scene::new(state);
     while !scene.advance(usize::MAX) {}
-    let figure = opts.figure.unwrap_or(Figure::Simplex);
+    let figure = match opts.figure.as_deref() {
+        None => Figure::Simplex,
+        Some(name) => Figure::parse(name).ok_or_else(|| {
+            Failure::Usage(format!(
+                "figure '{name}' is not a next-token figure (simplex, series or logits)"
+            ))
+        })?,
+    };
     let size = opts
         .size
         .unwrap_or_else(|| figure.default_size(scene.panels.len()));
@@ -184,6 +203,52 @@ fn run(opts: &Options) -> Result<(), Failure> {
     }
     if let Some(path) = &opts.json {
         let json = export::state_json(&scene.state, &page_options, &opts.link, &scene.readouts());
+        write_output(path, json.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `render` for an `#attention?…` link: the same outputs from the attention explorer's code.
+fn run_attention(opts: &Options) -> Result<(), Failure> {
+    use attention::svg::Figure;
+    let (state, messages) = attention::params::from_hash(&opts.link);
+    let (page_options, page_messages) = page::from_hash(
+        &opts.link,
+        &attention::params::control_keys(),
+        attention::params::PANELS,
+    );
+    for message in messages.iter().chain(&page_messages) {
+        eprintln!("note: {}", message.text);
+    }
+    let figure = match opts.figure.as_deref() {
+        None => Figure::Particles,
+        Some(name) => Figure::parse(name).ok_or_else(|| {
+            Failure::Usage(format!(
+                "figure '{name}' is not an attention figure (particles or plots)"
+            ))
+        })?,
+    };
+    let at = state.at;
+    let mut scene = attention::scene::Scene::new(state);
+    while !scene.advance(usize::MAX) {}
+    let size = opts
+        .size
+        .unwrap_or_else(|| figure.default_size(scene.panels.len()));
+    if opts.svg.is_some() || opts.png.is_some() {
+        let svg = attention::svg::render_svg(&scene, figure, size, at);
+        if let Some(path) = &opts.svg {
+            write_output(path, svg.as_bytes())?;
+        }
+        if let Some(path) = &opts.png {
+            let png = svg_to_png(&svg, opts.scale).map_err(Failure::Io)?;
+            write_output(path, &png)?;
+        }
+    }
+    if let Some(path) = &opts.csv {
+        write_output(path, attention::export::csv(&scene, &opts.link).as_bytes())?;
+    }
+    if let Some(path) = &opts.json {
+        let json = attention::export::state_json(&scene, &page_options, &opts.link);
         write_output(path, json.as_bytes())?;
     }
     Ok(())

@@ -6,7 +6,7 @@
 //! printed with [`crate::url::format_number`], which round-trips every f64 exactly; non-finite
 //! numbers become an empty CSV cell or JSON `null`.
 
-use crate::next_token::params::{self, Kind, State, PARAMS};
+use crate::next_token::params::{self, State, PARAMS};
 use crate::next_token::scene::{flow_key, Readout, Scene};
 use crate::page::PageOptions;
 use crate::url::format_number;
@@ -23,7 +23,7 @@ const CRLF: &str = "\r\n";
 pub const CSV_COLUMNS: usize = 15;
 
 /// A number for CSV: the exact shortest text, or an empty cell when not finite.
-fn csv_number(value: f64) -> String {
+pub fn csv_number(value: f64) -> String {
     if value.is_finite() {
         format_number(value)
     } else {
@@ -48,7 +48,7 @@ pub fn csv_field(text: &str) -> String {
 
 /// Text safe inside a one-line `# ` comment of the CSV: control characters and double quotes are
 /// percent-encoded (a link stays the same link: the page percent-decodes values anyway).
-fn comment_text(text: &str) -> String {
+pub fn comment_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() || c == '"' || c == '\u{2028}' || c == '\u{2029}' {
@@ -204,17 +204,18 @@ pub fn json_number(value: f64) -> String {
     }
 }
 
-fn json_numbers(values: &[f64]) -> String {
+pub fn json_numbers(values: &[f64]) -> String {
     let items: Vec<String> = values.iter().map(|&v| json_number(v)).collect();
     format!("[{}]", items.join(","))
 }
 
-fn json_strings(values: &[String]) -> String {
+pub fn json_strings(values: &[String]) -> String {
     let items: Vec<String> = values.iter().map(|v| json_string(v)).collect();
     format!("[{}]", items.join(","))
 }
 
-fn json_object(fields: &[(&str, String)]) -> String {
+/// `{"key":value,…}` from already-encoded values.
+pub fn json_object(fields: &[(&str, String)]) -> String {
     let items: Vec<String> = fields
         .iter()
         .map(|(key, value)| format!("{}:{value}", json_string(key)))
@@ -242,7 +243,7 @@ fn readout_json(r: &Readout) -> String {
 }
 
 /// The page options as JSON (names as in the link; `loop` for looping, `controls` as a flag).
-fn page_json(page: &PageOptions) -> String {
+pub fn page_json(page: &PageOptions) -> String {
     json_object(&[
         ("embed", page.embed.to_string()),
         ("hide", json_strings(&page.hide)),
@@ -254,21 +255,31 @@ fn page_json(page: &PageOptions) -> String {
     ])
 }
 
-/// The full state as one JSON object: tool, versions, the link, every parameter (numbers for
-/// numeric keys, the link's text otherwise), the page options, the canonical link and the readouts.
-pub fn state_json(state: &State, page: &PageOptions, link: &str, readouts: &[Readout]) -> String {
-    let state_fields: Vec<(&str, String)> = PARAMS
+/// Every parameter of a table as a JSON object: numbers for numeric keys, the link's text
+/// (`value_text`) otherwise.
+pub fn params_json<S, G>(
+    params: &[crate::table::Param<S, G>],
+    state: &S,
+    value_text: fn(&crate::table::Param<S, G>, &S) -> String,
+) -> String {
+    use crate::table::Kind;
+    let fields: Vec<(&str, String)> = params
         .iter()
         .map(|param| {
             let value = match &param.kind {
                 Kind::Number { get, .. } | Kind::Integer { get, .. } => json_number(get(state)),
-                Kind::Choice { .. } | Kind::Text { .. } => {
-                    json_string(&params::value_text(param, state))
-                }
+                Kind::Choice { .. } | Kind::Text { .. } => json_string(&value_text(param, state)),
             };
             (param.key, value)
         })
         .collect();
+    json_object(&fields)
+}
+
+/// The full state as one JSON object: tool, versions, the link, every parameter (numbers for
+/// numeric keys, the link's text otherwise), the page options, the canonical link and the readouts.
+pub fn state_json(state: &State, page: &PageOptions, link: &str, readouts: &[Readout]) -> String {
+    let state_fields = params_json(PARAMS, state, params::value_text);
     let mut pairs = params::to_pairs(state);
     pairs.extend(crate::page::to_pairs(page));
     let canonical = crate::url::join_hash(params::EXPLORER, &pairs);
@@ -280,7 +291,7 @@ pub fn state_json(state: &State, page: &PageOptions, link: &str, readouts: &[Rea
         ("explorer", json_string(params::EXPLORER)),
         ("link", json_string(link)),
         ("canonical_link", json_string(&canonical)),
-        ("state", json_object(&state_fields)),
+        ("state", state_fields),
         ("page", page_json(page)),
         ("readout", format!("[{}]", readout_items.join(","))),
     ]);
@@ -289,7 +300,7 @@ pub fn state_json(state: &State, page: &PageOptions, link: &str, readouts: &[Rea
 }
 
 /// Keeps ASCII letters, digits, `.`, `-` and `_`; anything else becomes `-`.
-fn safe_piece(text: &str) -> String {
+pub fn safe_piece(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {

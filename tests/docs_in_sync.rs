@@ -19,3 +19,29 @@ fn readme_documents_every_link_key() {
         );
     }
 }
+
+#[test]
+fn readme_documents_every_attention_link_key() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section_start = readme
+        .find("### Attention explorer links")
+        .expect("README has the attention link section");
+    let section = &readme[section_start..];
+    let table_start = section
+        .find("| key | meaning |")
+        .expect("the attention section has a link table");
+    // The table: its consecutive lines starting with '|'.
+    let table: String = section[table_start..]
+        .lines()
+        .take_while(|line| line.starts_with('|'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for param in token_dynamics::attention::params::PARAMS {
+        assert!(
+            table.contains(&format!("`{}`", param.key)),
+            "README's attention link table does not mention `{}`",
+            param.key
+        );
+    }
+}

@@ -150,20 +150,7 @@ impl Default for State {
 }
 
 /// Something the reader should know about their link or input: which key, and what was done.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Message {
-    pub key: String,
-    pub text: String,
-}
-
-impl Message {
-    pub fn new(key: &str, text: impl Into<String>) -> Self {
-        Message {
-            key: key.to_string(),
-            text: text.into(),
-        }
-    }
-}
+pub use crate::table::Message;
 
 /// Where a control sits on the page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,48 +187,11 @@ impl Group {
     }
 }
 
-/// How a parameter is edited and validated.
-pub enum Kind {
-    /// A real number in [min, max]; `log` sliders move in log10 space.
-    Number {
-        min: f64,
-        max: f64,
-        log: bool,
-        step: f64,
-        get: fn(&State) -> f64,
-        set: fn(&mut State, f64),
-    },
-    /// An integer in [min, max].
-    Integer {
-        min: f64,
-        max: f64,
-        get: fn(&State) -> f64,
-        set: fn(&mut State, f64),
-    },
-    /// One of a fixed list of (url value, human label).
-    Choice {
-        options: &'static [(&'static str, &'static str)],
-        get: fn(&State) -> &'static str,
-        set: fn(&mut State, &str),
-    },
-    /// Free text with its own parser (lists, matrices); `set` reports what it could not use.
-    Text {
-        placeholder: &'static str,
-        get: fn(&State) -> String,
-        set: fn(&mut State, &str, &mut Vec<Message>),
-    },
-}
+/// How a parameter is edited and validated (see [`crate::table::Kind`]).
+pub type Kind = crate::table::Kind<State>;
 
-pub struct Param {
-    pub key: &'static str,
-    pub label: &'static str,
-    /// Tooltip: what the setting means, in one or two plain sentences.
-    pub help: &'static str,
-    pub group: Group,
-    pub kind: Kind,
-    /// Whether the control matters for the current state (irrelevant ones are dimmed on the page).
-    pub relevant: fn(&State) -> bool,
-}
+/// One row of the table (see [`crate::table::Param`]).
+pub type Param = crate::table::Param<State, Group>;
 
 fn always(_: &State) -> bool {
     true
@@ -956,14 +906,7 @@ fn set_overlay(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
 /// reported and ignored.
 pub fn apply_pair(st: &mut State, key: &str, value: &str, msgs: &mut Vec<Message>) {
     if key == "v" {
-        match value.trim().parse::<u32>() {
-            Ok(version) if version <= FORMAT_VERSION => {}
-            Ok(version) => msgs.push(Message::new(
-                "v",
-                format!("this link was written by a newer version (format {version}); settings this version does not know were ignored"),
-            )),
-            Err(_) => msgs.push(Message::new("v", "v: not a format version; ignored")),
-        }
+        crate::table::check_version(value, FORMAT_VERSION, msgs);
         return;
     }
     if crate::page::is_page_key(key) {
@@ -976,71 +919,7 @@ pub fn apply_pair(st: &mut State, key: &str, value: &str, msgs: &mut Vec<Message
         ));
         return;
     };
-    let value_short = shorten(value);
-    match &param.kind {
-        Kind::Number {
-            min, max, get, set, ..
-        }
-        | Kind::Integer {
-            min, max, get, set, ..
-        } => {
-            let is_int = matches!(param.kind, Kind::Integer { .. });
-            match parse_number(value) {
-                None => msgs.push(Message::new(
-                    key,
-                    format!(
-                        "{key}={value_short} is not a finite number; kept {}",
-                        format_number(get(st))
-                    ),
-                )),
-                Some(mut v) => {
-                    if is_int && v.fract() != 0.0 {
-                        v = v.round();
-                        msgs.push(Message::new(
-                            key,
-                            format!(
-                                "{key}={value_short} is not a whole number; rounded to {}",
-                                format_number(v)
-                            ),
-                        ));
-                    }
-                    if v < *min || v > *max {
-                        let clamped = v.clamp(*min, *max);
-                        msgs.push(Message::new(
-                            key,
-                            format!(
-                                "{key}={value_short} is outside [{}, {}]; clamped to {}",
-                                format_number(*min),
-                                format_number(*max),
-                                format_number(clamped)
-                            ),
-                        ));
-                        v = clamped;
-                    }
-                    set(st, v);
-                }
-            }
-        }
-        Kind::Choice { options, get, set } => {
-            if options.iter().any(|(name, _)| *name == value) {
-                set(st, value);
-            } else {
-                msgs.push(Message::new(
-                    key,
-                    format!(
-                        "{key}={value_short} is not one of {}; kept {}",
-                        options
-                            .iter()
-                            .map(|(name, _)| *name)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        get(st)
-                    ),
-                ));
-            }
-        }
-        Kind::Text { set, .. } => set(st, value, msgs),
-    }
+    crate::table::apply_value(param, st, key, value, msgs);
 }
 
 /// Reads a link (or bare hash). Always returns a usable state; messages name everything changed.
@@ -1099,6 +978,7 @@ pub fn to_pairs(st: &State) -> Vec<(String, String)> {
 }
 
 /// The canonical text of one parameter's current value (what the URL and `state()` carry).
+/// (Integers too are written by `format_number`, e.g. `V=1e3`: links of format 1 keep that form.)
 pub fn value_text(param: &Param, st: &State) -> String {
     match &param.kind {
         Kind::Number { get, .. } | Kind::Integer { get, .. } => format_number(get(st)),

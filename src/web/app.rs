@@ -5,15 +5,14 @@ use std::cell::RefCell;
 use plotters::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{
-    Event, HtmlCanvasElement, HtmlInputElement, HtmlSelectElement, KeyboardEvent, PointerEvent,
-};
+use web_sys::{Event, HtmlCanvasElement, HtmlInputElement, KeyboardEvent, PointerEvent};
 
 use super::canvas::BatchedCanvas;
+use super::controls::{self, is_focused};
 use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
 use super::{embed, share};
 use crate::next_token::draw::{self, LogitsFrame, SimplexFrame};
-use crate::next_token::params::{self, GenMode, Kind, Message, Start, State, PARAMS};
+use crate::next_token::params::{self, GenMode, Message, Start, State, PARAMS};
 use crate::next_token::presets::PRESETS;
 use crate::next_token::scene::{self, Scene};
 use crate::next_token::svg::{render_svg, Figure};
@@ -65,7 +64,11 @@ pub fn with_app<R>(f: impl FnOnce(&mut App) -> R) -> Option<R> {
 }
 
 pub fn start() {
-    build_controls();
+    let groups: Vec<_> = params::Group::ALL.iter().map(|g| (*g, g.title())).collect();
+    controls::build(PARAMS, &groups, params::Group::Playback, |key| {
+        // The temperature slider spans 0.01..100; typing reaches the full range.
+        (key == "T").then_some((0.01, 100.0))
+    });
     build_presets();
     wire_events();
     let hash = dom::window().location().hash().unwrap_or_default();
@@ -115,7 +118,11 @@ impl App {
             self.page_dirty = false;
             embed::apply_page_dom(&self.page, FIGURES, TEXT_PANELS);
         }
-        sync_controls(&self.state, &self.page);
+        let page = &self.page;
+        controls::sync(PARAMS, &self.state, &|param| {
+            (param.relevant)(&self.state)
+                && embed::control_shown(page, param.key, params::controlled_by, EMBED_STRIP)
+        });
         if self.page.embed {
             embed::update_open_link(params::EXPLORER, params::to_pairs(&self.state), &self.page);
         }
@@ -212,7 +219,6 @@ impl App {
             }
         }
     }
-
 
     /// The whole link: the explorer's keys and the page options, defaults left out.
     pub fn full_hash(&self) -> String {
@@ -534,14 +540,8 @@ fn round4(x: f64) -> f64 {
     (x * 1e4).round() / 1e4
 }
 
-fn is_focused(el: &web_sys::Element) -> bool {
-    dom::document()
-        .active_element()
-        .is_some_and(|active| &active == el)
-}
-
 /// Paints one canvas with a drawing function; drawing errors are logged, never fatal.
-fn paint<F>(canvas: &HtmlCanvasElement, draw_fn: F)
+pub(super) fn paint<F>(canvas: &HtmlCanvasElement, draw_fn: F)
 where
     F: FnOnce(
         &DrawingArea<BatchedCanvas, plotters::coord::Shift>,
@@ -616,7 +616,13 @@ pub fn layout_canvases(panels: usize, page_options: &PageOptions) -> bool {
         }
     }
     if page_options.embed {
-        let in_use = |figure: &str| if figure == "simplex" { panels.clamp(1, 2) } else { 1 };
+        let in_use = |figure: &str| {
+            if figure == "simplex" {
+                panels.clamp(1, 2)
+            } else {
+                1
+            }
+        };
         return embed::layout(FIGURES, &in_use, page_options);
     }
     let mut changed = false;
@@ -662,177 +668,6 @@ pub fn set_canvas_size(canvas: &HtmlCanvasElement, width: f64, height: f64) -> b
     }
 }
 
-/// Creates one control per parameter, grouped, from the table.
-fn build_controls() {
-    for group in params::Group::ALL {
-        // Playback sits under the plot; everything else in the control panel.
-        let container = if group == params::Group::Playback {
-            "playback"
-        } else {
-            "controls"
-        };
-        let Some(root) = by_id(container) else {
-            continue;
-        };
-        let fieldset = make("fieldset", "group", None);
-        let _ = fieldset.append_child(&make("legend", "", Some(group.title())));
-        for param in PARAMS.iter().filter(|p| p.group == group) {
-            let row = make("div", "control", None);
-            set_attr(&row, "id", &format!("row-{}", param.key));
-            let id = format!("ctl-{}", param.key);
-            let label = make("label", "", Some(param.label));
-            set_attr(&label, "for", &id);
-            set_attr(&label, "title", param.help);
-            let _ = row.append_child(&label);
-            let help_id = format!("help-{}", param.key);
-            match &param.kind {
-                Kind::Number {
-                    min,
-                    max,
-                    log,
-                    step,
-                    ..
-                } => {
-                    let output = make("output", "value", None);
-                    set_attr(&output, "id", &format!("{id}-out"));
-                    set_attr(&output, "for", &id);
-                    let _ = label.append_child(&output);
-                    let range = make("input", "", None);
-                    set_attr(&range, "type", "range");
-                    set_attr(&range, "id", &id);
-                    set_attr(&range, "data-key", param.key);
-                    set_attr(&range, "title", param.help);
-                    set_attr(&range, "aria-describedby", &help_id);
-                    if *log {
-                        set_attr(&range, "data-log", "1");
-                        set_attr(&range, "min", &format!("{}", min.log10()));
-                        set_attr(&range, "max", &format!("{}", max.log10()));
-                        set_attr(&range, "step", "0.01");
-                        // The slider spans the comfortable range; typing reaches the full range.
-                        if param.key == "T" {
-                            set_attr(&range, "min", "-2");
-                            set_attr(&range, "max", "2");
-                        }
-                    } else {
-                        set_attr(&range, "min", &format_number(*min));
-                        set_attr(&range, "max", &format_number(*max));
-                        set_attr(&range, "step", &format_number(*step));
-                    }
-                    let _ = row.append_child(&range);
-                    let number = make("input", "num", None);
-                    set_attr(&number, "type", "text");
-                    set_attr(&number, "inputmode", "decimal");
-                    set_attr(&number, "id", &format!("{id}-num"));
-                    set_attr(&number, "data-key", param.key);
-                    set_attr(
-                        &number,
-                        "aria-label",
-                        &format!("{} (type a value)", param.label),
-                    );
-                    set_attr(
-                        &number,
-                        "title",
-                        &format!(
-                            "type a value from {} to {}",
-                            format_number(*min),
-                            format_number(*max)
-                        ),
-                    );
-                    let _ = row.append_child(&number);
-                }
-                Kind::Integer { min, max, .. } => {
-                    let number = make("input", "num", None);
-                    set_attr(&number, "type", "number");
-                    set_attr(&number, "id", &id);
-                    set_attr(&number, "data-key", param.key);
-                    set_attr(&number, "min", &format_number(*min));
-                    set_attr(&number, "max", &format_number(*max));
-                    set_attr(&number, "step", "1");
-                    set_attr(&number, "title", param.help);
-                    set_attr(&number, "aria-describedby", &help_id);
-                    let _ = row.append_child(&number);
-                }
-                Kind::Choice { options, .. } => {
-                    let select = make("select", "", None);
-                    set_attr(&select, "id", &id);
-                    set_attr(&select, "data-key", param.key);
-                    set_attr(&select, "title", param.help);
-                    set_attr(&select, "aria-describedby", &help_id);
-                    for (value, text) in options.iter() {
-                        let option = make("option", "", Some(text));
-                        set_attr(&option, "value", value);
-                        let _ = select.append_child(&option);
-                    }
-                    let _ = row.append_child(&select);
-                }
-                Kind::Text { placeholder, .. } => {
-                    let input = make("input", "text", None);
-                    set_attr(&input, "type", "text");
-                    set_attr(&input, "id", &id);
-                    set_attr(&input, "data-key", param.key);
-                    set_attr(&input, "placeholder", placeholder);
-                    set_attr(&input, "title", param.help);
-                    set_attr(&input, "aria-describedby", &help_id);
-                    set_attr(&input, "spellcheck", "false");
-                    let _ = row.append_child(&input);
-                }
-            }
-            let help = make("p", "help", Some(param.help));
-            set_attr(&help, "id", &help_id);
-            let _ = row.append_child(&help);
-            let _ = fieldset.append_child(&row);
-        }
-        let _ = root.append_child(&fieldset);
-    }
-}
-
-/// Writes the state into every control (values, value displays, relevance, page hide flags).
-fn sync_controls(state: &State, page_options: &PageOptions) {
-    for param in PARAMS {
-        let id = format!("ctl-{}", param.key);
-        let text = params::value_text(param, state);
-        match &param.kind {
-            Kind::Number { log, get, .. } => {
-                let value = get(state);
-                if let Some(range) = by_id_as::<HtmlInputElement>(&id) {
-                    let slider = if *log { value.log10() } else { value };
-                    range.set_value(&format!("{slider}"));
-                    set_attr(
-                        &range,
-                        "aria-valuetext",
-                        &format!("{} = {}", param.label, text),
-                    );
-                }
-                if let Some(number) = by_id_as::<HtmlInputElement>(&format!("{id}-num")) {
-                    if !is_focused(number.as_ref()) {
-                        number.set_value(&text);
-                    }
-                }
-                set_text(&format!("{id}-out"), &text);
-            }
-            Kind::Integer { .. } | Kind::Text { .. } => {
-                if let Some(input) = by_id_as::<HtmlInputElement>(&id) {
-                    if !is_focused(input.as_ref()) {
-                        input.set_value(&text);
-                    }
-                }
-            }
-            Kind::Choice { .. } => {
-                if let Some(select) = by_id_as::<HtmlSelectElement>(&id) {
-                    select.set_value(&text);
-                }
-            }
-        }
-        if let Some(row) = by_id(&format!("row-{}", param.key)) {
-            if (param.relevant)(state) && embed::control_shown(page_options, param.key, params::controlled_by, EMBED_STRIP) {
-                let _ = row.remove_attribute("hidden");
-            } else {
-                set_attr(&row, "hidden", "");
-            }
-        }
-    }
-}
-
 fn build_presets() {
     let Some(root) = by_id("presets") else { return };
     dom::clear(&root);
@@ -846,69 +681,9 @@ fn build_presets() {
     }
 }
 
-/// Rounds a slider value to 3 significant digits so links stay short and readable.
-fn round_slider(value: f64) -> f64 {
-    if value == 0.0 || !value.is_finite() {
-        return value;
-    }
-    let digits = 2 - value.abs().log10().floor() as i32;
-    let factor = 10f64.powi(digits.clamp(-300, 300));
-    (value * factor).round() / factor
-}
-
 fn wire_events() {
     let document = dom::document();
-    // Controls: one delegated listener for sliders (input) and one for everything else (change).
-    if let Some(root) = by_id("controls-area") {
-        dom::listen::<Event>(&root, "input", |event| {
-            let Some(target) = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-            else {
-                return;
-            };
-            if target.type_() != "range" {
-                return;
-            }
-            let key = target.get_attribute("data-key").unwrap_or_default();
-            let raw: f64 = target.value().parse().unwrap_or(0.0);
-            let value = if target.has_attribute("data-log") {
-                round_slider(10f64.powf(raw))
-            } else {
-                raw
-            };
-            if key == "at" {
-                with_app(|app| {
-                    app.set_at(value);
-                    app.schedule_url();
-                });
-                return;
-            }
-            with_app(|app| app.edit(&[(key, format_number(value))]));
-        });
-        dom::listen::<Event>(&root, "change", |event| {
-            let Some(target) = event
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            else {
-                return;
-            };
-            let Some(key) = target.get_attribute("data-key") else {
-                return;
-            };
-            let value = if let Ok(input) = target.clone().dyn_into::<HtmlInputElement>() {
-                if input.type_() == "range" {
-                    return; // handled on input
-                }
-                input.value()
-            } else if let Ok(select) = target.dyn_into::<HtmlSelectElement>() {
-                select.value()
-            } else {
-                return;
-            };
-            with_app(|app| app.edit(&[(key, value)]));
-        });
-    }
+    controls::wire();
     // Messages.
     if let Some(button) = by_id("dismiss-messages") {
         dom::listen::<Event>(&button, "click", |_| {
@@ -924,6 +699,9 @@ fn wire_events() {
     // Links (presets, browser navigation, hand edits of the address bar).
     dom::listen::<Event>(&dom::window(), "hashchange", |_| {
         let hash = dom::window().location().hash().unwrap_or_default();
+        if super::explorer::route_elsewhere(&hash, params::EXPLORER) {
+            return;
+        }
         with_app(|app| {
             if app.full_hash() == hash {
                 return;
@@ -1180,11 +958,21 @@ impl super::explorer::Explorer for App {
     fn write_url(&self) {
         App::write_url(self)
     }
+    fn scrub(&mut self, at: f64) {
+        self.set_at(at);
+        self.schedule_url();
+    }
     fn relayout(&mut self, force_paint: bool) {
         App::relayout(self, force_paint)
     }
     fn state_object(&self) -> JsValue {
-        super::state_object_of(self)
+        super::state_object_from(
+            params::EXPLORER,
+            PARAMS,
+            &self.state,
+            &self.page,
+            &self.full_hash(),
+        )
     }
     fn readout_object(&self) -> JsValue {
         super::readout_object_of(self)
@@ -1197,9 +985,6 @@ impl super::explorer::Explorer for App {
     }
     fn figures(&self) -> &'static [super::explorer::FigureInfo] {
         FIGURES
-    }
-    fn text_panels(&self) -> &'static [super::explorer::TextPanel] {
-        TEXT_PANELS
     }
     fn canvases_in_use(&self, figure: &str) -> usize {
         if figure == "simplex" {
@@ -1257,11 +1042,5 @@ impl super::explorer::Explorer for App {
             "token-dynamics: next-token flows ({flows}, T = {})",
             format_number(self.state.temp)
         )
-    }
-    fn controlled_by(&self, key: &str) -> Option<&'static str> {
-        params::controlled_by(key)
-    }
-    fn embed_strip(&self) -> &'static [&'static str] {
-        EMBED_STRIP
     }
 }

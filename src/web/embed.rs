@@ -115,9 +115,7 @@ pub fn apply_page_dom(opts: &PageOptions, figures: &[FigureInfo], text_panels: &
     if let Some(el) = by_id("readouts-section") {
         toggle(
             &el,
-            !text_panels
-                .iter()
-                .any(|t| panel_shown(opts, t.name, main)),
+            !text_panels.iter().any(|t| panel_shown(opts, t.name, main)),
         );
     }
     if let Some(bar) = by_id("embed-bar") {
@@ -139,7 +137,11 @@ pub fn base_url() -> String {
 
 /// The link of the full page for the same state (the explorer's `pairs`): the embed keys are
 /// dropped, the theme is kept.
-pub fn full_page_link(explorer: &str, mut pairs: Vec<(String, String)>, opts: &PageOptions) -> String {
+pub fn full_page_link(
+    explorer: &str,
+    mut pairs: Vec<(String, String)>,
+    opts: &PageOptions,
+) -> String {
     let kept = PageOptions {
         theme: opts.theme,
         ..PageOptions::default()

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 use wasm_bindgen::JsValue;
 
 use super::canvas::BatchedCanvas;
-use crate::page::PageOptions;
 use crate::next_token::params::Message;
+use crate::page::PageOptions;
 
 pub type CanvasArea = DrawingArea<BatchedCanvas, Shift>;
 
@@ -54,6 +54,8 @@ pub trait Explorer {
     fn edit(&mut self, pairs: &[(String, String)]) -> Vec<Message>;
     /// Writes the link into the address bar now.
     fn write_url(&self);
+    /// Moves the playback position (0..1) without recomputing; the link follows (throttled).
+    fn scrub(&mut self, at: f64);
     /// Re-lays the canvases out; repaints if one changed size (or `force_paint`).
     fn relayout(&mut self, force_paint: bool);
     /// The state as a plain object of link keys (+ `explorer`, `hash`).
@@ -65,7 +67,6 @@ pub trait Explorer {
 
     /// Figures, in page order (the first is what an embed shows by default).
     fn figures(&self) -> &'static [FigureInfo];
-    fn text_panels(&self) -> &'static [TextPanel];
     /// How many canvases of `figure` are in use now (compare modes).
     fn canvases_in_use(&self, figure: &str) -> usize;
     /// Default export size (CSS px) of a figure.
@@ -78,16 +79,16 @@ pub trait Explorer {
     fn file_stem(&self) -> String;
     /// Title of the embed snippet's iframe.
     fn embed_title(&self) -> String;
-    /// The control a parameter refines (hiding that one hides this one too).
-    fn controlled_by(&self, key: &str) -> Option<&'static str>;
-    /// Controls shown in an embed's compact strip (before `hide=`).
-    fn embed_strip(&self) -> &'static [&'static str];
 }
 
 /// Runs `f` on the running explorer (None before start or while it is busy: re-entrant events
 /// are dropped).
 pub fn with_explorer<R>(f: impl FnOnce(&mut dyn Explorer) -> R) -> Option<R> {
-    super::app::with_app(|app| f(app))
+    if super::attention_app::is_running() {
+        super::attention_app::with_app(|app| f(app))
+    } else {
+        super::app::with_app(|app| f(app))
+    }
 }
 
 /// Splits a drawing area into `panels` side by side and draws each with `draw(area, index)`.
@@ -103,4 +104,28 @@ where
         draw(area, i).map_err(|e| format!("{e:?}"))?;
     }
     Ok(())
+}
+
+/// The page of each explorer (relative to the site root).
+pub const PAGES: &[(&str, &str)] = &[
+    ("next-token", "index.html"),
+    ("attention", "attention.html"),
+];
+
+/// If `hash` names another known explorer than `current`, loads that explorer's page with the same
+/// hash and returns true. (boot.js does the same before the first load.)
+pub fn route_elsewhere(hash: &str, current: &str) -> bool {
+    let explorer = crate::url::split_hash(hash).explorer;
+    match PAGES
+        .iter()
+        .find(|(name, _)| *name == explorer && explorer != current)
+    {
+        Some((_, page)) => {
+            let _ = super::dom::window()
+                .location()
+                .replace(&format!("{page}{hash}"));
+            true
+        }
+        None => false,
+    }
 }

@@ -4,6 +4,7 @@
 mod app;
 mod attention_app;
 mod canvas;
+mod controls;
 mod dom;
 mod embed;
 mod explorer;
@@ -12,7 +13,7 @@ mod share;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::next_token::params::{self, Kind, PARAMS};
+use crate::next_token::params;
 use crate::next_token::{bench, scene};
 use crate::url::format_number;
 use explorer::with_explorer;
@@ -20,7 +21,16 @@ use explorer::with_explorer;
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
-    app::start();
+    // Which explorer this page hosts (boot.js has already sent links of another explorer to its page).
+    let explorer = dom::document()
+        .body()
+        .and_then(|b| b.get_attribute("data-explorer"))
+        .unwrap_or_default();
+    if explorer == crate::attention::params::EXPLORER {
+        attention_app::start();
+    } else {
+        app::start();
+    }
     install_api();
     embed::install();
     share::install();
@@ -52,28 +62,31 @@ fn readout_object() -> JsValue {
     with_explorer(|e| e.readout_object()).unwrap_or(JsValue::NULL)
 }
 
-/// The state as a plain object with the link's keys (and `hash`, the whole link including page
-/// options such as `embed`).
-pub(crate) fn state_object_of(app: &app::App) -> JsValue {
-    {
-        let obj = Object::new();
-        set(&obj, "explorer", &JsValue::from_str(params::EXPLORER));
-        for param in PARAMS {
-            let text = params::value_text(param, &app.state);
-            let value = match param.kind {
-                Kind::Number { get, .. } | Kind::Integer { get, .. } => {
-                    JsValue::from_f64(get(&app.state))
-                }
-                _ => JsValue::from_str(&text),
-            };
-            set(&obj, param.key, &value);
-        }
-        for (key, value) in crate::page::to_pairs(&app.page) {
-            set(&obj, &key, &JsValue::from_str(&value));
-        }
-        set(&obj, "hash", &JsValue::from_str(&app.full_hash()));
-        obj.into()
+/// The state as a plain object with the link's keys (numbers as numbers), `explorer`, the page
+/// options and `hash`, the whole link including page options such as `embed`.
+pub(crate) fn state_object_from<S, G>(
+    explorer: &str,
+    params: &[crate::table::Param<S, G>],
+    state: &S,
+    page: &crate::page::PageOptions,
+    hash: &str,
+) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "explorer", &JsValue::from_str(explorer));
+    for param in params {
+        let value = match param.kind {
+            crate::table::Kind::Number { get, .. } | crate::table::Kind::Integer { get, .. } => {
+                JsValue::from_f64(get(state))
+            }
+            _ => JsValue::from_str(&crate::table::value_text(param, state)),
+        };
+        set(&obj, param.key, &value);
     }
+    for (key, value) in crate::page::to_pairs(page) {
+        set(&obj, &key, &JsValue::from_str(&value));
+    }
+    set(&obj, "hash", &JsValue::from_str(hash));
+    obj.into()
 }
 
 pub(crate) fn readout_object_of(app: &app::App) -> JsValue {
@@ -254,7 +267,7 @@ fn install_api() {
     set_fn.forget();
     let bench_fn = Closure::<dyn Fn(String) -> JsValue>::new(|name: String| {
         let start = dom::now_ms();
-        match bench::run(&name) {
+        match bench::run(&name).or_else(|| crate::attention::bench::run(&name)) {
             Some(checksum) => {
                 std::hint::black_box(checksum);
                 JsValue::from_f64(dom::now_ms() - start)

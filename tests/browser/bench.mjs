@@ -89,9 +89,9 @@ async function microBench(suite, runs, problems) {
 }
 
 // Runs inside the page.
-async function sliderLatencyInPage(n) {
-  const el = document.querySelector("#ctl-T");
-  if (!el) throw new Error("#ctl-T missing");
+async function sliderLatencyInPage({ n, control }) {
+  const el = document.querySelector(control);
+  if (!el) throw new Error(`${control} missing`);
   const min = Number(el.min !== "" ? el.min : -1);
   const max = Number(el.max !== "" ? el.max : 1);
   const step = el.step && el.step !== "any" ? Number(el.step) : (max - min) / 200;
@@ -128,7 +128,7 @@ async function sliderLatencyInPage(n) {
       el.dispatchEvent(new Event("input", { bubbles: true }));
       while (!(draws > d0 && idle())) {
         await raf();
-        if (performance.now() - t0 > 20_000) throw new Error(`no repaint within 20 s after input ${i} (T slider ${v})`);
+        if (performance.now() - t0 > 20_000) throw new Error(`no repaint within 20 s after input ${i} (${control} = ${v})`);
       }
       await raf(); // the frame that shows the repaint
       lat.push(performance.now() - t0);
@@ -144,10 +144,10 @@ async function sliderLatencyInPage(n) {
 
 async function sliderBench(suite, inputs, problems) {
   const res = new Map();
-  for (const { scenario, hash } of SLIDER) {
+  for (const { scenario, hash, control } of SLIDER) {
     const app = await suite.open(hash, { reducedMotion: "reduce" });
     try {
-      const { lat, paint } = await app.page.evaluate(sliderLatencyInPage, inputs);
+      const { lat, paint } = await app.page.evaluate(sliderLatencyInPage, { n: inputs, control });
       res.set(scenario, {
         median: median(lat),
         p95: percentile(lat, 0.95),
