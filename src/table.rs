@@ -6,7 +6,7 @@
 //! Each explorer keeps its own table (`next_token::params::PARAMS`, `attention::params::PARAMS`),
 //! its own state type `S` and group type `G`.
 
-use crate::url::{format_number, parse_number, shorten};
+use crate::url::{self, format_number, parse_number, shorten};
 
 /// Something the reader should know about their link or input: which key, and what was done.
 #[derive(Clone, Debug, PartialEq)]
@@ -177,4 +177,164 @@ pub fn integer_text(value: f64) -> String {
     } else {
         format_number(value)
     }
+}
+
+/// Every key of a table, in table order (what `hide=` may name).
+pub fn keys<S, G>(params: &[Param<S, G>]) -> Vec<&'static str> {
+    params.iter().map(|p| p.key).collect()
+}
+
+/// Looks a table row up by its URL key.
+pub fn find<'a, S, G>(params: &'a [Param<S, G>], key: &str) -> Option<&'a Param<S, G>> {
+    params.iter().find(|p| p.key == key)
+}
+
+/// Numbers as [`format_number`] writes them, joined by `sep`.
+pub fn join_numbers(values: &[f64], sep: &str) -> String {
+    values
+        .iter()
+        .map(|v| format_number(*v))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// Parses a comma-separated number list for `key`: entries beyond `max_len` are ignored, bad
+/// entries reported and skipped, magnitudes clamped to `max_abs` (pass `f64::INFINITY` for no
+/// clamp), each with a message. Empty text is one bad entry; callers that read it as the empty
+/// list check that first.
+pub fn parse_list(
+    text: &str,
+    key: &str,
+    max_len: usize,
+    max_abs: f64,
+    msgs: &mut Vec<Message>,
+) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut bad = 0usize;
+    let mut clamped = false;
+    for (index, item) in text.split(',').enumerate() {
+        if index >= max_len {
+            msgs.push(Message::new(
+                key,
+                format!("{key}: more than {max_len} entries; the rest were ignored"),
+            ));
+            break;
+        }
+        match parse_number(item) {
+            Some(v) => {
+                if v.abs() > max_abs {
+                    clamped = true;
+                }
+                out.push(v.clamp(-max_abs, max_abs));
+            }
+            None => bad += 1,
+        }
+    }
+    if bad > 0 {
+        msgs.push(Message::new(
+            key,
+            format!(
+                "{key}: {bad} entr{} not a finite number and ignored",
+                if bad == 1 { "y was" } else { "ies were" }
+            ),
+        ));
+    }
+    if clamped {
+        msgs.push(Message::new(
+            key,
+            format!("{key}: values clamped to ±{}", format_number(max_abs)),
+        ));
+    }
+    out
+}
+
+/// Applies one `key=value` of a link through the table: `v` is checked as the link-format
+/// version (`version` is the current one), page options are left to `crate::page`, unknown keys
+/// are reported and ignored, everything else goes through [`apply_value`].
+pub fn apply_pair<S, G>(
+    params: &[Param<S, G>],
+    version: u32,
+    st: &mut S,
+    key: &str,
+    value: &str,
+    msgs: &mut Vec<Message>,
+) {
+    if key == "v" {
+        check_version(value, version, msgs);
+        return;
+    }
+    if crate::page::is_page_key(key) {
+        return; // embedding and view options: parsed by crate::page
+    }
+    let Some(param) = find(params, key) else {
+        msgs.push(Message::new(
+            key,
+            format!("unknown setting '{}' ignored", shorten(key)),
+        ));
+        return;
+    };
+    apply_value(param, st, key, value, msgs);
+}
+
+/// Reads a link (or bare hash) of the explorer named `explorer`, starting from the default state:
+/// a cut-off link and another explorer's name are reported, then `apply_pairs` reads the pairs and
+/// `normalise` ties the keys together. Always returns a usable state.
+pub fn read_hash<S: Default>(
+    hash: &str,
+    explorer: &str,
+    apply_pairs: impl FnOnce(&mut S, &[(String, String)], &mut Vec<Message>),
+    normalise: impl FnOnce(&mut S, &mut Vec<Message>),
+) -> (S, Vec<Message>) {
+    let parts = url::split_hash(hash);
+    let mut st = S::default();
+    let mut msgs = Vec::new();
+    if parts.truncated {
+        msgs.push(Message::new(
+            "link",
+            "the link was too long; its end was ignored",
+        ));
+    }
+    if !parts.explorer.is_empty() && parts.explorer != explorer {
+        msgs.push(Message::new(
+            "link",
+            format!(
+                "unknown explorer '{}'; showing the {explorer} explorer",
+                shorten(&parts.explorer)
+            ),
+        ));
+    }
+    apply_pairs(&mut st, &parts.pairs, &mut msgs);
+    normalise(&mut st, &mut msgs);
+    (st, msgs)
+}
+
+/// The pairs a link carries: the format version first, then, in table order, each key for which
+/// `travels(param, changed)` holds, where `changed` says whether its text (by `value_text`)
+/// differs from the one in the default state.
+pub fn link_pairs<S: Default, G>(
+    params: &[Param<S, G>],
+    version: u32,
+    st: &S,
+    value_text: impl Fn(&Param<S, G>, &S) -> String,
+    travels: impl Fn(&Param<S, G>, bool) -> bool,
+) -> Vec<(String, String)> {
+    let defaults = S::default();
+    let mut pairs = vec![("v".to_string(), version.to_string())];
+    for param in params {
+        let text = value_text(param, st);
+        let changed = text != value_text(param, &defaults);
+        if travels(param, changed) {
+            pairs.push((param.key.to_string(), text));
+        }
+    }
+    pairs
+}
+
+/// Every key with the text of its value, in table order (what `state()` returns to scripts).
+pub fn all_pairs<S, G>(
+    params: &[Param<S, G>],
+    st: &S,
+    value_text: impl Fn(&Param<S, G>, &S) -> String,
+) -> Vec<(&'static str, String)> {
+    params.iter().map(|p| (p.key, value_text(p, st))).collect()
 }

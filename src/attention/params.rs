@@ -25,7 +25,7 @@
 use crate::maths::attention::init::{self, Init};
 use crate::maths::attention::matrices::{self, KeyQuery};
 use crate::maths::attention::{Margin, Rule, Schedule, Spec};
-use crate::table;
+use crate::table::{self, join_numbers};
 use crate::url::{self, format_number, parse_number, shorten};
 
 pub const EXPLORER: &str = "attention";
@@ -897,7 +897,7 @@ pub const PANELS: &[&str] = &["particles", "plots", "readout", "notes"];
 
 /// Every control key (what `hide=` may name).
 pub fn control_keys() -> Vec<&'static str> {
-    PARAMS.iter().map(|p| p.key).collect()
+    table::keys(PARAMS)
 }
 
 /// The control whose choice a parameter refines (hiding that control hides this one too):
@@ -915,7 +915,7 @@ pub fn controlled_by(key: &str) -> Option<&'static str> {
 
 /// Looks a parameter up by its URL key.
 pub fn param(key: &str) -> Option<&'static Param> {
-    PARAMS.iter().find(|p| p.key == key)
+    table::find(PARAMS, key)
 }
 
 fn table_index(key: &str) -> usize {
@@ -942,75 +942,25 @@ fn parse_rank(key: &str) -> usize {
     }
 }
 
-fn join_numbers(values: &[f64], sep: &str) -> String {
-    values
-        .iter()
-        .map(|v| format_number(*v))
-        .collect::<Vec<_>>()
-        .join(sep)
-}
-
 fn plural(count: usize, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
 }
 
-/// Parses a comma-separated number list; bad entries are reported and skipped, entries beyond
-/// `max_len` ignored, magnitudes clamped to `max_abs`. Empty text is the empty list.
-fn parse_list(
-    text: &str,
-    key: &str,
-    max_len: usize,
-    max_abs: f64,
-    msgs: &mut Vec<Message>,
-) -> Vec<f64> {
-    let mut out = Vec::new();
+/// Parses a comma-separated number list (see [`table::parse_list`]), magnitudes clamped to
+/// ±[`MAX_ABS_COORD`]. Empty text is the empty list.
+fn parse_list(text: &str, key: &str, max_len: usize, msgs: &mut Vec<Message>) -> Vec<f64> {
     if text.trim().is_empty() {
-        return out;
+        return Vec::new();
     }
-    let mut bad = 0usize;
-    let mut clamped = false;
-    for (index, item) in text.split(',').enumerate() {
-        if index >= max_len {
-            msgs.push(Message::new(
-                key,
-                format!("{key}: more than {max_len} entries; the rest were ignored"),
-            ));
-            break;
-        }
-        match parse_number(item) {
-            Some(v) => {
-                if v.abs() > max_abs {
-                    clamped = true;
-                }
-                out.push(v.clamp(-max_abs, max_abs));
-            }
-            None => bad += 1,
-        }
-    }
-    if bad > 0 {
-        msgs.push(Message::new(
-            key,
-            format!(
-                "{key}: {} not a finite number and ignored",
-                plural(bad, "entry was", "entries were")
-            ),
-        ));
-    }
-    if clamped {
-        msgs.push(Message::new(
-            key,
-            format!("{key}: values clamped to ±{}", format_number(max_abs)),
-        ));
-    }
-    out
+    table::parse_list(text, key, max_len, MAX_ABS_COORD, msgs)
 }
 
 fn set_diag(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
-    st.diag = parse_list(text, "diag", MAX_D, MAX_ABS_COORD, msgs);
+    st.diag = parse_list(text, "diag", MAX_D, msgs);
 }
 
 fn set_custom_matrix(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
-    let values = parse_list(text, "A", MAX_D * MAX_D, MAX_ABS_COORD, msgs);
+    let values = parse_list(text, "A", MAX_D * MAX_D, msgs);
     if values.is_empty() && !text.trim().is_empty() {
         msgs.push(Message::new(
             "A",
@@ -1334,21 +1284,7 @@ fn set_focus(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
 /// Applies one key=value to the state, clamping or falling back with a message. Page options are
 /// left to `crate::page`; unknown keys are reported and ignored. Call [`normalise`] afterwards.
 pub fn apply_pair(st: &mut State, key: &str, value: &str, msgs: &mut Vec<Message>) {
-    if key == "v" {
-        table::check_version(value, FORMAT_VERSION, msgs);
-        return;
-    }
-    if crate::page::is_page_key(key) {
-        return; // embedding and view options: parsed by crate::page
-    }
-    let Some(param) = param(key) else {
-        msgs.push(Message::new(
-            key,
-            format!("unknown setting '{}' ignored", shorten(key)),
-        ));
-        return;
-    };
-    table::apply_value(param, st, key, value, msgs);
+    table::apply_pair(PARAMS, FORMAT_VERSION, st, key, value, msgs);
 }
 
 /// Applies several key=value pairs in an order that does not depend on their order in the link
@@ -1364,27 +1300,7 @@ pub fn apply_pairs(st: &mut State, pairs: &[(String, String)], msgs: &mut Vec<Me
 
 /// Reads a link (or bare hash). Always returns a usable state; messages name everything changed.
 pub fn from_hash(hash: &str) -> (State, Vec<Message>) {
-    let parts = url::split_hash(hash);
-    let mut st = State::default();
-    let mut msgs = Vec::new();
-    if parts.truncated {
-        msgs.push(Message::new(
-            "link",
-            "the link was too long; its end was ignored",
-        ));
-    }
-    if !parts.explorer.is_empty() && parts.explorer != EXPLORER {
-        msgs.push(Message::new(
-            "link",
-            format!(
-                "unknown explorer '{}'; showing the attention explorer",
-                shorten(&parts.explorer)
-            ),
-        ));
-    }
-    apply_pairs(&mut st, &parts.pairs, &mut msgs);
-    normalise(&mut st, &mut msgs);
-    (st, msgs)
+    table::read_hash(hash, EXPLORER, apply_pairs, normalise)
 }
 
 /// Writes the state as a link hash: the format version, then every key that differs from its default.
@@ -1398,22 +1314,16 @@ pub fn to_hash(st: &State) -> String {
 /// loses a setting, and parse(print(state)) == state exactly. `matrix` is printed whenever `A`
 /// is, and `init` whenever `x0` is (an explicit family wins over the one `A` / `x0` select).
 pub fn to_pairs(st: &State) -> Vec<(String, String)> {
-    let defaults = State::default();
-    let mut pairs = vec![("v".to_string(), FORMAT_VERSION.to_string())];
-    for param in PARAMS {
-        let text = value_text(param, st);
-        // A kept custom matrix / kept points select their family when read, so the family they
-        // do not select travels too, even when it is the default.
+    table::link_pairs(PARAMS, FORMAT_VERSION, st, value_text, |param, changed| {
+        // A kept custom matrix / kept points select their family when read, so the family
+        // they do not select travels too, even when it is the default.
         let pinned = match param.key {
             "matrix" => !st.a_custom.is_empty(),
             "init" => !st.x0.is_empty(),
             _ => false,
         };
-        if pinned || text != value_text(param, &defaults) {
-            pairs.push((param.key.to_string(), text));
-        }
-    }
-    pairs
+        pinned || changed
+    })
 }
 
 /// The canonical text of one parameter's current value (what the URL and `state()` carry).
@@ -1423,7 +1333,7 @@ pub fn value_text(param: &Param, st: &State) -> String {
 
 /// The full state as key/value pairs for every parameter (what `state()` returns to scripts).
 pub fn all_pairs(st: &State) -> Vec<(&'static str, String)> {
-    PARAMS.iter().map(|p| (p.key, value_text(p, st))).collect()
+    table::all_pairs(PARAMS, st, value_text)
 }
 
 /// Number of tokens the state simulates, without generating the points (equals

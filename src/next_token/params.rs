@@ -9,7 +9,8 @@
 use crate::maths::flows::Kappa;
 use crate::maths::logits::{self, Generator};
 use crate::maths::truncation::TruncOrder;
-use crate::url::{self, format_number, parse_number, shorten};
+use crate::table::{self, join_numbers};
+use crate::url::{self, format_number, shorten};
 
 pub const EXPLORER: &str = "next-token";
 /// Version of the link format written by this build. Bump only with a migration for older links.
@@ -664,7 +665,7 @@ pub const PANELS: &[&str] = &["simplex", "series", "logits", "readout", "notes"]
 
 /// Every control key (what `hide=` may name).
 pub fn control_keys() -> Vec<&'static str> {
-    PARAMS.iter().map(|p| p.key).collect()
+    table::keys(PARAMS)
 }
 
 /// The control whose choice a parameter refines (hiding that control hides this one too):
@@ -681,44 +682,13 @@ pub fn controlled_by(key: &str) -> Option<&'static str> {
 
 /// Looks a parameter up by its URL key.
 pub fn param(key: &str) -> Option<&'static Param> {
-    PARAMS.iter().find(|p| p.key == key)
+    table::find(PARAMS, key)
 }
 
-fn join_numbers(values: &[f64], sep: &str) -> String {
-    values
-        .iter()
-        .map(|v| format_number(*v))
-        .collect::<Vec<_>>()
-        .join(sep)
-}
-
-/// Parses a comma-separated number list; bad entries are reported and skipped.
+/// Parses a comma-separated number list; bad entries are reported and skipped (no clamping: the
+/// callers check their own ranges).
 fn parse_list(text: &str, key: &str, max_len: usize, msgs: &mut Vec<Message>) -> Vec<f64> {
-    let mut out = Vec::new();
-    let mut bad = 0usize;
-    for (index, item) in text.split(',').enumerate() {
-        if index >= max_len {
-            msgs.push(Message::new(
-                key,
-                format!("{key}: more than {max_len} entries; the rest were ignored"),
-            ));
-            break;
-        }
-        match parse_number(item) {
-            Some(v) => out.push(v),
-            None => bad += 1,
-        }
-    }
-    if bad > 0 {
-        msgs.push(Message::new(
-            key,
-            format!(
-                "{key}: {bad} entr{} not a finite number and ignored",
-                if bad == 1 { "y was" } else { "ies were" }
-            ),
-        ));
-    }
-    out
+    table::parse_list(text, key, max_len, f64::INFINITY, msgs)
 }
 
 fn set_logits(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
@@ -905,48 +875,21 @@ fn set_overlay(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
 /// Applies one key=value to the state, clamping or falling back with a message. Unknown keys are
 /// reported and ignored.
 pub fn apply_pair(st: &mut State, key: &str, value: &str, msgs: &mut Vec<Message>) {
-    if key == "v" {
-        crate::table::check_version(value, FORMAT_VERSION, msgs);
-        return;
-    }
-    if crate::page::is_page_key(key) {
-        return; // embedding and view options: parsed by crate::page
-    }
-    let Some(param) = param(key) else {
-        msgs.push(Message::new(
-            key,
-            format!("unknown setting '{}' ignored", shorten(key)),
-        ));
-        return;
-    };
-    crate::table::apply_value(param, st, key, value, msgs);
+    table::apply_pair(PARAMS, FORMAT_VERSION, st, key, value, msgs);
 }
 
 /// Reads a link (or bare hash). Always returns a usable state; messages name everything changed.
 pub fn from_hash(hash: &str) -> (State, Vec<Message>) {
-    let parts = url::split_hash(hash);
-    let mut st = State::default();
-    let mut msgs = Vec::new();
-    if parts.truncated {
-        msgs.push(Message::new(
-            "link",
-            "the link was too long; its end was ignored",
-        ));
-    }
-    if !parts.explorer.is_empty() && parts.explorer != EXPLORER {
-        msgs.push(Message::new(
-            "link",
-            format!(
-                "unknown explorer '{}'; showing the next-token explorer",
-                shorten(&parts.explorer)
-            ),
-        ));
-    }
-    for (key, value) in &parts.pairs {
-        apply_pair(&mut st, key, value, &mut msgs);
-    }
-    normalise(&mut st, &mut msgs);
-    (st, msgs)
+    table::read_hash(
+        hash,
+        EXPLORER,
+        |st, pairs, msgs| {
+            for (key, value) in pairs {
+                apply_pair(st, key, value, msgs);
+            }
+        },
+        normalise,
+    )
 }
 
 /// Writes the state as a link hash: the format version, then every key that differs from its default.
@@ -956,25 +899,13 @@ pub fn to_hash(st: &State) -> String {
 
 /// The non-default keys, in table order, preceded by the format version.
 pub fn to_pairs(st: &State) -> Vec<(String, String)> {
-    let defaults = State::default();
-    let mut pairs = vec![("v".to_string(), FORMAT_VERSION.to_string())];
-    for param in PARAMS {
-        // Generated logits carry no explicit list; explicit ones carry no generator settings.
-        if st.gen != GenMode::None && matches!(param.key, "s" | "labels") {
-            continue;
-        }
-        if st.gen == GenMode::None && matches!(param.key, "V" | "seed") {
-            continue;
-        }
-        if st.adjust != AdjustMode::Matrix && param.key == "W" {
-            continue;
-        }
-        let text = value_text(param, st);
-        if text != value_text(param, &defaults) {
-            pairs.push((param.key.to_string(), text));
-        }
-    }
-    pairs
+    // Generated logits carry no explicit list; explicit ones carry no generator settings.
+    table::link_pairs(PARAMS, FORMAT_VERSION, st, value_text, |param, changed| {
+        changed
+            && !(st.gen != GenMode::None && matches!(param.key, "s" | "labels"))
+            && !(st.gen == GenMode::None && matches!(param.key, "V" | "seed"))
+            && !(st.adjust != AdjustMode::Matrix && param.key == "W")
+    })
 }
 
 /// The canonical text of one parameter's current value (what the URL and `state()` carry).
@@ -1116,7 +1047,7 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
 
 /// The full state as key/value pairs for every parameter (what `state()` returns to scripts).
 pub fn all_pairs(st: &State) -> Vec<(&'static str, String)> {
-    PARAMS.iter().map(|p| (p.key, value_text(p, st))).collect()
+    table::all_pairs(PARAMS, st, value_text)
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use web_sys::{Event, HtmlCanvasElement, HtmlInputElement, KeyboardEvent, Pointer
 use super::canvas::BatchedCanvas;
 use super::controls::{self, is_focused};
 use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
-use super::{embed, share};
+use super::embed;
+use super::shell::{self, Playback};
 use crate::next_token::draw::{self, LogitsFrame, SimplexFrame};
 use crate::next_token::params::{self, GenMode, Message, Start, State, PARAMS};
 use crate::next_token::presets::PRESETS;
@@ -23,7 +24,6 @@ use crate::url::format_number;
 const SYNC_WORK_LIMIT: usize = 4_000_000;
 /// Time slice for one chunk of a large computation, in ms (leaves room for painting in a 60 Hz frame).
 const CHUNK_MS: f64 = 10.0;
-const URL_THROTTLE_MS: i32 = 150;
 /// The whole horizon plays in this many ms at speed 1.
 const PLAY_MS: f64 = 4000.0;
 /// Controls that the compact strip of an embedded page shows (before `hide=`).
@@ -39,11 +39,9 @@ pub struct App {
     /// The page options changed since they were last applied to the DOM.
     page_dirty: bool,
     messages: Vec<Message>,
-    pub playing: bool,
-    play_origin: (f64, f64),
+    playback: Playback,
     selected_bar: Option<usize>,
     dragging_bar: bool,
-    url_pending: bool,
     generation: u64,
     pub last_paint_ms: f64,
     /// Milliseconds of each stage of the last update (for the bench and for profiling).
@@ -69,7 +67,11 @@ pub fn start() {
         // The temperature slider spans 0.01..100; typing reaches the full range.
         (key == "T").then_some((0.01, 100.0))
     });
-    build_presets();
+    let presets: Vec<_> = PRESETS
+        .iter()
+        .map(|p| (p.name, p.title, p.description, p.hash))
+        .collect();
+    shell::build_presets(&presets);
     wire_events();
     let hash = dom::window().location().hash().unwrap_or_default();
     let (state, mut messages) = params::from_hash(&hash);
@@ -83,11 +85,9 @@ pub fn start() {
             page: page_options,
             page_dirty: true,
             messages: Vec::new(),
-            playing: false,
-            play_origin: (0.0, 0.0),
+            playback: Playback::default(),
             selected_bar: None,
             dragging_bar: false,
-            url_pending: false,
             generation: 0,
             last_paint_ms: 0.0,
             timings: Vec::new(),
@@ -164,7 +164,11 @@ impl App {
             let start_playing = page_options.autoplay && !self.page.autoplay;
             self.page = page_options;
             self.page_dirty = true;
-            if start_playing && self.ready && !self.playing && !embed::prefers_reduced_motion() {
+            if start_playing
+                && self.ready
+                && !self.playback.playing
+                && !embed::prefers_reduced_motion()
+            {
                 self.toggle_play();
             }
         }
@@ -193,28 +197,15 @@ impl App {
     }
 
     fn set_busy(&self, busy: bool) {
-        if let Some(body) = dom::document().body() {
-            set_attr(&body, "data-busy", if busy { "1" } else { "0" });
-            set_attr(&body, "aria-busy", if busy { "true" } else { "false" });
-        }
-        if let Some(progress) = by_id("progress") {
-            if busy {
-                let _ = progress.remove_attribute("hidden");
-                set_attr(&progress, "value", &format!("{:.3}", self.scene.progress()));
-            } else {
-                set_attr(&progress, "hidden", "");
-            }
-        }
+        shell::set_busy(busy, self.scene.progress());
     }
 
     fn mark_ready(&mut self) {
         if !self.ready {
             self.ready = true;
-            if let Some(body) = dom::document().body() {
-                set_attr(&body, "data-ready", "1");
-            }
+            shell::mark_ready();
             embed::on_ready(self);
-            if self.page.autoplay && !self.playing && !embed::prefers_reduced_motion() {
+            if self.page.autoplay && !self.playback.playing && !embed::prefers_reduced_motion() {
                 self.toggle_play();
             }
         }
@@ -387,21 +378,7 @@ impl App {
     }
 
     fn show_messages(&self) {
-        let Some(root) = by_id("messages") else {
-            return;
-        };
-        let Some(list) = by_id("message-list") else {
-            return;
-        };
-        dom::clear(&list);
-        for message in &self.messages {
-            let _ = list.append_child(&make("li", "", Some(&message.text)));
-        }
-        if self.messages.is_empty() {
-            set_attr(&root, "hidden", "");
-        } else {
-            let _ = root.remove_attribute("hidden");
-        }
+        shell::show_messages(&self.messages);
     }
 
     pub fn dismiss_messages(&mut self) {
@@ -410,30 +387,12 @@ impl App {
     }
 
     fn schedule_url(&mut self) {
-        if self.url_pending {
-            return;
-        }
-        self.url_pending = true;
-        dom::set_timeout(
-            || {
-                with_app(|app| {
-                    app.url_pending = false;
-                    app.write_url();
-                });
-            },
-            URL_THROTTLE_MS,
-        );
+        shell::schedule_url();
     }
 
     pub fn write_url(&self) {
-        let hash = self.full_hash();
+        shell::replace_hash(&self.full_hash());
         embed::update_open_link(params::EXPLORER, params::to_pairs(&self.state), &self.page);
-        let current = dom::window().location().hash().unwrap_or_default();
-        if current != hash {
-            if let Ok(history) = dom::window().history() {
-                let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&hash));
-            }
-        }
     }
 
     /// Moves the animated point; repaints only what shows it.
@@ -447,27 +406,9 @@ impl App {
     }
 
     pub fn toggle_play(&mut self) {
-        self.playing = !self.playing;
-        if self.playing {
-            if self.state.at >= 1.0 {
-                self.state.at = 0.0;
-            }
-            self.play_origin = (dom::now_ms(), self.state.at);
-            dom::request_frame(animate);
-        } else {
+        self.state.at = self.playback.toggle(self.state.at);
+        if !self.playback.playing {
             self.schedule_url();
-        }
-        if let Some(button) = by_id("play") {
-            button.set_text_content(Some(if self.playing {
-                "❚❚ Pause"
-            } else {
-                "▶ Play"
-            }));
-            set_attr(
-                &button,
-                "aria-pressed",
-                if self.playing { "true" } else { "false" },
-            );
         }
     }
 
@@ -579,32 +520,6 @@ fn compute_chunk(generation: u64) {
     }
 }
 
-fn animate(_time: f64) {
-    let again = with_app(|app| {
-        if !app.playing {
-            return false;
-        }
-        let elapsed = dom::now_ms() - app.play_origin.0;
-        let at = app.play_origin.1 + elapsed * app.state.speed / PLAY_MS;
-        if at >= 1.0 {
-            if app.page.looping {
-                app.play_origin = (dom::now_ms(), 0.0);
-                app.set_at(0.0);
-                return true;
-            }
-            app.set_at(1.0);
-            app.toggle_play();
-            return false;
-        }
-        app.set_at(at);
-        true
-    })
-    .unwrap_or(false);
-    if again {
-        dom::request_frame(animate);
-    }
-}
-
 /// Sizes every canvas to its container at the device pixel ratio (sharp on HiDPI screens).
 /// Returns true when any canvas changed size (it is then blank and must be repainted).
 pub fn layout_canvases(panels: usize, page_options: &PageOptions) -> bool {
@@ -668,108 +583,9 @@ pub fn set_canvas_size(canvas: &HtmlCanvasElement, width: f64, height: f64) -> b
     }
 }
 
-fn build_presets() {
-    let Some(root) = by_id("presets") else { return };
-    dom::clear(&root);
-    for preset in PRESETS {
-        let link = make("a", "preset", Some(preset.title));
-        set_attr(&link, "href", preset.hash);
-        set_attr(&link, "data-preset", preset.name);
-        set_attr(&link, "role", "button");
-        set_attr(&link, "title", preset.description);
-        let _ = root.append_child(&link);
-    }
-}
-
 fn wire_events() {
-    let document = dom::document();
     controls::wire();
-    // Messages.
-    if let Some(button) = by_id("dismiss-messages") {
-        dom::listen::<Event>(&button, "click", |_| {
-            with_app(|app| app.dismiss_messages());
-        });
-    }
-    // Play / pause.
-    if let Some(button) = by_id("play") {
-        dom::listen::<Event>(&button, "click", |_| {
-            with_app(|app| app.toggle_play());
-        });
-    }
-    // Links (presets, browser navigation, hand edits of the address bar).
-    dom::listen::<Event>(&dom::window(), "hashchange", |_| {
-        let hash = dom::window().location().hash().unwrap_or_default();
-        if super::explorer::route_elsewhere(&hash, params::EXPLORER) {
-            return;
-        }
-        with_app(|app| {
-            if app.full_hash() == hash {
-                return;
-            }
-            let (state, mut messages) = params::from_hash(&hash);
-            let (page_options, page_messages) = page::from_hash(&hash, &control_keys(), PANELS);
-            messages.extend(page_messages);
-            if page_options != app.page {
-                app.page = page_options;
-                app.page_dirty = true;
-            }
-            app.apply_state(state, messages, true);
-        });
-    });
-    dom::listen::<Event>(&dom::window(), "resize", |_| {
-        with_app(|app| app.relayout(!app.page.embed));
-    });
-    // Keyboard shortcuts (ignored while typing in a field).
-    dom::listen::<KeyboardEvent>(&document, "keydown", |event| {
-        let target = event
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok());
-        let in_field = target.as_ref().is_some_and(|el| {
-            matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
-                || el.closest("[contenteditable]").ok().flatten().is_some()
-        });
-        let typing = in_field
-            || target.as_ref().is_some_and(|el| {
-                matches!(el.tag_name().as_str(), "BUTTON" | "A") || el.id() == "logits-canvas"
-            });
-        if event.ctrl_key() || event.meta_key() || event.alt_key() {
-            return;
-        }
-        // Share and export shortcuts (Shift + letter): anywhere but in a text field.
-        if event.shift_key() && !in_field && share::shortcut(&event.key()) {
-            event.prevent_default();
-            return;
-        }
-        if typing {
-            return;
-        }
-        let handled = with_app(|app| match event.key().as_str() {
-            " " | "k" => {
-                app.toggle_play();
-                true
-            }
-            "r" | "R" => {
-                app.set_at(0.0);
-                app.schedule_url();
-                true
-            }
-            "[" | "ArrowLeft" => {
-                app.set_at(app.state.at - 0.01);
-                app.schedule_url();
-                true
-            }
-            "]" | "ArrowRight" => {
-                app.set_at(app.state.at + 0.01);
-                app.schedule_url();
-                true
-            }
-            _ => false,
-        })
-        .unwrap_or(false);
-        if handled {
-            event.prevent_default();
-        }
-    });
+    shell::wire(params::EXPLORER, |el| el.id() == "logits-canvas");
     // Click or tap inside a simplex adds a start point.
     for id in ["simplex-canvas", "simplex-canvas-2"] {
         if let Some(canvas) = by_id_as::<HtmlCanvasElement>(id) {
@@ -958,9 +774,46 @@ impl super::explorer::Explorer for App {
     fn write_url(&self) {
         App::write_url(self)
     }
-    fn scrub(&mut self, at: f64) {
+    fn show_at(&mut self, at: f64) {
         self.set_at(at);
-        self.schedule_url();
+    }
+    fn playback(&self) -> Playback {
+        self.playback
+    }
+    fn playback_mut(&mut self) -> &mut Playback {
+        &mut self.playback
+    }
+    fn toggle_play(&mut self) {
+        App::toggle_play(self)
+    }
+    fn speed(&self) -> f64 {
+        self.state.speed
+    }
+    fn play_ms(&self) -> f64 {
+        PLAY_MS
+    }
+    fn load_hash(&mut self, hash: &str) {
+        let (state, mut messages) = params::from_hash(hash);
+        let (page_options, page_messages) = page::from_hash(hash, &control_keys(), PANELS);
+        messages.extend(page_messages);
+        if page_options != self.page {
+            self.page = page_options;
+            self.page_dirty = true;
+        }
+        self.apply_state(state, messages, true);
+    }
+    fn dismiss_messages(&mut self) {
+        App::dismiss_messages(self)
+    }
+    fn on_key(&mut self, key: &str, _on_canvas: bool) -> bool {
+        match key {
+            " " | "k" => self.toggle_play(),
+            "r" | "R" => self.scrub(0.0),
+            "[" | "ArrowLeft" => self.scrub(self.state.at - 0.01),
+            "]" | "ArrowRight" => self.scrub(self.state.at + 0.01),
+            _ => return false,
+        }
+        true
     }
     fn relayout(&mut self, force_paint: bool) {
         App::relayout(self, force_paint)

@@ -5,14 +5,14 @@
 use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{Event, HtmlCanvasElement, HtmlInputElement, KeyboardEvent, PointerEvent};
+use web_sys::{Event, HtmlCanvasElement, HtmlInputElement, PointerEvent};
 
 use super::app::{paint, set_canvas_size};
 use super::controls;
 use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
 use super::embed;
 use super::explorer::{self, CanvasArea, Explorer, FigureInfo, TextPanel};
+use super::shell::{self, Playback};
 use crate::attention::draw::{self, ParticleFrame};
 use crate::attention::params::{self, Message, State, PARAMS};
 use crate::attention::presets::PRESETS;
@@ -25,7 +25,6 @@ use crate::url::format_number;
 /// slices of CHUNK_MS across animation frames, painting as it goes, so the page never freezes.
 const SYNC_MS: f64 = 8.0;
 const CHUNK_MS: f64 = 10.0;
-const URL_THROTTLE_MS: i32 = 150;
 /// The whole run plays in this many ms at speed 1.
 const PLAY_MS: f64 = 5000.0;
 /// Pointer distance (CSS px) within which a press picks a token.
@@ -90,9 +89,7 @@ pub struct App {
     pub page: PageOptions,
     page_dirty: bool,
     messages: Vec<Message>,
-    playing: bool,
-    play_origin: (f64, f64),
-    url_pending: bool,
+    playback: Playback,
     generation: u64,
     drag: Option<Drag>,
     last_paint_ms: f64,
@@ -120,7 +117,11 @@ pub fn with_app<R>(f: impl FnOnce(&mut App) -> R) -> Option<R> {
 pub fn start() {
     let groups: Vec<_> = params::Group::ALL.iter().map(|g| (*g, g.title())).collect();
     controls::build(PARAMS, &groups, params::Group::Playback, |_| None);
-    build_presets();
+    let presets: Vec<_> = PRESETS
+        .iter()
+        .map(|p| (p.name, p.title, p.description, p.hash))
+        .collect();
+    shell::build_presets(&presets);
     let hash = dom::window().location().hash().unwrap_or_default();
     let (state, mut messages) = params::from_hash(&hash);
     let (page_options, page_messages) =
@@ -134,9 +135,7 @@ pub fn start() {
             page: page_options,
             page_dirty: true,
             messages: Vec::new(),
-            playing: false,
-            play_origin: (0.0, 0.0),
-            url_pending: false,
+            playback: Playback::default(),
             generation: 0,
             drag: None,
             last_paint_ms: 0.0,
@@ -247,28 +246,15 @@ impl App {
     }
 
     fn set_busy(&self, busy: bool) {
-        if let Some(body) = dom::document().body() {
-            set_attr(&body, "data-busy", if busy { "1" } else { "0" });
-            set_attr(&body, "aria-busy", if busy { "true" } else { "false" });
-        }
-        if let Some(progress) = by_id("progress") {
-            if busy {
-                let _ = progress.remove_attribute("hidden");
-                set_attr(&progress, "value", &format!("{:.3}", self.scene.progress()));
-            } else {
-                set_attr(&progress, "hidden", "");
-            }
-        }
+        shell::set_busy(busy, self.scene.progress());
     }
 
     fn mark_ready(&mut self) {
         if !self.ready {
             self.ready = true;
-            if let Some(body) = dom::document().body() {
-                set_attr(&body, "data-ready", "1");
-            }
+            shell::mark_ready();
             embed::on_ready(self);
-            if self.page.autoplay && !self.playing && !embed::prefers_reduced_motion() {
+            if self.page.autoplay && !self.playback.playing && !embed::prefers_reduced_motion() {
                 self.toggle_play();
             }
         }
@@ -395,45 +381,16 @@ impl App {
     }
 
     fn show_messages(&self) {
-        let (Some(root), Some(list)) = (by_id("messages"), by_id("message-list")) else {
-            return;
-        };
-        dom::clear(&list);
-        for message in &self.messages {
-            let _ = list.append_child(&make("li", "", Some(&message.text)));
-        }
-        if self.messages.is_empty() {
-            set_attr(&root, "hidden", "");
-        } else {
-            let _ = root.remove_attribute("hidden");
-        }
+        shell::show_messages(&self.messages);
     }
 
     fn schedule_url(&mut self) {
-        if self.url_pending {
-            return;
-        }
-        self.url_pending = true;
-        dom::set_timeout(
-            || {
-                with_app(|app| {
-                    app.url_pending = false;
-                    app.write_url();
-                });
-            },
-            URL_THROTTLE_MS,
-        );
+        shell::schedule_url();
     }
 
     fn write_url(&self) {
-        let hash = self.full_hash();
+        shell::replace_hash(&self.full_hash());
         self.update_open_link();
-        let current = dom::window().location().hash().unwrap_or_default();
-        if current != hash {
-            if let Ok(history) = dom::window().history() {
-                let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&hash));
-            }
-        }
     }
 
     /// Moves the playback position; repaints without recomputing.
@@ -469,27 +426,10 @@ impl App {
     }
 
     fn toggle_play(&mut self) {
-        self.playing = !self.playing;
-        if self.playing {
-            if self.state.at >= 1.0 {
-                self.state.at = 0.0;
-            }
-            self.play_origin = (dom::now_ms(), self.state.at);
-            dom::request_frame(animate);
-        } else {
+        self.state.at = self.playback.toggle(self.state.at);
+        self.scene.state.at = self.state.at;
+        if !self.playback.playing {
             self.schedule_url();
-        }
-        if let Some(button) = by_id("play") {
-            button.set_text_content(Some(if self.playing {
-                "❚❚ Pause"
-            } else {
-                "▶ Play"
-            }));
-            set_attr(
-                &button,
-                "aria-pressed",
-                if self.playing { "true" } else { "false" },
-            );
         }
     }
 
@@ -518,7 +458,11 @@ impl App {
             let start_playing = page_options.autoplay && !self.page.autoplay;
             self.page = page_options;
             self.page_dirty = true;
-            if start_playing && self.ready && !self.playing && !embed::prefers_reduced_motion() {
+            if start_playing
+                && self.ready
+                && !self.playback.playing
+                && !embed::prefers_reduced_motion()
+            {
                 self.toggle_play();
             }
         }
@@ -630,8 +574,19 @@ impl App {
         }
     }
 
-    fn render_readout_key(&mut self, key: &str) -> bool {
+    fn on_key_impl(&mut self, key: &str, on_canvas: bool) -> bool {
         match key {
+            "ArrowUp" | "ArrowDown" if on_canvas => {
+                // Pick the token whose attention arrows are drawn.
+                let n = self.state.token_count().max(1);
+                let next = match (self.state.focus, key) {
+                    (None, "ArrowUp") => 0,
+                    (None, _) => n - 1,
+                    (Some(f), "ArrowUp") => (f + 1) % n,
+                    (Some(f), _) => (f + n - 1) % n,
+                };
+                self.edit_pairs(&[("focus".to_string(), next.to_string())]);
+            }
             " " | "k" => self.toggle_play(),
             "r" | "R" => {
                 self.set_at(0.0);
@@ -735,45 +690,6 @@ fn compute_chunk(generation: u64) {
     }
 }
 
-fn animate(_time: f64) {
-    let again = with_app(|app| {
-        if !app.playing {
-            return false;
-        }
-        let elapsed = dom::now_ms() - app.play_origin.0;
-        let at = app.play_origin.1 + elapsed * app.state.speed / PLAY_MS;
-        if at >= 1.0 {
-            if app.page.looping {
-                app.play_origin = (dom::now_ms(), 0.0);
-                app.set_at(0.0);
-                return true;
-            }
-            app.set_at(1.0);
-            app.toggle_play();
-            return false;
-        }
-        app.set_at(at);
-        true
-    })
-    .unwrap_or(false);
-    if again {
-        dom::request_frame(animate);
-    }
-}
-
-fn build_presets() {
-    let Some(root) = by_id("presets") else { return };
-    dom::clear(&root);
-    for preset in PRESETS {
-        let link = make("a", "preset", Some(preset.title));
-        set_attr(&link, "href", preset.hash);
-        set_attr(&link, "data-preset", preset.name);
-        set_attr(&link, "role", "button");
-        set_attr(&link, "title", preset.description);
-        let _ = root.append_child(&link);
-    }
-}
-
 fn on_click(id: &str, handler: impl Fn() + 'static) {
     if let Some(el) = by_id(id) {
         dom::listen::<Event>(&el, "click", move |_| handler());
@@ -782,86 +698,12 @@ fn on_click(id: &str, handler: impl Fn() + 'static) {
 
 fn wire_events() {
     controls::wire();
-    on_click("dismiss-messages", || {
-        with_app(|app| {
-            app.messages.clear();
-            app.show_messages();
-        });
-    });
-    on_click("play", || {
-        with_app(|app| app.toggle_play());
-    });
+    shell::wire(params::EXPLORER, |_| false);
     on_click("step-back", || {
         with_app(|app| app.step_by(-1));
     });
     on_click("step-forward", || {
         with_app(|app| app.step_by(1));
-    });
-    dom::listen::<Event>(&dom::window(), "hashchange", |_| {
-        let hash = dom::window().location().hash().unwrap_or_default();
-        if explorer::route_elsewhere(&hash, params::EXPLORER) {
-            return;
-        }
-        with_app(|app| {
-            if app.full_hash() == hash {
-                return;
-            }
-            let (state, mut messages) = params::from_hash(&hash);
-            let (page_options, page_messages) =
-                page::from_hash(&hash, &params::control_keys(), params::PANELS);
-            messages.extend(page_messages);
-            if page_options != app.page {
-                app.page = page_options;
-                app.page_dirty = true;
-            }
-            app.apply_state(state, messages, true);
-        });
-    });
-    dom::listen::<Event>(&dom::window(), "resize", |_| {
-        with_app(|app| app.relayout(!app.page.embed));
-    });
-    dom::listen::<KeyboardEvent>(&dom::document(), "keydown", |event| {
-        let target = event
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok());
-        let in_field = target.as_ref().is_some_and(|el| {
-            matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
-                || el.closest("[contenteditable]").ok().flatten().is_some()
-        });
-        let on_button = target
-            .as_ref()
-            .is_some_and(|el| matches!(el.tag_name().as_str(), "BUTTON" | "A"));
-        if event.ctrl_key() || event.meta_key() || event.alt_key() {
-            return;
-        }
-        if event.shift_key() && !in_field && super::share::shortcut(&event.key()) {
-            event.prevent_default();
-            return;
-        }
-        if in_field || on_button {
-            return;
-        }
-        let key = event.key();
-        let on_canvas = target.as_ref().is_some_and(|el| el.tag_name() == "CANVAS");
-        let handled = with_app(|app| {
-            if on_canvas && matches!(key.as_str(), "ArrowUp" | "ArrowDown") {
-                // Pick the token whose attention arrows are drawn.
-                let n = app.state.token_count().max(1);
-                let next = match (app.state.focus, key.as_str()) {
-                    (None, "ArrowUp") => 0,
-                    (None, _) => n - 1,
-                    (Some(f), "ArrowUp") => (f + 1) % n,
-                    (Some(f), _) => (f + n - 1) % n,
-                };
-                app.edit_pairs(&[("focus".to_string(), next.to_string())]);
-                return true;
-            }
-            app.render_readout_key(&key)
-        })
-        .unwrap_or(false);
-        if handled {
-            event.prevent_default();
-        }
     });
     for (panel, id) in PARTICLE_CANVASES.iter().enumerate() {
         let Some(canvas) = by_id_as::<HtmlCanvasElement>(id) else {
@@ -908,9 +750,41 @@ impl Explorer for App {
     fn write_url(&self) {
         App::write_url(self)
     }
-    fn scrub(&mut self, at: f64) {
+    fn show_at(&mut self, at: f64) {
         self.set_at(at);
-        self.schedule_url();
+    }
+    fn playback(&self) -> Playback {
+        self.playback
+    }
+    fn playback_mut(&mut self) -> &mut Playback {
+        &mut self.playback
+    }
+    fn toggle_play(&mut self) {
+        App::toggle_play(self)
+    }
+    fn speed(&self) -> f64 {
+        self.state.speed
+    }
+    fn play_ms(&self) -> f64 {
+        PLAY_MS
+    }
+    fn load_hash(&mut self, hash: &str) {
+        let (state, mut messages) = params::from_hash(hash);
+        let (page_options, page_messages) =
+            page::from_hash(hash, &params::control_keys(), params::PANELS);
+        messages.extend(page_messages);
+        if page_options != self.page {
+            self.page = page_options;
+            self.page_dirty = true;
+        }
+        self.apply_state(state, messages, true);
+    }
+    fn dismiss_messages(&mut self) {
+        self.messages.clear();
+        self.show_messages();
+    }
+    fn on_key(&mut self, key: &str, on_canvas: bool) -> bool {
+        self.on_key_impl(key, on_canvas)
     }
     fn relayout(&mut self, force_paint: bool) {
         App::relayout(self, force_paint)

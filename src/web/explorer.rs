@@ -55,7 +55,24 @@ pub trait Explorer {
     /// Writes the link into the address bar now.
     fn write_url(&self);
     /// Moves the playback position (0..1) without recomputing; the link follows (throttled).
-    fn scrub(&mut self, at: f64);
+    fn scrub(&mut self, at: f64) {
+        self.show_at(at);
+        super::shell::schedule_url();
+    }
+    /// Shows the playback position (0..1) without recomputing or touching the link.
+    fn show_at(&mut self, at: f64);
+    fn playback(&self) -> super::shell::Playback;
+    fn playback_mut(&mut self) -> &mut super::shell::Playback;
+    /// Starts or stops playback.
+    fn toggle_play(&mut self);
+    /// Playback speed and the duration (ms) of a whole run at speed 1.
+    fn speed(&self) -> f64;
+    fn play_ms(&self) -> f64;
+    /// Loads a link typed or navigated to (messages replace the old ones).
+    fn load_hash(&mut self, hash: &str);
+    fn dismiss_messages(&mut self);
+    /// A key pressed outside text fields (`on_canvas`: the focus is on a figure); true if used.
+    fn on_key(&mut self, key: &str, on_canvas: bool) -> bool;
     /// Re-lays the canvases out; repaints if one changed size (or `force_paint`).
     fn relayout(&mut self, force_paint: bool);
     /// The state as a plain object of link keys (+ `explorer`, `hash`).

@@ -9,6 +9,7 @@ mod dom;
 mod embed;
 mod explorer;
 mod share;
+mod shell;
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;

@@ -280,7 +280,8 @@ test("play, step and scrub move the particles without recomputing; the link keep
 });
 
 test("n = 2,000 × 200 steps stays responsive while computing (progress shown) and reaches ready", { timeout: 240_000 }, async (t) => {
-  const app = await suite.open("#attention?n=2000&steps=200", { viewport: DESKTOP, waitReady: false });
+  // Open the attention page itself: a root link would navigate once more while we probe.
+  const app = await suite.open("attention.html#attention?n=2000&steps=200", { viewport: DESKTOP, waitReady: false });
   try {
     const { page } = app;
     const t0 = Date.now();
@@ -350,8 +351,9 @@ test("embed: only the particles figure, a compact strip and the link back; the d
     assert.deepEqual(options, ["particles", "plots"]);
     await page.click("#embed-open");
     await page.check("#embed-opt-plots");
-    const code = await page.inputValue("#embed-code");
-    assert.match(code, /attention\.html#attention\?v=1&amp;n=30&amp;steps=40&amp;embed=1&amp;view=particles,plots/);
+    const want = /attention\.html#attention\?v=1&amp;n=30&amp;steps=40&amp;embed=1&amp;view=particles,plots/;
+    await page.waitForFunction((re) => new RegExp(re).test(document.querySelector("#embed-code").value), want.source, { timeout: 5000 })
+      .catch(async () => assert.match(await page.inputValue("#embed-code"), want));
     await full.assertNoErrors();
   } finally {
     await full.close();

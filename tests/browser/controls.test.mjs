@@ -40,6 +40,44 @@ const CASES = [
   ["speed", "", "3", []],
 ];
 
+// The same for the attention explorer (starting links keep runs small; P = particles, G = plots).
+const P = "#particles-canvas";
+const G = "#plots-canvas";
+const A = "#attention?n=40&steps=60";
+const ATT_CASES = [
+  ["rule", A, "hardmax", [P]],
+  ["margin", `${A}&delta=0.5`, "multiplicative", [P]],
+  ["delta", A, "0.4", [P, G]],
+  ["schedule", `${A}&delta=0.5`, "vanishing", [G]],
+  ["q", `${A}&delta=0.5&schedule=vanishing`, "2", [G]],
+  ["r", `${A}&delta=0.5&schedule=geometric`, "0.5", [G]],
+  ["pieces", `${A}&schedule=piecewise`, "0:1,30:0", [G]],
+  ["beta", `${A}&rule=softmax`, "20", [P]],
+  ["alpha", A, "2", [P]],
+  ["matrix", `${A}&rule=hardmax`, "spd", [P]],
+  ["theta", `${A}&rule=hardmax&matrix=rotation`, "1", [P]],
+  ["diag", `${A}&rule=hardmax&matrix=diagonal`, "3,0.2", [P]],
+  ["A", `${A}&rule=hardmax&matrix=custom`, "1,0.5,0.5,1", [P]],
+  ["n", "#attention?steps=60", "30", [P]],
+  ["d", A, "3", [P]],
+  ["steps", A, "120", [G]],
+  ["init", A, "disk", [P]],
+  ["clusters", `${A}&init=clusters`, "3", [P]],
+  ["sd", `${A}&init=clusters`, "0.2", [P]],
+  ["x0", "#attention?steps=60&x0=0,0;1,0;0,1", "0,0;1,0;0,1;1,1", [P]],
+  ["seed", A, "7", [P]],
+  ["tol", `${A}&rule=softmax&beta=1`, "0.1", [G]],
+  ["k0", A, "10", []],
+  ["trails", A, "off", [P]],
+  ["hull", A, "off", [P]],
+  ["cells", `${A}&rule=hardmax`, "on", [P]],
+  ["focus", A, "3", [P]],
+  ["yaw", `${A}&d=3&init=disk`, "80", [P]],
+  ["pitch", `${A}&d=3&init=disk`, "-30", [P]],
+  ["at", A, "0.3", [P, G]],
+  ["speed", A, "3", []],
+];
+
 async function setControl(page, key, value) {
   const id = `#ctl-${key}`;
   const kind = await page.evaluate((id) => {
@@ -59,8 +97,8 @@ async function setControl(page, key, value) {
   }
 }
 
-test("every control changes the state, the link and the picture, and the link restores it", T_OPTS, async () => {
-  for (const [key, start, value, canvases] of CASES) {
+async function checkControls(cases) {
+  for (const [key, start, value, canvases] of cases) {
     const app = await suite.open(start, { viewport: DESKTOP });
     try {
       const { page } = app;
@@ -89,4 +127,21 @@ test("every control changes the state, the link and the picture, and the link re
       await app.close();
     }
   }
+}
+
+test("every control changes the state, the link and the picture, and the link restores it", T_OPTS, async () => {
+  await checkControls(CASES);
+});
+
+test("attention: every control changes the state, the link and the picture, and the link restores it", T_OPTS, async () => {
+  const keys = await (async () => {
+    const app = await suite.open(A, { viewport: DESKTOP });
+    try {
+      return await app.page.$$eval("[id^=row-]", (rows) => rows.map((r) => r.id.slice(4)));
+    } finally {
+      await app.close();
+    }
+  })();
+  assert.deepEqual([...keys].sort(), ATT_CASES.map((c) => c[0]).sort(), "every attention control needs a case");
+  await checkControls(ATT_CASES);
 });

@@ -1,0 +1,222 @@
+//! The page chrome every explorer shares: the message banner, busy/ready flags and progress bar,
+//! the throttled address-bar update, playback, presets, and the page-wide listeners (links,
+//! resize, keyboard). Explorer-specific work goes through [`Explorer`].
+
+use std::cell::Cell;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Event, KeyboardEvent};
+
+use super::dom::{self, by_id, make, set_attr};
+use super::explorer::{route_elsewhere, with_explorer};
+use crate::table::Message;
+
+/// Delay of the address-bar update after a change (drags write one link, not hundreds).
+const URL_THROTTLE_MS: i32 = 150;
+
+thread_local! {
+    static URL_PENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Shows `messages` in the banner (hidden when empty). Text only: link text never becomes markup.
+pub fn show_messages(messages: &[Message]) {
+    let (Some(root), Some(list)) = (by_id("messages"), by_id("message-list")) else {
+        return;
+    };
+    dom::clear(&list);
+    for message in messages {
+        let _ = list.append_child(&make("li", "", Some(&message.text)));
+    }
+    if messages.is_empty() {
+        set_attr(&root, "hidden", "");
+    } else {
+        let _ = root.remove_attribute("hidden");
+    }
+}
+
+/// The page contract's busy flag (`body[data-busy]`, `aria-busy`) and the progress bar.
+pub fn set_busy(busy: bool, progress: f64) {
+    if let Some(body) = dom::document().body() {
+        set_attr(&body, "data-busy", if busy { "1" } else { "0" });
+        set_attr(&body, "aria-busy", if busy { "true" } else { "false" });
+    }
+    if let Some(bar) = by_id("progress") {
+        if busy {
+            let _ = bar.remove_attribute("hidden");
+            set_attr(&bar, "value", &format!("{progress:.3}"));
+        } else {
+            set_attr(&bar, "hidden", "");
+        }
+    }
+}
+
+/// `body[data-ready="1"]`: the first scene is computed and painted.
+pub fn mark_ready() {
+    if let Some(body) = dom::document().body() {
+        set_attr(&body, "data-ready", "1");
+    }
+}
+
+/// Replaces the address bar's hash (no history entry) if it differs.
+pub fn replace_hash(hash: &str) {
+    let current = dom::window().location().hash().unwrap_or_default();
+    if current != hash {
+        if let Ok(history) = dom::window().history() {
+            let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(hash));
+        }
+    }
+}
+
+/// Writes the running explorer's link into the address bar after [`URL_THROTTLE_MS`].
+pub fn schedule_url() {
+    if URL_PENDING.with(|p| p.replace(true)) {
+        return;
+    }
+    dom::set_timeout(
+        || {
+            URL_PENDING.with(|p| p.set(false));
+            with_explorer(|e| e.write_url());
+        },
+        URL_THROTTLE_MS,
+    );
+}
+
+/// One preset link per entry: (name, title, description, hash).
+pub fn build_presets(presets: &[(&str, &str, &str, &str)]) {
+    let Some(root) = by_id("presets") else { return };
+    dom::clear(&root);
+    for (name, title, description, hash) in presets {
+        let link = make("a", "preset", Some(title));
+        set_attr(&link, "href", hash);
+        set_attr(&link, "data-preset", name);
+        set_attr(&link, "role", "button");
+        set_attr(&link, "title", description);
+        let _ = root.append_child(&link);
+    }
+}
+
+/// Play/pause state: while playing, the position runs from `origin.1` at time `origin.0`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Playback {
+    pub playing: bool,
+    origin: (f64, f64),
+}
+
+impl Playback {
+    /// Starts (from 0 when at the end) or stops; returns the position to show.
+    pub fn toggle(&mut self, at: f64) -> f64 {
+        self.playing = !self.playing;
+        let at = if self.playing && at >= 1.0 { 0.0 } else { at };
+        if self.playing {
+            self.origin = (dom::now_ms(), at);
+            dom::request_frame(animate);
+        }
+        if let Some(button) = by_id("play") {
+            button.set_text_content(Some(if self.playing {
+                "❚❚ Pause"
+            } else {
+                "▶ Play"
+            }));
+            set_attr(
+                &button,
+                "aria-pressed",
+                if self.playing { "true" } else { "false" },
+            );
+        }
+        at
+    }
+
+    /// The position now, for a whole run lasting `duration_ms` at speed 1.
+    fn position(&self, speed: f64, duration_ms: f64) -> f64 {
+        self.origin.1 + (dom::now_ms() - self.origin.0) * speed / duration_ms
+    }
+}
+
+fn animate(_time: f64) {
+    let again = with_explorer(|e| {
+        let playback = e.playback();
+        if !playback.playing {
+            return false;
+        }
+        let at = playback.position(e.speed(), e.play_ms());
+        if at < 1.0 {
+            e.show_at(at);
+            return true;
+        }
+        if e.page().looping {
+            e.playback_mut().origin = (dom::now_ms(), 0.0);
+            e.show_at(0.0);
+            return true;
+        }
+        e.show_at(1.0);
+        e.toggle_play();
+        false
+    })
+    .unwrap_or(false);
+    if again {
+        dom::request_frame(animate);
+    }
+}
+
+/// Page-wide listeners: message dismissal, play button, links (presets, navigation, hand edits),
+/// resize, and the keyboard (share/export shortcuts with Shift anywhere but in a text field; the
+/// explorer's own keys when not typing). `is_typing_target` names targets whose keys belong to
+/// the element (e.g. an editor canvas).
+pub fn wire(explorer_name: &'static str, is_typing_target: fn(&web_sys::Element) -> bool) {
+    if let Some(button) = by_id("dismiss-messages") {
+        dom::listen::<Event>(&button, "click", |_| {
+            with_explorer(|e| e.dismiss_messages());
+        });
+    }
+    if let Some(button) = by_id("play") {
+        dom::listen::<Event>(&button, "click", |_| {
+            with_explorer(|e| e.toggle_play());
+        });
+    }
+    dom::listen::<Event>(&dom::window(), "hashchange", move |_| {
+        let hash = dom::window().location().hash().unwrap_or_default();
+        if route_elsewhere(&hash, explorer_name) {
+            return;
+        }
+        with_explorer(|e| {
+            if e.full_hash() != hash {
+                e.load_hash(&hash);
+            }
+        });
+    });
+    dom::listen::<Event>(&dom::window(), "resize", |_| {
+        with_explorer(|e| {
+            let force = !e.page().embed;
+            e.relayout(force);
+        });
+    });
+    dom::listen::<KeyboardEvent>(&dom::document(), "keydown", move |event| {
+        if event.ctrl_key() || event.meta_key() || event.alt_key() {
+            return;
+        }
+        let target = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        let in_field = target.as_ref().is_some_and(|el| {
+            matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
+                || el.closest("[contenteditable]").ok().flatten().is_some()
+        });
+        if event.shift_key() && !in_field && super::share::shortcut(&event.key()) {
+            event.prevent_default();
+            return;
+        }
+        let busy_target = in_field
+            || target.as_ref().is_some_and(|el| {
+                matches!(el.tag_name().as_str(), "BUTTON" | "A") || is_typing_target(el)
+            });
+        if busy_target {
+            return;
+        }
+        let on_canvas = target.as_ref().is_some_and(|el| el.tag_name() == "CANVAS");
+        let key = event.key();
+        if with_explorer(|e| e.on_key(&key, on_canvas)).unwrap_or(false) {
+            event.prevent_default();
+        }
+    });
+}
