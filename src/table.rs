@@ -338,3 +338,12 @@ pub fn all_pairs<S, G>(
 ) -> Vec<(&'static str, String)> {
     params.iter().map(|p| (p.key, value_text(p, st))).collect()
 }
+
+/// A one-click preset of an explorer: a named, described link.
+pub struct Preset {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// The link (hash) of the preset, in this version's format.
+    pub hash: &'static str,
+}

@@ -2,13 +2,7 @@
 //! (`shared/reference/attention-particles.md`) and is also a plain, clean link (it parses without
 //! messages and prints back to itself; `tests/attention_params.rs` checks both).
 
-pub struct Preset {
-    pub name: &'static str,
-    pub title: &'static str,
-    pub description: &'static str,
-    /// The link (hash) of the preset, in this version's format.
-    pub hash: &'static str,
-}
+pub use crate::table::Preset;
 
 pub static PRESETS: &[Preset] = &[
     Preset {

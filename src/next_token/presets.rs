@@ -1,12 +1,6 @@
 //! One-click presets: each reproduces a check of the reference document and is also a plain link.
 
-pub struct Preset {
-    pub name: &'static str,
-    pub title: &'static str,
-    pub description: &'static str,
-    /// The link (hash) of the preset, in this version's format.
-    pub hash: &'static str,
-}
+pub use crate::table::Preset;
 
 pub static PRESETS: &[Preset] = &[
     Preset {

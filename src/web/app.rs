@@ -67,11 +67,7 @@ pub fn start() {
         // The temperature slider spans 0.01..100; typing reaches the full range.
         (key == "T").then_some((0.01, 100.0))
     });
-    let presets: Vec<_> = PRESETS
-        .iter()
-        .map(|p| (p.name, p.title, p.description, p.hash))
-        .collect();
-    shell::build_presets(&presets);
+    shell::build_presets(PRESETS);
     wire_events();
     let hash = dom::window().location().hash().unwrap_or_default();
     let (state, mut messages) = params::from_hash(&hash);

@@ -117,11 +117,7 @@ pub fn with_app<R>(f: impl FnOnce(&mut App) -> R) -> Option<R> {
 pub fn start() {
     let groups: Vec<_> = params::Group::ALL.iter().map(|g| (*g, g.title())).collect();
     controls::build(PARAMS, &groups, params::Group::Playback, |_| None);
-    let presets: Vec<_> = PRESETS
-        .iter()
-        .map(|p| (p.name, p.title, p.description, p.hash))
-        .collect();
-    shell::build_presets(&presets);
+    shell::build_presets(PRESETS);
     let hash = dom::window().location().hash().unwrap_or_default();
     let (state, mut messages) = params::from_hash(&hash);
     let (page_options, page_messages) =

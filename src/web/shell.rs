@@ -10,7 +10,7 @@ use web_sys::{Event, KeyboardEvent};
 
 use super::dom::{self, by_id, make, set_attr};
 use super::explorer::{route_elsewhere, with_explorer};
-use crate::table::Message;
+use crate::table::{Message, Preset};
 
 /// Delay of the address-bar update after a change (drags write one link, not hundreds).
 const URL_THROTTLE_MS: i32 = 150;
@@ -82,16 +82,16 @@ pub fn schedule_url() {
     );
 }
 
-/// One preset link per entry: (name, title, description, hash).
-pub fn build_presets(presets: &[(&str, &str, &str, &str)]) {
+/// One link per preset (each is a plain link; `data-preset` names it for tests and scripts).
+pub fn build_presets(presets: &[Preset]) {
     let Some(root) = by_id("presets") else { return };
     dom::clear(&root);
-    for (name, title, description, hash) in presets {
-        let link = make("a", "preset", Some(title));
-        set_attr(&link, "href", hash);
-        set_attr(&link, "data-preset", name);
+    for preset in presets {
+        let link = make("a", "preset", Some(preset.title));
+        set_attr(&link, "href", preset.hash);
+        set_attr(&link, "data-preset", preset.name);
         set_attr(&link, "role", "button");
-        set_attr(&link, "title", description);
+        set_attr(&link, "title", preset.description);
         let _ = root.append_child(&link);
     }
 }
