@@ -406,3 +406,48 @@ test("a next-token link typed into the attention page goes to the next-token exp
     await app.close();
   }
 });
+
+test("the page's attention SVGs are byte-identical to `token-dynamics render <link> --svg`", T_OPTS, async (t) => {
+  const { execFileSync } = await import("node:child_process");
+  const fs = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const { REPO } = await import("./harness.mjs");
+  const native = path.join(REPO, "target", "release", "token-dynamics");
+  assert.ok(fs.existsSync(native), `${native} missing: run \`cargo build --release --bin token-dynamics\` (scripts/test.sh does)`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "td-att-svg-"));
+  const links = [
+    "#attention?v=1&rule=hardmax&steps=30&init=fig2-leader&focus=1",
+    "#attention?v=1&rule=compare&init=fig2-nonleader&steps=60&delta=0.3&at=0.5",
+    "#attention?v=1&rule=hardmax&matrix=spd&cells=on&n=40&steps=40",
+  ];
+  try {
+    for (const link of links) {
+      const app = await suite.open(`attention.html${link}`, { viewport: DESKTOP });
+      try {
+        const { page } = app;
+        for (const figure of ["particles", "plots"]) {
+          await page.selectOption("#export-figure", figure);
+          const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 10_000 }), page.click("#export-svg")]);
+          const browserSvg = fs.readFileSync(await dl.path());
+          const out = path.join(dir, `${figure}.svg`);
+          execFileSync(native, ["render", link, "--figure", figure, "--svg", out], { stdio: ["ignore", "ignore", "pipe"] });
+          const nativeSvg = fs.readFileSync(out);
+          if (!browserSvg.equals(nativeSvg)) {
+            const a = browserSvg.toString("utf8");
+            const b = nativeSvg.toString("utf8");
+            let i = 0;
+            while (i < a.length && a[i] === b[i]) i++;
+            assert.fail(`${link} (${figure}): browser and native SVG differ at byte ${i}:\n browser …${a.slice(Math.max(0, i - 80), i + 80)}\n native  …${b.slice(Math.max(0, i - 80), i + 80)}`);
+          }
+          t.diagnostic(`${link} ${figure}: identical, ${browserSvg.length} bytes`);
+        }
+        await app.assertNoErrors();
+      } finally {
+        await app.close();
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
