@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Event, KeyboardEvent};
+use web_sys::{Event, HashChangeEvent, KeyboardEvent};
 
 use super::dom::{self, by_id, make, set_attr};
 use super::explorer::{route_elsewhere, with_explorer};
@@ -174,8 +174,11 @@ pub fn wire(explorer_name: &'static str, is_typing_target: fn(&web_sys::Element)
             with_explorer(|e| e.toggle_play());
         });
     }
-    dom::listen::<Event>(&dom::window(), "hashchange", move |_| {
-        let hash = dom::window().location().hash().unwrap_or_default();
+    dom::listen::<HashChangeEvent>(&dom::window(), "hashchange", move |event| {
+        // The hash navigated to comes from the event, not the address bar: a throttled
+        // replaceState of the previous state may already have rewritten the address bar.
+        let url = event.new_url();
+        let hash = url.find('#').map_or("", |i| &url[i..]).to_string();
         if route_elsewhere(&hash, explorer_name) {
             return;
         }
