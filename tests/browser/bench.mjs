@@ -16,12 +16,16 @@ import zlib from "node:zlib";
 import { pathToFileURL } from "node:url";
 import { startSuite, median, percentile, DIST, RESULTS } from "./harness.mjs";
 
-const MICRO = ["v3-16x500-field40", "v1000-500", "v50257-500"];
+const MICRO = ["v3-16x500-field40", "v1000-500", "v50257-500", "att-n256-localmax-200", "att-n2000-localmax-200"];
 const SLIDER = [
-  { scenario: "slider-to-paint-v3", hash: "" },
+  { scenario: "slider-to-paint-v3", hash: "", control: "#ctl-T" },
   // V = 1,000: one trajectory of Flow C from uniform (the default scene of a large vocabulary is
   // the same flow from five starts, twice in compare mode: see the README for that cost).
-  { scenario: "slider-to-paint-v1000", hash: "#next-token?V=1000&gen=zipf&seed=1&flow=entropic&p0=uniform" },
+  { scenario: "slider-to-paint-v1000", hash: "#next-token?V=1000&gen=zipf&seed=1&flow=entropic&p0=uniform", control: "#ctl-T" },
+  // Attention, n = 256, d = 2, 200 localmax steps: the delta slider. The page computes what fits
+  // in ~8 ms, paints, then finishes in ~10 ms slices; the latency runs until it has finished and
+  // painted (body[data-busy="0"]).
+  { scenario: "slider-to-done-att-n256", hash: "attention.html#attention?n=256", control: "#ctl-delta" },
 ];
 
 function parseArgs(argv) {
