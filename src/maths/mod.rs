@@ -12,4 +12,5 @@ pub mod logits;
 pub mod run;
 pub mod scores;
 pub mod simplex;
+pub mod transformer;
 pub mod truncation;

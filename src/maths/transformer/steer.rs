@@ -1,0 +1,252 @@
+//! Jacobian steering at the final post-norm state (the logits `z = W_U·h` are linear in h, with
+//! `W_U = wte`, no bias), and the closed-form LayerNorm vector-Jacobian product for steering the
+//! state before the final norm. All f64.
+//!
+//! - `g_y = ∂ log p(y|h)/∂h = W_U[y] - Σ_j p_j·W_U[j]`;
+//! - Delta form: `δ = Δ·g_y/‖g_y‖²`, the minimal-norm δ raising log p(y) by Δ to first order;
+//! - margin form: `δ = max(0, margin - (z_y - z_c))·w/‖w‖²`, `w = W_U[y] - W_U[c]`, c = the current
+//!   top token other than y (lowest index on ties): afterwards `z_y - z_c = margin` exactly (up to
+//!   rounding) if it was below, δ = 0 otherwise.
+
+use super::config::LN_EPS;
+use super::forward::log_softmax;
+use super::weights::Weights;
+
+/// A steering step and its effect.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Steer {
+    pub delta: Vec<f64>,
+    pub norm: f64,
+    pub old_log_p: f64,
+    pub new_log_p: f64,
+    pub new_p: f64,
+    /// 1-based rank of y before / after (1 + number of tokens with a strictly larger logit).
+    pub old_rank: usize,
+    pub new_rank: usize,
+    /// Token c of the margin form (None for the Delta form).
+    pub competitor: Option<usize>,
+    /// `z_y - z_c` before / after (margin form only).
+    pub old_gap: Option<f64>,
+    pub new_gap: Option<f64>,
+}
+
+/// Logits `W_U·h` (f64, summation in coordinate order).
+pub fn logits(w: &Weights, h: &[f64]) -> Vec<f64> {
+    let d = w.config.d_model;
+    w.wte
+        .chunks_exact(d)
+        .map(|row| row.iter().zip(h).map(|(&a, &b)| a as f64 * b).sum())
+        .collect()
+}
+
+/// 1-based rank of `y` among logits `z`.
+pub fn rank(z: &[f64], y: usize) -> usize {
+    1 + z.iter().filter(|&&v| v > z[y]).count()
+}
+
+/// `g_y = W_U[y] - Σ_j p_j W_U[j]` at the post-norm state `h`.
+pub fn gradient_log_p(w: &Weights, h: &[f64], y: usize) -> Result<Vec<f64>, String> {
+    check(w, h, y)?;
+    let lp = log_softmax(&logits(w, h));
+    Ok(gradient_from_log_probs(w, &lp, y))
+}
+
+fn gradient_from_log_probs(w: &Weights, lp: &[f64], y: usize) -> Vec<f64> {
+    let d = w.config.d_model;
+    let mut g: Vec<f64> = w.unembedding_row(y).iter().map(|&v| v as f64).collect();
+    for (j, row) in w.wte.chunks_exact(d).enumerate() {
+        let p = lp[j].exp();
+        for (gi, &r) in g.iter_mut().zip(row) {
+            *gi -= p * r as f64;
+        }
+    }
+    g
+}
+
+fn check(w: &Weights, h: &[f64], y: usize) -> Result<(), String> {
+    if h.len() != w.config.d_model {
+        return Err(format!(
+            "state has {} coordinates, d_model = {}",
+            h.len(),
+            w.config.d_model
+        ));
+    }
+    if y >= w.config.vocab {
+        return Err(format!("target {y} outside the vocabulary"));
+    }
+    if h.iter().any(|v| !v.is_finite()) {
+        return Err("state contains a non-finite value".into());
+    }
+    Ok(())
+}
+
+fn finish(
+    w: &Weights,
+    h: &[f64],
+    y: usize,
+    delta: Vec<f64>,
+    z_old: &[f64],
+    c: Option<usize>,
+) -> Steer {
+    let lp_old = log_softmax(z_old);
+    let h_new: Vec<f64> = h.iter().zip(&delta).map(|(a, b)| a + b).collect();
+    let z_new = logits(w, &h_new);
+    let lp_new = log_softmax(&z_new);
+    Steer {
+        norm: delta.iter().map(|v| v * v).sum::<f64>().sqrt(),
+        delta,
+        old_log_p: lp_old[y],
+        new_log_p: lp_new[y],
+        new_p: lp_new[y].exp(),
+        old_rank: rank(z_old, y),
+        new_rank: rank(&z_new, y),
+        competitor: c,
+        old_gap: c.map(|c| z_old[y] - z_old[c]),
+        new_gap: c.map(|c| z_new[y] - z_new[c]),
+    }
+}
+
+/// Delta form: `δ = Δ·g_y/‖g_y‖²` at the post-norm state `h`. Errors when `g_y = 0` (p_y = 1 in
+/// floating point, or all unembedding rows equal) and Δ != 0, or Δ is not finite.
+pub fn steer_delta(w: &Weights, h: &[f64], y: usize, delta_log_p: f64) -> Result<Steer, String> {
+    check(w, h, y)?;
+    if !delta_log_p.is_finite() {
+        return Err("Δ must be finite".into());
+    }
+    let z = logits(w, h);
+    let lp = log_softmax(&z);
+    let g = gradient_from_log_probs(w, &lp, y);
+    let g2: f64 = g.iter().map(|v| v * v).sum();
+    let delta = if delta_log_p == 0.0 {
+        vec![0.0; g.len()]
+    } else if g2 > 0.0 && g2.is_finite() {
+        g.iter().map(|v| delta_log_p * v / g2).collect()
+    } else {
+        return Err("the gradient of log p(y) is zero: no direction raises it".into());
+    };
+    Ok(finish(w, h, y, delta, &z, None))
+}
+
+/// Margin form: make y beat the current top token c ≠ y by `margin` (logits). Errors when
+/// `W_U[y] = W_U[c]` and a step is needed, or margin is not finite.
+pub fn steer_margin(w: &Weights, h: &[f64], y: usize, margin: f64) -> Result<Steer, String> {
+    check(w, h, y)?;
+    if !margin.is_finite() {
+        return Err("margin must be finite".into());
+    }
+    let z = logits(w, h);
+    let c = (0..z.len())
+        .filter(|&j| j != y)
+        .fold(None, |best: Option<usize>, j| match best {
+            Some(b) if z[b] >= z[j] => Some(b),
+            _ => Some(j),
+        })
+        .ok_or("the vocabulary has a single token")?;
+    let need = (margin - (z[y] - z[c])).max(0.0);
+    let d = w.config.d_model;
+    let delta = if need == 0.0 {
+        vec![0.0; d]
+    } else {
+        let wv: Vec<f64> = w
+            .unembedding_row(y)
+            .iter()
+            .zip(w.unembedding_row(c))
+            .map(|(&a, &b)| a as f64 - b as f64)
+            .collect();
+        let w2: f64 = wv.iter().map(|v| v * v).sum();
+        if w2 <= 0.0 {
+            return Err(format!("tokens {y} and {c} have the same unembedding row"));
+        }
+        wv.iter().map(|v| need * v / w2).collect()
+    };
+    Ok(finish(w, h, y, delta, &z, Some(c)))
+}
+
+/// `LN(x) = g ⊙ (x - mean)/sqrt(var + eps) + b` in f64 (biased variance).
+pub fn layer_norm(x: &[f64], gain: &[f64], bias: &[f64], eps: f64) -> Vec<f64> {
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let rstd = 1.0 / (var + eps).sqrt();
+    x.iter()
+        .zip(gain)
+        .zip(bias)
+        .map(|((v, g), b)| g * (v - mean) * rstd + b)
+        .collect()
+}
+
+/// Vector-Jacobian product of LayerNorm: `(∂LN/∂x)ᵀ·u`. With `x̂ = (x - mean)·rstd` and
+/// `a = g ⊙ u`: `grad = rstd·(a - mean(a) - x̂·mean(a ⊙ x̂))`. Lengths must match (else the
+/// shortest is used).
+pub fn layer_norm_vjp(x: &[f64], gain: &[f64], eps: f64, upstream: &[f64]) -> Vec<f64> {
+    let len = x.len().min(gain.len()).min(upstream.len());
+    let (x, gain, upstream) = (&x[..len], &gain[..len], &upstream[..len]);
+    if len == 0 {
+        return Vec::new();
+    }
+    let n = len as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let rstd = 1.0 / (var + eps).sqrt();
+    let xhat: Vec<f64> = x.iter().map(|v| (v - mean) * rstd).collect();
+    let a: Vec<f64> = gain.iter().zip(upstream).map(|(g, u)| g * u).collect();
+    let mean_a = a.iter().sum::<f64>() / n;
+    let mean_ax = a.iter().zip(&xhat).map(|(a, x)| a * x).sum::<f64>() / n;
+    a.iter()
+        .zip(&xhat)
+        .map(|(a, xh)| rstd * (a - mean_a - xh * mean_ax))
+        .collect()
+}
+
+/// `∂ log p(y)/∂h_pre` at a pre-norm state (through the final LayerNorm, f64, eps = `LN_EPS`).
+pub fn gradient_log_p_pre_norm(w: &Weights, h_pre: &[f64], y: usize) -> Result<Vec<f64>, String> {
+    check(w, h_pre, y)?;
+    let g: Vec<f64> = w.lnf_g.iter().map(|&v| v as f64).collect();
+    let b: Vec<f64> = w.lnf_b.iter().map(|&v| v as f64).collect();
+    let post = layer_norm(h_pre, &g, &b, LN_EPS as f64);
+    let up = gradient_log_p(w, &post, y)?;
+    Ok(layer_norm_vjp(h_pre, &g, LN_EPS as f64, &up))
+}
+
+/// Delta form before the final norm: `δ = Δ·g/‖g‖²` with g from [`gradient_log_p_pre_norm`]; only
+/// first-order accurate (the norm is nonlinear). The returned log-probabilities are evaluated
+/// through the f64 final norm at `h_pre` and `h_pre + δ`.
+pub fn steer_delta_pre_norm(
+    w: &Weights,
+    h_pre: &[f64],
+    y: usize,
+    delta_log_p: f64,
+) -> Result<Steer, String> {
+    if !delta_log_p.is_finite() {
+        return Err("Δ must be finite".into());
+    }
+    let grad = gradient_log_p_pre_norm(w, h_pre, y)?;
+    let g2: f64 = grad.iter().map(|v| v * v).sum();
+    let delta: Vec<f64> = if delta_log_p == 0.0 {
+        vec![0.0; grad.len()]
+    } else if g2 > 0.0 && g2.is_finite() {
+        grad.iter().map(|v| delta_log_p * v / g2).collect()
+    } else {
+        return Err("the gradient of log p(y) is zero: no direction raises it".into());
+    };
+    let g: Vec<f64> = w.lnf_g.iter().map(|&v| v as f64).collect();
+    let b: Vec<f64> = w.lnf_b.iter().map(|&v| v as f64).collect();
+    let post_old = layer_norm(h_pre, &g, &b, LN_EPS as f64);
+    let moved: Vec<f64> = h_pre.iter().zip(&delta).map(|(a, b)| a + b).collect();
+    let post_new = layer_norm(&moved, &g, &b, LN_EPS as f64);
+    let z_old = logits(w, &post_old);
+    let z_new = logits(w, &post_new);
+    let (lp_old, lp_new) = (log_softmax(&z_old), log_softmax(&z_new));
+    Ok(Steer {
+        norm: delta.iter().map(|v| v * v).sum::<f64>().sqrt(),
+        delta,
+        old_log_p: lp_old[y],
+        new_log_p: lp_new[y],
+        new_p: lp_new[y].exp(),
+        old_rank: rank(&z_old, y),
+        new_rank: rank(&z_new, y),
+        competitor: None,
+        old_gap: None,
+        new_gap: None,
+    })
+}
