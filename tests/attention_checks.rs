@@ -593,3 +593,17 @@ fn localmax_square_setups_from_the_reference() {
         assert!(go(5.0).state_diags()[200].diameter < 1e-12);
     }
 }
+
+/// -0.0 and 0.0 are the same coordinate for the hull: a point at (-0, 0.003) sorted before
+/// (0, -0.008) once dropped the latter (found by the diameter property test).
+#[test]
+fn hull_treats_negative_zero_as_zero() {
+    let pts = [
+        0.0, 0.003, 0.0, -0.008, 0.006, 0.004, 0.005, -0.0, -0.0, 0.003,
+    ];
+    let mut h = token_dynamics::maths::attention::hull::hull_2d(&pts);
+    h.sort_unstable();
+    assert_eq!(h, vec![0, 1, 2, 3]);
+    let diameter = token_dynamics::maths::attention::hull::diameter_of(&pts, 2, &h);
+    assert!((diameter - (0.006f64.powi(2) + 0.012f64.powi(2)).sqrt()).abs() < 1e-15);
+}

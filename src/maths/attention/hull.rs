@@ -9,10 +9,15 @@ pub fn hull_2d(pts: &[f64]) -> Vec<usize> {
     let n = pts.len() / 2;
     let p = |i: usize| (pts[2 * i], pts[2 * i + 1]);
     let mut idx: Vec<usize> = (0..n).collect();
+    // Lexicographic by value: `+ 0.0` turns -0.0 into 0.0, which total_cmp would order first and
+    // so break the chain's sweep (a (-0, 1) before a (0, -1) dropped the latter from the hull).
     idx.sort_by(|&a, &b| {
         let (ax, ay) = p(a);
         let (bx, by) = p(b);
-        ax.total_cmp(&bx).then(ay.total_cmp(&by)).then(a.cmp(&b))
+        (ax + 0.0)
+            .total_cmp(&(bx + 0.0))
+            .then((ay + 0.0).total_cmp(&(by + 0.0)))
+            .then(a.cmp(&b))
     });
     idx.dedup_by(|a, b| p(*a) == p(*b));
     if idx.len() <= 2 {
