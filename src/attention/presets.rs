@@ -25,38 +25,38 @@ pub static PRESETS: &[Preset] = &[
     },
     Preset {
         name: "localmax",
-        title: "Localmax: drag delta",
+        title: "Localmax (stand-in): drag delta",
         description: "Localmax (our additive stand-in) on the Figure 2 square, delta = 0.1, 200 steps. Drag delta from 0 upward: at 0 the tokens reach the four vertices as under hardmax; a small delta pulls the vertices inward and leaves extra limit points.",
         hash: "#attention?v=1&init=fig2-square",
     },
     Preset {
         name: "centre-cluster",
-        title: "Localmax: centre cluster",
-        description: "The same square with delta = 1: the six inner tokens gather in a cluster at the centre while the four corners stay put.",
+        title: "Localmax (stand-in): centre cluster",
+        description: "Our additive localmax stand-in on the same square with delta = 1: the six inner tokens gather in a cluster at the centre while the four corners stay put.",
         hash: "#attention?v=1&delta=1&init=fig2-square",
     },
     Preset {
         name: "consensus",
-        title: "Localmax: consensus",
-        description: "delta = 5 admits every token: all-to-all averaging, every token meets at one point (like softmax at beta = 0).",
+        title: "Localmax (stand-in): consensus",
+        description: "Our additive localmax stand-in with delta = 5 admits every token: all-to-all averaging, every token meets at one point (like softmax at beta = 0).",
         hash: "#attention?v=1&delta=5&init=fig2-square",
     },
     Preset {
         name: "vanishing",
-        title: "Vanishing delta recovers hardmax",
-        description: "delta(k) = 0.3/(1 + k)² fades fast enough that every token ends where hardmax sends it, on the square's corners. With q = 1 the corners end slightly inside and one token stays on an edge.",
+        title: "Localmax (stand-in): vanishing delta",
+        description: "Our additive localmax stand-in with delta(k) = 0.3/(1 + k)², which fades fast enough that every token ends where hardmax sends it, on the square's corners. With q = 1 the corners end slightly inside and one token stays on an edge.",
         hash: "#attention?v=1&delta=0.3&schedule=vanishing&q=2&init=fig2-square",
     },
     Preset {
         name: "multiplicative",
-        title: "Multiplicative margin",
+        title: "Localmax (stand-in): multiplicative margin",
         description: "The multiplicative stand-in with delta = 0.2: a token attends to every token whose alignment is at least (1 − delta) times its best, so the margin grows with the alignment. The corners are pulled inward and extra limit points stay on the edges.",
         hash: "#attention?v=1&margin=multiplicative&delta=0.2&init=fig2-square",
     },
     Preset {
         name: "compare",
-        title: "Softmax, hardmax, localmax",
-        description: "All three rules from the same 64 random tokens: softmax (beta = 5) collapses to one cluster, hardmax freezes clusters at the hull's vertices, localmax pulls the hull inward before it settles.",
+        title: "Softmax, hardmax, localmax (stand-in)",
+        description: "All three rules from the same 64 random tokens: softmax (beta = 5) collapses to one cluster, hardmax freezes clusters at the hull's vertices, our localmax stand-in pulls the hull inward before it settles.",
         hash: "#attention?v=1&rule=compare",
     },
     Preset {
@@ -80,7 +80,7 @@ pub static PRESETS: &[Preset] = &[
     Preset {
         name: "3d",
         title: "Three dimensions",
-        description: "64 tokens uniform in the unit ball (d = 3) under localmax: turn the view with yaw and pitch and watch the hull shrink toward a polytope.",
+        description: "64 tokens uniform in the unit ball (d = 3) under the additive localmax stand-in: turn the view with yaw and pitch and watch the hull shrink toward a polytope.",
         hash: "#attention?v=1&d=3&init=disk",
     },
     Preset {
@@ -92,7 +92,7 @@ pub static PRESETS: &[Preset] = &[
     Preset {
         name: "large",
         title: "2,000 tokens",
-        description: "The largest token count the page offers: 2,000 tokens under localmax for 200 steps. The hull shrinks slowly and its diameter never reaches zero.",
+        description: "The largest token count the page offers: 2,000 tokens under the additive localmax stand-in for 200 steps. The hull shrinks toward a polytope (2.79 → 2.49 in diameter); the log-axis plot shows the distance to the final state decaying geometrically, not reaching zero in finite time until floating-point rounding stops the tokens.",
         hash: "#attention?v=1&n=2000",
     },
 ];
