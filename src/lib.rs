@@ -7,6 +7,7 @@
 pub mod attention;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
+pub mod draw_kit;
 pub mod export;
 pub mod maths;
 pub mod next_token;

@@ -9,20 +9,19 @@
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 
 use super::params::RuleChoice;
 use super::scene::{Membership, Scene};
+use crate::draw_kit::{
+    anchored, font, lw, px, star_points, wrap_items, BACKGROUND, GRID, INK, MUTED,
+};
 use crate::maths::attention::pca::Pca;
 use crate::maths::attention::{frank_wolfe, hull};
 use crate::next_token::draw::nice_ticks;
 
 pub type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-const INK: RGBColor = RGBColor(34, 34, 34);
-const MUTED: RGBColor = RGBColor(110, 110, 110);
-const GRID: RGBColor = RGBColor(228, 228, 228);
-const BACKGROUND: RGBColor = RGBColor(255, 255, 255);
 const BUSY: RGBColor = RGBColor(200, 110, 0);
 /// Tokens before the run is finished (no quiescent sets yet).
 const NEUTRAL: RGBColor = RGBColor(60, 70, 110);
@@ -65,37 +64,8 @@ pub fn set_colour(set: usize) -> RGBColor {
     SET_COLOURS[set % SET_COLOURS.len()]
 }
 
-/// A font of `size` CSS pixels (plotters' SVG backend and the page's canvas backend render
-/// `size / 1.24`, hence the factor, as in `next_token::draw`).
-fn font(size: f64, scale: f64) -> TextStyle<'static> {
-    ("sans-serif", (size * scale * 1.24).max(1.0))
-        .into_font()
-        .color(&INK)
-}
-
-fn anchored(style: TextStyle<'_>, h: HPos, v: VPos) -> TextStyle<'_> {
-    style.pos(Pos::new(h, v))
-}
-
-/// Pixel coordinates for a backend: rounded, clamped, and never NaN (a non-finite value lands far
-/// outside the picture instead).
-fn px(p: (f64, f64)) -> (i32, i32) {
-    let f = |v: f64| {
-        if v.is_finite() {
-            v.clamp(-1e7, 1e7).round() as i32
-        } else {
-            -100_000
-        }
-    };
-    (f(p.0), f(p.1))
-}
-
 fn finite(p: (f64, f64)) -> bool {
     p.0.is_finite() && p.1.is_finite()
-}
-
-fn lw(width: f64, scale: f64) -> u32 {
-    ((width * scale).round() as u32).max(1)
 }
 
 /// Text cut to about `max_px` pixels (widths estimated, never measured: every backend agrees).
@@ -107,23 +77,6 @@ fn fit_text(text: &str, max_px: f64, size: f64, scale: f64) -> String {
     } else {
         text.chars().take(max_chars - 1).collect::<String>() + "…"
     }
-}
-
-/// Wraps items into lines of an estimated width.
-fn wrap(items: &[String], width: f64, size: f64, scale: f64) -> Vec<String> {
-    let per_char = 0.56 * size * scale;
-    let max_chars = ((width - 16.0 * scale) / per_char).max(12.0) as usize;
-    let mut lines: Vec<String> = Vec::new();
-    for item in items {
-        match lines.last_mut() {
-            Some(last) if last.chars().count() + 3 + item.chars().count() <= max_chars => {
-                last.push_str("   ");
-                last.push_str(item);
-            }
-            _ => lines.push(item.clone()),
-        }
-    }
-    lines
 }
 
 /// Tick label with as many decimals as the tick step needs.
@@ -236,7 +189,13 @@ impl ParticleFrame {
         let legend = if height_px < LEGEND_MIN_HEIGHT * scale {
             Vec::new()
         } else {
-            wrap(&legend_items(scene), width_px, 10.0, scale)
+            wrap_items(
+                &legend_items(scene),
+                width_px,
+                0.56 * 10.0 * scale,
+                12,
+                scale,
+            )
         };
         let axes = d <= 2;
         let left = if axes { 50.0 } else { 10.0 } * scale;
@@ -502,16 +461,6 @@ fn token_style(membership: Option<&[Membership]>, i: usize) -> (RGBColor, bool) 
         Some(Membership::Feeds(s)) => (set_colour(*s), true),
         Some(Membership::Other) => (OTHER, false),
     }
-}
-
-fn star_points(centre: (f64, f64), radius: f64) -> Vec<(i32, i32)> {
-    (0..10)
-        .map(|i| {
-            let r = if i % 2 == 0 { radius } else { radius * 0.45 };
-            let angle = -std::f64::consts::FRAC_PI_2 + i as f64 * std::f64::consts::PI / 5.0;
-            px((centre.0 + r * angle.cos(), centre.1 + r * angle.sin()))
-        })
-        .collect()
 }
 
 /// Closed polygon outline (solid or dashed).

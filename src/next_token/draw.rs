@@ -8,10 +8,11 @@
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 
 use super::params::{self, XAxis};
 use super::scene::{lump, Scene};
+use crate::draw_kit::{anchored, font, px, star_points, wrap_items, BACKGROUND, GRID, INK, MUTED};
 use crate::maths::run::Sample;
 
 pub type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
@@ -34,29 +35,9 @@ pub const RUN_COLOURS: [RGBColor; 8] = [
     RGBColor(20, 50, 160),
     RGBColor(30, 30, 30),
 ];
-const INK: RGBColor = RGBColor(34, 34, 34);
-const MUTED: RGBColor = RGBColor(110, 110, 110);
-const GRID: RGBColor = RGBColor(225, 225, 225);
-const BACKGROUND: RGBColor = RGBColor(255, 255, 255);
 
 pub fn run_colour(index: usize) -> RGBColor {
     RUN_COLOURS[index % RUN_COLOURS.len()]
-}
-
-/// A font of `size` CSS pixels. plotters' SVG backend (and our canvas backend) render
-/// `size / 1.24`, hence the factor.
-fn font(size: f64, scale: f64) -> TextStyle<'static> {
-    ("sans-serif", (size * scale * 1.24).max(1.0))
-        .into_font()
-        .color(&INK)
-}
-
-fn anchored<'a>(style: TextStyle<'a>, h: HPos, v: VPos) -> TextStyle<'a> {
-    style.pos(Pos::new(h, v))
-}
-
-fn px(p: (f64, f64)) -> (i32, i32) {
-    (p.0.round() as i32, p.1.round() as i32)
 }
 
 /// Speed colour ramp (light grey-blue for slow, dark red for fast), t in [0,1].
@@ -102,7 +83,7 @@ impl SimplexFrame {
         let legend_lines = if height < LEGEND_MIN_HEIGHT * scale {
             0
         } else {
-            wrap_legend(&LONGEST_LEGEND, width, scale).len()
+            wrap_items(&LONGEST_LEGEND, width, 6.0 * scale, 10, scale).len()
         };
         let margin_bottom = (30.0 + 13.0 * legend_lines as f64) * scale;
         let side = (width - 2.0 * margin_x)
@@ -188,26 +169,6 @@ const LONGEST_LEGEND: [&str; 5] = [
     "yellow: active face",
 ];
 
-/// Wraps legend items into lines by an estimated text width (not measured, so every backend wraps
-/// the same way).
-fn wrap_legend(items: &[&str], width: f64, scale: f64) -> Vec<String> {
-    let char_width = 6.0 * scale;
-    let max_chars = ((width - 16.0 * scale) / char_width).max(10.0) as usize;
-    let mut lines: Vec<String> = vec![String::new()];
-    for item in items {
-        let last = lines.last_mut().expect("one line");
-        if last.is_empty() {
-            last.push_str(item);
-        } else if last.chars().count() + 3 + item.chars().count() <= max_chars {
-            last.push_str("   ");
-            last.push_str(item);
-        } else {
-            lines.push(item.to_string());
-        }
-    }
-    lines
-}
-
 /// Index of the stored sample at scrub position `at` (0..1).
 pub fn sample_index(len: usize, at: f64) -> usize {
     if len == 0 {
@@ -223,13 +184,7 @@ fn draw_star<DB: DrawingBackend>(
     fill: RGBColor,
     scale: f64,
 ) -> DrawResult<DB> {
-    let points: Vec<(i32, i32)> = (0..10)
-        .map(|i| {
-            let r = if i % 2 == 0 { radius } else { radius * 0.45 };
-            let angle = -std::f64::consts::FRAC_PI_2 + i as f64 * std::f64::consts::PI / 5.0;
-            px((centre.0 + r * angle.cos(), centre.1 + r * angle.sin()))
-        })
-        .collect();
+    let points = star_points(centre, radius);
     area.draw(&Polygon::new(points.clone(), fill.filled()))?;
     let mut closed = points;
     closed.push(closed[0]);
@@ -582,7 +537,7 @@ pub fn draw_simplex<DB: DrawingBackend>(
         items.push("red ◯ truncated target");
         items.push("yellow: active face");
     }
-    let lines = wrap_legend(&items, width as f64, scale);
+    let lines = wrap_items(&items, width as f64, 6.0 * scale, 10, scale);
     let line_height = 13.0 * scale;
     if (height as f64) < LEGEND_MIN_HEIGHT * scale {
         // Too small for a legend without covering the triangle; the page's text explains the marks.
