@@ -45,7 +45,7 @@ fn rule_name(rule: RuleChoice) -> &'static str {
 }
 
 fn cost(st: &State) -> f64 {
-    let n = params::token_count_of(st) as f64;
+    let n = st.token_count() as f64;
     n * n * st.steps as f64 * st.run_count() as f64
 }
 

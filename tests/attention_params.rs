@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use token_dynamics::attention::params::{
     self, all_pairs, apply_pairs, control_keys, controlled_by, from_hash, normalise, param,
-    to_hash, to_pairs, token_count_of, trajectory_values, Group, InitChoice, Kind, MatrixChoice,
-    Message, RuleChoice, ScheduleChoice, State, MAX_ABS_COORD, MAX_CUSTOM_POINTS, MAX_D, MAX_N,
-    MAX_PIECES, MAX_PIECE_DELTA, MAX_STEPS, MAX_TRAJECTORY_VALUES, PANELS, PARAMS,
+    to_hash, to_pairs, trajectory_values, Group, InitChoice, Kind, MatrixChoice, Message,
+    RuleChoice, ScheduleChoice, State, MAX_ABS_COORD, MAX_CUSTOM_POINTS, MAX_D, MAX_N, MAX_PIECES,
+    MAX_PIECE_DELTA, MAX_STEPS, MAX_TRAJECTORY_VALUES, PANELS, PARAMS,
 };
 use token_dynamics::attention::presets::{preset, PRESETS};
 use token_dynamics::maths::attention::Margin;
@@ -99,9 +99,9 @@ fn check_bounded(st: &State) {
         assert!(k0 < st.steps);
     }
     if let Some(i) = st.focus {
-        assert!(i < token_count_of(st));
+        assert!(i < st.token_count());
     }
-    assert_eq!(token_count_of(st), st.token_count());
+    assert_eq!(st.token_count(), st.initial_points().len() / st.d.max(1));
     // Normalising again changes nothing and says nothing.
     let mut again = st.clone();
     let mut msgs = Vec::new();
@@ -238,8 +238,8 @@ fn key_order_in_a_link_does_not_matter() {
 fn points_and_matrix_select_their_custom_family() {
     let st = clean("#attention?x0=0.5,0.5;-0.5,0.25;0,-1");
     assert_eq!(st.init, InitChoice::Custom);
-    assert_eq!(token_count_of(&st), 3);
     assert_eq!(st.token_count(), 3);
+    assert_eq!(st.initial_points().len() / st.d, 3);
     assert_eq!(
         to_hash(&st),
         "#attention?v=1&init=custom&x0=0.5,0.5;-0.5,0.25;0,-1"
@@ -461,7 +461,7 @@ fn k0_and_focus_are_checked_against_steps_and_tokens() {
     assert_eq!(st.focus, Some(7));
     // Figure 2 starts ignore n but keep it.
     let st = clean("#attention?init=fig2-square&n=500");
-    assert_eq!((st.n, token_count_of(&st)), (500, 10));
+    assert_eq!((st.n, st.token_count()), (500, 10));
 }
 
 #[test]

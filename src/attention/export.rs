@@ -256,7 +256,7 @@ pub fn file_stem(state: &State) -> String {
     let mut parts = vec![
         params::EXPLORER.to_string(),
         rule,
-        format!("{init}-n{}", params::token_count_of(state)),
+        format!("{init}-n{}", state.token_count()),
     ];
     if state.d != 2 {
         parts.push(format!("d{}", state.d));

@@ -265,9 +265,15 @@ impl State {
         init::initial_points(&self.init_kind(), self.n, self.d, self.seed)
     }
 
-    /// Number of tokens actually simulated (the Figure 2 cases and custom lists fix it).
+    /// Number of tokens actually simulated (the Figure 2 cases and custom lists fix it), without
+    /// generating the points.
     pub fn token_count(&self) -> usize {
-        self.initial_points().len() / self.d.max(1)
+        match self.init {
+            InitChoice::Fig2Leader => init::FIG2_LEADER.len(),
+            InitChoice::Fig2Square | InitChoice::Fig2NonLeader => 10,
+            InitChoice::Custom => self.x0.len() / self.d.max(1),
+            _ => self.n,
+        }
     }
 
     /// The run specification for one rule.
@@ -1336,21 +1342,10 @@ pub fn all_pairs(st: &State) -> Vec<(&'static str, String)> {
     table::all_pairs(PARAMS, st, value_text)
 }
 
-/// Number of tokens the state simulates, without generating the points (equals
-/// [`State::token_count`] for a normalised state).
-pub fn token_count_of(st: &State) -> usize {
-    match st.init {
-        InitChoice::Fig2Leader => init::FIG2_LEADER.len(),
-        InitChoice::Fig2Square | InitChoice::Fig2NonLeader => 10,
-        InitChoice::Custom => st.x0.len() / st.d.max(1),
-        _ => st.n,
-    }
-}
-
 /// Stored trajectory values of the state: runs × tokens × d × (steps + 1).
 pub fn trajectory_values(st: &State) -> usize {
     st.run_count()
-        .saturating_mul(token_count_of(st))
+        .saturating_mul(st.token_count())
         .saturating_mul(st.d)
         .saturating_mul(st.steps.saturating_add(1))
 }
@@ -1515,7 +1510,7 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
     }
     // Memory: the stored trajectories stay under MAX_TRAJECTORY_VALUES.
     if trajectory_values(st) > MAX_TRAJECTORY_VALUES {
-        let per_state = st.run_count() * token_count_of(st) * d;
+        let per_state = st.run_count() * st.token_count() * d;
         let steps = (MAX_TRAJECTORY_VALUES / per_state).saturating_sub(1).max(1);
         msgs.push(Message::new(
             "steps",
@@ -1525,7 +1520,7 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
                 trajectory_values(st),
                 st.run_count(),
                 if st.run_count() == 1 { "" } else { "s" },
-                token_count_of(st),
+                st.token_count(),
                 MAX_TRAJECTORY_VALUES
             ),
         ));
@@ -1542,7 +1537,7 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
         }
     }
     if let Some(i) = st.focus {
-        let count = token_count_of(st);
+        let count = st.token_count();
         if i >= count {
             msgs.push(Message::new(
                 "focus",

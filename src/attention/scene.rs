@@ -816,25 +816,29 @@ fn leaders_note(run: &Run) -> Option<String> {
     Some(text)
 }
 
+/// How many distinct points the tokens `idx` of `x` (n×d) occupy, merging points closer than `tol`:
+/// many tokens sit on each vertex of a limit polytope.
+pub fn distinct_points(x: &[f64], d: usize, tol: f64, idx: &[usize]) -> usize {
+    let mut kept: Vec<usize> = Vec::new();
+    for &i in idx {
+        let p = &x[i * d..(i + 1) * d];
+        if !kept
+            .iter()
+            .any(|&j| hull::dist2(&x[j * d..(j + 1) * d], p).sqrt() <= tol)
+        {
+            kept.push(i);
+        }
+    }
+    kept.len()
+}
+
 /// Hull vertex count at the last state (merged within the cluster tolerance) and quiescent sets.
 fn polytope_note(run: &Run, q: &Quiescent) -> String {
     let big_k = run.computed_steps();
     let d = run.spec().d;
     let x = run.final_positions();
     let tol = run.spec().cluster_tol;
-    let merged = |idx: &[usize]| -> usize {
-        let mut kept: Vec<usize> = Vec::new();
-        for &i in idx {
-            let p = &x[i * d..(i + 1) * d];
-            if !kept
-                .iter()
-                .any(|&j| hull::dist2(&x[j * d..(j + 1) * d], p).sqrt() <= tol)
-            {
-                kept.push(i);
-            }
-        }
-        kept.len()
-    };
+    let merged = |idx: &[usize]| distinct_points(x, d, tol, idx);
     let shape = match d {
         1 => {
             let ends = merged(&hull_1d(x));

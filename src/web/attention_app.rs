@@ -16,7 +16,7 @@ use super::shell::{self, Playback};
 use crate::attention::draw::{self, ParticleFrame};
 use crate::attention::params::{self, Message, State, PARAMS};
 use crate::attention::presets::PRESETS;
-use crate::attention::scene::Scene;
+use crate::attention::scene::{distinct_points, Scene};
 use crate::attention::svg::{render_svg, Figure};
 use crate::page::{self, PageOptions};
 use crate::url::format_number;
@@ -354,8 +354,8 @@ impl App {
         }
         if let Some(root) = by_id("readout") {
             dom::clear(&root);
-            for panel in &self.scene.panels {
-                let _ = root.append_child(&readout_block(panel, self.scene.is_done()));
+            for panel in 0..self.scene.panels.len() {
+                let _ = root.append_child(&readout_block(&self.scene, panel));
             }
         }
         set_text("summary", &self.scene.summary());
@@ -596,7 +596,10 @@ impl App {
     }
 }
 
-fn readout_block(panel: &crate::attention::scene::Panel, done: bool) -> web_sys::Element {
+/// The readout of one panel at its last computed step (the quiescent sets come from the scene's
+/// cache, filled once the runs finish).
+fn readout_block(scene: &Scene, index: usize) -> web_sys::Element {
+    let panel = &scene.panels[index];
     let run = &panel.run;
     let block = make("div", "readout-block", None);
     let _ = block.append_child(&make("h3", "", Some(&panel.title)));
@@ -614,15 +617,24 @@ fn readout_block(panel: &crate::attention::scene::Panel, done: bool) -> web_sys:
         rows.push(("clusters", diag.clusters.to_string()));
     }
     if let Some(hull) = run.hull_2d(k) {
-        rows.push(("hull vertices", hull.len().to_string()));
+        // Counted as in the notes: corners closer than the cluster tolerance are one vertex.
+        let (d, tol) = (run.spec().d, run.spec().cluster_tol);
+        let points = distinct_points(run.positions(k), d, tol, &hull);
+        rows.push((
+            "hull vertices",
+            format!(
+                "{points} ({} corners before merging those within {})",
+                hull.len(),
+                format_number(tol)
+            ),
+        ));
     }
     let leaders = run.leaders(k.saturating_sub(1));
     rows.push(("leaders", list_tokens(&leaders)));
     if let Some(step) = run.step_diags().last() {
         rows.push(("asymmetric pairs", step.asymmetry.to_string()));
     }
-    if done {
-        let quiescent = run.quiescent();
+    if let Some(quiescent) = scene.quiescent(index) {
         rows.push((
             "quiescent sets",
             format!(
