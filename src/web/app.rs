@@ -11,7 +11,7 @@ use super::canvas::BatchedCanvas;
 use super::controls::{self, is_focused};
 use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
 use super::embed;
-use super::shell::{self, Playback};
+use super::shell::{self, Chrome, LinkSpec};
 use crate::next_token::draw::{self, LogitsFrame, SimplexFrame};
 use crate::next_token::params::{self, GenMode, Message, Start, State, PARAMS};
 use crate::next_token::presets::PRESETS;
@@ -34,20 +34,28 @@ pub use crate::next_token::params::{control_keys, PANELS};
 pub struct App {
     pub state: State,
     pub scene: Scene,
-    /// Page options from the link (embed, hide, controls, autoplay, loop, theme, view).
-    pub page: PageOptions,
-    /// The page options changed since they were last applied to the DOM.
-    page_dirty: bool,
-    messages: Vec<Message>,
-    playback: Playback,
+    chrome: Chrome,
     selected_bar: Option<usize>,
     dragging_bar: bool,
-    generation: u64,
-    pub last_paint_ms: f64,
-    /// Milliseconds of each stage of the last update (for the bench and for profiling).
-    pub timings: Vec<(&'static str, f64)>,
-    ready: bool,
 }
+
+/// Applies link pairs in the link's order (page keys are skipped by `apply_pair`).
+fn apply_in_order(state: &mut State, pairs: &[(String, String)], messages: &mut Vec<Message>) {
+    for (key, value) in pairs {
+        params::apply_pair(state, key, value, messages);
+    }
+}
+
+/// The next-token explorer's links, as the page chrome reads them.
+static LINKS: LinkSpec<State> = LinkSpec {
+    panels: PANELS,
+    control_keys,
+    from_hash: params::from_hash,
+    apply_pairs: apply_in_order,
+    normalise: params::normalise,
+    figures: FIGURES,
+    text_panels: TEXT_PANELS,
+};
 
 thread_local! {
     static APP: RefCell<Option<App>> = const { RefCell::new(None) };
@@ -70,24 +78,16 @@ pub fn start() {
     shell::build_presets(PRESETS);
     wire_events();
     let hash = dom::window().location().hash().unwrap_or_default();
-    let (state, mut messages) = params::from_hash(&hash);
-    let (page_options, page_messages) = page::from_hash(&hash, &control_keys(), PANELS);
-    messages.extend(page_messages);
+    let mut chrome = Chrome::new(PageOptions::default());
+    let (state, messages) = chrome.read_link(&LINKS, &hash);
     let scene = Scene::new(state.clone());
     APP.with(|cell| {
         *cell.borrow_mut() = Some(App {
             state,
             scene,
-            page: page_options,
-            page_dirty: true,
-            messages: Vec::new(),
-            playback: Playback::default(),
+            chrome,
             selected_bar: None,
             dragging_bar: false,
-            generation: 0,
-            last_paint_ms: 0.0,
-            timings: Vec::new(),
-            ready: false,
         })
     });
     with_app(|app| {
@@ -99,37 +99,30 @@ pub fn start() {
 impl App {
     /// Installs a new state: messages, controls, scene, URL. `replace_messages` for a fresh link.
     pub fn apply_state(&mut self, state: State, messages: Vec<Message>, replace_messages: bool) {
-        if replace_messages {
-            self.messages = messages;
-        } else {
-            self.messages.extend(messages);
-        }
         let panels_before = self.scene.panels.len();
         self.state = state;
-        self.timings.clear();
         let t0 = dom::now_ms();
-        self.show_messages();
-        let page_changed = self.page_dirty;
-        if self.page_dirty {
-            self.page_dirty = false;
-            embed::apply_page_dom(&self.page, FIGURES, TEXT_PANELS);
-        }
-        let page = &self.page;
+        let page_changed = self.chrome.begin_apply(&LINKS, messages, replace_messages);
+        let page = &self.chrome.page;
         controls::sync(PARAMS, &self.state, &|param| {
             (param.relevant)(&self.state)
                 && embed::control_shown(page, param.key, params::controlled_by, EMBED_STRIP)
         });
-        if self.page.embed {
-            embed::update_open_link(params::EXPLORER, params::to_pairs(&self.state), &self.page);
+        if self.chrome.page.embed {
+            embed::update_open_link(
+                params::EXPLORER,
+                params::to_pairs(&self.state),
+                &self.chrome.page,
+            );
         }
-        self.timings.push(("controls", dom::now_ms() - t0));
+        self.chrome.timings.push(("controls", dom::now_ms() - t0));
         let panels_after = match self.state.flow {
             params::FlowChoice::Compare => 2,
             _ => 1,
         };
-        if panels_after != panels_before || !self.ready || page_changed {
+        if panels_after != panels_before || !self.chrome.ready || page_changed {
             // Size the canvases before painting: resizing a canvas clears it.
-            layout_canvases(panels_after, &self.page);
+            layout_canvases(panels_after, &self.chrome.page);
         }
         self.rebuild_scene();
         self.schedule_url();
@@ -137,57 +130,30 @@ impl App {
 
     /// Applies key=value edits from a control or script.
     pub fn edit(&mut self, pairs: &[(String, String)]) -> Vec<Message> {
-        let mut state = self.state.clone();
-        let mut page_options = self.page.clone();
-        let mut messages = Vec::new();
-        let controls = control_keys();
-        for (key, value) in pairs {
-            if page::is_page_key(key) {
-                page::apply_pair(
-                    &mut page_options,
-                    key,
-                    value,
-                    &controls,
-                    PANELS,
-                    &mut messages,
-                );
-            } else {
-                params::apply_pair(&mut state, key, value, &mut messages);
-            }
-        }
-        params::normalise(&mut state, &mut messages);
-        if page_options != self.page {
-            let start_playing = page_options.autoplay && !self.page.autoplay;
-            self.page = page_options;
-            self.page_dirty = true;
-            if start_playing
-                && self.ready
-                && !self.playback.playing
-                && !embed::prefers_reduced_motion()
-            {
-                self.toggle_play();
-            }
+        let (state, messages, start_playing) = self.chrome.edit(&LINKS, &self.state, pairs);
+        if start_playing {
+            self.toggle_play();
         }
         self.apply_state(state, messages.clone(), false);
         messages
     }
 
     fn rebuild_scene(&mut self) {
-        self.generation += 1;
+        self.chrome.generation += 1;
         self.scene = Scene::new(self.state.clone());
         let runs = self.scene.run_count();
         let work = self.scene.v * self.scene.samples * runs.max(1);
         if work <= SYNC_WORK_LIMIT {
             let start = dom::now_ms();
             self.scene.advance(usize::MAX);
-            self.timings.push(("compute", dom::now_ms() - start));
+            self.chrome.timings.push(("compute", dom::now_ms() - start));
             self.render_all();
-            self.last_paint_ms = dom::now_ms() - start;
+            self.chrome.last_paint_ms = dom::now_ms() - start;
             self.set_busy(false);
         } else {
             self.set_busy(true);
             self.render_all();
-            let generation = self.generation;
+            let generation = self.chrome.generation;
             dom::request_frame(move |_| compute_chunk(generation));
         }
     }
@@ -197,11 +163,9 @@ impl App {
     }
 
     fn mark_ready(&mut self) {
-        if !self.ready {
-            self.ready = true;
-            shell::mark_ready();
+        if self.chrome.mark_ready() {
             embed::on_ready(self);
-            if self.page.autoplay && !self.playback.playing && !embed::prefers_reduced_motion() {
+            if self.chrome.autoplay_due() {
                 self.toggle_play();
             }
         }
@@ -210,13 +174,13 @@ impl App {
     /// The whole link: the explorer's keys and the page options, defaults left out.
     pub fn full_hash(&self) -> String {
         let mut pairs = params::to_pairs(&self.state);
-        pairs.extend(page::to_pairs(&self.page));
+        pairs.extend(page::to_pairs(&self.chrome.page));
         crate::url::join_hash(params::EXPLORER, &pairs)
     }
 
     /// Re-lays the canvases out (after a resize); repaints when a canvas changed size.
     pub fn relayout(&mut self, force_paint: bool) {
-        let changed = layout_canvases(self.scene.panels.len(), &self.page);
+        let changed = layout_canvases(self.scene.panels.len(), &self.chrome.page);
         if changed || force_paint {
             self.render_all();
         }
@@ -231,9 +195,9 @@ impl App {
         let t2 = dom::now_ms();
         self.render_text();
         let t3 = dom::now_ms();
-        self.timings.push(("paint-logits", t2 - t1));
-        self.timings.push(("text", t3 - t2));
-        self.last_paint_ms = t3 - start;
+        self.chrome.timings.push(("paint-logits", t2 - t1));
+        self.chrome.timings.push(("text", t3 - t2));
+        self.chrome.last_paint_ms = t3 - start;
         if self.scene.is_done() {
             self.mark_ready();
         }
@@ -261,8 +225,10 @@ impl App {
                 draw::draw_series(area, &self.scene, at, scale)
             });
         }
-        self.timings.push(("paint-simplex", t1 - t0));
-        self.timings.push(("paint-series", dom::now_ms() - t1));
+        self.chrome.timings.push(("paint-simplex", t1 - t0));
+        self.chrome
+            .timings
+            .push(("paint-series", dom::now_ms() - t1));
     }
 
     fn paint_logits(&self) {
@@ -344,8 +310,8 @@ impl App {
 
     fn sync_token_editor(&self) {
         let editable = self.state.gen == GenMode::None
-            && embed::panel_shown(&self.page, "logits", "simplex")
-            && !self.page.embed;
+            && embed::panel_shown(&self.chrome.page, "logits", "simplex")
+            && !self.chrome.page.embed;
         if let Some(row) = by_id("token-editor") {
             if editable {
                 let _ = row.remove_attribute("hidden");
@@ -373,22 +339,17 @@ impl App {
         }
     }
 
-    fn show_messages(&self) {
-        shell::show_messages(&self.messages);
-    }
-
-    pub fn dismiss_messages(&mut self) {
-        self.messages.clear();
-        self.show_messages();
-    }
-
     fn schedule_url(&mut self) {
         shell::schedule_url();
     }
 
     pub fn write_url(&self) {
         shell::replace_hash(&self.full_hash());
-        embed::update_open_link(params::EXPLORER, params::to_pairs(&self.state), &self.page);
+        embed::update_open_link(
+            params::EXPLORER,
+            params::to_pairs(&self.state),
+            &self.chrome.page,
+        );
     }
 
     /// Moves the animated point; repaints only what shows it.
@@ -402,8 +363,8 @@ impl App {
     }
 
     pub fn toggle_play(&mut self) {
-        self.state.at = self.playback.toggle(self.state.at);
-        if !self.playback.playing {
+        self.state.at = self.chrome.playback.toggle(self.state.at);
+        if !self.chrome.playback.playing {
             self.schedule_url();
         }
     }
@@ -448,11 +409,11 @@ impl App {
 
     fn set_logit(&mut self, token: usize, value: f64) {
         if self.state.gen != GenMode::None {
-            self.messages = vec![Message::new(
+            self.chrome.messages = vec![Message::new(
                 "s",
                 "generated logits are read-only; switch 'Logits' to typed to edit them",
             )];
-            self.show_messages();
+            shell::show_messages(&self.chrome.messages);
             return;
         }
         let mut state = self.state.clone();
@@ -496,7 +457,7 @@ where
 
 fn compute_chunk(generation: u64) {
     let again = with_app(|app| {
-        if app.generation != generation {
+        if app.chrome.generation != generation {
             return false;
         }
         let start = dom::now_ms();
@@ -677,8 +638,9 @@ fn wire_events() {
                         value.clamp(-params::MAX_ABS_LOGIT, params::MAX_ABS_LOGIT),
                     ),
                     None => {
-                        app.messages = vec![Message::new("s", "the logit must be a finite number")];
-                        app.show_messages();
+                        app.chrome.messages =
+                            vec![Message::new("s", "the logit must be a finite number")];
+                        shell::show_messages(&app.chrome.messages);
                     }
                 }
             });
@@ -752,11 +714,11 @@ impl super::explorer::Explorer for App {
     fn name(&self) -> &'static str {
         params::EXPLORER
     }
-    fn page(&self) -> &PageOptions {
-        &self.page
+    fn chrome(&self) -> &Chrome {
+        &self.chrome
     }
-    fn is_ready(&self) -> bool {
-        self.ready
+    fn chrome_mut(&mut self) -> &mut Chrome {
+        &mut self.chrome
     }
     fn is_done(&self) -> bool {
         self.scene.is_done()
@@ -773,12 +735,6 @@ impl super::explorer::Explorer for App {
     fn show_at(&mut self, at: f64) {
         self.set_at(at);
     }
-    fn playback(&self) -> Playback {
-        self.playback
-    }
-    fn playback_mut(&mut self) -> &mut Playback {
-        &mut self.playback
-    }
     fn toggle_play(&mut self) {
         App::toggle_play(self)
     }
@@ -789,17 +745,8 @@ impl super::explorer::Explorer for App {
         PLAY_MS
     }
     fn load_hash(&mut self, hash: &str) {
-        let (state, mut messages) = params::from_hash(hash);
-        let (page_options, page_messages) = page::from_hash(hash, &control_keys(), PANELS);
-        messages.extend(page_messages);
-        if page_options != self.page {
-            self.page = page_options;
-            self.page_dirty = true;
-        }
+        let (state, messages) = self.chrome.read_link(&LINKS, hash);
         self.apply_state(state, messages, true);
-    }
-    fn dismiss_messages(&mut self) {
-        App::dismiss_messages(self)
     }
     fn on_key(&mut self, key: &str, _on_canvas: bool) -> bool {
         match key {
@@ -819,18 +766,12 @@ impl super::explorer::Explorer for App {
             params::EXPLORER,
             PARAMS,
             &self.state,
-            &self.page,
+            &self.chrome.page,
             &self.full_hash(),
         )
     }
     fn readout_object(&self) -> JsValue {
         super::readout_object_of(self)
-    }
-    fn last_paint_ms(&self) -> f64 {
-        self.last_paint_ms
-    }
-    fn timings(&self) -> Vec<(&'static str, f64)> {
-        self.timings.clone()
     }
     fn figures(&self) -> &'static [super::explorer::FigureInfo] {
         FIGURES
@@ -874,7 +815,7 @@ impl super::explorer::Explorer for App {
         crate::export::csv(&self.scene, link)
     }
     fn json(&self, link: &str) -> String {
-        crate::export::state_json(&self.state, &self.page, link, &self.scene.readouts())
+        crate::export::state_json(&self.state, &self.chrome.page, link, &self.scene.readouts())
     }
     fn file_stem(&self) -> String {
         crate::export::file_stem(&self.state)

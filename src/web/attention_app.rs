@@ -12,13 +12,13 @@ use super::controls;
 use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
 use super::embed;
 use super::explorer::{self, CanvasArea, Explorer, FigureInfo, TextPanel};
-use super::shell::{self, Playback};
+use super::shell::{self, Chrome, LinkSpec};
 use crate::attention::draw::{self, ParticleFrame};
 use crate::attention::params::{self, Message, State, PARAMS};
 use crate::attention::presets::PRESETS;
 use crate::attention::scene::{distinct_points, Scene};
 use crate::attention::svg::{render_svg, Figure};
-use crate::page::{self, PageOptions};
+use crate::page::PageOptions;
 use crate::url::format_number;
 
 /// Compute budget inside the event that changed the state (ms). What does not fit is computed in
@@ -86,16 +86,22 @@ enum Drag {
 pub struct App {
     pub state: State,
     pub scene: Scene,
-    pub page: PageOptions,
-    page_dirty: bool,
-    messages: Vec<Message>,
-    playback: Playback,
-    generation: u64,
+    chrome: Chrome,
     drag: Option<Drag>,
-    last_paint_ms: f64,
-    timings: Vec<(&'static str, f64)>,
-    ready: bool,
 }
+
+/// The attention explorer's links, as the page chrome reads them.
+static LINKS: LinkSpec<State> = LinkSpec {
+    panels: params::PANELS,
+    control_keys: params::control_keys,
+    from_hash: params::from_hash,
+    // In dependency order (d before x0, x0 before init, …), so set({x0, d}) means the same
+    // whatever order its keys come in.
+    apply_pairs: params::apply_pairs,
+    normalise: params::normalise,
+    figures: FIGURES,
+    text_panels: TEXT_PANELS,
+};
 
 thread_local! {
     static APP: RefCell<Option<App>> = const { RefCell::new(None) };
@@ -119,24 +125,15 @@ pub fn start() {
     controls::build(PARAMS, &groups, params::Group::Playback, |_| None);
     shell::build_presets(PRESETS);
     let hash = dom::window().location().hash().unwrap_or_default();
-    let (state, mut messages) = params::from_hash(&hash);
-    let (page_options, page_messages) =
-        page::from_hash(&hash, &params::control_keys(), params::PANELS);
-    messages.extend(page_messages);
+    let mut chrome = Chrome::new(PageOptions::default());
+    let (state, messages) = chrome.read_link(&LINKS, &hash);
     let scene = Scene::new(state.clone());
     APP.with(|cell| {
         *cell.borrow_mut() = Some(App {
             state,
             scene,
-            page: page_options,
-            page_dirty: true,
-            messages: Vec::new(),
-            playback: Playback::default(),
-            generation: 0,
+            chrome,
             drag: None,
-            last_paint_ms: 0.0,
-            timings: Vec::new(),
-            ready: false,
         })
     });
     wire_events();
@@ -167,32 +164,21 @@ impl App {
     /// Installs a new state: messages, controls, scene (rebuilt only if the computation changed),
     /// URL. `replace_messages` for a fresh link.
     fn apply_state(&mut self, state: State, messages: Vec<Message>, replace_messages: bool) {
-        if replace_messages {
-            self.messages = messages;
-        } else {
-            self.messages.extend(messages);
-        }
-        let recompute = !self.ready
+        let recompute = !self.chrome.ready
             || computation_key(&state) != computation_key(&self.scene.state)
             || self.scene.panels.is_empty();
         let panels_before = self.panels_in_use();
         self.state = state;
-        self.timings.clear();
         let t0 = dom::now_ms();
-        self.show_messages();
-        let page_changed = self.page_dirty;
-        if self.page_dirty {
-            self.page_dirty = false;
-            embed::apply_page_dom(&self.page, FIGURES, TEXT_PANELS);
-        }
-        let page = &self.page;
+        let page_changed = self.chrome.begin_apply(&LINKS, messages, replace_messages);
+        let page = &self.chrome.page;
         controls::sync(PARAMS, &self.state, &|param| {
             (param.relevant)(&self.state)
                 && embed::control_shown(page, param.key, params::controlled_by, EMBED_STRIP)
         });
         self.update_open_link();
-        self.timings.push(("controls", dom::now_ms() - t0));
-        if self.panels_in_use() != panels_before || !self.ready || page_changed {
+        self.chrome.timings.push(("controls", dom::now_ms() - t0));
+        if self.panels_in_use() != panels_before || !self.chrome.ready || page_changed {
             // Size the canvases before painting: resizing a canvas clears it.
             self.layout_canvases();
         }
@@ -202,7 +188,7 @@ impl App {
             self.scene.state = self.state.clone();
             let start = dom::now_ms();
             self.render_all();
-            self.last_paint_ms = dom::now_ms() - start;
+            self.chrome.last_paint_ms = dom::now_ms() - start;
         }
         self.schedule_url();
     }
@@ -212,25 +198,36 @@ impl App {
     }
 
     fn update_open_link(&self) {
-        if self.page.embed {
-            embed::update_open_link(params::EXPLORER, params::to_pairs(&self.state), &self.page);
+        if self.chrome.page.embed {
+            embed::update_open_link(
+                params::EXPLORER,
+                params::to_pairs(&self.state),
+                &self.chrome.page,
+            );
         }
     }
 
     fn rebuild_scene(&mut self) {
-        self.generation += 1;
+        self.chrome.generation += 1;
         let start = dom::now_ms();
-        self.scene = Scene::new(self.state.clone());
+        // The scene made at start-up for this very state has not computed anything yet: reuse it.
+        let fresh = self.scene.computed_steps() == 0
+            && computation_key(&self.scene.state) == computation_key(&self.state);
+        if fresh {
+            self.scene.state = self.state.clone();
+        } else {
+            self.scene = Scene::new(self.state.clone());
+        }
         let mut done = self.scene.is_done();
         while !done && dom::now_ms() - start < SYNC_MS {
             done = self.scene.advance(self.steps_per_slice());
         }
-        self.timings.push(("compute", dom::now_ms() - start));
+        self.chrome.timings.push(("compute", dom::now_ms() - start));
         self.render_all();
-        self.last_paint_ms = dom::now_ms() - start;
+        self.chrome.last_paint_ms = dom::now_ms() - start;
         self.set_busy(!done);
         if !done {
-            let generation = self.generation;
+            let generation = self.chrome.generation;
             dom::request_frame(move |_| compute_chunk(generation));
         }
     }
@@ -246,11 +243,9 @@ impl App {
     }
 
     fn mark_ready(&mut self) {
-        if !self.ready {
-            self.ready = true;
-            shell::mark_ready();
+        if self.chrome.mark_ready() {
             embed::on_ready(self);
-            if self.page.autoplay && !self.playback.playing && !embed::prefers_reduced_motion() {
+            if self.chrome.autoplay_due() {
                 self.toggle_play();
             }
         }
@@ -268,9 +263,9 @@ impl App {
                 }
             }
         }
-        if self.page.embed {
+        if self.chrome.page.embed {
             let in_use = |figure: &str| if figure == "particles" { panels } else { 1 };
-            return embed::layout(FIGURES, &in_use, &self.page);
+            return embed::layout(FIGURES, &in_use, &self.chrome.page);
         }
         let mut changed = false;
         for id in PARTICLE_CANVASES.iter().take(panels) {
@@ -307,8 +302,8 @@ impl App {
         self.paint_figures();
         let t1 = dom::now_ms();
         self.render_text();
-        self.timings.push(("text", dom::now_ms() - t1));
-        self.last_paint_ms = dom::now_ms() - start;
+        self.chrome.timings.push(("text", dom::now_ms() - t1));
+        self.chrome.last_paint_ms = dom::now_ms() - start;
         if self.scene.is_done() {
             self.mark_ready();
         }
@@ -335,8 +330,10 @@ impl App {
                 draw::draw_plots(area, &self.scene, at, scale)
             });
         }
-        self.timings.push(("paint-particles", t1 - t0));
-        self.timings.push(("paint-plots", dom::now_ms() - t1));
+        self.chrome.timings.push(("paint-particles", t1 - t0));
+        self.chrome
+            .timings
+            .push(("paint-plots", dom::now_ms() - t1));
     }
 
     fn render_text(&self) {
@@ -376,10 +373,6 @@ impl App {
         }
     }
 
-    fn show_messages(&self) {
-        shell::show_messages(&self.messages);
-    }
-
     fn schedule_url(&mut self) {
         shell::schedule_url();
     }
@@ -410,7 +403,7 @@ impl App {
         );
         let start = dom::now_ms();
         self.paint_figures();
-        self.last_paint_ms = dom::now_ms() - start;
+        self.chrome.last_paint_ms = dom::now_ms() - start;
     }
 
     /// One step forward or back (`delta` = ±1), exactly on a step.
@@ -422,45 +415,17 @@ impl App {
     }
 
     fn toggle_play(&mut self) {
-        self.state.at = self.playback.toggle(self.state.at);
+        self.state.at = self.chrome.playback.toggle(self.state.at);
         self.scene.state.at = self.state.at;
-        if !self.playback.playing {
+        if !self.chrome.playback.playing {
             self.schedule_url();
         }
     }
 
     fn edit_pairs(&mut self, pairs: &[(String, String)]) -> Vec<Message> {
-        let mut state = self.state.clone();
-        let mut page_options = self.page.clone();
-        let mut messages = Vec::new();
-        let controls = params::control_keys();
-        for (key, value) in pairs {
-            if page::is_page_key(key) {
-                page::apply_pair(
-                    &mut page_options,
-                    key,
-                    value,
-                    &controls,
-                    params::PANELS,
-                    &mut messages,
-                );
-            }
-        }
-        // Explorer keys in their dependency order (d before x0, x0 before init, …), so a script's
-        // set({x0, d}) means the same whatever order its keys come in.
-        params::apply_pairs(&mut state, pairs, &mut messages);
-        params::normalise(&mut state, &mut messages);
-        if page_options != self.page {
-            let start_playing = page_options.autoplay && !self.page.autoplay;
-            self.page = page_options;
-            self.page_dirty = true;
-            if start_playing
-                && self.ready
-                && !self.playback.playing
-                && !embed::prefers_reduced_motion()
-            {
-                self.toggle_play();
-            }
+        let (state, messages, start_playing) = self.chrome.edit(&LINKS, &self.state, pairs);
+        if start_playing {
+            self.toggle_play();
         }
         self.apply_state(state, messages.clone(), false);
         messages
@@ -528,14 +493,14 @@ impl App {
         };
         let mut points = self.start_points();
         if points.len() / self.state.d.max(1) >= params::MAX_CUSTOM_POINTS {
-            self.messages = vec![Message::new(
+            self.chrome.messages = vec![Message::new(
                 "x0",
                 format!(
                     "at most {} tokens can be placed by hand; use n and an initial configuration for more",
                     params::MAX_CUSTOM_POINTS
                 ),
             )];
-            self.show_messages();
+            shell::show_messages(&self.chrome.messages);
             return;
         }
         points.extend(point.iter().take(self.state.d));
@@ -676,7 +641,7 @@ fn list_tokens(tokens: &[usize]) -> String {
 
 fn compute_chunk(generation: u64) {
     let again = with_app(|app| {
-        if app.generation != generation {
+        if app.chrome.generation != generation {
             return false;
         }
         let start = dom::now_ms();
@@ -740,11 +705,11 @@ impl Explorer for App {
     fn name(&self) -> &'static str {
         params::EXPLORER
     }
-    fn page(&self) -> &PageOptions {
-        &self.page
+    fn chrome(&self) -> &Chrome {
+        &self.chrome
     }
-    fn is_ready(&self) -> bool {
-        self.ready
+    fn chrome_mut(&mut self) -> &mut Chrome {
+        &mut self.chrome
     }
     fn is_done(&self) -> bool {
         self.scene.is_done()
@@ -761,12 +726,6 @@ impl Explorer for App {
     fn show_at(&mut self, at: f64) {
         self.set_at(at);
     }
-    fn playback(&self) -> Playback {
-        self.playback
-    }
-    fn playback_mut(&mut self) -> &mut Playback {
-        &mut self.playback
-    }
     fn toggle_play(&mut self) {
         App::toggle_play(self)
     }
@@ -777,19 +736,8 @@ impl Explorer for App {
         PLAY_MS
     }
     fn load_hash(&mut self, hash: &str) {
-        let (state, mut messages) = params::from_hash(hash);
-        let (page_options, page_messages) =
-            page::from_hash(hash, &params::control_keys(), params::PANELS);
-        messages.extend(page_messages);
-        if page_options != self.page {
-            self.page = page_options;
-            self.page_dirty = true;
-        }
+        let (state, messages) = self.chrome.read_link(&LINKS, hash);
         self.apply_state(state, messages, true);
-    }
-    fn dismiss_messages(&mut self) {
-        self.messages.clear();
-        self.show_messages();
     }
     fn on_key(&mut self, key: &str, on_canvas: bool) -> bool {
         self.on_key_impl(key, on_canvas)
@@ -802,18 +750,12 @@ impl Explorer for App {
             params::EXPLORER,
             PARAMS,
             &self.state,
-            &self.page,
+            &self.chrome.page,
             &self.full_hash(),
         )
     }
     fn readout_object(&self) -> JsValue {
         js_sys::JSON::parse(&self.scene.readout_json()).unwrap_or(JsValue::NULL)
-    }
-    fn last_paint_ms(&self) -> f64 {
-        self.last_paint_ms
-    }
-    fn timings(&self) -> Vec<(&'static str, f64)> {
-        self.timings.clone()
     }
     fn figures(&self) -> &'static [FigureInfo] {
         FIGURES
@@ -856,7 +798,7 @@ impl Explorer for App {
         crate::attention::export::csv(&self.scene, link)
     }
     fn json(&self, link: &str) -> String {
-        crate::attention::export::state_json(&self.scene, &self.page, link)
+        crate::attention::export::state_json(&self.scene, &self.chrome.page, link)
     }
     fn file_stem(&self) -> String {
         crate::attention::export::file_stem(&self.state)

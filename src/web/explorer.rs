@@ -7,6 +7,7 @@ use plotters::prelude::*;
 use wasm_bindgen::JsValue;
 
 use super::canvas::BatchedCanvas;
+use super::shell::{Chrome, Playback};
 use crate::next_token::params::Message;
 use crate::page::PageOptions;
 
@@ -38,8 +39,15 @@ pub struct TextPanel {
 pub trait Explorer {
     /// Explorer name in links (`#<name>?…`).
     fn name(&self) -> &'static str;
-    fn page(&self) -> &PageOptions;
-    fn is_ready(&self) -> bool;
+    /// The page chrome's state (page options, messages, playback, timings, readiness).
+    fn chrome(&self) -> &Chrome;
+    fn chrome_mut(&mut self) -> &mut Chrome;
+    fn page(&self) -> &PageOptions {
+        &self.chrome().page
+    }
+    fn is_ready(&self) -> bool {
+        self.chrome().ready
+    }
     /// Whether the scene is fully computed (exports wait for it).
     fn is_done(&self) -> bool;
     /// The explorer's own non-default link pairs (format version first).
@@ -61,8 +69,12 @@ pub trait Explorer {
     }
     /// Shows the playback position (0..1) without recomputing or touching the link.
     fn show_at(&mut self, at: f64);
-    fn playback(&self) -> super::shell::Playback;
-    fn playback_mut(&mut self) -> &mut super::shell::Playback;
+    fn playback(&self) -> Playback {
+        self.chrome().playback
+    }
+    fn playback_mut(&mut self) -> &mut Playback {
+        &mut self.chrome_mut().playback
+    }
     /// Starts or stops playback.
     fn toggle_play(&mut self);
     /// Playback speed and the duration (ms) of a whole run at speed 1.
@@ -70,7 +82,10 @@ pub trait Explorer {
     fn play_ms(&self) -> f64;
     /// Loads a link typed or navigated to (messages replace the old ones).
     fn load_hash(&mut self, hash: &str);
-    fn dismiss_messages(&mut self);
+    fn dismiss_messages(&mut self) {
+        self.chrome_mut().messages.clear();
+        super::shell::show_messages(&[]);
+    }
     /// A key pressed outside text fields (`on_canvas`: the focus is on a figure); true if used.
     fn on_key(&mut self, key: &str, on_canvas: bool) -> bool;
     /// Re-lays the canvases out; repaints if one changed size (or `force_paint`).
@@ -79,8 +94,12 @@ pub trait Explorer {
     fn state_object(&self) -> JsValue;
     /// The readout object of `window.tokenDynamics.readout()`.
     fn readout_object(&self) -> JsValue;
-    fn last_paint_ms(&self) -> f64;
-    fn timings(&self) -> Vec<(&'static str, f64)>;
+    fn last_paint_ms(&self) -> f64 {
+        self.chrome().last_paint_ms
+    }
+    fn timings(&self) -> Vec<(&'static str, f64)> {
+        self.chrome().timings.clone()
+    }
 
     /// Figures, in page order (the first is what an embed shows by default).
     fn figures(&self) -> &'static [FigureInfo];

@@ -9,7 +9,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{Event, HashChangeEvent, KeyboardEvent};
 
 use super::dom::{self, by_id, make, set_attr};
-use super::explorer::{route_elsewhere, with_explorer};
+use super::embed;
+use super::explorer::{route_elsewhere, with_explorer, FigureInfo, TextPanel};
+use crate::page::{self, PageOptions};
 use crate::table::{Message, Preset};
 
 /// Delay of the address-bar update after a change (drags write one link, not hundreds).
@@ -222,4 +224,143 @@ pub fn wire(explorer_name: &'static str, is_typing_target: fn(&web_sys::Element)
             event.prevent_default();
         }
     });
+}
+
+/// key=value pairs as a link carries them.
+pub type Pairs = [(String, String)];
+
+/// An explorer's link vocabulary, as the chrome needs it to read links and edits.
+pub struct LinkSpec<S> {
+    pub panels: &'static [&'static str],
+    pub control_keys: fn() -> Vec<&'static str>,
+    pub from_hash: fn(&str) -> (S, Vec<Message>),
+    /// Applies the explorer's key=value pairs (page keys are skipped by the explorer's parser).
+    pub apply_pairs: fn(&mut S, &Pairs, &mut Vec<Message>),
+    pub normalise: fn(&mut S, &mut Vec<Message>),
+    /// The page's figures and text panels (what `view=` shows or hides).
+    pub figures: &'static [FigureInfo],
+    pub text_panels: &'static [TextPanel],
+}
+
+/// What every explorer's page keeps besides its own state and scene.
+pub struct Chrome {
+    /// Page options from the link (embed, hide, controls, autoplay, loop, theme, view).
+    pub page: PageOptions,
+    /// The page options changed since they were last applied to the DOM.
+    pub page_dirty: bool,
+    pub messages: Vec<Message>,
+    pub playback: Playback,
+    /// Bumped by every new scene; a chunked computation of an older one stops.
+    pub generation: u64,
+    pub last_paint_ms: f64,
+    /// Milliseconds of each stage of the last update (for the bench and for profiling).
+    pub timings: Vec<(&'static str, f64)>,
+    /// The first scene is computed and painted.
+    pub ready: bool,
+}
+
+impl Chrome {
+    pub fn new(page: PageOptions) -> Chrome {
+        Chrome {
+            page,
+            page_dirty: true,
+            messages: Vec::new(),
+            playback: Playback::default(),
+            generation: 0,
+            last_paint_ms: 0.0,
+            timings: Vec::new(),
+            ready: false,
+        }
+    }
+
+    /// Reads a link: the explorer's state and the page options (taken over if they differ), with
+    /// every message.
+    pub fn read_link<S>(&mut self, spec: &LinkSpec<S>, hash: &str) -> (S, Vec<Message>) {
+        let (state, mut messages) = (spec.from_hash)(hash);
+        let (page_options, page_messages) =
+            page::from_hash(hash, &(spec.control_keys)(), spec.panels);
+        messages.extend(page_messages);
+        if page_options != self.page {
+            self.page = page_options;
+            self.page_dirty = true;
+        }
+        (state, messages)
+    }
+
+    /// Applies key=value edits (explorer keys and page options) to a copy of `state`, validated
+    /// exactly like a link. Returns the new state, the messages, and whether autoplay was just
+    /// switched on (the caller starts playing).
+    pub fn edit<S: Clone>(
+        &mut self,
+        spec: &LinkSpec<S>,
+        state: &S,
+        pairs: &[(String, String)],
+    ) -> (S, Vec<Message>, bool) {
+        let mut state = state.clone();
+        let mut page_options = self.page.clone();
+        let mut messages = Vec::new();
+        let controls = (spec.control_keys)();
+        for (key, value) in pairs.iter().filter(|(key, _)| page::is_page_key(key)) {
+            page::apply_pair(
+                &mut page_options,
+                key,
+                value,
+                &controls,
+                spec.panels,
+                &mut messages,
+            );
+        }
+        (spec.apply_pairs)(&mut state, pairs, &mut messages);
+        (spec.normalise)(&mut state, &mut messages);
+        let mut start_playing = false;
+        if page_options != self.page {
+            start_playing = page_options.autoplay
+                && !self.page.autoplay
+                && self.ready
+                && !self.playback.playing
+                && !embed::prefers_reduced_motion();
+            self.page = page_options;
+            self.page_dirty = true;
+        }
+        (state, messages, start_playing)
+    }
+
+    /// The first steps of installing a state: messages (replaced for a fresh link, else added)
+    /// shown, page options applied to the DOM if they changed. Returns whether they changed.
+    pub fn begin_apply<S>(
+        &mut self,
+        spec: &LinkSpec<S>,
+        messages: Vec<Message>,
+        replace: bool,
+    ) -> bool {
+        if replace {
+            self.messages = messages;
+        } else {
+            self.messages.extend(messages);
+        }
+        self.timings.clear();
+        show_messages(&self.messages);
+        let page_changed = self.page_dirty;
+        if self.page_dirty {
+            self.page_dirty = false;
+            embed::apply_page_dom(&self.page, spec.figures, spec.text_panels);
+        }
+        page_changed
+    }
+
+    /// Marks the page ready once; true the first time (the caller then tells an embedding parent
+    /// and may start autoplay).
+    pub fn mark_ready(&mut self) -> bool {
+        if self.ready {
+            return false;
+        }
+        self.ready = true;
+        mark_ready();
+        true
+    }
+
+    /// Whether autoplay should start now that the page is ready.
+    pub fn autoplay_due(&self) -> bool {
+        self.page.autoplay && !self.playback.playing && !embed::prefers_reduced_motion()
+    }
 }
