@@ -188,8 +188,24 @@ fn run(opts: &Options) -> Result<(), Failure> {
     let size = opts
         .size
         .unwrap_or_else(|| figure.default_size(scene.panels.len()));
+    write_requested(
+        opts,
+        || render_svg(&scene, figure, size, at),
+        || export::csv(&scene, &opts.link),
+        || export::state_json(&scene.state, &page_options, &opts.link, &scene.readouts()),
+    )
+}
+
+/// Writes the outputs asked for (SVG, the PNG rasterised from that SVG, CSV, JSON); each is
+/// produced only when wanted.
+fn write_requested(
+    opts: &Options,
+    svg: impl FnOnce() -> String,
+    csv: impl FnOnce() -> String,
+    json: impl FnOnce() -> String,
+) -> Result<(), Failure> {
     if opts.svg.is_some() || opts.png.is_some() {
-        let svg = render_svg(&scene, figure, size, at);
+        let svg = svg();
         if let Some(path) = &opts.svg {
             write_output(path, svg.as_bytes())?;
         }
@@ -199,11 +215,10 @@ fn run(opts: &Options) -> Result<(), Failure> {
         }
     }
     if let Some(path) = &opts.csv {
-        write_output(path, export::csv(&scene, &opts.link).as_bytes())?;
+        write_output(path, csv().as_bytes())?;
     }
     if let Some(path) = &opts.json {
-        let json = export::state_json(&scene.state, &page_options, &opts.link, &scene.readouts());
-        write_output(path, json.as_bytes())?;
+        write_output(path, json().as_bytes())?;
     }
     Ok(())
 }
@@ -234,24 +249,12 @@ fn run_attention(opts: &Options) -> Result<(), Failure> {
     let size = opts
         .size
         .unwrap_or_else(|| figure.default_size(scene.panels.len()));
-    if opts.svg.is_some() || opts.png.is_some() {
-        let svg = attention::svg::render_svg(&scene, figure, size, at);
-        if let Some(path) = &opts.svg {
-            write_output(path, svg.as_bytes())?;
-        }
-        if let Some(path) = &opts.png {
-            let png = svg_to_png(&svg, opts.scale).map_err(Failure::Io)?;
-            write_output(path, &png)?;
-        }
-    }
-    if let Some(path) = &opts.csv {
-        write_output(path, attention::export::csv(&scene, &opts.link).as_bytes())?;
-    }
-    if let Some(path) = &opts.json {
-        let json = attention::export::state_json(&scene, &page_options, &opts.link);
-        write_output(path, json.as_bytes())?;
-    }
-    Ok(())
+    write_requested(
+        opts,
+        || attention::svg::render_svg(&scene, figure, size, at),
+        || attention::export::csv(&scene, &opts.link),
+        || attention::export::state_json(&scene, &page_options, &opts.link),
+    )
 }
 
 /// Sans-serif families tried, in order, for the SVG's generic `sans-serif` (DejaVu Sans first: it
