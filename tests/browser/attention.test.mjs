@@ -10,7 +10,15 @@ import {
   waitCanvasChange,
   waitHash,
   screenshot,
+  setControl,
+  download,
+  probeUntilReady,
+  REPO,
 } from "./harness.mjs";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true };
@@ -27,25 +35,6 @@ const readout = (page) => page.evaluate(() => window.tokenDynamics.readout());
 const messages = (page) =>
   page.evaluate(() => (document.querySelector("#messages")?.hidden ? [] :
     [...document.querySelectorAll("#message-list li")].map((li) => li.textContent)));
-
-/** Sets a control through its own widget (typed entry beside a slider, select, or text field). */
-async function setControl(page, key, value) {
-  const id = `#ctl-${key}`;
-  const kind = await page.evaluate((id) => {
-    const el = document.querySelector(id);
-    return el ? `${el.tagName}:${el.type}` : null;
-  }, id);
-  assert.ok(kind, `no control ${id}`);
-  if (kind.startsWith("SELECT")) {
-    await page.selectOption(id, value);
-  } else if (kind === "INPUT:range") {
-    await page.fill(`${id}-num`, value);
-    await page.press(`${id}-num`, "Enter");
-  } else {
-    await page.fill(id, value);
-    await page.press(id, "Enter");
-  }
-}
 
 test("the site root routes #attention links to the attention page, which draws both figures with no errors", T_OPTS, async (t) => {
   const app = await suite.open("#attention?v=1&n=40&steps=60", { viewport: DESKTOP });
@@ -284,28 +273,9 @@ test("n = 2,000 × 200 steps stays responsive while computing (progress shown) a
   const app = await suite.open("attention.html#attention?n=2000&steps=200", { viewport: DESKTOP, waitReady: false });
   try {
     const { page } = app;
-    const t0 = Date.now();
-    let sawBusy = false;
-    let worst = 0;
-    let probes = 0;
-    for (;;) {
-      const a = Date.now();
-      const flags = await Promise.race([
-        page.evaluate(() => ({ ready: document.body?.dataset.ready, busy: document.body?.dataset.busy,
-          progress: !document.querySelector("#progress")?.hidden })),
-        new Promise((_, rej) => setTimeout(() => rej(new Error("page.evaluate did not return within 1 s")), 1_000)),
-      ]);
-      const dt = Date.now() - a;
-      probes++;
-      worst = Math.max(worst, dt);
-      if (flags.busy === "1" && flags.progress) sawBusy = true;
-      if (flags.ready === "1" && flags.busy === "0") break;
-      assert.ok(Date.now() - t0 < 200_000, "not ready within 200 s");
-      await new Promise((r) => setTimeout(r, 40));
-    }
-    t.diagnostic(`ready after ${Date.now() - t0} ms; ${probes} probes, worst round-trip ${worst} ms; busy seen: ${sawBusy}`);
+    const { ms, probes, worst, sawBusy } = await probeUntilReady(page, { limitMs: 200_000, everyMs: 40 });
+    t.diagnostic(`ready after ${ms} ms; ${probes} probes, worst round-trip ${worst} ms; busy seen: ${sawBusy}`);
     assert.ok(sawBusy, "never saw the progress indicator");
-    assert.ok(worst < 1_000, `main thread blocked for ${worst} ms`);
     const r = await readout(page);
     assert.equal(r.panels[0].final_positions.length, 2000);
     await assertCanvasDrawn(page, P);
@@ -365,11 +335,8 @@ test("exports: SVG of the particles, CSV of every position, JSON with the readou
   try {
     const { page } = app;
     const grab = async (selector) => {
-      const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 10_000 }), page.click(selector)]);
-      const stream = await dl.createReadStream();
-      const chunks = [];
-      for await (const c of stream) chunks.push(c);
-      return { name: dl.suggestedFilename(), text: Buffer.concat(chunks).toString("utf8") };
+      const file = await download(page, selector);
+      return { name: file.name, text: file.bytes.toString("utf8") };
     };
     const svg = await grab("#export-svg");
     assert.match(svg.name, /^attention.*_particles\.svg$/);
@@ -408,11 +375,6 @@ test("a next-token link typed into the attention page goes to the next-token exp
 });
 
 test("the page's attention SVGs are byte-identical to `token-dynamics render <link> --svg`", T_OPTS, async (t) => {
-  const { execFileSync } = await import("node:child_process");
-  const fs = await import("node:fs");
-  const os = await import("node:os");
-  const path = await import("node:path");
-  const { REPO } = await import("./harness.mjs");
   const native = path.join(REPO, "target", "release", "token-dynamics");
   assert.ok(fs.existsSync(native), `${native} missing: run \`cargo build --release --bin token-dynamics\` (scripts/test.sh does)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "td-att-svg-"));
@@ -428,8 +390,7 @@ test("the page's attention SVGs are byte-identical to `token-dynamics render <li
         const { page } = app;
         for (const figure of ["particles", "plots"]) {
           await page.selectOption("#export-figure", figure);
-          const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 10_000 }), page.click("#export-svg")]);
-          const browserSvg = fs.readFileSync(await dl.path());
+          const browserSvg = (await download(page, "#export-svg")).bytes;
           const out = path.join(dir, `${figure}.svg`);
           execFileSync(native, ["render", link, "--figure", figure, "--svg", out], { stdio: ["ignore", "ignore", "pipe"] });
           const nativeSvg = fs.readFileSync(out);

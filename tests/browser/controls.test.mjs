@@ -2,7 +2,7 @@
 // link and (for what is drawn) the picture, and the resulting link restores the same state.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startSuite, waitIdle, canvasStats } from "./harness.mjs";
+import { startSuite, waitIdle, canvasStats, setControl } from "./harness.mjs";
 
 const DESKTOP = { width: 1280, height: 900 };
 const T_OPTS = { timeout: 180_000 };
@@ -77,25 +77,6 @@ const ATT_CASES = [
   ["at", A, "0.3", [P, G]],
   ["speed", A, "3", []],
 ];
-
-async function setControl(page, key, value) {
-  const id = `#ctl-${key}`;
-  const kind = await page.evaluate((id) => {
-    const el = document.querySelector(id);
-    return el ? `${el.tagName}:${el.type}` : null;
-  }, id);
-  assert.ok(kind, `no control ${id}`);
-  if (kind.startsWith("SELECT")) {
-    await page.selectOption(id, value);
-  } else if (kind === "INPUT:range") {
-    // Sliders carry a typed entry beside them: type there (what a keyboard user does).
-    await page.fill(`${id}-num`, value);
-    await page.press(`${id}-num`, "Enter");
-  } else {
-    await page.fill(id, value);
-    await page.press(id, "Enter");
-  }
-}
 
 async function checkControls(cases) {
   for (const [key, start, value, canvases] of cases) {

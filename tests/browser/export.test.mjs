@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { startSuite, waitIdle, parseHash, screenshot, REPO } from "./harness.mjs";
+import { startSuite, waitIdle, parseHash, screenshot, download, REPO } from "./harness.mjs";
 
 const T_OPTS = { timeout: 120_000 };
 const DESKTOP = { width: 1280, height: 900 };
@@ -20,16 +20,6 @@ before(async () => {
 after(async () => {
   await suite?.close();
 });
-
-/** Clicks `selector` (or presses `key`) and returns {name, bytes} of the download it causes. */
-async function download(page, action) {
-  const [dl] = await Promise.all([
-    page.waitForEvent("download", { timeout: 10_000 }),
-    typeof action === "function" ? action() : page.click(action),
-  ]);
-  const file = await dl.path();
-  return { name: dl.suggestedFilename(), bytes: fs.readFileSync(file) };
-}
 
 /** Width and height from a PNG's IHDR chunk (after checking the signature). */
 function pngSize(bytes) {

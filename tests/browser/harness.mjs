@@ -407,3 +407,64 @@ export function percentile(xs, q) {
   if (!a.length) return NaN;
   return a[Math.min(a.length - 1, Math.max(0, Math.ceil(q * a.length) - 1))];
 }
+
+/** Sets a control through its own widget: the typed entry beside a slider, a select, or a text field. */
+export async function setControl(page, key, value) {
+  const id = `#ctl-${key}`;
+  const kind = await page.evaluate((id) => {
+    const el = document.querySelector(id);
+    return el ? `${el.tagName}:${el.type}` : null;
+  }, id);
+  assert.ok(kind, `no control ${id}`);
+  if (kind.startsWith("SELECT")) {
+    await page.selectOption(id, value);
+  } else if (kind === "INPUT:range") {
+    // Sliders carry a typed entry beside them: type there (what a keyboard user does).
+    await page.fill(`${id}-num`, value);
+    await page.press(`${id}-num`, "Enter");
+  } else {
+    await page.fill(id, value);
+    await page.press(id, "Enter");
+  }
+}
+
+/** Clicks `selector` (or runs `action`) and returns {name, bytes} of the download it causes. */
+export async function download(page, action) {
+  const [dl] = await Promise.all([
+    page.waitForEvent("download", { timeout: 10_000 }),
+    typeof action === "function" ? action() : page.click(action),
+  ]);
+  return { name: dl.suggestedFilename(), bytes: fs.readFileSync(await dl.path()) };
+}
+
+/**
+ * Polls a page that is computing until it is ready and idle, asserting every probe returns within
+ * 1 s (the main thread never freezes). Returns {ms, probes, worst, sawBusy} (sawBusy: the busy flag
+ * was seen with the progress bar shown).
+ */
+export async function probeUntilReady(page, { limitMs = 120_000, everyMs = 25 } = {}) {
+  const t0 = Date.now();
+  let sawBusy = false;
+  let worst = 0;
+  let probes = 0;
+  for (;;) {
+    const a = Date.now();
+    const flags = await Promise.race([
+      page.evaluate(() => ({
+        ready: document.body?.dataset.ready,
+        busy: document.body?.dataset.busy,
+        progress: !document.querySelector("#progress")?.hidden,
+      })),
+      new Promise((_, rej) => setTimeout(() => rej(new Error("page.evaluate did not return within 1 s")), 1_000)),
+    ]);
+    const dt = Date.now() - a;
+    probes++;
+    worst = Math.max(worst, dt);
+    assert.ok(dt < 1_000, `main thread blocked for ${dt} ms`);
+    if (flags.busy === "1" && flags.progress) sawBusy = true;
+    if (flags.ready === "1" && flags.busy === "0") break;
+    assert.ok(Date.now() - t0 < limitMs, `not ready within ${limitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return { ms: Date.now() - t0, probes, worst, sawBusy };
+}

@@ -14,6 +14,7 @@ import {
   softmax,
   freeEnergy,
   CANVASES,
+  probeUntilReady,
 } from "./harness.mjs";
 
 const DESKTOP = { width: 1280, height: 900 };
@@ -367,27 +368,8 @@ test("V=50257 generated logits: stays responsive while computing and reaches rea
   const app = await suite.open("#next-token?V=50257&gen=zipf&seed=3", { viewport: DESKTOP, waitReady: false });
   try {
     const { page } = app;
-    const t0 = Date.now();
-    let sawBusy = false;
-    let worst = 0;
-    let probes = 0;
-    for (;;) {
-      const a = Date.now();
-      const flags = await Promise.race([
-        page.evaluate(() => ({ one: 1, ready: document.body?.dataset.ready, busy: document.body?.dataset.busy })),
-        new Promise((_, rej) => setTimeout(() => rej(new Error("page.evaluate did not return within 1 s")), 1_000)),
-      ]);
-      const dt = Date.now() - a;
-      probes++;
-      worst = Math.max(worst, dt);
-      assert.equal(flags.one, 1);
-      assert.ok(dt < 1_000, `main thread blocked for ${dt} ms`);
-      if (flags.busy === "1") sawBusy = true;
-      if (flags.ready === "1" && flags.busy === "0") break;
-      assert.ok(Date.now() - t0 < 120_000, "not ready within 120 s");
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    t.diagnostic(`ready after ${Date.now() - t0} ms; ${probes} probes, worst round-trip ${worst} ms; busy seen: ${sawBusy}`);
+    const { ms, probes, worst, sawBusy } = await probeUntilReady(page);
+    t.diagnostic(`ready after ${ms} ms; ${probes} probes, worst round-trip ${worst} ms; busy seen: ${sawBusy}`);
     await waitIdle(page);
     const st = await state(page);
     assert.equal(num(st.V), 50257);
