@@ -9,6 +9,12 @@
 //! the GELU sigmoid) are evaluated in f64 and rounded to f32, so native and wasm builds agree except in
 //! the astronomically rare case where the two platforms' f64 `exp`/`tanh` differ by an ulp across an
 //! f32 rounding boundary.
+//!
+//! [`forward_patched`] adds a steering vector to one position's state (the residual stream entering
+//! a block, or the final post-norm state); the crate-private `Cache` decodes one token at a time
+//! with the keys and values of earlier positions kept, bit-identical to a full pass (it reuses the
+//! per-row arithmetic of the full pass: every output row is computed in the same order whatever
+//! the number of rows).
 
 use super::config::{Config, LN_EPS};
 use super::weights::{Layer, Weights};
@@ -28,6 +34,62 @@ pub enum HiddenState {
 pub struct ForwardOptions {
     /// Keep the residual stream entering every block (`(n_layer + 1 - first_layer)·n·d` f64).
     pub keep_residuals: bool,
+}
+
+/// Where a steering vector is added by [`forward_patched`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchSite {
+    /// The residual stream entering block `l` (`0..=n_layer`; `l = n_layer` is `h_pre`, before the
+    /// final LayerNorm). Later positions attend to the patched one, so they change too.
+    Residual(usize),
+    /// The final post-norm state (f64, just before the readout): only that position's logits change.
+    PostNorm,
+}
+
+/// A steering vector `delta` (length d) added at one position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Patch {
+    pub site: PatchSite,
+    pub position: usize,
+    pub delta: Vec<f64>,
+}
+
+/// Largest |δ_i| a [`Patch`] may carry (keeps the f32 stream far from overflow).
+pub const MAX_PATCH: f64 = 1e12;
+
+impl Patch {
+    /// Checks the patch against a model and a sequence length `n`: `position < n`, layer ≤
+    /// n_layer, `delta.len() = d`, every value finite with |δ_i| ≤ [`MAX_PATCH`].
+    pub fn validate(&self, config: &Config, n: usize) -> Result<(), String> {
+        if self.position >= n {
+            return Err(format!(
+                "patch position {} is outside the {n} tokens",
+                self.position
+            ));
+        }
+        if let PatchSite::Residual(l) = self.site {
+            if l > config.n_layer {
+                return Err(format!("patch layer {l} > n_layer = {}", config.n_layer));
+            }
+        }
+        if self.delta.len() != config.d_model {
+            return Err(format!(
+                "patch has {} values, d_model = {}",
+                self.delta.len(),
+                config.d_model
+            ));
+        }
+        if self
+            .delta
+            .iter()
+            .any(|v| !v.is_finite() || v.abs() > MAX_PATCH)
+        {
+            return Err(format!(
+                "patch values must be finite with |δ| <= {MAX_PATCH:e}"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Result of a forward pass over `n` positions. All matrices row-major, f64.
@@ -130,6 +192,35 @@ pub fn entropy_of_log_probs(lp: &[f64]) -> f64 {
 
 /// The full forward pass over `tokens` (1 ..= context tokens, each < vocab).
 pub fn forward(w: &Weights, tokens: &[u32], opts: ForwardOptions) -> Result<Forward, String> {
+    forward_patched(w, tokens, opts, None)
+}
+
+/// [`forward`] with an optional steering [`Patch`]:
+/// - `Residual(l)`: `delta` is added to the residual stream of position `position` as it enters
+///   block `l`, the sum rounded to f32 once (`((x as f64 + δ) as f32)`, so this equals
+///   [`forward_from`] on the stored layer-`l` residuals plus δ at that row); with
+///   `l = n_layer` the patched stream is `h_pre`. The kept residuals and `h_pre` include δ; later
+///   positions attend to the patched one and change too, earlier ones do not.
+/// - `PostNorm`: `delta` is added (f64) to `h_post` at `position` before the readout; only that
+///   position's logits change; the returned `h_post` includes δ.
+///
+/// `forward_patched(.., None)` is [`forward`] (bit for bit). Errors (never panics) as [`forward`],
+/// and on a patch failing [`Patch::validate`].
+pub fn forward_patched(
+    w: &Weights,
+    tokens: &[u32],
+    opts: ForwardOptions,
+    patch: Option<&Patch>,
+) -> Result<Forward, String> {
+    let x = embed(w, tokens)?;
+    if let Some(p) = patch {
+        p.validate(&w.config, tokens.len())?;
+    }
+    Ok(run_from(w, 0, x, tokens.len(), opts, patch, None))
+}
+
+/// Checks shapes and tokens; token + position embeddings (f32, `n × d`).
+fn embed(w: &Weights, tokens: &[u32]) -> Result<Vec<f32>, String> {
     let c = w.config;
     check_shapes(w)?;
     let n = tokens.len();
@@ -145,13 +236,18 @@ pub fn forward(w: &Weights, tokens: &[u32], opts: ForwardOptions) -> Result<Forw
     let d = c.d_model;
     let mut x = vec![0f32; n * d];
     for (t, &tok) in tokens.iter().enumerate() {
-        let e = &w.wte[tok as usize * d..(tok as usize + 1) * d];
-        let p = &w.wpe[t * d..(t + 1) * d];
-        for ((o, a), b) in x[t * d..(t + 1) * d].iter_mut().zip(e).zip(p) {
-            *o = a + b;
-        }
+        embed_row(w, tok, t, &mut x[t * d..(t + 1) * d]);
     }
-    Ok(run_from(w, 0, x, n, opts))
+    Ok(x)
+}
+
+fn embed_row(w: &Weights, tok: u32, t: usize, out: &mut [f32]) {
+    let d = w.config.d_model;
+    let e = &w.wte[tok as usize * d..(tok as usize + 1) * d];
+    let p = &w.wpe[t * d..(t + 1) * d];
+    for ((o, a), b) in out.iter_mut().zip(e).zip(p) {
+        *o = a + b;
+    }
 }
 
 /// Runs layers `layer..n_layer`, the final norm and the readout on a given residual stream
@@ -184,7 +280,7 @@ pub fn forward_from(
         return Err("residual contains a non-finite value".into());
     }
     let x = residual.iter().map(|&v| v as f32).collect();
-    Ok(run_from(w, layer, x, n, opts))
+    Ok(run_from(w, layer, x, n, opts, None, None))
 }
 
 fn check_shapes(w: &Weights) -> Result<(), String> {
@@ -212,12 +308,28 @@ struct Scratch {
     scores: Vec<f32>,
 }
 
+/// Adds a residual patch to row `position` of `x` if it targets `layer`.
+fn apply_residual_patch(x: &mut [f32], d: usize, layer: usize, patch: Option<&Patch>) {
+    if let Some(p) = patch {
+        if p.site == PatchSite::Residual(layer) {
+            let row = &mut x[p.position * d..(p.position + 1) * d];
+            for (v, &dv) in row.iter_mut().zip(&p.delta) {
+                *v = (*v as f64 + dv) as f32;
+            }
+        }
+    }
+}
+
+/// Blocks `first_layer..`, final norm, readout. `patch` must have been validated; `qkv_sink`, if
+/// given, receives the `n × 3d` query/key/value matrix of every block run (for [`Cache`]).
 fn run_from(
     w: &Weights,
     first_layer: usize,
     mut x: Vec<f32>,
     n: usize,
     opts: ForwardOptions,
+    patch: Option<&Patch>,
+    mut qkv_sink: Option<&mut Vec<Vec<f32>>>,
 ) -> Forward {
     let c: Config = w.config;
     let d = c.d_model;
@@ -233,18 +345,33 @@ fn run_from(
     if opts.keep_residuals {
         residuals.reserve((c.n_layer + 1 - first_layer) * n * d);
     }
-    for layer in &w.layers[first_layer..] {
+    for (li, layer) in w.layers.iter().enumerate().skip(first_layer) {
+        apply_residual_patch(&mut x, d, li, patch);
         if opts.keep_residuals {
             residuals.extend(x.iter().map(|&v| v as f64));
         }
         block(&c, layer, &mut x, n, &mut s);
+        if let Some(sink) = qkv_sink.as_deref_mut() {
+            sink.push(s.qkv.clone());
+        }
     }
+    apply_residual_patch(&mut x, d, c.n_layer, patch);
     if opts.keep_residuals {
         residuals.extend(x.iter().map(|&v| v as f64));
     }
     layer_norm_rows(&x, n, d, &w.lnf_g, &w.lnf_b, &mut s.ln);
     let h_pre: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-    let h_post: Vec<f64> = s.ln.iter().map(|&v| v as f64).collect();
+    let mut h_post: Vec<f64> = s.ln.iter().map(|&v| v as f64).collect();
+    if let Some(p) = patch {
+        if p.site == PatchSite::PostNorm {
+            for (v, dv) in h_post[p.position * d..(p.position + 1) * d]
+                .iter_mut()
+                .zip(&p.delta)
+            {
+                *v += dv;
+            }
+        }
+    }
     let logits = readout(w, &h_post, n);
     let mut log_probs = logits.clone();
     for row in log_probs.chunks_exact_mut(c.vocab) {
@@ -261,6 +388,97 @@ fn run_from(
         log_probs,
         first_layer,
         residuals,
+    }
+}
+
+/// Incremental decoding state (crate-private, used by `generate`): the query/key/value rows of
+/// every position so far, per block. [`Cache::prefill`] runs the full (optionally patched) pass;
+/// [`Cache::extend`] appends one token and returns the log-probabilities at the new position,
+/// bit-identical to `forward_patched(all tokens).log_probs_at(last)` as long as the patch is at a
+/// position of the prefilled tokens (it then never touches a later row: a residual patch reaches
+/// later rows only through the cached keys and values, a post-norm patch not at all).
+pub(crate) struct Cache {
+    config: Config,
+    n: usize,
+    qkv: Vec<Vec<f32>>,
+}
+
+impl Cache {
+    /// Full patched pass over `tokens`; returns the cache and the pass.
+    pub(crate) fn prefill(
+        w: &Weights,
+        tokens: &[u32],
+        patch: Option<&Patch>,
+    ) -> Result<(Cache, Forward), String> {
+        let x = embed(w, tokens)?;
+        if let Some(p) = patch {
+            p.validate(&w.config, tokens.len())?;
+        }
+        let mut qkv = Vec::with_capacity(w.config.n_layer);
+        let fwd = run_from(
+            w,
+            0,
+            x,
+            tokens.len(),
+            ForwardOptions::default(),
+            patch,
+            Some(&mut qkv),
+        );
+        Ok((
+            Cache {
+                config: w.config,
+                n: tokens.len(),
+                qkv,
+            },
+            fwd,
+        ))
+    }
+
+    /// Appends `token` at position `n` and returns the log-probabilities there (length V).
+    pub(crate) fn extend(&mut self, w: &Weights, token: u32) -> Result<Vec<f64>, String> {
+        let c = w.config;
+        if c != self.config || self.qkv.len() != c.n_layer {
+            return Err("the cache was built for other weights".into());
+        }
+        check_shapes(w)?;
+        let t = self.n;
+        if t >= c.context {
+            return Err(format!("the context of {} tokens is full", c.context));
+        }
+        if token as usize >= c.vocab {
+            return Err(format!(
+                "token {token} is outside the vocabulary of {}",
+                c.vocab
+            ));
+        }
+        let d = c.d_model;
+        let mut x = vec![0f32; d];
+        embed_row(w, token, t, &mut x);
+        let mut s = Scratch {
+            ln: vec![0.0; d],
+            qkv: vec![0.0; 3 * d],
+            att: vec![0.0; d],
+            tmp: vec![0.0; d],
+            hidden: vec![0.0; c.mlp],
+            scores: vec![0.0; t + 1],
+        };
+        for (layer, qkv) in w.layers.iter().zip(self.qkv.iter_mut()) {
+            layer_norm_rows(&x, 1, d, &layer.ln1_g, &layer.ln1_b, &mut s.ln);
+            linear(&s.ln, 1, d, &layer.attn_w, &layer.attn_b, 3 * d, &mut s.qkv);
+            qkv.extend_from_slice(&s.qkv);
+            attention_row(&c, qkv, t, &mut s.scores, &mut s.att);
+            linear(&s.att, 1, d, &layer.proj_w, &layer.proj_b, d, &mut s.tmp);
+            for (a, b) in x.iter_mut().zip(&s.tmp) {
+                *a += b;
+            }
+            mlp_sub_block(&c, layer, &mut x, 1, &mut s);
+        }
+        self.n += 1;
+        layer_norm_rows(&x, 1, d, &w.lnf_g, &w.lnf_b, &mut s.ln);
+        let h_post: Vec<f64> = s.ln.iter().map(|&v| v as f64).collect();
+        let mut lp = readout(w, &h_post, 1);
+        log_softmax_in_place(&mut lp);
+        Ok(lp)
     }
 }
 
@@ -296,7 +514,12 @@ fn block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
     for (a, b) in x.iter_mut().zip(&s.tmp) {
         *a += b;
     }
-    // MLP sub-block.
+    mlp_sub_block(c, l, x, n, s);
+}
+
+/// `x += MLP(LN2(x))` on `n` rows.
+fn mlp_sub_block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
+    let d = c.d_model;
     layer_norm_rows(x, n, d, &l.ln2_g, &l.ln2_b, &mut s.ln);
     linear(&s.ln, n, d, &l.fc_w, &l.fc_b, c.mlp, &mut s.hidden);
     for h in s.hidden.iter_mut() {
@@ -421,32 +644,38 @@ fn dot8(a: &[f32], b: &[f32]) -> f32 {
 /// Causal multi-head self-attention on `qkv` (`n × 3d`, q | k | v), result `n × d` (heads concatenated).
 fn attention(c: &Config, qkv: &[f32], n: usize, scores: &mut [f32], out: &mut [f32]) {
     let d = c.d_model;
+    for t in 0..n {
+        attention_row(c, qkv, t, scores, &mut out[t * d..(t + 1) * d]);
+    }
+}
+
+/// Attention output of row `t` (length d) over rows `0..=t` of `qkv`; `scores` has ≥ t + 1 slots.
+fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mut [f32]) {
+    let d = c.d_model;
     let hd = c.head_dim();
     let scale = (1.0 / (hd as f64).sqrt()) as f32;
     for h in 0..c.n_head {
-        for t in 0..n {
-            let q = &qkv[t * 3 * d + h * hd..t * 3 * d + (h + 1) * hd];
-            let sc = &mut scores[..=t];
-            let mut max = f32::NEG_INFINITY;
-            for (s, v) in sc.iter_mut().enumerate() {
-                let k = &qkv[s * 3 * d + d + h * hd..s * 3 * d + d + (h + 1) * hd];
-                *v = dot8(q, k) * scale;
-                max = max.max(*v);
-            }
-            let mut sum = 0f32;
-            for v in sc.iter_mut() {
-                *v = ((*v - max) as f64).exp() as f32;
-                sum += *v;
-            }
-            let inv = 1.0 / sum;
-            let o = &mut out[t * d + h * hd..t * d + (h + 1) * hd];
-            o.fill(0.0);
-            for (s, &p) in sc.iter().enumerate() {
-                let vrow = &qkv[s * 3 * d + 2 * d + h * hd..s * 3 * d + 2 * d + (h + 1) * hd];
-                let pw = p * inv;
-                for (oj, &vj) in o.iter_mut().zip(vrow) {
-                    *oj += pw * vj;
-                }
+        let q = &qkv[t * 3 * d + h * hd..t * 3 * d + (h + 1) * hd];
+        let sc = &mut scores[..=t];
+        let mut max = f32::NEG_INFINITY;
+        for (s, v) in sc.iter_mut().enumerate() {
+            let k = &qkv[s * 3 * d + d + h * hd..s * 3 * d + d + (h + 1) * hd];
+            *v = dot8(q, k) * scale;
+            max = max.max(*v);
+        }
+        let mut sum = 0f32;
+        for v in sc.iter_mut() {
+            *v = ((*v - max) as f64).exp() as f32;
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        let o = &mut out[h * hd..(h + 1) * hd];
+        o.fill(0.0);
+        for (s, &p) in sc.iter().enumerate() {
+            let vrow = &qkv[s * 3 * d + 2 * d + h * hd..s * 3 * d + 2 * d + (h + 1) * hd];
+            let pw = p * inv;
+            for (oj, &vj) in o.iter_mut().zip(vrow) {
+                *oj += pw * vj;
             }
         }
     }
