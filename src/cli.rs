@@ -18,10 +18,11 @@ pub const USAGE: &str = "\
 usage: token-dynamics render '<link or #hash>' [--svg out.svg] [--png out.png] [--csv out.csv]
                              [--json out.json] [--figure NAME] [--size WxH] [--scale N]
 
-  The link's explorer decides what is drawn: #next-token?… or #attention?….
+  The link's explorer decides what is drawn: #next-token?…, #attention?… or #energy?….
   At least one of --svg, --png, --csv, --json; '-' writes that output to standard output.
   --figure   which figure the SVG/PNG shows: simplex (default), series or logits for next-token;
-             particles (default) or plots for attention
+             particles (default) or plots for attention; series (default), phase, scatter
+             or dist for energy (trained weights: $TOKEN_DYNAMICS_WEIGHTS or www/models/trained.tdgpt)
   --size     figure size in CSS pixels, 64..8192 each (default: the page's export size)
   --scale    PNG pixels per CSS pixel, 0.1..16 (default 1; 2 for print)
   Messages about the link (what was ignored or clamped) go to standard error.";
@@ -100,10 +101,12 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--csv" => &mut opts.csv,
             "--json" => &mut opts.json,
             "--figure" => {
-                if Figure::parse(value).is_none() && attention::svg::Figure::parse(value).is_none()
+                if Figure::parse(value).is_none()
+                    && attention::svg::Figure::parse(value).is_none()
+                    && crate::energy::svg::Figure::parse(value).is_none()
                 {
                     return Err(format!(
-                        "unknown figure '{value}' (simplex, series or logits; particles or plots for attention)"
+                        "unknown figure '{value}' (simplex, series or logits; particles or plots for attention; series, phase, scatter or dist for energy)"
                     ));
                 }
                 opts.figure = Some(value.clone());
@@ -165,8 +168,10 @@ fn write_output(path: &str, bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn run(opts: &Options) -> Result<(), Failure> {
-    if crate::url::split_hash(&opts.link).explorer == attention::params::EXPLORER {
-        return run_attention(opts);
+    match crate::url::split_hash(&opts.link).explorer.as_str() {
+        e if e == attention::params::EXPLORER => return run_attention(opts),
+        e if e == crate::energy::params::EXPLORER => return run_energy(opts),
+        _ => {}
     }
     let (state, messages) = params::from_hash(&opts.link);
     let (page_options, page_messages) =
@@ -254,6 +259,76 @@ fn run_attention(opts: &Options) -> Result<(), Failure> {
         || attention::svg::render_svg(&scene, figure, size, at),
         || attention::export::csv(&scene, &opts.link),
         || attention::export::state_json(&scene, &page_options, &opts.link),
+    )
+}
+
+/// Where the trained weights are: `TOKEN_DYNAMICS_WEIGHTS`, else `www/models/trained.tdgpt` in the
+/// current directory, else in the source tree this binary was built from.
+pub fn trained_weights_path() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("TOKEN_DYNAMICS_WEIGHTS") {
+        return path.into();
+    }
+    let local = std::path::PathBuf::from(crate::energy::scene::TRAINED_WEIGHTS);
+    if local.exists() {
+        return local;
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::energy::scene::TRAINED_WEIGHTS)
+}
+
+/// Both models of the energy lab, natively: the trained weights from [`trained_weights_path`]
+/// (a failure is reported and the trained side left empty, as on the page) and the seeded random
+/// model.
+pub fn energy_models(seed: u64) -> crate::energy::scene::Models {
+    use crate::energy::scene::{Models, Trained};
+    use crate::maths::transformer::{format, Config, Weights};
+    let path = trained_weights_path();
+    let trained = match std::fs::read(&path) {
+        Ok(bytes) => match format::read_weights(&bytes) {
+            Ok((w, _)) => Trained::Ready(std::rc::Rc::new(w)),
+            Err(e) => Trained::Failed(format!("{}: {e}", path.display())),
+        },
+        Err(e) => Trained::Failed(format!("{}: {e}", path.display())),
+    };
+    let random = Weights::random(Config::default(), seed).expect("the default config is valid");
+    Models {
+        trained,
+        random: std::rc::Rc::new(random),
+    }
+}
+
+/// `render` for an `#energy?…` link.
+fn run_energy(opts: &Options) -> Result<(), Failure> {
+    use crate::energy::svg::Figure;
+    let (state, messages) = crate::energy::params::from_hash(&opts.link);
+    let (page_options, page_messages) = page::from_hash(
+        &opts.link,
+        &crate::energy::params::control_keys(),
+        crate::energy::params::PANELS,
+    );
+    for message in messages.iter().chain(&page_messages) {
+        eprintln!("note: {}", message.text);
+    }
+    let figure = match opts.figure.as_deref() {
+        None => Figure::Series,
+        Some(name) => Figure::parse(name).ok_or_else(|| {
+            Failure::Usage(format!(
+                "figure '{name}' is not an energy figure (series, phase, scatter or dist)"
+            ))
+        })?,
+    };
+    let models = energy_models(state.seed);
+    if let crate::energy::scene::Trained::Failed(e) = &models.trained {
+        eprintln!("note: trained weights not loaded ({e}); only the random model is drawn");
+    }
+    let at = state.at;
+    let mut scene = crate::energy::scene::Scene::new(state, &models);
+    scene.run_to_end();
+    let size = opts.size.unwrap_or_else(|| figure.default_size());
+    write_requested(
+        opts,
+        || crate::energy::svg::render_svg(&scene, figure, size, at),
+        || crate::energy::export::csv(&scene, &opts.link),
+        || crate::energy::export::state_json(&scene, &page_options, &opts.link),
     )
 }
 

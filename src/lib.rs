@@ -8,6 +8,7 @@ pub mod attention;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod draw_kit;
+pub mod energy;
 pub mod export;
 pub mod maths;
 pub mod next_token;

@@ -45,3 +45,28 @@ fn readme_documents_every_attention_link_key() {
         );
     }
 }
+
+#[test]
+fn readme_documents_every_energy_link_key() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section_start = readme
+        .find("### Energy lab links")
+        .expect("README has the energy link section");
+    let section = &readme[section_start..];
+    let table_start = section
+        .find("| key | meaning |")
+        .expect("the energy section has a link table");
+    let table: String = section[table_start..]
+        .lines()
+        .take_while(|line| line.starts_with('|'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for param in token_dynamics::energy::params::PARAMS {
+        assert!(
+            table.contains(&format!("`{}`", param.key)),
+            "README's energy link table does not mention `{}`",
+            param.key
+        );
+    }
+}

@@ -4,7 +4,7 @@
 // first, with the same hash, so every explorer's links work from the site's root address.
 import init from './token-dynamics.js';
 
-const PAGES = { 'next-token': 'index.html', attention: 'attention.html' };
+const PAGES = { 'next-token': 'index.html', attention: 'attention.html', energy: 'energy.html' };
 const here = document.body.dataset.explorer || 'next-token';
 const named = /^#([a-z-]+)(?:[?&]|$)/.exec(location.hash);
 if (named && named[1] !== here && Object.hasOwn(PAGES, named[1])) {

@@ -1,5 +1,5 @@
 //! Native half of the bench command (scripts/bench.sh): times the shared scenarios of
-//! `next_token::bench` and `attention::bench` and prints `[{"scenario": .., "ms": ..}]` with
+//! `next_token::bench`, `attention::bench` and `energy::bench` and prints `[{"scenario": .., "ms": ..}]` with
 //! --json, a table otherwise (the table also splits the attention scenarios into compute and paint).
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -30,6 +30,13 @@ fn main() {
     for name in attention::bench::SCENARIOS {
         let ms = median_ms(|| {
             std::hint::black_box(attention::bench::run(name));
+        });
+        rows.push((name.to_string(), ms));
+    }
+    for name in token_dynamics::energy::bench::SCENARIOS {
+        token_dynamics::energy::bench::prepare(name);
+        let ms = median_ms(|| {
+            std::hint::black_box(token_dynamics::energy::bench::run(name));
         });
         rows.push((name.to_string(), ms));
     }

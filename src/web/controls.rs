@@ -4,7 +4,7 @@
 //! validated exactly like a link.
 
 use wasm_bindgen::JsCast;
-use web_sys::{Event, HtmlInputElement, HtmlSelectElement};
+use web_sys::{Event, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
 use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
 use super::explorer::with_explorer;
@@ -146,6 +146,30 @@ pub fn build<S, G: Copy + PartialEq>(
     }
 }
 
+/// Replaces the one-line text fields of `keys` by multi-line text boxes (same id, data-key and
+/// labels), for long text such as a pasted paragraph.
+pub fn use_textareas(keys: &[&str]) {
+    for key in keys {
+        let id = format!("ctl-{key}");
+        let Some(input) = by_id(&id) else { continue };
+        let area = make("textarea", "text", None);
+        for name in [
+            "id",
+            "data-key",
+            "placeholder",
+            "title",
+            "aria-describedby",
+            "spellcheck",
+        ] {
+            if let Some(value) = input.get_attribute(name) {
+                set_attr(&area, name, &value);
+            }
+        }
+        set_attr(&area, "rows", "5");
+        let _ = input.replace_with_with_node_1(&area);
+    }
+}
+
 /// Writes the state into every control (values, value displays) and shows a control's row only
 /// when `shown(param)` (relevance and page options).
 pub fn sync<S, G>(params: &[Param<S, G>], state: &S, shown: &dyn Fn(&Param<S, G>) -> bool) {
@@ -175,6 +199,13 @@ pub fn sync<S, G>(params: &[Param<S, G>], state: &S, shown: &dyn Fn(&Param<S, G>
                 if let Some(input) = by_id_as::<HtmlInputElement>(&id) {
                     if !is_focused(input.as_ref()) {
                         input.set_value(&text);
+                    }
+                } else if let Some(area) = by_id_as::<HtmlTextAreaElement>(&id) {
+                    // A focused box keeps what is being typed, unless the state cut it (a huge paste).
+                    let value = area.value();
+                    if (!is_focused(area.as_ref()) || value.len() > text.len() + 4) && value != text
+                    {
+                        area.set_value(&text);
                     }
                 }
             }
@@ -250,6 +281,8 @@ pub fn wire() {
                 return; // handled on input
             }
             input.value()
+        } else if let Ok(area) = target.clone().dyn_into::<HtmlTextAreaElement>() {
+            area.value()
         } else if let Ok(select) = target.dyn_into::<HtmlSelectElement>() {
             select.value()
         } else {

@@ -122,6 +122,8 @@ pub trait Explorer {
 pub fn with_explorer<R>(f: impl FnOnce(&mut dyn Explorer) -> R) -> Option<R> {
     if super::attention_app::is_running() {
         super::attention_app::with_app(|app| f(app))
+    } else if super::energy_app::is_running() {
+        super::energy_app::with_app(|app| f(app))
     } else {
         super::app::with_app(|app| f(app))
     }
@@ -146,6 +148,7 @@ where
 pub const PAGES: &[(&str, &str)] = &[
     ("next-token", "index.html"),
     ("attention", "attention.html"),
+    ("energy", "energy.html"),
 ];
 
 /// If `hash` names another known explorer than `current`, loads that explorer's page with the same

@@ -7,6 +7,7 @@ mod canvas;
 mod controls;
 mod dom;
 mod embed;
+mod energy_app;
 mod explorer;
 mod share;
 mod shell;
@@ -29,6 +30,8 @@ pub fn start() {
         .unwrap_or_default();
     if explorer == crate::attention::params::EXPLORER {
         attention_app::start();
+    } else if explorer == crate::energy::params::EXPLORER {
+        energy_app::start();
     } else {
         app::start();
     }
@@ -267,8 +270,12 @@ fn install_api() {
     set(&api, "set", set_fn.as_ref());
     set_fn.forget();
     let bench_fn = Closure::<dyn Fn(String) -> JsValue>::new(|name: String| {
+        crate::energy::bench::prepare(&name);
         let start = dom::now_ms();
-        match bench::run(&name).or_else(|| crate::attention::bench::run(&name)) {
+        match bench::run(&name)
+            .or_else(|| crate::attention::bench::run(&name))
+            .or_else(|| crate::energy::bench::run(&name))
+        {
             Some(checksum) => {
                 std::hint::black_box(checksum);
                 JsValue::from_f64(dom::now_ms() - start)

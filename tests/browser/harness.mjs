@@ -431,7 +431,7 @@ export async function setControl(page, key, value) {
 /** Clicks `selector` (or runs `action`) and returns {name, bytes} of the download it causes. */
 export async function download(page, action) {
   const [dl] = await Promise.all([
-    page.waitForEvent("download", { timeout: 10_000 }),
+    page.waitForEvent("download", { timeout: 30_000 }),
     typeof action === "function" ? action() : page.click(action),
   ]);
   return { name: dl.suggestedFilename(), bytes: fs.readFileSync(await dl.path()) };

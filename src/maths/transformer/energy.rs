@@ -277,3 +277,73 @@ pub fn slope(x: &[f64], y: &[f64]) -> Option<f64> {
     }
     Some(c / v).filter(|s| s.is_finite())
 }
+
+/// The "no coupling" null beside the headline CV(E): what CV(E) looks like when the kinetic and
+/// potential terms keep their own values but lose their pairing (U shuffled against K).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DecoupledNull {
+    /// Shuffles drawn.
+    pub draws: usize,
+    /// Mean CV(E) over the shuffles.
+    pub cv_e_mean: Option<f64>,
+    /// Fraction of shuffles whose CV(E) is at most the observed one (a one-sided p-value: small
+    /// means E is more constant than the terms alone explain).
+    pub p_value: Option<f64>,
+    /// `sqrt(Var(K') + Var(U)) / |mean E|`, the CV(E) if K' and U were uncorrelated, with
+    /// K' = K (additive) or ln(2K) (product form).
+    pub cv_e_independent: Option<f64>,
+}
+
+/// [`DecoupledNull`] of a series: `draws` seeded Fisher–Yates shuffles of U against K.
+pub fn decoupled_null(
+    s: &EnergySeries,
+    form: EnergyForm,
+    draws: usize,
+    seed: u64,
+) -> DecoupledNull {
+    let kinetic: Vec<f64> = match form {
+        EnergyForm::Additive => s.k.clone(),
+        EnergyForm::Product => s.k.iter().map(|k| (2.0 * k).ln()).collect(),
+    };
+    let observed = cv(&s.e);
+    let independent = match (variance(&kinetic), variance(&s.u), mean(&s.e)) {
+        (Some(vk), Some(vu), Some(m)) if m != 0.0 => {
+            Some((vk + vu).sqrt() / m.abs()).filter(|c| c.is_finite())
+        }
+        _ => None,
+    };
+    if s.e.len() < 2 || draws == 0 {
+        return DecoupledNull {
+            draws: 0,
+            cv_e_mean: None,
+            p_value: None,
+            cv_e_independent: independent,
+        };
+    }
+    let mut rng = crate::maths::attention::init::Source::new(seed);
+    let mut u = s.u.clone();
+    let mut e = vec![0.0; u.len()];
+    let (mut sum, mut count, mut at_most) = (0.0, 0usize, 0usize);
+    for _ in 0..draws {
+        for i in (1..u.len()).rev() {
+            let j = ((rng.uniform() * (i + 1) as f64) as usize).min(i);
+            u.swap(i, j);
+        }
+        for (slot, (k, v)) in e.iter_mut().zip(kinetic.iter().zip(&u)) {
+            *slot = k + v;
+        }
+        if let Some(c) = cv(&e) {
+            sum += c;
+            count += 1;
+            if observed.is_some_and(|o| c <= o) {
+                at_most += 1;
+            }
+        }
+    }
+    DecoupledNull {
+        draws,
+        cv_e_mean: (count > 0).then(|| sum / count as f64),
+        p_value: (count > 0 && observed.is_some()).then(|| at_most as f64 / count as f64),
+        cv_e_independent: independent,
+    }
+}
