@@ -120,7 +120,8 @@ fn range_of(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64)
     }
 }
 
-/// Title, subtitle, grid, ticks and axis labels; returns the inner frame.
+/// Title, subtitle, grid, ticks and axis labels (`labels.0` empty: no x ticks); returns the inner
+/// frame.
 #[allow(clippy::too_many_arguments)]
 fn chart<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -168,7 +169,12 @@ fn chart<DB: DrawingBackend>(
             anchored(font(9.5, scale).color(&MUTED), HPos::Right, VPos::Center),
         ))?;
     }
-    let x_ticks = nice_ticks(x.0, x.1, 5);
+    // No x label: a bar chart labels its own categories, so no numeric ticks either.
+    let x_ticks = if labels.0.is_empty() {
+        Vec::new()
+    } else {
+        nice_ticks(x.0, x.1, 5)
+    };
     let x_step = step_of(&x_ticks);
     for &t in &x_ticks {
         let (pxx, _) = frame.to_px(t, y.0);
@@ -522,8 +528,8 @@ pub fn draw_phase<DB: DrawingBackend>(
             centred_message(area, rect, &missing_text(scene, model), scale)?;
             continue;
         };
-        let x = range_of(a.speed.iter().copied(), true);
-        let y = range_of(a.series.u.iter().copied(), true);
+        let x = range_of(a.speed.iter().copied(), false);
+        let y = range_of(a.series.u.iter().copied(), false);
         let frame = chart(
             area,
             rect,

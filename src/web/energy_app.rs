@@ -792,6 +792,16 @@ impl App {
             let _ = p.append_child(&generated);
             let _ = root.append_child(&p);
         }
+        if s.plain == s.steered && !s.plain.is_empty() && self.scene.is_done() {
+            let _ = root.append_child(&make(
+                "p",
+                "",
+                Some(&format!(
+                    "The continuations agree: the first byte is drawn from the steered distribution (p(target) = {:.3}), and this draw landed on the same byte as without steering, so the rest follows identically. Try another sampling seed, or T = 0.",
+                    s.new_log_p.exp()
+                )),
+            ));
+        }
         let _ = root.append_child(&make(
             "p",
             "help-text",

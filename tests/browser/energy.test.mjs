@@ -81,7 +81,7 @@ test("the lab loads the trained weights with progress, then draws both models wi
     }
     const tokens = await page.$$eval("#tokens .tok", (spans) => spans.length);
     assert.equal(tokens, r.tokens.length);
-    await screenshot(page, "energy-default");
+    await screenshot(page, "energy-default-1280x900.png");
   } finally {
     await app.close();
   }
@@ -256,7 +256,7 @@ test("phone viewport: no horizontal scroll, figures stacked and drawn", T_OPTS, 
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `horizontal overflow ${overflow}px`);
     for (const sel of CANVASES) await assertCanvasDrawn(page, sel);
-    await screenshot(page, "energy-phone");
+    await screenshot(page, "energy-phone-390.png");
     await app.assertNoErrors();
   } finally {
     await app.close();
