@@ -75,3 +75,43 @@ pub fn wrap_items<S: AsRef<str>>(
     }
     lines
 }
+
+/// Text cut to about `max_px` pixels (widths estimated, never measured: every backend agrees).
+pub fn fit_text(text: &str, max_px: f64, size: f64, scale: f64) -> String {
+    let per_char = 0.56 * size * scale;
+    let max_chars = (max_px / per_char).floor().max(4.0) as usize;
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        text.chars().take(max_chars - 1).collect::<String>() + "…"
+    }
+}
+
+/// Tick label with as many decimals as the tick step needs.
+pub fn tick_text(x: f64, step: f64) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    if x == 0.0 || x.abs() < step.abs() * 1e-9 {
+        return "0".into();
+    }
+    if x.abs() >= 1e7 || x.abs() < 1e-4 {
+        return format!("{x:.2e}");
+    }
+    let decimals = if step > 0.0 && step.is_finite() {
+        ((-step.log10()).ceil().max(0.0) as usize + 1).min(12)
+    } else {
+        3
+    };
+    let text = format!("{x:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" {
+        "0".into()
+    } else {
+        text
+    }
+}

@@ -158,6 +158,50 @@ pub fn apply_value<S, G>(
     }
 }
 
+/// Puts every number and integer of `st` back inside its row's range (links cannot break these,
+/// code can): a non-finite value takes its default, integers are rounded, -0 becomes 0 (it prints
+/// as 0, so the state stays equal to its link); each change is reported, naming the key.
+pub fn clamp_ranges<S, G>(
+    params: &[Param<S, G>],
+    st: &mut S,
+    defaults: &S,
+    msgs: &mut Vec<Message>,
+) {
+    for param in params {
+        let (min, max, get, set, is_int) = match &param.kind {
+            Kind::Number {
+                min, max, get, set, ..
+            } => (*min, *max, *get, *set, false),
+            Kind::Integer { min, max, get, set } => (*min, *max, *get, *set, true),
+            _ => continue,
+        };
+        let v = get(st);
+        if v == 0.0 && v.is_sign_negative() {
+            set(st, 0.0); // -0 prints as 0: keep the state equal to its link, bit for bit
+        }
+        let fixed = if !v.is_finite() {
+            get(defaults)
+        } else {
+            let v = if is_int { v.round() } else { v };
+            v.clamp(min, max)
+        };
+        if fixed != v {
+            msgs.push(Message::new(
+                param.key,
+                format!(
+                    "{}: {} is outside [{}, {}]; using {}",
+                    param.key,
+                    format_number(v),
+                    format_number(min),
+                    format_number(max),
+                    format_number(fixed)
+                ),
+            ));
+            set(st, fixed);
+        }
+    }
+}
+
 /// The canonical text of one parameter's current value (what the URL and `state()` carry):
 /// numbers as the shortest text that reads back exactly, integers in plain digits (`2000`, not
 /// `2e3`).

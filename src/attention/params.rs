@@ -1373,39 +1373,7 @@ fn sanitise_values(values: &mut [f64], non_finite: f64) -> bool {
 pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
     let defaults = State::default();
     // Numbers and integers inside their table ranges (links cannot break these; code can).
-    for param in PARAMS {
-        let (min, max, get, set, is_int) = match &param.kind {
-            Kind::Number {
-                min, max, get, set, ..
-            } => (*min, *max, *get, *set, false),
-            Kind::Integer { min, max, get, set } => (*min, *max, *get, *set, true),
-            _ => continue,
-        };
-        let v = get(st);
-        if v == 0.0 && v.is_sign_negative() {
-            set(st, 0.0); // -0 prints as 0: keep the state equal to its link, bit for bit
-        }
-        let fixed = if !v.is_finite() {
-            get(&defaults)
-        } else {
-            let v = if is_int { v.round() } else { v };
-            v.clamp(min, max)
-        };
-        if fixed != v {
-            msgs.push(Message::new(
-                param.key,
-                format!(
-                    "{}: {} is outside [{}, {}]; using {}",
-                    param.key,
-                    format_number(v),
-                    format_number(min),
-                    format_number(max),
-                    format_number(fixed)
-                ),
-            ));
-            set(st, fixed);
-        }
-    }
+    table::clamp_ranges(PARAMS, st, &defaults, msgs);
     let d = st.d;
     // diag: at most MAX_D finite entries.
     let mut diag_changed = st.diag.len() > MAX_D;

@@ -11,8 +11,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::params::{byte_label, ModelChoice};
-use super::scene::{model_title, top_tokens, Analysis, Scene, Trained};
-use crate::draw_kit::{anchored, font, lw, px, BACKGROUND, GRID, INK, MUTED};
+use super::scene::{capitalise, model_title, top_tokens, Analysis, Scene, Trained};
+use crate::draw_kit::{anchored, fit_text, font, lw, px, tick_text, BACKGROUND, GRID, INK, MUTED};
 use crate::maths::transformer::energy::{EnergyForm, EnergySeries};
 use crate::next_token::draw::nice_ticks;
 
@@ -39,40 +39,6 @@ fn clean_scale(scale: f64) -> f64 {
         scale
     } else {
         1.0
-    }
-}
-
-/// Text cut to about `max_px` pixels (widths estimated, so every backend agrees).
-fn fit_text(text: &str, max_px: f64, size: f64, scale: f64) -> String {
-    let per_char = 0.56 * size * scale;
-    let max_chars = (max_px / per_char).floor().max(4.0) as usize;
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        text.chars().take(max_chars - 1).collect::<String>() + "…"
-    }
-}
-
-fn tick_text(x: f64, step: f64) -> String {
-    if !x.is_finite() {
-        return String::new();
-    }
-    if x == 0.0 || x.abs() < step.abs() * 1e-9 {
-        return "0".into();
-    }
-    if x.abs() >= 1e6 || x.abs() < 1e-4 {
-        return format!("{x:.1e}");
-    }
-    let decimals = if step > 0.0 && step.is_finite() {
-        ((-step.log10()).ceil().max(0.0) as usize).min(8)
-    } else {
-        3
-    };
-    let text = format!("{x:.decimals$}");
-    if text == "-0" {
-        "0".into()
-    } else {
-        text
     }
 }
 
@@ -283,7 +249,7 @@ fn centred_message<DB: DrawingBackend>(
 
 /// Why a model's side is empty.
 fn missing_text(scene: &Scene, model: ModelChoice) -> Vec<String> {
-    let mut lines = vec![capital(model_title(model))];
+    let mut lines = vec![capitalise(model_title(model))];
     match (model, &scene_trained(scene)) {
         (ModelChoice::Trained, Trained::Loading(Some(f))) => lines.push(format!(
             "loading the trained weights… {:.0}%",
@@ -308,14 +274,6 @@ fn missing_text(scene: &Scene, model: ModelChoice) -> Vec<String> {
 
 fn scene_trained(scene: &Scene) -> Trained {
     scene.trained_status()
-}
-
-fn capital(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().collect::<String>() + chars.as_str(),
-        None => String::new(),
-    }
 }
 
 /// Index in the series of the last point shown at playback position `at`.
@@ -417,7 +375,10 @@ pub fn draw_series<DB: DrawingBackend>(
         let frame = chart(
             area,
             rect,
-            &format!("{}: K, U and E per position", capital(model_title(model))),
+            &format!(
+                "{}: K, U and E per position",
+                capitalise(model_title(model))
+            ),
             &sub,
             x,
             y,
@@ -533,7 +494,7 @@ pub fn draw_phase<DB: DrawingBackend>(
         let frame = chart(
             area,
             rect,
-            &format!("{}: phase portrait", capital(model_title(model))),
+            &format!("{}: phase portrait", capitalise(model_title(model))),
             &format!("{} points · {}", a.series.t.len(), u_label),
             x,
             y,
@@ -730,7 +691,7 @@ pub fn draw_distribution<DB: DrawingBackend>(
         .collect();
     let title = format!(
         "{}: next byte after position {t} (“…{}”)",
-        capital(model_title(a.model)),
+        capitalise(model_title(a.model)),
         context
     );
     let sub = match (steer, next) {

@@ -14,7 +14,7 @@ use crate::maths::transformer::energy::{EnergyForm, EnergyOptions, Mass, Potenti
 use crate::maths::transformer::generate::Sampling;
 use crate::maths::transformer::HiddenState;
 use crate::table;
-use crate::url::{self, format_number, shorten};
+use crate::url::{self, shorten};
 
 pub const EXPLORER: &str = "energy";
 /// Version of the link format written by this build.
@@ -819,39 +819,7 @@ pub fn all_pairs(st: &State) -> Vec<(&'static str, String)> {
 /// or prompt, the continuation fitting the context, the position inside the text.
 pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
     let defaults = State::default();
-    for param in PARAMS {
-        let (min, max, get, set, is_int) = match &param.kind {
-            Kind::Number {
-                min, max, get, set, ..
-            } => (*min, *max, *get, *set, false),
-            Kind::Integer { min, max, get, set } => (*min, *max, *get, *set, true),
-            _ => continue,
-        };
-        let v = get(st);
-        if v == 0.0 && v.is_sign_negative() {
-            set(st, 0.0);
-        }
-        let fixed = if !v.is_finite() {
-            get(&defaults)
-        } else {
-            let v = if is_int { v.round() } else { v };
-            v.clamp(min, max)
-        };
-        if fixed != v {
-            msgs.push(Message::new(
-                param.key,
-                format!(
-                    "{}: {} is outside [{}, {}]; using {}",
-                    param.key,
-                    format_number(v),
-                    format_number(min),
-                    format_number(max),
-                    format_number(fixed)
-                ),
-            ));
-            set(st, fixed);
-        }
-    }
+    table::clamp_ranges(PARAMS, st, &defaults, msgs);
     if st.text.len() > MAX_TEXT_BYTES {
         st.text = cut(&st.text, MAX_TEXT_BYTES);
     }

@@ -497,7 +497,10 @@ impl Scene {
                 let fwd = forward_patched(&w, &tokens, ForwardOptions::default(), None)?;
                 let h = fwd.h(local, HiddenState::PostNorm).to_vec();
                 let (s, form) = if self.state.steer == SteerMode::Margin {
-                    (margin_until_top(&w, &h, y, self.state.margin)?, "margin")
+                    (
+                        steer::steer_margin_to_top(&w, &h, y, self.state.margin)?,
+                        "margin",
+                    )
                 } else {
                     (steer::steer_delta(&w, &h, y, self.state.dlogp)?, "delta")
                 };
@@ -750,35 +753,8 @@ impl Scene {
     }
 }
 
-/// Margin steps until the target leads every other byte by `margin` (one step beats the current
-/// top byte; another may then lead, so step again, at most 16 times). The deltas add up.
-fn margin_until_top(w: &Weights, h: &[f64], y: usize, margin: f64) -> Result<steer::Steer, String> {
-    let mut total = steer::steer_margin(w, h, y, margin)?;
-    let mut current: Vec<f64> = h.iter().zip(&total.delta).map(|(a, b)| a + b).collect();
-    for _ in 0..16 {
-        if total.new_rank == 1 {
-            break;
-        }
-        let next = steer::steer_margin(w, &current, y, margin)?;
-        for ((t, c), d) in total
-            .delta
-            .iter_mut()
-            .zip(current.iter_mut())
-            .zip(&next.delta)
-        {
-            *t += d;
-            *c += d;
-        }
-        total.new_log_p = next.new_log_p;
-        total.new_p = next.new_p;
-        total.new_rank = next.new_rank;
-        total.new_gap = next.new_gap;
-    }
-    total.norm = total.delta.iter().map(|d| d * d).sum::<f64>().sqrt();
-    Ok(total)
-}
-
-fn capitalise(text: &str) -> String {
+/// The text with its first letter upper-cased.
+pub fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(c) => c.to_uppercase().collect::<String>() + chars.as_str(),

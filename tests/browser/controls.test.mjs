@@ -126,3 +126,46 @@ test("attention: every control changes the state, the link and the picture, and 
   assert.deepEqual([...keys].sort(), ATT_CASES.map((c) => c[0]).sort(), "every attention control needs a case");
   await checkControls(ATT_CASES);
 });
+
+// The energy lab (S = K/U/E series, D = next-byte distribution; GEN = generate mode).
+const S = "#series-canvas";
+const D = "#dist-canvas";
+const GEN = "#energy?mode=generate&n=24";
+const ENERGY_CASES = [
+  ["mode", "#energy?n=24", "generate", [S]],
+  ["text", "#energy", "Call me Ishmael. Some years ago, never mind how long.", [S]],
+  ["prompt", GEN, "Whale", [S]],
+  ["n", GEN, "20", [S]],
+  ["T", GEN, "0.3", [S]],
+  ["top_k", GEN, "2", [S]],
+  ["top_p", GEN, "0.3", [S]],
+  ["gseed", GEN, "7", [S]],
+  ["model", "#energy?steer=delta", "random", [D]],
+  ["seed", "#energy", "5", [S]],
+  ["h", "#energy", "pre", [S]],
+  ["mass", "#energy", "fitted", [S]],
+  ["U", "#energy", "entropy", [S]],
+  ["form", "#energy", "product", [S]],
+  ["skip", "#energy", "5", [S]],
+  ["steer", "#energy", "margin", [S, D]],
+  ["pos", "#energy", "10", [D]],
+  ["target", "#energy?steer=delta", "e", [D]],
+  ["dlogp", "#energy?steer=delta", "3", [D]],
+  ["margin", "#energy?steer=margin", "4", [D]],
+  ["layer", "#energy?steer=delta", "1", [D]],
+  ["at", "#energy", "0.3", [S, "#phase-canvas"]],
+  ["speed", "#energy", "3", []],
+];
+
+test("energy: every control changes the state, the link and the picture, and the link restores it", { timeout: 480_000 }, async () => {
+  const keys = await (async () => {
+    const app = await suite.open("#energy", { viewport: DESKTOP });
+    try {
+      return await app.page.$$eval("[id^=row-]", (rows) => rows.map((r) => r.id.slice(4)));
+    } finally {
+      await app.close();
+    }
+  })();
+  assert.deepEqual([...keys].sort(), ENERGY_CASES.map((c) => c[0]).sort(), "every energy control needs a case");
+  await checkControls(ENERGY_CASES);
+});

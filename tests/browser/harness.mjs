@@ -418,6 +418,10 @@ export async function setControl(page, key, value) {
   assert.ok(kind, `no control ${id}`);
   if (kind.startsWith("SELECT")) {
     await page.selectOption(id, value);
+  } else if (kind.startsWith("TEXTAREA")) {
+    // A multi-line box applies on change, i.e. when it loses the focus.
+    await page.fill(id, value);
+    await page.locator(id).blur();
   } else if (kind === "INPUT:range") {
     // Sliders carry a typed entry beside them: type there (what a keyboard user does).
     await page.fill(`${id}-num`, value);

@@ -250,3 +250,31 @@ pub fn steer_delta_pre_norm(
         new_gap: None,
     })
 }
+
+/// Margin steps until the target leads every other byte by `margin` (one step beats the current
+/// top byte; another may then lead, so step again, at most 16 times). The deltas add up.
+pub fn steer_margin_to_top(w: &Weights, h: &[f64], y: usize, margin: f64) -> Result<Steer, String> {
+    let mut total = steer_margin(w, h, y, margin)?;
+    let mut current: Vec<f64> = h.iter().zip(&total.delta).map(|(a, b)| a + b).collect();
+    for _ in 0..16 {
+        if total.new_rank == 1 {
+            break;
+        }
+        let next = steer_margin(w, &current, y, margin)?;
+        for ((t, c), d) in total
+            .delta
+            .iter_mut()
+            .zip(current.iter_mut())
+            .zip(&next.delta)
+        {
+            *t += d;
+            *c += d;
+        }
+        total.new_log_p = next.new_log_p;
+        total.new_p = next.new_p;
+        total.new_rank = next.new_rank;
+        total.new_gap = next.new_gap;
+    }
+    total.norm = total.delta.iter().map(|d| d * d).sum::<f64>().sqrt();
+    Ok(total)
+}
