@@ -23,10 +23,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{Device, Tensor, Var, D};
-use token_dynamics::maths::transformer::config::{Config, LN_EPS};
-use token_dynamics::maths::transformer::format::{read_weights, write_weights};
-use token_dynamics::maths::transformer::forward::{bytes_to_tokens, forward, ForwardOptions};
-use token_dynamics::maths::transformer::weights::{tensor_specs, Weights};
+use td_transformer::config::{Config, LN_EPS};
+use td_transformer::format::{read_weights, write_weights};
+use td_transformer::forward::{bytes_to_tokens, forward, ForwardOptions};
+use td_transformer::weights::{tensor_specs, Weights};
 
 type Res<T> = Result<T, String>;
 
@@ -156,7 +156,7 @@ impl SplitMix {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The model in candle (same maths as token_dynamics::maths::transformer::forward), built from
+// The model in candle (same maths as td_transformer::forward), built from
 // candle's own ops: the independent reference for the hand-written gradients and evaluation.
 
 /// Parameters in THE order of `tensor_specs`.

@@ -9,7 +9,7 @@
 //! `train` before it starts.
 
 use ::gemm::Parallelism;
-use token_dynamics::maths::transformer::config::{Config, LN_EPS};
+use td_transformer::config::{Config, LN_EPS};
 
 const THREADS: usize = 2;
 

@@ -1,0 +1,277 @@
+//! File exports of the attention explorer, shared by the page and the native command: a tidy CSV of
+//! every stored state, the full state as JSON, and file names that say what they are.
+//!
+//! Pure text formatting, so the page's export buttons and `token-dynamics render --csv/--json`
+//! write byte-identical files for the same link. Numbers use [`td_core::url::format_number`] (exact
+//! round trip); non-finite numbers become an empty CSV cell or JSON `null`.
+
+use super::params::{self, InitChoice, MatrixChoice, RuleChoice, ScheduleChoice, State};
+use super::scene::{rule_key, Membership, Scene, QUIESCENT_DEFINITION};
+use td_core::export::{
+    comment_text, csv_field, csv_number, json_object, json_string, page_json, params_json,
+    safe_piece, TOOL, VERSION,
+};
+use td_core::page::PageOptions;
+use td_core::url::format_number;
+use td_particles::Margin;
+
+/// RFC 4180 line ending.
+const CRLF: &str = "\r\n";
+
+/// The fixed columns before the coordinates.
+pub const LEADING_COLUMNS: [&str; 3] = ["rule", "step", "token"];
+/// The columns after the coordinates x1..xd.
+pub const TRAILING_COLUMNS: [&str; 14] = [
+    "cluster",
+    "leader",
+    "fixed_leader",
+    "quiescent_set",
+    "diameter",
+    "area",
+    "clusters",
+    "max_distance_to_final",
+    "delta",
+    "leaders",
+    "fixed_leaders",
+    "asymmetry",
+    "edges",
+    "margin_undefined",
+];
+
+/// The header row's column names for dimension d.
+pub fn csv_header(d: usize) -> Vec<String> {
+    LEADING_COLUMNS
+        .iter()
+        .map(|s| s.to_string())
+        .chain((1..=d).map(|c| format!("x{c}")))
+        .chain(TRAILING_COLUMNS.iter().map(|s| s.to_string()))
+        .collect()
+}
+
+/// Every stored state in long ("tidy") form: one row per (rule, step, token) with the token's
+/// coordinates, cluster label, leader flags and final quiescent set, followed by the diagnostics of
+/// that state (diameter, area, cluster count, max distance to the final state) and of the step
+/// taken from it (delta, leader counts, asymmetry, edges, margin reports; empty at the last state).
+///
+/// Starts with `# ` comment lines (tool and version, the link, the set-up, units), then the header.
+/// An incomplete scene exports the states computed so far and says so.
+pub fn csv(scene: &Scene, link: &str) -> String {
+    let st = &scene.state;
+    let d = st.d.max(1);
+    let mut out = String::new();
+    let mut comment = |line: &str| {
+        out.push_str("# ");
+        out.push_str(&comment_text(line));
+        out.push_str(CRLF);
+    };
+    comment(&format!(
+        "{TOOL} {VERSION}, attention explorer, link format {}: every stored state, one row per (rule, step, token)",
+        params::FORMAT_VERSION
+    ));
+    comment(&format!("link: {link}"));
+    let n = scene.panels.first().map_or(0, |p| p.run.n());
+    comment(&format!(
+        "n = {n} tokens in d = {d}, {} steps, alpha = {} (gamma = alpha/(1+alpha)), rules: {}",
+        st.steps,
+        format_number(st.alpha),
+        scene
+            .panels
+            .iter()
+            .map(|p| p.describe)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    ));
+    comment("units: x1..xd in the units of the initial points; step is the layer index k (state k; its step leads to state k+1)");
+    comment(&format!(
+        "per state: cluster = single-linkage label at distance <= {} (labels by smallest member), diameter = largest pairwise distance, area = hull area (d = 2), clusters = cluster count, max_distance_to_final = max_i |x_i(k) - x_i(K)|",
+        format_number(st.tol)
+    ));
+    comment("per step (attention graph at state k, empty at the last state): leader = i in C_i (argmax set), fixed_leader = C_i = {i}, delta = alignment sensitivity (empty for softmax), leaders/fixed_leaders = counts, asymmetry = pairs with j in N_i but i not in N_j, edges = sum of |N_i|, margin_undefined = tokens whose multiplicative margin fell back to C_i");
+    comment(&format!(
+        "quiescent_set: index of the token's minimal quiescent set over the window of the finished run, empty if none; {QUIESCENT_DEFINITION}"
+    ));
+    comment("empty cell = not defined or not finite");
+    if !scene.is_done() {
+        comment("incomplete: the scene was still being computed; later states are missing");
+    }
+    let header: Vec<String> = csv_header(d).iter().map(|h| csv_field(h)).collect();
+    out.push_str(&header.join(","));
+    out.push_str(CRLF);
+    for (index, panel) in scene.panels.iter().enumerate() {
+        let run = &panel.run;
+        let rule = csv_field(rule_key(panel.rule));
+        let membership = scene.membership(index);
+        let distance = match scene.max_distance_to_final(index) {
+            Some(v) => v.to_vec(),
+            None => run.max_distance_to_final(),
+        };
+        let big_k = run.computed_steps();
+        let diags = run.state_diags();
+        let steps = run.step_diags();
+        let set_cell: Vec<String> = (0..run.n())
+            .map(|i| match membership.and_then(|m| m.get(i)) {
+                Some(Membership::Member(s)) => s.to_string(),
+                _ => String::new(),
+            })
+            .collect();
+        for k in 0..=big_k {
+            let x = run.positions(k);
+            let labels = run.cluster_labels(k);
+            let mut leader = vec![false; run.n()];
+            let mut fixed = vec![false; run.n()];
+            if k < big_k {
+                run.leaders(k).into_iter().for_each(|i| leader[i] = true);
+                run.fixed_leaders(k)
+                    .into_iter()
+                    .for_each(|i| fixed[i] = true);
+            }
+            let state_cells =
+                diags
+                    .get(k)
+                    .map_or([String::new(), String::new(), String::new()], |s| {
+                        [
+                            csv_number(s.diameter),
+                            s.area.map_or(String::new(), csv_number),
+                            s.clusters.to_string(),
+                        ]
+                    });
+            let dist = distance.get(k).map_or(String::new(), |&v| csv_number(v));
+            let step_cells: [String; 6] = match steps.get(k) {
+                Some(s) => [
+                    s.delta.map_or(String::new(), csv_number),
+                    s.leaders.to_string(),
+                    s.fixed_leaders.to_string(),
+                    s.asymmetry.to_string(),
+                    s.edges.to_string(),
+                    s.margin_undefined.to_string(),
+                ],
+                None => Default::default(),
+            };
+            let flag = |on: bool| {
+                if k < big_k {
+                    if on {
+                        "1"
+                    } else {
+                        "0"
+                    }
+                } else {
+                    ""
+                }
+            };
+            for (i, p) in x.chunks_exact(d).enumerate() {
+                out.push_str(&rule);
+                out.push(',');
+                out.push_str(&k.to_string());
+                out.push(',');
+                out.push_str(&i.to_string());
+                for v in p {
+                    out.push(',');
+                    out.push_str(&csv_number(*v));
+                }
+                out.push(',');
+                out.push_str(&labels.get(i).map_or(String::new(), |l| l.to_string()));
+                out.push(',');
+                out.push_str(flag(leader[i]));
+                out.push(',');
+                out.push_str(flag(fixed[i]));
+                out.push(',');
+                out.push_str(&set_cell[i]);
+                for cell in state_cells.iter() {
+                    out.push(',');
+                    out.push_str(cell);
+                }
+                out.push(',');
+                out.push_str(&dist);
+                for cell in step_cells.iter() {
+                    out.push(',');
+                    out.push_str(cell);
+                }
+                out.push_str(CRLF);
+            }
+        }
+    }
+    out
+}
+
+/// The full state as one JSON object: tool, versions, the link and the canonical link, every
+/// parameter (numbers for numeric keys, the link's text otherwise), the page options and the
+/// readout ([`Scene::readout_json`]).
+pub fn state_json(scene: &Scene, page: &PageOptions, link: &str) -> String {
+    let st = &scene.state;
+    let state_fields = params_json(params::PARAMS, st, params::value_text);
+    let mut pairs = params::to_pairs(st);
+    pairs.extend(td_core::page::to_pairs(page));
+    let canonical = td_core::url::join_hash(params::EXPLORER, &pairs);
+    let mut out = json_object(&[
+        ("tool", json_string(TOOL)),
+        ("version", json_string(VERSION)),
+        ("format", params::FORMAT_VERSION.to_string()),
+        ("explorer", json_string(params::EXPLORER)),
+        ("link", json_string(link)),
+        ("canonical_link", json_string(&canonical)),
+        ("state", state_fields),
+        ("page", page_json(page)),
+        ("readout", scene.readout_json()),
+    ]);
+    out.push('\n');
+    out
+}
+
+/// An ASCII, filesystem-safe file name stem that says what the file is, e.g.
+/// `attention_localmax-additive-delta0.1_square-n64`; the page appends `_<figure>.svg|png|csv|json`.
+pub fn file_stem(state: &State) -> String {
+    let localmax = || {
+        let margin = match state.margin {
+            Margin::Additive => "additive",
+            Margin::Multiplicative => "multiplicative",
+        };
+        let schedule = match state.schedule {
+            ScheduleChoice::Constant => String::new(),
+            ScheduleChoice::Vanishing => format!("-vanishing-q{}", format_number(state.q)),
+            ScheduleChoice::Geometric => format!("-geometric-r{}", format_number(state.r)),
+            ScheduleChoice::Piecewise => "-piecewise".to_string(),
+        };
+        if state.schedule == ScheduleChoice::Piecewise {
+            format!("{margin}{schedule}")
+        } else {
+            format!("{margin}-delta{}{schedule}", format_number(state.delta))
+        }
+    };
+    let rule = match state.rule {
+        RuleChoice::Softmax => format!("softmax-beta{}", format_number(state.beta)),
+        RuleChoice::Hardmax => "hardmax".to_string(),
+        RuleChoice::Localmax => format!("localmax-{}", localmax()),
+        RuleChoice::Compare => format!("compare-beta{}-{}", format_number(state.beta), localmax()),
+    };
+    let init = match state.init {
+        InitChoice::Fig2Leader => "fig2-leader".to_string(),
+        InitChoice::Fig2Square => "fig2-square".to_string(),
+        InitChoice::Fig2NonLeader => "fig2-nonleader".to_string(),
+        InitChoice::Square => "square".to_string(),
+        InitChoice::Disk => "disk".to_string(),
+        InitChoice::Clusters => format!("clusters{}", state.clusters),
+        InitChoice::Circle => "circle".to_string(),
+        InitChoice::Custom => "custom".to_string(),
+    };
+    let mut parts = vec![
+        params::EXPLORER.to_string(),
+        rule,
+        format!("{init}-n{}", state.token_count()),
+    ];
+    if state.d != 2 {
+        parts.push(format!("d{}", state.d));
+    }
+    let matrix = match state.matrix {
+        MatrixChoice::Identity => None,
+        MatrixChoice::Diagonal => Some("A-diagonal".to_string()),
+        MatrixChoice::Spd => Some("A-spd".to_string()),
+        MatrixChoice::NegDef => Some("A-negdef".to_string()),
+        MatrixChoice::Rotation => Some(format!("A-rotation{}", format_number(state.theta))),
+        MatrixChoice::General => Some("A-general".to_string()),
+        MatrixChoice::Custom => Some("A-custom".to_string()),
+    };
+    parts.extend(matrix);
+    let mut stem = safe_piece(&parts.join("_"));
+    stem.truncate(120); // ASCII only, so any byte index is a char boundary
+    stem
+}

@@ -1,0 +1,102 @@
+//! One-click presets of the attention explorer: each reproduces a set-up of the reference
+//! (`shared/reference/attention-particles.md`) and is also a plain, clean link (it parses without
+//! messages and prints back to itself; `tests/attention_params.rs` checks both).
+
+pub use td_core::table::Preset;
+
+pub static PRESETS: &[Preset] = &[
+    Preset {
+        name: "fig2-leader",
+        title: "Hardmax: emerging leader",
+        description: "Figure 2 of the hardmax paper (A = I, alpha = 0.5, 30 steps): token 1 at (−1/12, 1/12) becomes a leader at step 1 and stays put inside the hull, while the others end at (1, 1/3) or (−1, −1). Its attention arrows are shown.",
+        hash: "#attention?v=1&rule=hardmax&steps=30&init=fig2-leader&focus=1",
+    },
+    Preset {
+        name: "fig2-square",
+        title: "Hardmax: square polytope",
+        description: "Figure 2, square case: the six interior tokens travel to the four vertices of the square, which never move.",
+        hash: "#attention?v=1&rule=hardmax&steps=30&init=fig2-square",
+    },
+    Preset {
+        name: "fig2-nonleader",
+        title: "Hardmax: non-leader clusters",
+        description: "Figure 2, non-leader case: the tokens at (±0.5, 0) are tied between two vertices and converge to the edge midpoints (±1, 0), clusters without a leader.",
+        hash: "#attention?v=1&rule=hardmax&steps=30&init=fig2-nonleader",
+    },
+    Preset {
+        name: "localmax",
+        title: "Localmax (stand-in): drag delta",
+        description: "Localmax (our additive stand-in) on the Figure 2 square, delta = 0.1, 200 steps. Drag delta from 0 upward: at 0 the tokens reach the four vertices as under hardmax; a small delta pulls the vertices inward and leaves extra limit points.",
+        hash: "#attention?v=1&init=fig2-square",
+    },
+    Preset {
+        name: "centre-cluster",
+        title: "Localmax (stand-in): centre cluster",
+        description: "Our additive localmax stand-in on the same square with delta = 1: the six inner tokens gather in a cluster at the centre while the four corners stay put.",
+        hash: "#attention?v=1&delta=1&init=fig2-square",
+    },
+    Preset {
+        name: "consensus",
+        title: "Localmax (stand-in): consensus",
+        description: "Our additive localmax stand-in with delta = 5 admits every token: all-to-all averaging, every token meets at one point (like softmax at beta = 0).",
+        hash: "#attention?v=1&delta=5&init=fig2-square",
+    },
+    Preset {
+        name: "vanishing",
+        title: "Localmax (stand-in): vanishing delta",
+        description: "Our additive localmax stand-in with delta(k) = 0.3/(1 + k)², which fades fast enough that every token ends where hardmax sends it, on the square's corners. With q = 1 the corners end slightly inside and one token stays on an edge.",
+        hash: "#attention?v=1&delta=0.3&schedule=vanishing&q=2&init=fig2-square",
+    },
+    Preset {
+        name: "multiplicative",
+        title: "Localmax (stand-in): multiplicative margin",
+        description: "The multiplicative stand-in with delta = 0.2: a token attends to every token whose alignment is at least (1 − delta) times its best, so the margin grows with the alignment. The corners are pulled inward and extra limit points stay on the edges.",
+        hash: "#attention?v=1&margin=multiplicative&delta=0.2&init=fig2-square",
+    },
+    Preset {
+        name: "compare",
+        title: "Softmax, hardmax, localmax (stand-in)",
+        description: "All three rules from the same 64 random tokens: softmax (beta = 5) collapses to one cluster, hardmax freezes clusters at the hull's vertices, our localmax stand-in pulls the hull inward before it settles.",
+        hash: "#attention?v=1&rule=compare",
+    },
+    Preset {
+        name: "frank-wolfe",
+        title: "Frank-Wolfe view",
+        description: "Hardmax with a random positive definite A, drawn over the dominance cells of the hull's vertices: tokens head in straight lines for the vertex of their cell and gather in a few clusters.",
+        hash: "#attention?v=1&rule=hardmax&matrix=spd&n=40&cells=on",
+    },
+    Preset {
+        name: "negdef",
+        title: "Negative definite A",
+        description: "Hardmax with a negative definite A: each token attends to the far side, and everything contracts to a single cluster.",
+        hash: "#attention?v=1&rule=hardmax&matrix=negdef",
+    },
+    Preset {
+        name: "softmax",
+        title: "Softmax, large beta",
+        description: "Softmax at beta = 20 behaves almost like hardmax: a few clusters form near the hull's vertices within 200 steps, whereas beta = 5 collapses to one.",
+        hash: "#attention?v=1&rule=softmax&beta=20",
+    },
+    Preset {
+        name: "3d",
+        title: "Three dimensions",
+        description: "64 tokens uniform in the unit ball (d = 3) under the additive localmax stand-in: turn the view with yaw and pitch and watch the hull shrink toward a polytope.",
+        hash: "#attention?v=1&d=3&init=disk",
+    },
+    Preset {
+        name: "pca",
+        title: "d = 16 through PCA",
+        description: "200 tokens in four Gaussian clusters in 16 dimensions, seen through a PCA projection; the four clusters stay apart.",
+        hash: "#attention?v=1&n=200&d=16&init=clusters",
+    },
+    Preset {
+        name: "large",
+        title: "2,000 tokens",
+        description: "The largest token count the page offers: 2,000 tokens under the additive localmax stand-in for 200 steps. The hull shrinks toward a polytope (2.79 → 2.49 in diameter); the log-axis plot shows the distance to the final state decaying geometrically, not reaching zero in finite time until floating-point rounding stops the tokens.",
+        hash: "#attention?v=1&n=2000",
+    },
+];
+
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}

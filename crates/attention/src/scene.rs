@@ -1,0 +1,1061 @@
+//! Everything the attention explorer shows, computed from a [`State`]: one [`Run`] per rule (three
+//! in compare mode), what the token colours mean once a run is finished (quiescent sets), the
+//! plain-language notes, the screen-reader summary and the readout.
+//!
+//! Work is incremental ([`Scene::advance`]) so the page can spread n = 2,000 × 200 steps over many
+//! animation frames and draw what exists meanwhile.
+
+use super::params::{RuleChoice, ScheduleChoice, State};
+use td_core::export::{json_number, json_string};
+use td_core::url::format_number;
+use td_particles::pca::Pca;
+use td_particles::{hull, matrices, Margin, Quiescent, Rule, Run};
+
+/// Most notes shown at once.
+pub const MAX_NOTES: usize = 8;
+
+/// What the quiescent-set colouring says about a token once its run is finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Membership {
+    /// In minimal quiescent set number `s` (index into `Quiescent::sets`).
+    Member(usize),
+    /// Not in a minimal set, but at the last step it attends (directly or through other such
+    /// tokens) into set `s` only.
+    Feeds(usize),
+    /// Neither (attends into several sets, or the run is not finished).
+    Other,
+}
+
+/// One particle panel: a rule and its run.
+pub struct Panel {
+    pub rule: RuleChoice,
+    /// Rule name with its neighbourhood rule, shortened (the full line is `describe`).
+    pub title: String,
+    /// The core's one-line description of the active neighbourhood rule.
+    pub describe: &'static str,
+    pub run: Run,
+}
+
+/// Results computed once, when a panel's run is finished.
+struct PanelCache {
+    quiescent: Quiescent,
+    membership: Vec<Membership>,
+    max_distance_to_final: Vec<f64>,
+    /// Hardmax with A symmetric PSD: per token the Frank-Wolfe straight-line check.
+    straight_line: Option<Vec<Option<(usize, f64)>>>,
+}
+
+pub struct Scene {
+    pub state: State,
+    pub panels: Vec<Panel>,
+    pub notes: Vec<String>,
+    x0: Vec<f64>,
+    a: Vec<f64>,
+    psd: bool,
+    pca: Option<Pca>,
+    /// One per panel once every run is finished; empty before.
+    cache: Vec<PanelCache>,
+    /// Set when the runs could not be created.
+    error: Option<String>,
+}
+
+/// The link's name of a rule.
+pub fn rule_key(rule: RuleChoice) -> &'static str {
+    match rule {
+        RuleChoice::Softmax => "softmax",
+        RuleChoice::Hardmax => "hardmax",
+        RuleChoice::Localmax => "localmax",
+        RuleChoice::Compare => "compare",
+    }
+}
+
+fn short(x: f64) -> String {
+    format_number(round_sig(x, 4))
+}
+
+/// Rounds to `digits` significant digits (display only); non-finite -> 0.
+pub fn round_sig(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return 0.0;
+    }
+    let shift = digits - x.abs().log10().ceil() as i32;
+    let factor = 10f64.powi(shift.clamp(-300, 300));
+    let r = (x * factor).round() / factor;
+    if r.is_finite() {
+        r
+    } else {
+        x
+    }
+}
+
+/// The delta schedule in words, e.g. "δ = 0.1" or "δ(k) = 0.5/(1+k)^1".
+pub fn schedule_text(state: &State) -> String {
+    match state.schedule {
+        ScheduleChoice::Constant => format!("δ = {}", short(state.delta)),
+        ScheduleChoice::Vanishing => {
+            format!("δ(k) = {}/(1+k)^{}", short(state.delta), short(state.q))
+        }
+        ScheduleChoice::Geometric => format!("δ(k) = {}·{}^k", short(state.delta), short(state.r)),
+        ScheduleChoice::Piecewise => {
+            let pieces: Vec<String> = state
+                .pieces
+                .iter()
+                .take(3)
+                .map(|(k, d)| format!("{k}:{}", short(*d)))
+                .collect();
+            let more = if state.pieces.len() > 3 { ",…" } else { "" };
+            format!("δ piecewise {}{more}", pieces.join(","))
+        }
+    }
+}
+
+/// Panel title: the rule's name and its neighbourhood rule, shortened.
+pub fn panel_title(choice: RuleChoice, rule: &Rule, state: &State) -> String {
+    match rule {
+        Rule::Softmax { beta } => format!("softmax · w ∝ exp(β<Ax_i,x_j>), β = {}", short(*beta)),
+        Rule::Hardmax => "hardmax · uniform over argmax_j <Ax_i,x_j>".to_string(),
+        Rule::Localmax { margin, .. } => {
+            let m = match margin {
+                Margin::Additive => "<Ax_i,x_j> ≥ max − δ",
+                Margin::Multiplicative => "<Ax_i,x_j> ≥ (1−δ)·max",
+            };
+            let _ = choice;
+            format!("localmax (stand-in) · {m}, {}", schedule_text(state))
+        }
+    }
+}
+
+fn vertices(count: usize) -> String {
+    if count == 1 {
+        "1 vertex".to_string()
+    } else {
+        format!("{count} vertices")
+    }
+}
+
+fn plural(count: usize, word: &str) -> String {
+    if count == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{count} {word}s")
+    }
+}
+
+impl Scene {
+    /// Builds the runs (nothing is stepped yet). Never panics: if a run cannot be created, the
+    /// scene has no panels and a note says why.
+    pub fn new(state: State) -> Scene {
+        let x0 = state.initial_points();
+        let d = state.d.max(1);
+        let a = state.matrix_entries();
+        let psd = a.len() == d * d && matrices::is_symmetric_psd(&a, d, 1e-9);
+        let pca = (d > 3 && x0.len() >= d).then(|| Pca::fit(&x0, d, 3));
+        let mut panels = Vec::new();
+        let mut error = None;
+        for (choice, rule) in state.rules() {
+            let title = panel_title(choice, &rule, &state);
+            let describe = rule.describe();
+            match Run::new(state.spec(rule)) {
+                Ok(run) => panels.push(Panel {
+                    rule: choice,
+                    title,
+                    describe,
+                    run,
+                }),
+                Err(message) => {
+                    error = Some(format!(
+                        "{}: the run cannot start: {message}",
+                        rule_key(choice)
+                    ));
+                    panels.clear();
+                    break;
+                }
+            }
+        }
+        let mut scene = Scene {
+            state,
+            panels,
+            notes: Vec::new(),
+            x0,
+            a,
+            psd,
+            pca,
+            cache: Vec::new(),
+            error,
+        };
+        if scene.is_done() {
+            scene.finish();
+        } else {
+            scene.notes = scene.compute_notes();
+        }
+        scene
+    }
+
+    /// Advances every panel by up to `max_steps` steps (at least one where any remain). Returns
+    /// true when all runs are finished; the notes are refreshed then.
+    pub fn advance(&mut self, max_steps: usize) -> bool {
+        if self.is_done() {
+            if self.cache.len() != self.panels.len() {
+                self.finish();
+            }
+            return true;
+        }
+        for panel in &mut self.panels {
+            if !panel.run.finished() {
+                panel.run.advance(max_steps);
+            }
+        }
+        if self.is_done() {
+            self.finish();
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.panels.iter().all(|p| p.run.finished())
+    }
+
+    /// Fraction computed, 0..1.
+    pub fn progress(&self) -> f64 {
+        if self.panels.is_empty() {
+            return 1.0;
+        }
+        let total: f64 = self.panels.iter().map(|p| p.run.progress()).sum();
+        (total / self.panels.len() as f64).clamp(0.0, 1.0)
+    }
+
+    /// Approximate multiply-adds of one step of every run (for chunking decisions).
+    pub fn work_per_step(&self) -> f64 {
+        self.panels.iter().map(|p| p.run.cost_per_step()).sum()
+    }
+
+    pub fn total_steps(&self) -> usize {
+        self.state.steps
+    }
+
+    /// Steps computed by every run (the smallest over the panels).
+    pub fn computed_steps(&self) -> usize {
+        self.panels
+            .iter()
+            .map(|p| p.run.computed_steps())
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// The step shown at scrub position `at` (0..1): round(at·steps), clamped to what is computed.
+    pub fn step_at(&self, at: f64) -> usize {
+        let at = if at.is_nan() { 1.0 } else { at.clamp(0.0, 1.0) };
+        let k = (at * self.state.steps as f64).round() as usize;
+        k.min(self.state.steps).min(self.computed_steps())
+    }
+
+    /// Initial points (row-major n×d), shared by every panel.
+    pub fn initial_points(&self) -> &[f64] {
+        &self.x0
+    }
+
+    /// The key-query matrix A (row-major d×d).
+    pub fn matrix(&self) -> &[f64] {
+        &self.a
+    }
+
+    /// A is symmetric positive semidefinite (dominance cells are exact for hardmax then).
+    pub fn is_psd(&self) -> bool {
+        self.psd
+    }
+
+    /// The PCA used to draw d > 3 (fitted once on the initial points, 3 components).
+    pub fn pca(&self) -> Option<&Pca> {
+        self.pca.as_ref()
+    }
+
+    /// Why there are no panels, if so.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Quiescent sets of a panel (available once the scene is done).
+    pub fn quiescent(&self, panel: usize) -> Option<&Quiescent> {
+        self.cache.get(panel).map(|c| &c.quiescent)
+    }
+
+    /// Per-token membership of the quiescent sets (available once the scene is done).
+    pub fn membership(&self, panel: usize) -> Option<&[Membership]> {
+        self.cache.get(panel).map(|c| c.membership.as_slice())
+    }
+
+    /// max_i |x_i(k) − x_i(K)| for k = 0..=K (available once the scene is done).
+    pub fn max_distance_to_final(&self, panel: usize) -> Option<&[f64]> {
+        self.cache
+            .get(panel)
+            .map(|c| c.max_distance_to_final.as_slice())
+    }
+
+    /// Hardmax with A symmetric PSD: per token (dominance-cell target, max residual).
+    pub fn straight_line(&self, panel: usize) -> Option<&[Option<(usize, f64)>]> {
+        self.cache
+            .get(panel)
+            .and_then(|c| c.straight_line.as_deref())
+    }
+
+    fn finish(&mut self) {
+        self.cache = self
+            .panels
+            .iter()
+            .map(|panel| panel_cache(panel, self.psd))
+            .collect();
+        self.notes = self.compute_notes();
+    }
+
+    /// Notes: the rule descriptions, then what the diagnostics show (at most [`MAX_NOTES`]).
+    fn compute_notes(&self) -> Vec<String> {
+        let mut notes: Vec<String> = Vec::new();
+        if let Some(error) = &self.error {
+            notes.push(error.clone());
+            return notes;
+        }
+        let compare = self.panels.len() > 1;
+        let prefix = |panel: &Panel| {
+            if compare {
+                format!("{}: ", rule_key(panel.rule))
+            } else {
+                String::new()
+            }
+        };
+        for panel in &self.panels {
+            notes.push(panel.describe.to_string());
+        }
+        let done = self.cache.len() == self.panels.len() && !self.panels.is_empty();
+        let mut leaders = Vec::new();
+        let mut polytope = Vec::new();
+        let mut convergence = Vec::new();
+        let mut deltas = Vec::new();
+        let mut margins = Vec::new();
+        let mut lines = Vec::new();
+        let mut asymmetry = Vec::new();
+        for (index, panel) in self.panels.iter().enumerate() {
+            let p = prefix(panel);
+            let run = &panel.run;
+            if panel.rule == RuleChoice::Localmax {
+                if let Some(text) = delta_note(&self.state, run) {
+                    deltas.push(format!("{p}{text}"));
+                }
+            }
+            if !done {
+                continue;
+            }
+            let cache = &self.cache[index];
+            if panel.rule != RuleChoice::Softmax {
+                if let Some(text) = leaders_note(run) {
+                    leaders.push(format!("{p}{text}"));
+                }
+            }
+            polytope.push(format!("{p}{}", polytope_note(run, &cache.quiescent)));
+            if let Some(text) = convergence_note(run) {
+                convergence.push(format!("{p}{text}"));
+            }
+            if let Some(text) = margin_note(run) {
+                margins.push(format!("{p}{text}"));
+            }
+            if let Some(checks) = &cache.straight_line {
+                lines.push(format!("{p}{}", straight_line_note(run, checks)));
+            }
+            if let Some(text) = asymmetry_note(run) {
+                asymmetry.push(format!("{p}{text}"));
+            }
+        }
+        let mut view = Vec::new();
+        if self.state.cells {
+            if self.state.d != 2 {
+                view.push("dominance cells are drawn only for d = 2".to_string());
+            } else if !self.psd {
+                view.push(
+                    "dominance cells are exact only for A positive semidefinite (this A is not)"
+                        .to_string(),
+                );
+            }
+        }
+        if let Some(pca) = &self.pca {
+            view.push(format!(
+                "d = {}: drawn in the first 3 principal components of the initial points ({} of the variance)",
+                self.state.d,
+                percent(pca_share(pca, &self.x0, self.state.d))
+            ));
+        }
+        for group in [
+            leaders,
+            polytope,
+            convergence,
+            deltas,
+            margins,
+            lines,
+            view,
+            asymmetry,
+        ] {
+            notes.extend(group);
+        }
+        notes.truncate(MAX_NOTES);
+        notes
+    }
+
+    /// A one-paragraph plain-text summary (for screen readers).
+    pub fn summary(&self) -> String {
+        let st = &self.state;
+        if let Some(error) = &self.error {
+            return format!("Attention particles: nothing to show. {error}.");
+        }
+        let n = self.panels.first().map_or(0, |p| p.run.n());
+        let k = self.step_at(st.at);
+        let mut text = format!(
+            "Attention particles: {} in {} dimension{}, {} steps, step size gamma = {}. Showing step {k} of {}.",
+            plural(n, "token"),
+            st.d,
+            if st.d == 1 { "" } else { "s" },
+            st.steps,
+            short(st.alpha / (1.0 + st.alpha)),
+            st.steps
+        );
+        if !self.is_done() {
+            text.push_str(&format!(
+                " Computing: {}% done.",
+                (self.progress() * 100.0).floor()
+            ));
+        }
+        for (index, panel) in self.panels.iter().enumerate() {
+            let run = &panel.run;
+            let diags = run.state_diags();
+            let d0 = diags.first().map_or(0.0, |s| s.diameter);
+            let dk = diags.get(k).map_or(0.0, |s| s.diameter);
+            text.push_str(&format!(
+                " {}: hull diameter {} at step {k} (from {}), {}",
+                rule_key(panel.rule),
+                short(dk),
+                short(d0),
+                plural(diags.get(k).map_or(0, |s| s.clusters), "cluster")
+            ));
+            if let Some(q) = self.quiescent(index) {
+                text.push_str(&format!(
+                    ", {} (working definition) from step {}",
+                    plural(q.sets.len(), "quiescent set"),
+                    q.from
+                ));
+            }
+            let graph_step = k.min(run.computed_steps().saturating_sub(1));
+            if run.computed_steps() > 0 {
+                text.push_str(&format!(
+                    ", {} at step {graph_step}",
+                    plural(run.leaders(graph_step).len(), "leader")
+                ));
+            }
+            text.push('.');
+        }
+        text
+    }
+
+    /// The readout as a JSON object (see `docs`: per panel positions, hull, diameters, clusters,
+    /// leaders, quiescent sets, asymmetry, delta, margin reports, straight-line check).
+    pub fn readout_json(&self) -> String {
+        let panels: Vec<String> = self
+            .panels
+            .iter()
+            .enumerate()
+            .map(|(index, panel)| self.panel_json(index, panel))
+            .collect();
+        let notes: Vec<String> = self.notes.iter().map(|n| json_string(n)).collect();
+        obj(&[
+            ("explorer", json_string(super::params::EXPLORER)),
+            ("done", self.is_done().to_string()),
+            ("progress", json_number(self.progress())),
+            ("step", self.step_at(self.state.at).to_string()),
+            ("steps", self.state.steps.to_string()),
+            ("panels", format!("[{}]", panels.join(","))),
+            ("notes", format!("[{}]", notes.join(","))),
+        ])
+    }
+
+    fn panel_json(&self, index: usize, panel: &Panel) -> String {
+        let run = &panel.run;
+        let (n, d) = (run.n(), run.spec().d);
+        let big_k = run.computed_steps();
+        let finals: Vec<String> = run
+            .final_positions()
+            .chunks_exact(d)
+            .map(|row| nums(row.iter().copied()))
+            .collect();
+        let hull = match d {
+            1 => Some(hull_1d(run.final_positions())),
+            2 => run.hull_2d(big_k),
+            3 => run.extreme_points_3d(big_k),
+            _ => None,
+        };
+        let diags = run.state_diags();
+        let steps = run.step_diags();
+        let area = if d == 2 {
+            nums(diags.iter().map(|s| s.area.unwrap_or(f64::NAN)))
+        } else {
+            "null".into()
+        };
+        let distance = match self.max_distance_to_final(index) {
+            Some(v) => nums(v.iter().copied()),
+            None => nums(run.max_distance_to_final().into_iter()),
+        };
+        let labels = run.cluster_labels(big_k);
+        let groups = group_labels(&labels);
+        let graph_step = big_k.checked_sub(1);
+        let leaders = graph_step.map(|k| run.leaders(k)).unwrap_or_default();
+        let fixed = graph_step.map(|k| run.fixed_leaders(k)).unwrap_or_default();
+        let q = match self.quiescent(index) {
+            Some(q) => q.clone(),
+            None => run.quiescent(),
+        };
+        let quiescent = obj(&[
+            ("from", q.from.to_string()),
+            ("steps", q.steps.to_string()),
+            (
+                "sets",
+                format!(
+                    "[{}]",
+                    q.sets.iter().map(|s| ints(s)).collect::<Vec<_>>().join(",")
+                ),
+            ),
+            ("definition", json_string(QUIESCENT_DEFINITION)),
+        ]);
+        let straight = match self.straight_line(index) {
+            Some(checks) => {
+                let targets: Vec<String> = checks
+                    .iter()
+                    .map(|c| c.map_or("null".into(), |(t, _)| t.to_string()))
+                    .collect();
+                let residuals: Vec<String> = checks
+                    .iter()
+                    .map(|c| c.map_or("null".into(), |(_, r)| json_number(r)))
+                    .collect();
+                obj(&[
+                    ("target", format!("[{}]", targets.join(","))),
+                    ("residual", format!("[{}]", residuals.join(","))),
+                ])
+            }
+            None => "null".into(),
+        };
+        obj(&[
+            ("rule", json_string(rule_key(panel.rule))),
+            ("title", json_string(&panel.title)),
+            ("describe", json_string(panel.describe)),
+            ("n", n.to_string()),
+            ("d", d.to_string()),
+            ("steps", big_k.to_string()),
+            ("finished", run.finished().to_string()),
+            ("gamma", json_number(run.gamma())),
+            ("final_positions", format!("[{}]", finals.join(","))),
+            ("hull_vertices", hull.map_or("null".into(), |h| ints(&h))),
+            ("diameter", nums(diags.iter().map(|s| s.diameter))),
+            ("area", area),
+            ("max_distance_to_final", distance),
+            (
+                "clusters",
+                format!(
+                    "[{}]",
+                    groups.iter().map(|g| ints(g)).collect::<Vec<_>>().join(",")
+                ),
+            ),
+            (
+                "cluster_count",
+                nums(diags.iter().map(|s| s.clusters as f64)),
+            ),
+            ("leaders", ints(&leaders)),
+            ("fixed_leaders", ints(&fixed)),
+            ("quiescent", quiescent),
+            ("asymmetry", nums(steps.iter().map(|s| s.asymmetry as f64))),
+            (
+                "delta",
+                if matches!(run.spec().rule, Rule::Softmax { .. }) {
+                    "null".into()
+                } else {
+                    nums(steps.iter().map(|s| s.delta.unwrap_or(f64::NAN)))
+                },
+            ),
+            (
+                "margin_undefined",
+                nums(steps.iter().map(|s| s.margin_undefined as f64)),
+            ),
+            ("straight_line", straight),
+        ])
+    }
+}
+
+/// Shown wherever quiescent sets are reported.
+pub const QUIESCENT_DEFINITION: &str = "working definition (not the paper's): a set Q is quiescent from step k0 if N_i(k) ⊆ Q for every i in Q and every step k0 ≤ k < K of the simulated window; listed are the minimal ones (sink components of the union of the attention graphs)";
+
+fn obj(fields: &[(&str, String)]) -> String {
+    let items: Vec<String> = fields
+        .iter()
+        .map(|(key, value)| format!("{}:{value}", json_string(key)))
+        .collect();
+    format!("{{{}}}", items.join(","))
+}
+
+fn nums(values: impl Iterator<Item = f64>) -> String {
+    let items: Vec<String> = values.map(json_number).collect();
+    format!("[{}]", items.join(","))
+}
+
+fn ints(values: &[usize]) -> String {
+    let items: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// Token indices grouped by label (labels 0, 1, … in order).
+pub fn group_labels(labels: &[usize]) -> Vec<Vec<usize>> {
+    let count = labels.iter().map(|&l| l + 1).max().unwrap_or(0);
+    let mut groups = vec![Vec::new(); count];
+    for (i, &l) in labels.iter().enumerate() {
+        groups[l].push(i);
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
+}
+
+/// d = 1: the tokens at the two ends of the interval (one if all coincide).
+pub fn hull_1d(x: &[f64]) -> Vec<usize> {
+    if x.is_empty() {
+        return Vec::new();
+    }
+    let mut lo = 0;
+    let mut hi = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v < x[lo] {
+            lo = i;
+        }
+        if v > x[hi] {
+            hi = i;
+        }
+    }
+    if x[lo] == x[hi] {
+        vec![lo]
+    } else {
+        vec![lo, hi]
+    }
+}
+
+fn percent(share: f64) -> String {
+    format!("{}%", format_number(round_sig(share * 100.0, 3)))
+}
+
+/// Share of the total variance of `pts` captured by the PCA's components.
+pub fn pca_share(pca: &Pca, pts: &[f64], d: usize) -> f64 {
+    let n = pts.len() / d.max(1);
+    if n == 0 {
+        return 1.0;
+    }
+    let mut total = 0.0;
+    for row in pts.chunks_exact(d) {
+        total += row
+            .iter()
+            .zip(&pca.mean)
+            .map(|(x, m)| (x - m).powi(2))
+            .sum::<f64>();
+    }
+    total /= n as f64;
+    let kept: f64 = pca.variances.iter().sum();
+    if total > 0.0 {
+        (kept / total).clamp(0.0, 1.0)
+    } else {
+        1.0
+    }
+}
+
+fn panel_cache(panel: &Panel, psd: bool) -> PanelCache {
+    let run = &panel.run;
+    let quiescent = run.quiescent();
+    let membership = membership(run, &quiescent);
+    let straight_line = (panel.rule == RuleChoice::Hardmax && psd)
+        .then(|| (0..run.n()).map(|i| run.straight_line_check(i)).collect());
+    PanelCache {
+        quiescent,
+        membership,
+        max_distance_to_final: run.max_distance_to_final(),
+        straight_line,
+    }
+}
+
+/// Members of the minimal quiescent sets, and tokens that at the last step attend (directly or
+/// through other non-members) into exactly one set.
+fn membership(run: &Run, q: &Quiescent) -> Vec<Membership> {
+    let n = run.n();
+    let mut out = vec![Membership::Other; n];
+    for (s, set) in q.sets.iter().enumerate() {
+        for &i in set {
+            if i < n {
+                out[i] = Membership::Member(s);
+            }
+        }
+    }
+    if run.computed_steps() == 0 {
+        return out;
+    }
+    // Which set each token's attention ends in: None = not yet known, Some(None) = several.
+    let mut target: Vec<Option<Option<usize>>> = out
+        .iter()
+        .map(|m| match m {
+            Membership::Member(s) => Some(Some(*s)),
+            _ => None,
+        })
+        .collect();
+    let pending: Vec<usize> = (0..n).filter(|&i| target[i].is_none()).collect();
+    if pending.is_empty() {
+        return out;
+    }
+    let rows: Vec<Vec<usize>> = pending
+        .iter()
+        .map(|&i| run.neighbours(i).unwrap_or_default())
+        .collect();
+    for _ in 0..8 {
+        let mut changed = false;
+        for (slot, &i) in pending.iter().enumerate() {
+            if target[i].is_some() {
+                continue;
+            }
+            let mut found: Option<usize> = None;
+            let mut several = false;
+            let mut unknown = false;
+            for &j in &rows[slot] {
+                if j == i {
+                    continue;
+                }
+                match target.get(j).copied().flatten() {
+                    Some(Some(s)) => {
+                        if found.is_some_and(|f| f != s) {
+                            several = true;
+                        }
+                        found = Some(s);
+                    }
+                    Some(None) => several = true,
+                    None => unknown = true,
+                }
+            }
+            if several {
+                target[i] = Some(None);
+                changed = true;
+            } else if !unknown && found.is_some() {
+                target[i] = Some(found);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for &i in &pending {
+        if let Some(Some(s)) = target[i] {
+            out[i] = Membership::Feeds(s);
+        }
+    }
+    out
+}
+
+/// "token 1 became a leader at step 1 and stayed fixed" for tokens that are fixed leaders
+/// (C_i = {i}) from some step k0 >= 1 to the last step with a graph.
+fn leaders_note(run: &Run) -> Option<String> {
+    let big_k = run.computed_steps();
+    if big_k < 2 {
+        return None;
+    }
+    let n = run.n();
+    let d = run.spec().d;
+    let mut still = vec![true; n];
+    let mut from = vec![usize::MAX; n];
+    for k in (0..big_k).rev() {
+        let mut here = vec![false; n];
+        for i in run.fixed_leaders(k) {
+            here[i] = true;
+        }
+        for i in 0..n {
+            if still[i] && here[i] {
+                from[i] = k;
+            } else {
+                still[i] = false;
+            }
+        }
+    }
+    let mut became: Vec<(usize, usize)> = (0..n)
+        .filter(|&i| from[i] != usize::MAX && from[i] >= 1)
+        .map(|i| (from[i], i))
+        .collect();
+    if became.is_empty() {
+        return None;
+    }
+    became.sort_unstable();
+    let scale = run
+        .state_diags()
+        .first()
+        .map_or(1.0, |s| s.diameter.max(1e-300));
+    let items: Vec<String> = became
+        .iter()
+        .take(3)
+        .map(|&(k0, i)| {
+            let p = &run.positions(k0)[i * d..(i + 1) * d];
+            let moved = (k0..=big_k)
+                .map(|k| hull::dist2(&run.positions(k)[i * d..(i + 1) * d], p).sqrt())
+                .fold(0.0, f64::max);
+            if moved <= 1e-9 * scale {
+                format!("token {i} became a leader at step {k0} and stayed fixed")
+            } else {
+                format!(
+                    "token {i} became a leader at step {k0} and stayed one (its argmax set is itself), but still moves by up to {} (it averages over near-maximisers)",
+                    short(moved)
+                )
+            }
+        })
+        .collect();
+    let mut text = items.join("; ");
+    if became.len() > 3 {
+        text.push_str(&format!(" (and {} more)", became.len() - 3));
+    }
+    Some(text)
+}
+
+/// How many distinct points the tokens `idx` of `x` (n×d) occupy, merging points closer than `tol`:
+/// many tokens sit on each vertex of a limit polytope.
+pub fn distinct_points(x: &[f64], d: usize, tol: f64, idx: &[usize]) -> usize {
+    let mut kept: Vec<usize> = Vec::new();
+    for &i in idx {
+        let p = &x[i * d..(i + 1) * d];
+        if !kept
+            .iter()
+            .any(|&j| hull::dist2(&x[j * d..(j + 1) * d], p).sqrt() <= tol)
+        {
+            kept.push(i);
+        }
+    }
+    kept.len()
+}
+
+/// Hull vertex count at the last state (merged within the cluster tolerance) and quiescent sets.
+fn polytope_note(run: &Run, q: &Quiescent) -> String {
+    let big_k = run.computed_steps();
+    let d = run.spec().d;
+    let x = run.final_positions();
+    let tol = run.spec().cluster_tol;
+    let merged = |idx: &[usize]| distinct_points(x, d, tol, idx);
+    let shape = match d {
+        1 => {
+            let ends = merged(&hull_1d(x));
+            if ends <= 1 {
+                "all tokens ended at one point".to_string()
+            } else {
+                "the final hull (≈ the limit polytope) is an interval".to_string()
+            }
+        }
+        2 => {
+            let v = merged(&run.hull_2d(big_k).unwrap_or_default());
+            if v <= 1 {
+                "all tokens ended at one point".to_string()
+            } else {
+                format!("the final hull (≈ the limit polytope) has {}", vertices(v))
+            }
+        }
+        3 => {
+            let v = merged(&run.extreme_points_3d(big_k).unwrap_or_default());
+            format!(
+                "the final hull (≈ the limit polytope) has about {} (extreme points along 134 directions)",
+                vertices(v)
+            )
+        }
+        _ => format!(
+            "{} at the last step",
+            plural(
+                run.state_diags().last().map_or(0, |s| s.clusters),
+                "cluster"
+            )
+        ),
+    };
+    if q.steps == 0 {
+        format!(
+            "{shape}; no quiescent-set window (it starts at step {})",
+            q.from
+        )
+    } else {
+        format!(
+            "{shape}; {} (working definition) from step {}",
+            plural(q.sets.len(), "quiescent set"),
+            q.from
+        )
+    }
+}
+
+/// Largest move of any token during step k (state k -> k+1).
+fn movement(run: &Run, k: usize) -> f64 {
+    let d = run.spec().d;
+    let (a, b) = (run.positions(k), run.positions(k + 1));
+    a.chunks_exact(d)
+        .zip(b.chunks_exact(d))
+        .map(|(p, q)| hull::dist2(p, q).sqrt())
+        .fold(0.0, f64::max)
+}
+
+fn convergence_note(run: &Run) -> Option<String> {
+    let big_k = run.computed_steps();
+    if big_k < 2 {
+        return None;
+    }
+    let diags = run.state_diags();
+    let (before, last) = (diags[big_k - 1].diameter, diags[big_k].diameter);
+    if before > 0.0 && last > 0.0 && last < before * (1.0 - 1e-9) {
+        return Some(format!(
+            "diameter still decreasing at the last step (×{} per step): no finite-time convergence",
+            ratio_text(last / before)
+        ));
+    }
+    if last == 0.0 {
+        return Some(
+            "the hull diameter reached 0 in floating point (the exact dynamics only approaches consensus geometrically)"
+                .to_string(),
+        );
+    }
+    let m_last = movement(run, big_k - 1);
+    if m_last > 0.0 {
+        let m_before = movement(run, big_k - 2);
+        let ratio = if m_before > 0.0 {
+            format!(", ×{} per step", ratio_text(m_last / m_before))
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "the hull diameter has settled at {}, but tokens still move at the last step (by up to {}{ratio}): no finite-time convergence",
+            short(last),
+            format_number(round_sig(m_last, 2))
+        ))
+    } else {
+        let stopped = (0..big_k)
+            .rev()
+            .find(|&k| movement(run, k) > 0.0)
+            .map_or(0, |k| k + 1);
+        // The mean rate of the moves over the third quarter of the steps before they stopped
+        // (well above rounding noise).
+        let (s0, s1) = (stopped / 2, stopped * 3 / 4);
+        let rate = (s1 > s0)
+            .then(|| {
+                let (a, b) = (movement(run, s0), movement(run, s1));
+                let r = (b / a).powf(1.0 / (s1 - s0) as f64);
+                (a > 0.0 && b > 0.0 && r < 1.0 && r.is_finite()).then(|| ratio_text(r))
+            })
+            .flatten();
+        Some(match rate {
+            Some(rate) => format!(
+                "no token moves after step {stopped} in floating point (rounding); before that the largest move shrank ×{rate} per step: geometric, not finite-time, convergence"
+            ),
+            None => format!(
+                "no token moves after step {stopped} in floating point (rounding); the exact dynamics converges only geometrically"
+            ),
+        })
+    }
+}
+
+/// A per-step factor, with enough digits to differ from 1 ("0.998", "0.99997").
+fn ratio_text(ratio: f64) -> String {
+    let gap = (1.0 - ratio).abs();
+    let digits = if gap > 0.0 && gap < 0.01 {
+        (2 - gap.log10().floor() as i32).min(15)
+    } else {
+        3
+    };
+    format_number(round_sig(ratio, digits))
+}
+
+fn margin_note(run: &Run) -> Option<String> {
+    let steps = run.step_diags();
+    let first = steps.iter().position(|s| s.margin_undefined > 0)?;
+    let count = steps[first].margin_undefined;
+    let total = steps.iter().filter(|s| s.margin_undefined > 0).count();
+    let mut text = format!(
+        "multiplicative margin is undefined for {} at step {first} because their maximum alignment is ≤ 0; they used the argmax set",
+        plural(count, "token")
+    );
+    if total > 1 {
+        text.push_str(&format!(
+            " (it happens at {total} of {} steps)",
+            steps.len()
+        ));
+    }
+    Some(text)
+}
+
+fn delta_note(state: &State, run: &Run) -> Option<String> {
+    let Rule::Localmax { schedule, .. } = &run.spec().rule else {
+        return None;
+    };
+    let steps = state.steps;
+    if steps == 0 {
+        return None;
+    }
+    let delta = |k: usize| schedule.delta_at(k);
+    match state.schedule {
+        ScheduleChoice::Constant if delta(0) == 0.0 => {
+            Some("delta = 0: localmax is exactly hardmax".into())
+        }
+        ScheduleChoice::Constant => None,
+        _ => {
+            let last = delta(steps - 1);
+            if last == 0.0 {
+                // First step from which delta stays 0.
+                let from = (0..steps)
+                    .rev()
+                    .find(|&k| delta(k) != 0.0)
+                    .map_or(0, |k| k + 1);
+                Some(format!(
+                    "delta = 0 from step {from}: localmax is exactly hardmax from there"
+                ))
+            } else if last < delta(0) {
+                Some(format!(
+                    "delta(k) decreases from {} to {} at the last step: a vanishing delta recovers hardmax",
+                    short(delta(0)),
+                    format_number(round_sig(last, 3))
+                ))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn straight_line_note(run: &Run, checks: &[Option<(usize, f64)>]) -> String {
+    let scale = run
+        .state_diags()
+        .first()
+        .map_or(1.0, |s| s.diameter.max(1e-300));
+    let on_line: Vec<f64> = checks
+        .iter()
+        .flatten()
+        .filter(|(_, r)| *r <= 1e-9 * scale)
+        .map(|(_, r)| *r)
+        .collect();
+    let worst = on_line.iter().copied().fold(0.0, f64::max);
+    if on_line.len() == checks.len() {
+        return format!(
+            "Frank-Wolfe view (A symmetric PSD): all {} move on the straight line to their dominance-cell vertex (max residual {})",
+            plural(checks.len(), "token"),
+            format_number(round_sig(worst, 2))
+        );
+    }
+    format!(
+        "Frank-Wolfe view (A symmetric PSD): {} of {} move on the straight line to their dominance-cell vertex (max residual {}); the others change target or sit on a cell boundary",
+        on_line.len(),
+        plural(checks.len(), "token"),
+        format_number(round_sig(worst, 2))
+    )
+}
+
+fn asymmetry_note(run: &Run) -> Option<String> {
+    let steps = run.step_diags();
+    let asym = steps.iter().filter(|s| s.asymmetry > 0).count();
+    if asym == 0 {
+        return None;
+    }
+    let most = steps.iter().map(|s| s.asymmetry).max().unwrap_or(0);
+    Some(format!(
+        "the attention graph is asymmetric at {asym} of {} steps (up to {most} pairs with j ∈ N_i but i ∉ N_j): Hegselmann–Krause Lyapunov arguments do not apply directly",
+        steps.len()
+    ))
+}

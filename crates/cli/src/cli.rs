@@ -1,0 +1,467 @@
+//! The native `token-dynamics` command: renders any shared link without a browser.
+//!
+//! The SVG is exactly what the page exports (`render_svg` on the scene of the parsed link); the
+//! PNG is that same SVG rasterised by resvg with the system fonts; the CSV and JSON are
+//! [`td_core::export`]'s (next-token) or [`td_attention::export`]'s (attention), as on the page.
+//! The explorer is the link's: `#next-token?…` or `#attention?…`.
+
+use std::io::Write;
+
+use td_attention as attention;
+use td_core::page;
+use td_next_token::export;
+use td_next_token::params;
+use td_next_token::scene::Scene;
+use td_next_token::svg::{render_svg, Figure};
+
+pub const USAGE: &str = "\
+usage: token-dynamics render '<link or #hash>' [--svg out.svg] [--png out.png] [--csv out.csv]
+                             [--json out.json] [--figure NAME] [--size WxH] [--scale N]
+
+  The link's explorer decides what is drawn: #next-token?…, #attention?… or #energy?….
+  At least one of --svg, --png, --csv, --json; '-' writes that output to standard output.
+  --figure   which figure the SVG/PNG shows: simplex (default), series or logits for next-token;
+             particles (default) or plots for attention; series (default), phase, scatter
+             or dist for energy (trained weights: $TOKEN_DYNAMICS_WEIGHTS or www/models/trained.tdgpt)
+  --size     figure size in CSS pixels, 64..8192 each (default: the page's export size)
+  --scale    PNG pixels per CSS pixel, 0.1..16 (default 1; 2 for print)
+  Messages about the link (what was ignored or clamped) go to standard error.";
+
+/// Most pixels of one PNG (side and area), whatever `--size` and `--scale` ask for.
+const MAX_PNG_SIDE: u32 = 16_384;
+const MAX_PNG_PIXELS: u64 = 100_000_000;
+
+/// What went wrong: bad arguments (exit 2, with usage) or a failure while writing (exit 1).
+#[derive(Debug)]
+enum Failure {
+    Usage(String),
+    Io(String),
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main(args: Vec<String>) -> i32 {
+    if args
+        .first()
+        .is_some_and(|a| matches!(a.as_str(), "-h" | "--help" | "help"))
+    {
+        println!("{USAGE}");
+        return 0;
+    }
+    match parse_args(&args)
+        .map_err(Failure::Usage)
+        .and_then(|o| run(&o))
+    {
+        Ok(()) => 0,
+        Err(Failure::Usage(message)) => {
+            eprintln!("token-dynamics: {message}\n{USAGE}");
+            2
+        }
+        Err(Failure::Io(message)) => {
+            eprintln!("token-dynamics: {message}");
+            1
+        }
+    }
+}
+
+/// Parsed command line of `render`.
+#[derive(Debug, Default)]
+struct Options {
+    link: String,
+    svg: Option<String>,
+    png: Option<String>,
+    csv: Option<String>,
+    json: Option<String>,
+    /// Figure name, checked against the link's explorer when rendering.
+    figure: Option<String>,
+    size: Option<(u32, u32)>,
+    scale: f64,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut iter = args.iter();
+    match iter.next().map(String::as_str) {
+        Some("render") => {}
+        Some(other) => return Err(format!("unknown subcommand '{other}' (expected render)")),
+        None => return Err("expected a subcommand".into()),
+    }
+    let link = iter.next().ok_or("missing the link")?;
+    if link.starts_with("--") {
+        return Err(format!("expected the link before {link}"));
+    }
+    let mut opts = Options {
+        link: link.clone(),
+        scale: 1.0,
+        ..Options::default()
+    };
+    while let Some(flag) = iter.next() {
+        let value = iter.next().ok_or(format!("{flag} needs a value"))?;
+        let slot = match flag.as_str() {
+            "--svg" => &mut opts.svg,
+            "--png" => &mut opts.png,
+            "--csv" => &mut opts.csv,
+            "--json" => &mut opts.json,
+            "--figure" => {
+                if Figure::parse(value).is_none()
+                    && attention::svg::Figure::parse(value).is_none()
+                    && td_energy::svg::Figure::parse(value).is_none()
+                {
+                    return Err(format!(
+                        "unknown figure '{value}' (simplex, series or logits; particles or plots for attention; series, phase, scatter or dist for energy)"
+                    ));
+                }
+                opts.figure = Some(value.clone());
+                continue;
+            }
+            "--size" => {
+                let (w, h) = value
+                    .split_once(['x', 'X'])
+                    .ok_or(format!("--size is WxH, not '{value}'"))?;
+                let side = |text: &str| -> Result<u32, String> {
+                    match text.trim().parse::<u32>() {
+                        Ok(n) if (64..=8192).contains(&n) => Ok(n),
+                        _ => Err(format!(
+                            "--size {value}: each side is a whole number 64..8192"
+                        )),
+                    }
+                };
+                opts.size = Some((side(w)?, side(h)?));
+                continue;
+            }
+            "--scale" => {
+                opts.scale = td_core::url::parse_number(value)
+                    .filter(|s| (0.1..=16.0).contains(s))
+                    .ok_or(format!("--scale {value}: a number from 0.1 to 16"))?;
+                continue;
+            }
+            other => return Err(format!("unknown option {other}")),
+        };
+        if slot.is_some() {
+            return Err(format!("{flag} given twice"));
+        }
+        if value.is_empty() {
+            return Err(format!("{flag} needs a file name"));
+        }
+        *slot = Some(value.clone());
+    }
+    if opts.svg.is_none() && opts.png.is_none() && opts.csv.is_none() && opts.json.is_none() {
+        return Err("nothing to write: give at least one of --svg, --png, --csv, --json".into());
+    }
+    let to_stdout = [&opts.svg, &opts.png, &opts.csv, &opts.json]
+        .iter()
+        .filter(|o| o.as_deref() == Some("-"))
+        .count();
+    if to_stdout > 1 {
+        return Err("only one output can go to standard output ('-')".into());
+    }
+    Ok(opts)
+}
+
+fn write_output(path: &str, bytes: &[u8]) -> Result<(), Failure> {
+    if path == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)
+            .and_then(|_| out.flush())
+            .map_err(|e| Failure::Io(format!("cannot write to standard output: {e}")))
+    } else {
+        std::fs::write(path, bytes).map_err(|e| Failure::Io(format!("cannot write {path}: {e}")))
+    }
+}
+
+fn run(opts: &Options) -> Result<(), Failure> {
+    match td_core::url::split_hash(&opts.link).explorer.as_str() {
+        e if e == attention::params::EXPLORER => return run_attention(opts),
+        e if e == td_energy::params::EXPLORER => return run_energy(opts),
+        _ => {}
+    }
+    let (state, messages) = params::from_hash(&opts.link);
+    let (page_options, page_messages) =
+        page::from_hash(&opts.link, &params::control_keys(), params::PANELS);
+    for message in messages.iter().chain(&page_messages) {
+        eprintln!("note: {}", message.text);
+    }
+    let at = state.at;
+    let mut scene = Scene::new(state);
+    while !scene.advance(usize::MAX) {}
+    let figure = match opts.figure.as_deref() {
+        None => Figure::Simplex,
+        Some(name) => Figure::parse(name).ok_or_else(|| {
+            Failure::Usage(format!(
+                "figure '{name}' is not a next-token figure (simplex, series or logits)"
+            ))
+        })?,
+    };
+    let size = opts
+        .size
+        .unwrap_or_else(|| figure.default_size(scene.panels.len()));
+    write_requested(
+        opts,
+        || render_svg(&scene, figure, size, at),
+        || export::csv(&scene, &opts.link),
+        || export::state_json(&scene.state, &page_options, &opts.link, &scene.readouts()),
+    )
+}
+
+/// Writes the outputs asked for (SVG, the PNG rasterised from that SVG, CSV, JSON); each is
+/// produced only when wanted.
+fn write_requested(
+    opts: &Options,
+    svg: impl FnOnce() -> String,
+    csv: impl FnOnce() -> String,
+    json: impl FnOnce() -> String,
+) -> Result<(), Failure> {
+    if opts.svg.is_some() || opts.png.is_some() {
+        let svg = svg();
+        if let Some(path) = &opts.svg {
+            write_output(path, svg.as_bytes())?;
+        }
+        if let Some(path) = &opts.png {
+            let png = svg_to_png(&svg, opts.scale).map_err(Failure::Io)?;
+            write_output(path, &png)?;
+        }
+    }
+    if let Some(path) = &opts.csv {
+        write_output(path, csv().as_bytes())?;
+    }
+    if let Some(path) = &opts.json {
+        write_output(path, json().as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `render` for an `#attention?…` link: the same outputs from the attention explorer's code.
+fn run_attention(opts: &Options) -> Result<(), Failure> {
+    use attention::svg::Figure;
+    let (state, messages) = attention::params::from_hash(&opts.link);
+    let (page_options, page_messages) = page::from_hash(
+        &opts.link,
+        &attention::params::control_keys(),
+        attention::params::PANELS,
+    );
+    for message in messages.iter().chain(&page_messages) {
+        eprintln!("note: {}", message.text);
+    }
+    let figure = match opts.figure.as_deref() {
+        None => Figure::Particles,
+        Some(name) => Figure::parse(name).ok_or_else(|| {
+            Failure::Usage(format!(
+                "figure '{name}' is not an attention figure (particles or plots)"
+            ))
+        })?,
+    };
+    let at = state.at;
+    let mut scene = attention::scene::Scene::new(state);
+    while !scene.advance(usize::MAX) {}
+    let size = opts
+        .size
+        .unwrap_or_else(|| figure.default_size(scene.panels.len()));
+    write_requested(
+        opts,
+        || attention::svg::render_svg(&scene, figure, size, at),
+        || attention::export::csv(&scene, &opts.link),
+        || attention::export::state_json(&scene, &page_options, &opts.link),
+    )
+}
+
+/// Where the trained weights are: `TOKEN_DYNAMICS_WEIGHTS`, else `www/models/trained.tdgpt` in the
+/// current directory, else in the source tree this binary was built from.
+pub fn trained_weights_path() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("TOKEN_DYNAMICS_WEIGHTS") {
+        return path.into();
+    }
+    let local = std::path::PathBuf::from(td_energy::scene::TRAINED_WEIGHTS);
+    if local.exists() {
+        return local;
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(td_energy::scene::TRAINED_WEIGHTS)
+}
+
+/// Both models of the energy lab, natively: the trained weights from [`trained_weights_path`]
+/// (a failure is reported and the trained side left empty, as on the page) and the seeded random
+/// model.
+pub fn energy_models(seed: u64) -> td_energy::scene::Models {
+    use td_energy::scene::{Models, Trained};
+    use td_transformer::{format, Config, Weights};
+    let path = trained_weights_path();
+    let trained = match std::fs::read(&path) {
+        Ok(bytes) => match format::read_weights(&bytes) {
+            Ok((w, _)) => Trained::Ready(std::rc::Rc::new(w)),
+            Err(e) => Trained::Failed(format!("{}: {e}", path.display())),
+        },
+        Err(e) => Trained::Failed(format!("{}: {e}", path.display())),
+    };
+    let random = Weights::random(Config::default(), seed).expect("the default config is valid");
+    Models {
+        trained,
+        random: std::rc::Rc::new(random),
+    }
+}
+
+/// `render` for an `#energy?…` link.
+fn run_energy(opts: &Options) -> Result<(), Failure> {
+    use td_energy::svg::Figure;
+    let (state, messages) = td_energy::params::from_hash(&opts.link);
+    let (page_options, page_messages) = page::from_hash(
+        &opts.link,
+        &td_energy::params::control_keys(),
+        td_energy::params::PANELS,
+    );
+    for message in messages.iter().chain(&page_messages) {
+        eprintln!("note: {}", message.text);
+    }
+    let figure = match opts.figure.as_deref() {
+        None => Figure::Series,
+        Some(name) => Figure::parse(name).ok_or_else(|| {
+            Failure::Usage(format!(
+                "figure '{name}' is not an energy figure (series, phase, scatter or dist)"
+            ))
+        })?,
+    };
+    let models = energy_models(state.seed);
+    if let td_energy::scene::Trained::Failed(e) = &models.trained {
+        eprintln!("note: trained weights not loaded ({e}); only the random model is drawn");
+    }
+    let at = state.at;
+    let mut scene = td_energy::scene::Scene::new(state, &models);
+    scene.run_to_end();
+    let size = opts.size.unwrap_or_else(|| figure.default_size());
+    write_requested(
+        opts,
+        || td_energy::svg::render_svg(&scene, figure, size, at),
+        || td_energy::export::csv(&scene, &opts.link),
+        || td_energy::export::state_json(&scene, &page_options, &opts.link),
+    )
+}
+
+/// Sans-serif families tried, in order, for the SVG's generic `sans-serif` (DejaVu Sans first: it
+/// is what `scripts/setup.sh` installs and what headless Chromium on Debian falls back to).
+const SANS_FAMILIES: &[&str] = &[
+    "DejaVu Sans",
+    "Liberation Sans",
+    "Noto Sans",
+    "Arial",
+    "Helvetica",
+];
+
+/// The font database: system fonts, with `sans-serif` mapped to the first installed family above.
+fn font_options() -> resvg::usvg::Options<'static> {
+    let mut options = resvg::usvg::Options::default();
+    let db = options.fontdb_mut();
+    db.load_system_fonts();
+    let installed = |name: &str| {
+        db.faces()
+            .any(|face| face.families.iter().any(|(family, _)| family == name))
+    };
+    let family = SANS_FAMILIES
+        .iter()
+        .find(|name| installed(name))
+        .map(|name| name.to_string())
+        .or_else(|| {
+            db.faces()
+                .next()
+                .and_then(|face| face.families.first().map(|(family, _)| family.clone()))
+        });
+    match family {
+        Some(family) => {
+            db.set_sans_serif_family(family.clone());
+            options.font_family = family;
+        }
+        None => eprintln!(
+            "note: no system fonts found; the PNG will have no text (install fonts-dejavu-core)"
+        ),
+    }
+    options
+}
+
+/// Rasterises an SVG document to PNG bytes at `scale` pixels per CSS pixel.
+pub fn svg_to_png(svg: &str, scale: f64) -> Result<Vec<u8>, String> {
+    use resvg::tiny_skia::{Pixmap, Transform};
+    let options = font_options();
+    let tree = resvg::usvg::Tree::from_str(svg, &options)
+        .map_err(|e| format!("cannot read the SVG: {e}"))?;
+    let size = tree.size();
+    let width = (f64::from(size.width()) * scale).round();
+    let height = (f64::from(size.height()) * scale).round();
+    if width < 1.0
+        || height < 1.0
+        || width > f64::from(MAX_PNG_SIDE)
+        || height > f64::from(MAX_PNG_SIDE)
+        || width * height > MAX_PNG_PIXELS as f64
+    {
+        return Err(format!(
+            "a {width}×{height} PNG is too large (at most {MAX_PNG_SIDE} pixels a side, {MAX_PNG_PIXELS} in all)"
+        ));
+    }
+    let mut pixmap = Pixmap::new(width as u32, height as u32)
+        .ok_or_else(|| format!("cannot allocate a {width}×{height} image"))?;
+    let transform = Transform::from_scale(
+        (width / f64::from(size.width())) as f32,
+        (height / f64::from(size.height())) as f32,
+    );
+    resvg::render(&tree, transform, &mut pixmap.as_mut());
+    pixmap
+        .encode_png()
+        .map_err(|e| format!("cannot encode the PNG: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        for bad in [
+            &[][..],
+            &["draw", "#next-token"],
+            &["render"],
+            &["render", "#next-token?v=1"],
+            &["render", "#next-token?v=1", "--svg"],
+            &[
+                "render",
+                "#next-token?v=1",
+                "--svg",
+                "a.svg",
+                "--figure",
+                "pie",
+            ],
+            &[
+                "render",
+                "#next-token?v=1",
+                "--png",
+                "a.png",
+                "--scale",
+                "0",
+            ],
+            &[
+                "render",
+                "#next-token?v=1",
+                "--png",
+                "a.png",
+                "--size",
+                "10x10",
+            ],
+            &[
+                "render",
+                "#next-token?v=1",
+                "--png",
+                "a.png",
+                "--bogus",
+                "1",
+            ],
+            &["render", "#next-token?v=1", "--svg", "-", "--csv", "-"],
+        ] {
+            assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
+        }
+        let ok = parse_args(&args(&[
+            "render", "#x", "--png", "a.png", "--scale", "2", "--size", "300x200",
+        ]))
+        .unwrap();
+        assert_eq!(ok.scale, 2.0);
+        assert_eq!(ok.size, Some((300, 200)));
+    }
+}

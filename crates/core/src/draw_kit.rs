@@ -1,0 +1,138 @@
+//! Drawing helpers every explorer shares: the chrome's colours, fonts (the 1.24 convention of
+//! plotters' text backends), anchored text, pixel rounding that never lets NaN reach a backend,
+//! line widths, star markers, and legend wrapping by estimated (never measured) text widths, so
+//! canvas, SVG and native renders agree.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+pub const INK: RGBColor = RGBColor(34, 34, 34);
+pub const MUTED: RGBColor = RGBColor(110, 110, 110);
+pub const GRID: RGBColor = RGBColor(225, 225, 225);
+pub const BACKGROUND: RGBColor = RGBColor(255, 255, 255);
+
+/// A font of `size` CSS pixels at pixel ratio `scale`. plotters' SVG backend (and our canvas
+/// backend) render `size / 1.24`, hence the factor.
+pub fn font(size: f64, scale: f64) -> TextStyle<'static> {
+    ("sans-serif", (size * scale * 1.24).max(1.0))
+        .into_font()
+        .color(&INK)
+}
+
+pub fn anchored(style: TextStyle<'_>, h: HPos, v: VPos) -> TextStyle<'_> {
+    style.pos(Pos::new(h, v))
+}
+
+/// Pixel coordinates for a backend: rounded, clamped, and never NaN (a non-finite value lands far
+/// outside the picture instead).
+pub fn px(p: (f64, f64)) -> (i32, i32) {
+    let f = |v: f64| {
+        if v.is_finite() {
+            v.clamp(-1e7, 1e7).round() as i32
+        } else {
+            -100_000
+        }
+    };
+    (f(p.0), f(p.1))
+}
+
+/// A line width of `width` CSS pixels, at least one device pixel.
+pub fn lw(width: f64, scale: f64) -> u32 {
+    ((width * scale).round() as u32).max(1)
+}
+
+/// The ten corners of a five-pointed star (inner radius 0.45), pointing up.
+pub fn star_points(centre: (f64, f64), radius: f64) -> Vec<(i32, i32)> {
+    (0..10)
+        .map(|i| {
+            let r = if i % 2 == 0 { radius } else { radius * 0.45 };
+            let angle = -std::f64::consts::FRAC_PI_2 + i as f64 * std::f64::consts::PI / 5.0;
+            px((centre.0 + r * angle.cos(), centre.1 + r * angle.sin()))
+        })
+        .collect()
+}
+
+/// Joins legend items into lines of at most `(width - 16·scale) / char_width` characters (at least
+/// `min_chars`), three spaces between items.
+pub fn wrap_items<S: AsRef<str>>(
+    items: &[S],
+    width: f64,
+    char_width: f64,
+    min_chars: usize,
+    scale: f64,
+) -> Vec<String> {
+    let max_chars = ((width - 16.0 * scale) / char_width).max(min_chars as f64) as usize;
+    let mut lines: Vec<String> = Vec::new();
+    for item in items {
+        let item = item.as_ref();
+        match lines.last_mut() {
+            Some(last) if last.chars().count() + 3 + item.chars().count() <= max_chars => {
+                last.push_str("   ");
+                last.push_str(item);
+            }
+            _ => lines.push(item.to_string()),
+        }
+    }
+    lines
+}
+
+/// Text cut to about `max_px` pixels (widths estimated, never measured: every backend agrees).
+pub fn fit_text(text: &str, max_px: f64, size: f64, scale: f64) -> String {
+    let per_char = 0.56 * size * scale;
+    let max_chars = (max_px / per_char).floor().max(4.0) as usize;
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        text.chars().take(max_chars - 1).collect::<String>() + "…"
+    }
+}
+
+/// Tick label with as many decimals as the tick step needs.
+pub fn tick_text(x: f64, step: f64) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    if x == 0.0 || x.abs() < step.abs() * 1e-9 {
+        return "0".into();
+    }
+    if x.abs() >= 1e7 || x.abs() < 1e-4 {
+        return format!("{x:.2e}");
+    }
+    let decimals = if step > 0.0 && step.is_finite() {
+        ((-step.log10()).ceil().max(0.0) as usize + 1).min(12)
+    } else {
+        3
+    };
+    let text = format!("{x:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" {
+        "0".into()
+    } else {
+        text
+    }
+}
+
+/// "Nice" tick positions covering [lo, hi].
+pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return vec![lo];
+    }
+    let raw = (hi - lo) / target.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let mut ticks = Vec::new();
+    let mut x = (lo / step).ceil() * step;
+    while x <= hi + step * 1e-9 && ticks.len() < 50 {
+        ticks.push(if x.abs() < step * 1e-9 { 0.0 } else { x });
+        x += step;
+    }
+    ticks
+}

@@ -1,0 +1,14 @@
+//! What every explorer shares on the model side (no web-sys, tested natively):
+//!
+//! - [`url`]: the `#<explorer>?key=value&…` link syntax, percent-coding and exact number text;
+//! - [`table`]: messages and the parameter-table machinery (one typed row per link key: default,
+//!   range, validation, link text and control);
+//! - [`page`]: page options every explorer understands (`embed`, `hide`, `view`, `theme`, …);
+//! - [`export`]: CSV and JSON writing and file-name pieces;
+//! - [`draw_kit`]: colours, fonts, ticks and text fitting for the drawing code of every explorer.
+
+pub mod draw_kit;
+pub mod export;
+pub mod page;
+pub mod table;
+pub mod url;

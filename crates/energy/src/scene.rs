@@ -1,0 +1,830 @@
+//! What the energy lab shows for one state: the tokens (the text, or a prompt and what the chosen
+//! model generated from it), both models' forward passes in windows of the context, the energy
+//! series K, U, E with summary statistics and the decoupled null, and the steering outcome
+//! (perturbation, new probability and rank, energy trace and continuation with and without it).
+//!
+//! Computed in units of one forward pass ([`Scene::advance`]) so the page can spread the work over
+//! animation frames; the native command runs it to the end. Pure Rust: no web-sys.
+
+use std::rc::Rc;
+
+use super::params::{byte_label, InputMode, ModelChoice, State, SteerLayer, SteerMode, CONTEXT};
+use td_transformer::energy::{
+    decoupled_null, series_from_parts, summarize, DecoupledNull, EnergyForm, EnergySeries,
+    EnergySummary, Potential,
+};
+use td_transformer::forward::{forward_patched, Patch, PatchSite};
+use td_transformer::generate::Generator;
+use td_transformer::{steer, vjp, ForwardOptions, HiddenState, Weights};
+
+/// The trained weights file, relative to the site root (and to the repository root).
+pub const TRAINED_WEIGHTS: &str = "www/models/trained.tdgpt";
+
+/// Shuffles of the decoupled null.
+pub const NULL_DRAWS: usize = 200;
+
+/// The trained weights, as far as the page has them.
+#[derive(Clone)]
+pub enum Trained {
+    /// Being downloaded (fraction known so far, if the size is known).
+    Loading(Option<f64>),
+    Ready(Rc<Weights>),
+    Failed(String),
+}
+
+/// Both models of the lab.
+#[derive(Clone)]
+pub struct Models {
+    pub trained: Trained,
+    pub random: Rc<Weights>,
+}
+
+impl Models {
+    pub fn get(&self, model: ModelChoice) -> Option<Rc<Weights>> {
+        match model {
+            ModelChoice::Random => Some(self.random.clone()),
+            ModelChoice::Trained => match &self.trained {
+                Trained::Ready(w) => Some(w.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// One window's contribution: squared speeds and potentials at global positions.
+#[derive(Clone, Debug, Default)]
+struct WindowParts {
+    t: Vec<usize>,
+    speed2: Vec<f64>,
+    u: Vec<f64>,
+}
+
+/// One model's analysis of the tokens.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    pub model: ModelChoice,
+    /// n × V log-probabilities (row t: the distribution of byte t+1).
+    pub log_probs: Vec<f64>,
+    /// ‖h_t‖ of the chosen hidden state, per position.
+    pub hidden_norm: Vec<f64>,
+    windows: Vec<WindowParts>,
+    pub series: EnergySeries,
+    /// ‖v_t‖ aligned with `series.t`.
+    pub speed: Vec<f64>,
+    pub summary: EnergySummary,
+    pub null: DecoupledNull,
+}
+
+impl Analysis {
+    pub fn log_probs_at(&self, t: usize) -> Option<&[f64]> {
+        self.log_probs.get(t * 256..(t + 1) * 256)
+    }
+}
+
+/// The steering outcome at one position of the chosen model.
+#[derive(Clone, Debug)]
+pub struct SteerOutcome {
+    pub model: ModelChoice,
+    pub position: usize,
+    pub target: u8,
+    /// The target was suggested (the runner-up), not chosen.
+    pub suggested: bool,
+    /// Where the perturbation went, in words.
+    pub site: String,
+    /// "delta" or "margin" (the margin form is exact only after the final norm).
+    pub form: &'static str,
+    pub norm: f64,
+    pub old_log_p: f64,
+    pub new_log_p: f64,
+    /// Δ form: old + Δ (first order).
+    pub predicted_log_p: Option<f64>,
+    pub old_rank: usize,
+    pub new_rank: usize,
+    pub old_top: u8,
+    pub new_top: u8,
+    /// Log-probabilities at the position after steering.
+    pub log_probs: Vec<f64>,
+    /// The whole series with the steered window recomputed.
+    pub series: EnergySeries,
+    pub summary: EnergySummary,
+    /// Bytes before the continuation (the steered position's window, up to it).
+    pub prefix: Vec<u32>,
+    pub plain: Vec<u32>,
+    pub steered: Vec<u32>,
+    /// Continuation length actually generated (room left in the context).
+    pub n_new: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Stage {
+    /// Generating from the prompt with the chosen model.
+    Generate,
+    /// Forward pass of window `window` of model `model` (0 trained, 1 random).
+    Analyse {
+        model: usize,
+        window: usize,
+    },
+    /// Steering perturbation and the steered forward pass.
+    Steer,
+    /// Plain and steered continuations.
+    Continue,
+    Done,
+}
+
+pub struct Scene {
+    pub state: State,
+    /// The model that generates and is steered (the random one if the trained weights failed).
+    pub model: ModelChoice,
+    models: Models,
+    pub tokens: Vec<u32>,
+    /// Bytes of prompt (generate mode).
+    pub prompt_len: Option<usize>,
+    stage: Stage,
+    generator: Option<Generator>,
+    partial: [Vec<WindowParts>; 2],
+    partial_log_probs: [Vec<f64>; 2],
+    partial_norms: [Vec<f64>; 2],
+    /// index 0 trained, 1 random.
+    pub analyses: [Option<Analysis>; 2],
+    pub steer: Option<SteerOutcome>,
+    continuation: Option<(Generator, Generator, SteerOutcome)>,
+    /// What the reader should know (plain text).
+    pub notes: Vec<String>,
+    /// A problem that stopped part of the computation.
+    pub errors: Vec<String>,
+    units_done: usize,
+}
+
+fn model_index(model: ModelChoice) -> usize {
+    match model {
+        ModelChoice::Trained => 0,
+        ModelChoice::Random => 1,
+    }
+}
+
+fn model_of(index: usize) -> ModelChoice {
+    if index == 0 {
+        ModelChoice::Trained
+    } else {
+        ModelChoice::Random
+    }
+}
+
+pub fn model_title(model: ModelChoice) -> &'static str {
+    match model {
+        ModelChoice::Trained => "trained model",
+        ModelChoice::Random => "random model",
+    }
+}
+
+/// Window ranges of `n` tokens.
+pub fn windows(n: usize) -> Vec<(usize, usize)> {
+    (0..n.div_ceil(CONTEXT))
+        .map(|w| (w * CONTEXT, ((w + 1) * CONTEXT).min(n)))
+        .collect()
+}
+
+impl Scene {
+    pub fn new(state: State, models: &Models) -> Scene {
+        let mut scene = Scene {
+            model: state.model,
+            state,
+            models: models.clone(),
+            tokens: Vec::new(),
+            prompt_len: None,
+            stage: Stage::Done,
+            generator: None,
+            partial: [Vec::new(), Vec::new()],
+            partial_log_probs: [Vec::new(), Vec::new()],
+            partial_norms: [Vec::new(), Vec::new()],
+            analyses: [None, None],
+            steer: None,
+            continuation: None,
+            notes: Vec::new(),
+            errors: Vec::new(),
+            units_done: 0,
+        };
+        if scene.model == ModelChoice::Trained {
+            if let Trained::Failed(_) = scene.models.trained {
+                scene.model = ModelChoice::Random;
+                scene.notes.push(
+                    "The trained weights are not available: the random model generates and is steered instead.".into(),
+                );
+            }
+        }
+        scene.tokens = scene
+            .state
+            .input_bytes()
+            .iter()
+            .map(|&b| b as u32)
+            .collect();
+        scene.stage = scene.first_analysis();
+        if scene.state.mode == InputMode::Generate {
+            scene.prompt_len = Some(scene.tokens.len());
+            scene.stage = Stage::Generate;
+            scene.start_generator();
+        }
+        scene
+    }
+
+    fn start_generator(&mut self) {
+        let Some(w) = self.models.get(self.model) else {
+            return; // waits for the trained weights
+        };
+        match Generator::new(
+            &w,
+            &self.tokens,
+            self.state.n,
+            self.state.sampling(),
+            self.state.gseed,
+            None,
+        ) {
+            Ok(g) => self.generator = Some(g),
+            Err(e) => {
+                self.errors.push(format!("generation: {e}"));
+                self.stage = self.first_analysis();
+            }
+        }
+    }
+
+    /// Whether the scene waits for the trained weights to go on.
+    pub fn waiting_for_weights(&self) -> bool {
+        if !matches!(self.models.trained, Trained::Loading(_)) {
+            return false;
+        }
+        match self.stage {
+            Stage::Generate => self.generator.is_none(),
+            Stage::Analyse { model, .. } => model == 0,
+            _ => false,
+        }
+    }
+
+    /// Random model first, so its side shows while the trained weights download.
+    fn first_analysis(&self) -> Stage {
+        Stage::Analyse {
+            model: 1,
+            window: 0,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.stage == Stage::Done
+    }
+
+    /// Forward passes this scene needs in all (for the progress bar).
+    pub fn total_units(&self) -> usize {
+        let n = self.state.token_count();
+        let gen = if self.state.mode == InputMode::Generate {
+            self.state.n
+        } else {
+            0
+        };
+        let steer = if self.state.steer == SteerMode::Off {
+            0
+        } else {
+            2 + 2 * self.state.n
+        };
+        gen + 2 * windows(n).len() + steer
+    }
+
+    pub fn progress(&self) -> f64 {
+        (self.units_done as f64 / self.total_units().max(1) as f64).clamp(0.0, 1.0)
+    }
+
+    /// Runs up to `units` forward passes; returns whether the scene is complete.
+    pub fn advance(&mut self, units: usize) -> bool {
+        for _ in 0..units.max(1) {
+            if self.is_done() || self.waiting_for_weights() {
+                break;
+            }
+            self.unit();
+            self.units_done += 1;
+        }
+        self.is_done()
+    }
+
+    /// Runs the whole scene (native command, tests). Stops early if it waits for weights.
+    pub fn run_to_end(&mut self) {
+        while !self.is_done() && !self.waiting_for_weights() {
+            self.advance(64);
+        }
+    }
+
+    fn unit(&mut self) {
+        match self.stage.clone() {
+            Stage::Generate => self.generate_unit(),
+            Stage::Analyse { model, window } => self.analyse_unit(model, window),
+            Stage::Steer => self.steer_unit(),
+            Stage::Continue => self.continue_unit(),
+            Stage::Done => {}
+        }
+    }
+
+    fn generate_unit(&mut self) {
+        let (Some(gen), Some(w)) = (self.generator.as_mut(), self.models.get(self.model)) else {
+            self.stage = self.first_analysis();
+            return;
+        };
+        let result = gen.step(&w);
+        let finished = gen.done() || result.is_err();
+        if finished {
+            self.tokens = gen.tokens().to_vec();
+        }
+        if let Err(e) = result {
+            self.errors.push(format!("generation: {e}"));
+        }
+        if finished {
+            self.stage = self.first_analysis();
+        }
+    }
+
+    fn analyse_unit(&mut self, model: usize, window: usize) {
+        let ranges = windows(self.tokens.len());
+        let next = |model: usize, window: usize| {
+            if window + 1 < ranges.len() {
+                Stage::Analyse {
+                    model,
+                    window: window + 1,
+                }
+            } else if model == 1 {
+                Stage::Analyse {
+                    model: 0,
+                    window: 0,
+                }
+            } else {
+                Stage::Steer
+            }
+        };
+        let after = next(model, window);
+        let finished_model = window + 1 >= ranges.len();
+        let Some(w) = self.models.get(model_of(model)) else {
+            // Trained weights failed: that side stays empty.
+            self.stage = if model == 1 {
+                Stage::Analyse {
+                    model: 0,
+                    window: 0,
+                }
+            } else {
+                Stage::Steer
+            };
+            return;
+        };
+        let Some(&(start, end)) = ranges.get(window) else {
+            self.stage = after;
+            return;
+        };
+        let tokens = &self.tokens[start..end];
+        match forward_patched(&w, tokens, ForwardOptions::default(), None) {
+            Ok(fwd) => {
+                let parts = window_parts(&fwd, tokens, start, &self.state);
+                self.partial[model].push(parts);
+                self.partial_log_probs[model].extend_from_slice(&fwd.log_probs);
+                let h = fwd.hidden(self.state.hidden);
+                self.partial_norms[model].extend(
+                    h.chunks(fwd.d)
+                        .map(|r| r.iter().map(|x| x * x).sum::<f64>().sqrt()),
+                );
+            }
+            Err(e) => self.errors.push(format!(
+                "{}: forward pass failed: {e}",
+                model_title(model_of(model))
+            )),
+        }
+        if finished_model {
+            self.finish_analysis(model, w.config.d_model);
+        }
+        self.stage = after;
+    }
+
+    fn finish_analysis(&mut self, model: usize, d: usize) {
+        let windows = std::mem::take(&mut self.partial[model]);
+        let (series, speed) = assemble(&windows, d, &self.state);
+        let summary = summarize(&series);
+        let null = decoupled_null(&series, self.state.form, NULL_DRAWS, 1);
+        self.analyses[model] = Some(Analysis {
+            model: model_of(model),
+            log_probs: std::mem::take(&mut self.partial_log_probs[model]),
+            hidden_norm: std::mem::take(&mut self.partial_norms[model]),
+            windows,
+            series,
+            speed,
+            summary,
+            null,
+        });
+    }
+
+    /// Updates how far the trained weights are (download progress shown in the trained panels);
+    /// a scene is rebuilt when they arrive.
+    pub fn set_trained_status(&mut self, trained: Trained) {
+        if let (Trained::Loading(_), Trained::Loading(_)) = (&self.models.trained, &trained) {
+            self.models.trained = trained;
+        }
+    }
+
+    /// How far the trained weights are.
+    pub fn trained_status(&self) -> Trained {
+        self.models.trained.clone()
+    }
+
+    /// The steered / inspected position.
+    pub fn position(&self) -> usize {
+        match (self.state.pos, self.prompt_len) {
+            (Some(p), _) => p.min(self.tokens.len().saturating_sub(1)),
+            (None, Some(prompt)) => prompt.saturating_sub(1),
+            (None, None) => self.tokens.len().saturating_sub(1),
+        }
+    }
+
+    /// The analysis of the chosen model, if computed.
+    pub fn chosen(&self) -> Option<&Analysis> {
+        self.analyses[model_index(self.model)].as_ref()
+    }
+
+    /// The byte the page suggests at `t` for the chosen model: the runner-up.
+    pub fn suggested_target(&self, t: usize) -> Option<u8> {
+        let lp = self.chosen()?.log_probs_at(t)?;
+        top_tokens(lp, 2).get(1).map(|&i| i as u8)
+    }
+
+    fn steer_unit(&mut self) {
+        self.stage = Stage::Done;
+        if self.state.steer == SteerMode::Off {
+            self.finish_notes();
+            return;
+        }
+        match self.compute_steer() {
+            Ok((outcome, plain, steered)) => {
+                self.continuation = Some((plain, steered, outcome));
+                self.stage = Stage::Continue;
+            }
+            Err(e) => {
+                self.errors.push(format!("steering: {e}"));
+                self.finish_notes();
+            }
+        }
+    }
+
+    fn compute_steer(&mut self) -> Result<(SteerOutcome, Generator, Generator), String> {
+        let model = self.model;
+        let w = self
+            .models
+            .get(model)
+            .ok_or("the trained weights are not loaded")?;
+        let analysis = self.chosen().ok_or("no analysis of the chosen model")?;
+        let p = self.position();
+        let (suggested, target) = match self.state.target {
+            Some(b) => (false, b),
+            None => (
+                true,
+                self.suggested_target(p)
+                    .ok_or("no distribution at that position")?,
+            ),
+        };
+        let old_lp = analysis
+            .log_probs_at(p)
+            .ok_or("no distribution at that position")?
+            .to_vec();
+        let mut parts = analysis.windows.clone();
+        let y = target as usize;
+        let win = p / CONTEXT;
+        let (start, end) = windows(self.tokens.len())[win];
+        let local = p - start;
+        let tokens = self.tokens[start..end].to_vec();
+        let old_rank = steer::rank(&old_lp, y);
+        let old_top = top_tokens(&old_lp, 1)[0] as u8;
+        let (patch, norm, predicted, form, site) = match self.state.layer {
+            SteerLayer::PostNorm => {
+                let fwd = forward_patched(&w, &tokens, ForwardOptions::default(), None)?;
+                let h = fwd.h(local, HiddenState::PostNorm).to_vec();
+                let (s, form) = if self.state.steer == SteerMode::Margin {
+                    (
+                        steer::steer_margin_to_top(&w, &h, y, self.state.margin)?,
+                        "margin",
+                    )
+                } else {
+                    (steer::steer_delta(&w, &h, y, self.state.dlogp)?, "delta")
+                };
+                let predicted = (form == "delta").then_some(s.old_log_p + self.state.dlogp);
+                (
+                    Patch {
+                        site: PatchSite::PostNorm,
+                        position: local,
+                        delta: s.delta,
+                    },
+                    s.norm,
+                    predicted,
+                    form,
+                    "the final hidden state, after the final norm".to_string(),
+                )
+            }
+            SteerLayer::Residual(layer) => {
+                if self.state.steer == SteerMode::Margin {
+                    self.notes.push(format!(
+                        "The margin form is exact only after the final norm; before it the first-order Δ form is used (Δ = {}).",
+                        td_core::url::format_number(self.state.dlogp)
+                    ));
+                }
+                let s = vjp::steer_delta_at_layer(&w, &tokens, layer, local, y, self.state.dlogp)?;
+                let site = if layer == w.config.n_layer {
+                    "the residual stream before the final norm".to_string()
+                } else {
+                    format!("the residual stream entering block {layer}")
+                };
+                (
+                    Patch {
+                        site: PatchSite::Residual(layer),
+                        position: local,
+                        delta: s.delta,
+                    },
+                    s.norm,
+                    Some(s.predicted_log_p),
+                    "delta",
+                    site,
+                )
+            }
+        };
+        let fwd = forward_patched(&w, &tokens, ForwardOptions::default(), Some(&patch))?;
+        let new_lp = fwd.log_probs_at(local).to_vec();
+        let new_rank = steer::rank(&new_lp, y);
+        let new_top = top_tokens(&new_lp, 1)[0] as u8;
+        // The whole series with this window's parts recomputed.
+        if let Some(slot) = parts.get_mut(win) {
+            *slot = window_parts(&fwd, &tokens, start, &self.state);
+        }
+        let (series, _) = assemble(&parts, w.config.d_model, &self.state);
+        let summary = summarize(&series);
+        let prefix = tokens[..=local].to_vec();
+        let n_new = self.state.n.min(CONTEXT - prefix.len());
+        let plain = Generator::new(
+            &w,
+            &prefix,
+            n_new,
+            self.state.sampling(),
+            self.state.gseed,
+            None,
+        )?;
+        let steered = Generator::new(
+            &w,
+            &prefix,
+            n_new,
+            self.state.sampling(),
+            self.state.gseed,
+            Some(patch),
+        )?;
+        let outcome = SteerOutcome {
+            model,
+            position: p,
+            target,
+            suggested,
+            site,
+            form,
+            norm,
+            old_log_p: old_lp[y],
+            new_log_p: new_lp[y],
+            predicted_log_p: predicted,
+            old_rank,
+            new_rank,
+            old_top,
+            new_top,
+            log_probs: new_lp,
+            series,
+            summary,
+            prefix,
+            plain: Vec::new(),
+            steered: Vec::new(),
+            n_new,
+        };
+        Ok((outcome, plain, steered))
+    }
+
+    fn continue_unit(&mut self) {
+        let Some((plain, steered, outcome)) = self.continuation.as_mut() else {
+            self.stage = Stage::Done;
+            return;
+        };
+        let Some(w) = self.models.get(outcome.model) else {
+            self.stage = Stage::Done;
+            return;
+        };
+        let mut failed = None;
+        if !plain.done() {
+            if let Err(e) = plain.step(&w) {
+                failed = Some(e);
+            }
+        } else if !steered.done() {
+            if let Err(e) = steered.step(&w) {
+                failed = Some(e);
+            }
+        }
+        let len = outcome.prefix.len();
+        outcome.plain = plain.tokens()[len..].to_vec();
+        outcome.steered = steered.tokens()[len..].to_vec();
+        let finished = (plain.done() && steered.done()) || failed.is_some();
+        if let Some(e) = failed {
+            self.errors.push(format!("continuation: {e}"));
+        }
+        if finished {
+            if let Some((_, _, outcome)) = self.continuation.take() {
+                self.steer = Some(outcome);
+            }
+            self.stage = Stage::Done;
+            self.finish_notes();
+        }
+    }
+
+    /// The steering outcome so far (continuations fill in while they are generated).
+    pub fn steer_outcome(&self) -> Option<&SteerOutcome> {
+        self.steer
+            .as_ref()
+            .or_else(|| self.continuation.as_ref().map(|(_, _, o)| o))
+    }
+
+    fn finish_notes(&mut self) {
+        let mut notes = Vec::new();
+        let trained = self.analyses[0].as_ref();
+        let random = self.analyses[1].as_ref();
+        if let Some(r) = random {
+            if let Some(mu) = r.summary.mean_u {
+                if self.state.potential == Potential::Surprisal {
+                    notes.push(format!(
+                        "Random model: mean surprisal {mu:.3} nats against ln 256 = {:.3}: it predicts almost uniformly, so U hardly varies (CV(U) = {}) and its \"conservation\" is mostly each term being constant on its own.",
+                        (256f64).ln(),
+                        opt(r.summary.cv_u, 3)
+                    ));
+                }
+            }
+        }
+        if self.state.hidden == HiddenState::PostNorm {
+            if let Some(a) = trained.or(random) {
+                let norms = &a.hidden_norm;
+                if let (Some(m), Some(c)) = (
+                    td_transformer::energy::mean(norms),
+                    td_transformer::energy::cv(norms),
+                ) {
+                    notes.push(format!(
+                        "After the final norm ‖h_t‖ is nearly fixed ({} model: mean {m:.2}, CV {c:.3}), so K is essentially a cosine distance between consecutive states.",
+                        a.model.key()
+                    ));
+                }
+            }
+        }
+        notes.push(
+            "Much of h_{t+1} − h_t reflects the change of input byte, not dynamics: consecutive positions read different tokens.".into(),
+        );
+        for a in [trained, random].into_iter().flatten() {
+            if let (Some(cv), Some(p)) = (a.summary.cv_e, a.null.p_value) {
+                notes.push(format!(
+                    "{}: CV(E) = {cv:.4}; with K and U shuffled against each other CV(E) averages {} ({} of {} shuffles at or below the observed value). Var(E)/(Var(K)+Var(U)) = {} (below 1 only if K and U trade off).",
+                    capitalise(model_title(a.model)),
+                    opt(a.null.cv_e_mean, 4),
+                    (p * a.null.draws as f64).round() as usize,
+                    a.null.draws,
+                    opt(a.summary.var_ratio, 3)
+                ));
+            }
+            if a.series.mass.fell_back {
+                notes.push(format!(
+                    "{}: the fitted mass m* was not usable (m* = {}); 1/d was used.",
+                    capitalise(model_title(a.model)),
+                    opt(a.series.mass.fitted, 4)
+                ));
+            }
+            if a.series.dropped > 0 {
+                notes.push(format!(
+                    "{}: {} positions with K = 0 were dropped by the product form.",
+                    capitalise(model_title(a.model)),
+                    a.series.dropped
+                ));
+            }
+        }
+        if self.state.form == EnergyForm::Product
+            && self.state.mass == td_transformer::energy::Mass::Fitted
+        {
+            notes.push("With the product form the mass only shifts E by ln m: it does not change CV(E) much.".into());
+        }
+        match &self.models.trained {
+            Trained::Loading(_) => notes.push(
+                "The trained weights are still loading; its side fills in when they arrive.".into(),
+            ),
+            Trained::Failed(e) if !e.is_empty() => notes.push(format!(
+                "The trained weights could not be loaded ({e}); only the random model is shown."
+            )),
+            _ => {}
+        }
+        if self.tokens.len() > CONTEXT {
+            notes.push(format!(
+                "{} bytes were analysed in {} windows of {CONTEXT} (the context); velocities across a window boundary are not used.",
+                self.tokens.len(),
+                windows(self.tokens.len()).len()
+            ));
+        }
+        notes.append(&mut self.notes);
+        self.notes = notes;
+    }
+
+    /// A one-paragraph text summary (for screen readers and the page's summary line).
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("{} bytes analysed.", self.tokens.len())];
+        for a in self.analyses.iter().flatten() {
+            parts.push(format!(
+                "{}: mean K {}, mean U {}, mean E {}, CV(E) {} (shuffled null {}), corr(K,U) {}.",
+                capitalise(model_title(a.model)),
+                opt(a.summary.mean_k, 3),
+                opt(a.summary.mean_u, 3),
+                opt(a.summary.mean_e, 3),
+                opt(a.summary.cv_e, 4),
+                opt(a.null.cv_e_mean, 4),
+                opt(a.summary.corr_ku, 3)
+            ));
+        }
+        if let Some(s) = self.steer_outcome() {
+            parts.push(format!(
+                "Steering at position {} toward {}: ‖δ‖ = {:.4}, p from {:.4} to {:.4}, rank {} to {}.",
+                s.position,
+                byte_label(s.target),
+                s.norm,
+                s.old_log_p.exp(),
+                s.new_log_p.exp(),
+                s.old_rank,
+                s.new_rank
+            ));
+        }
+        parts.join(" ")
+    }
+}
+
+/// The text with its first letter upper-cased.
+pub fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+/// A statistic with `digits` decimals, or "undefined".
+pub fn opt(value: Option<f64>, digits: usize) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:.digits$}"),
+        _ => "undefined".into(),
+    }
+}
+
+/// The `count` most likely tokens, most likely first (lower index on ties).
+pub fn top_tokens(log_probs: &[f64], count: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..log_probs.len()).collect();
+    idx.sort_by(|&a, &b| {
+        log_probs[b]
+            .partial_cmp(&log_probs[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    idx.truncate(count);
+    idx
+}
+
+/// Squared speeds and potentials of one window (global positions), skipping its first positions.
+fn window_parts(
+    fwd: &td_transformer::Forward,
+    tokens: &[u32],
+    start: usize,
+    st: &State,
+) -> WindowParts {
+    let d = fwd.d;
+    let h = fwd.hidden(st.hidden);
+    let mut parts = WindowParts::default();
+    for t in st.skip..fwd.n.saturating_sub(1) {
+        let a = &h[t * d..(t + 1) * d];
+        let b = &h[(t + 1) * d..(t + 2) * d];
+        parts
+            .speed2
+            .push(a.iter().zip(b).map(|(x, y)| (y - x) * (y - x)).sum());
+        parts.u.push(match st.potential {
+            Potential::Surprisal => fwd.surprisal(t, tokens[t + 1]),
+            Potential::Entropy => fwd.entropy(t),
+        });
+        parts.t.push(start + t);
+    }
+    parts
+}
+
+/// The series of all windows together (one fitted mass for the whole text), and ‖v_t‖ aligned
+/// with the series' positions.
+fn assemble(windows: &[WindowParts], d: usize, st: &State) -> (EnergySeries, Vec<f64>) {
+    let t: Vec<usize> = windows.iter().flat_map(|w| w.t.iter().copied()).collect();
+    let speed2: Vec<f64> = windows
+        .iter()
+        .flat_map(|w| w.speed2.iter().copied())
+        .collect();
+    let u: Vec<f64> = windows.iter().flat_map(|w| w.u.iter().copied()).collect();
+    let series = series_from_parts(&t, &speed2, &u, d, st.mass, st.form);
+    let mut speed = Vec::with_capacity(series.t.len());
+    let mut j = 0;
+    for &ts in &series.t {
+        while j < t.len() && t[j] != ts {
+            j += 1;
+        }
+        speed.push(speed2.get(j).map_or(0.0, |v| v.sqrt()));
+    }
+    (series, speed)
+}

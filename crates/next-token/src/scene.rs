@@ -1,0 +1,721 @@
+//! Everything the next-token explorer shows, computed from a [`State`]: the runs (one per start point
+//! or overlay value, per flow), the vector field, the markers, the notes and the readout.
+//!
+//! Work is incremental ([`Scene::advance`]) so the page can spread a 50,257-token scene over many
+//! animation frames and show progress instead of freezing.
+
+use super::params::{
+    self, AdjustMode, FlowChoice, OverlayParam, Start, State, TruncMode, MAX_MATRIX_V,
+};
+use td_flows::flows::{self, Flow};
+use td_flows::run::{Run, RunSpec, Sample};
+use td_flows::scores::{self, Adjust};
+use td_flows::simplex;
+use td_flows::truncation::{self, Truncation};
+
+/// Stored points per continuous trajectory (and at most this many per discrete one).
+pub const SAMPLES: usize = 301;
+/// Side of the vector-field grid for V = 3.
+pub const FIELD_GRID: usize = 24;
+
+/// One trajectory with how to draw and name it.
+pub struct RunView {
+    pub run: Run,
+    pub name: String,
+    /// Index into the trajectory palette.
+    pub colour: usize,
+    /// The temperature this run used (differs from the state's when overlaying T).
+    pub temp: f64,
+    pub overlay_value: Option<f64>,
+}
+
+/// An arrow of the vector field, in lumped coordinates (3 corners + other).
+#[derive(Clone, Copy, Debug)]
+pub struct FieldArrow {
+    pub at: [f64; 4],
+    pub dir: [f64; 4],
+    pub speed: f64,
+}
+
+/// What one simplex panel shows: one flow's runs and field.
+pub struct Panel {
+    pub flow: Flow,
+    pub title: String,
+    pub runs: Vec<RunView>,
+    pub field: Vec<FieldArrow>,
+    pub max_speed: f64,
+}
+
+pub struct Scene {
+    pub state: State,
+    pub s: Vec<f64>,
+    pub v: usize,
+    pub corners: [usize; 3],
+    pub corner_labels: [String; 3],
+    pub support: Vec<usize>,
+    pub pi_t: Vec<f64>,
+    pub target: Vec<f64>,
+    pub argmax: Vec<usize>,
+    pub panels: Vec<Panel>,
+    pub notes: Vec<String>,
+    field_pending: bool,
+    pub field_grid: usize,
+    /// Stored points per trajectory.
+    pub samples: usize,
+    /// Runs not yet started: creating one costs O(V), so large scenes create them chunk by chunk.
+    pending: std::collections::VecDeque<PendingRun>,
+}
+
+struct PendingRun {
+    panel: usize,
+    spec: RunSpec,
+    name: String,
+    colour: usize,
+    temp: f64,
+    overlay_value: Option<f64>,
+}
+
+/// What starting a run counts for, in samples, when the page budgets a chunk of work.
+const RUN_START_COST: usize = 4;
+
+pub fn flow_name(flow: Flow) -> &'static str {
+    match flow {
+        Flow::Replicator => "A · replicator",
+        Flow::MultiplicativeWeights => "B · multiplicative weights",
+        Flow::Entropic => "C · entropic replicator",
+        Flow::EntropicMirror => "D · entropic mirror ascent",
+    }
+}
+
+pub fn flow_key(flow: Flow) -> &'static str {
+    match flow {
+        Flow::Replicator => "replicator",
+        Flow::MultiplicativeWeights => "mw",
+        Flow::Entropic => "entropic",
+        Flow::EntropicMirror => "entropic-mw",
+    }
+}
+
+/// Stored points per trajectory: 301 for small vocabularies; fewer (never under 101) when
+/// V × trajectories is large, so a slider move stays within a frame. The end point is always exact.
+pub fn samples_for(v: usize, runs: usize) -> usize {
+    const TOKEN_SAMPLES: usize = 150_000;
+    (TOKEN_SAMPLES / (v * runs.max(1)).max(1)).clamp(101, SAMPLES)
+}
+
+/// Lumped coordinates of a full distribution: the three corners, then everything else.
+pub fn lump(p: &[f64], corners: [usize; 3], v: usize) -> [f64; 4] {
+    if v == 2 {
+        return [p[0], p[1], 0.0, 0.0];
+    }
+    let a = p[corners[0]];
+    let b = p[corners[1]];
+    let c = p[corners[2]];
+    [a, b, c, (1.0 - a - b - c).max(0.0)]
+}
+
+impl Scene {
+    pub fn new(state: State) -> Scene {
+        let runs = state
+            .starts
+            .len()
+            .max(state.overlay.as_ref().map_or(0, |o| o.1.len()))
+            * if state.flow == FlowChoice::Compare {
+                2
+            } else {
+                1
+            };
+        let v = params::vocab_size(&state);
+        Scene::with_options(state, samples_for(v, runs), FIELD_GRID)
+    }
+
+    /// A scene with a chosen number of samples per trajectory and field grid side (benchmarks).
+    pub fn with_options(state: State, samples: usize, field_grid: usize) -> Scene {
+        let s = params::logits(&state);
+        let v = s.len();
+        let corners = params::effective_corners(&state, &s);
+        let corner_labels = [
+            params::label(&state, corners[0]),
+            params::label(&state, corners[1]),
+            if v == 2 {
+                String::new()
+            } else {
+                params::label(&state, corners[2])
+            },
+        ];
+        let trunc = match state.trunc {
+            TruncMode::None => Truncation::None,
+            TruncMode::TopK => Truncation::TopK(state.k),
+            TruncMode::TopP => Truncation::TopP(state.top_p),
+            TruncMode::MinP => Truncation::MinP(state.min_p),
+        };
+        let support = truncation::support(&s, state.temp, &trunc, state.order);
+        let pi_t = simplex::tempered_softmax(&s, state.temp);
+        let target = truncation::truncated_target(&s, state.temp, &support);
+        let argmax = simplex::argmax_face(&s);
+
+        let flows: Vec<Flow> = match state.flow {
+            FlowChoice::Replicator => vec![Flow::Replicator],
+            FlowChoice::Mw => vec![Flow::MultiplicativeWeights],
+            FlowChoice::Entropic => vec![Flow::Entropic],
+            FlowChoice::EntropicMw => vec![Flow::EntropicMirror],
+            FlowChoice::Compare => vec![Flow::Replicator, Flow::Entropic],
+        };
+        let adjust = match state.adjust {
+            AdjustMode::None => Adjust::None,
+            AdjustMode::Matrix if v <= MAX_MATRIX_V && state.w.len() == v * v => {
+                Adjust::Matrix { w: state.w.clone() }
+            }
+            AdjustMode::Matrix => Adjust::None,
+            AdjustMode::Memory => Adjust::Memory {
+                gamma: state.gamma,
+                mu: state.mu,
+            },
+        };
+        let starts: Vec<Vec<f64>> = state
+            .starts
+            .iter()
+            .map(|start| start_distribution(start, corners, v))
+            .collect();
+
+        let mut panels = Vec::new();
+        let mut pending = Vec::new();
+        for flow in flows {
+            match &state.overlay {
+                Some((param, values)) => {
+                    for (index, value) in values.iter().enumerate() {
+                        let (temp, eta) = match param {
+                            OverlayParam::Temperature => (*value, state.eta),
+                            OverlayParam::Eta => (state.temp, *value),
+                        };
+                        // Under T-overlay the face of top-p/min-p is recomputed per temperature.
+                        let support_here = if *param == OverlayParam::Temperature {
+                            truncation::support(&s, temp, &trunc, state.order)
+                        } else {
+                            support.clone()
+                        };
+                        let name = match param {
+                            OverlayParam::Temperature => {
+                                format!("T = {}", td_core::url::format_number(*value))
+                            }
+                            OverlayParam::Eta => format!(
+                                "η = {} (ηT = {})",
+                                td_core::url::format_number(*value),
+                                td_core::url::format_number(round_sig(*value * state.temp))
+                            ),
+                        };
+                        pending.push(PendingRun {
+                            panel: panels.len(),
+                            spec: RunSpec {
+                                flow,
+                                s: s.clone(),
+                                temp,
+                                eta,
+                                kappa: state.kappa,
+                                horizon: state.horizon,
+                                p0: starts[0].clone(),
+                                support: support_here,
+                                adjust: adjust.clone(),
+                                samples,
+                                corners,
+                            },
+                            name,
+                            colour: index,
+                            temp,
+                            overlay_value: Some(*value),
+                        });
+                    }
+                }
+                None => {
+                    for (index, p0) in starts.iter().enumerate() {
+                        pending.push(PendingRun {
+                            panel: panels.len(),
+                            spec: RunSpec {
+                                flow,
+                                s: s.clone(),
+                                temp: state.temp,
+                                eta: state.eta,
+                                kappa: state.kappa,
+                                horizon: state.horizon,
+                                p0: p0.clone(),
+                                support: support.clone(),
+                                adjust: adjust.clone(),
+                                samples,
+                                corners,
+                            },
+                            name: format!("start {}", index + 1),
+                            colour: index,
+                            temp: state.temp,
+                            overlay_value: None,
+                        });
+                    }
+                }
+            }
+            panels.push(Panel {
+                flow,
+                title: flow_name(flow).to_string(),
+                runs: Vec::new(),
+                field: Vec::new(),
+                max_speed: 0.0,
+            });
+        }
+        let mut scene = Scene {
+            field_pending: state.field && field_grid > 0,
+            field_grid,
+            samples,
+            pending: pending.into(),
+            state,
+            s,
+            v,
+            corners,
+            corner_labels,
+            support,
+            pi_t,
+            target,
+            argmax,
+            panels,
+            notes: Vec::new(),
+        };
+        if scene.field_pending && !scene.field_is_defined() {
+            scene.field_pending = false;
+        }
+        scene.notes = scene.compute_notes();
+        scene
+    }
+
+    /// The field is drawn for V <= 3 with fixed scores (it is a picture of the true flow there only).
+    pub fn field_is_defined(&self) -> bool {
+        self.v <= 3 && self.state.adjust != AdjustMode::Memory
+    }
+
+    /// Computes up to `budget` more trajectory samples in total. Returns true when everything is done.
+    pub fn advance(&mut self, budget: usize) -> bool {
+        if self.field_pending {
+            for index in 0..self.panels.len() {
+                self.compute_field(index);
+            }
+            self.field_pending = false;
+        }
+        let mut left = budget.max(1);
+        while let Some(next) = self.pending.pop_front() {
+            self.panels[next.panel].runs.push(RunView {
+                run: Run::new(next.spec),
+                name: next.name,
+                colour: next.colour,
+                temp: next.temp,
+                overlay_value: next.overlay_value,
+            });
+            left = left.saturating_sub(RUN_START_COST);
+            if left == 0 {
+                return false;
+            }
+        }
+        for panel in &mut self.panels {
+            for view in &mut panel.runs {
+                if left == 0 {
+                    return false;
+                }
+                let before = view.run.samples().len();
+                let done = view.run.advance(left);
+                left = left.saturating_sub(view.run.samples().len() - before);
+                if !done {
+                    return false;
+                }
+            }
+        }
+        self.notes = self.compute_notes();
+        true
+    }
+
+    /// Number of trajectories in the scene (started or not).
+    pub fn run_count(&self) -> usize {
+        self.pending.len() + self.panels.iter().map(|p| p.runs.len()).sum::<usize>()
+    }
+
+    pub fn progress(&self) -> f64 {
+        let mut total = 0.0;
+        let mut count = self.pending.len() as f64;
+        for panel in &self.panels {
+            for view in &panel.runs {
+                total += view.run.progress();
+                count += 1.0;
+            }
+        }
+        if count == 0.0 {
+            1.0
+        } else {
+            total / count
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.pending.is_empty()
+            && self
+                .panels
+                .iter()
+                .all(|p| p.runs.iter().all(|r| r.run.progress() >= 1.0))
+    }
+
+    fn compute_field(&mut self, panel_index: usize) {
+        let flow = self.panels[panel_index].flow;
+        let temp = self.state.temp;
+        let kappa = flows::kappa_value(self.state.kappa, temp);
+        let eta = self.state.eta;
+        let v = self.v;
+        let n = self.field_grid;
+        let mut arrows = Vec::new();
+        let mut max_speed: f64 = 0.0;
+        let mut vel = vec![0.0; v];
+        let matrix = match (&self.state.adjust, v <= MAX_MATRIX_V) {
+            (AdjustMode::Matrix, true) if self.state.w.len() == v * v => Some(self.state.w.clone()),
+            _ => None,
+        };
+        let in_face = |i: usize| self.support.contains(&i);
+        for row in 0..=n {
+            for col in 0..=(n - row) {
+                // Grid points strictly inside the triangle (or the edge for V = 2).
+                let a = (col as f64 + 0.5 * (1.0 / 3.0)) / (n as f64 + 0.5);
+                let b = (row as f64 + 0.5 * (1.0 / 3.0)) / (n as f64 + 0.5);
+                let c = 1.0 - a - b;
+                if c <= 0.0 {
+                    continue;
+                }
+                let mut p = vec![0.0; v];
+                if v == 2 {
+                    if row != 0 {
+                        continue;
+                    }
+                    p[0] = a / (a + c);
+                    p[1] = 1.0 - p[0];
+                } else {
+                    p[self.corners[0]] = a;
+                    p[self.corners[1]] = b;
+                    p[self.corners[2]] = c;
+                }
+                // On a truncated face the flow lives on the face: project the grid point there.
+                if self.support.len() < v {
+                    let mass: f64 = (0..v).filter(|&i| in_face(i)).map(|i| p[i]).sum();
+                    for (i, pi) in p.iter_mut().enumerate() {
+                        *pi = if in_face(i) { *pi / mass } else { 0.0 };
+                    }
+                }
+                let s_here: Vec<f64> = match &matrix {
+                    Some(w) => (0..v)
+                        .map(|i| self.s[i] + (0..v).map(|j| w[i * v + j] * p[j]).sum::<f64>())
+                        .collect(),
+                    None => self.s.clone(),
+                };
+                flows::velocity(flow, &p, &s_here, temp, kappa, eta, &mut vel);
+                let at = lump(&p, self.corners, v);
+                let dir = lump_delta(&vel, self.corners, v);
+                let speed = vel.iter().map(|x| x * x).sum::<f64>().sqrt();
+                if speed.is_finite() {
+                    max_speed = max_speed.max(speed);
+                    arrows.push(FieldArrow { at, dir, speed });
+                }
+            }
+        }
+        // With a face active, many grid points project onto the same face point; keep one of each.
+        arrows.dedup_by(|x, y| {
+            x.at.iter()
+                .zip(y.at.iter())
+                .all(|(a, b)| (a - b).abs() < 1e-12)
+        });
+        let panel = &mut self.panels[panel_index];
+        panel.field = arrows;
+        panel.max_speed = max_speed;
+    }
+
+    /// Plain-language notes that matter for the current configuration.
+    fn compute_notes(&self) -> Vec<String> {
+        let st = &self.state;
+        let mut notes = Vec::new();
+        let flows: Vec<Flow> = self.panels.iter().map(|p| p.flow).collect();
+        let target_name = if self.support.len() < self.v {
+            "the truncated softmax on the face"
+        } else {
+            "softmax(s/T)"
+        };
+        if flows.contains(&Flow::Replicator) || flows.contains(&Flow::MultiplicativeWeights) {
+            notes.push(format!(
+                "Flow A/B converges to the argmax vertex ({}), not to {target_name}: from uniform it passes through softmax(s/T) exactly at t = 1 and keeps sharpening (the audit's counterexample to the paper's claim 2).",
+                self.argmax
+                    .iter()
+                    .take(3)
+                    .map(|&i| params::label(st, i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if flows.contains(&Flow::Replicator) {
+            notes.push("Temperature is an exact time rescaling for Flow A: p(t; T) = p(t/T; 1) — plot against t/T to see the curves coincide (claim 3 holds for A).".into());
+        }
+        if flows.contains(&Flow::Entropic) {
+            notes.push(format!(
+                "Flow C converges to {target_name} from every interior start, with F rising monotonically (claim 2 holds for C), but temperature is not a time rescaling for it (claim 3 fails)."
+            ));
+        }
+        if flows.contains(&Flow::MultiplicativeWeights) {
+            notes.push(format!(
+                "Multiplicative weights samples Flow A exactly at t = k·η for every η (step {} here), not as a first-order approximation. The step convention η·s/T is our assumption; the paper's is not stated.",
+                td_core::url::format_number(st.eta)
+            ));
+        }
+        if flows.contains(&Flow::MultiplicativeWeights) && st.adjust == AdjustMode::None {
+            // Check the exactness claim live: iterate the MW map step by step (not its closed form)
+            // and compare with Flow A's closed form at t = k·eta.
+            for panel in &self.panels {
+                for view in panel.runs.iter().take(1) {
+                    let spec = view.run.spec();
+                    let steps = (spec.horizon / spec.eta + 1e-9).floor() as usize;
+                    if steps == 0 || steps.saturating_mul(self.v) > 5_000_000 {
+                        continue;
+                    }
+                    let mut log_p: Vec<f64> = spec.p0.iter().map(|x| x.ln()).collect();
+                    let log_p0 = log_p.clone();
+                    for _ in 0..steps {
+                        flows::mw_step(&mut log_p, &self.s, spec.temp, spec.eta);
+                    }
+                    let iterated = simplex::softmax(&log_p);
+                    let mut u = vec![0.0; self.v];
+                    flows::replicator_closed(
+                        &log_p0,
+                        &self.s,
+                        spec.temp,
+                        steps as f64 * spec.eta,
+                        &mut u,
+                    );
+                    let exact = simplex::softmax(&u);
+                    let gap = exact
+                        .iter()
+                        .zip(&iterated)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f64::max);
+                    notes.push(format!(
+                        "{}: after k = {steps} iterated MW steps, max |p_MW − p_A(k·η)| = {gap:.1e} (machine precision is 2.2e-16).",
+                        view.name
+                    ));
+                }
+            }
+        }
+        if flows.contains(&Flow::EntropicMirror) {
+            // One note per distinct eta·T in play (the overlay may sweep eta or T).
+            let mut seen: Vec<f64> = Vec::new();
+            for view in self.panels.iter().flat_map(|p| p.runs.iter()) {
+                let et = view.run.spec().eta * view.run.spec().temp;
+                if seen.iter().any(|x| (x - et).abs() < 1e-12) {
+                    continue;
+                }
+                seen.push(et);
+                let shown = td_core::url::format_number(round_sig(et));
+                notes.push(if et >= 2.0 {
+                    format!("η·T = {shown} ≥ 2: this iteration diverges (it flips between vertices with growing amplitude).")
+                } else if et > 1.0 {
+                    format!("1 < η·T = {shown} < 2: oscillating convergence to {target_name}.")
+                } else if (et - 1.0).abs() < 1e-12 {
+                    format!("η·T = 1: reaches {target_name} in one step.")
+                } else {
+                    format!("η·T = {shown} < 1: monotone convergence to {target_name}.")
+                });
+            }
+            for panel in &self.panels {
+                for view in &panel.runs {
+                    if let Some(t) = view.run.diverged_at() {
+                        notes.push(format!(
+                            "{}: diverged at t = {} (k = {}); the trajectory stops there.",
+                            view.name,
+                            td_core::url::format_number(round_sig(t)),
+                            (t / view.run.spec().eta).round()
+                        ));
+                    }
+                }
+            }
+        }
+        match st.trunc {
+            TruncMode::None => {}
+            TruncMode::TopK => notes.push(format!(
+                "top-k keeps the same {} tokens at every temperature; the flow stays on that face and C converges to the renormalised truncated softmax.",
+                self.support.len()
+            )),
+            TruncMode::TopP | TruncMode::MinP => {
+                notes.push(format!(
+                    "The {} set depends on T (here {} token{}): temperature is a time rescaling for nucleus decoding only if the set is frozen first.",
+                    if st.trunc == TruncMode::TopP { "nucleus" } else { "min-p" },
+                    self.support.len(),
+                    if self.support.len() == 1 { "" } else { "s" }
+                ));
+                if let Some((OverlayParam::Temperature, _)) = &st.overlay {
+                    for view in self.panels[0].runs.iter() {
+                        let names: Vec<String> = view
+                            .run
+                            .spec()
+                            .support
+                            .iter()
+                            .take(8)
+                            .map(|&i| params::label(st, i))
+                            .collect();
+                        notes.push(format!("{}: face = {{{}}}", view.name, names.join(", ")));
+                    }
+                }
+            }
+        }
+        if st.adjust != AdjustMode::None {
+            notes.push("Score adjustment is an illustrative stand-in (standard replicator models), not the paper's equation, which is not public in a form we could read.".into());
+            if st.adjust == AdjustMode::Matrix && scores::is_antisymmetric(&st.w, self.v, 1e-12) {
+                notes.push("W is antisymmetric: under Flow A, Σ q_i log p_i is conserved (q = the interior rest point) — closed loops that never converge.".into());
+            }
+        }
+        if st.field && !self.field_is_defined() {
+            notes.push(if self.v > 3 {
+                "The vector field is drawn only for V ≤ 3: on the lumped view of a larger vocabulary the flow's direction depends on how 'other' is split, so no single arrow is right.".to_string()
+            } else {
+                "The vector field is not drawn for memory scores: their direction depends on the remembered past, not only on p.".to_string()
+            });
+        }
+        if self.v > 3 {
+            notes.push(format!(
+                "V = {}: the plot shows the three corner tokens as outer vertices and lumps the other {} tokens into 'other', the inner vertex (the 3-simplex seen from above).",
+                self.v,
+                self.v - 3
+            ));
+        }
+        notes
+    }
+
+    /// Numbers at the scrub position `at` (0..1) of the first run of a panel.
+    pub fn sample_at(&self, panel: usize, run: usize, at: f64) -> Option<&Sample> {
+        let samples = self.panels.get(panel)?.runs.get(run)?.run.samples();
+        if samples.is_empty() {
+            return None;
+        }
+        let index = ((samples.len() - 1) as f64 * at.clamp(0.0, 1.0)).round() as usize;
+        samples.get(index.min(samples.len() - 1))
+    }
+}
+
+/// Lumped change of a velocity vector.
+fn lump_delta(vel: &[f64], corners: [usize; 3], v: usize) -> [f64; 4] {
+    if v == 2 {
+        return [vel[0], vel[1], 0.0, 0.0];
+    }
+    let a = vel[corners[0]];
+    let b = vel[corners[1]];
+    let c = vel[corners[2]];
+    [a, b, c, -(a + b + c)]
+}
+
+/// A start point as a full distribution over V tokens.
+pub fn start_distribution(start: &Start, corners: [usize; 3], v: usize) -> Vec<f64> {
+    match start {
+        Start::Uniform => vec![1.0 / v as f64; v],
+        Start::Full(p) => {
+            let total: f64 = p.iter().sum();
+            p.iter().map(|x| x / total).collect()
+        }
+        Start::Corners(c) => {
+            let mut p = vec![0.0; v];
+            if v == 2 {
+                let total = c[0] + c[1];
+                if total <= 0.0 {
+                    return vec![0.5, 0.5];
+                }
+                return vec![c[0] / total, c[1] / total];
+            }
+            let sum: f64 = c.iter().sum();
+            if v == 3 || sum >= 1.0 {
+                for (slot, &index) in corners.iter().enumerate() {
+                    p[index] = c[slot] / sum;
+                }
+                return p;
+            }
+            let rest = (1.0 - sum) / (v - 3) as f64;
+            p.iter_mut().for_each(|x| *x = rest);
+            for (slot, &index) in corners.iter().enumerate() {
+                p[index] = c[slot];
+            }
+            p
+        }
+    }
+}
+
+/// Rounds to 6 significant digits for display in notes.
+pub fn round_sig(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return 0.0;
+    }
+    let digits = 6 - x.abs().log10().ceil() as i32;
+    let factor = 10f64.powi(digits.clamp(-300, 300));
+    (x * factor).round() / factor
+}
+
+/// The readout at the end of the horizon: for the first run of each panel.
+pub struct Readout {
+    pub flow: Flow,
+    pub t: f64,
+    pub p: Vec<f64>,
+    pub free_energy: f64,
+    pub entropy: f64,
+    pub kl: f64,
+    /// <p, s>, KL(target || p) (may be +inf), total-variation distance to the (face) target.
+    pub expected_score: f64,
+    pub kl_reverse: f64,
+    pub distance: f64,
+    pub conserved: Option<f64>,
+    pub target: Vec<f64>,
+    pub support: Vec<usize>,
+}
+
+impl Scene {
+    pub fn readouts(&self) -> Vec<Readout> {
+        self.panels
+            .iter()
+            .filter_map(|panel| {
+                let view = panel.runs.first()?;
+                let sample = view.run.samples().last()?;
+                Some(Readout {
+                    flow: panel.flow,
+                    t: sample.t,
+                    p: view.run.final_p().to_vec(),
+                    free_energy: sample.diag.free_energy,
+                    entropy: sample.diag.entropy,
+                    kl: sample.diag.kl_to_target,
+                    expected_score: sample.diag.expected_score,
+                    kl_reverse: sample.diag.kl_from_target,
+                    distance: sample.diag.dist_to_face_target,
+                    conserved: sample.diag.conserved,
+                    target: view.run.target().to_vec(),
+                    support: view.run.spec().support.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// A one-paragraph text summary for screen readers.
+    pub fn summary(&self) -> String {
+        let st = &self.state;
+        let mut text = format!(
+            "{} tokens at temperature {}. ",
+            self.v,
+            td_core::url::format_number(st.temp)
+        );
+        for r in self.readouts() {
+            let mut top: Vec<usize> = (0..r.p.len()).collect();
+            top.sort_by(|&a, &b| r.p[b].total_cmp(&r.p[a]));
+            let parts: Vec<String> = top
+                .iter()
+                .take(3)
+                .map(|&i| format!("{} {:.3}", params::label(st, i), r.p[i]))
+                .collect();
+            text.push_str(&format!(
+                "Flow {} at t = {}: {}; free energy {:.4}, entropy {:.4}, KL to target {:.4}. ",
+                flow_name(r.flow),
+                td_core::url::format_number(round_sig(r.t)),
+                parts.join(", "),
+                r.free_energy,
+                r.entropy,
+                r.kl
+            ));
+        }
+        text
+    }
+}

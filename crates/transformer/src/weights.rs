@@ -1,0 +1,202 @@
+//! Parameters, f32, one flat row-major `Vec<f32>` per tensor.
+//!
+//! Linear maps are stored **input-major** (GPT-2's `Conv1D` layout): a `[in × out]` matrix `W` maps
+//! a row vector `x` to `x·W`, element `(i, o)` at `W[i * out + o]`. So GPT-2 checkpoints export
+//! without transposes.
+//!
+//! Tensor order (this is also the file order of `format.rs` and the draw order of [`Weights::random`]):
+//! 1. `wte` `[vocab × d]` token embedding (also the tied unembedding: logits = h · wteᵀ);
+//! 2. `wpe` `[context × d]` position embedding;
+//! 3. for each layer `l = 0..n_layer`:
+//!    `ln1_g [d]`, `ln1_b [d]`, `attn_w [d × 3d]` (columns q | k | v, head `h` uses columns
+//!    `h·hd .. (h+1)·hd` of each), `attn_b [3d]`, `proj_w [d × d]`, `proj_b [d]`, `ln2_g [d]`,
+//!    `ln2_b [d]`, `fc_w [d × mlp]`, `fc_b [mlp]`, `fc2_w [mlp × d]`, `fc2_b [d]`;
+//! 4. `lnf_g [d]`, `lnf_b [d]`.
+
+use super::config::Config;
+use td_rng::Source;
+
+/// One pre-norm block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    pub ln1_g: Vec<f32>,
+    pub ln1_b: Vec<f32>,
+    pub attn_w: Vec<f32>,
+    pub attn_b: Vec<f32>,
+    pub proj_w: Vec<f32>,
+    pub proj_b: Vec<f32>,
+    pub ln2_g: Vec<f32>,
+    pub ln2_b: Vec<f32>,
+    pub fc_w: Vec<f32>,
+    pub fc_b: Vec<f32>,
+    pub fc2_w: Vec<f32>,
+    pub fc2_b: Vec<f32>,
+}
+
+/// All parameters of the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weights {
+    pub config: Config,
+    pub wte: Vec<f32>,
+    pub wpe: Vec<f32>,
+    pub layers: Vec<Layer>,
+    pub lnf_g: Vec<f32>,
+    pub lnf_b: Vec<f32>,
+}
+
+/// How a tensor is initialised by [`Weights::random`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitKind {
+    /// normal(0, 0.02)
+    Normal,
+    /// normal(0, 0.02 / sqrt(2·n_layer)) (residual output projections `proj_w`, `fc2_w`)
+    NormalResidual,
+    Zeros,
+    Ones,
+}
+
+/// Name, shape and initialisation of every tensor, in the documented order.
+pub fn tensor_specs(config: &Config) -> Vec<(String, Vec<usize>, InitKind)> {
+    let (v, d, m, c) = (config.vocab, config.d_model, config.mlp, config.context);
+    use InitKind::*;
+    let mut out = vec![
+        ("wte".to_string(), vec![v, d], Normal),
+        ("wpe".to_string(), vec![c, d], Normal),
+    ];
+    for l in 0..config.n_layer {
+        let t = |name: &str, shape: Vec<usize>, kind| (format!("h{l}.{name}"), shape, kind);
+        out.push(t("ln1_g", vec![d], Ones));
+        out.push(t("ln1_b", vec![d], Zeros));
+        out.push(t("attn_w", vec![d, 3 * d], Normal));
+        out.push(t("attn_b", vec![3 * d], Zeros));
+        out.push(t("proj_w", vec![d, d], NormalResidual));
+        out.push(t("proj_b", vec![d], Zeros));
+        out.push(t("ln2_g", vec![d], Ones));
+        out.push(t("ln2_b", vec![d], Zeros));
+        out.push(t("fc_w", vec![d, m], Normal));
+        out.push(t("fc_b", vec![m], Zeros));
+        out.push(t("fc2_w", vec![m, d], NormalResidual));
+        out.push(t("fc2_b", vec![d], Zeros));
+    }
+    out.push(("lnf_g".to_string(), vec![d], Ones));
+    out.push(("lnf_b".to_string(), vec![d], Zeros));
+    out
+}
+
+/// GPT-2's initialisation standard deviation.
+pub const INIT_STD: f64 = 0.02;
+
+impl Weights {
+    /// GPT-2 initialisation, seeded and stable across versions and targets.
+    ///
+    /// One [`Source`] (PCG-64 MCG seeded through splitmix64, as in `maths::logits`) is drawn from
+    /// in tensor order (module docs), element by element in storage order. Each `Normal` /
+    /// `NormalResidual` element consumes one standard normal `z` (Box–Muller cosine branch, two
+    /// uniforms) and stores `(std · z) as f32` with `std = 0.02` or `0.02 / sqrt(2·n_layer)`
+    /// (computed in f64). Zeros / ones consume no draws.
+    pub fn random(config: Config, seed: u64) -> Result<Weights, String> {
+        config.validate()?;
+        let mut src = Source::new(seed);
+        let res_std = INIT_STD / (2.0 * config.n_layer as f64).sqrt();
+        let flat: Vec<Vec<f32>> = tensor_specs(&config)
+            .into_iter()
+            .map(|(_, shape, kind)| {
+                let len: usize = shape.iter().product();
+                match kind {
+                    InitKind::Zeros => vec![0.0; len],
+                    InitKind::Ones => vec![1.0; len],
+                    InitKind::Normal => {
+                        (0..len).map(|_| (INIT_STD * src.normal()) as f32).collect()
+                    }
+                    InitKind::NormalResidual => {
+                        (0..len).map(|_| (res_std * src.normal()) as f32).collect()
+                    }
+                }
+            })
+            .collect();
+        Weights::from_tensors(config, flat)
+    }
+
+    /// Builds weights from tensors in the documented order, checking count and lengths.
+    pub fn from_tensors(config: Config, tensors: Vec<Vec<f32>>) -> Result<Weights, String> {
+        config.validate()?;
+        let specs = tensor_specs(&config);
+        if tensors.len() != specs.len() {
+            return Err(format!(
+                "expected {} tensors, got {}",
+                specs.len(),
+                tensors.len()
+            ));
+        }
+        for ((name, shape, _), t) in specs.iter().zip(&tensors) {
+            let len: usize = shape.iter().product();
+            if t.len() != len {
+                return Err(format!(
+                    "tensor {name}: expected {len} values, got {}",
+                    t.len()
+                ));
+            }
+        }
+        let mut it = tensors.into_iter();
+        let mut next = || it.next().unwrap_or_default();
+        let wte = next();
+        let wpe = next();
+        let mut layers = Vec::with_capacity(config.n_layer);
+        for _ in 0..config.n_layer {
+            layers.push(Layer {
+                ln1_g: next(),
+                ln1_b: next(),
+                attn_w: next(),
+                attn_b: next(),
+                proj_w: next(),
+                proj_b: next(),
+                ln2_g: next(),
+                ln2_b: next(),
+                fc_w: next(),
+                fc_b: next(),
+                fc2_w: next(),
+                fc2_b: next(),
+            });
+        }
+        let lnf_g = next();
+        let lnf_b = next();
+        Ok(Weights {
+            config,
+            wte,
+            wpe,
+            layers,
+            lnf_g,
+            lnf_b,
+        })
+    }
+
+    /// Every tensor, in the documented order.
+    pub fn tensors(&self) -> Vec<&[f32]> {
+        let mut out: Vec<&[f32]> = vec![&self.wte, &self.wpe];
+        for l in &self.layers {
+            out.extend([
+                &l.ln1_g[..],
+                &l.ln1_b,
+                &l.attn_w,
+                &l.attn_b,
+                &l.proj_w,
+                &l.proj_b,
+                &l.ln2_g,
+                &l.ln2_b,
+                &l.fc_w,
+                &l.fc_b,
+                &l.fc2_w,
+                &l.fc2_b,
+            ]);
+        }
+        out.push(&self.lnf_g);
+        out.push(&self.lnf_b);
+        out
+    }
+
+    /// Row `token` of the (tied) unembedding, i.e. of `wte`.
+    pub fn unembedding_row(&self, token: usize) -> &[f32] {
+        let d = self.config.d_model;
+        &self.wte[token * d..(token + 1) * d]
+    }
+}

@@ -1,0 +1,293 @@
+//! Controls generated from an explorer's parameter table: one row per parameter (slider + typed
+//! value, integer field, select or text field), grouped in fieldsets, kept in sync with the state.
+//! Events are delegated: every control carries `data-key`, and a change becomes a key=value edit
+//! validated exactly like a link.
+
+use wasm_bindgen::JsCast;
+use web_sys::{Event, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+
+use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
+use super::explorer::with_explorer;
+use td_core::table::{Kind, Param};
+use td_core::url::format_number;
+
+pub fn is_focused(el: &web_sys::Element) -> bool {
+    dom::document()
+        .active_element()
+        .is_some_and(|active| &active == el)
+}
+
+/// Creates one control per parameter, grouped (`groups`: each group and its legend), from the
+/// table. The `playback` group sits under the figure; every other group in the control panel.
+/// `slider_range` narrows a log slider to a comfortable span (typing still reaches the full range).
+pub fn build<S, G: Copy + PartialEq>(
+    params: &[Param<S, G>],
+    groups: &[(G, &str)],
+    playback: G,
+    slider_range: fn(&str) -> Option<(f64, f64)>,
+) {
+    for &(group, title) in groups {
+        let container = if group == playback {
+            "playback"
+        } else {
+            "controls"
+        };
+        let Some(root) = by_id(container) else {
+            continue;
+        };
+        let fieldset = make("fieldset", "group", None);
+        let _ = fieldset.append_child(&make("legend", "", Some(title)));
+        for param in params.iter().filter(|p| p.group == group) {
+            let row = make("div", "control", None);
+            set_attr(&row, "id", &format!("row-{}", param.key));
+            let id = format!("ctl-{}", param.key);
+            let label = make("label", "", Some(param.label));
+            set_attr(&label, "for", &id);
+            set_attr(&label, "title", param.help);
+            let _ = row.append_child(&label);
+            let help_id = format!("help-{}", param.key);
+            match &param.kind {
+                Kind::Number {
+                    min,
+                    max,
+                    log,
+                    step,
+                    ..
+                } => {
+                    let output = make("output", "value", None);
+                    set_attr(&output, "id", &format!("{id}-out"));
+                    set_attr(&output, "for", &id);
+                    let _ = label.append_child(&output);
+                    let range = make("input", "", None);
+                    set_attr(&range, "type", "range");
+                    set_attr(&range, "id", &id);
+                    set_attr(&range, "data-key", param.key);
+                    set_attr(&range, "title", param.help);
+                    set_attr(&range, "aria-describedby", &help_id);
+                    if *log {
+                        set_attr(&range, "data-log", "1");
+                        set_attr(&range, "min", &format!("{}", min.log10()));
+                        set_attr(&range, "max", &format!("{}", max.log10()));
+                        set_attr(&range, "step", "0.01");
+                        if let Some((low, high)) = slider_range(param.key) {
+                            set_attr(&range, "min", &format!("{}", low.log10()));
+                            set_attr(&range, "max", &format!("{}", high.log10()));
+                        }
+                    } else {
+                        set_attr(&range, "min", &format_number(*min));
+                        set_attr(&range, "max", &format_number(*max));
+                        set_attr(&range, "step", &format_number(*step));
+                    }
+                    let _ = row.append_child(&range);
+                    let number = make("input", "num", None);
+                    set_attr(&number, "type", "text");
+                    set_attr(&number, "inputmode", "decimal");
+                    set_attr(&number, "id", &format!("{id}-num"));
+                    set_attr(&number, "data-key", param.key);
+                    set_attr(
+                        &number,
+                        "aria-label",
+                        &format!("{} (type a value)", param.label),
+                    );
+                    set_attr(
+                        &number,
+                        "title",
+                        &format!(
+                            "type a value from {} to {}",
+                            format_number(*min),
+                            format_number(*max)
+                        ),
+                    );
+                    let _ = row.append_child(&number);
+                }
+                Kind::Integer { min, max, .. } => {
+                    let number = make("input", "num", None);
+                    set_attr(&number, "type", "number");
+                    set_attr(&number, "id", &id);
+                    set_attr(&number, "data-key", param.key);
+                    set_attr(&number, "min", &format_number(*min));
+                    set_attr(&number, "max", &format_number(*max));
+                    set_attr(&number, "step", "1");
+                    set_attr(&number, "title", param.help);
+                    set_attr(&number, "aria-describedby", &help_id);
+                    let _ = row.append_child(&number);
+                }
+                Kind::Choice { options, .. } => {
+                    let select = make("select", "", None);
+                    set_attr(&select, "id", &id);
+                    set_attr(&select, "data-key", param.key);
+                    set_attr(&select, "title", param.help);
+                    set_attr(&select, "aria-describedby", &help_id);
+                    for (value, text) in options.iter() {
+                        let option = make("option", "", Some(text));
+                        set_attr(&option, "value", value);
+                        let _ = select.append_child(&option);
+                    }
+                    let _ = row.append_child(&select);
+                }
+                Kind::Text { placeholder, .. } => {
+                    let input = make("input", "text", None);
+                    set_attr(&input, "type", "text");
+                    set_attr(&input, "id", &id);
+                    set_attr(&input, "data-key", param.key);
+                    set_attr(&input, "placeholder", placeholder);
+                    set_attr(&input, "title", param.help);
+                    set_attr(&input, "aria-describedby", &help_id);
+                    set_attr(&input, "spellcheck", "false");
+                    let _ = row.append_child(&input);
+                }
+            }
+            let help = make("p", "help", Some(param.help));
+            set_attr(&help, "id", &help_id);
+            let _ = row.append_child(&help);
+            let _ = fieldset.append_child(&row);
+        }
+        let _ = root.append_child(&fieldset);
+    }
+}
+
+/// Replaces the one-line text fields of `keys` by multi-line text boxes (same id, data-key and
+/// labels), for long text such as a pasted paragraph.
+pub fn use_textareas(keys: &[&str]) {
+    for key in keys {
+        let id = format!("ctl-{key}");
+        let Some(input) = by_id(&id) else { continue };
+        let area = make("textarea", "text", None);
+        for name in [
+            "id",
+            "data-key",
+            "placeholder",
+            "title",
+            "aria-describedby",
+            "spellcheck",
+        ] {
+            if let Some(value) = input.get_attribute(name) {
+                set_attr(&area, name, &value);
+            }
+        }
+        set_attr(&area, "rows", "5");
+        let _ = input.replace_with_with_node_1(&area);
+    }
+}
+
+/// Writes the state into every control (values, value displays) and shows a control's row only
+/// when `shown(param)` (relevance and page options).
+pub fn sync<S, G>(params: &[Param<S, G>], state: &S, shown: &dyn Fn(&Param<S, G>) -> bool) {
+    for param in params {
+        let id = format!("ctl-{}", param.key);
+        let text = td_core::table::value_text(param, state);
+        match &param.kind {
+            Kind::Number { log, get, .. } => {
+                let value = get(state);
+                if let Some(range) = by_id_as::<HtmlInputElement>(&id) {
+                    let slider = if *log { value.log10() } else { value };
+                    range.set_value(&format!("{slider}"));
+                    set_attr(
+                        &range,
+                        "aria-valuetext",
+                        &format!("{} = {}", param.label, text),
+                    );
+                }
+                if let Some(number) = by_id_as::<HtmlInputElement>(&format!("{id}-num")) {
+                    if !is_focused(number.as_ref()) {
+                        number.set_value(&text);
+                    }
+                }
+                set_text(&format!("{id}-out"), &text);
+            }
+            Kind::Integer { .. } | Kind::Text { .. } => {
+                if let Some(input) = by_id_as::<HtmlInputElement>(&id) {
+                    if !is_focused(input.as_ref()) {
+                        input.set_value(&text);
+                    }
+                } else if let Some(area) = by_id_as::<HtmlTextAreaElement>(&id) {
+                    // A focused box keeps what is being typed, unless the state cut it (a huge paste).
+                    let value = area.value();
+                    if (!is_focused(area.as_ref()) || value.len() > text.len() + 4) && value != text
+                    {
+                        area.set_value(&text);
+                    }
+                }
+            }
+            Kind::Choice { .. } => {
+                if let Some(select) = by_id_as::<HtmlSelectElement>(&id) {
+                    select.set_value(&text);
+                }
+            }
+        }
+        if let Some(row) = by_id(&format!("row-{}", param.key)) {
+            if shown(param) {
+                let _ = row.remove_attribute("hidden");
+            } else {
+                set_attr(&row, "hidden", "");
+            }
+        }
+    }
+}
+
+/// Rounds a slider value to 3 significant digits so links stay short and readable.
+pub fn round_slider(value: f64) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let digits = 2 - value.abs().log10().floor() as i32;
+    let factor = 10f64.powi(digits.clamp(-300, 300));
+    (value * factor).round() / factor
+}
+
+/// One delegated listener for sliders (input) and one for everything else (change). The `at`
+/// slider scrubs without rebuilding the scene.
+pub fn wire() {
+    let Some(root) = by_id("controls-area") else {
+        return;
+    };
+    dom::listen::<Event>(&root, "input", |event| {
+        let Some(target) = event
+            .target()
+            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        if target.type_() != "range" {
+            return;
+        }
+        let key = target.get_attribute("data-key").unwrap_or_default();
+        let raw: f64 = target.value().parse().unwrap_or(0.0);
+        let value = if target.has_attribute("data-log") {
+            round_slider(10f64.powf(raw))
+        } else {
+            raw
+        };
+        with_explorer(|e| {
+            if key == "at" {
+                e.scrub(value);
+            } else {
+                e.edit(&[(key, format_number(value))]);
+            }
+        });
+    });
+    dom::listen::<Event>(&root, "change", |event| {
+        let Some(target) = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let Some(key) = target.get_attribute("data-key") else {
+            return;
+        };
+        let value = if let Ok(input) = target.clone().dyn_into::<HtmlInputElement>() {
+            if input.type_() == "range" {
+                return; // handled on input
+            }
+            input.value()
+        } else if let Ok(area) = target.clone().dyn_into::<HtmlTextAreaElement>() {
+            area.value()
+        } else if let Ok(select) = target.dyn_into::<HtmlSelectElement>() {
+            select.value()
+        } else {
+            return;
+        };
+        with_explorer(|e| e.edit(&[(key, value)]));
+    });
+}

@@ -1,8 +1,0 @@
-//! The next-token flow explorer: the next-token distribution as a trajectory on the simplex.
-
-pub mod bench;
-pub mod draw;
-pub mod params;
-pub mod presets;
-pub mod scene;
-pub mod svg;
