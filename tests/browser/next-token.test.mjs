@@ -55,12 +55,15 @@ test("default page loads, exposes the API, draws every canvas, no console/page/C
       return td && {
         version: td.version,
         fns: ["state", "set", "readout", "bench", "lastPaintMs"].filter((k) => typeof td[k] === "function"),
+        explorer: td.explorer,
       };
     });
     assert.ok(api, "window.tokenDynamics missing after ready");
     assert.equal(typeof api.version, "string");
     assert.ok(api.version.length > 0, "empty version");
-    assert.deepEqual(api.fns, ["state", "set", "readout", "bench", "lastPaintMs"]);
+    // The benchmark scenarios ship only in bench builds (scripts/build.sh --bench), not in the page.
+    assert.deepEqual(api.fns, ["state", "set", "readout", "lastPaintMs"]);
+    assert.equal(api.explorer, "next-token");
     const stats = await assertAllCanvasesDrawn(page);
     for (const [sel, s] of Object.entries(stats)) {
       t.diagnostic(`${sel}: ${s.width}x${s.height}, ${(100 * s.nonBgFrac).toFixed(1)}% drawn, ${s.distinct} colours`);

@@ -4,6 +4,7 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod draw;
+pub mod explorer;
 pub mod export;
 pub mod params;
 pub mod presets;

@@ -850,6 +850,7 @@ fn figure_names_and_sizes() {
 
 // ---------------------------------------------------------------- timings (cargo test --release -- --ignored --nocapture)
 
+#[cfg(feature = "bench")]
 #[test]
 #[ignore]
 fn timings() {

@@ -1,18 +1,13 @@
 //! The native `token-dynamics` command: renders any shared link without a browser.
 //!
-//! The SVG is exactly what the page exports (`render_svg` on the scene of the parsed link); the
-//! PNG is that same SVG rasterised by resvg with the system fonts; the CSV and JSON are
-//! [`td_core::export`]'s (next-token) or [`td_attention::export`]'s (attention), as on the page.
-//! The explorer is the link's: `#next-token?…` or `#attention?…`.
+//! The SVG is exactly what the page exports (the explorer's `render_svg` on the scene of the
+//! parsed link); the PNG is that same SVG rasterised by resvg with the system fonts; the CSV and
+//! JSON are the explorer's own, as on the page. The explorer is the link's (`#next-token?…`,
+//! `#attention?…`, `#energy?…`), found through [`crate::explorers::dispatch`].
 
 use std::io::Write;
 
-use td_attention as attention;
-use td_core::page;
-use td_next_token::export;
-use td_next_token::params;
-use td_next_token::scene::Scene;
-use td_next_token::svg::{render_svg, Figure};
+use crate::explorers::{self, Native, Visit};
 
 pub const USAGE: &str = "\
 usage: token-dynamics render '<link or #hash>' [--svg out.svg] [--png out.png] [--csv out.csv]
@@ -101,9 +96,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--csv" => &mut opts.csv,
             "--json" => &mut opts.json,
             "--figure" => {
-                if Figure::parse(value).is_none()
-                    && attention::svg::Figure::parse(value).is_none()
-                    && td_energy::svg::Figure::parse(value).is_none()
+                if !explorers::NAMES
+                    .iter()
+                    .any(|name| explorers::figure_names(name).contains(&value.as_str()))
                 {
                     return Err(format!(
                         "unknown figure '{value}' (simplex, series or logits; particles or plots for attention; series, phase, scatter or dist for energy)"
@@ -168,37 +163,58 @@ fn write_output(path: &str, bytes: &[u8]) -> Result<(), Failure> {
 }
 
 fn run(opts: &Options) -> Result<(), Failure> {
-    match td_core::url::split_hash(&opts.link).explorer.as_str() {
-        e if e == attention::params::EXPLORER => return run_attention(opts),
-        e if e == td_energy::params::EXPLORER => return run_energy(opts),
-        _ => {}
+    let named = td_core::url::split_hash(&opts.link).explorer;
+    // An unknown explorer name falls back to the first explorer, which reports it (as the page does).
+    explorers::dispatch(&named, Render(opts))
+        .or_else(|| explorers::dispatch(explorers::NAMES[0], Render(opts)))
+        .unwrap_or_else(|| Err(Failure::Usage("no explorer".into())))
+}
+
+/// `render` with the link's explorer.
+struct Render<'a>(&'a Options);
+
+impl Visit for Render<'_> {
+    type Output = Result<(), Failure>;
+
+    fn visit<E: Native>(self) -> Result<(), Failure> {
+        let opts = self.0;
+        let (state, messages) = E::from_hash(&opts.link);
+        let (page_options, page_messages) = E::page_from_hash(&opts.link);
+        for message in messages.iter().chain(&page_messages) {
+            eprintln!("note: {}", message.text);
+        }
+        let names: Vec<&str> = E::figures().iter().map(|f| f.name).collect();
+        let figure = match opts.figure.as_deref() {
+            None => names[0],
+            Some(name) if names.contains(&name) => name,
+            Some(name) => {
+                return Err(Failure::Usage(format!(
+                    "figure '{name}' is not a{} {} figure ({})",
+                    if E::NAME.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "n"
+                    } else {
+                        ""
+                    },
+                    E::NAME,
+                    names.join(", ")
+                )))
+            }
+        };
+        let (models, note) = E::native_models(&state);
+        if let Some(note) = note {
+            eprintln!("note: {note}");
+        }
+        let at = E::at(&state);
+        let mut scene = E::new_scene(&state, &models);
+        E::run_to_end(&mut scene);
+        let size = opts.size.unwrap_or_else(|| E::default_size(&scene, figure));
+        write_requested(
+            opts,
+            || E::render_svg(&scene, figure, size, at),
+            || E::csv(&scene, &opts.link),
+            || E::json(&scene, &page_options, &opts.link),
+        )
     }
-    let (state, messages) = params::from_hash(&opts.link);
-    let (page_options, page_messages) =
-        page::from_hash(&opts.link, &params::control_keys(), params::PANELS);
-    for message in messages.iter().chain(&page_messages) {
-        eprintln!("note: {}", message.text);
-    }
-    let at = state.at;
-    let mut scene = Scene::new(state);
-    while !scene.advance(usize::MAX) {}
-    let figure = match opts.figure.as_deref() {
-        None => Figure::Simplex,
-        Some(name) => Figure::parse(name).ok_or_else(|| {
-            Failure::Usage(format!(
-                "figure '{name}' is not a next-token figure (simplex, series or logits)"
-            ))
-        })?,
-    };
-    let size = opts
-        .size
-        .unwrap_or_else(|| figure.default_size(scene.panels.len()));
-    write_requested(
-        opts,
-        || render_svg(&scene, figure, size, at),
-        || export::csv(&scene, &opts.link),
-        || export::state_json(&scene.state, &page_options, &opts.link, &scene.readouts()),
-    )
 }
 
 /// Writes the outputs asked for (SVG, the PNG rasterised from that SVG, CSV, JSON); each is
@@ -226,112 +242,6 @@ fn write_requested(
         write_output(path, json().as_bytes())?;
     }
     Ok(())
-}
-
-/// `render` for an `#attention?…` link: the same outputs from the attention explorer's code.
-fn run_attention(opts: &Options) -> Result<(), Failure> {
-    use attention::svg::Figure;
-    let (state, messages) = attention::params::from_hash(&opts.link);
-    let (page_options, page_messages) = page::from_hash(
-        &opts.link,
-        &attention::params::control_keys(),
-        attention::params::PANELS,
-    );
-    for message in messages.iter().chain(&page_messages) {
-        eprintln!("note: {}", message.text);
-    }
-    let figure = match opts.figure.as_deref() {
-        None => Figure::Particles,
-        Some(name) => Figure::parse(name).ok_or_else(|| {
-            Failure::Usage(format!(
-                "figure '{name}' is not an attention figure (particles or plots)"
-            ))
-        })?,
-    };
-    let at = state.at;
-    let mut scene = attention::scene::Scene::new(state);
-    while !scene.advance(usize::MAX) {}
-    let size = opts
-        .size
-        .unwrap_or_else(|| figure.default_size(scene.panels.len()));
-    write_requested(
-        opts,
-        || attention::svg::render_svg(&scene, figure, size, at),
-        || attention::export::csv(&scene, &opts.link),
-        || attention::export::state_json(&scene, &page_options, &opts.link),
-    )
-}
-
-/// Where the trained weights are: `TOKEN_DYNAMICS_WEIGHTS`, else `www/models/trained.tdgpt` in the
-/// current directory, else in the source tree this binary was built from.
-pub fn trained_weights_path() -> std::path::PathBuf {
-    if let Some(path) = std::env::var_os("TOKEN_DYNAMICS_WEIGHTS") {
-        return path.into();
-    }
-    let local = std::path::PathBuf::from(td_energy::scene::TRAINED_WEIGHTS);
-    if local.exists() {
-        return local;
-    }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(td_energy::scene::TRAINED_WEIGHTS)
-}
-
-/// Both models of the energy lab, natively: the trained weights from [`trained_weights_path`]
-/// (a failure is reported and the trained side left empty, as on the page) and the seeded random
-/// model.
-pub fn energy_models(seed: u64) -> td_energy::scene::Models {
-    use td_energy::scene::{Models, Trained};
-    use td_transformer::{format, Config, Weights};
-    let path = trained_weights_path();
-    let trained = match std::fs::read(&path) {
-        Ok(bytes) => match format::read_weights(&bytes) {
-            Ok((w, _)) => Trained::Ready(std::rc::Rc::new(w)),
-            Err(e) => Trained::Failed(format!("{}: {e}", path.display())),
-        },
-        Err(e) => Trained::Failed(format!("{}: {e}", path.display())),
-    };
-    let random = Weights::random(Config::default(), seed).expect("the default config is valid");
-    Models {
-        trained,
-        random: std::rc::Rc::new(random),
-    }
-}
-
-/// `render` for an `#energy?…` link.
-fn run_energy(opts: &Options) -> Result<(), Failure> {
-    use td_energy::svg::Figure;
-    let (state, messages) = td_energy::params::from_hash(&opts.link);
-    let (page_options, page_messages) = page::from_hash(
-        &opts.link,
-        &td_energy::params::control_keys(),
-        td_energy::params::PANELS,
-    );
-    for message in messages.iter().chain(&page_messages) {
-        eprintln!("note: {}", message.text);
-    }
-    let figure = match opts.figure.as_deref() {
-        None => Figure::Series,
-        Some(name) => Figure::parse(name).ok_or_else(|| {
-            Failure::Usage(format!(
-                "figure '{name}' is not an energy figure (series, phase, scatter or dist)"
-            ))
-        })?,
-    };
-    let models = energy_models(state.seed);
-    if let td_energy::scene::Trained::Failed(e) = &models.trained {
-        eprintln!("note: trained weights not loaded ({e}); only the random model is drawn");
-    }
-    let at = state.at;
-    let mut scene = td_energy::scene::Scene::new(state, &models);
-    scene.run_to_end();
-    let size = opts.size.unwrap_or_else(|| figure.default_size());
-    write_requested(
-        opts,
-        || td_energy::svg::render_svg(&scene, figure, size, at),
-        || td_energy::export::csv(&scene, &opts.link),
-        || td_energy::export::state_json(&scene, &page_options, &opts.link),
-    )
 }
 
 /// Sans-serif families tried, in order, for the SVG's generic `sans-serif` (DejaVu Sans first: it

@@ -5,9 +5,11 @@
 //!   range, validation, link text and control);
 //! - [`page`]: page options every explorer understands (`embed`, `hide`, `view`, `theme`, …);
 //! - [`export`]: CSV and JSON writing and file-name pieces;
+//! - [`explorer`]: the one interface every explorer implements (page runner, CLI, bench);
 //! - [`draw_kit`]: colours, fonts, ticks and text fitting for the drawing code of every explorer.
 
 pub mod draw_kit;
+pub mod explorer;
 pub mod export;
 pub mod page;
 pub mod table;

@@ -37,9 +37,30 @@ pub enum Trained {
 pub struct Models {
     pub trained: Trained,
     pub random: Rc<Weights>,
+    /// The seed `random` was made from.
+    pub random_seed: u64,
 }
 
 impl Models {
+    /// The trained weights as far as they are known, and the seeded random model.
+    pub fn new(trained: Trained, seed: u64) -> Models {
+        Models {
+            trained,
+            random: Rc::new(
+                Weights::random(td_transformer::Config::default(), seed)
+                    .expect("the default config is valid"),
+            ),
+            random_seed: seed,
+        }
+    }
+
+    /// Makes the random model match the state's seed (a new seed draws a new model).
+    pub fn follow_seed(&mut self, seed: u64) {
+        if seed != self.random_seed {
+            *self = Models::new(self.trained.clone(), seed);
+        }
+    }
+
     pub fn get(&self, model: ModelChoice) -> Option<Rc<Weights>> {
         match model {
             ModelChoice::Random => Some(self.random.clone()),

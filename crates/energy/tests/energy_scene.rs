@@ -6,13 +6,9 @@ use std::rc::Rc;
 use td_energy::export::{csv, readout_json};
 use td_energy::params::{from_hash, State};
 use td_energy::scene::{windows, Models, Scene, Trained};
-use td_transformer::{Config, Weights};
 
 fn random_only(seed: u64) -> Models {
-    Models {
-        trained: Trained::Failed("not used in this test".into()),
-        random: Rc::new(Weights::random(Config::default(), seed).unwrap()),
-    }
+    Models::new(Trained::Failed("not used in this test".into()), seed)
 }
 
 fn run(hash: &str, models: &Models) -> Scene {
@@ -134,10 +130,7 @@ fn generation_is_seeded_and_capped_by_the_context() {
 
 #[test]
 fn waiting_for_trained_weights_is_not_done_and_fills_the_random_side() {
-    let models = Models {
-        trained: Trained::Loading(Some(0.5)),
-        random: Rc::new(Weights::random(Config::default(), 1).unwrap()),
-    };
+    let models = Models::new(Trained::Loading(Some(0.5)), 1);
     let mut scene = Scene::new(State::default(), &models);
     scene.run_to_end();
     assert!(!scene.is_done());
@@ -199,10 +192,7 @@ fn trained_weights_if_present_beat_the_random_model_on_the_default_text() {
         panic!("the trained weights are committed at {path}");
     };
     let (w, _) = td_transformer::format::read_weights(&bytes).unwrap();
-    let models = Models {
-        trained: Trained::Ready(Rc::new(w)),
-        random: Rc::new(Weights::random(Config::default(), 1).unwrap()),
-    };
+    let models = Models::new(Trained::Ready(Rc::new(w)), 1);
     let scene = run("#energy?v=1", &models);
     let trained = scene.analyses[0].as_ref().unwrap().summary.mean_u.unwrap();
     let random = scene.analyses[1].as_ref().unwrap().summary.mean_u.unwrap();

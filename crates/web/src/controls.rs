@@ -6,8 +6,8 @@
 use wasm_bindgen::JsCast;
 use web_sys::{Event, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
-use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
-use super::explorer::with_explorer;
+use crate::dom::{self, by_id, by_id_as, make, set_attr, set_text};
+use crate::page::with_page;
 use td_core::table::{Kind, Param};
 use td_core::url::format_number;
 
@@ -258,7 +258,7 @@ pub fn wire() {
         } else {
             raw
         };
-        with_explorer(|e| {
+        with_page(|e| {
             if key == "at" {
                 e.scrub(value);
             } else {
@@ -288,6 +288,6 @@ pub fn wire() {
         } else {
             return;
         };
-        with_explorer(|e| e.edit(&[(key, value)]));
+        with_page(|e| e.edit(&[(key, value)]));
     });
 }

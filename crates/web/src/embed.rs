@@ -16,9 +16,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, MessageEvent, ResizeObserver, Window};
 
-use super::app::set_canvas_size;
-use super::dom::{self, by_id, by_id_as, set_attr};
-use super::explorer::{with_explorer, Explorer, FigureInfo, TextPanel};
+use crate::dom::{self, by_id, by_id_as, set_attr};
+use crate::page::{with_page, Page};
+use crate::runner::set_canvas_size;
+use td_core::explorer::{FigureInfo, TextPanel};
 use td_core::page::{self, PageOptions};
 
 pub const MSG_SET: &str = "token-dynamics:set";
@@ -289,7 +290,7 @@ fn post_height(embedded: bool) {
 }
 
 /// Called once when the first scene is painted.
-pub fn on_ready(e: &dyn Explorer) {
+pub fn on_ready(e: &dyn Page) {
     if !framed() {
         return;
     }
@@ -339,12 +340,12 @@ fn on_message(event: MessageEvent) {
     let Ok(partial) = Reflect::get(&data, &"state".into()) else {
         return;
     };
-    let Some(pairs) = super::pairs_from_object(&partial) else {
+    let Some(pairs) = crate::api::pairs_from_object(&partial) else {
         return;
     };
     let id = clean_id(Reflect::get(&data, &"id".into()).unwrap_or(JsValue::NULL));
-    let messages = super::apply_pairs(&pairs);
-    let state = with_explorer(|e| e.state_object()).unwrap_or(JsValue::NULL);
+    let messages = crate::api::apply_pairs(&pairs);
+    let state = with_page(|e| e.state_object()).unwrap_or(JsValue::NULL);
     let reply = Object::new();
     let _ = Reflect::set(&reply, &"type".into(), &MSG_STATE.into());
     let _ = Reflect::set(&reply, &"id".into(), &id);
@@ -354,7 +355,7 @@ fn on_message(event: MessageEvent) {
         &JsValue::from_bool(messages.is_empty()),
     );
     let _ = Reflect::set(&reply, &"state".into(), &state);
-    let _ = Reflect::set(&reply, &"messages".into(), &super::strings(&messages));
+    let _ = Reflect::set(&reply, &"messages".into(), &crate::api::strings(&messages));
     // Reply to the sender only, at its origin (an opaque origin can only be reached with "*").
     let origin = event.origin();
     let target = if origin.is_empty() || origin == "null" {
@@ -375,7 +376,7 @@ pub fn install() {
     // embed out, then report the height. Posting only on change keeps a parent that sizes the
     // iframe from these messages from looping.
     let callback = Closure::<dyn FnMut(Array, ResizeObserver)>::new(|_: Array, _| {
-        let embedded = with_explorer(|e| {
+        let embedded = with_page(|e| {
             if e.page().embed && e.is_ready() {
                 e.relayout(false);
             }
@@ -395,7 +396,7 @@ pub fn install() {
     }
     callback.forget();
     // The first report (the observer's first callback can come before the app is ready).
-    if let Some(embedded) = with_explorer(|e| e.page().embed) {
+    if let Some(embedded) = with_page(|e| e.page().embed) {
         post_height(embedded);
     }
 }

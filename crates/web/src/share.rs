@@ -11,10 +11,10 @@ use web_sys::{
     HtmlIFrameElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement, MessageEvent, Url,
 };
 
-use super::canvas::BatchedCanvas;
-use super::dom::{self, by_id, by_id_as, make, set_attr, set_text};
-use super::embed;
-use super::explorer::{with_explorer, Explorer};
+use crate::canvas::BatchedCanvas;
+use crate::dom::{self, by_id, by_id_as, make, set_attr, set_text};
+use crate::embed;
+use crate::page::{with_page, Page};
 use td_core::page::{PageOptions, Theme};
 
 /// Width of the snippet's iframe (CSS px); its height follows the preview's height messages.
@@ -33,7 +33,7 @@ fn status(text: &str) {
 /// The figure chosen for SVG/PNG export (the explorer's first figure by default).
 fn chosen_figure() -> String {
     let chosen = by_id_as::<HtmlSelectElement>("export-figure").map(|s| s.value());
-    with_explorer(|e| {
+    with_page(|e| {
         let figures = e.figures();
         chosen
             .filter(|c| figures.iter().any(|f| f.name == c))
@@ -43,7 +43,7 @@ fn chosen_figure() -> String {
 }
 
 /// The absolute link of the current state as the full page shows it.
-fn current_link(e: &dyn Explorer) -> String {
+fn current_link(e: &dyn Page) -> String {
     format!("{}{}", embed::base_url(), e.full_hash())
 }
 
@@ -89,8 +89,8 @@ fn save_text(text: &str, mime: &str, name: &str) {
 }
 
 /// Exports need the finished scene (large ones are computed over several frames).
-fn ready_explorer<R>(f: impl FnOnce(&dyn Explorer) -> R) -> Option<R> {
-    let result = with_explorer(|e| if e.is_done() { Some(f(e)) } else { None }).flatten();
+fn ready_explorer<R>(f: impl FnOnce(&dyn Page) -> R) -> Option<R> {
+    let result = with_page(|e| if e.is_done() { Some(f(e)) } else { None }).flatten();
     if result.is_none() {
         status("Still computing; try again in a moment");
     }
@@ -108,7 +108,7 @@ pub fn export_svg(figure: &str) {
 
 /// The on-page CSS size of a figure (its canvases in use side by side); the export's default size
 /// when the figure is not shown.
-fn css_size(e: &dyn Explorer, figure: &str) -> (f64, f64) {
+fn css_size(e: &dyn Page, figure: &str) -> (f64, f64) {
     let mut width = 0.0;
     let mut height: f64 = 0.0;
     if let Some(info) = e.figures().iter().find(|f| f.name == figure) {
@@ -219,7 +219,7 @@ fn flash_button(id: &str, text: &'static str, normal: &'static str) {
 }
 
 pub fn copy_link() {
-    let Some(link) = with_explorer(|e| current_link(e)) else {
+    let Some(link) = with_page(|e| current_link(e)) else {
         return;
     };
     let shown = link.clone();
@@ -256,7 +256,7 @@ fn escape_attr(text: &str) -> String {
 }
 
 /// The embed link of the current state with the dialog's options.
-fn embed_src(e: &dyn Explorer) -> String {
+fn embed_src(e: &dyn Page) -> String {
     let figures = e.figures();
     let mut view = vec![figures[0].name.to_string()];
     for info in &figures[1..] {
@@ -293,7 +293,7 @@ fn embed_src(e: &dyn Explorer) -> String {
 
 /// Rebuilds the snippet (and, when `reload`, the preview's address).
 fn refresh_snippet(reload: bool) {
-    let Some((src, title)) = with_explorer(|e| (embed_src(e), e.embed_title())) else {
+    let Some((src, title)) = with_page(|e| (embed_src(e), e.embed_title())) else {
         return;
     };
     let measured = SNIPPET_HEIGHT.with(|h| h.get());
@@ -378,7 +378,7 @@ fn on_click(id: &str, handler: impl Fn() + 'static) {
 
 /// Keyboard shortcuts (Shift + key); false when the key is not one of ours.
 pub fn shortcut(key: &str) -> bool {
-    if with_explorer(|e| e.page().embed).unwrap_or(true) {
+    if with_page(|e| e.page().embed).unwrap_or(true) {
         return false;
     }
     match key {
@@ -396,7 +396,7 @@ pub fn shortcut(key: &str) -> bool {
 
 /// Fills the figure chooser and the embed dialog's "show" boxes from the explorer's figures.
 fn build_figure_choices() {
-    let Some(figures) = with_explorer(|e| e.figures()) else {
+    let Some(figures) = with_page(|e| e.figures()) else {
         return;
     };
     if let Some(select) = by_id("export-figure") {

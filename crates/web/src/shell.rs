@@ -1,6 +1,6 @@
 //! The page chrome every explorer shares: the message banner, busy/ready flags and progress bar,
 //! the throttled address-bar update, playback, presets, and the page-wide listeners (links,
-//! resize, keyboard). Explorer-specific work goes through [`Explorer`].
+//! resize, keyboard). Explorer-specific work goes through [`crate::page::Page`].
 
 use std::cell::Cell;
 
@@ -8,9 +8,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, HashChangeEvent, KeyboardEvent};
 
-use super::dom::{self, by_id, make, set_attr};
-use super::embed;
-use super::explorer::{route_elsewhere, with_explorer, FigureInfo, TextPanel};
+use crate::dom::{self, by_id, make, set_attr};
+use crate::embed;
+use crate::page::{route_elsewhere, with_page};
+use td_core::explorer::Explorer;
 use td_core::page::{self, PageOptions};
 use td_core::table::{Message, Preset};
 
@@ -78,7 +79,7 @@ pub fn schedule_url() {
     dom::set_timeout(
         || {
             URL_PENDING.with(|p| p.set(false));
-            with_explorer(|e| e.write_url());
+            with_page(|e| e.write_url());
         },
         URL_THROTTLE_MS,
     );
@@ -136,7 +137,7 @@ impl Playback {
 }
 
 fn animate(_time: f64) {
-    let again = with_explorer(|e| {
+    let again = with_page(|e| {
         let playback = e.playback();
         if !playback.playing {
             return false;
@@ -168,12 +169,12 @@ fn animate(_time: f64) {
 pub fn wire(explorer_name: &'static str, is_typing_target: fn(&web_sys::Element) -> bool) {
     if let Some(button) = by_id("dismiss-messages") {
         dom::listen::<Event>(&button, "click", |_| {
-            with_explorer(|e| e.dismiss_messages());
+            with_page(|e| e.dismiss_messages());
         });
     }
     if let Some(button) = by_id("play") {
         dom::listen::<Event>(&button, "click", |_| {
-            with_explorer(|e| e.toggle_play());
+            with_page(|e| e.toggle_play());
         });
     }
     dom::listen::<HashChangeEvent>(&dom::window(), "hashchange", move |event| {
@@ -184,14 +185,14 @@ pub fn wire(explorer_name: &'static str, is_typing_target: fn(&web_sys::Element)
         if route_elsewhere(&hash, explorer_name) {
             return;
         }
-        with_explorer(|e| {
+        with_page(|e| {
             if e.full_hash() != hash {
                 e.load_hash(&hash);
             }
         });
     });
     dom::listen::<Event>(&dom::window(), "resize", |_| {
-        with_explorer(|e| {
+        with_page(|e| {
             let force = !e.page().embed;
             e.relayout(force);
         });
@@ -220,26 +221,10 @@ pub fn wire(explorer_name: &'static str, is_typing_target: fn(&web_sys::Element)
         }
         let on_canvas = target.as_ref().is_some_and(|el| el.tag_name() == "CANVAS");
         let key = event.key();
-        if with_explorer(|e| e.on_key(&key, on_canvas)).unwrap_or(false) {
+        if with_page(|e| e.on_key(&key, on_canvas)).unwrap_or(false) {
             event.prevent_default();
         }
     });
-}
-
-/// key=value pairs as a link carries them.
-pub type Pairs = [(String, String)];
-
-/// An explorer's link vocabulary, as the chrome needs it to read links and edits.
-pub struct LinkSpec<S> {
-    pub panels: &'static [&'static str],
-    pub control_keys: fn() -> Vec<&'static str>,
-    pub from_hash: fn(&str) -> (S, Vec<Message>),
-    /// Applies the explorer's key=value pairs (page keys are skipped by the explorer's parser).
-    pub apply_pairs: fn(&mut S, &Pairs, &mut Vec<Message>),
-    pub normalise: fn(&mut S, &mut Vec<Message>),
-    /// The page's figures and text panels (what `view=` shows or hides).
-    pub figures: &'static [FigureInfo],
-    pub text_panels: &'static [TextPanel],
 }
 
 /// What every explorer's page keeps besides its own state and scene.
@@ -275,10 +260,9 @@ impl Chrome {
 
     /// Reads a link: the explorer's state and the page options (taken over if they differ), with
     /// every message.
-    pub fn read_link<S>(&mut self, spec: &LinkSpec<S>, hash: &str) -> (S, Vec<Message>) {
-        let (state, mut messages) = (spec.from_hash)(hash);
-        let (page_options, page_messages) =
-            page::from_hash(hash, &(spec.control_keys)(), spec.panels);
+    pub fn read_link<E: Explorer>(&mut self, hash: &str) -> (E::State, Vec<Message>) {
+        let (state, mut messages) = E::from_hash(hash);
+        let (page_options, page_messages) = E::page_from_hash(hash);
         messages.extend(page_messages);
         if page_options != self.page {
             self.page = page_options;
@@ -290,28 +274,28 @@ impl Chrome {
     /// Applies key=value edits (explorer keys and page options) to a copy of `state`, validated
     /// exactly like a link. Returns the new state, the messages, and whether autoplay was just
     /// switched on (the caller starts playing).
-    pub fn edit<S: Clone>(
+    pub fn edit<E: Explorer>(
         &mut self,
-        spec: &LinkSpec<S>,
-        state: &S,
+        state: &E::State,
         pairs: &[(String, String)],
-    ) -> (S, Vec<Message>, bool) {
+    ) -> (E::State, Vec<Message>, bool) {
         let mut state = state.clone();
         let mut page_options = self.page.clone();
         let mut messages = Vec::new();
-        let controls = (spec.control_keys)();
+        let controls = E::control_keys();
+        let panels = E::panels();
         for (key, value) in pairs.iter().filter(|(key, _)| page::is_page_key(key)) {
             page::apply_pair(
                 &mut page_options,
                 key,
                 value,
                 &controls,
-                spec.panels,
+                &panels,
                 &mut messages,
             );
         }
-        (spec.apply_pairs)(&mut state, pairs, &mut messages);
-        (spec.normalise)(&mut state, &mut messages);
+        E::apply_pairs(&mut state, pairs, &mut messages);
+        E::normalise(&mut state, &mut messages);
         let mut start_playing = false;
         if page_options != self.page {
             start_playing = page_options.autoplay
@@ -327,12 +311,7 @@ impl Chrome {
 
     /// The first steps of installing a state: messages (replaced for a fresh link, else added)
     /// shown, page options applied to the DOM if they changed. Returns whether they changed.
-    pub fn begin_apply<S>(
-        &mut self,
-        spec: &LinkSpec<S>,
-        messages: Vec<Message>,
-        replace: bool,
-    ) -> bool {
+    pub fn begin_apply<E: Explorer>(&mut self, messages: Vec<Message>, replace: bool) -> bool {
         if replace {
             self.messages = messages;
         } else {
@@ -343,7 +322,7 @@ impl Chrome {
         let page_changed = self.page_dirty;
         if self.page_dirty {
             self.page_dirty = false;
-            embed::apply_page_dom(&self.page, spec.figures, spec.text_panels);
+            embed::apply_page_dom(&self.page, E::figures(), E::text_panels());
         }
         page_changed
     }

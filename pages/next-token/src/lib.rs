@@ -1,2 +1,8 @@
-//! The page's WebAssembly module (work in progress: the generic runner replaces this).
-pub use td_web::start;
+//! The next-token page's WebAssembly module: runs the next-token explorer, and nothing else.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    td_web::run::<td_next_token::explorer::NextToken>();
+}

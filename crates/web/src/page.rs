@@ -1,42 +1,24 @@
 //! What the page-level features (copy link, embed dialog, exports, embed layout, postMessage,
-//! `window.tokenDynamics`) need from whichever explorer this page runs. Each explorer's app
-//! implements [`Explorer`]; [`with_explorer`] reaches the running one.
+//! `window.tokenDynamics`) need from the running page, whichever explorer it runs. The one
+//! generic runner ([`crate::runner::Runner`]) implements [`Page`] for every explorer;
+//! [`with_page`] reaches it.
+
+use std::any::Any;
+use std::cell::RefCell;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use wasm_bindgen::JsValue;
-
-use super::canvas::BatchedCanvas;
-use super::shell::{Chrome, Playback};
+use td_core::explorer::FigureInfo;
 use td_core::page::PageOptions;
 use td_core::table::Message;
+use wasm_bindgen::JsValue;
+
+use crate::canvas::BatchedCanvas;
+use crate::shell::{Chrome, Playback};
 
 pub type CanvasArea = DrawingArea<BatchedCanvas, Shift>;
 
-/// One figure of an explorer: its `view=` panel name, export name, canvases (side by side) and how
-/// tall it would like to be for a given width in an embed.
-pub struct FigureInfo {
-    /// Panel name in `view=` (also the export's figure name).
-    pub name: &'static str,
-    /// Human label (figure chooser, embed dialog).
-    pub label: &'static str,
-    /// Element wrapping the figure (hidden when the panel is not shown).
-    pub wrap_id: &'static str,
-    /// Canvases of the figure, side by side (compare modes use several).
-    pub canvas_ids: &'static [&'static str],
-    /// Preferred height as a fraction of the cell width, and its clamp range (embed layout).
-    pub aspect: f64,
-    pub min_height: f64,
-    pub max_height: f64,
-}
-
-/// Text panels of the page (readout, notes) that `view=` may hide.
-pub struct TextPanel {
-    pub name: &'static str,
-    pub id: &'static str,
-}
-
-pub trait Explorer {
+pub trait Page {
     /// Explorer name in links (`#<name>?…`).
     fn name(&self) -> &'static str;
     /// The page chrome's state (page options, messages, playback, timings, readiness).
@@ -65,7 +47,7 @@ pub trait Explorer {
     /// Moves the playback position (0..1) without recomputing; the link follows (throttled).
     fn scrub(&mut self, at: f64) {
         self.show_at(at);
-        super::shell::schedule_url();
+        crate::shell::schedule_url();
     }
     /// Shows the playback position (0..1) without recomputing or touching the link.
     fn show_at(&mut self, at: f64);
@@ -84,7 +66,7 @@ pub trait Explorer {
     fn load_hash(&mut self, hash: &str);
     fn dismiss_messages(&mut self) {
         self.chrome_mut().messages.clear();
-        super::shell::show_messages(&[]);
+        crate::shell::show_messages(&[]);
     }
     /// A key pressed outside text fields (`on_canvas`: the focus is on a figure); true if used.
     fn on_key(&mut self, key: &str, on_canvas: bool) -> bool;
@@ -115,52 +97,53 @@ pub trait Explorer {
     fn file_stem(&self) -> String;
     /// Title of the embed snippet's iframe.
     fn embed_title(&self) -> String;
+    /// Runs a benchmark scenario of this page's explorer (bench builds only): milliseconds.
+    fn bench(&mut self, name: &str) -> Option<f64>;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
-/// Runs `f` on the running explorer (None before start or while it is busy: re-entrant events
-/// are dropped).
-pub fn with_explorer<R>(f: impl FnOnce(&mut dyn Explorer) -> R) -> Option<R> {
-    if super::attention_app::is_running() {
-        super::attention_app::with_app(|app| f(app))
-    } else if super::energy_app::is_running() {
-        super::energy_app::with_app(|app| f(app))
-    } else {
-        super::app::with_app(|app| f(app))
-    }
+thread_local! {
+    static PAGE: RefCell<Option<Box<dyn Page>>> = const { RefCell::new(None) };
 }
 
-/// Splits a drawing area into `panels` side by side and draws each with `draw(area, index)`.
-pub fn draw_side_by_side<F>(root: &CanvasArea, panels: usize, mut draw: F) -> Result<(), String>
-where
-    F: FnMut(
-        &CanvasArea,
-        usize,
-    ) -> Result<(), DrawingAreaErrorKind<<BatchedCanvas as DrawingBackend>::ErrorType>>,
-{
-    let areas = root.split_evenly((1, panels.max(1)));
-    for (i, area) in areas.iter().enumerate() {
-        draw(area, i).map_err(|e| format!("{e:?}"))?;
-    }
-    Ok(())
+/// Installs the page (once, at start).
+pub fn install(page: Box<dyn Page>) {
+    PAGE.with(|cell| *cell.borrow_mut() = Some(page));
 }
 
-/// The page of each explorer (relative to the site root).
-pub const PAGES: &[(&str, &str)] = &[
-    ("next-token", "index.html"),
-    ("attention", "attention.html"),
-    ("energy", "energy.html"),
-];
+/// Runs `f` on the running page (None before start or while it is busy: re-entrant events are
+/// dropped).
+pub fn with_page<R>(f: impl FnOnce(&mut dyn Page) -> R) -> Option<R> {
+    PAGE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut guard) => guard.as_mut().map(|page| f(page.as_mut())),
+        Err(_) => None,
+    })
+}
+
+/// The explorers' pages, from the site's navigation (`nav.explorers a[data-explorer]`): the one
+/// list the site has (boot.js reads it too). A test keeps it equal to the CLI's explorer list.
+fn page_of(explorer: &str) -> Option<String> {
+    let selector = format!("nav.explorers a[data-explorer=\"{explorer}\"]");
+    crate::dom::document()
+        .query_selector(&selector)
+        .ok()
+        .flatten()
+        .and_then(|a| a.get_attribute("href"))
+}
 
 /// If `hash` names another known explorer than `current`, loads that explorer's page with the same
 /// hash and returns true. (boot.js does the same before the first load.)
 pub fn route_elsewhere(hash: &str, current: &str) -> bool {
     let explorer = td_core::url::split_hash(hash).explorer;
-    match PAGES
-        .iter()
-        .find(|(name, _)| *name == explorer && explorer != current)
+    if explorer.is_empty()
+        || explorer == current
+        || !explorer.chars().all(|c| c.is_ascii_lowercase() || c == '-')
     {
-        Some((_, page)) => {
-            let _ = super::dom::window()
+        return false;
+    }
+    match page_of(&explorer) {
+        Some(page) => {
+            let _ = crate::dom::window()
                 .location()
                 .replace(&format!("{page}{hash}"));
             true

@@ -1,0 +1,327 @@
+//! The one interface every explorer implements, used alike by the page runner (`td-web`), the
+//! command line and the bench (`token-dynamics`), and native tests: its name and link format, its
+//! parameter table, how a link becomes a state (with messages), how a scene is computed in slices,
+//! how each figure is drawn on any plotters backend, the readout, CSV and JSON.
+//!
+//! Everything that can be said once for all explorers is a default method here, so an explorer
+//! writes only what is its own. Nothing here touches the DOM.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::page::PageOptions;
+use crate::table::{self, Message, Param, Preset};
+use crate::url;
+
+/// A drawing failure of backend `DB`.
+pub type DrawError<DB> = DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>;
+/// The result of drawing on backend `DB`.
+pub type DrawResult<DB> = Result<(), DrawError<DB>>;
+
+/// One figure of an explorer: its `view=` and export name, its label, where it sits in the page and
+/// how tall it would like to be for a given width.
+pub struct FigureInfo {
+    /// Panel name in `view=` (also the export's and the CLI's figure name).
+    pub name: &'static str,
+    /// Human label (figure chooser, embed dialog).
+    pub label: &'static str,
+    /// Page element wrapping the figure (hidden when the panel is not shown).
+    pub wrap_id: &'static str,
+    /// Canvases of the figure, side by side (compare modes use several).
+    pub canvas_ids: &'static [&'static str],
+    /// Preferred height as a fraction of the cell width, and its clamp range.
+    pub aspect: f64,
+    pub min_height: f64,
+    pub max_height: f64,
+    /// Height (CSS px) of one canvas of the full page for a canvas width.
+    pub page_height: fn(f64) -> f64,
+}
+
+/// A text panel of the page (readout, notes, statistics …) that `view=` may hide.
+pub struct TextPanel {
+    pub name: &'static str,
+    pub id: &'static str,
+}
+
+/// What a figure is drawn for besides the scene: the playback position (0..1), the pixel ratio,
+/// and the item the reader points at (a selected logit bar, a hovered byte), if any.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct View {
+    pub at: f64,
+    pub scale: f64,
+    pub focus: Option<usize>,
+}
+
+/// Text content of a text panel, as structured blocks (the page renders them as HTML elements,
+/// always as text, never as markup).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Block {
+    /// A sub-heading.
+    Heading(String),
+    /// A paragraph with a CSS class ("" for none); `parts` are (class, text) runs, a class of
+    /// "strong" is emphasised, "mark" highlighted (with an optional element id after `#`).
+    Paragraph {
+        class: &'static str,
+        parts: Vec<(String, String)>,
+    },
+    /// A definition list of (name, value) rows.
+    Pairs(Vec<(String, String)>),
+    /// A table: header cells, then rows of (class, text) cells; with `row_headers` the first
+    /// cell of each row is a row header.
+    Table {
+        class: &'static str,
+        head: Vec<String>,
+        rows: Vec<Vec<(&'static str, String)>>,
+        row_headers: bool,
+    },
+    /// A bulleted list.
+    List(Vec<String>),
+}
+
+impl Block {
+    /// A paragraph of plain text.
+    pub fn text(class: &'static str, text: impl Into<String>) -> Block {
+        Block::Paragraph {
+            class,
+            parts: vec![(String::new(), text.into())],
+        }
+    }
+}
+
+/// The model side of one explorer. `Self` is a marker type; the state, the scene and the models
+/// (what a scene needs besides its state: the energy lab's weights) are associated types.
+pub trait Explorer: 'static {
+    /// Name in links (`#<name>?…`) and in the page's `data-explorer`.
+    const NAME: &'static str;
+    /// What the page calls it ("next-token flows").
+    const TITLE: &'static str;
+    /// Link format version (`v=`).
+    const FORMAT_VERSION: u32;
+    /// Milliseconds a whole run takes to play at speed 1.
+    const PLAY_MS: f64;
+
+    type State: Clone + Default + PartialEq + std::fmt::Debug + 'static;
+    type Group: Copy + PartialEq + 'static;
+    type Scene;
+    type Models;
+
+    // ------------------------------------------------------------------ the parameter table
+
+    fn params() -> &'static [Param<Self::State, Self::Group>];
+    /// Control groups in page order with their legends.
+    fn groups() -> Vec<(Self::Group, &'static str)>;
+    /// The group whose controls sit under the figure (playback).
+    fn playback_group() -> Self::Group;
+    fn figures() -> &'static [FigureInfo];
+    fn text_panels() -> &'static [TextPanel];
+    fn presets() -> &'static [Preset];
+    /// Controls an embed's compact strip shows (before `hide=`).
+    fn embed_strip() -> &'static [&'static str];
+    /// The control whose choice a parameter refines (hiding that control hides this one too).
+    fn controlled_by(_key: &str) -> Option<&'static str> {
+        None
+    }
+
+    // ------------------------------------------------------------------ links
+
+    /// Applies a link's pairs (page keys are skipped). Default: in the link's order.
+    fn apply_pairs(st: &mut Self::State, pairs: &[(String, String)], msgs: &mut Vec<Message>) {
+        for (key, value) in pairs {
+            table::apply_pair(Self::params(), Self::FORMAT_VERSION, st, key, value, msgs);
+        }
+    }
+    /// Ties the keys together after reading (ranges, sizes, dependent values).
+    fn normalise(st: &mut Self::State, msgs: &mut Vec<Message>);
+    /// The canonical text of one parameter's value.
+    fn value_text(param: &Param<Self::State, Self::Group>, st: &Self::State) -> String {
+        table::value_text(param, st)
+    }
+    /// Whether a key travels in the link (`changed`: it differs from its default).
+    fn travels(_st: &Self::State, _param: &Param<Self::State, Self::Group>, changed: bool) -> bool {
+        changed
+    }
+    /// Reads a link (or bare hash). Always returns a usable state; messages name every change.
+    fn from_hash(hash: &str) -> (Self::State, Vec<Message>) {
+        table::read_hash(hash, Self::NAME, Self::apply_pairs, Self::normalise)
+    }
+    /// The non-default pairs, format version first.
+    fn to_pairs(st: &Self::State) -> Vec<(String, String)> {
+        table::link_pairs(
+            Self::params(),
+            Self::FORMAT_VERSION,
+            st,
+            Self::value_text,
+            |param, changed| Self::travels(st, param, changed),
+        )
+    }
+    /// The link (hash) of a state.
+    fn to_hash(st: &Self::State) -> String {
+        url::join_hash(Self::NAME, &Self::to_pairs(st))
+    }
+    /// Every control key (what `hide=` may name).
+    fn control_keys() -> Vec<&'static str> {
+        table::keys(Self::params())
+    }
+    /// Every panel name (what `view=` may name): figures, then text panels.
+    fn panels() -> Vec<&'static str> {
+        Self::figures()
+            .iter()
+            .map(|f| f.name)
+            .chain(Self::text_panels().iter().map(|t| t.name))
+            .collect()
+    }
+    /// Reads a link's page options with the explorer's control and panel names.
+    fn page_from_hash(hash: &str) -> (PageOptions, Vec<Message>) {
+        crate::page::from_hash(hash, &Self::control_keys(), &Self::panels())
+    }
+
+    // ------------------------------------------------------------------ view vs computation
+
+    /// The playback position (0..1) and its setter.
+    fn at(st: &Self::State) -> f64;
+    fn set_at(st: &mut Self::State, at: f64);
+    /// Playback speed.
+    fn speed(st: &Self::State) -> f64;
+    /// The state with every view-only setting at its default: two states with the same key share
+    /// one scene (a view change repaints without recomputing).
+    fn computation_key(st: &Self::State) -> Self::State;
+
+    // ------------------------------------------------------------------ the scene
+
+    /// Makes the models follow the state before a scene is built (a new seed draws a new random
+    /// model). Default: nothing to follow.
+    fn follow_state(_models: &mut Self::Models, _st: &Self::State) {}
+    fn new_scene(st: &Self::State, models: &Self::Models) -> Self::Scene;
+    fn scene_state(scene: &Self::Scene) -> &Self::State;
+    /// Installs a state with the same computation key (view changes).
+    fn set_scene_state(scene: &mut Self::Scene, st: &Self::State);
+    /// Computes up to `units` more units of work; true when the scene is complete.
+    fn advance(scene: &mut Self::Scene, units: usize) -> bool;
+    fn is_done(scene: &Self::Scene) -> bool;
+    /// True while the scene cannot go on (waiting for a download); the page stops computing.
+    fn is_waiting(_scene: &Self::Scene) -> bool {
+        false
+    }
+    fn progress(scene: &Self::Scene) -> f64;
+    /// Units of work that take about a millisecond (so time checks stay fine-grained).
+    fn slice_units(_scene: &Self::Scene) -> usize {
+        1
+    }
+    /// Whether the whole scene should be computed at once when its state is installed (small
+    /// scenes: their first paint is complete); otherwise the page computes in time slices.
+    fn compute_at_once(_scene: &Self::Scene) -> bool {
+        false
+    }
+    /// Computes the whole scene (CLI, tests, bench).
+    fn run_to_end(scene: &mut Self::Scene) {
+        let mut guard = 0u64;
+        while !Self::advance(scene, usize::MAX) && !Self::is_waiting(scene) {
+            guard += 1;
+            if guard > 1 << 40 {
+                break;
+            }
+        }
+    }
+    fn notes(scene: &Self::Scene) -> Vec<String>;
+    /// One-paragraph text summary (announced to screen readers, shown in the text alternative).
+    fn summary(scene: &Self::Scene) -> String;
+    /// Lines under the figure naming what is shown (the active rule …); empty for none.
+    fn rule_lines(_scene: &Self::Scene) -> Vec<String> {
+        Vec::new()
+    }
+    /// Content of a text panel (other than "notes", which the page fills from [`Self::notes`]).
+    fn text_panel(_scene: &Self::Scene, _panel: &str) -> Vec<Block> {
+        Vec::new()
+    }
+    /// Accessible label of a figure's canvas.
+    fn canvas_label(scene: &Self::Scene, figure: &str, panel: usize) -> String;
+
+    // ------------------------------------------------------------------ figures
+
+    /// How many canvases of `figure` are in use (compare modes).
+    fn figure_panels(_scene: &Self::Scene, _figure: &str) -> usize {
+        1
+    }
+    /// Default export size (CSS px) of a figure.
+    fn default_size(scene: &Self::Scene, figure: &str) -> (u32, u32);
+    /// Draws panel `panel` of `figure` onto `area`.
+    fn draw<DB: DrawingBackend>(
+        scene: &Self::Scene,
+        figure: &str,
+        panel: usize,
+        area: &DrawingArea<DB, Shift>,
+        view: &View,
+    ) -> DrawResult<DB>;
+    /// Draws all panels of a figure side by side on one area.
+    fn draw_figure<DB: DrawingBackend>(
+        scene: &Self::Scene,
+        figure: &str,
+        root: &DrawingArea<DB, Shift>,
+        view: &View,
+    ) -> DrawResult<DB> {
+        let multi = Self::figures()
+            .iter()
+            .find(|f| f.name == figure)
+            .is_some_and(|f| f.canvas_ids.len() > 1);
+        if multi {
+            let areas = root.split_evenly((1, Self::figure_panels(scene, figure).max(1)));
+            for (panel, area) in areas.iter().enumerate() {
+                Self::draw(scene, figure, panel, area, view)?;
+            }
+            Ok(())
+        } else {
+            Self::draw(scene, figure, 0, root, view)
+        }
+    }
+    /// One figure as an SVG document (the page's export and the CLI's output).
+    fn render_svg(scene: &Self::Scene, figure: &str, size: (u32, u32), at: f64) -> String {
+        let mut out = String::new();
+        let mut failure = None;
+        {
+            let backend = SVGBackend::with_string(&mut out, (size.0.max(1), size.1.max(1)));
+            let root = backend.into_drawing_area();
+            let view = View {
+                at,
+                scale: 1.0,
+                focus: None,
+            };
+            // Drawing into a String cannot fail for I/O reasons; a failure would be a bug worth seeing.
+            if let Err(error) =
+                Self::draw_figure(scene, figure, &root, &view).and_then(|_| root.present())
+            {
+                failure = Some(format!("<!-- drawing failed: {error:?} -->"));
+            }
+        }
+        failure.unwrap_or(out)
+    }
+    /// The figure name `name` if it is one of this explorer's, else None.
+    fn figure(name: &str) -> Option<&'static FigureInfo> {
+        Self::figures().iter().find(|f| f.name == name)
+    }
+
+    // ------------------------------------------------------------------ readout and exports
+
+    /// The readout (`window.tokenDynamics.readout()`), as JSON text.
+    fn readout_json(scene: &Self::Scene) -> String;
+    /// The data behind the figures as CSV.
+    fn csv(scene: &Self::Scene, link: &str) -> String;
+    /// The full state and readout as JSON.
+    fn json(scene: &Self::Scene, page: &PageOptions, link: &str) -> String;
+    /// File name stem of exports (the page appends `_<figure>.<ext>`).
+    fn file_stem(st: &Self::State) -> String;
+    /// Title of the embed snippet's iframe.
+    fn embed_title(scene: &Self::Scene) -> String;
+
+    // ------------------------------------------------------------------ benchmarks
+
+    /// Benchmark scenarios (only in builds with the explorer's `bench` feature).
+    fn bench_scenarios() -> &'static [&'static str] {
+        &[]
+    }
+    /// Prepares what a scenario needs outside its timed part (a model).
+    fn bench_prepare(_name: &str) {}
+    /// Runs one scenario; a checksum, or None for an unknown name.
+    fn bench_run(_name: &str) -> Option<f64> {
+        None
+    }
+}

@@ -1,0 +1,300 @@
+//! The next-token explorer as the page runner, the CLI and the bench see it.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use td_core::explorer::{Block, DrawResult, Explorer, FigureInfo, TextPanel, View};
+use td_core::page::PageOptions;
+use td_core::table::{Message, Param, Preset};
+use td_core::url::format_number;
+
+use crate::params::{self, FlowChoice, Group, State, PARAMS};
+use crate::scene::{self, Readout, Scene};
+use crate::{draw, export, presets};
+
+/// Work (V × samples × runs) up to which a scene is computed at once when installed (its first
+/// paint is complete); larger scenes are computed in time slices.
+const AT_ONCE_WORK: usize = 4_000_000;
+
+/// The next-token flow explorer (marker type).
+pub struct NextToken;
+
+static FIGURES: &[FigureInfo] = &[
+    FigureInfo {
+        name: "simplex",
+        label: "simplex",
+        wrap_id: "simplex-row",
+        canvas_ids: &["simplex-canvas", "simplex-canvas-2"],
+        aspect: 0.88,
+        min_height: 140.0,
+        max_height: 560.0,
+        page_height: |w| (w * 0.9).min(460.0),
+    },
+    FigureInfo {
+        name: "series",
+        label: "time series",
+        wrap_id: "series-wrap",
+        canvas_ids: &["series-canvas"],
+        aspect: 0.6,
+        min_height: 180.0,
+        max_height: 460.0,
+        page_height: |w| if w >= 560.0 { 400.0 } else { 720.0 },
+    },
+    FigureInfo {
+        name: "logits",
+        label: "logits",
+        wrap_id: "logits-wrap",
+        canvas_ids: &["logits-canvas"],
+        aspect: 0.32,
+        min_height: 120.0,
+        max_height: 220.0,
+        page_height: |_| 200.0,
+    },
+];
+
+static TEXT_PANELS: &[TextPanel] = &[
+    TextPanel {
+        name: "readout",
+        id: "readout-panel",
+    },
+    TextPanel {
+        name: "notes",
+        id: "notes-panel",
+    },
+];
+
+/// Which figure a name means (the first for an unknown one).
+fn figure_of(name: &str) -> crate::svg::Figure {
+    crate::svg::Figure::parse(name).unwrap_or(crate::svg::Figure::Simplex)
+}
+
+impl Explorer for NextToken {
+    const NAME: &'static str = params::EXPLORER;
+    const TITLE: &'static str = "next-token flows";
+    const FORMAT_VERSION: u32 = params::FORMAT_VERSION;
+    const PLAY_MS: f64 = 4000.0;
+
+    type State = State;
+    type Group = Group;
+    type Scene = Scene;
+    type Models = ();
+
+    fn params() -> &'static [Param<State, Group>] {
+        PARAMS
+    }
+    fn groups() -> Vec<(Group, &'static str)> {
+        Group::ALL.iter().map(|g| (*g, g.title())).collect()
+    }
+    fn playback_group() -> Group {
+        Group::Playback
+    }
+    fn figures() -> &'static [FigureInfo] {
+        FIGURES
+    }
+    fn text_panels() -> &'static [TextPanel] {
+        TEXT_PANELS
+    }
+    fn presets() -> &'static [Preset] {
+        presets::PRESETS
+    }
+    fn embed_strip() -> &'static [&'static str] {
+        &["T", "flow", "trunc", "k", "top_p", "min_p", "at"]
+    }
+    fn controlled_by(key: &str) -> Option<&'static str> {
+        params::controlled_by(key)
+    }
+
+    fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
+        params::normalise(st, msgs);
+    }
+    fn value_text(param: &Param<State, Group>, st: &State) -> String {
+        params::value_text(param, st)
+    }
+    fn from_hash(hash: &str) -> (State, Vec<Message>) {
+        params::from_hash(hash)
+    }
+    fn to_pairs(st: &State) -> Vec<(String, String)> {
+        params::to_pairs(st)
+    }
+
+    fn at(st: &State) -> f64 {
+        st.at
+    }
+    fn set_at(st: &mut State, at: f64) {
+        st.at = at;
+    }
+    fn speed(st: &State) -> f64 {
+        st.speed
+    }
+    fn computation_key(st: &State) -> State {
+        // Every next-token setting changes what is computed except the playback ones.
+        State {
+            at: State::default().at,
+            speed: State::default().speed,
+            ..st.clone()
+        }
+    }
+
+    fn new_scene(st: &State, _models: &()) -> Scene {
+        Scene::new(st.clone())
+    }
+    fn scene_state(scene: &Scene) -> &State {
+        &scene.state
+    }
+    fn set_scene_state(scene: &mut Scene, st: &State) {
+        scene.state = st.clone();
+    }
+    fn advance(scene: &mut Scene, units: usize) -> bool {
+        scene.advance(units)
+    }
+    fn is_done(scene: &Scene) -> bool {
+        scene.is_done()
+    }
+    fn progress(scene: &Scene) -> f64 {
+        scene.progress()
+    }
+    fn slice_units(scene: &Scene) -> usize {
+        // A sample costs about V exp-and-add operations.
+        (200_000 / scene.v.max(1)).max(2)
+    }
+    fn compute_at_once(scene: &Scene) -> bool {
+        scene.v * scene.samples * scene.run_count().max(1) <= AT_ONCE_WORK
+    }
+    fn notes(scene: &Scene) -> Vec<String> {
+        scene.notes.clone()
+    }
+    fn summary(scene: &Scene) -> String {
+        scene.summary()
+    }
+    fn text_panel(scene: &Scene, panel: &str) -> Vec<Block> {
+        match panel {
+            "readout" => readout_blocks(scene),
+            _ => Vec::new(),
+        }
+    }
+    fn canvas_label(scene: &Scene, figure: &str, panel: usize) -> String {
+        match figure_of(figure) {
+            crate::svg::Figure::Simplex => format!(
+                "Simplex plot of {} with {} trajectories; corners {}.",
+                scene.panels.get(panel).map_or("", |p| p.title.as_str()),
+                scene.panels.get(panel).map_or(0, |p| p.runs.len()),
+                scene.corner_labels.join(", ")
+            ),
+            crate::svg::Figure::Series => {
+                "Time series of probabilities, free energy, entropy and KL divergence".into()
+            }
+            crate::svg::Figure::Logits => "Logits editor: bar chart of the logits; use left and right arrows to pick a token, up and down to change its logit".into(),
+        }
+    }
+
+    fn figure_panels(scene: &Scene, figure: &str) -> usize {
+        match figure_of(figure) {
+            crate::svg::Figure::Simplex => scene.panels.len().clamp(1, 2),
+            _ => 1,
+        }
+    }
+    fn default_size(scene: &Scene, figure: &str) -> (u32, u32) {
+        figure_of(figure).default_size(scene.panels.len())
+    }
+    fn draw<DB: DrawingBackend>(
+        scene: &Scene,
+        figure: &str,
+        panel: usize,
+        area: &DrawingArea<DB, Shift>,
+        view: &View,
+    ) -> DrawResult<DB> {
+        match figure_of(figure) {
+            crate::svg::Figure::Simplex => {
+                draw::draw_simplex(area, scene, panel, view.at, view.scale)
+            }
+            crate::svg::Figure::Series => draw::draw_series(area, scene, view.at, view.scale),
+            crate::svg::Figure::Logits => draw::draw_logits(area, scene, view.focus, view.scale),
+        }
+    }
+
+    fn readout_json(scene: &Scene) -> String {
+        "null".to_string() // TODO(serde merge): export::readout_json(scene)
+    }
+    fn csv(scene: &Scene, link: &str) -> String {
+        export::csv(scene, link)
+    }
+    fn json(scene: &Scene, page: &PageOptions, link: &str) -> String {
+        export::state_json(&scene.state, page, link, &scene.readouts())
+    }
+    fn file_stem(st: &State) -> String {
+        export::file_stem(st)
+    }
+    fn embed_title(scene: &Scene) -> String {
+        let flows = scene
+            .panels
+            .iter()
+            .map(|p| scene::flow_name(p.flow))
+            .collect::<Vec<_>>()
+            .join(" vs ");
+        format!(
+            "token-dynamics: next-token flows ({flows}, T = {})",
+            format_number(scene.state.temp)
+        )
+    }
+    #[cfg(feature = "bench")]
+    fn bench_scenarios() -> &'static [&'static str] {
+        crate::bench::SCENARIOS
+    }
+    #[cfg(feature = "bench")]
+    fn bench_run(name: &str) -> Option<f64> {
+        crate::bench::run(name)
+    }
+}
+
+/// Whether the state shows two flows side by side.
+pub fn is_compare(st: &State) -> bool {
+    st.flow == FlowChoice::Compare
+}
+
+fn format_kl(kl: f64) -> String {
+    if kl.is_finite() {
+        format!("{kl:.6}")
+    } else {
+        "∞ (p has no mass where the target has)".into()
+    }
+}
+
+/// The readout at the end of the horizon: per flow, the numbers and the eight most likely tokens.
+pub fn readout_blocks(scene: &Scene) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    for r in scene.readouts() {
+        blocks.push(Block::Heading(scene::flow_name(r.flow).to_string()));
+        blocks.push(Block::Pairs(vec![
+            ("t".into(), format_number(scene::round_sig(r.t))),
+            ("F".into(), format!("{:.6}", r.free_energy)),
+            ("H".into(), format!("{:.6}", r.entropy)),
+            ("KL(p‖target)".into(), format_kl(r.kl)),
+            (
+                "support".into(),
+                format!("{} of {}", r.support.len(), scene.v),
+            ),
+        ]));
+        blocks.push(top_tokens_table(scene, &r));
+    }
+    blocks
+}
+
+fn top_tokens_table(scene: &Scene, r: &Readout) -> Block {
+    let mut order: Vec<usize> = (0..r.p.len()).collect();
+    order.sort_by(|&a, &b| r.p[b].total_cmp(&r.p[a]));
+    Block::Table {
+        class: "dist",
+        head: vec!["token".into(), "p".into(), "target".into()],
+        rows: order
+            .iter()
+            .take(8)
+            .map(|&i| {
+                vec![
+                    ("", params::label(&scene.state, i)),
+                    ("", format!("{:.6}", r.p[i])),
+                    ("", format!("{:.6}", r.target[i])),
+                ]
+            })
+            .collect(),
+        row_headers: false,
+    }
+}

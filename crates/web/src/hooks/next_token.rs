@@ -1,0 +1,256 @@
+//! The next-token page's own DOM: a click in the simplex adds a start point; the logits editor
+//! (drag a bar, arrows on the focused chart, typed logit and label of the selected token).
+
+use td_core::explorer::Explorer;
+use td_core::url::format_number;
+use td_next_token::draw::{LogitsFrame, SimplexFrame};
+use td_next_token::explorer::NextToken;
+use td_next_token::params::{self, GenMode, Start};
+use wasm_bindgen::JsCast;
+use web_sys::{Event, HtmlCanvasElement, HtmlInputElement, KeyboardEvent, PointerEvent};
+
+use crate::controls::is_focused;
+use crate::dom::{self, by_id, by_id_as, set_attr, set_text};
+use crate::embed;
+use crate::runner::{with_runner, Runner, WebExplorer};
+
+/// The logits editor's state.
+#[derive(Default)]
+pub struct Editor {
+    dragging: bool,
+}
+
+type R = Runner<NextToken>;
+
+impl WebExplorer for NextToken {
+    type Local = Editor;
+
+    fn initial_models(_: &Self::State) {}
+    fn slider_range(key: &str) -> Option<(f64, f64)> {
+        // The temperature slider spans 0.01..100; typing reaches the full range.
+        (key == "T").then_some((0.01, 100.0))
+    }
+    fn is_typing_target(el: &web_sys::Element) -> bool {
+        el.id() == "logits-canvas"
+    }
+    fn wire() {
+        wire_simplex();
+        wire_logits();
+        wire_token_editor();
+    }
+    fn render_extra(r: &mut R) {
+        sync_token_editor(r);
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
+
+fn add_start_from_click(r: &mut R, canvas: &HtmlCanvasElement, x_css: f64, y_css: f64) {
+    let scale = dom::device_pixel_ratio();
+    let v = r.scene.v;
+    let frame = SimplexFrame::for_vocab(v, canvas.width() as f64, canvas.height() as f64, scale);
+    let Some(bary) = frame.from_px(x_css * scale, y_css * scale) else {
+        return;
+    };
+    let start = if v == 2 {
+        let total = bary[0] + bary[1];
+        Start::Full(vec![
+            round4(bary[0] / total),
+            round4(1.0 - round4(bary[0] / total)),
+        ])
+    } else if v == 3 {
+        let a = round4(bary[0]);
+        let b = round4(bary[1]);
+        Start::Corners([a, b, round4(1.0 - a - b).max(0.0)])
+    } else {
+        // The pixel is (p_a + o/3, p_b + o/3, p_c + o/3) with o = mass of "other": keep a little
+        // mass on every other token so they can still move (faces are invariant).
+        let other = (3.0 * bary.iter().cloned().fold(f64::INFINITY, f64::min) * 0.999).min(0.1);
+        Start::Corners(bary.map(|x| round4(x - other / 3.0).max(0.0)))
+    };
+    let mut state = r.state.clone();
+    if state.starts.len() >= params::MAX_STARTS {
+        state.starts.remove(0);
+    }
+    state.starts.push(start);
+    r.apply_state(state, Vec::new(), false);
+}
+
+fn set_logit(r: &mut R, token: usize, value: f64) {
+    if r.state.gen != GenMode::None {
+        r.tell(
+            "s",
+            "generated logits are read-only; switch 'Logits' to typed to edit them",
+        );
+        return;
+    }
+    let mut state = r.state.clone();
+    if let Some(slot) = state.s.get_mut(token) {
+        *slot = (value * 100.0).round() / 100.0;
+    }
+    let mut messages = Vec::new();
+    NextToken::normalise(&mut state, &mut messages);
+    r.apply_state(state, messages, false);
+}
+
+fn wire_simplex() {
+    // Click or tap inside a simplex adds a start point.
+    for id in ["simplex-canvas", "simplex-canvas-2"] {
+        if let Some(canvas) = by_id_as::<HtmlCanvasElement>(id) {
+            let target = canvas.clone();
+            dom::listen::<PointerEvent>(&canvas, "pointerdown", move |event| {
+                let x = event.offset_x() as f64;
+                let y = event.offset_y() as f64;
+                with_runner::<NextToken, _>(|r| add_start_from_click(r, &target, x, y));
+            });
+        }
+    }
+}
+
+fn logits_frame(r: &R, canvas: &HtmlCanvasElement) -> LogitsFrame {
+    LogitsFrame::fit(
+        &r.scene,
+        canvas.width() as f64,
+        canvas.height() as f64,
+        dom::device_pixel_ratio(),
+    )
+}
+
+fn wire_logits() {
+    let Some(canvas) = by_id_as::<HtmlCanvasElement>("logits-canvas") else {
+        return;
+    };
+    let c1 = canvas.clone();
+    dom::listen::<PointerEvent>(&canvas, "pointerdown", move |event| {
+        let scale = dom::device_pixel_ratio();
+        let (x, y) = (
+            event.offset_x() as f64 * scale,
+            event.offset_y() as f64 * scale,
+        );
+        let _ = c1.set_pointer_capture(event.pointer_id());
+        with_runner::<NextToken, _>(|r| {
+            let frame = logits_frame(r, &c1);
+            if let Some(token) = frame.token_at(x) {
+                r.focus = Some(token);
+                r.local.dragging = true;
+                set_logit(r, token, frame.value_of(y));
+            }
+        });
+    });
+    let c2 = canvas.clone();
+    dom::listen::<PointerEvent>(&canvas, "pointermove", move |event| {
+        let y = event.offset_y() as f64 * dom::device_pixel_ratio();
+        with_runner::<NextToken, _>(|r| {
+            if let (true, Some(token)) = (r.local.dragging, r.focus) {
+                let value = logits_frame(r, &c2).value_of(y);
+                set_logit(r, token, value);
+            }
+        });
+    });
+    for name in ["pointerup", "pointercancel"] {
+        dom::listen::<PointerEvent>(&canvas, name, |_| {
+            with_runner::<NextToken, _>(|r| r.local.dragging = false);
+        });
+    }
+    dom::listen::<KeyboardEvent>(&canvas, "keydown", |event| {
+        let step = if event.shift_key() { 1.0 } else { 0.1 };
+        let handled = with_runner::<NextToken, _>(|r| {
+            let v = r.scene.v;
+            let token = r.focus.unwrap_or(0).min(v - 1);
+            match event.key().as_str() {
+                "ArrowLeft" => r.focus = Some(token.saturating_sub(1)),
+                "ArrowRight" => r.focus = Some((token + 1).min(v - 1)),
+                "ArrowUp" => {
+                    r.focus = Some(token);
+                    let value = r.scene.s[token] + step;
+                    set_logit(r, token, value);
+                }
+                "ArrowDown" => {
+                    r.focus = Some(token);
+                    let value = r.scene.s[token] - step;
+                    set_logit(r, token, value);
+                }
+                _ => return false,
+            }
+            r.paint_named("logits");
+            sync_token_editor(r);
+            true
+        })
+        .unwrap_or(false);
+        if handled {
+            event.prevent_default();
+        }
+    });
+}
+
+fn input_of(event: &Event) -> Option<HtmlInputElement> {
+    event
+        .target()
+        .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+}
+
+fn wire_token_editor() {
+    if let Some(input) = by_id("token-logit") {
+        dom::listen::<Event>(&input, "change", |event| {
+            let Some(input) = input_of(&event) else {
+                return;
+            };
+            with_runner::<NextToken, _>(|r| {
+                let token = r.focus.unwrap_or(0);
+                match td_core::url::parse_number(&input.value()) {
+                    Some(value) => set_logit(
+                        r,
+                        token,
+                        value.clamp(-params::MAX_ABS_LOGIT, params::MAX_ABS_LOGIT),
+                    ),
+                    None => r.tell("s", "the logit must be a finite number"),
+                }
+            });
+        });
+    }
+    if let Some(input) = by_id("token-label") {
+        dom::listen::<Event>(&input, "change", |event| {
+            let Some(input) = input_of(&event) else {
+                return;
+            };
+            with_runner::<NextToken, _>(|r| {
+                let token = r.focus.unwrap_or(0);
+                let mut labels = r.state.labels.clone();
+                if token < labels.len() {
+                    labels[token] = input.value().replace(',', " ");
+                    let joined = labels.join(",");
+                    r.edit_pairs(&[("labels".to_string(), joined)]);
+                }
+            });
+        });
+    }
+}
+
+/// The selected token's label and logit fields (shown when logits are typed and the editor is
+/// on the page).
+fn sync_token_editor(r: &R) {
+    let editable = r.state.gen == GenMode::None
+        && embed::panel_shown(&r.chrome.page, "logits", "simplex")
+        && !r.chrome.page.embed;
+    if let Some(row) = by_id("token-editor") {
+        if editable {
+            let _ = row.remove_attribute("hidden");
+        } else {
+            set_attr(&row, "hidden", "");
+        }
+    }
+    let token = r.focus.filter(|&t| t < r.scene.v).unwrap_or(0);
+    set_text("token-index", &format!("token {token}"));
+    if let Some(input) = by_id_as::<HtmlInputElement>("token-label") {
+        if !is_focused(input.as_ref()) {
+            input.set_value(r.state.labels.get(token).map(String::as_str).unwrap_or(""));
+        }
+    }
+    if let Some(input) = by_id_as::<HtmlInputElement>("token-logit") {
+        if !is_focused(input.as_ref()) {
+            input.set_value(&format_number(r.scene.s[token]));
+        }
+    }
+}

@@ -1,0 +1,565 @@
+//! The one page runner: state <-> controls <-> URL, scene computation in time slices, painting,
+//! text panels, playback, messages, exports, embed and the script interface, for any explorer.
+//! An explorer's page adds only its DOM hooks ([`WebExplorer`]).
+
+use std::any::Any;
+
+use plotters::prelude::*;
+use td_core::explorer::{Explorer, FigureInfo, View};
+use td_core::table::Message;
+use td_core::url::format_number;
+use wasm_bindgen::prelude::*;
+use web_sys::{HtmlCanvasElement, HtmlInputElement};
+
+use crate::canvas::BatchedCanvas;
+use crate::dom::{self, by_id, by_id_as, set_attr, set_text};
+use crate::page::{self, with_page, CanvasArea, Page};
+use crate::shell::{self, Chrome};
+use crate::{api, blocks, controls, embed, share};
+
+/// Compute budget inside the event that changed the state (ms); what does not fit is computed in
+/// slices of [`CHUNK_MS`] across animation frames, painting as it goes, so the page never freezes.
+const SYNC_MS: f64 = 8.0;
+/// One slice of a long computation (ms): leaves room for painting in a 60 Hz frame.
+const CHUNK_MS: f64 = 10.0;
+
+/// What an explorer's page adds to the runner: its own DOM (pointer editing, extra panels) and
+/// where its models come from. Everything has a default; an explorer overrides what it has.
+pub trait WebExplorer: Explorer + Sized {
+    /// Page state that is not in the link (a drag in progress, the selected bar …).
+    type Local: Default + 'static;
+
+    /// The models the first scene uses (the energy lab starts its weights download here).
+    fn initial_models(st: &Self::State) -> Self::Models;
+    /// A narrower span for a log slider (typing still reaches the whole range).
+    fn slider_range(_key: &str) -> Option<(f64, f64)> {
+        None
+    }
+    /// Text keys edited in a multi-line box.
+    fn textareas() -> &'static [&'static str] {
+        &[]
+    }
+    /// Wires the explorer's own events, once, after the runner exists.
+    fn wire() {}
+    /// Elements whose keys belong to them (an editor canvas): page shortcuts leave them alone.
+    fn is_typing_target(_el: &web_sys::Element) -> bool {
+        false
+    }
+    /// A key pressed outside text fields; true if used. Default: Space plays, R restarts,
+    /// [ ] and ← → step the position by 1%.
+    fn on_key(r: &mut Runner<Self>, key: &str, _on_canvas: bool) -> bool {
+        let at = Self::at(&r.state);
+        match key {
+            " " | "k" => r.toggle_play(),
+            "r" | "R" => r.scrub(0.0),
+            "[" | "ArrowLeft" => r.scrub(at - 0.01),
+            "]" | "ArrowRight" => r.scrub(at + 0.01),
+            _ => return false,
+        }
+        true
+    }
+    /// After the text panels are rendered: the explorer's own DOM (token strip, editor).
+    fn render_extra(_r: &mut Runner<Self>) {}
+    /// After the position moved (step readouts).
+    fn on_position(_r: &mut Runner<Self>) {}
+}
+
+/// The running page of explorer `E`.
+pub struct Runner<E: WebExplorer> {
+    pub state: E::State,
+    pub scene: E::Scene,
+    pub models: E::Models,
+    pub chrome: Chrome,
+    /// The item the reader points at (selected bar, hovered byte), drawn highlighted.
+    pub focus: Option<usize>,
+    pub local: E::Local,
+    /// The scene was made for the current state and has not been advanced yet (start-up).
+    fresh: bool,
+}
+
+/// Starts the page of explorer `E`: controls and presets from its table, the state from the
+/// address bar, the first scene, every listener and the script interface.
+pub fn run<E: WebExplorer>() {
+    console_error_panic_hook::set_once();
+    controls::build(
+        E::params(),
+        &E::groups(),
+        E::playback_group(),
+        E::slider_range,
+    );
+    controls::use_textareas(E::textareas());
+    shell::build_presets(E::presets());
+    let hash = dom::window().location().hash().unwrap_or_default();
+    let mut chrome = Chrome::new(td_core::page::PageOptions::default());
+    let (state, messages) = chrome.read_link::<E>(&hash);
+    let models = E::initial_models(&state);
+    let scene = E::new_scene(&state, &models);
+    page::install(Box::new(Runner::<E> {
+        state,
+        scene,
+        models,
+        chrome,
+        focus: None,
+        local: E::Local::default(),
+        fresh: true,
+    }));
+    controls::wire();
+    shell::wire(E::NAME, E::is_typing_target);
+    E::wire();
+    with_runner::<E, _>(|r| {
+        let state = r.state.clone();
+        r.apply_state(state, messages, true);
+    });
+    api::install::<E>();
+    embed::install();
+    share::install();
+}
+
+/// Runs `f` on the running page as the runner of `E` (None if busy or another explorer).
+pub fn with_runner<E: WebExplorer, R>(f: impl FnOnce(&mut Runner<E>) -> R) -> Option<R> {
+    with_page(|p| p.as_any_mut().downcast_mut::<Runner<E>>().map(f)).flatten()
+}
+
+impl<E: WebExplorer> Runner<E> {
+    /// Installs a new state: messages, controls, scene (rebuilt only if the computation changed),
+    /// URL. `replace_messages` for a fresh link.
+    pub fn apply_state(&mut self, state: E::State, messages: Vec<Message>, replace: bool) {
+        let recompute = !self.chrome.ready
+            || E::computation_key(&state) != E::computation_key(E::scene_state(&self.scene));
+        let panels_before = self.panels_in_use();
+        self.state = state;
+        let t0 = dom::now_ms();
+        let page_changed = self.chrome.begin_apply::<E>(messages, replace);
+        let page = &self.chrome.page;
+        controls::sync(E::params(), &self.state, &|param| {
+            (param.relevant)(&self.state)
+                && embed::control_shown(page, param.key, E::controlled_by, E::embed_strip())
+        });
+        self.update_open_link();
+        self.chrome.timings.push(("controls", dom::now_ms() - t0));
+        if recompute {
+            if page_changed {
+                self.layout_canvases();
+            }
+            self.rebuild_scene();
+        } else {
+            E::set_scene_state(&mut self.scene, &self.state);
+            if self.panels_in_use() != panels_before || page_changed {
+                self.layout_canvases();
+            }
+            let start = dom::now_ms();
+            self.render_all();
+            self.chrome.last_paint_ms = dom::now_ms() - start;
+        }
+        shell::schedule_url();
+    }
+
+    /// Canvases in use per figure (compare modes use several).
+    fn panels_in_use(&self) -> Vec<usize> {
+        E::figures()
+            .iter()
+            .map(|f| E::figure_panels(&self.scene, f.name))
+            .collect()
+    }
+
+    /// A new scene for the state, computed for up to [`SYNC_MS`] now (or whole, if small) and the
+    /// rest in slices across frames.
+    pub fn rebuild_scene(&mut self) {
+        self.chrome.generation += 1;
+        let panels_before = self.panels_in_use();
+        E::follow_state(&mut self.models, &self.state);
+        let reuse = self.fresh
+            && E::computation_key(E::scene_state(&self.scene)) == E::computation_key(&self.state);
+        if reuse {
+            E::set_scene_state(&mut self.scene, &self.state);
+        } else {
+            self.scene = E::new_scene(&self.state, &self.models);
+        }
+        self.fresh = false;
+        if self.panels_in_use() != panels_before || !self.chrome.ready {
+            // Size the canvases before painting: resizing a canvas clears it.
+            self.layout_canvases();
+        }
+        let start = dom::now_ms();
+        let done = if E::compute_at_once(&self.scene) {
+            E::run_to_end(&mut self.scene);
+            E::is_done(&self.scene)
+        } else {
+            self.compute_for(start, SYNC_MS)
+        };
+        self.chrome.timings.push(("compute", dom::now_ms() - start));
+        self.render_all();
+        self.chrome.last_paint_ms = dom::now_ms() - start;
+        self.continue_later(done);
+    }
+
+    /// Advances the scene until it is done, waits, or `budget_ms` after `start` has passed.
+    fn compute_for(&mut self, start: f64, budget_ms: f64) -> bool {
+        let units = E::slice_units(&self.scene);
+        let mut done = E::is_done(&self.scene);
+        while !done && !E::is_waiting(&self.scene) && dom::now_ms() - start < budget_ms {
+            done = E::advance(&mut self.scene, units);
+        }
+        done
+    }
+
+    /// Shows the busy state and schedules the next slice if there is work left.
+    fn continue_later(&mut self, done: bool) {
+        let more = !done && !E::is_waiting(&self.scene);
+        shell::set_busy(more, E::progress(&self.scene));
+        if more {
+            let generation = self.chrome.generation;
+            dom::request_frame(move |_| compute_chunk::<E>(generation));
+        }
+    }
+
+    fn mark_ready(&mut self) {
+        if self.chrome.mark_ready() {
+            embed::on_ready(self);
+            if self.chrome.autoplay_due() {
+                self.toggle_play();
+            }
+        }
+    }
+
+    fn update_open_link(&self) {
+        if self.chrome.page.embed {
+            embed::update_open_link(E::NAME, E::to_pairs(&self.state), &self.chrome.page);
+        }
+    }
+
+    /// Sizes every canvas to its container at the device pixel ratio (sharp on HiDPI screens);
+    /// canvases beyond a figure's panels in use are hidden. True when a canvas changed size.
+    pub fn layout_canvases(&self) -> bool {
+        for info in E::figures() {
+            let in_use = E::figure_panels(&self.scene, info.name);
+            for (i, id) in info.canvas_ids.iter().enumerate().skip(1) {
+                if let Some(wrap) = by_id(id).and_then(|c| c.parent_element()) {
+                    if i < in_use {
+                        let _ = wrap.remove_attribute("hidden");
+                    } else {
+                        set_attr(&wrap, "hidden", "");
+                    }
+                }
+            }
+        }
+        if self.chrome.page.embed {
+            let in_use = |figure: &str| E::figure_panels(&self.scene, figure);
+            return embed::layout(E::figures(), &in_use, &self.chrome.page);
+        }
+        let mut changed = false;
+        for info in E::figures() {
+            let in_use = E::figure_panels(&self.scene, info.name).max(1);
+            let min_width = if info.canvas_ids.len() > 1 {
+                160.0
+            } else {
+                200.0
+            };
+            for id in info.canvas_ids.iter().take(in_use) {
+                if let Some(canvas) = by_id_as::<HtmlCanvasElement>(id) {
+                    let width = canvas
+                        .parent_element()
+                        .map(|p| p.client_width() as f64)
+                        .unwrap_or(400.0)
+                        .max(min_width);
+                    let height = (info.page_height)(width).round();
+                    changed |= set_canvas_size(&canvas, width, height);
+                }
+            }
+        }
+        changed
+    }
+
+    fn view(&self) -> View {
+        View {
+            at: E::at(&self.state),
+            scale: dom::device_pixel_ratio(),
+            focus: self.focus,
+        }
+    }
+
+    /// Paints every canvas and refreshes the text.
+    pub fn render_all(&mut self) {
+        let start = dom::now_ms();
+        self.paint_figures();
+        let t1 = dom::now_ms();
+        self.render_text();
+        self.chrome.timings.push(("text", dom::now_ms() - t1));
+        self.chrome.last_paint_ms = dom::now_ms() - start;
+        if E::is_done(&self.scene) {
+            self.mark_ready();
+        }
+    }
+
+    /// Paints every canvas in use.
+    pub fn paint_figures(&mut self) {
+        for info in E::figures() {
+            self.paint_one(info);
+        }
+    }
+
+    /// Paints one figure's canvases (timed as `paint-<name>`).
+    pub fn paint_one(&mut self, info: &'static FigureInfo) {
+        let start = dom::now_ms();
+        let view = self.view();
+        let in_use = E::figure_panels(&self.scene, info.name).max(1);
+        for (panel, id) in info.canvas_ids.iter().enumerate().take(in_use) {
+            if let Some(canvas) = by_id_as::<HtmlCanvasElement>(id) {
+                paint(&canvas, |area| {
+                    E::draw(&self.scene, info.name, panel, area, &view)
+                });
+            }
+        }
+        let name: &'static str = match info.name {
+            "simplex" => "paint-simplex",
+            "series" => "paint-series",
+            "logits" => "paint-logits",
+            "particles" => "paint-particles",
+            "plots" => "paint-plots",
+            _ => "paint",
+        };
+        self.chrome.timings.push((name, dom::now_ms() - start));
+    }
+
+    /// Paints the figure named `name` only.
+    pub fn paint_named(&mut self, name: &str) {
+        if let Some(info) = E::figure(name) {
+            self.paint_one(info);
+        }
+    }
+
+    fn render_text(&mut self) {
+        if let Some(list) = by_id("notes") {
+            blocks::fill_list(&list, &E::notes(&self.scene));
+        }
+        if let Some(line) = by_id("rule-line") {
+            blocks::fill_list(&line, &E::rule_lines(&self.scene));
+        }
+        for panel in E::text_panels() {
+            if panel.name == "notes" {
+                continue;
+            }
+            let content = E::text_panel(&self.scene, panel.name);
+            if let (Some(el), false) = (by_id(panel.name), content.is_empty()) {
+                blocks::render(&el, &content);
+            }
+        }
+        set_text("summary", &E::summary(&self.scene));
+        for info in E::figures() {
+            for (panel, id) in info.canvas_ids.iter().enumerate() {
+                if let Some(canvas) = by_id(id) {
+                    set_attr(
+                        &canvas,
+                        "aria-label",
+                        &E::canvas_label(&self.scene, info.name, panel),
+                    );
+                }
+            }
+        }
+        E::render_extra(self);
+    }
+
+    pub fn write_url(&self) {
+        shell::replace_hash(&self.full_hash());
+        self.update_open_link();
+    }
+
+    /// Moves the playback position; repaints without recomputing.
+    pub fn set_at(&mut self, at: f64) {
+        let at = at.clamp(0.0, 1.0);
+        E::set_at(&mut self.state, at);
+        E::set_scene_state(&mut self.scene, &self.state);
+        if let Some(input) = by_id_as::<HtmlInputElement>("ctl-at") {
+            input.set_value(&format!("{at}"));
+        }
+        if let Some(input) = by_id_as::<HtmlInputElement>("ctl-at-num") {
+            input.set_value(&format_number(at));
+        }
+        set_text("ctl-at-out", &format_number(at));
+        let start = dom::now_ms();
+        self.paint_figures();
+        E::on_position(self);
+        self.chrome.last_paint_ms = dom::now_ms() - start;
+    }
+
+    pub fn scrub(&mut self, at: f64) {
+        self.set_at(at);
+        shell::schedule_url();
+    }
+
+    pub fn toggle_play(&mut self) {
+        let at = self.chrome.playback.toggle(E::at(&self.state));
+        E::set_at(&mut self.state, at);
+        E::set_scene_state(&mut self.scene, &self.state);
+        if !self.chrome.playback.playing {
+            shell::schedule_url();
+        }
+    }
+
+    /// Applies key=value edits from a control, a pointer or a script (validated like a link).
+    pub fn edit_pairs(&mut self, pairs: &[(String, String)]) -> Vec<Message> {
+        let (state, messages, start_playing) = self.chrome.edit::<E>(&self.state, pairs);
+        if start_playing {
+            self.toggle_play();
+        }
+        self.apply_state(state, messages.clone(), false);
+        messages
+    }
+
+    /// Shows one message in the banner (replacing the ones shown).
+    pub fn tell(&mut self, key: &str, text: impl Into<String>) {
+        self.chrome.messages = vec![Message::new(key, text)];
+        shell::show_messages(&self.chrome.messages);
+    }
+}
+
+impl<E: WebExplorer> Page for Runner<E> {
+    fn name(&self) -> &'static str {
+        E::NAME
+    }
+    fn chrome(&self) -> &Chrome {
+        &self.chrome
+    }
+    fn chrome_mut(&mut self) -> &mut Chrome {
+        &mut self.chrome
+    }
+    fn is_done(&self) -> bool {
+        E::is_done(&self.scene)
+    }
+    fn explorer_pairs(&self) -> Vec<(String, String)> {
+        E::to_pairs(&self.state)
+    }
+    fn edit(&mut self, pairs: &[(String, String)]) -> Vec<Message> {
+        self.edit_pairs(pairs)
+    }
+    fn write_url(&self) {
+        Runner::write_url(self)
+    }
+    fn show_at(&mut self, at: f64) {
+        self.set_at(at);
+    }
+    fn toggle_play(&mut self) {
+        Runner::toggle_play(self)
+    }
+    fn speed(&self) -> f64 {
+        E::speed(&self.state)
+    }
+    fn play_ms(&self) -> f64 {
+        E::PLAY_MS
+    }
+    fn load_hash(&mut self, hash: &str) {
+        let (state, messages) = self.chrome.read_link::<E>(hash);
+        self.apply_state(state, messages, true);
+    }
+    fn on_key(&mut self, key: &str, on_canvas: bool) -> bool {
+        E::on_key(self, key, on_canvas)
+    }
+    fn relayout(&mut self, force_paint: bool) {
+        if self.layout_canvases() || force_paint {
+            self.render_all();
+        }
+    }
+    fn state_object(&self) -> JsValue {
+        api::state_object_of::<E>(&self.state, &self.chrome.page, &self.full_hash())
+    }
+    fn readout_object(&self) -> JsValue {
+        js_sys::JSON::parse(&E::readout_json(&self.scene)).unwrap_or(JsValue::NULL)
+    }
+    fn figures(&self) -> &'static [FigureInfo] {
+        E::figures()
+    }
+    fn canvases_in_use(&self, figure: &str) -> usize {
+        E::figure_panels(&self.scene, figure).max(1)
+    }
+    fn default_size(&self, figure: &str) -> (u32, u32) {
+        E::default_size(&self.scene, figure)
+    }
+    fn svg(&self, figure: &str) -> String {
+        let size = E::default_size(&self.scene, figure);
+        E::render_svg(&self.scene, figure, size, E::at(&self.state))
+    }
+    fn paint_figure(&self, figure: &str, root: &CanvasArea, ratio: f64) -> Result<(), String> {
+        let view = View {
+            at: E::at(&self.state),
+            scale: ratio,
+            focus: None,
+        };
+        E::draw_figure(&self.scene, figure, root, &view).map_err(|e| format!("{e:?}"))
+    }
+    fn csv(&self, link: &str) -> String {
+        E::csv(&self.scene, link)
+    }
+    fn json(&self, link: &str) -> String {
+        E::json(&self.scene, &self.chrome.page, link)
+    }
+    fn file_stem(&self) -> String {
+        E::file_stem(&self.state)
+    }
+    fn embed_title(&self) -> String {
+        E::embed_title(&self.scene)
+    }
+    fn bench(&mut self, name: &str) -> Option<f64> {
+        E::bench_prepare(name);
+        let start = dom::now_ms();
+        let checksum = E::bench_run(name)?;
+        std::hint::black_box(checksum);
+        Some(dom::now_ms() - start)
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// One slice of a long computation; schedules the next until the scene is done (a newer scene
+/// stops it).
+fn compute_chunk<E: WebExplorer>(generation: u64) {
+    with_runner::<E, _>(|r| {
+        if r.chrome.generation != generation {
+            return;
+        }
+        let done = r.compute_for(dom::now_ms(), CHUNK_MS);
+        if done {
+            r.render_all();
+        } else {
+            r.paint_figures();
+        }
+        r.continue_later(done);
+    });
+}
+
+/// Paints one canvas with a drawing function; drawing errors are logged, never fatal.
+pub fn paint<F>(canvas: &HtmlCanvasElement, draw_fn: F)
+where
+    F: FnOnce(
+        &DrawingArea<BatchedCanvas, plotters::coord::Shift>,
+    )
+        -> Result<(), DrawingAreaErrorKind<<BatchedCanvas as DrawingBackend>::ErrorType>>,
+{
+    let Some(backend) = BatchedCanvas::new(canvas) else {
+        return;
+    };
+    let root = backend.into_drawing_area();
+    if let Err(error) = draw_fn(&root).and_then(|_| root.present()) {
+        web_sys::console::warn_1(&format!("drawing failed: {error:?}").into());
+    }
+}
+
+/// Gives a canvas a CSS size and the matching backing size at the device pixel ratio.
+/// Returns true when the backing store changed (which clears the canvas).
+pub fn set_canvas_size(canvas: &HtmlCanvasElement, width: f64, height: f64) -> bool {
+    let scale = dom::device_pixel_ratio();
+    let (px_w, px_h) = (
+        (width * scale).round().max(1.0) as u32,
+        (height * scale).round().max(1.0) as u32,
+    );
+    let style = canvas.style();
+    let _ = style.set_property("width", &format!("{width}px"));
+    let _ = style.set_property("height", &format!("{height}px"));
+    if canvas.width() != px_w || canvas.height() != px_h {
+        canvas.set_width(px_w);
+        canvas.set_height(px_h);
+        true
+    } else {
+        false
+    }
+}
