@@ -2,14 +2,14 @@
 //! every stored state, the full state as JSON, and file names that say what they are.
 //!
 //! Pure text formatting, so the page's export buttons and `token-dynamics render --csv/--json`
-//! write byte-identical files for the same link. Numbers use [`td_core::url::format_number`] (exact
-//! round trip); non-finite numbers become an empty CSV cell or JSON `null`.
+//! write byte-identical files for the same link. CSV numbers use [`td_core::url::format_number`],
+//! JSON is written by serde_json ([`td_core::export::to_json`]); both round-trip exactly, and
+//! non-finite numbers become an empty CSV cell or JSON `null`.
 
 use super::params::{self, InitChoice, MatrixChoice, RuleChoice, ScheduleChoice, State};
 use super::scene::{rule_key, Membership, Scene, QUIESCENT_DEFINITION};
 use td_core::export::{
-    comment_text, csv_field, csv_number, json_object, json_string, page_json, params_json,
-    safe_piece, TOOL, VERSION,
+    comment_text, csv_field, csv_number, safe_piece, ParamsJson, StateExport, TOOL, VERSION,
 };
 use td_core::page::PageOptions;
 use td_core::url::format_number;
@@ -198,23 +198,24 @@ pub fn csv(scene: &Scene, link: &str) -> String {
 /// readout ([`Scene::readout_json`]).
 pub fn state_json(scene: &Scene, page: &PageOptions, link: &str) -> String {
     let st = &scene.state;
-    let state_fields = params_json(params::PARAMS, st, params::value_text);
     let mut pairs = params::to_pairs(st);
     pairs.extend(td_core::page::to_pairs(page));
-    let canonical = td_core::url::join_hash(params::EXPLORER, &pairs);
-    let mut out = json_object(&[
-        ("tool", json_string(TOOL)),
-        ("version", json_string(VERSION)),
-        ("format", params::FORMAT_VERSION.to_string()),
-        ("explorer", json_string(params::EXPLORER)),
-        ("link", json_string(link)),
-        ("canonical_link", json_string(&canonical)),
-        ("state", state_fields),
-        ("page", page_json(page)),
-        ("readout", scene.readout_json()),
-    ]);
-    out.push('\n');
-    out
+    StateExport {
+        tool: TOOL,
+        version: VERSION,
+        format: params::FORMAT_VERSION,
+        explorer: params::EXPLORER,
+        link,
+        canonical_link: td_core::url::join_hash(params::EXPLORER, &pairs),
+        state: ParamsJson {
+            params: params::PARAMS,
+            state: st,
+            value_text: params::value_text,
+        },
+        page,
+        readout: scene.readout(),
+    }
+    .to_json_line()
 }
 
 /// An ASCII, filesystem-safe file name stem that says what the file is, e.g.
@@ -274,4 +275,93 @@ pub fn file_stem(state: &State) -> String {
     let mut stem = safe_piece(&parts.join("_"));
     stem.truncate(120); // ASCII only, so any byte index is a char boundary
     stem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scene::Scene;
+    use serde_json::Value;
+    use td_core::export::object_keys;
+
+    const TOP_KEYS: [&str; 9] = [
+        "tool",
+        "version",
+        "format",
+        "explorer",
+        "link",
+        "canonical_link",
+        "state",
+        "page",
+        "readout",
+    ];
+
+    fn scene_of(link: &str) -> Scene {
+        let (state, _) = params::from_hash(link);
+        let mut scene = Scene::new(state);
+        while !scene.advance(usize::MAX) {}
+        scene
+    }
+
+    fn export(link: &str) -> (Scene, String) {
+        let scene = scene_of(link);
+        let page = td_core::page::from_hash(link, &params::control_keys(), params::PANELS).0;
+        let text = state_json(&scene, &page, link);
+        (scene, text)
+    }
+
+    #[test]
+    fn state_json_parses_with_keys_in_the_documented_order() {
+        let link = "#attention?v=1&rule=compare&n=10&steps=6&focus=2&embed=1";
+        let (scene, text) = export(link);
+        assert!(text.ends_with("}\n"));
+        let json: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["explorer"], "attention");
+        assert_eq!(json["format"], params::FORMAT_VERSION);
+        assert_eq!(json["link"], link);
+        assert_eq!(json["state"]["n"], 10);
+        assert_eq!(json["page"]["embed"], true);
+        assert_eq!(object_keys(&text, &[]).unwrap().unwrap(), TOP_KEYS);
+        let table: Vec<&str> = params::PARAMS.iter().map(|p| p.key).collect();
+        assert_eq!(object_keys(&text, &["state"]).unwrap().unwrap(), table);
+        // The embedded readout is Scene::readout_json, key for key.
+        let readout: Value = serde_json::from_str(&scene.readout_json()).unwrap();
+        assert_eq!(json["readout"], readout);
+        assert_eq!(
+            object_keys(&text, &["readout"]).unwrap().unwrap(),
+            ["explorer", "done", "progress", "step", "steps", "panels", "notes"]
+        );
+        assert_eq!(readout["panels"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn hostile_link_text_round_trips() {
+        let link =
+            "#attention?v=1&n=5&steps=3&x=\"q\"\\\u{1}\u{1f}\u{7f}\u{2028}\u{2029}\n\t</script>";
+        let (scene, text) = export(link);
+        assert!(!text.contains('\u{2028}') && !text.contains('\u{2029}'));
+        assert_eq!(text.matches('\n').count(), 1, "one line");
+        let json: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["link"], link);
+        let canonical = json["canonical_link"].as_str().unwrap();
+        assert_eq!(params::from_hash(canonical).0, scene.state);
+    }
+
+    #[test]
+    fn missing_values_are_null() {
+        // Softmax has no delta; d = 3 has no area. Counts and indices are integers.
+        let (_, text) = export("#attention?v=1&rule=softmax&d=3&n=6&steps=4");
+        let json: Value = serde_json::from_str(&text).unwrap();
+        let panel = &json["readout"]["panels"][0];
+        assert!(panel["delta"].is_null(), "{panel}");
+        assert!(panel["area"].is_null(), "{panel}");
+        assert!(panel["cluster_count"][0].is_u64(), "{panel}");
+        assert!(panel["asymmetry"][0].is_u64(), "{panel}");
+        // Localmax in d = 2: both are arrays of numbers.
+        let (_, text) = export("#attention?v=1&rule=localmax&n=6&steps=4");
+        let json: Value = serde_json::from_str(&text).unwrap();
+        let panel = &json["readout"]["panels"][0];
+        assert_eq!(panel["delta"].as_array().unwrap().len(), 4);
+        assert_eq!(panel["area"].as_array().unwrap().len(), 5);
+    }
 }

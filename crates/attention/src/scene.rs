@@ -6,7 +6,8 @@
 //! animation frames and draw what exists meanwhile.
 
 use super::params::{RuleChoice, ScheduleChoice, State};
-use td_core::export::{json_number, json_string};
+use serde::Serialize;
+use td_core::export::to_json;
 use td_core::url::format_number;
 use td_particles::pca::Pca;
 use td_particles::{hull, matrices, Margin, Quiescent, Rule, Run};
@@ -457,33 +458,31 @@ impl Scene {
     /// The readout as a JSON object (see `docs`: per panel positions, hull, diameters, clusters,
     /// leaders, quiescent sets, asymmetry, delta, margin reports, straight-line check).
     pub fn readout_json(&self) -> String {
-        let panels: Vec<String> = self
-            .panels
-            .iter()
-            .enumerate()
-            .map(|(index, panel)| self.panel_json(index, panel))
-            .collect();
-        let notes: Vec<String> = self.notes.iter().map(|n| json_string(n)).collect();
-        obj(&[
-            ("explorer", json_string(super::params::EXPLORER)),
-            ("done", self.is_done().to_string()),
-            ("progress", json_number(self.progress())),
-            ("step", self.step_at(self.state.at).to_string()),
-            ("steps", self.state.steps.to_string()),
-            ("panels", format!("[{}]", panels.join(","))),
-            ("notes", format!("[{}]", notes.join(","))),
-        ])
+        to_json(&self.readout())
     }
 
-    fn panel_json(&self, index: usize, panel: &Panel) -> String {
+    /// The readout ([`Scene::readout_json`]) as a serialisable value (the JSON export embeds it).
+    pub fn readout(&self) -> ReadoutJson<'_> {
+        ReadoutJson {
+            explorer: super::params::EXPLORER,
+            done: self.is_done(),
+            progress: self.progress(),
+            step: self.step_at(self.state.at),
+            steps: self.state.steps,
+            panels: self
+                .panels
+                .iter()
+                .enumerate()
+                .map(|(index, panel)| self.panel_json(index, panel))
+                .collect(),
+            notes: &self.notes,
+        }
+    }
+
+    fn panel_json<'a>(&'a self, index: usize, panel: &'a Panel) -> PanelJson<'a> {
         let run = &panel.run;
         let (n, d) = (run.n(), run.spec().d);
         let big_k = run.computed_steps();
-        let finals: Vec<String> = run
-            .final_positions()
-            .chunks_exact(d)
-            .map(|row| nums(row.iter().copied()))
-            .collect();
         let hull = match d {
             1 => Some(hull_1d(run.final_positions())),
             2 => run.hull_2d(big_k),
@@ -492,119 +491,111 @@ impl Scene {
         };
         let diags = run.state_diags();
         let steps = run.step_diags();
-        let area = if d == 2 {
-            nums(diags.iter().map(|s| s.area.unwrap_or(f64::NAN)))
-        } else {
-            "null".into()
-        };
-        let distance = match self.max_distance_to_final(index) {
-            Some(v) => nums(v.iter().copied()),
-            None => nums(run.max_distance_to_final().into_iter()),
-        };
-        let labels = run.cluster_labels(big_k);
-        let groups = group_labels(&labels);
         let graph_step = big_k.checked_sub(1);
-        let leaders = graph_step.map(|k| run.leaders(k)).unwrap_or_default();
-        let fixed = graph_step.map(|k| run.fixed_leaders(k)).unwrap_or_default();
         let q = match self.quiescent(index) {
             Some(q) => q.clone(),
             None => run.quiescent(),
         };
-        let quiescent = obj(&[
-            ("from", q.from.to_string()),
-            ("steps", q.steps.to_string()),
-            (
-                "sets",
-                format!(
-                    "[{}]",
-                    q.sets.iter().map(|s| ints(s)).collect::<Vec<_>>().join(",")
-                ),
-            ),
-            ("definition", json_string(QUIESCENT_DEFINITION)),
-        ]);
-        let straight = match self.straight_line(index) {
-            Some(checks) => {
-                let targets: Vec<String> = checks
-                    .iter()
-                    .map(|c| c.map_or("null".into(), |(t, _)| t.to_string()))
-                    .collect();
-                let residuals: Vec<String> = checks
-                    .iter()
-                    .map(|c| c.map_or("null".into(), |(_, r)| json_number(r)))
-                    .collect();
-                obj(&[
-                    ("target", format!("[{}]", targets.join(","))),
-                    ("residual", format!("[{}]", residuals.join(","))),
-                ])
-            }
-            None => "null".into(),
-        };
-        obj(&[
-            ("rule", json_string(rule_key(panel.rule))),
-            ("title", json_string(&panel.title)),
-            ("describe", json_string(panel.describe)),
-            ("n", n.to_string()),
-            ("d", d.to_string()),
-            ("steps", big_k.to_string()),
-            ("finished", run.finished().to_string()),
-            ("gamma", json_number(run.gamma())),
-            ("final_positions", format!("[{}]", finals.join(","))),
-            ("hull_vertices", hull.map_or("null".into(), |h| ints(&h))),
-            ("diameter", nums(diags.iter().map(|s| s.diameter))),
-            ("area", area),
-            ("max_distance_to_final", distance),
-            (
-                "clusters",
-                format!(
-                    "[{}]",
-                    groups.iter().map(|g| ints(g)).collect::<Vec<_>>().join(",")
-                ),
-            ),
-            (
-                "cluster_count",
-                nums(diags.iter().map(|s| s.clusters as f64)),
-            ),
-            ("leaders", ints(&leaders)),
-            ("fixed_leaders", ints(&fixed)),
-            ("quiescent", quiescent),
-            ("asymmetry", nums(steps.iter().map(|s| s.asymmetry as f64))),
-            (
-                "delta",
-                if matches!(run.spec().rule, Rule::Softmax { .. }) {
-                    "null".into()
-                } else {
-                    nums(steps.iter().map(|s| s.delta.unwrap_or(f64::NAN)))
-                },
-            ),
-            (
-                "margin_undefined",
-                nums(steps.iter().map(|s| s.margin_undefined as f64)),
-            ),
-            ("straight_line", straight),
-        ])
+        PanelJson {
+            rule: rule_key(panel.rule),
+            title: &panel.title,
+            describe: panel.describe,
+            n,
+            d,
+            steps: big_k,
+            finished: run.finished(),
+            gamma: run.gamma(),
+            final_positions: run.final_positions().chunks_exact(d).collect(),
+            hull_vertices: hull,
+            diameter: diags.iter().map(|s| s.diameter).collect(),
+            area: (d == 2).then(|| diags.iter().map(|s| s.area).collect()),
+            max_distance_to_final: match self.max_distance_to_final(index) {
+                Some(v) => v.to_vec(),
+                None => run.max_distance_to_final(),
+            },
+            clusters: group_labels(&run.cluster_labels(big_k)),
+            cluster_count: diags.iter().map(|s| s.clusters).collect(),
+            leaders: graph_step.map(|k| run.leaders(k)).unwrap_or_default(),
+            fixed_leaders: graph_step.map(|k| run.fixed_leaders(k)).unwrap_or_default(),
+            quiescent: QuiescentJson {
+                from: q.from,
+                steps: q.steps,
+                sets: q.sets,
+                definition: QUIESCENT_DEFINITION,
+            },
+            asymmetry: steps.iter().map(|s| s.asymmetry).collect(),
+            delta: (!matches!(run.spec().rule, Rule::Softmax { .. }))
+                .then(|| steps.iter().map(|s| s.delta).collect()),
+            margin_undefined: steps.iter().map(|s| s.margin_undefined).collect(),
+            straight_line: self.straight_line(index).map(|checks| StraightLineJson {
+                target: checks.iter().map(|c| c.map(|(t, _)| t)).collect(),
+                residual: checks.iter().map(|c| c.map(|(_, r)| r)).collect(),
+            }),
+        }
     }
+}
+
+/// What [`Scene::readout_json`] writes, field by field in this order.
+#[derive(Serialize)]
+pub struct ReadoutJson<'a> {
+    explorer: &'static str,
+    done: bool,
+    progress: f64,
+    step: usize,
+    steps: usize,
+    panels: Vec<PanelJson<'a>>,
+    notes: &'a [String],
+}
+
+/// One panel of the readout. Missing values (`None`, non-finite numbers) are `null`.
+#[derive(Serialize)]
+struct PanelJson<'a> {
+    rule: &'static str,
+    title: &'a str,
+    describe: &'static str,
+    n: usize,
+    d: usize,
+    /// Steps computed.
+    steps: usize,
+    finished: bool,
+    gamma: f64,
+    /// One row of d coordinates per token.
+    final_positions: Vec<&'a [f64]>,
+    hull_vertices: Option<Vec<usize>>,
+    diameter: Vec<f64>,
+    /// Per state (d = 2 only, else `null`).
+    area: Option<Vec<Option<f64>>>,
+    max_distance_to_final: Vec<f64>,
+    /// Token indices per cluster at the last computed state.
+    clusters: Vec<Vec<usize>>,
+    cluster_count: Vec<usize>,
+    leaders: Vec<usize>,
+    fixed_leaders: Vec<usize>,
+    quiescent: QuiescentJson,
+    asymmetry: Vec<usize>,
+    /// Per step; `null` for softmax.
+    delta: Option<Vec<Option<f64>>>,
+    margin_undefined: Vec<usize>,
+    straight_line: Option<StraightLineJson>,
+}
+
+#[derive(Serialize)]
+struct QuiescentJson {
+    from: usize,
+    steps: usize,
+    sets: Vec<Vec<usize>>,
+    definition: &'static str,
+}
+
+/// Hardmax with A symmetric PSD: per token the Frank-Wolfe straight-line check.
+#[derive(Serialize)]
+struct StraightLineJson {
+    target: Vec<Option<usize>>,
+    residual: Vec<Option<f64>>,
 }
 
 /// Shown wherever quiescent sets are reported.
 pub const QUIESCENT_DEFINITION: &str = "working definition (not the paper's): a set Q is quiescent from step k0 if N_i(k) ⊆ Q for every i in Q and every step k0 ≤ k < K of the simulated window; listed are the minimal ones (sink components of the union of the attention graphs)";
-
-fn obj(fields: &[(&str, String)]) -> String {
-    let items: Vec<String> = fields
-        .iter()
-        .map(|(key, value)| format!("{}:{value}", json_string(key)))
-        .collect();
-    format!("{{{}}}", items.join(","))
-}
-
-fn nums(values: impl Iterator<Item = f64>) -> String {
-    let items: Vec<String> = values.map(json_number).collect();
-    format!("[{}]", items.join(","))
-}
-
-fn ints(values: &[usize]) -> String {
-    let items: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-    format!("[{}]", items.join(","))
-}
 
 /// Token indices grouped by label (labels 0, 1, … in order).
 pub fn group_labels(labels: &[usize]) -> Vec<Vec<usize>> {

@@ -1,11 +1,19 @@
 //! Export helpers shared by every explorer: CSV fields and numbers, JSON text, file-name pieces.
 //!
 //! Pure text formatting (no web-sys, no native-only crates), so the page's export buttons and
-//! `token-dynamics render --csv/--json` write byte-identical files for the same link. Numbers are
-//! printed with [`crate::url::format_number`], which round-trips every f64 exactly; non-finite
-//! numbers become an empty CSV cell or JSON `null`.
+//! `token-dynamics render --csv/--json` write byte-identical files for the same link. CSV numbers
+//! are printed with [`crate::url::format_number`], JSON by serde_json (shortest text that reads
+//! back to the same f64); both round-trip exactly. Non-finite numbers become an empty CSV cell or
+//! JSON `null`.
+
+use std::io;
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::ser::Formatter;
 
 use crate::page::PageOptions;
+use crate::table::{Kind, Param};
 use crate::url::format_number;
 
 /// Name written into exported files.
@@ -56,89 +64,145 @@ pub fn comment_text(text: &str) -> String {
     out
 }
 
-/// A JSON string literal: quotes, backslash, control characters and U+2028/U+2029 escaped.
-pub fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
+/// A value as compact JSON text (serde_json), with U+2028, U+2029 and DEL written as `\u` escapes
+/// too (see [`ScriptSafe`]). Non-finite f64 become `null`, `None` becomes `null`; key order is the
+/// order in which the value serialises its fields (struct field order for derived impls).
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut out = Vec::with_capacity(256);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, ScriptSafe);
+    // Our export types have string keys only and write into memory, so this cannot fail; should it
+    // ever, `null` is still valid JSON.
+    if value.serialize(&mut serializer).is_err() {
+        return "null".to_string();
+    }
+    // serde_json writes UTF-8 only; the lossy conversion never replaces anything.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// serde_json's compact formatter, except that U+2028 and U+2029 (line terminators inside JavaScript
+/// string literals before ES2019) and DEL are escaped as well: the exported text stays safe to paste
+/// into a script and reads back to the same strings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScriptSafe;
+
+impl Formatter for ScriptSafe {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut rest = fragment;
+        while let Some(pos) = rest.find(['\u{7f}', '\u{2028}', '\u{2029}']) {
+            writer.write_all(&rest.as_bytes()[..pos])?;
+            let c = rest[pos..].chars().next().unwrap_or('\u{7f}');
+            write!(writer, "\\u{:04x}", u32::from(c))?;
+            rest = &rest[pos + c.len_utf8()..];
+        }
+        writer.write_all(rest.as_bytes())
+    }
+}
+
+/// Every parameter of a table as a JSON object, in table order: numbers for numeric keys (integers
+/// without a fraction), the link's text (`value_text`) otherwise.
+pub struct ParamsJson<'a, S, G> {
+    pub params: &'a [Param<S, G>],
+    pub state: &'a S,
+    pub value_text: fn(&Param<S, G>, &S) -> String,
+}
+
+impl<S, G> Serialize for ParamsJson<'_, S, G> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        let mut map = serializer.serialize_map(Some(self.params.len()))?;
+        for param in self.params {
+            match &param.kind {
+                Kind::Number { get, .. } => map.serialize_entry(param.key, &get(self.state))?,
+                Kind::Integer { get, .. } => {
+                    let value = get(self.state);
+                    // Integer rows hold whole numbers: written as `3`, not `3.0`.
+                    if value.fract() == 0.0 && value.abs() < 9.0e15 {
+                        map.serialize_entry(param.key, &(value as i64))?;
+                    } else {
+                        map.serialize_entry(param.key, &value)?;
+                    }
+                }
+                Kind::Choice { .. } | Kind::Text { .. } => {
+                    map.serialize_entry(param.key, &(self.value_text)(param, self.state))?;
+                }
             }
-            c => out.push(c),
+        }
+        map.end()
+    }
+}
+
+/// The JSON export of every explorer (`state_json`), top-level keys in this order.
+#[derive(Serialize)]
+pub struct StateExport<'a, P, R> {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub format: u32,
+    pub explorer: &'static str,
+    /// The link as given.
+    pub link: &'a str,
+    /// The link rebuilt from the state and page options (every value the state holds).
+    pub canonical_link: String,
+    /// Every parameter ([`ParamsJson`]).
+    pub state: P,
+    pub page: &'a PageOptions,
+    pub readout: R,
+}
+
+impl<P: Serialize, R: Serialize> StateExport<'_, P, R> {
+    /// The export's text: one JSON object and a newline.
+    pub fn to_json_line(&self) -> String {
+        let mut out = to_json(self);
+        out.push('\n');
+        out
+    }
+}
+
+/// The keys of a JSON object in the order they are written: of the top-level object (`path`
+/// empty) or of the object reached by following the keys in `path`. `serde_json::Value` sorts
+/// object keys, so checks of the exports' documented key order read them with this. `None` when
+/// `path` leads nowhere; an error when the text is not JSON or the objects are not objects.
+pub fn object_keys(text: &str, path: &[&str]) -> Result<Option<Vec<String>>, serde_json::Error> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct Keys<'p>(&'p [&'p str]);
+
+    impl<'de> DeserializeSeed<'de> for Keys<'_> {
+        type Value = Option<Vec<String>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
         }
     }
-    out.push('"');
-    out
-}
 
-/// A JSON number (exact shortest text), or `null` when not finite.
-pub fn json_number(value: f64) -> String {
-    if value.is_finite() {
-        format_number(value)
-    } else {
-        "null".to_string()
+    impl<'de> Visitor<'de> for Keys<'_> {
+        type Value = Option<Vec<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut keys = Vec::new();
+            let mut found = None;
+            while let Some(key) = map.next_key::<String>()? {
+                match self.0.split_first() {
+                    Some((first, rest)) if *first == key => {
+                        found = map.next_value_seed(Keys(rest))?;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                keys.push(key);
+            }
+            Ok(if self.0.is_empty() { Some(keys) } else { found })
+        }
     }
-}
 
-pub fn json_numbers(values: &[f64]) -> String {
-    let items: Vec<String> = values.iter().map(|&v| json_number(v)).collect();
-    format!("[{}]", items.join(","))
-}
-
-pub fn json_strings(values: &[String]) -> String {
-    let items: Vec<String> = values.iter().map(|v| json_string(v)).collect();
-    format!("[{}]", items.join(","))
-}
-
-/// `{"key":value,…}` from already-encoded values.
-pub fn json_object(fields: &[(&str, String)]) -> String {
-    let items: Vec<String> = fields
-        .iter()
-        .map(|(key, value)| format!("{}:{value}", json_string(key)))
-        .collect();
-    format!("{{{}}}", items.join(","))
-}
-
-/// The page options as JSON (names as in the link; `loop` for looping, `controls` as a flag).
-pub fn page_json(page: &PageOptions) -> String {
-    json_object(&[
-        ("embed", page.embed.to_string()),
-        ("hide", json_strings(&page.hide)),
-        ("controls", page.controls.to_string()),
-        ("autoplay", page.autoplay.to_string()),
-        ("loop", page.looping.to_string()),
-        ("theme", json_string(page.theme.as_str())),
-        ("view", json_strings(&page.view)),
-    ])
-}
-
-/// Every parameter of a table as a JSON object: numbers for numeric keys, the link's text
-/// (`value_text`) otherwise.
-pub fn params_json<S, G>(
-    params: &[crate::table::Param<S, G>],
-    state: &S,
-    value_text: fn(&crate::table::Param<S, G>, &S) -> String,
-) -> String {
-    use crate::table::Kind;
-    let fields: Vec<(&str, String)> = params
-        .iter()
-        .map(|param| {
-            let value = match &param.kind {
-                Kind::Number { get, .. } | Kind::Integer { get, .. } => json_number(get(state)),
-                Kind::Choice { .. } | Kind::Text { .. } => json_string(&value_text(param, state)),
-            };
-            (param.key, value)
-        })
-        .collect();
-    json_object(&fields)
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let keys = Keys(path).deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(keys)
 }
 
 /// Keeps ASCII letters, digits, `.`, `-` and `_`; anything else becomes `-`.
@@ -152,4 +216,198 @@ pub fn safe_piece(text: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::Theme;
+    use crate::table::value_text;
+
+    #[test]
+    fn strings_escape_like_before_and_read_back() {
+        let text = "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}\u{2028}\u{2029}é🙂/";
+        let json = to_json(text);
+        assert_eq!(
+            json,
+            "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f\\u2028\\u2029é🙂/\""
+        );
+        assert_eq!(serde_json::from_str::<String>(&json).unwrap(), text);
+        // Keys go through the same formatter.
+        let mut map = std::collections::BTreeMap::new();
+        map.insert("k\u{2028}", 1);
+        assert_eq!(to_json(&map), "{\"k\\u2028\":1}");
+    }
+
+    #[test]
+    fn non_finite_numbers_and_none_are_null() {
+        assert_eq!(to_json(&f64::NAN), "null");
+        assert_eq!(to_json(&f64::INFINITY), "null");
+        assert_eq!(to_json(&[f64::NEG_INFINITY, 0.5]), "[null,0.5]");
+        assert_eq!(to_json(&None::<f64>), "null");
+        assert_eq!(to_json(&Some(f64::NAN)), "null");
+        // Numbers read back exactly.
+        for value in [0.1, 1.0 / 3.0, 1e-300, 123456.789, -2.5, 1e21, 5e-324] {
+            assert_eq!(
+                serde_json::from_str::<f64>(&to_json(&value)).unwrap(),
+                value
+            );
+        }
+    }
+
+    #[test]
+    fn page_options_keep_the_link_names_and_order() {
+        assert_eq!(
+            to_json(&PageOptions::default()),
+            "{\"embed\":false,\"hide\":[],\"controls\":true,\"autoplay\":false,\"loop\":false,\"theme\":\"auto\",\"view\":[]}"
+        );
+        let page = PageOptions {
+            embed: true,
+            hide: vec!["T".into(), "flow".into()],
+            controls: false,
+            autoplay: true,
+            looping: true,
+            theme: Theme::Dark,
+            view: vec!["simplex".into()],
+        };
+        assert_eq!(
+            to_json(&page),
+            "{\"embed\":true,\"hide\":[\"T\",\"flow\"],\"controls\":false,\"autoplay\":true,\"loop\":true,\"theme\":\"dark\",\"view\":[\"simplex\"]}"
+        );
+    }
+
+    #[derive(Default)]
+    struct Toy {
+        z: f64,
+        n: f64,
+        pick: &'static str,
+        text: String,
+    }
+
+    fn toy_params() -> Vec<Param<Toy, ()>> {
+        let row = |key: &'static str, kind: Kind<Toy>| Param {
+            key,
+            label: key,
+            help: "",
+            group: (),
+            kind,
+            relevant: |_| true,
+        };
+        vec![
+            row(
+                "z",
+                Kind::Number {
+                    min: -1e9,
+                    max: 1e9,
+                    log: false,
+                    step: 0.1,
+                    get: |s| s.z,
+                    set: |s, v| s.z = v,
+                },
+            ),
+            row(
+                "text",
+                Kind::Text {
+                    placeholder: "",
+                    get: |s| s.text.clone(),
+                    set: |s, v, _| s.text = v.to_string(),
+                },
+            ),
+            row(
+                "n",
+                Kind::Integer {
+                    min: 0.0,
+                    max: 1e6,
+                    get: |s| s.n,
+                    set: |s, v| s.n = v,
+                },
+            ),
+            row(
+                "pick",
+                Kind::Choice {
+                    options: &[("a", "A"), ("b", "B")],
+                    get: |s| s.pick,
+                    set: |_, _| {},
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn params_are_written_in_table_order_with_whole_integers() {
+        let params = toy_params();
+        let state = Toy {
+            z: f64::NAN,
+            n: 1000.0,
+            pick: "b",
+            text: "x\"\u{2028}".into(),
+        };
+        let json = to_json(&ParamsJson {
+            params: &params,
+            state: &state,
+            value_text,
+        });
+        assert_eq!(
+            json,
+            "{\"z\":null,\"text\":\"x\\\"\\u2028\",\"n\":1000,\"pick\":\"b\"}"
+        );
+        assert_eq!(
+            object_keys(&json, &[]).unwrap().unwrap(),
+            ["z", "text", "n", "pick"]
+        );
+    }
+
+    #[test]
+    fn state_export_has_the_documented_keys_in_order() {
+        let params = toy_params();
+        let state = Toy::default();
+        let page = PageOptions::default();
+        let text = StateExport {
+            tool: TOOL,
+            version: VERSION,
+            format: 1,
+            explorer: "toy",
+            link: "#toy?z=0",
+            canonical_link: "#toy".into(),
+            state: ParamsJson {
+                params: &params,
+                state: &state,
+                value_text,
+            },
+            page: &page,
+            readout: [1, 2],
+        }
+        .to_json_line();
+        assert!(text.ends_with("}\n") && !text[..text.len() - 1].contains('\n'));
+        assert!(text.contains("\"format\":1,"), "{text}");
+        assert_eq!(
+            object_keys(&text, &[]).unwrap().unwrap(),
+            [
+                "tool",
+                "version",
+                "format",
+                "explorer",
+                "link",
+                "canonical_link",
+                "state",
+                "page",
+                "readout"
+            ]
+        );
+        assert_eq!(
+            object_keys(&text, &["page"]).unwrap().unwrap(),
+            ["embed", "hide", "controls", "autoplay", "loop", "theme", "view"]
+        );
+    }
+
+    #[test]
+    fn object_keys_follow_paths_and_reject_broken_text() {
+        let text = r#"{"b":{"y":1,"x":[{"q":0}]},"a":null}"#;
+        assert_eq!(object_keys(text, &[]).unwrap().unwrap(), ["b", "a"]);
+        assert_eq!(object_keys(text, &["b"]).unwrap().unwrap(), ["y", "x"]);
+        assert_eq!(object_keys(text, &["c"]).unwrap(), None);
+        assert!(object_keys(text, &["a"]).is_err());
+        assert!(object_keys("{\"a\":1} x", &[]).is_err());
+        assert!(object_keys("[1]", &[]).is_err());
+    }
 }

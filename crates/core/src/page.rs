@@ -3,6 +3,8 @@
 //! (`#next-token?T=0.5&embed=1&hide=T,trunc`), are validated the same way, and are printed only when
 //! they differ from the defaults.
 
+use serde::{Serialize, Serializer};
+
 use crate::table::Message;
 use crate::url::{self, shorten};
 
@@ -28,7 +30,16 @@ impl Theme {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// In JSON a theme is its link name (`"auto"`, `"light"`, `"dark"`).
+impl Serialize for Theme {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// The JSON form (the exports' `page` object) uses the link's names, in this order:
+/// `embed, hide, controls, autoplay, loop, theme, view` (`controls` as a flag, `theme` as its name).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PageOptions {
     /// Minimal chrome for iframes: the figure, a compact control strip, a link back.
     pub embed: bool,
@@ -37,6 +48,7 @@ pub struct PageOptions {
     /// False = no controls at all (`controls=none`).
     pub controls: bool,
     pub autoplay: bool,
+    #[serde(rename = "loop")]
     pub looping: bool,
     pub theme: Theme,
     /// Panels to show, in the explorer's names; empty = all.

@@ -61,58 +61,31 @@ pub fn split_hash(input: &str) -> HashParts {
 }
 
 /// Percent-decodes (also `+` as space); invalid escapes are kept literally, invalid UTF-8 is replaced.
+///
+/// `+` becomes a space before decoding, so an escaped plus (`%2B`) still decodes to `+`.
 pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push(hi * 16 + lo);
-                        i += 3;
-                    }
-                    _ => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
-fn hex_value(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => None,
-    }
-}
+/// What [`percent_encode`] escapes: every byte but ASCII letters, digits and `,` `.` `-` `_` `~`
+/// `;` `:` (bytes of non-ASCII characters are always escaped).
+const HASH_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b',')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b';')
+    .remove(b':');
 
 /// Percent-encodes everything but unreserved characters and a few that are safe and readable inside a
-/// hash value (`,` `.` `-` `_` `~` `;` `:`), so number lists stay legible in shared links.
+/// hash value (`,` `.` `-` `_` `~` `;` `:`), so number lists stay legible in shared links. Escapes
+/// are `%XX` with upper-case hex digits.
 pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for &byte in text.as_bytes() {
-        if byte.is_ascii_alphanumeric() || b",.-_~;:".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, HASH_VALUE).to_string()
 }
 
 /// Joins pairs back into `#explorer?k=v&...` (values percent-encoded).
@@ -188,6 +161,84 @@ mod tests {
         assert_eq!(percent_decode("%"), "%");
         for text in ["<img src=x onerror=alert(1)>", "שלום 🙂", "a,b;c", "%25"] {
             assert_eq!(percent_decode(&percent_encode(text)), text);
+        }
+    }
+
+    #[test]
+    fn plus_is_space_but_escaped_plus_is_plus() {
+        assert_eq!(percent_decode("a+b%2Bc%2bd"), "a b+c+d");
+        assert_eq!(percent_decode("%+2B"), "% 2B");
+        assert_eq!(percent_decode("%FF%e2%82"), "\u{fffd}\u{fffd}");
+        assert_eq!(percent_decode("%C3%A9%F0%9F%99%82"), "é🙂");
+        assert_eq!(
+            percent_encode("aZ09,.-_~;: +%/é\u{7f}"),
+            "aZ09,.-_~;:%20%2B%25%2F%C3%A9%7F"
+        );
+    }
+
+    /// The codec before the `percent-encoding` crate, kept as the reference behaviour.
+    mod reference {
+        fn hex_value(byte: u8) -> Option<u8> {
+            match byte {
+                b'0'..=b'9' => Some(byte - b'0'),
+                b'a'..=b'f' => Some(byte - b'a' + 10),
+                b'A'..=b'F' => Some(byte - b'A' + 10),
+                _ => None,
+            }
+        }
+
+        pub fn decode(text: &str) -> String {
+            let bytes = text.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'%' if i + 2 < bytes.len() => {
+                        match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                            (Some(hi), Some(lo)) => {
+                                out.push(hi * 16 + lo);
+                                i += 3;
+                            }
+                            _ => {
+                                out.push(b'%');
+                                i += 1;
+                            }
+                        }
+                    }
+                    b'+' => {
+                        out.push(b' ');
+                        i += 1;
+                    }
+                    byte => {
+                        out.push(byte);
+                        i += 1;
+                    }
+                }
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+
+        pub fn encode(text: &str) -> String {
+            let mut out = String::with_capacity(text.len());
+            for &byte in text.as_bytes() {
+                if byte.is_ascii_alphanumeric() || b",.-_~;:".contains(&byte) {
+                    out.push(byte as char);
+                } else {
+                    out.push_str(&format!("%{byte:02X}"));
+                }
+            }
+            out
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn codec_matches_the_hand_written_one(
+            text in "([%+a-fA-F0-9gG.,;:~_ -]|%[0-9a-fA-F]{0,2}|%[89a-fA-F][0-9a-fA-F]|\\PC|[\\x00-\\x7f]){0,24}",
+        ) {
+            proptest::prop_assert_eq!(percent_decode(&text), reference::decode(&text));
+            proptest::prop_assert_eq!(percent_encode(&text), reference::encode(&text));
+            proptest::prop_assert_eq!(percent_decode(&percent_encode(&text)), text.clone());
         }
     }
 

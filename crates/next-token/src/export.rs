@@ -2,13 +2,15 @@
 //! of the full state, and file names that say what they are.
 //!
 //! Pure text formatting (no web-sys, no native-only crates), so the page's export buttons and
-//! `token-dynamics render --csv/--json` write byte-identical files for the same link. Numbers are
-//! printed with [`td_core::url::format_number`], which round-trips every f64 exactly; non-finite
-//! numbers become an empty CSV cell or JSON `null`.
+//! `token-dynamics render --csv/--json` write byte-identical files for the same link. CSV numbers
+//! are printed with [`td_core::url::format_number`], JSON through serde_json
+//! ([`td_core::export::to_json`]); both round-trip every f64 exactly, and non-finite numbers become
+//! an empty CSV cell or JSON `null`.
 
+use serde::Serialize;
 use td_core::export::{
-    comment_text, csv_field, csv_number, json_number, json_numbers, json_object, json_string,
-    page_json, params_json, safe_piece, CRLF, TOOL, VERSION,
+    comment_text, csv_field, csv_number, safe_piece, to_json, ParamsJson, StateExport, CRLF, TOOL,
+    VERSION,
 };
 
 use crate::params::{self, State, PARAMS};
@@ -128,46 +130,97 @@ pub fn csv(scene: &Scene, link: &str) -> String {
     out
 }
 
-/// One readout as JSON, with the same names as `window.tokenDynamics.readout()`.
-fn readout_json(r: &Readout) -> String {
-    let support: Vec<f64> = r.support.iter().map(|&i| i as f64).collect();
-    json_object(&[
-        ("flow", json_string(flow_key(r.flow))),
-        ("t", json_number(r.t)),
-        ("p", json_numbers(&r.p)),
-        ("F", json_number(r.free_energy)),
-        ("H", json_number(r.entropy)),
-        ("KL", json_number(r.kl)),
-        ("E", json_number(r.expected_score)),
-        ("KLreverse", json_number(r.kl_reverse)),
-        ("distance", json_number(r.distance)),
-        ("conserved", r.conserved.map_or("null".into(), json_number)),
-        ("target", json_numbers(&r.target)),
-        ("support", json_numbers(&support)),
-    ])
+/// One readout as JSON, with the same names as `window.tokenDynamics.readout()`: an element of the
+/// JSON export's `readout` array, and the fields of [`readout_json`] (non-finite numbers, e.g.
+/// KL(target || p) = +inf, and a missing conserved quantity are `null`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ReadoutJson<'a> {
+    pub flow: &'static str,
+    pub t: f64,
+    pub p: &'a [f64],
+    #[serde(rename = "F")]
+    pub free_energy: f64,
+    #[serde(rename = "H")]
+    pub entropy: f64,
+    #[serde(rename = "KL")]
+    pub kl: f64,
+    #[serde(rename = "E")]
+    pub expected_score: f64,
+    #[serde(rename = "KLreverse")]
+    pub kl_reverse: f64,
+    pub distance: f64,
+    pub conserved: Option<f64>,
+    pub target: &'a [f64],
+    pub support: &'a [usize],
+}
+
+impl<'a> From<&'a Readout> for ReadoutJson<'a> {
+    fn from(r: &'a Readout) -> Self {
+        ReadoutJson {
+            flow: flow_key(r.flow),
+            t: r.t,
+            p: &r.p,
+            free_energy: r.free_energy,
+            entropy: r.entropy,
+            kl: r.kl,
+            expected_score: r.expected_score,
+            kl_reverse: r.kl_reverse,
+            distance: r.distance,
+            conserved: r.conserved,
+            target: &r.target,
+            support: &r.support,
+        }
+    }
+}
+
+/// What `window.tokenDynamics.readout()` returns: the first readout's fields, then `compare` (the
+/// second readout) when there is one, `done` and `notes`.
+#[derive(Serialize)]
+struct PageReadout<'a> {
+    #[serde(flatten)]
+    first: ReadoutJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compare: Option<ReadoutJson<'a>>,
+    done: bool,
+    notes: &'a [String],
+}
+
+/// The object `window.tokenDynamics.readout()` returns, as JSON: `flow, t, p, F, H, KL, E,
+/// KLreverse, distance, conserved, target, support` of the first readout, `compare` (the same
+/// fields for the second readout, compare mode only), `done` and `notes`; `null` when the scene has
+/// no readout.
+pub fn readout_json(scene: &Scene) -> String {
+    let readouts = scene.readouts();
+    let object = readouts.first().map(|first| PageReadout {
+        first: first.into(),
+        compare: readouts.get(1).map(ReadoutJson::from),
+        done: scene.is_done(),
+        notes: &scene.notes,
+    });
+    to_json(&object)
 }
 
 /// The full state as one JSON object: tool, versions, the link, every parameter (numbers for
 /// numeric keys, the link's text otherwise), the page options, the canonical link and the readouts.
 pub fn state_json(state: &State, page: &PageOptions, link: &str, readouts: &[Readout]) -> String {
-    let state_fields = params_json(PARAMS, state, params::value_text);
     let mut pairs = params::to_pairs(state);
     pairs.extend(td_core::page::to_pairs(page));
-    let canonical = td_core::url::join_hash(params::EXPLORER, &pairs);
-    let readout_items: Vec<String> = readouts.iter().map(readout_json).collect();
-    let mut out = json_object(&[
-        ("tool", json_string(TOOL)),
-        ("version", json_string(VERSION)),
-        ("format", params::FORMAT_VERSION.to_string()),
-        ("explorer", json_string(params::EXPLORER)),
-        ("link", json_string(link)),
-        ("canonical_link", json_string(&canonical)),
-        ("state", state_fields),
-        ("page", page_json(page)),
-        ("readout", format!("[{}]", readout_items.join(","))),
-    ]);
-    out.push('\n');
-    out
+    StateExport {
+        tool: TOOL,
+        version: VERSION,
+        format: params::FORMAT_VERSION,
+        explorer: params::EXPLORER,
+        link,
+        canonical_link: td_core::url::join_hash(params::EXPLORER, &pairs),
+        state: ParamsJson {
+            params: PARAMS,
+            state,
+            value_text: params::value_text,
+        },
+        page,
+        readout: readouts.iter().map(ReadoutJson::from).collect::<Vec<_>>(),
+    }
+    .to_json_line()
 }
 
 /// An ASCII, filesystem-safe file name stem that says what the file is, e.g.
@@ -222,10 +275,201 @@ mod tests {
         assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(
-            json_string("a\"b\\c\n\u{1}\u{2028}"),
+            to_json("a\"b\\c\n\u{1}\u{2028}"),
             "\"a\\\"b\\\\c\\n\\u0001\\u2028\""
         );
-        assert_eq!(json_number(f64::INFINITY), "null");
+        assert_eq!(to_json(&f64::INFINITY), "null");
+    }
+
+    use serde_json::Value;
+    use td_core::export::object_keys;
+    use td_flows::flows::Flow;
+
+    const TOP_KEYS: [&str; 9] = [
+        "tool",
+        "version",
+        "format",
+        "explorer",
+        "link",
+        "canonical_link",
+        "state",
+        "page",
+        "readout",
+    ];
+    const READOUT_KEYS: [&str; 12] = [
+        "flow",
+        "t",
+        "p",
+        "F",
+        "H",
+        "KL",
+        "E",
+        "KLreverse",
+        "distance",
+        "conserved",
+        "target",
+        "support",
+    ];
+
+    fn scene_of(link: &str) -> Scene {
+        let (state, _) = params::from_hash(link);
+        let mut scene = Scene::new(state);
+        while !scene.advance(usize::MAX) {}
+        scene
+    }
+
+    fn page_of(link: &str) -> PageOptions {
+        td_core::page::from_hash(link, &params::control_keys(), params::PANELS).0
+    }
+
+    fn export(link: &str) -> String {
+        let scene = scene_of(link);
+        state_json(&scene.state, &page_of(link), link, &scene.readouts())
+    }
+
+    #[test]
+    fn state_json_parses_with_keys_in_the_documented_order() {
+        let link = "#next-token?v=1&flow=compare&T=0.5&embed=1&theme=dark";
+        let text = export(link);
+        assert!(text.ends_with("}\n"));
+        let json: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["tool"], TOOL);
+        assert_eq!(json["format"], params::FORMAT_VERSION);
+        assert_eq!(json["explorer"], "next-token");
+        assert_eq!(json["link"], link);
+        assert_eq!(json["page"]["embed"], true);
+        assert_eq!(json["page"]["theme"], "dark");
+        assert_eq!(json["state"]["T"], 0.5);
+        assert_eq!(object_keys(&text, &[]).unwrap().unwrap(), TOP_KEYS);
+        // The state in parameter-table order, the page options in link order.
+        let table: Vec<&str> = PARAMS.iter().map(|p| p.key).collect();
+        assert_eq!(object_keys(&text, &["state"]).unwrap().unwrap(), table);
+        assert_eq!(
+            object_keys(&text, &["page"]).unwrap().unwrap(),
+            ["embed", "hide", "controls", "autoplay", "loop", "theme", "view"]
+        );
+        let readouts = json["readout"].as_array().unwrap();
+        assert_eq!(readouts.len(), scene_of(link).readouts().len());
+        for item in readouts {
+            let keys: Vec<&str> = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str())
+                .collect();
+            let mut want = READOUT_KEYS.to_vec();
+            want.sort_unstable(); // serde_json::Value sorts keys
+            assert_eq!(keys, want);
+        }
+    }
+
+    #[test]
+    fn hostile_link_text_round_trips() {
+        let link =
+            "#next-token?v=1&labels=a\"b\\c,\u{1}\u{1f}\u{7f}x,\u{2028}\u{2029}\n\r\t</script>";
+        let text = export(link);
+        assert!(!text.contains('\u{2028}') && !text.contains('\u{2029}'));
+        assert_eq!(text.matches('\n').count(), 1, "one line");
+        let json: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["link"], link);
+        let (state, _) = params::from_hash(link);
+        let labels = PARAMS.iter().find(|p| p.key == "labels").unwrap();
+        assert_eq!(json["state"]["labels"], params::value_text(labels, &state));
+        // The canonical link reads back to the same state.
+        let canonical = json["canonical_link"].as_str().unwrap();
+        assert_eq!(params::from_hash(canonical).0, state);
+    }
+
+    #[test]
+    fn nan_and_infinite_readout_values_are_null() {
+        let r = Readout {
+            flow: Flow::Replicator,
+            t: f64::NAN,
+            p: vec![0.5, f64::NAN],
+            free_energy: f64::INFINITY,
+            entropy: 0.25,
+            kl: f64::NAN,
+            expected_score: f64::NEG_INFINITY,
+            kl_reverse: f64::INFINITY,
+            distance: 0.0,
+            conserved: None,
+            target: vec![1.0, 0.0],
+            support: vec![0, 1],
+        };
+        let text = state_json(
+            &State::default(),
+            &PageOptions::default(),
+            "#next-token",
+            &[r],
+        );
+        let json: Value = serde_json::from_str(&text).unwrap();
+        let item = &json["readout"][0];
+        for key in ["t", "F", "KL", "E", "KLreverse", "conserved"] {
+            assert!(item[key].is_null(), "{key}: {item}");
+        }
+        assert_eq!(item["p"], serde_json::json!([0.5, null]));
+        assert_eq!(item["H"], 0.25);
+        assert_eq!(item["support"], serde_json::json!([0, 1]));
+        assert!(text.contains("\"support\":[0,1]"), "indices are integers");
+    }
+
+    #[test]
+    fn readout_json_is_the_page_readout() {
+        for (link, compare) in [
+            ("#next-token?v=1&flow=compare", true),
+            ("#next-token?v=1&flow=entropic", false),
+            ("#next-token?v=1&flow=replicator&p0=0.5,0.5,0&t=2", false),
+        ] {
+            let scene = scene_of(link);
+            let readouts = scene.readouts();
+            assert_eq!(readouts.len() > 1, compare, "{link}");
+            let text = readout_json(&scene);
+            let json: Value = serde_json::from_str(&text).unwrap();
+            let mut want: Vec<&str> = READOUT_KEYS.to_vec();
+            if compare {
+                want.push("compare");
+            }
+            want.extend(["done", "notes"]);
+            assert_eq!(object_keys(&text, &[]).unwrap().unwrap(), want, "{link}");
+            if compare {
+                assert_eq!(
+                    object_keys(&text, &["compare"]).unwrap().unwrap(),
+                    READOUT_KEYS,
+                    "{link}"
+                );
+                assert_eq!(json["compare"]["flow"], flow_key(readouts[1].flow));
+                assert_eq!(json["compare"]["F"], readouts[1].free_energy);
+            }
+            let first = &readouts[0];
+            assert_eq!(json["flow"], flow_key(first.flow));
+            assert_eq!(json["t"], first.t);
+            assert_eq!(json["F"], first.free_energy);
+            assert_eq!(json["p"].as_array().unwrap().len(), first.p.len());
+            assert_eq!(json["done"], scene.is_done());
+            assert_eq!(json["notes"], serde_json::json!(scene.notes));
+            if first.kl_reverse.is_infinite() {
+                assert!(json["KLreverse"].is_null());
+            }
+            match first.conserved {
+                Some(c) => assert_eq!(json["conserved"], c),
+                None => assert!(json["conserved"].is_null()),
+            }
+            // The same fields as the JSON export's readout array.
+            let export: Value =
+                serde_json::from_str(&state_json(&scene.state, &page_of(link), link, &readouts))
+                    .unwrap();
+            for key in READOUT_KEYS {
+                assert_eq!(json[key], export["readout"][0][key], "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn readout_json_without_readouts_is_null() {
+        // Nothing computed yet: no sample, no readout.
+        let scene = Scene::new(State::default());
+        assert!(scene.readouts().is_empty());
+        assert_eq!(readout_json(&scene), "null");
     }
 
     #[test]
