@@ -212,7 +212,7 @@ impl Explorer for NextToken {
     }
 
     fn readout_json(scene: &Scene) -> String {
-        "null".to_string() // TODO(serde merge): export::readout_json(scene)
+        export::readout_json(scene)
     }
     fn csv(scene: &Scene, link: &str) -> String {
         export::csv(scene, link)

@@ -5,6 +5,7 @@
 //! a page's WebAssembly carries its own explorer only).
 
 mod api;
+mod backend;
 mod blocks;
 mod canvas;
 mod controls;

@@ -13,10 +13,11 @@ use td_core::page::PageOptions;
 use td_core::table::Message;
 use wasm_bindgen::JsValue;
 
-use crate::canvas::BatchedCanvas;
+use crate::backend::PageBackend;
 use crate::shell::{Chrome, Playback};
 
-pub type CanvasArea = DrawingArea<BatchedCanvas, Shift>;
+/// A drawing area of the page's backend (canvas or SVG).
+pub type CanvasArea<'a> = DrawingArea<PageBackend<'a>, Shift>;
 
 pub trait Page {
     /// Explorer name in links (`#<name>?…`).
@@ -91,7 +92,7 @@ pub trait Page {
     fn default_size(&self, figure: &str) -> (u32, u32);
     fn svg(&self, figure: &str) -> String;
     /// Paints a figure (all its panels) onto one drawing area at pixel ratio `ratio`.
-    fn paint_figure(&self, figure: &str, root: &CanvasArea, ratio: f64) -> Result<(), String>;
+    fn paint_figure(&self, figure: &str, root: &CanvasArea<'_>, ratio: f64) -> Result<(), String>;
     fn csv(&self, link: &str) -> String;
     fn json(&self, link: &str) -> String;
     fn file_stem(&self) -> String;

@@ -11,6 +11,7 @@ use td_core::url::format_number;
 use wasm_bindgen::prelude::*;
 use web_sys::{HtmlCanvasElement, HtmlInputElement};
 
+use crate::backend::PageBackend;
 use crate::canvas::BatchedCanvas;
 use crate::dom::{self, by_id, by_id_as, set_attr, set_text};
 use crate::page::{self, with_page, CanvasArea, Page};
@@ -476,9 +477,9 @@ impl<E: WebExplorer> Page for Runner<E> {
     }
     fn svg(&self, figure: &str) -> String {
         let size = E::default_size(&self.scene, figure);
-        E::render_svg(&self.scene, figure, size, E::at(&self.state))
+        render_svg::<E>(&self.scene, figure, size, E::at(&self.state))
     }
-    fn paint_figure(&self, figure: &str, root: &CanvasArea, ratio: f64) -> Result<(), String> {
+    fn paint_figure(&self, figure: &str, root: &CanvasArea<'_>, ratio: f64) -> Result<(), String> {
         let view = View {
             at: E::at(&self.state),
             scale: ratio,
@@ -527,15 +528,35 @@ fn compute_chunk<E: WebExplorer>(generation: u64) {
     });
 }
 
+/// One figure as an SVG document: [`Explorer::render_svg`] through the page's one backend type
+/// (the same bytes; see [`crate::backend`]).
+fn render_svg<E: Explorer>(scene: &E::Scene, figure: &str, size: (u32, u32), at: f64) -> String {
+    let mut out = String::new();
+    let mut failure = None;
+    {
+        let backend = SVGBackend::with_string(&mut out, (size.0.max(1), size.1.max(1)));
+        let root = PageBackend::Svg(backend).into_drawing_area();
+        let view = View {
+            at,
+            scale: 1.0,
+            focus: None,
+        };
+        if let Err(error) = E::draw_figure(scene, figure, &root, &view).and_then(|_| root.present())
+        {
+            failure = Some(format!("<!-- drawing failed: {error:?} -->"));
+        }
+    }
+    failure.unwrap_or(out)
+}
+
 /// Paints one canvas with a drawing function; drawing errors are logged, never fatal.
 pub fn paint<F>(canvas: &HtmlCanvasElement, draw_fn: F)
 where
     F: FnOnce(
-        &DrawingArea<BatchedCanvas, plotters::coord::Shift>,
-    )
-        -> Result<(), DrawingAreaErrorKind<<BatchedCanvas as DrawingBackend>::ErrorType>>,
+        &CanvasArea<'static>,
+    ) -> Result<(), DrawingAreaErrorKind<crate::backend::PageError>>,
 {
-    let Some(backend) = BatchedCanvas::new(canvas) else {
+    let Some(backend) = BatchedCanvas::new(canvas).map(PageBackend::Canvas) else {
         return;
     };
     let root = backend.into_drawing_area();

@@ -11,6 +11,7 @@ use web_sys::{
     HtmlIFrameElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement, MessageEvent, Url,
 };
 
+use crate::backend::PageBackend;
 use crate::canvas::BatchedCanvas;
 use crate::dom::{self, by_id, by_id_as, make, set_attr, set_text};
 use crate::embed;
@@ -145,7 +146,7 @@ pub fn export_png(figure: &str, factor: f64) {
             .unchecked_into();
         canvas.set_width(px_w);
         canvas.set_height(px_h);
-        let backend = BatchedCanvas::new(&canvas)?;
+        let backend = PageBackend::Canvas(BatchedCanvas::new(&canvas)?);
         let root = backend.into_drawing_area();
         let result = e
             .paint_figure(figure, &root, ratio)
