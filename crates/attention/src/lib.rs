@@ -1,5 +1,5 @@
 //! The attention-particle explorer: tokens as particles in R^d under softmax, hardmax and localmax
-//! attention (arXiv 2509.15958, 2407.01602, 2508.09628; maths in `shared/reference/attention-particles.md`).
+//! attention (arXiv 2509.15958, 2407.01602, 2508.09628; maths in `docs/maths/attention-particles.md`).
 
 #[cfg(feature = "bench")]
 pub mod bench;

@@ -1,5 +1,5 @@
 //! One-click presets of the attention explorer: each reproduces a set-up of the reference
-//! (`shared/reference/attention-particles.md`) and is also a plain, clean link (it parses without
+//! (`docs/maths/attention-particles.md`) and is also a plain, clean link (it parses without
 //! messages and prints back to itself; `tests/attention_params.rs` checks both).
 
 pub use td_core::table::Preset;

@@ -7,7 +7,7 @@
 //! A failure here means a shared link no longer opens as it did. Fix the code (or add a migration
 //! for the old format), never the expectation. New links may be appended; print their lines with
 //!
-//!   cargo test --test attention_link_corpus -- --ignored --nocapture print_corpus
+//!   cargo test -p td-attention --test attention_link_corpus -- --ignored --nocapture print_corpus
 //!
 //! (it prints every corpus line recomputed by the current code; copy just the new lines).
 

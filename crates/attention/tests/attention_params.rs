@@ -814,7 +814,7 @@ proptest! {
 
 // ---------------------------------------------------------------------------------------------
 // Preset outcomes (run by hand while writing preset descriptions):
-//   cargo test --test attention_params -- --ignored --nocapture preset_outcomes
+//   cargo test -p td-attention --test attention_params -- --ignored --nocapture preset_outcomes
 
 #[test]
 #[ignore]

@@ -848,7 +848,8 @@ fn figure_names_and_sizes() {
     );
 }
 
-// ---------------------------------------------------------------- timings (cargo test --release -- --ignored --nocapture)
+// ------------------------------------------------------------------------------------- timings
+// cargo test --release -p td-attention --test attention_scene -- --ignored --nocapture
 
 #[cfg(feature = "bench")]
 #[test]

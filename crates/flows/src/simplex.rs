@@ -188,6 +188,7 @@ pub fn total_variation(p: &[f64], q: &[f64]) -> f64 {
 }
 
 /// Indices attaining `max s` (ties within `1e-12·max(1, |max|)`): the face Flow A converges to.
+/// Every index when all scores are `-inf` (or the slice is empty).
 pub fn argmax_face(s: &[f64]) -> Vec<usize> {
     let m = max_of(s);
     if !m.is_finite() {

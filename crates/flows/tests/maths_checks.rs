@@ -1,4 +1,4 @@
-//! Reproducible checks of the maths core against `shared/reference/next-token-flows.md`.
+//! Reproducible checks of the maths core against `docs/maths/next-token-flows.md`.
 //! Every check here can fail: numbers are asserted, not just printed.
 
 use td_flows::flows::{

@@ -42,7 +42,7 @@ pub fn run_colour(index: usize) -> RGBColor {
     RUN_COLOURS[index % RUN_COLOURS.len()]
 }
 
-/// Speed colour ramp (light grey-blue for slow, dark red for fast), t in [0,1].
+/// Speed colour ramp (light grey-blue for slow, dark red for fast), `t` in `[0, 1]`.
 pub fn speed_colour(t: f64) -> RGBColor {
     let stops = [
         (0.0, (150.0, 170.0, 200.0)),

@@ -6,7 +6,7 @@
 //! for the old format), never the expectation. New links may be appended; regenerate lines for new
 //! links only with
 //!
-//!   cargo test --test link_corpus -- --ignored --nocapture print_corpus
+//!   cargo test -p td-next-token --test link_corpus -- --ignored --nocapture print_corpus
 //!
 //! which prints every corpus line recomputed by the current code (copy just the new lines).
 

@@ -1,6 +1,11 @@
 //! Attention as particle dynamics: softmax, hardmax and localmax updates of n tokens in R^d
-//! (arXiv 2509.15958 localmax; 2407.01602 hardmax; 2508.09628 Frank-Wolfe view).
-//! Maths and set-ups: `shared/reference/attention-particles.md`; contract: `docs/attention-api.md`.
+//! (arXiv 2509.15958 localmax; 2407.01602 hardmax; 2508.09628 Frank-Wolfe view). Pure f64 maths,
+//! no web-sys; the attention explorer (`td-attention`) codes against the items below, and the
+//! crate's only workspace dependency is `td-rng` (seeded initial points and matrices).
+//!
+//! The maths, the reproducible set-ups (the hardmax paper's Figure 2, the localmax square case) and
+//! what is verified, assumed or unknown are in the repository's `docs/maths/attention-particles.md`;
+//! `tests/attention_checks.rs` reproduces the set-ups.
 //!
 //! Every step is synchronous: all tokens move from the same state x(k),
 //! `x_i(k+1) = x_i(k) + gamma·(mean_i - x_i(k))`, gamma = alpha/(1+alpha), where mean_i is the
@@ -8,7 +13,49 @@
 //! not available to us: the additive and multiplicative margins here are our stand-ins, and
 //! [`Rule::describe`] says which one is active so the interface can show it.
 //!
-//! [`Run`] is incremental (`advance(steps)`), so the page can compute n = 2,000 in chunks.
+//! Positions are row-major `Vec<f64>` of n×d; matrices are row-major d×d.
+//!
+//! # The run
+//!
+//! A [`Spec`] (dimension, initial points, key-query matrix, alpha, [`Rule`], step count) becomes a
+//! [`Run`], which is incremental ([`Run::advance`]), so the page can compute n = 2,000 in chunks.
+//! It stores the whole trajectory, n·d·(steps+1) f64 (2,000×2×201 values = 6.4 MB; 51 MB at
+//! d = 16), and per state a [`StateDiag`] (diameter, 2-D hull area, cluster count), per step a
+//! [`StepDiag`] (delta, leaders, asymmetry of the attention graph, margin reports). Per step the
+//! cost is O(n² d): one score pass and one membership pass per row with reused buffers, and the
+//! attention graph as an n×n bit matrix (500 kB at n = 2,000). Per state, the diameter and the
+//! clusters use sorted gaps for d = 1, the hull diameter and a grid for d = 2, and an O(n² d) pair
+//! pass for d >= 3.
+//!
+//! Quiescent sets ([`Run::quiescent`]) use a WORKING definition (ours, not the paper's): Q is
+//! quiescent from step k0 if N_i(k) ⊆ Q for all i in Q and all steps k0 <= k < K of the simulated
+//! window. The minimal non-empty ones are the sink strongly connected components of the union graph
+//! of N(k) over the window ([`graph::Bitset::sink_components`]). k0 is [`Spec::quiescent_from`]
+//! (default steps/2); rerun with another k0 to change the window.
+//!
+//! # Modules
+//!
+//! - [`dynamics`]: the step kernel ([`dynamics::step`]): scores `s_ij = <A x_i, x_j>`, the argmax
+//!   set with the tie tolerance [`TIE_REL_TOL`], the localmax margins ([`Margin`]), softmax weights
+//!   with the row maximum subtracted, leader flags, and one row of weights for attention arrows
+//!   ([`dynamics::attention_row`]). N_i is never empty (the argmax is always in it), so there is
+//!   no division by zero and no NaN. delta = 0 runs the same code path as hardmax, bit for bit.
+//! - [`schedule`]: delta(k) ([`Schedule`]: constant, vanishing, geometric, piecewise).
+//! - [`init`]: initial configurations ([`init::Init`], [`init::initial_points`]); the seeded draws
+//!   are part of the link format and spelled out there.
+//! - [`matrices`]: key-query matrices ([`matrices::KeyQuery`]), a symmetric eigen-solver and the
+//!   PSD check.
+//! - [`hull`]: the exact 2-D hull, areas, diameters, containment, bounding boxes and approximate 3-D
+//!   extreme points. There is no 3-D volume and no exact 3-D vertex set (points along sampled
+//!   directions may miss vertices with a thin normal cone); for d > 3 only the diameter (and PCA
+//!   for drawing).
+//! - [`graph`]: the attention graph as bit rows ([`graph::Bitset`]: asymmetry, union over a window,
+//!   sink components) and single-linkage clusters.
+//! - [`frank_wolfe`]: dominance cells and the straight-line prediction of the Frank-Wolfe view
+//!   ([`Run::straight_line_check`]); for the background layer, evaluate
+//!   [`frank_wolfe::dominance_cell`] per pixel with the hull vertices of [`Run::hull_2d`].
+//! - [`pca`]: a deterministic PCA projection ([`pca::Pca`]); fit it once (e.g. on the initial
+//!   points) and project every state with it, so the view does not jump.
 
 pub mod dynamics;
 pub mod frank_wolfe;
@@ -178,7 +225,11 @@ fn finite(v: &[f64]) -> bool {
 }
 
 impl Run {
-    /// Validate and start a run (state 0 diagnostics are computed here).
+    /// Validate and start a run (state 0 diagnostics are computed here). Errors unless
+    /// 1 <= d <= [`MAX_D`], `x0` holds n×d values with 1 <= n <= [`MAX_N`], every coordinate of
+    /// `x0` and `a` is finite with |value| <= 1e100, alpha > 0, beta >= 0, the schedule's
+    /// parameters are finite, the cluster tolerance is finite and >= 0, and
+    /// steps <= [`MAX_STEPS`].
     pub fn new(spec: Spec) -> Result<Run, String> {
         let d = spec.d;
         if !(1..=MAX_D).contains(&d) {

@@ -1,4 +1,4 @@
-//! Reference checks for the attention-particle maths core (shared/reference/attention-particles.md):
+//! Reference checks for the attention-particle maths core (docs/maths/attention-particles.md):
 //! the hardmax Figure 2 set-ups, localmax limits, the Frank-Wolfe straight line, hull monotonicity,
 //! softmax at beta = 0, schedules and the multiplicative-margin report.
 

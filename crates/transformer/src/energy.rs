@@ -1,4 +1,4 @@
-//! Hidden-state "energy" statistics (shared/reference/hidden-state-energy.md). The paper's exact
+//! Hidden-state "energy" statistics (`docs/maths/hidden-state-energy.md`). The paper's exact
 //! definitions were not available; every choice is a switch in [`EnergyOptions`].
 //!
 //! For n positions with final hidden states h_0..h_{n-1} (pre- or post-norm) and tokens x_0..x_{n-1}:

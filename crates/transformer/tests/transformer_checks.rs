@@ -1,4 +1,4 @@
-//! Checks of the transformer core (src/maths/transformer): forward pass against a naive f64
+//! Checks of the transformer core (`td-transformer`): forward pass against a naive f64
 //! reference, the random model's surprisal, steering, the LayerNorm VJP, energy statistics on
 //! hand-made series, the weight file format and seeded initialisation.
 

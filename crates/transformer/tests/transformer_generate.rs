@@ -1,4 +1,4 @@
-//! Sampling and generation (src/maths/transformer/generate.rs): the sampled distribution (temperature,
+//! Sampling and generation (`td_transformer::generate`): the sampled distribution (temperature,
 //! top-k, top-p), the inverse-CDF draw, seeded determinism, the stepwise generator against full
 //! forward passes (bit for bit), steering the first generated token, the context cap, errors.
 

@@ -1,4 +1,4 @@
-//! Steering at earlier layers (src/maths/transformer/vjp.rs) and the patched forward pass: the
+//! Steering at earlier layers (`td_transformer::vjp`) and the patched forward pass: the
 //! closed-form VJP through the blocks against central finite differences of the f32 forward pass,
 //! first-order realisation of a requested Δ, agreement with the final-norm VJP, errors.
 

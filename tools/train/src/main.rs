@@ -5,11 +5,11 @@
 //! - `train`: checks the hand-written gradients (`manual`) against candle's autodiff (`Model`),
 //!   trains `Weights::random(Config::default(), seed)` on the first 95% of
 //!   `data/corpus/moby-dick.txt`, logs `docs/training/loss.csv`, then checks that the trainer,
-//!   candle and the root crate's `forward` on the exported weights give the same validation loss,
+//!   candle and td-transformer's `forward` on the exported weights give the same validation loss,
 //!   and writes `www/models/trained.tdgpt`;
 //! - `eval`: validation bits per character of a weights file and of the random model, with the
-//!   root crate's `forward`;
-//! - `sample`: generated text from a weights file (root crate's `forward`, temperature, top-k);
+//!   td-transformer's `forward`;
+//! - `sample`: generated text from a weights file (td-transformer's `forward`, temperature, top-k);
 //! - `plot`: `docs/training/loss.csv` to `docs/training/loss.svg`.
 //!
 //! Validation: the last 5% of the corpus bytes (from `floor(0.95·len)`), cut into consecutive
@@ -41,7 +41,7 @@ fn main() {
         Some("eval") => Opts::parse(&args[1..]).and_then(|o| eval_cmd(&o)),
         Some("sample") => Opts::parse(&args[1..]).and_then(|o| sample_cmd(&o)),
         Some("plot") => Opts::parse(&args[1..]).and_then(|o| plot_cmd(&o)),
-        _ => Err("usage: token-dynamics-train train|eval|sample|plot [--key value ...]\n\
+        _ => Err("usage: td-train train|eval|sample|plot [--key value ...]\n\
              train:  --steps 2200 --batch 32 --lr 3e-3 --min-lr 3e-4 --warmup 200 --wd 0.1 \
              --clip 1.0 --seed 1 --data-seed 20260101 --log-every 25 --eval-every 200 \
              --out www/models/trained.tdgpt --csv docs/training/loss.csv (--out none: no file)\n\
@@ -288,7 +288,7 @@ fn candle_val_loss(model: &Model, windows: &[(Vec<u32>, Vec<u32>)], batch: usize
     Ok(total / count as f64)
 }
 
-/// Mean validation loss (nats per byte) with the root crate's `forward` (f64 log-probs), on both
+/// Mean validation loss (nats per byte) with td-transformer's `forward` (f64 log-probs), on both
 /// cores.
 fn crate_val_loss(w: &Weights, windows: &[(Vec<u32>, Vec<u32>)]) -> Res<f64> {
     let half = windows.len().div_ceil(2);
@@ -587,7 +587,7 @@ fn train(opts: &Opts) -> Res<()> {
     }
     let train_secs = start.elapsed().as_secs_f64();
 
-    // Export, and check the export against the root crate's forward pass (and candle's).
+    // Export, and check the export against td-transformer's forward pass (and candle's).
     let trained = Weights::from_tensors(config, params.clone())?;
     let ours = evaluator.loss(&config, &params, &windows);
     let candle_val = candle_val_loss(

@@ -1,5 +1,5 @@
-//! Hand-written forward and backward passes of the root crate's model, in f32, with preallocated
-//! buffers (the training path). Layout as in the root crate: activations row-major `N × width`
+//! Hand-written forward and backward passes of td-transformer's model, in f32, with preallocated
+//! buffers (the training path). Layout as in td-transformer: activations row-major `N × width`
 //! (N = batch · context rows), linear maps input-major `[in × out]`, `y = x·W + b`; the qkv columns
 //! are q | k | v and head h uses columns `h·hd..(h+1)·hd` of each third; logits use `wteᵀ`.
 //!
@@ -300,7 +300,7 @@ const GELU_C: f32 = 0.797_884_6; // sqrt(2/π)
 const GELU_A: f32 = 0.044715;
 
 fn gelu_sigmoid(v: f32) -> f32 {
-    // 0.5·(1 + tanh u) = 1/(1 + e^(-2u)), u = sqrt(2/π)·(v + 0.044715·v³), as in the root crate.
+    // 0.5·(1 + tanh u) = 1/(1 + e^(-2u)), u = sqrt(2/π)·(v + 0.044715·v³), as in td-transformer.
     1.0 / (1.0 + (-2.0 * GELU_C * (v + GELU_A * v * v * v)).exp())
 }
 
