@@ -1,7 +1,8 @@
 //! What every explorer shares on the model side (no web-sys, tested natively):
 //!
 //! - [`url`]: the `#<explorer>?key=value&…` link syntax, percent-coding and exact number text;
-//! - [`table`]: messages and the parameter-table machinery (one typed row per link key: default,
+//! - [`message`]: what the reader is told about their link or input;
+//! - [`table`]: the parameter-table machinery (one typed row per link key: default,
 //!   range, validation, link text and control);
 //! - [`page`]: page options every explorer understands (`embed`, `hide`, `view`, `theme`, …);
 //! - [`export`]: CSV and JSON writing and file-name pieces;
@@ -11,6 +12,7 @@
 pub mod draw_kit;
 pub mod explorer;
 pub mod export;
+pub mod message;
 pub mod page;
 pub mod table;
 pub mod url;

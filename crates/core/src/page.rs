@@ -5,7 +5,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::table::Message;
+use crate::message::Message;
 use crate::url::{self, shorten};
 
 /// Keys owned by the page rather than by an explorer's parameter table.

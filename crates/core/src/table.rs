@@ -8,21 +8,7 @@
 
 use crate::url::{self, format_number, parse_number, shorten};
 
-/// Something the reader should know about their link or input: which key, and what was done.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Message {
-    pub key: String,
-    pub text: String,
-}
-
-impl Message {
-    pub fn new(key: &str, text: impl Into<String>) -> Self {
-        Message {
-            key: key.to_string(),
-            text: text.into(),
-        }
-    }
-}
+pub use crate::message::Message;
 
 /// How a parameter is edited and validated.
 pub enum Kind<S> {

@@ -351,9 +351,7 @@ mod tests {
     use super::*;
     use crate::scene::{Models, Trained};
     use serde_json::Value;
-    use std::rc::Rc;
     use td_core::export::object_keys;
-    use td_transformer::{Config, Weights};
 
     const TOP_KEYS: [&str; 9] = [
         "tool",
@@ -368,10 +366,7 @@ mod tests {
     ];
 
     fn export(link: &str) -> (Scene, String) {
-        let models = Models {
-            trained: Trained::Failed("not used in this test".into()),
-            random: Rc::new(Weights::random(Config::default(), 3).unwrap()),
-        };
+        let models = Models::new(Trained::Failed("not used in this test".into()), 3);
         let (state, _) = params::from_hash(link);
         let mut scene = Scene::new(state, &models);
         scene.run_to_end();

@@ -6,7 +6,9 @@
 //! SVG export stays byte-identical to the native renderer's.
 
 use plotters::prelude::*;
-use plotters_backend::{BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind};
+use plotters_backend::{
+    BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind,
+};
 
 use crate::canvas::BatchedCanvas;
 
@@ -32,7 +34,9 @@ fn convert<E: std::error::Error + Send + Sync>(
     error: DrawingErrorKind<E>,
 ) -> DrawingErrorKind<PageError> {
     match error {
-        DrawingErrorKind::DrawingError(e) => DrawingErrorKind::DrawingError(PageError(e.to_string())),
+        DrawingErrorKind::DrawingError(e) => {
+            DrawingErrorKind::DrawingError(PageError(e.to_string()))
+        }
         DrawingErrorKind::FontError(e) => DrawingErrorKind::FontError(e),
     }
 }

@@ -330,3 +330,23 @@ impl DrawingBackend for BatchedCanvas {
         self.inner.estimate_text_size(text, &ScaledText(style))
     }
 }
+
+/// Gives a canvas a CSS size and the matching backing size at the device pixel ratio.
+/// Returns true when the backing store changed (which clears the canvas).
+pub fn set_canvas_size(canvas: &HtmlCanvasElement, width: f64, height: f64) -> bool {
+    let scale = crate::dom::device_pixel_ratio();
+    let (px_w, px_h) = (
+        (width * scale).round().max(1.0) as u32,
+        (height * scale).round().max(1.0) as u32,
+    );
+    let style = canvas.style();
+    let _ = style.set_property("width", &format!("{width}px"));
+    let _ = style.set_property("height", &format!("{height}px"));
+    if canvas.width() != px_w || canvas.height() != px_h {
+        canvas.set_width(px_w);
+        canvas.set_height(px_h);
+        true
+    } else {
+        false
+    }
+}

@@ -16,11 +16,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, MessageEvent, ResizeObserver, Window};
 
-use crate::dom::{self, by_id, by_id_as, set_attr};
+use crate::canvas::set_canvas_size;
+use crate::chrome::panel_shown;
+use crate::dom::{self, by_id, by_id_as};
 use crate::page::{with_page, Page};
-use crate::runner::set_canvas_size;
-use td_core::explorer::{FigureInfo, TextPanel};
-use td_core::page::{self, PageOptions};
+use td_core::explorer::FigureInfo;
+use td_core::page::PageOptions;
 
 pub const MSG_SET: &str = "token-dynamics:set";
 pub const MSG_STATE: &str = "token-dynamics:state";
@@ -35,129 +36,11 @@ thread_local! {
     static PREFERRED_HEIGHT: Cell<f64> = const { Cell::new(0.0) };
 }
 
-/// Whether a panel shows. An embed without `view=` shows its first figure (`main`) only.
-pub fn panel_shown(opts: &PageOptions, name: &str, main: &str) -> bool {
-    if opts.view.is_empty() {
-        !opts.embed || name == main
-    } else {
-        page::shows(opts, name)
-    }
-}
-
-/// Whether the control of `key` shows under the page options (its relevance is checked elsewhere):
-/// not hidden itself or through the control it refines, and in the embed strip when embedded.
-pub fn control_shown(
-    opts: &PageOptions,
-    key: &str,
-    controlled_by: fn(&str) -> Option<&'static str>,
-    strip: &[&str],
-) -> bool {
-    opts.controls
-        && !opts
-            .hide
-            .iter()
-            .any(|h| h == key || controlled_by(key) == Some(h.as_str()))
-        && (!opts.embed || strip.contains(&key))
-}
-
-pub fn prefers_reduced_motion() -> bool {
-    dom::window()
-        .match_media("(prefers-reduced-motion: reduce)")
-        .ok()
-        .flatten()
-        .is_some_and(|m| m.matches())
-}
-
 fn framed() -> bool {
     let window = dom::window();
     match window.parent() {
         Ok(Some(parent)) => !Object::is(parent.as_ref(), window.as_ref()),
         _ => false,
-    }
-}
-
-fn toggle(el: &web_sys::Element, hidden: bool) {
-    if hidden {
-        set_attr(el, "hidden", "");
-    } else {
-        let _ = el.remove_attribute("hidden");
-    }
-}
-
-/// Applies the page options to the DOM: body classes, theme, hidden panels, the embed bar.
-pub fn apply_page_dom(opts: &PageOptions, figures: &[FigureInfo], text_panels: &[TextPanel]) {
-    let document = dom::document();
-    if let Some(body) = document.body() {
-        let classes = body.class_list();
-        let _ = if opts.embed {
-            classes.add_1("embed")
-        } else {
-            classes.remove_1("embed")
-        };
-        let _ = if opts.controls {
-            classes.remove_1("controls-none")
-        } else {
-            classes.add_1("controls-none")
-        };
-    }
-    if let Some(root) = document.document_element() {
-        set_attr(&root, "data-theme", opts.theme.as_str());
-    }
-    let main = figures[0].name;
-    let panels = figures
-        .iter()
-        .map(|f| (f.wrap_id, f.name))
-        .chain(text_panels.iter().map(|t| (t.id, t.name)));
-    for (id, panel) in panels {
-        if let Some(el) = by_id(id) {
-            toggle(&el, !panel_shown(opts, panel, main));
-        }
-    }
-    if let Some(el) = by_id("readouts-section") {
-        toggle(
-            &el,
-            !text_panels.iter().any(|t| panel_shown(opts, t.name, main)),
-        );
-    }
-    if let Some(bar) = by_id("embed-bar") {
-        toggle(&bar, !opts.embed);
-    }
-    if let Some(bar) = by_id("share-bar") {
-        toggle(&bar, opts.embed);
-    }
-}
-
-/// The page's address without its hash.
-pub fn base_url() -> String {
-    let href = dom::window().location().href().unwrap_or_default();
-    match href.find('#') {
-        Some(pos) => href[..pos].to_string(),
-        None => href,
-    }
-}
-
-/// The link of the full page for the same state (the explorer's `pairs`): the embed keys are
-/// dropped, the theme is kept.
-pub fn full_page_link(
-    explorer: &str,
-    mut pairs: Vec<(String, String)>,
-    opts: &PageOptions,
-) -> String {
-    let kept = PageOptions {
-        theme: opts.theme,
-        ..PageOptions::default()
-    };
-    pairs.extend(page::to_pairs(&kept));
-    format!(
-        "{}{}",
-        base_url(),
-        td_core::url::join_hash(explorer, &pairs)
-    )
-}
-
-pub fn update_open_link(explorer: &str, pairs: Vec<(String, String)>, opts: &PageOptions) {
-    if let Some(link) = by_id("open-full") {
-        set_attr(&link, "href", &full_page_link(explorer, pairs, opts));
     }
 }
 

@@ -8,13 +8,14 @@ mod api;
 mod backend;
 mod blocks;
 mod canvas;
+mod chrome;
 mod controls;
 mod dom;
 mod embed;
+mod events;
 pub mod hooks;
 mod page;
 pub mod runner;
 mod share;
-mod shell;
 
 pub use runner::run;

@@ -4,7 +4,7 @@
 //! [`with_page`] reaches it.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -14,7 +14,7 @@ use td_core::table::Message;
 use wasm_bindgen::JsValue;
 
 use crate::backend::PageBackend;
-use crate::shell::{Chrome, Playback};
+use crate::chrome::{Chrome, Playback};
 
 /// A drawing area of the page's backend (canvas or SVG).
 pub type CanvasArea<'a> = DrawingArea<PageBackend<'a>, Shift>;
@@ -48,7 +48,7 @@ pub trait Page {
     /// Moves the playback position (0..1) without recomputing; the link follows (throttled).
     fn scrub(&mut self, at: f64) {
         self.show_at(at);
-        crate::shell::schedule_url();
+        schedule_url();
     }
     /// Shows the playback position (0..1) without recomputing or touching the link.
     fn show_at(&mut self, at: f64);
@@ -67,7 +67,7 @@ pub trait Page {
     fn load_hash(&mut self, hash: &str);
     fn dismiss_messages(&mut self) {
         self.chrome_mut().messages.clear();
-        crate::shell::show_messages(&[]);
+        crate::chrome::show_messages(&[]);
     }
     /// A key pressed outside text fields (`on_canvas`: the focus is on a figure); true if used.
     fn on_key(&mut self, key: &str, on_canvas: bool) -> bool;
@@ -150,5 +150,57 @@ pub fn route_elsewhere(hash: &str, current: &str) -> bool {
             true
         }
         None => false,
+    }
+}
+
+/// Delay of the address-bar update after a change (drags write one link, not hundreds).
+const URL_THROTTLE_MS: i32 = 150;
+
+thread_local! {
+    static URL_PENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Writes the running explorer's link into the address bar after [`URL_THROTTLE_MS`].
+pub fn schedule_url() {
+    if URL_PENDING.with(|p| p.replace(true)) {
+        return;
+    }
+    crate::dom::set_timeout(
+        || {
+            URL_PENDING.with(|p| p.set(false));
+            with_page(|e| e.write_url());
+        },
+        URL_THROTTLE_MS,
+    );
+}
+
+/// Starts the playback clock: every frame moves the running page's position until it stops.
+pub fn start_playback() {
+    crate::dom::request_frame(animate);
+}
+
+fn animate(_time: f64) {
+    let again = with_page(|e| {
+        let playback = e.playback();
+        if !playback.playing {
+            return false;
+        }
+        let at = playback.position(e.speed(), e.play_ms());
+        if at < 1.0 {
+            e.show_at(at);
+            return true;
+        }
+        if e.page().looping {
+            e.playback_mut().origin = (crate::dom::now_ms(), 0.0);
+            e.show_at(0.0);
+            return true;
+        }
+        e.show_at(1.0);
+        e.toggle_play();
+        false
+    })
+    .unwrap_or(false);
+    if again {
+        crate::dom::request_frame(animate);
     }
 }

@@ -12,11 +12,12 @@ use wasm_bindgen::prelude::*;
 use web_sys::{HtmlCanvasElement, HtmlInputElement};
 
 use crate::backend::PageBackend;
+pub use crate::canvas::set_canvas_size;
 use crate::canvas::BatchedCanvas;
+use crate::chrome::{self, Chrome};
 use crate::dom::{self, by_id, by_id_as, set_attr, set_text};
 use crate::page::{self, with_page, CanvasArea, Page};
-use crate::shell::{self, Chrome};
-use crate::{api, blocks, controls, embed, share};
+use crate::{api, blocks, controls, embed, events, share};
 
 /// Compute budget inside the event that changed the state (ms); what does not fit is computed in
 /// slices of [`CHUNK_MS`] across animation frames, painting as it goes, so the page never freezes.
@@ -89,7 +90,7 @@ pub fn run<E: WebExplorer>() {
         E::slider_range,
     );
     controls::use_textareas(E::textareas());
-    shell::build_presets(E::presets());
+    chrome::build_presets(E::presets());
     let hash = dom::window().location().hash().unwrap_or_default();
     let mut chrome = Chrome::new(td_core::page::PageOptions::default());
     let (state, messages) = chrome.read_link::<E>(&hash);
@@ -105,7 +106,7 @@ pub fn run<E: WebExplorer>() {
         fresh: true,
     }));
     controls::wire();
-    shell::wire(E::NAME, E::is_typing_target);
+    events::wire(E::NAME, E::is_typing_target);
     E::wire();
     with_runner::<E, _>(|r| {
         let state = r.state.clone();
@@ -134,7 +135,7 @@ impl<E: WebExplorer> Runner<E> {
         let page = &self.chrome.page;
         controls::sync(E::params(), &self.state, &|param| {
             (param.relevant)(&self.state)
-                && embed::control_shown(page, param.key, E::controlled_by, E::embed_strip())
+                && chrome::control_shown(page, param.key, E::controlled_by, E::embed_strip())
         });
         self.update_open_link();
         self.chrome.timings.push(("controls", dom::now_ms() - t0));
@@ -152,7 +153,7 @@ impl<E: WebExplorer> Runner<E> {
             self.render_all();
             self.chrome.last_paint_ms = dom::now_ms() - start;
         }
-        shell::schedule_url();
+        page::schedule_url();
     }
 
     /// Canvases in use per figure (compare modes use several).
@@ -207,7 +208,7 @@ impl<E: WebExplorer> Runner<E> {
     /// Shows the busy state and schedules the next slice if there is work left.
     fn continue_later(&mut self, done: bool) {
         let more = !done && !E::is_waiting(&self.scene);
-        shell::set_busy(more, E::progress(&self.scene));
+        chrome::set_busy(more, E::progress(&self.scene));
         if more {
             let generation = self.chrome.generation;
             dom::request_frame(move |_| compute_chunk::<E>(generation));
@@ -225,7 +226,7 @@ impl<E: WebExplorer> Runner<E> {
 
     fn update_open_link(&self) {
         if self.chrome.page.embed {
-            embed::update_open_link(E::NAME, E::to_pairs(&self.state), &self.chrome.page);
+            chrome::update_open_link(E::NAME, E::to_pairs(&self.state), &self.chrome.page);
         }
     }
 
@@ -361,7 +362,7 @@ impl<E: WebExplorer> Runner<E> {
     }
 
     pub fn write_url(&self) {
-        shell::replace_hash(&self.full_hash());
+        chrome::replace_hash(&self.full_hash());
         self.update_open_link();
     }
 
@@ -385,15 +386,18 @@ impl<E: WebExplorer> Runner<E> {
 
     pub fn scrub(&mut self, at: f64) {
         self.set_at(at);
-        shell::schedule_url();
+        page::schedule_url();
     }
 
     pub fn toggle_play(&mut self) {
         let at = self.chrome.playback.toggle(E::at(&self.state));
+        if self.chrome.playback.playing {
+            page::start_playback();
+        }
         E::set_at(&mut self.state, at);
         E::set_scene_state(&mut self.scene, &self.state);
         if !self.chrome.playback.playing {
-            shell::schedule_url();
+            page::schedule_url();
         }
     }
 
@@ -410,7 +414,7 @@ impl<E: WebExplorer> Runner<E> {
     /// Shows one message in the banner (replacing the ones shown).
     pub fn tell(&mut self, key: &str, text: impl Into<String>) {
         self.chrome.messages = vec![Message::new(key, text)];
-        shell::show_messages(&self.chrome.messages);
+        chrome::show_messages(&self.chrome.messages);
     }
 }
 
@@ -552,9 +556,7 @@ fn render_svg<E: Explorer>(scene: &E::Scene, figure: &str, size: (u32, u32), at:
 /// Paints one canvas with a drawing function; drawing errors are logged, never fatal.
 pub fn paint<F>(canvas: &HtmlCanvasElement, draw_fn: F)
 where
-    F: FnOnce(
-        &CanvasArea<'static>,
-    ) -> Result<(), DrawingAreaErrorKind<crate::backend::PageError>>,
+    F: FnOnce(&CanvasArea<'static>) -> Result<(), DrawingAreaErrorKind<crate::backend::PageError>>,
 {
     let Some(backend) = BatchedCanvas::new(canvas).map(PageBackend::Canvas) else {
         return;
@@ -562,25 +564,5 @@ where
     let root = backend.into_drawing_area();
     if let Err(error) = draw_fn(&root).and_then(|_| root.present()) {
         web_sys::console::warn_1(&format!("drawing failed: {error:?}").into());
-    }
-}
-
-/// Gives a canvas a CSS size and the matching backing size at the device pixel ratio.
-/// Returns true when the backing store changed (which clears the canvas).
-pub fn set_canvas_size(canvas: &HtmlCanvasElement, width: f64, height: f64) -> bool {
-    let scale = dom::device_pixel_ratio();
-    let (px_w, px_h) = (
-        (width * scale).round().max(1.0) as u32,
-        (height * scale).round().max(1.0) as u32,
-    );
-    let style = canvas.style();
-    let _ = style.set_property("width", &format!("{width}px"));
-    let _ = style.set_property("height", &format!("{height}px"));
-    if canvas.width() != px_w || canvas.height() != px_h {
-        canvas.set_width(px_w);
-        canvas.set_height(px_h);
-        true
-    } else {
-        false
     }
 }

@@ -45,7 +45,7 @@ fn chosen_figure() -> String {
 
 /// The absolute link of the current state as the full page shows it.
 fn current_link(e: &dyn Page) -> String {
-    format!("{}{}", embed::base_url(), e.full_hash())
+    format!("{}{}", crate::chrome::base_url(), e.full_hash())
 }
 
 /// Saves `blob` as `name` through a temporary `<a download>`.
@@ -287,7 +287,7 @@ fn embed_src(e: &dyn Page) -> String {
     pairs.extend(td_core::page::to_pairs(&opts));
     format!(
         "{}{}",
-        embed::base_url(),
+        crate::chrome::base_url(),
         td_core::url::join_hash(e.name(), &pairs)
     )
 }

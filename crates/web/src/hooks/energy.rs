@@ -14,7 +14,6 @@ use web_sys::{Event, MouseEvent, ProgressEvent, XmlHttpRequest};
 
 use crate::dom::{self, by_id, make, set_attr, set_text};
 use crate::runner::{with_runner, Runner, WebExplorer};
-use crate::shell;
 
 /// Where the page finds the trained weights (relative to the page).
 const WEIGHTS_URL: &str = "models/trained.tdgpt";
@@ -131,7 +130,7 @@ fn weights_failed(reason: String) {
                 "the trained weights could not be loaded ({reason}); the random model stands in"
             ),
         ));
-        shell::show_messages(&r.chrome.messages);
+        crate::chrome::show_messages(&r.chrome.messages);
         r.rebuild_scene();
     });
 }

@@ -11,7 +11,6 @@ use web_sys::{Event, HtmlCanvasElement, HtmlInputElement, KeyboardEvent, Pointer
 
 use crate::controls::is_focused;
 use crate::dom::{self, by_id, by_id_as, set_attr, set_text};
-use crate::embed;
 use crate::runner::{with_runner, Runner, WebExplorer};
 
 /// The logits editor's state.
@@ -232,7 +231,7 @@ fn wire_token_editor() {
 /// on the page).
 fn sync_token_editor(r: &R) {
     let editable = r.state.gen == GenMode::None
-        && embed::panel_shown(&r.chrome.page, "logits", "simplex")
+        && crate::chrome::panel_shown(&r.chrome.page, "logits", "simplex")
         && !r.chrome.page.embed;
     if let Some(row) = by_id("token-editor") {
         if editable {

@@ -1,26 +1,14 @@
-//! The page chrome every explorer shares: the message banner, busy/ready flags and progress bar,
-//! the throttled address-bar update, playback, presets, and the page-wide listeners (links,
-//! resize, keyboard). Explorer-specific work goes through [`crate::page::Page`].
+//! The page chrome every explorer shares, as DOM effects that need no running page: the message
+//! banner, busy/ready flags and progress bar, the address bar, presets, page options applied to
+//! the DOM (classes, theme, hidden panels and controls), the "open in token-dynamics" link, the
+//! playback clock, and [`Chrome`], what every page keeps besides its explorer's state.
 
-use std::cell::Cell;
-
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{Event, HashChangeEvent, KeyboardEvent};
-
-use crate::dom::{self, by_id, make, set_attr};
-use crate::embed;
-use crate::page::{route_elsewhere, with_page};
-use td_core::explorer::Explorer;
+use td_core::explorer::{Explorer, FigureInfo, TextPanel};
 use td_core::page::{self, PageOptions};
 use td_core::table::{Message, Preset};
+use wasm_bindgen::prelude::*;
 
-/// Delay of the address-bar update after a change (drags write one link, not hundreds).
-const URL_THROTTLE_MS: i32 = 150;
-
-thread_local! {
-    static URL_PENDING: Cell<bool> = const { Cell::new(false) };
-}
+use crate::dom::{self, by_id, make, set_attr};
 
 /// Shows `messages` in the banner (hidden when empty). Text only: link text never becomes markup.
 pub fn show_messages(messages: &[Message]) {
@@ -71,20 +59,6 @@ pub fn replace_hash(hash: &str) {
     }
 }
 
-/// Writes the running explorer's link into the address bar after [`URL_THROTTLE_MS`].
-pub fn schedule_url() {
-    if URL_PENDING.with(|p| p.replace(true)) {
-        return;
-    }
-    dom::set_timeout(
-        || {
-            URL_PENDING.with(|p| p.set(false));
-            with_page(|e| e.write_url());
-        },
-        URL_THROTTLE_MS,
-    );
-}
-
 /// One link per preset (each is a plain link; `data-preset` names it for tests and scripts).
 pub fn build_presets(presets: &[Preset]) {
     let Some(root) = by_id("presets") else { return };
@@ -103,7 +77,7 @@ pub fn build_presets(presets: &[Preset]) {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Playback {
     pub playing: bool,
-    origin: (f64, f64),
+    pub origin: (f64, f64),
 }
 
 impl Playback {
@@ -113,7 +87,6 @@ impl Playback {
         let at = if self.playing && at >= 1.0 { 0.0 } else { at };
         if self.playing {
             self.origin = (dom::now_ms(), at);
-            dom::request_frame(animate);
         }
         if let Some(button) = by_id("play") {
             button.set_text_content(Some(if self.playing {
@@ -131,100 +104,9 @@ impl Playback {
     }
 
     /// The position now, for a whole run lasting `duration_ms` at speed 1.
-    fn position(&self, speed: f64, duration_ms: f64) -> f64 {
+    pub fn position(&self, speed: f64, duration_ms: f64) -> f64 {
         self.origin.1 + (dom::now_ms() - self.origin.0) * speed / duration_ms
     }
-}
-
-fn animate(_time: f64) {
-    let again = with_page(|e| {
-        let playback = e.playback();
-        if !playback.playing {
-            return false;
-        }
-        let at = playback.position(e.speed(), e.play_ms());
-        if at < 1.0 {
-            e.show_at(at);
-            return true;
-        }
-        if e.page().looping {
-            e.playback_mut().origin = (dom::now_ms(), 0.0);
-            e.show_at(0.0);
-            return true;
-        }
-        e.show_at(1.0);
-        e.toggle_play();
-        false
-    })
-    .unwrap_or(false);
-    if again {
-        dom::request_frame(animate);
-    }
-}
-
-/// Page-wide listeners: message dismissal, play button, links (presets, navigation, hand edits),
-/// resize, and the keyboard (share/export shortcuts with Shift anywhere but in a text field; the
-/// explorer's own keys when not typing). `is_typing_target` names targets whose keys belong to
-/// the element (e.g. an editor canvas).
-pub fn wire(explorer_name: &'static str, is_typing_target: fn(&web_sys::Element) -> bool) {
-    if let Some(button) = by_id("dismiss-messages") {
-        dom::listen::<Event>(&button, "click", |_| {
-            with_page(|e| e.dismiss_messages());
-        });
-    }
-    if let Some(button) = by_id("play") {
-        dom::listen::<Event>(&button, "click", |_| {
-            with_page(|e| e.toggle_play());
-        });
-    }
-    dom::listen::<HashChangeEvent>(&dom::window(), "hashchange", move |event| {
-        // The hash navigated to comes from the event, not the address bar: a throttled
-        // replaceState of the previous state may already have rewritten the address bar.
-        let url = event.new_url();
-        let hash = url.find('#').map_or("", |i| &url[i..]).to_string();
-        if route_elsewhere(&hash, explorer_name) {
-            return;
-        }
-        with_page(|e| {
-            if e.full_hash() != hash {
-                e.load_hash(&hash);
-            }
-        });
-    });
-    dom::listen::<Event>(&dom::window(), "resize", |_| {
-        with_page(|e| {
-            let force = !e.page().embed;
-            e.relayout(force);
-        });
-    });
-    dom::listen::<KeyboardEvent>(&dom::document(), "keydown", move |event| {
-        if event.ctrl_key() || event.meta_key() || event.alt_key() {
-            return;
-        }
-        let target = event
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok());
-        let in_field = target.as_ref().is_some_and(|el| {
-            matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
-                || el.closest("[contenteditable]").ok().flatten().is_some()
-        });
-        if event.shift_key() && !in_field && super::share::shortcut(&event.key()) {
-            event.prevent_default();
-            return;
-        }
-        let busy_target = in_field
-            || target.as_ref().is_some_and(|el| {
-                matches!(el.tag_name().as_str(), "BUTTON" | "A") || is_typing_target(el)
-            });
-        if busy_target {
-            return;
-        }
-        let on_canvas = target.as_ref().is_some_and(|el| el.tag_name() == "CANVAS");
-        let key = event.key();
-        if with_page(|e| e.on_key(&key, on_canvas)).unwrap_or(false) {
-            event.prevent_default();
-        }
-    });
 }
 
 /// What every explorer's page keeps besides its own state and scene.
@@ -302,7 +184,7 @@ impl Chrome {
                 && !self.page.autoplay
                 && self.ready
                 && !self.playback.playing
-                && !embed::prefers_reduced_motion();
+                && !prefers_reduced_motion();
             self.page = page_options;
             self.page_dirty = true;
         }
@@ -322,7 +204,7 @@ impl Chrome {
         let page_changed = self.page_dirty;
         if self.page_dirty {
             self.page_dirty = false;
-            embed::apply_page_dom(&self.page, E::figures(), E::text_panels());
+            apply_page_dom(&self.page, E::figures(), E::text_panels());
         }
         page_changed
     }
@@ -340,6 +222,124 @@ impl Chrome {
 
     /// Whether autoplay should start now that the page is ready.
     pub fn autoplay_due(&self) -> bool {
-        self.page.autoplay && !self.playback.playing && !embed::prefers_reduced_motion()
+        self.page.autoplay && !self.playback.playing && !prefers_reduced_motion()
+    }
+}
+
+/// Whether a panel shows. An embed without `view=` shows its first figure (`main`) only.
+pub fn panel_shown(opts: &PageOptions, name: &str, main: &str) -> bool {
+    if opts.view.is_empty() {
+        !opts.embed || name == main
+    } else {
+        page::shows(opts, name)
+    }
+}
+
+/// Whether the control of `key` shows under the page options (its relevance is checked elsewhere):
+/// not hidden itself or through the control it refines, and in the embed strip when embedded.
+pub fn control_shown(
+    opts: &PageOptions,
+    key: &str,
+    controlled_by: fn(&str) -> Option<&'static str>,
+    strip: &[&str],
+) -> bool {
+    opts.controls
+        && !opts
+            .hide
+            .iter()
+            .any(|h| h == key || controlled_by(key) == Some(h.as_str()))
+        && (!opts.embed || strip.contains(&key))
+}
+
+pub fn prefers_reduced_motion() -> bool {
+    dom::window()
+        .match_media("(prefers-reduced-motion: reduce)")
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.matches())
+}
+
+fn toggle(el: &web_sys::Element, hidden: bool) {
+    if hidden {
+        set_attr(el, "hidden", "");
+    } else {
+        let _ = el.remove_attribute("hidden");
+    }
+}
+
+/// Applies the page options to the DOM: body classes, theme, hidden panels, the embed bar.
+pub fn apply_page_dom(opts: &PageOptions, figures: &[FigureInfo], text_panels: &[TextPanel]) {
+    let document = dom::document();
+    if let Some(body) = document.body() {
+        let classes = body.class_list();
+        let _ = if opts.embed {
+            classes.add_1("embed")
+        } else {
+            classes.remove_1("embed")
+        };
+        let _ = if opts.controls {
+            classes.remove_1("controls-none")
+        } else {
+            classes.add_1("controls-none")
+        };
+    }
+    if let Some(root) = document.document_element() {
+        set_attr(&root, "data-theme", opts.theme.as_str());
+    }
+    let main = figures[0].name;
+    let panels = figures
+        .iter()
+        .map(|f| (f.wrap_id, f.name))
+        .chain(text_panels.iter().map(|t| (t.id, t.name)));
+    for (id, panel) in panels {
+        if let Some(el) = by_id(id) {
+            toggle(&el, !panel_shown(opts, panel, main));
+        }
+    }
+    if let Some(el) = by_id("readouts-section") {
+        toggle(
+            &el,
+            !text_panels.iter().any(|t| panel_shown(opts, t.name, main)),
+        );
+    }
+    if let Some(bar) = by_id("embed-bar") {
+        toggle(&bar, !opts.embed);
+    }
+    if let Some(bar) = by_id("share-bar") {
+        toggle(&bar, opts.embed);
+    }
+}
+
+/// The page's address without its hash.
+pub fn base_url() -> String {
+    let href = dom::window().location().href().unwrap_or_default();
+    match href.find('#') {
+        Some(pos) => href[..pos].to_string(),
+        None => href,
+    }
+}
+
+/// The link of the full page for the same state (the explorer's `pairs`): the embed keys are
+/// dropped, the theme is kept.
+pub fn full_page_link(
+    explorer: &str,
+    mut pairs: Vec<(String, String)>,
+    opts: &PageOptions,
+) -> String {
+    let kept = PageOptions {
+        theme: opts.theme,
+        ..PageOptions::default()
+    };
+    pairs.extend(page::to_pairs(&kept));
+    format!(
+        "{}{}",
+        base_url(),
+        td_core::url::join_hash(explorer, &pairs)
+    )
+}
+
+pub fn update_open_link(explorer: &str, pairs: Vec<(String, String)>, opts: &PageOptions) {
+    if let Some(link) = by_id("open-full") {
+        set_attr(&link, "href", &full_page_link(explorer, pairs, opts));
     }
 }
