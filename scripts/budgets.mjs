@@ -11,6 +11,18 @@ import { execFileSync } from "node:child_process";
 /** Budgets in bytes (gzip -9), per page: the README's table states the same. */
 export const BUDGETS = { "next-token": 190_000, attention: 220_000, energy: 260_000 };
 
+/** The gzip -9 size of each page's cold download (wasm + JS) in `dist`. */
+export function pageSizes(dist) {
+  const gz = (file) => execFileSync("gzip", ["-9", "-c", path.join(dist, file)], { maxBuffer: 1 << 28 }).length;
+  const site = JSON.parse(fs.readFileSync(new URL("../www/site.json", import.meta.url), "utf8"));
+  return site.pages.map(({ explorer, file }) => {
+    const wasm = gz(`td-${explorer}_bg.wasm`);
+    const js = gz(`td-${explorer}.js`) + gz("boot.js");
+    return { explorer, file, wasm, js, total: wasm + js, budget: BUDGETS[explorer], chrome: gz(file) + gz("style.css") };
+  });
+}
+
+function main() {
 const dist = process.argv[2] || "dist";
 // The gzip command at -9 (what the budgets were set with; zlib's level 9 differs by a few %).
 const gz = (file) => execFileSync("gzip", ["-9", "-c", path.join(dist, file)], { maxBuffer: 1 << 28 }).length;
@@ -34,3 +46,6 @@ if (fs.existsSync(weights)) {
   console.log(`energy lab's trained weights (on demand): ${fs.statSync(weights).size} bytes raw, ${gz("models/trained.tdgpt")} gzip`);
 }
 process.exit(over ? 1 : 0);
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${fs.realpathSync(process.argv[1])}`).href) main();

@@ -5,8 +5,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
-# binaryen's wasm-opt from npm must win over any other wasm-opt on PATH (Debian's breaks the module).
-PATH="$PWD/node_modules/.bin:$PATH" trunk build --release --offline
+# One WebAssembly module per page, then the pages (scripts/build.sh).
+bash scripts/build.sh
 
 PORT="${PORT:-8080}"
 echo

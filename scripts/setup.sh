@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing token-dynamics needs, skipping what is already there.
-# Safe to run repeatedly. Versions are pinned where a mismatch silently breaks the build
-# (see ../shared/reference/toolchain.md): wasm-bindgen CLI == the crate in Cargo.lock,
-# Trunk 0.21.14 (0.22 needs a newer rustc), binaryen's wasm-opt from npm (Debian's breaks the module).
+# Safe to run repeatedly. Versions are pinned where a mismatch silently breaks the build:
+# the wasm-bindgen CLI must equal the wasm-bindgen crate in Cargo.lock, and wasm-opt must be
+# binaryen's from npm (Debian's binaryen 108 produces modules that fail to load in Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130   # keep equal to the `=` pin in Cargo.toml
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -17,11 +16,6 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
-
-if [ "$(trunk --version 2>/dev/null || true)" != "trunk $TRUNK_VERSION" ]; then
-  say "installing trunk $TRUNK_VERSION (takes several minutes)"
-  cargo install --quiet trunk --version "$TRUNK_VERSION" --locked
-fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"

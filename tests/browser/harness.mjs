@@ -130,7 +130,10 @@ export async function openApp(
   const page = await context.newPage();
   const errors = [];
   const dialogs = [];
+  /** Every URL the page requested, in order (download budgets, routing). */
+  const requests = [];
   const base = new URL(url).origin;
+  page.on("request", (req) => requests.push(req.url()));
 
   page.on("console", (msg) => {
     if (msg.type() !== "error") return;
@@ -183,6 +186,7 @@ export async function openApp(
     context,
     errors,
     dialogs,
+    requests,
     async cspViolations() {
       return page.evaluate(() => window.__cspViolations || []).catch(() => []);
     },

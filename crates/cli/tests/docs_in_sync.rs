@@ -70,3 +70,27 @@ fn readme_documents_every_energy_link_key() {
         );
     }
 }
+
+/// The site's pages (www/site.json, from which the navigation that boot.js and the page route by
+/// is built) are exactly the explorers the Rust code dispatches on, in the same order, and each has
+/// its page part and its page crate.
+#[test]
+fn the_site_has_one_page_per_explorer() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let site = std::fs::read_to_string(format!("{root}/www/site.json")).unwrap();
+    let named: Vec<&str> = site
+        .split("\"explorer\": \"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(named, token_dynamics::explorers::NAMES);
+    for name in named {
+        assert!(
+            std::path::Path::new(&format!("{root}/www/pages/{name}.html")).exists(),
+            "www/pages/{name}.html missing"
+        );
+        let manifest = std::fs::read_to_string(format!("{root}/pages/{name}/Cargo.toml"))
+            .unwrap_or_else(|e| panic!("pages/{name}/Cargo.toml: {e}"));
+        assert!(manifest.contains(&format!("name = \"td-page-{name}\"")));
+    }
+}

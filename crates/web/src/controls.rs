@@ -38,112 +38,137 @@ pub fn build<S, G: Copy + PartialEq>(
         let fieldset = make("fieldset", "group", None);
         let _ = fieldset.append_child(&make("legend", "", Some(title)));
         for param in params.iter().filter(|p| p.group == group) {
-            let row = make("div", "control", None);
-            set_attr(&row, "id", &format!("row-{}", param.key));
-            let id = format!("ctl-{}", param.key);
-            let label = make("label", "", Some(param.label));
-            set_attr(&label, "for", &id);
-            set_attr(&label, "title", param.help);
-            let _ = row.append_child(&label);
-            let help_id = format!("help-{}", param.key);
-            match &param.kind {
-                Kind::Number {
-                    min,
-                    max,
-                    log,
-                    step,
-                    ..
-                } => {
-                    let output = make("output", "value", None);
-                    set_attr(&output, "id", &format!("{id}-out"));
-                    set_attr(&output, "for", &id);
-                    let _ = label.append_child(&output);
-                    let range = make("input", "", None);
-                    set_attr(&range, "type", "range");
-                    set_attr(&range, "id", &id);
-                    set_attr(&range, "data-key", param.key);
-                    set_attr(&range, "title", param.help);
-                    set_attr(&range, "aria-describedby", &help_id);
-                    if *log {
-                        set_attr(&range, "data-log", "1");
-                        set_attr(&range, "min", &format!("{}", min.log10()));
-                        set_attr(&range, "max", &format!("{}", max.log10()));
-                        set_attr(&range, "step", "0.01");
-                        if let Some((low, high)) = slider_range(param.key) {
-                            set_attr(&range, "min", &format!("{}", low.log10()));
-                            set_attr(&range, "max", &format!("{}", high.log10()));
-                        }
-                    } else {
-                        set_attr(&range, "min", &format_number(*min));
-                        set_attr(&range, "max", &format_number(*max));
-                        set_attr(&range, "step", &format_number(*step));
-                    }
-                    let _ = row.append_child(&range);
-                    let number = make("input", "num", None);
-                    set_attr(&number, "type", "text");
-                    set_attr(&number, "inputmode", "decimal");
-                    set_attr(&number, "id", &format!("{id}-num"));
-                    set_attr(&number, "data-key", param.key);
-                    set_attr(
-                        &number,
-                        "aria-label",
-                        &format!("{} (type a value)", param.label),
-                    );
-                    set_attr(
-                        &number,
-                        "title",
-                        &format!(
-                            "type a value from {} to {}",
-                            format_number(*min),
-                            format_number(*max)
-                        ),
-                    );
-                    let _ = row.append_child(&number);
-                }
-                Kind::Integer { min, max, .. } => {
-                    let number = make("input", "num", None);
-                    set_attr(&number, "type", "number");
-                    set_attr(&number, "id", &id);
-                    set_attr(&number, "data-key", param.key);
-                    set_attr(&number, "min", &format_number(*min));
-                    set_attr(&number, "max", &format_number(*max));
-                    set_attr(&number, "step", "1");
-                    set_attr(&number, "title", param.help);
-                    set_attr(&number, "aria-describedby", &help_id);
-                    let _ = row.append_child(&number);
-                }
-                Kind::Choice { options, .. } => {
-                    let select = make("select", "", None);
-                    set_attr(&select, "id", &id);
-                    set_attr(&select, "data-key", param.key);
-                    set_attr(&select, "title", param.help);
-                    set_attr(&select, "aria-describedby", &help_id);
-                    for (value, text) in options.iter() {
-                        let option = make("option", "", Some(text));
-                        set_attr(&option, "value", value);
-                        let _ = select.append_child(&option);
-                    }
-                    let _ = row.append_child(&select);
-                }
-                Kind::Text { placeholder, .. } => {
-                    let input = make("input", "text", None);
-                    set_attr(&input, "type", "text");
-                    set_attr(&input, "id", &id);
-                    set_attr(&input, "data-key", param.key);
-                    set_attr(&input, "placeholder", placeholder);
-                    set_attr(&input, "title", param.help);
-                    set_attr(&input, "aria-describedby", &help_id);
-                    set_attr(&input, "spellcheck", "false");
-                    let _ = row.append_child(&input);
-                }
-            }
-            let help = make("p", "help", Some(param.help));
-            set_attr(&help, "id", &help_id);
-            let _ = row.append_child(&help);
-            let _ = fieldset.append_child(&row);
+            let _ = fieldset.append_child(&control_row(param, slider_range));
         }
         let _ = root.append_child(&fieldset);
     }
+}
+
+/// One control row: label, the input(s) of the parameter's kind, and its help text.
+fn control_row<S, G>(
+    param: &Param<S, G>,
+    slider_range: fn(&str) -> Option<(f64, f64)>,
+) -> web_sys::Element {
+    let row = make("div", "control", None);
+    set_attr(&row, "id", &format!("row-{}", param.key));
+    let id = format!("ctl-{}", param.key);
+    let label = make("label", "", Some(param.label));
+    set_attr(&label, "for", &id);
+    set_attr(&label, "title", param.help);
+    let _ = row.append_child(&label);
+    let help_id = format!("help-{}", param.key);
+    match &param.kind {
+        Kind::Number {
+            min,
+            max,
+            log,
+            step,
+            ..
+        } => {
+            let output = make("output", "value", None);
+            set_attr(&output, "id", &format!("{id}-out"));
+            set_attr(&output, "for", &id);
+            let _ = label.append_child(&output);
+            let range = (*min, *max, *step);
+            let _ = row.append_child(&slider(param, &id, &help_id, range, *log, slider_range));
+            let _ = row.append_child(&typed_number(param, &id, *min, *max));
+        }
+        Kind::Integer { min, max, .. } => {
+            let number = input(param, "num", "number", &id, &help_id);
+            set_attr(&number, "min", &format_number(*min));
+            set_attr(&number, "max", &format_number(*max));
+            set_attr(&number, "step", "1");
+            let _ = row.append_child(&number);
+        }
+        Kind::Choice { options, .. } => {
+            let select = make("select", "", None);
+            set_attr(&select, "id", &id);
+            set_attr(&select, "data-key", param.key);
+            set_attr(&select, "title", param.help);
+            set_attr(&select, "aria-describedby", &help_id);
+            for (value, text) in options.iter() {
+                let option = make("option", "", Some(text));
+                set_attr(&option, "value", value);
+                let _ = select.append_child(&option);
+            }
+            let _ = row.append_child(&select);
+        }
+        Kind::Text { placeholder, .. } => {
+            let text = input(param, "text", "text", &id, &help_id);
+            set_attr(&text, "placeholder", placeholder);
+            set_attr(&text, "spellcheck", "false");
+            let _ = row.append_child(&text);
+        }
+    }
+    let help = make("p", "help", Some(param.help));
+    set_attr(&help, "id", &help_id);
+    let _ = row.append_child(&help);
+    row
+}
+
+/// An `<input>` bound to a parameter (`data-key`), described by its help text.
+fn input<S, G>(
+    param: &Param<S, G>,
+    class: &str,
+    kind: &str,
+    id: &str,
+    help_id: &str,
+) -> web_sys::Element {
+    let el = make("input", class, None);
+    set_attr(&el, "type", kind);
+    set_attr(&el, "id", id);
+    set_attr(&el, "data-key", param.key);
+    set_attr(&el, "title", param.help);
+    set_attr(&el, "aria-describedby", help_id);
+    el
+}
+
+/// The slider of a number; a log slider moves in log10 space.
+fn slider<S, G>(
+    param: &Param<S, G>,
+    id: &str,
+    help_id: &str,
+    (min, max, step): (f64, f64, f64),
+    log: bool,
+    slider_range: fn(&str) -> Option<(f64, f64)>,
+) -> web_sys::Element {
+    let range = input(param, "", "range", id, help_id);
+    if log {
+        let (low, high) = slider_range(param.key).unwrap_or((min, max));
+        set_attr(&range, "data-log", "1");
+        set_attr(&range, "min", &format!("{}", low.log10()));
+        set_attr(&range, "max", &format!("{}", high.log10()));
+        set_attr(&range, "step", "0.01");
+    } else {
+        set_attr(&range, "min", &format_number(min));
+        set_attr(&range, "max", &format_number(max));
+        set_attr(&range, "step", &format_number(step));
+    }
+    range
+}
+
+/// The text box beside a slider, for typing any value of the whole range.
+fn typed_number<S, G>(param: &Param<S, G>, id: &str, min: f64, max: f64) -> web_sys::Element {
+    let number = make("input", "num", None);
+    set_attr(&number, "type", "text");
+    set_attr(&number, "inputmode", "decimal");
+    set_attr(&number, "id", &format!("{id}-num"));
+    set_attr(&number, "data-key", param.key);
+    set_attr(
+        &number,
+        "aria-label",
+        &format!("{} (type a value)", param.label),
+    );
+    set_attr(
+        &number,
+        "title",
+        &format!(
+            "type a value from {} to {}",
+            format_number(min),
+            format_number(max)
+        ),
+    );
+    number
 }
 
 /// Replaces the one-line text fields of `keys` by multi-line text boxes (same id, data-key and

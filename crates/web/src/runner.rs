@@ -164,7 +164,7 @@ impl<E: WebExplorer> Runner<E> {
             .collect()
     }
 
-    /// A new scene for the state, computed for up to [`SYNC_MS`] now (or whole, if small) and the
+    /// A new scene for the state, computed for up to 8 ms now (or whole, if small) and the
     /// rest in slices across frames.
     pub fn rebuild_scene(&mut self) {
         self.chrome.generation += 1;

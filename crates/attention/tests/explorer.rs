@@ -1,0 +1,73 @@
+//! The attention explorer through the one Explorer interface.
+
+use td_attention::explorer::{list_tokens, readout_blocks, step_text, Attention};
+use td_attention::svg::{render_svg, Figure};
+use td_core::explorer::{Block, Explorer};
+
+fn computed(link: &str) -> td_attention::scene::Scene {
+    let (state, msgs) = Attention::from_hash(link);
+    assert!(msgs.is_empty(), "{link}: {msgs:?}");
+    let mut scene = Attention::new_scene(&state, &());
+    Attention::run_to_end(&mut scene);
+    scene
+}
+
+#[test]
+fn view_settings_share_the_computation() {
+    let (a, _) = Attention::from_hash("#attention?v=1&n=20");
+    let (b, _) = Attention::from_hash("#attention?v=1&n=20&trails=off&yaw=30&at=0.5&focus=3");
+    let (c, _) = Attention::from_hash("#attention?v=1&n=21");
+    assert_eq!(
+        Attention::computation_key(&a),
+        Attention::computation_key(&b)
+    );
+    assert_ne!(
+        Attention::computation_key(&a),
+        Attention::computation_key(&c)
+    );
+}
+
+#[test]
+fn figures_through_the_interface_are_the_explorer_s_own_svg() {
+    let scene = computed("#attention?v=1&rule=compare&n=12&steps=20");
+    assert_eq!(Attention::figure_panels(&scene, "particles"), 3);
+    for figure in ["particles", "plots"] {
+        let size = Attention::default_size(&scene, figure);
+        let ours = Attention::render_svg(&scene, figure, size, 0.5);
+        assert!(ours == render_svg(&scene, Figure::parse(figure).unwrap(), size, 0.5));
+    }
+}
+
+#[test]
+fn the_readout_names_leaders_hull_and_quiescent_sets() {
+    let scene = computed("#attention?v=1&rule=hardmax&steps=30&init=fig2-leader");
+    let blocks = readout_blocks(&scene, 0);
+    let Some(Block::Pairs(rows)) = blocks.get(1) else {
+        panic!("no rows: {blocks:?}");
+    };
+    let get = |name: &str| {
+        rows.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{name} missing: {rows:?}"))
+    };
+    assert_eq!(get("tokens"), "8");
+    assert_eq!(get("steps computed"), "30 of 30");
+    // Token 1 is the emerging leader of the hardmax paper's Figure 2 case.
+    assert!(
+        get("leaders").split(", ").any(|t| t == "1"),
+        "{}",
+        get("leaders")
+    );
+    assert!(get("quiescent sets").contains("working definition"));
+    assert_eq!(step_text(&scene, 1.0), "k = 30 / 30");
+    assert_eq!(Attention::rule_lines(&scene).len(), 1);
+}
+
+#[test]
+fn token_lists_are_short() {
+    assert_eq!(list_tokens(&[]), "none");
+    assert_eq!(list_tokens(&[0, 3, 7]), "0, 3, 7");
+    let many: Vec<usize> = (0..20).collect();
+    assert!(list_tokens(&many).ends_with("… (20 in all)"));
+}

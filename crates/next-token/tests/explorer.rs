@@ -1,0 +1,83 @@
+//! The next-token explorer through the one Explorer interface: the same links, states, figures and
+//! text panels the page runner, the CLI and the bench use.
+
+use td_core::explorer::{Block, Explorer};
+use td_next_token::explorer::NextToken;
+use td_next_token::params;
+use td_next_token::svg::{render_svg, Figure};
+
+fn computed(link: &str) -> td_next_token::scene::Scene {
+    let (state, msgs) = NextToken::from_hash(link);
+    assert!(msgs.is_empty(), "{link}: {msgs:?}");
+    let mut scene = NextToken::new_scene(&state, &());
+    NextToken::run_to_end(&mut scene);
+    assert!(NextToken::is_done(&scene));
+    scene
+}
+
+#[test]
+fn links_read_and_print_as_the_parameter_table_says() {
+    for link in [
+        "#next-token?v=1",
+        "#next-token?v=1&flow=entropic&T=0.5",
+        "#next-token?v=1&gen=zipf&V=1e3&seed=3",
+    ] {
+        let (state, msgs) = NextToken::from_hash(link);
+        assert!(msgs.is_empty(), "{msgs:?}");
+        assert_eq!(NextToken::to_hash(&state), link);
+        assert_eq!(params::from_hash(link).0, state);
+    }
+    assert!(NextToken::panels().contains(&"readout"));
+    assert_eq!(NextToken::control_keys().len(), params::PARAMS.len());
+}
+
+#[test]
+fn figures_through_the_interface_are_the_explorer_s_own_svg() {
+    for link in ["#next-token?v=1", "#next-token?v=1&flow=compare&V=2"] {
+        let scene = computed(link);
+        for figure in ["simplex", "series", "logits"] {
+            let size = NextToken::default_size(&scene, figure);
+            let ours = NextToken::render_svg(&scene, figure, size, 0.4);
+            let theirs = render_svg(&scene, Figure::parse(figure).unwrap(), size, 0.4);
+            assert!(
+                ours == theirs,
+                "{link} {figure}: the interface draws differently"
+            );
+            assert!(ours.starts_with("<svg"));
+        }
+    }
+}
+
+#[test]
+fn compare_mode_has_two_simplex_panels_and_a_readout_per_flow() {
+    let scene = computed("#next-token?v=1&flow=compare");
+    assert_eq!(NextToken::figure_panels(&scene, "simplex"), 2);
+    assert_eq!(NextToken::figure_panels(&scene, "series"), 1);
+    let blocks = NextToken::text_panel(&scene, "readout");
+    let headings: Vec<&str> = blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Heading(h) => Some(h.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(headings.len(), 2, "{headings:?}");
+    let Some(Block::Table { rows, .. }) = blocks.iter().find(|b| matches!(b, Block::Table { .. }))
+    else {
+        panic!("no table of the most likely tokens");
+    };
+    assert_eq!(rows.len(), 3, "V = 3: every token is listed");
+    // The most likely token comes first.
+    let p: Vec<f64> = rows.iter().map(|r| r[1].1.parse().unwrap()).collect();
+    assert!(p.windows(2).all(|w| w[0] >= w[1]), "{p:?}");
+    assert!(NextToken::canvas_label(&scene, "simplex", 1).contains("trajectories"));
+}
+
+#[test]
+fn readout_json_is_the_script_interface_s_object() {
+    let scene = computed("#next-token?v=1&flow=compare");
+    let text = NextToken::readout_json(&scene);
+    for key in ["\"flow\"", "\"compare\"", "\"done\":true", "\"notes\""] {
+        assert!(text.contains(key), "{key} missing in {text}");
+    }
+}

@@ -1,0 +1,58 @@
+// One WebAssembly module per page: each page downloads its own explorer only, within its budget,
+// and a link of another explorer is sent to that explorer's page before anything heavy loads.
+// Run: node --test --test-concurrency=1 tests/browser/   (needs a built dist/; see scripts/test.sh)
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { startSuite, DIST } from "./harness.mjs";
+import { pageSizes, BUDGETS } from "../../scripts/budgets.mjs";
+
+const SITE = JSON.parse(fs.readFileSync(new URL("../../www/site.json", import.meta.url), "utf8"));
+let suite;
+before(async () => {
+  suite = await startSuite();
+});
+after(async () => {
+  await suite?.close();
+});
+
+const modules = (requests) =>
+  requests.map((u) => new URL(u).pathname.split("/").pop()).filter((f) => /^td-.*\.(wasm|js)$/.test(f)).sort();
+
+test("each page requests its own module only, and its cold download is within budget", async (t) => {
+  const sizes = new Map(pageSizes(DIST).map((s) => [s.explorer, s]));
+  for (const { explorer, file } of SITE.pages) {
+    const app = await suite.open(file);
+    try {
+      assert.deepEqual(modules(app.requests), [`td-${explorer}.js`, `td-${explorer}_bg.wasm`], `${file} requested ${modules(app.requests)}`);
+      assert.equal(await app.page.evaluate(() => window.tokenDynamics.explorer), explorer);
+      const size = sizes.get(explorer);
+      t.diagnostic(`${file}: wasm ${size.wasm} + JS ${size.js} = ${size.total} bytes gzip -9 (budget ${BUDGETS[explorer]})`);
+      assert.ok(size.total <= BUDGETS[explorer], `${file}: ${size.total} > ${BUDGETS[explorer]}`);
+      await app.assertNoErrors();
+    } finally {
+      await app.close();
+    }
+  }
+});
+
+test("a link of another explorer is routed before its page's module loads", async () => {
+  for (const [from, link, to] of [
+    ["index.html", "#attention?v=1&n=12", "attention"],
+    ["attention.html", "#energy?v=1&text=abc", "energy"],
+    ["energy.html", "#next-token?v=1&T=2", "next-token"],
+  ]) {
+    const app = await suite.open(from + link);
+    try {
+      const fromExplorer = SITE.pages.find((p) => p.file === from).explorer;
+      const loaded = modules(app.requests);
+      assert.ok(!loaded.includes(`td-${fromExplorer}_bg.wasm`), `${from}${link} loaded ${fromExplorer}'s wasm: ${loaded}`);
+      assert.ok(loaded.includes(`td-${to}_bg.wasm`), `${from}${link}: ${loaded}`);
+      assert.equal(await app.page.evaluate(() => window.tokenDynamics.explorer), to);
+      assert.ok(app.page.url().endsWith(link.replace(/ /g, "%20")), app.page.url());
+      await app.assertNoErrors();
+    } finally {
+      await app.close();
+    }
+  }
+});
