@@ -164,100 +164,98 @@ impl ParticleFrame {
         let top = if d == 1 { 48.0 } else { 42.0 } * scale;
         let right = 12.0 * scale;
         let bottom = (if axes { 32.0 } else { 10.0 } + 13.0 * legend.len() as f64 + 4.0) * scale;
-        let width = (width_px - left - right).max(10.0);
-        let height = (height_px - top - bottom).max(10.0);
-        let yaw = st.yaw.to_radians();
-        let pitch = st.pitch.to_radians();
-        let (sy, cy) = if yaw.is_finite() {
-            yaw.sin_cos()
-        } else {
-            (0.0, 1.0)
-        };
-        let (sp, cp) = if pitch.is_finite() {
-            pitch.sin_cos()
-        } else {
-            (0.0, 1.0)
-        };
         let mut frame = ParticleFrame {
             panel,
             d,
             left,
             top,
-            width,
-            height,
+            width: (width_px - left - right).max(10.0),
+            height: (height_px - top - bottom).max(10.0),
             x_range: (0.0, 1.0),
             y_range: (0.0, 1.0),
             scale,
             legend,
             centre: [0.0; 3],
-            rot: [[cy, -sy, 0.0], [sy * sp, cy * sp, cp]],
+            rot: view_rows(st.yaw, st.pitch),
             radius: 1.0,
             pca: scene.pca().cloned(),
         };
         let x0 = scene.initial_points();
         match d {
-            1 => {
-                let (lo, hi) = padded(x0.iter().copied());
-                frame.x_range = (lo, hi);
-                frame.y_range = (0.0, st.steps.max(1) as f64);
-            }
-            2 => {
-                let (x_lo, x_hi) = padded(x0.iter().step_by(2).copied());
-                let (y_lo, y_hi) = padded(x0.iter().skip(1).step_by(2).copied());
-                // Equal aspect: one unit is the same number of pixels across and up.
-                let unit = (width / (x_hi - x_lo)).min(height / (y_hi - y_lo));
-                let (cx, cy) = ((x_lo + x_hi) / 2.0, (y_lo + y_hi) / 2.0);
-                let (hw, hh) = (width / unit / 2.0, height / unit / 2.0);
-                if unit.is_finite() && unit > 0.0 && hw.is_finite() && hh.is_finite() {
-                    frame.x_range = (cx - hw, cx + hw);
-                    frame.y_range = (cy - hh, cy + hh);
-                } else {
-                    frame.x_range = (x_lo, x_hi);
-                    frame.y_range = (y_lo, y_hi);
-                }
-            }
-            _ => {
-                let q: Vec<[f64; 3]> = x0.chunks_exact(d).map(|p| frame.coords3(p)).collect();
-                let mut lo = [f64::INFINITY; 3];
-                let mut hi = [f64::NEG_INFINITY; 3];
-                for p in &q {
-                    for c in 0..3 {
-                        lo[c] = lo[c].min(p[c]);
-                        hi[c] = hi[c].max(p[c]);
-                    }
-                }
-                let centre: [f64; 3] = std::array::from_fn(|c| {
-                    let m = (lo[c] + hi[c]) / 2.0;
-                    if m.is_finite() {
-                        m
-                    } else {
-                        0.0
-                    }
-                });
-                let radius = q
-                    .iter()
-                    .map(|p| {
-                        ((p[0] - centre[0]).powi(2)
-                            + (p[1] - centre[1]).powi(2)
-                            + (p[2] - centre[2]).powi(2))
-                        .sqrt()
-                    })
-                    .fold(0.0f64, f64::max);
-                let floor = 1e-9 * centre.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-                let radius = if radius.is_finite() && radius > floor && radius > 0.0 {
-                    radius
-                } else {
-                    floor.max(1.0)
-                };
-                frame.centre = centre;
-                frame.radius = radius;
-                let r = radius * 1.08;
-                let unit = (width / (2.0 * r)).min(height / (2.0 * r));
-                frame.x_range = (-width / unit / 2.0, width / unit / 2.0);
-                frame.y_range = (-height / unit / 2.0, height / unit / 2.0);
-            }
+            1 => frame.fit_space_time(x0, st.steps),
+            2 => frame.fit_plane(x0),
+            _ => frame.fit_view(x0),
         }
         frame
+    }
+
+    /// d = 1: the initial coordinates across, steps 0..=steps downwards.
+    fn fit_space_time(&mut self, x0: &[f64], steps: usize) {
+        let (lo, hi) = padded(x0.iter().copied());
+        self.x_range = (lo, hi);
+        self.y_range = (0.0, steps.max(1) as f64);
+    }
+
+    /// d = 2: the initial points with equal aspect (one unit is the same number of pixels across
+    /// and up), centred.
+    fn fit_plane(&mut self, x0: &[f64]) {
+        let (width, height) = (self.width, self.height);
+        let (x_lo, x_hi) = padded(x0.iter().step_by(2).copied());
+        let (y_lo, y_hi) = padded(x0.iter().skip(1).step_by(2).copied());
+        let unit = (width / (x_hi - x_lo)).min(height / (y_hi - y_lo));
+        let (cx, cy) = ((x_lo + x_hi) / 2.0, (y_lo + y_hi) / 2.0);
+        let (hw, hh) = (width / unit / 2.0, height / unit / 2.0);
+        if unit.is_finite() && unit > 0.0 && hw.is_finite() && hh.is_finite() {
+            self.x_range = (cx - hw, cx + hw);
+            self.y_range = (cy - hh, cy + hh);
+        } else {
+            self.x_range = (x_lo, x_hi);
+            self.y_range = (y_lo, y_hi);
+        }
+    }
+
+    /// d >= 3: centre and radius of the initial cloud (3-D coordinates); the view shows a sphere
+    /// 8 % larger than the cloud whichever way it is turned.
+    fn fit_view(&mut self, x0: &[f64]) {
+        let (width, height) = (self.width, self.height);
+        let q: Vec<[f64; 3]> = x0.chunks_exact(self.d).map(|p| self.coords3(p)).collect();
+        let mut lo = [f64::INFINITY; 3];
+        let mut hi = [f64::NEG_INFINITY; 3];
+        for p in &q {
+            for c in 0..3 {
+                lo[c] = lo[c].min(p[c]);
+                hi[c] = hi[c].max(p[c]);
+            }
+        }
+        let centre: [f64; 3] = std::array::from_fn(|c| {
+            let m = (lo[c] + hi[c]) / 2.0;
+            if m.is_finite() {
+                m
+            } else {
+                0.0
+            }
+        });
+        let radius = q
+            .iter()
+            .map(|p| {
+                ((p[0] - centre[0]).powi(2)
+                    + (p[1] - centre[1]).powi(2)
+                    + (p[2] - centre[2]).powi(2))
+                .sqrt()
+            })
+            .fold(0.0f64, f64::max);
+        let floor = 1e-9 * centre.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let radius = if radius.is_finite() && radius > floor && radius > 0.0 {
+            radius
+        } else {
+            floor.max(1.0)
+        };
+        self.centre = centre;
+        self.radius = radius;
+        let r = radius * 1.08;
+        let unit = (width / (2.0 * r)).min(height / (2.0 * r));
+        self.x_range = (-width / unit / 2.0, width / unit / 2.0);
+        self.y_range = (-height / unit / 2.0, height / unit / 2.0);
     }
 
     /// Pixels per data unit across (d = 2, d >= 3: the same up).
@@ -393,6 +391,24 @@ impl ParticleFrame {
     }
 }
 
+/// The two view rows (across, up) of the 3-D view turned by `yaw` and tilted by `pitch`
+/// (degrees; non-finite angles count as 0).
+fn view_rows(yaw: f64, pitch: f64) -> [[f64; 3]; 2] {
+    let yaw = yaw.to_radians();
+    let pitch = pitch.to_radians();
+    let (sy, cy) = if yaw.is_finite() {
+        yaw.sin_cos()
+    } else {
+        (0.0, 1.0)
+    };
+    let (sp, cp) = if pitch.is_finite() {
+        pitch.sin_cos()
+    } else {
+        (0.0, 1.0)
+    };
+    [[cy, -sy, 0.0], [sy * sp, cy * sp, cp]]
+}
+
 /// (lo, hi) of finite values with a 6% margin; a degenerate range (one value) is widened.
 fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let mut lo = f64::INFINITY;
@@ -483,79 +499,182 @@ pub fn draw_particles<DB: DrawingBackend>(
         ))?;
         return Ok(());
     };
-    let frame = ParticleFrame::fit(scene, panel, w, h, scale);
-    let st = &scene.state;
-    let run = &data.run;
-    let d = run.spec().d;
-    let n = run.n();
-    let computed = run.computed_steps();
-    let k = scene.step_at(at).min(computed);
-    let done = scene.is_done();
-    let membership = if done { scene.membership(panel) } else { None };
-    let x_k = run.positions(k);
-
-    // Title, view line, step label.
-    area.draw(&Text::new(
-        fit_text(&data.title, w - 16.0 * scale, 12.5, scale),
-        px((8.0 * scale, 6.0 * scale)),
-        anchored(font(12.5, scale), HPos::Left, VPos::Top),
-    ))?;
-    let view_text = match d {
-        1 => "d = 1: position across, step k downwards".to_string(),
-        2 => String::new(),
-        3 => format!(
-            "d = 3: orthographic view, yaw {}°, pitch {}°",
-            tick_text(st.yaw, 1.0),
-            tick_text(st.pitch, 1.0)
-        ),
-        _ => match scene.pca() {
-            Some(pca) => format!(
-                "PCA: first 3 components, {}% of variance",
-                tick_text(
-                    super::scene::round_sig(
-                        super::scene::pca_share(pca, scene.initial_points(), d) * 100.0,
-                        3
-                    ),
-                    0.1
-                )
-            ),
-            None => format!("d = {d}: first 3 coordinates"),
-        },
-    };
-    if !view_text.is_empty() {
-        area.draw(&Text::new(
-            fit_text(&view_text, w * 0.62, 10.5, scale),
-            px((8.0 * scale, 24.0 * scale)),
-            anchored(font(10.5, scale).color(&MUTED), HPos::Left, VPos::Top),
-        ))?;
-    }
-    area.draw(&Text::new(
-        format!("k = {k} / {}", st.steps),
-        px((w - 8.0 * scale, 24.0 * scale)),
-        anchored(font(11.5, scale), HPos::Right, VPos::Top),
-    ))?;
-    if !run.finished() {
-        area.draw(&Text::new(
-            format!("computing… {}%", (run.progress() * 100.0).floor()),
-            px((w - 8.0 * scale, frame.top + 4.0 * scale)),
-            anchored(font(11.0, scale).color(&BUSY), HPos::Right, VPos::Top),
-        ))?;
-    }
-
-    // Axes (d <= 2).
-    if d <= 2 {
-        draw_axes(area, &frame, scale)?;
+    let painter = ParticlePainter::new(area, scene, panel, at, (w, h), scale);
+    painter.header(&data.title)?;
+    let frame = &painter.frame;
+    if painter.d <= 2 {
+        draw_axes(area, frame, scale)?;
     } else {
-        draw_box_3d(area, &frame, scene, scale)?;
+        draw_box_3d(area, frame, scene, scale)?;
+    }
+    let st = &scene.state;
+    if st.cells && painter.d == 2 {
+        draw_cells(
+            area,
+            frame,
+            scene,
+            panel,
+            painter.k,
+            painter.membership,
+            scale,
+        )?;
+    }
+    if st.trails && painter.k > 0 {
+        painter.trails()?;
+    }
+    if st.hull {
+        painter.hulls()?;
+    }
+    let focus = st.focus.filter(|&i| i < painter.n);
+    if let Some(focus) = focus {
+        painter.attention_arrows(focus)?;
+    }
+    painter.tokens()?;
+    if painter.computed > 0 {
+        painter.leaders()?;
+    }
+    if let Some(focus) = focus {
+        painter.focus_ring(focus)?;
+    }
+    if painter.d >= 3 {
+        draw_triad(area, frame, scene, scale)?;
+    }
+    painter.legend()
+}
+
+/// One particle panel at one step: what its parts share.
+struct ParticlePainter<'a, DB: DrawingBackend> {
+    area: &'a DrawingArea<DB, Shift>,
+    scene: &'a Scene,
+    frame: ParticleFrame,
+    run: &'a td_particles::Run,
+    d: usize,
+    n: usize,
+    computed: usize,
+    /// The step drawn.
+    k: usize,
+    /// Quiescent sets, once the run is done.
+    membership: Option<&'a [Membership]>,
+    /// Positions at step k.
+    x_k: &'a [f64],
+    /// Radius of a token's dot, pixels.
+    dot_r: f64,
+    /// Size of the area, pixels.
+    size: (f64, f64),
+    scale: f64,
+}
+
+impl<'a, DB: DrawingBackend> ParticlePainter<'a, DB> {
+    fn new(
+        area: &'a DrawingArea<DB, Shift>,
+        scene: &'a Scene,
+        panel: usize,
+        at: f64,
+        size: (f64, f64),
+        scale: f64,
+    ) -> ParticlePainter<'a, DB> {
+        let frame = ParticleFrame::fit(scene, panel, size.0, size.1, scale);
+        let run = &scene.panels[panel].run;
+        let n = run.n();
+        let computed = run.computed_steps();
+        let k = scene.step_at(at).min(computed);
+        let membership = if scene.is_done() {
+            scene.membership(panel)
+        } else {
+            None
+        };
+        let dot_r = if n <= 100 {
+            3.5
+        } else if n <= 500 {
+            2.6
+        } else {
+            1.8
+        } * scale;
+        ParticlePainter {
+            area,
+            scene,
+            frame,
+            run,
+            d: run.spec().d,
+            n,
+            computed,
+            k,
+            membership,
+            x_k: run.positions(k),
+            dot_r,
+            size,
+            scale,
+        }
     }
 
-    // Dominance cells of the current hull vertices (d = 2).
-    if st.cells && d == 2 {
-        draw_cells(area, &frame, scene, panel, k, membership, scale)?;
+    /// Pixel of token i at step k.
+    fn token_px(&self, i: usize) -> (f64, f64) {
+        let d = self.d;
+        self.frame.point_px(&self.x_k[i * d..(i + 1) * d], self.k)
     }
 
-    // Trails from step 0 to k, subsampled to at most MAX_TRAIL_SEGMENTS segments.
-    if st.trails && k > 0 {
+    /// Title, view line, step label and progress.
+    fn header(&self, title: &str) -> DrawResult<DB> {
+        let (area, scale, w) = (self.area, self.scale, self.size.0);
+        area.draw(&Text::new(
+            fit_text(title, w - 16.0 * scale, 12.5, scale),
+            px((8.0 * scale, 6.0 * scale)),
+            anchored(font(12.5, scale), HPos::Left, VPos::Top),
+        ))?;
+        let view_text = self.view_text();
+        if !view_text.is_empty() {
+            area.draw(&Text::new(
+                fit_text(&view_text, w * 0.62, 10.5, scale),
+                px((8.0 * scale, 24.0 * scale)),
+                anchored(font(10.5, scale).color(&MUTED), HPos::Left, VPos::Top),
+            ))?;
+        }
+        area.draw(&Text::new(
+            format!("k = {} / {}", self.k, self.scene.state.steps),
+            px((w - 8.0 * scale, 24.0 * scale)),
+            anchored(font(11.5, scale), HPos::Right, VPos::Top),
+        ))?;
+        if !self.run.finished() {
+            area.draw(&Text::new(
+                format!("computing… {}%", (self.run.progress() * 100.0).floor()),
+                px((w - 8.0 * scale, self.frame.top + 4.0 * scale)),
+                anchored(font(11.0, scale).color(&BUSY), HPos::Right, VPos::Top),
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// What the view shows (empty for the plane).
+    fn view_text(&self) -> String {
+        let (scene, d) = (self.scene, self.d);
+        let st = &scene.state;
+        match d {
+            1 => "d = 1: position across, step k downwards".to_string(),
+            2 => String::new(),
+            3 => format!(
+                "d = 3: orthographic view, yaw {}°, pitch {}°",
+                tick_text(st.yaw, 1.0),
+                tick_text(st.pitch, 1.0)
+            ),
+            _ => match scene.pca() {
+                Some(pca) => format!(
+                    "PCA: first 3 components, {}% of variance",
+                    tick_text(
+                        super::scene::round_sig(
+                            super::scene::pca_share(pca, scene.initial_points(), d) * 100.0,
+                            3
+                        ),
+                        0.1
+                    )
+                ),
+                None => format!("d = {d}: first 3 coordinates"),
+            },
+        }
+    }
+
+    /// Trails from step 0 to k, subsampled to at most MAX_TRAIL_SEGMENTS segments.
+    fn trails(&self) -> DrawResult<DB> {
+        let (n, k, d) = (self.n, self.k, self.d);
         let mut step_stride = (n * k).div_ceil(MAX_TRAIL_SEGMENTS).max(1);
         step_stride = step_stride.min((k / 16).max(1));
         let per_trail = k.div_ceil(step_stride);
@@ -572,8 +691,8 @@ pub fn draw_particles<DB: DrawingBackend>(
         for i in (0..n).step_by(token_stride) {
             let mut path: Vec<(i32, i32)> = Vec::with_capacity(steps.len());
             for &t in &steps {
-                let p = &run.positions(t)[i * d..(i + 1) * d];
-                let q = px(frame.point_px(p, t));
+                let p = &self.run.positions(t)[i * d..(i + 1) * d];
+                let q = px(self.frame.point_px(p, t));
                 if path.last() != Some(&q) {
                     path.push(q);
                 }
@@ -581,58 +700,60 @@ pub fn draw_particles<DB: DrawingBackend>(
             if path.len() < 2 {
                 continue;
             }
-            let (colour, _) = token_style(membership, i);
-            area.draw(&PathElement::new(
+            let (colour, _) = token_style(self.membership, i);
+            self.area.draw(&PathElement::new(
                 path,
-                ShapeStyle::from(&colour.mix(alpha)).stroke_width(lw(1.0, scale)),
+                ShapeStyle::from(&colour.mix(alpha)).stroke_width(lw(1.0, self.scale)),
             ))?;
         }
+        Ok(())
     }
 
-    // Hulls: initial dashed, current solid.
-    if st.hull {
-        for (step, dashed) in [(0usize, true), (k, false)] {
-            let pts = run.positions(step);
-            let poly: Vec<(f64, f64)> = match d {
-                1 => super::scene::hull_1d(pts)
-                    .iter()
-                    .map(|&i| frame.point_px(&pts[i..i + 1], step))
-                    .collect(),
-                2 => hull::hull_2d(pts)
-                    .iter()
-                    .map(|&i| frame.to_px(&pts[2 * i..2 * i + 2]))
-                    .collect(),
-                _ => {
-                    let flat: Vec<f64> = pts
-                        .chunks_exact(d)
-                        .flat_map(|p| {
-                            let (a, b) = frame.to_px(p);
-                            [a, b]
-                        })
-                        .collect();
-                    hull::hull_2d(&flat)
-                        .iter()
-                        .map(|&i| (flat[2 * i], flat[2 * i + 1]))
-                        .collect()
-                }
-            };
+    /// Hulls: initial dashed, current solid.
+    fn hulls(&self) -> DrawResult<DB> {
+        for (step, dashed) in [(0usize, true), (self.k, false)] {
+            let poly = self.hull_px(step);
             let colour = if dashed { MUTED } else { INK };
-            outline(area, &poly, dashed, colour, 1.3, scale)?;
+            outline(self.area, &poly, dashed, colour, 1.3, self.scale)?;
+        }
+        Ok(())
+    }
+
+    /// The hull of the tokens at `step` in pixels (d = 1: the range; d >= 3: the hull of the
+    /// projection).
+    fn hull_px(&self, step: usize) -> Vec<(f64, f64)> {
+        let (frame, d) = (&self.frame, self.d);
+        let pts = self.run.positions(step);
+        match d {
+            1 => super::scene::hull_1d(pts)
+                .iter()
+                .map(|&i| frame.point_px(&pts[i..i + 1], step))
+                .collect(),
+            2 => hull::hull_2d(pts)
+                .iter()
+                .map(|&i| frame.to_px(&pts[2 * i..2 * i + 2]))
+                .collect(),
+            _ => {
+                let flat: Vec<f64> = pts
+                    .chunks_exact(d)
+                    .flat_map(|p| {
+                        let (a, b) = frame.to_px(p);
+                        [a, b]
+                    })
+                    .collect();
+                hull::hull_2d(&flat)
+                    .iter()
+                    .map(|&i| (flat[2 * i], flat[2 * i + 1]))
+                    .collect()
+            }
         }
     }
 
-    let dot_r = if n <= 100 {
-        3.5
-    } else if n <= 500 {
-        2.6
-    } else {
-        1.8
-    } * scale;
-
-    // Attention arrows from the focus token.
-    if let Some(focus) = st.focus.filter(|&i| i < n) {
-        let origin = frame.point_px(&x_k[focus * d..(focus + 1) * d], k);
-        let mut row = run.attention_row(k, focus);
+    /// Attention arrows from the focus token to the tokens it attends to most (opacity ∝ weight).
+    fn attention_arrows(&self, focus: usize) -> DrawResult<DB> {
+        let (scale, dot_r) = (self.scale, self.dot_r);
+        let origin = self.token_px(focus);
+        let mut row = self.run.attention_row(self.k, focus);
         row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         row.truncate(MAX_ARROWS);
         let w_max = row.iter().map(|r| r.1).fold(0.0f64, f64::max);
@@ -640,7 +761,7 @@ pub fn draw_particles<DB: DrawingBackend>(
             if j == focus || w_max <= 0.0 {
                 continue;
             }
-            let target = frame.point_px(&x_k[j * d..(j + 1) * d], k);
+            let target = self.token_px(j);
             let (dx, dy) = (target.0 - origin.0, target.1 - origin.1);
             let len = (dx * dx + dy * dy).sqrt();
             if !(len.is_finite() && len > dot_r + 4.0 * scale) {
@@ -650,14 +771,14 @@ pub fn draw_particles<DB: DrawingBackend>(
             let tip = (target.0 - ux * (dot_r + 1.0), target.1 - uy * (dot_r + 1.0));
             let hs = 6.0 * scale;
             let colour = ARROW.mix(0.15 + 0.85 * (weight / w_max).clamp(0.0, 1.0));
-            area.draw(&PathElement::new(
+            self.area.draw(&PathElement::new(
                 vec![
                     px(origin),
                     px((tip.0 - ux * hs * 0.8, tip.1 - uy * hs * 0.8)),
                 ],
                 ShapeStyle::from(&colour).stroke_width(lw(1.2, scale)),
             ))?;
-            area.draw(&Polygon::new(
+            self.area.draw(&Polygon::new(
                 vec![
                     px(tip),
                     px((
@@ -672,74 +793,83 @@ pub fn draw_particles<DB: DrawingBackend>(
                 colour.filled(),
             ))?;
         }
+        Ok(())
     }
 
-    // Tokens.
-    let r = dot_r.round().max(1.0) as i32;
-    for i in 0..n {
-        let p = px(frame.point_px(&x_k[i * d..(i + 1) * d], k));
-        let (colour, ring) = token_style(membership, i);
-        if ring {
-            area.draw(&Circle::new(p, r, colour.mix(0.35).filled()))?;
-            area.draw(&Circle::new(
-                p,
-                r,
-                ShapeStyle::from(&colour).stroke_width(lw(1.0, scale)),
-            ))?;
-        } else {
-            area.draw(&Circle::new(p, r, colour.filled()))?;
+    /// Tokens: dots in their set's colour, rings for tokens attending into a set.
+    fn tokens(&self) -> DrawResult<DB> {
+        let r = self.dot_r.round().max(1.0) as i32;
+        for i in 0..self.n {
+            let p = px(self.token_px(i));
+            let (colour, ring) = token_style(self.membership, i);
+            if ring {
+                self.area
+                    .draw(&Circle::new(p, r, colour.mix(0.35).filled()))?;
+                self.area.draw(&Circle::new(
+                    p,
+                    r,
+                    ShapeStyle::from(&colour).stroke_width(lw(1.0, self.scale)),
+                ))?;
+            } else {
+                self.area.draw(&Circle::new(p, r, colour.filled()))?;
+            }
         }
+        Ok(())
     }
 
-    // Leaders of the graph at step k (the last graph is step K-1).
-    if computed > 0 {
-        let graph_step = k.min(computed - 1);
-        let leaders = run.leaders(graph_step);
-        let fixed = run.fixed_leaders(graph_step);
-        let radius = if leaders.len() > 64 { 4.0 } else { 6.5 } * scale;
+    /// Leaders of the graph at step k (the last graph is step K-1): stars, filled when fixed.
+    fn leaders(&self) -> DrawResult<DB> {
+        let graph_step = self.k.min(self.computed - 1);
+        let leaders = self.run.leaders(graph_step);
+        let fixed = self.run.fixed_leaders(graph_step);
+        let radius = if leaders.len() > 64 { 4.0 } else { 6.5 } * self.scale;
         for &i in &leaders {
-            let c = frame.point_px(&x_k[i * d..(i + 1) * d], k);
-            let mut pts = star_points(c, radius);
+            let mut pts = star_points(self.token_px(i), radius);
             if fixed.binary_search(&i).is_ok() {
-                area.draw(&Polygon::new(pts.clone(), STAR_FILL.filled()))?;
+                self.area
+                    .draw(&Polygon::new(pts.clone(), STAR_FILL.filled()))?;
             }
             pts.push(pts[0]);
-            area.draw(&PathElement::new(
+            self.area.draw(&PathElement::new(
                 pts,
-                ShapeStyle::from(&INK).stroke_width(lw(1.0, scale)),
+                ShapeStyle::from(&INK).stroke_width(lw(1.0, self.scale)),
             ))?;
         }
+        Ok(())
     }
 
-    // The focus token, ringed and named.
-    if let Some(focus) = st.focus.filter(|&i| i < n) {
-        let c = frame.point_px(&x_k[focus * d..(focus + 1) * d], k);
-        area.draw(&Circle::new(
+    /// The focus token, ringed and named.
+    fn focus_ring(&self, focus: usize) -> DrawResult<DB> {
+        let (scale, dot_r) = (self.scale, self.dot_r);
+        let c = self.token_px(focus);
+        self.area.draw(&Circle::new(
             px(c),
             (dot_r + 4.0 * scale).round() as i32,
             ShapeStyle::from(&INK).stroke_width(lw(2.0, scale)),
         ))?;
-        area.draw(&Text::new(
+        self.area.draw(&Text::new(
             format!("token {focus}"),
             px((c.0 + dot_r + 6.0 * scale, c.1 - dot_r - 4.0 * scale)),
             anchored(font(10.5, scale), HPos::Left, VPos::Bottom),
         ))?;
+        Ok(())
     }
 
-    if d >= 3 {
-        draw_triad(area, &frame, scene, scale)?;
+    fn legend(&self) -> DrawResult<DB> {
+        let scale = self.scale;
+        let line_height = 13.0 * scale;
+        for (index, line) in self.frame.legend.iter().rev().enumerate() {
+            self.area.draw(&Text::new(
+                line.clone(),
+                px((
+                    8.0 * scale,
+                    self.size.1 - 5.0 * scale - index as f64 * line_height,
+                )),
+                anchored(font(10.0, scale).color(&MUTED), HPos::Left, VPos::Bottom),
+            ))?;
+        }
+        Ok(())
     }
-
-    // Legend.
-    let line_height = 13.0 * scale;
-    for (index, line) in frame.legend.iter().rev().enumerate() {
-        area.draw(&Text::new(
-            line.clone(),
-            px((8.0 * scale, h - 5.0 * scale - index as f64 * line_height)),
-            anchored(font(10.0, scale).color(&MUTED), HPos::Left, VPos::Bottom),
-        ))?;
-    }
-    Ok(())
 }
 
 /// Grid, ticks and tick labels of a d <= 2 panel.
@@ -1078,153 +1208,216 @@ fn superscript(e: i32) -> String {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn draw_chart<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+/// One chart of the plots figure: where it goes, what it shows, and any centred messages.
+struct Chart<'a> {
+    /// (left, top, width, height) in pixels, labels included.
     rect: (f64, f64, f64, f64),
-    title: &str,
-    subtitle: &str,
-    series: &[Series],
+    title: &'a str,
+    /// A second, muted line under the title (empty: none).
+    subtitle: &'a str,
+    series: &'a [Series],
     x_max: f64,
     axis: YAxis,
     cursor: Option<f64>,
-    messages: &[(String, RGBColor)],
-    scale: f64,
-) -> DrawResult<DB> {
-    let (left, top, width, height) = rect;
-    let head = if subtitle.is_empty() { 20.0 } else { 33.0 } * scale;
-    let inner_left = left + 50.0 * scale;
-    let inner_top = top + head;
-    let inner_w = (width - 60.0 * scale).max(10.0);
-    let inner_h = (height - head - 30.0 * scale).max(10.0);
-    let value = |y: f64| -> Option<f64> {
-        match axis {
+    /// Centred notes in the chart (e.g. "softmax: no delta"), one per line.
+    messages: &'a [(String, RGBColor)],
+}
+
+impl Chart<'_> {
+    /// The plotted value of y: itself (linear axis) or log10 (log axis); None if not drawable.
+    fn value(&self, y: f64) -> Option<f64> {
+        match self.axis {
             YAxis::Linear => y.is_finite().then_some(y),
             YAxis::Log => (y.is_finite() && y > 0.0).then(|| y.log10()),
         }
-    };
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for s in series {
-        for &(_, y) in &s.points {
-            if let Some(v) = value(y) {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
-        }
     }
-    let y_range = match axis {
-        YAxis::Linear => {
-            if !lo.is_finite() {
-                (0.0, 1.0)
-            } else {
-                let lo = lo.min(0.0);
-                let span = hi - lo;
-                if span <= 0.0 {
-                    (lo - 0.5, hi + 1.0)
-                } else {
-                    (lo, hi + 0.08 * span)
+
+    /// The y range in plotted values: from 0 (or below) with 8 % headroom on a linear axis, whole
+    /// decades on a log axis.
+    fn y_range(&self) -> (f64, f64) {
+        let mut lo = f64::INFINITY;
+        let mut hi = f64::NEG_INFINITY;
+        for s in self.series {
+            for &(_, y) in &s.points {
+                if let Some(v) = self.value(y) {
+                    lo = lo.min(v);
+                    hi = hi.max(v);
                 }
             }
         }
-        YAxis::Log => {
-            if !lo.is_finite() {
-                (-1.0, 1.0)
-            } else {
-                let (a, b) = (lo.floor(), hi.ceil());
-                let (a, b) = if b <= a { (a - 1.0, b + 1.0) } else { (a, b) };
-                // Whole tick steps from the top, so the top and bottom decades are labelled.
-                let every = ((b - a) / 5.0).ceil().max(1.0);
-                (b - every * ((b - a) / every).ceil(), b)
+        match self.axis {
+            YAxis::Linear => {
+                if !lo.is_finite() {
+                    (0.0, 1.0)
+                } else {
+                    let lo = lo.min(0.0);
+                    let span = hi - lo;
+                    if span <= 0.0 {
+                        (lo - 0.5, hi + 1.0)
+                    } else {
+                        (lo, hi + 0.08 * span)
+                    }
+                }
+            }
+            YAxis::Log => {
+                if !lo.is_finite() {
+                    (-1.0, 1.0)
+                } else {
+                    let (a, b) = (lo.floor(), hi.ceil());
+                    let (a, b) = if b <= a { (a - 1.0, b + 1.0) } else { (a, b) };
+                    // Whole tick steps from the top, so the top and bottom decades are labelled.
+                    let every = ((b - a) / 5.0).ceil().max(1.0);
+                    (b - every * ((b - a) / every).ceil(), b)
+                }
             }
         }
-    };
-    let frame = ChartFrame {
-        left: inner_left,
-        top: inner_top,
-        width: inner_w,
-        height: inner_h,
-        x_range: (0.0, x_max.max(1.0)),
-        y_range,
-    };
-    area.draw(&Text::new(
-        fit_text(title, width - 12.0 * scale, 11.5, scale),
-        px((left + 8.0 * scale, top + 4.0 * scale)),
-        anchored(font(11.5, scale), HPos::Left, VPos::Top),
-    ))?;
-    if !subtitle.is_empty() {
-        area.draw(&Text::new(
-            fit_text(subtitle, width - 12.0 * scale, 9.5, scale),
-            px((left + 8.0 * scale, top + 19.0 * scale)),
-            anchored(font(9.5, scale).color(&MUTED), HPos::Left, VPos::Top),
-        ))?;
     }
-    // y grid and labels.
-    let y_ticks: Vec<(f64, String)> = match axis {
-        YAxis::Linear => {
-            let ticks = nice_ticks(y_range.0, y_range.1, 4);
-            let step = tick_step(&ticks);
-            ticks.iter().map(|&t| (t, tick_text(t, step))).collect()
+
+    fn frame(&self, scale: f64) -> ChartFrame {
+        let (left, top, width, height) = self.rect;
+        let head = if self.subtitle.is_empty() { 20.0 } else { 33.0 } * scale;
+        ChartFrame {
+            left: left + 50.0 * scale,
+            top: top + head,
+            width: (width - 60.0 * scale).max(10.0),
+            height: (height - head - 30.0 * scale).max(10.0),
+            x_range: (0.0, self.x_max.max(1.0)),
+            y_range: self.y_range(),
         }
-        YAxis::Log => {
-            let (a, b) = (y_range.0 as i64, y_range.1 as i64);
-            let every = ((b - a) as f64 / 5.0).ceil().max(1.0) as i64;
-            (a..=b)
-                .filter(|e| (e - a) % every == 0)
-                .map(|e| (e as f64, superscript(e as i32)))
-                .collect()
+    }
+
+    /// The y ticks (plotted value, label): nice numbers, or every few decades as powers of ten.
+    fn y_ticks(&self, y_range: (f64, f64)) -> Vec<(f64, String)> {
+        match self.axis {
+            YAxis::Linear => {
+                let ticks = nice_ticks(y_range.0, y_range.1, 4);
+                let step = tick_step(&ticks);
+                ticks.iter().map(|&t| (t, tick_text(t, step))).collect()
+            }
+            YAxis::Log => {
+                let (a, b) = (y_range.0 as i64, y_range.1 as i64);
+                let every = ((b - a) as f64 / 5.0).ceil().max(1.0) as i64;
+                (a..=b)
+                    .filter(|e| (e - a) % every == 0)
+                    .map(|e| (e as f64, superscript(e as i32)))
+                    .collect()
+            }
         }
-    };
-    for (y, text) in &y_ticks {
-        let (_, py) = frame.to_px(0.0, *y);
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        scale: f64,
+    ) -> DrawResult<DB> {
+        let frame = self.frame(scale);
+        self.draw_titles(area, scale)?;
+        self.draw_axes(area, &frame, scale)?;
+        for s in self.series {
+            self.draw_series(area, &frame, s, scale)?;
+        }
+        if let Some(x) = self.cursor.filter(|x| x.is_finite()) {
+            let (cx, _) = frame.to_px(x, frame.y_range.0);
+            area.draw(&PathElement::new(
+                vec![px((cx, frame.top)), px((cx, frame.top + frame.height))],
+                ShapeStyle::from(&RGBColor(255, 170, 0)).stroke_width(lw(1.2, scale)),
+            ))?;
+        }
+        for (index, (text, colour)) in self.messages.iter().enumerate() {
+            area.draw(&Text::new(
+                fit_text(text, frame.width - 8.0 * scale, 10.5, scale),
+                px((
+                    frame.left + frame.width / 2.0,
+                    frame.top + frame.height * 0.35 + index as f64 * 14.0 * scale,
+                )),
+                anchored(font(10.5, scale).color(colour), HPos::Center, VPos::Center),
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn draw_titles<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        scale: f64,
+    ) -> DrawResult<DB> {
+        let (left, top, width, _) = self.rect;
+        area.draw(&Text::new(
+            fit_text(self.title, width - 12.0 * scale, 11.5, scale),
+            px((left + 8.0 * scale, top + 4.0 * scale)),
+            anchored(font(11.5, scale), HPos::Left, VPos::Top),
+        ))?;
+        if !self.subtitle.is_empty() {
+            area.draw(&Text::new(
+                fit_text(self.subtitle, width - 12.0 * scale, 9.5, scale),
+                px((left + 8.0 * scale, top + 19.0 * scale)),
+                anchored(font(9.5, scale).color(&MUTED), HPos::Left, VPos::Top),
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// y grid and labels, x tick labels, axis names and the axis lines.
+    fn draw_axes<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        frame: &ChartFrame,
+        scale: f64,
+    ) -> DrawResult<DB> {
+        for (y, text) in &self.y_ticks(frame.y_range) {
+            let (_, py) = frame.to_px(0.0, *y);
+            area.draw(&PathElement::new(
+                vec![px((frame.left, py)), px((frame.left + frame.width, py))],
+                ShapeStyle::from(&GRID).stroke_width(lw(1.0, scale)),
+            ))?;
+            area.draw(&Text::new(
+                text.clone(),
+                px((frame.left - 4.0 * scale, py)),
+                anchored(font(9.5, scale).color(&MUTED), HPos::Right, VPos::Center),
+            ))?;
+        }
+        let x_ticks = nice_ticks(0.0, frame.x_range.1, 5);
+        let x_step = tick_step(&x_ticks);
+        for &x in &x_ticks {
+            let (pxx, _) = frame.to_px(x, frame.y_range.0);
+            area.draw(&Text::new(
+                tick_text(x, x_step),
+                px((pxx, frame.top + frame.height + 3.0 * scale)),
+                anchored(font(9.5, scale).color(&MUTED), HPos::Center, VPos::Top),
+            ))?;
+        }
+        if self.axis == YAxis::Log {
+            area.draw(&Text::new(
+                "log axis: zeros are not drawn",
+                px((frame.left, frame.top + frame.height + 15.0 * scale)),
+                anchored(font(9.5, scale).color(&MUTED), HPos::Left, VPos::Top),
+            ))?;
+        }
+        area.draw(&Text::new(
+            "step k",
+            px((
+                frame.left + frame.width,
+                frame.top + frame.height + 15.0 * scale,
+            )),
+            anchored(font(9.5, scale).color(&MUTED), HPos::Right, VPos::Top),
+        ))?;
         area.draw(&PathElement::new(
-            vec![px((frame.left, py)), px((frame.left + frame.width, py))],
-            ShapeStyle::from(&GRID).stroke_width(lw(1.0, scale)),
+            vec![
+                px((frame.left, frame.top)),
+                px((frame.left, frame.top + frame.height)),
+                px((frame.left + frame.width, frame.top + frame.height)),
+            ],
+            ShapeStyle::from(&MUTED).stroke_width(lw(1.0, scale)),
         ))?;
-        area.draw(&Text::new(
-            text.clone(),
-            px((frame.left - 4.0 * scale, py)),
-            anchored(font(9.5, scale).color(&MUTED), HPos::Right, VPos::Center),
-        ))?;
+        Ok(())
     }
-    let x_ticks = nice_ticks(0.0, frame.x_range.1, 5);
-    let x_step = tick_step(&x_ticks);
-    for &x in &x_ticks {
-        let (pxx, _) = frame.to_px(x, y_range.0);
-        area.draw(&Text::new(
-            tick_text(x, x_step),
-            px((pxx, frame.top + frame.height + 3.0 * scale)),
-            anchored(font(9.5, scale).color(&MUTED), HPos::Center, VPos::Top),
-        ))?;
-    }
-    if axis == YAxis::Log {
-        area.draw(&Text::new(
-            "log axis: zeros are not drawn",
-            px((frame.left, frame.top + frame.height + 15.0 * scale)),
-            anchored(font(9.5, scale).color(&MUTED), HPos::Left, VPos::Top),
-        ))?;
-    }
-    area.draw(&Text::new(
-        "step k",
-        px((
-            frame.left + frame.width,
-            frame.top + frame.height + 15.0 * scale,
-        )),
-        anchored(font(9.5, scale).color(&MUTED), HPos::Right, VPos::Top),
-    ))?;
-    area.draw(&PathElement::new(
-        vec![
-            px((frame.left, frame.top)),
-            px((frame.left, frame.top + frame.height)),
-            px((frame.left + frame.width, frame.top + frame.height)),
-        ],
-        ShapeStyle::from(&MUTED).stroke_width(lw(1.0, scale)),
-    ))?;
-    // Series, split where a value cannot be drawn (non-finite, or <= 0 on the log axis).
-    for s in series {
+
+    /// A series' pixel pieces, split where a value cannot be drawn (non-finite, or <= 0 on the
+    /// log axis); repeated pixels are dropped.
+    fn pieces(&self, frame: &ChartFrame, s: &Series) -> Vec<Vec<(i32, i32)>> {
         let mut pieces: Vec<Vec<(i32, i32)>> = vec![Vec::new()];
         for &(x, y) in &s.points {
-            match value(y) {
+            match self.value(y) {
                 Some(v) if x.is_finite() => {
                     let q = px(frame.to_px(x, v));
                     let last = pieces.last_mut().expect("one piece");
@@ -1239,8 +1432,19 @@ fn draw_chart<DB: DrawingBackend>(
                 }
             }
         }
+        pieces
+    }
+
+    /// One series: its pieces as paths in its dash style, single points as dots.
+    fn draw_series<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        frame: &ChartFrame,
+        s: &Series,
+        scale: f64,
+    ) -> DrawResult<DB> {
         let style = ShapeStyle::from(&s.colour).stroke_width(lw(1.5, scale));
-        for piece in pieces {
+        for piece in self.pieces(frame, s) {
             match piece.len() {
                 0 => {}
                 1 => {
@@ -1267,25 +1471,8 @@ fn draw_chart<DB: DrawingBackend>(
                 },
             }
         }
+        Ok(())
     }
-    if let Some(x) = cursor.filter(|x| x.is_finite()) {
-        let (cx, _) = frame.to_px(x, y_range.0);
-        area.draw(&PathElement::new(
-            vec![px((cx, frame.top)), px((cx, frame.top + frame.height))],
-            ShapeStyle::from(&RGBColor(255, 170, 0)).stroke_width(lw(1.2, scale)),
-        ))?;
-    }
-    for (index, (text, colour)) in messages.iter().enumerate() {
-        area.draw(&Text::new(
-            fit_text(text, frame.width - 8.0 * scale, 10.5, scale),
-            px((
-                frame.left + frame.width / 2.0,
-                frame.top + frame.height * 0.35 + index as f64 * 14.0 * scale,
-            )),
-            anchored(font(10.5, scale).color(colour), HPos::Center, VPos::Center),
-        ))?;
-    }
-    Ok(())
 }
 
 /// The plots figure: hull diameter/area/distance to the final state (log axis), cluster count,
@@ -1304,11 +1491,131 @@ pub fn draw_plots<DB: DrawingBackend>(
     };
     let (w, h) = area.dim_in_pixel();
     let (w, h) = (w as f64, h as f64);
+    draw_rule_legend(area, scene, scale)?;
+    if scene.panels.is_empty() {
+        area.draw(&Text::new(
+            fit_text(
+                scene.error().unwrap_or("nothing to draw"),
+                w - 16.0 * scale,
+                11.0,
+                scale,
+            ),
+            px((8.0 * scale, 4.0 * scale)),
+            anchored(font(11.0, scale), HPos::Left, VPos::Top),
+        ))?;
+        return Ok(());
+    }
+    if !scene.is_done() {
+        area.draw(&Text::new(
+            format!("computing… {}%", (scene.progress() * 100.0).floor()),
+            px((w - 8.0 * scale, 4.0 * scale)),
+            anchored(font(11.0, scale).color(&BUSY), HPos::Right, VPos::Top),
+        ))?;
+    }
+    draw_charts(area, scene, at, (w, h), scale)
+}
+
+/// The four charts of the plots figure, under the legend strip.
+fn draw_charts<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    scene: &Scene,
+    at: f64,
+    (w, h): (f64, f64),
+    scale: f64,
+) -> DrawResult<DB> {
     let st = &scene.state;
+    let done = scene.is_done();
     let columns = if w >= 560.0 * scale { 2 } else { 1 };
     let rows = 4 / columns;
     let legend_h = 20.0 * scale;
-    // Legend: one colour per rule.
+    let cell_w = w / columns as f64;
+    let cell_h = ((h - legend_h) / rows as f64).max(20.0);
+    let chart = |index: usize,
+                 title: &str,
+                 subtitle: &str,
+                 series: &[Series],
+                 axis: YAxis,
+                 messages: &[(String, RGBColor)]| {
+        Chart {
+            rect: (
+                (index % columns) as f64 * cell_w,
+                legend_h + (index / columns) as f64 * cell_h,
+                cell_w,
+                cell_h,
+            ),
+            title,
+            subtitle,
+            series,
+            x_max: st.steps.max(1) as f64,
+            axis,
+            cursor: Some(scene.step_at(at) as f64),
+            messages,
+        }
+        .draw(area, scale)
+    };
+
+    let subtitle = format!(
+        "— diameter{}   ··· max_i |x_i(k) − x_i(K)|{}",
+        if st.d == 2 { "   – – area" } else { "" },
+        if done { "" } else { " (when computed)" }
+    );
+    chart(
+        0,
+        "hull size and distance to the final state (log scale)",
+        &subtitle,
+        &size_series(scene),
+        YAxis::Log,
+        &[],
+    )?;
+    let per_panel = |diag: fn(&td_particles::Run) -> Vec<(f64, f64)>| -> Vec<Series> {
+        scene
+            .panels
+            .iter()
+            .map(|panel| Series {
+                points: diag(&panel.run),
+                colour: rule_colour(panel.rule),
+                dash: Dash::Solid,
+            })
+            .collect()
+    };
+    chart(
+        1,
+        &format!(
+            "clusters (single linkage, distance ≤ {})",
+            tick_text(st.tol, st.tol)
+        ),
+        "",
+        &per_panel(cluster_points),
+        YAxis::Linear,
+        &[],
+    )?;
+    let (deltas, messages) = delta_series(scene);
+    let delta_title = if scene.panels.iter().any(|p| p.rule == RuleChoice::Localmax) {
+        format!(
+            "alignment sensitivity delta(k): {}",
+            super::scene::schedule_text(st)
+        )
+    } else {
+        "alignment sensitivity delta(k)".to_string()
+    };
+    chart(2, &delta_title, "", &deltas, YAxis::Linear, &messages)?;
+    chart(
+        3,
+        "asymmetry: pairs with j ∈ N_i but i ∉ N_j",
+        "",
+        &per_panel(asymmetry_points),
+        YAxis::Linear,
+        &[],
+    )?;
+    Ok(())
+}
+
+/// The legend strip of the plots: one colour per rule.
+fn draw_rule_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    scene: &Scene,
+    scale: f64,
+) -> DrawResult<DB> {
     let mut lx = 8.0 * scale;
     for panel in &scene.panels {
         let text = format!("■ {}", super::scene::rule_key(panel.rule));
@@ -1323,41 +1630,12 @@ pub fn draw_plots<DB: DrawingBackend>(
         ))?;
         lx += (text.chars().count() as f64 * 6.6 + 14.0) * scale;
     }
-    if scene.panels.is_empty() {
-        area.draw(&Text::new(
-            fit_text(
-                scene.error().unwrap_or("nothing to draw"),
-                w - 16.0 * scale,
-                11.0,
-                scale,
-            ),
-            px((8.0 * scale, 4.0 * scale)),
-            anchored(font(11.0, scale), HPos::Left, VPos::Top),
-        ))?;
-        return Ok(());
-    }
-    let done = scene.is_done();
-    if !done {
-        area.draw(&Text::new(
-            format!("computing… {}%", (scene.progress() * 100.0).floor()),
-            px((w - 8.0 * scale, 4.0 * scale)),
-            anchored(font(11.0, scale).color(&BUSY), HPos::Right, VPos::Top),
-        ))?;
-    }
-    let cell_w = w / columns as f64;
-    let cell_h = ((h - legend_h) / rows as f64).max(20.0);
-    let rect = |index: usize| {
-        (
-            (index % columns) as f64 * cell_w,
-            legend_h + (index / columns) as f64 * cell_h,
-            cell_w,
-            cell_h,
-        )
-    };
-    let x_max = st.steps.max(1) as f64;
-    let cursor = Some(scene.step_at(at) as f64);
+    Ok(())
+}
 
-    // (1) Sizes on a log axis.
+/// Chart 1: per rule, the hull diameter (solid), its area (d = 2, dashed) and the largest
+/// distance to the final state (dotted, once known).
+fn size_series(scene: &Scene) -> Vec<Series> {
     let mut sizes = Vec::new();
     for (index, panel) in scene.panels.iter().enumerate() {
         let colour = rule_colour(panel.rule);
@@ -1371,7 +1649,7 @@ pub fn draw_plots<DB: DrawingBackend>(
             colour,
             dash: Dash::Solid,
         });
-        if st.d == 2 {
+        if scene.state.d == 2 {
             sizes.push(Series {
                 points: diags
                     .iter()
@@ -1394,57 +1672,11 @@ pub fn draw_plots<DB: DrawingBackend>(
             });
         }
     }
-    let subtitle = format!(
-        "— diameter{}   ··· max_i |x_i(k) − x_i(K)|{}",
-        if st.d == 2 { "   – – area" } else { "" },
-        if done { "" } else { " (when computed)" }
-    );
-    draw_chart(
-        area,
-        rect(0),
-        "hull size and distance to the final state (log scale)",
-        &subtitle,
-        &sizes,
-        x_max,
-        YAxis::Log,
-        cursor,
-        &[],
-        scale,
-    )?;
+    sizes
+}
 
-    // (2) Cluster count.
-    let clusters: Vec<Series> = scene
-        .panels
-        .iter()
-        .map(|panel| Series {
-            points: panel
-                .run
-                .state_diags()
-                .iter()
-                .enumerate()
-                .map(|(k, s)| (k as f64, s.clusters as f64))
-                .collect(),
-            colour: rule_colour(panel.rule),
-            dash: Dash::Solid,
-        })
-        .collect();
-    draw_chart(
-        area,
-        rect(1),
-        &format!(
-            "clusters (single linkage, distance ≤ {})",
-            tick_text(st.tol, st.tol)
-        ),
-        "",
-        &clusters,
-        x_max,
-        YAxis::Linear,
-        cursor,
-        &[],
-        scale,
-    )?;
-
-    // (3) delta(k).
+/// Chart 3: delta(k) per rule (hardmax: 0, dashed), with a note for the rules without one.
+fn delta_series(scene: &Scene) -> (Vec<Series>, Vec<(String, RGBColor)>) {
     let mut deltas = Vec::new();
     let mut messages = Vec::new();
     for panel in &scene.panels {
@@ -1466,56 +1698,25 @@ pub fn draw_plots<DB: DrawingBackend>(
             }),
         }
     }
-    let delta_title = if scene.panels.iter().any(|p| p.rule == RuleChoice::Localmax) {
-        format!(
-            "alignment sensitivity delta(k): {}",
-            super::scene::schedule_text(st)
-        )
-    } else {
-        "alignment sensitivity delta(k)".to_string()
-    };
-    draw_chart(
-        area,
-        rect(2),
-        &delta_title,
-        "",
-        &deltas,
-        x_max,
-        YAxis::Linear,
-        cursor,
-        &messages,
-        scale,
-    )?;
+    (deltas, messages)
+}
 
-    // (4) Asymmetry.
-    let asym: Vec<Series> = scene
-        .panels
+/// Number of clusters at each step.
+fn cluster_points(run: &td_particles::Run) -> Vec<(f64, f64)> {
+    run.state_diags()
         .iter()
-        .map(|panel| Series {
-            points: panel
-                .run
-                .step_diags()
-                .iter()
-                .enumerate()
-                .map(|(k, s)| (k as f64, s.asymmetry as f64))
-                .collect(),
-            colour: rule_colour(panel.rule),
-            dash: Dash::Solid,
-        })
-        .collect();
-    draw_chart(
-        area,
-        rect(3),
-        "asymmetry: pairs with j ∈ N_i but i ∉ N_j",
-        "",
-        &asym,
-        x_max,
-        YAxis::Linear,
-        cursor,
-        &[],
-        scale,
-    )?;
-    Ok(())
+        .enumerate()
+        .map(|(k, s)| (k as f64, s.clusters as f64))
+        .collect()
+}
+
+/// Asymmetric pairs of each step's graph.
+fn asymmetry_points(run: &td_particles::Run) -> Vec<(f64, f64)> {
+    run.step_diags()
+        .iter()
+        .enumerate()
+        .map(|(k, s)| (k as f64, s.asymmetry as f64))
+        .collect()
 }
 
 fn delta_points(run: &td_particles::Run) -> Vec<(f64, f64)> {

@@ -56,9 +56,21 @@ pub fn csv_header(d: usize) -> Vec<String> {
 /// Starts with `# ` comment lines (tool and version, the link, the set-up, units), then the header.
 /// An incomplete scene exports the states computed so far and says so.
 pub fn csv(scene: &Scene, link: &str) -> String {
-    let st = &scene.state;
-    let d = st.d.max(1);
+    let d = scene.state.d.max(1);
     let mut out = String::new();
+    csv_comments(scene, link, d, &mut out);
+    let header: Vec<String> = csv_header(d).iter().map(|h| csv_field(h)).collect();
+    out.push_str(&header.join(","));
+    out.push_str(CRLF);
+    for index in 0..scene.panels.len() {
+        PanelCsv::new(scene, index, d).push_rows(&mut out);
+    }
+    out
+}
+
+/// The `# ` comment lines that open the CSV: tool and version, the link, the set-up, units.
+fn csv_comments(scene: &Scene, link: &str, d: usize, out: &mut String) {
+    let st = &scene.state;
     let mut comment = |line: &str| {
         out.push_str("# ");
         out.push_str(&comment_text(line));
@@ -94,103 +106,161 @@ pub fn csv(scene: &Scene, link: &str) -> String {
     if !scene.is_done() {
         comment("incomplete: the scene was still being computed; later states are missing");
     }
-    let header: Vec<String> = csv_header(d).iter().map(|h| csv_field(h)).collect();
-    out.push_str(&header.join(","));
-    out.push_str(CRLF);
-    for (index, panel) in scene.panels.iter().enumerate() {
-        let run = &panel.run;
-        let rule = csv_field(rule_key(panel.rule));
-        let membership = scene.membership(index);
-        let distance = match scene.max_distance_to_final(index) {
-            Some(v) => v.to_vec(),
-            None => run.max_distance_to_final(),
-        };
-        let big_k = run.computed_steps();
-        let diags = run.state_diags();
-        let steps = run.step_diags();
-        let set_cell: Vec<String> = (0..run.n())
-            .map(|i| match membership.and_then(|m| m.get(i)) {
-                Some(Membership::Member(s)) => s.to_string(),
-                _ => String::new(),
-            })
-            .collect();
-        for k in 0..=big_k {
-            let x = run.positions(k);
-            let labels = run.cluster_labels(k);
-            let mut leader = vec![false; run.n()];
-            let mut fixed = vec![false; run.n()];
-            if k < big_k {
-                run.leaders(k).into_iter().for_each(|i| leader[i] = true);
-                run.fixed_leaders(k)
-                    .into_iter()
-                    .for_each(|i| fixed[i] = true);
+}
+
+/// The rows of one panel (one rule): what every state's rows share.
+struct PanelCsv<'a> {
+    run: &'a td_particles::Run,
+    d: usize,
+    /// The rule's key, as a CSV field.
+    rule: String,
+    /// Each token's final quiescent set (empty if none).
+    set_cell: Vec<String>,
+    /// max_i |x_i(k) - x_i(K)| per state.
+    distance: Vec<f64>,
+    /// The last computed state.
+    big_k: usize,
+}
+
+/// The cells of one state k shared by its token rows.
+struct StateCsv {
+    k: usize,
+    /// Whether a step leaves state k (not the last state); per-step cells are empty otherwise.
+    has_step: bool,
+    leader: Vec<bool>,
+    fixed: Vec<bool>,
+    /// diameter, area, clusters.
+    state_cells: [String; 3],
+    dist: String,
+    /// delta, leaders, fixed_leaders, asymmetry, edges, margin_undefined.
+    step_cells: [String; 6],
+}
+
+impl StateCsv {
+    /// A per-step flag: "1"/"0", empty at the last state.
+    fn flag(&self, on: bool) -> &'static str {
+        if self.has_step {
+            if on {
+                "1"
+            } else {
+                "0"
             }
-            let state_cells =
-                diags
-                    .get(k)
-                    .map_or([String::new(), String::new(), String::new()], |s| {
-                        [
-                            csv_number(s.diameter),
-                            s.area.map_or(String::new(), csv_number),
-                            s.clusters.to_string(),
-                        ]
-                    });
-            let dist = distance.get(k).map_or(String::new(), |&v| csv_number(v));
-            let step_cells: [String; 6] = match steps.get(k) {
-                Some(s) => [
-                    s.delta.map_or(String::new(), csv_number),
-                    s.leaders.to_string(),
-                    s.fixed_leaders.to_string(),
-                    s.asymmetry.to_string(),
-                    s.edges.to_string(),
-                    s.margin_undefined.to_string(),
-                ],
-                None => Default::default(),
-            };
-            let flag = |on: bool| {
-                if k < big_k {
-                    if on {
-                        "1"
-                    } else {
-                        "0"
-                    }
-                } else {
-                    ""
-                }
-            };
-            for (i, p) in x.chunks_exact(d).enumerate() {
-                out.push_str(&rule);
-                out.push(',');
-                out.push_str(&k.to_string());
-                out.push(',');
-                out.push_str(&i.to_string());
-                for v in p {
-                    out.push(',');
-                    out.push_str(&csv_number(*v));
-                }
-                out.push(',');
-                out.push_str(&labels.get(i).map_or(String::new(), |l| l.to_string()));
-                out.push(',');
-                out.push_str(flag(leader[i]));
-                out.push(',');
-                out.push_str(flag(fixed[i]));
-                out.push(',');
-                out.push_str(&set_cell[i]);
-                for cell in state_cells.iter() {
-                    out.push(',');
-                    out.push_str(cell);
-                }
-                out.push(',');
-                out.push_str(&dist);
-                for cell in step_cells.iter() {
-                    out.push(',');
-                    out.push_str(cell);
-                }
-                out.push_str(CRLF);
-            }
+        } else {
+            ""
         }
     }
-    out
+}
+
+impl<'a> PanelCsv<'a> {
+    fn new(scene: &'a Scene, index: usize, d: usize) -> PanelCsv<'a> {
+        let panel = &scene.panels[index];
+        let run = &panel.run;
+        let membership = scene.membership(index);
+        PanelCsv {
+            run,
+            d,
+            rule: csv_field(rule_key(panel.rule)),
+            set_cell: (0..run.n())
+                .map(|i| match membership.and_then(|m| m.get(i)) {
+                    Some(Membership::Member(s)) => s.to_string(),
+                    _ => String::new(),
+                })
+                .collect(),
+            distance: match scene.max_distance_to_final(index) {
+                Some(v) => v.to_vec(),
+                None => run.max_distance_to_final(),
+            },
+            big_k: run.computed_steps(),
+        }
+    }
+
+    fn push_rows(&self, out: &mut String) {
+        for k in 0..=self.big_k {
+            self.push_state(&self.state(k), out);
+        }
+    }
+
+    fn state(&self, k: usize) -> StateCsv {
+        let run = self.run;
+        let has_step = k < self.big_k;
+        let mut leader = vec![false; run.n()];
+        let mut fixed = vec![false; run.n()];
+        if has_step {
+            run.leaders(k).into_iter().for_each(|i| leader[i] = true);
+            run.fixed_leaders(k)
+                .into_iter()
+                .for_each(|i| fixed[i] = true);
+        }
+        let state_cells =
+            run.state_diags()
+                .get(k)
+                .map_or([String::new(), String::new(), String::new()], |s| {
+                    [
+                        csv_number(s.diameter),
+                        s.area.map_or(String::new(), csv_number),
+                        s.clusters.to_string(),
+                    ]
+                });
+        let step_cells: [String; 6] = match run.step_diags().get(k) {
+            Some(s) => [
+                s.delta.map_or(String::new(), csv_number),
+                s.leaders.to_string(),
+                s.fixed_leaders.to_string(),
+                s.asymmetry.to_string(),
+                s.edges.to_string(),
+                s.margin_undefined.to_string(),
+            ],
+            None => Default::default(),
+        };
+        StateCsv {
+            k,
+            has_step,
+            leader,
+            fixed,
+            state_cells,
+            dist: self
+                .distance
+                .get(k)
+                .map_or(String::new(), |&v| csv_number(v)),
+            step_cells,
+        }
+    }
+
+    /// One row per token of state k.
+    fn push_state(&self, state: &StateCsv, out: &mut String) {
+        let k = state.k;
+        let labels = self.run.cluster_labels(k);
+        for (i, p) in self.run.positions(k).chunks_exact(self.d).enumerate() {
+            out.push_str(&self.rule);
+            out.push(',');
+            out.push_str(&k.to_string());
+            out.push(',');
+            out.push_str(&i.to_string());
+            for v in p {
+                out.push(',');
+                out.push_str(&csv_number(*v));
+            }
+            out.push(',');
+            out.push_str(&labels.get(i).map_or(String::new(), |l| l.to_string()));
+            out.push(',');
+            out.push_str(state.flag(state.leader[i]));
+            out.push(',');
+            out.push_str(state.flag(state.fixed[i]));
+            out.push(',');
+            out.push_str(&self.set_cell[i]);
+            for cell in state.state_cells.iter() {
+                out.push(',');
+                out.push_str(cell);
+            }
+            out.push(',');
+            out.push_str(&state.dist);
+            for cell in state.step_cells.iter() {
+                out.push(',');
+                out.push_str(cell);
+            }
+            out.push_str(CRLF);
+        }
+    }
 }
 
 /// The full state as one JSON object: tool, versions, the link and the canonical link, every

@@ -1374,8 +1374,16 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
     let defaults = State::default();
     // Numbers and integers inside their table ranges (links cannot break these; code can).
     table::clamp_ranges(PARAMS, st, &defaults, msgs);
-    let d = st.d;
-    // diag: at most MAX_D finite entries.
+    normalise_diag(st, msgs);
+    normalise_pieces(st, msgs);
+    normalise_points(st, msgs);
+    normalise_matrix(st, msgs);
+    cap_steps(st, msgs);
+    normalise_focus(st, msgs);
+}
+
+/// diag: at most MAX_D finite entries.
+fn normalise_diag(st: &mut State, msgs: &mut Vec<Message>) {
     let mut diag_changed = st.diag.len() > MAX_D;
     st.diag.truncate(MAX_D);
     diag_changed |= sanitise_values(&mut st.diag, 1.0);
@@ -1388,7 +1396,10 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
             ),
         ));
     }
-    // pieces: sorted, valid, capped.
+}
+
+/// pieces: sorted, valid, capped (a mere reordering is not reported).
+fn normalise_pieces(st: &mut State, msgs: &mut Vec<Message>) {
     let pieces = clean_pieces(&st.pieces);
     if pieces != st.pieces {
         let only_order =
@@ -1401,7 +1412,11 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
         }
         st.pieces = pieces;
     }
-    // Custom points: whole points of d finite coordinates, capped.
+}
+
+/// Custom points: whole points of d finite coordinates, capped; init=custom needs some.
+fn normalise_points(st: &mut State, msgs: &mut Vec<Message>) {
+    let d = st.d;
     if st.x0.len() % d != 0 {
         msgs.push(Message::new(
             "x0",
@@ -1445,7 +1460,11 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
         ));
         st.init = InitChoice::Square;
     }
-    // Custom matrix: d×d finite entries.
+}
+
+/// Custom matrix: d×d finite entries (missing ones from the identity).
+fn normalise_matrix(st: &mut State, msgs: &mut Vec<Message>) {
+    let d = st.d;
     if sanitise_values(&mut st.a_custom, 0.0) {
         msgs.push(Message::new(
             "A",
@@ -1476,7 +1495,12 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
             ),
         ));
     }
-    // Memory: the stored trajectories stay under MAX_TRAJECTORY_VALUES.
+}
+
+/// Memory: the stored trajectories stay under MAX_TRAJECTORY_VALUES (fewer steps); k0 stays
+/// below the steps.
+fn cap_steps(st: &mut State, msgs: &mut Vec<Message>) {
+    let d = st.d;
     if trajectory_values(st) > MAX_TRAJECTORY_VALUES {
         let per_state = st.run_count() * st.token_count() * d;
         let steps = (MAX_TRAJECTORY_VALUES / per_state).saturating_sub(1).max(1);
@@ -1504,6 +1528,10 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
             st.k0 = Some(last);
         }
     }
+}
+
+/// focus: a token that exists, or none.
+fn normalise_focus(st: &mut State, msgs: &mut Vec<Message>) {
     if let Some(i) = st.focus {
         let count = st.token_count();
         if i >= count {

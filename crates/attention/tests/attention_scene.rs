@@ -403,9 +403,9 @@ fn every_rule_start_and_dimension_builds_finishes_and_draws() {
     }
 }
 
-#[test]
-fn edge_cases_never_panic_and_never_draw_nan() {
-    let cases: Vec<(&str, State)> = vec![
+/// Degenerate inputs: one token, no or one step, coincident points, huge coordinates.
+fn degenerate_cases() -> Vec<(&'static str, State)> {
+    vec![
         (
             "one token",
             State {
@@ -459,6 +459,12 @@ fn edge_cases_never_panic_and_never_draw_nan() {
                 ..State::default()
             },
         ),
+    ]
+}
+
+/// Unusual settings: high d, indefinite and rotating matrices, extreme beta and view angles.
+fn unusual_setting_cases() -> Vec<(&'static str, State)> {
+    vec![
         (
             "d = 16, spd matrix",
             State {
@@ -502,8 +508,15 @@ fn edge_cases_never_panic_and_never_draw_nan() {
                 ..State::default()
             },
         ),
-    ];
-    for (what, state) in cases {
+    ]
+}
+
+#[test]
+fn edge_cases_never_panic_and_never_draw_nan() {
+    for (what, state) in degenerate_cases()
+        .into_iter()
+        .chain(unusual_setting_cases())
+    {
         let scene = computed(normalised(state));
         assert!(!scene.panels.is_empty(), "{what}: {:?}", scene.notes);
         check_svgs(&scene, what);

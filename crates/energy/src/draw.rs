@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::params::{byte_label, ModelChoice};
-use super::scene::{capitalise, model_title, top_tokens, Analysis, Scene, Trained};
+use super::scene::{capitalise, model_title, top_tokens, Analysis, Scene, SteerOutcome, Trained};
 use td_core::draw_kit::nice_ticks;
 use td_core::draw_kit::{
     anchored, fit_text, font, lw, px, tick_text, BACKGROUND, GRID, INK, MUTED,
@@ -347,17 +347,14 @@ pub fn draw_series<DB: DrawingBackend>(
         items.push(("- - E with steering".to_string(), STEER_COLOUR));
     }
     legend(area, &items, scale)?;
-    // One y scale for both panels, so their spreads compare honestly.
-    let mut all = Vec::new();
-    for a in scene.analyses.iter().flatten() {
-        all.extend(a.series.k.iter().chain(&a.series.u).chain(&a.series.e));
-    }
-    if let Some(s) = steer {
-        all.extend(s.series.e.iter());
-    }
-    let y = range_of(all.into_iter().copied(), true);
-    let x = (0.0, scene.tokens.len().saturating_sub(1).max(1) as f64);
-    let position = scene.position() as f64;
+    let view = SeriesView {
+        scene,
+        steer,
+        x: (0.0, scene.tokens.len().saturating_sub(1).max(1) as f64),
+        y: shared_energy_range(scene, steer),
+        at,
+        scale,
+    };
     for (rect, model) in panel_rects(w, h, 20.0 * scale, scale)
         .into_iter()
         .zip(PANEL_MODELS)
@@ -366,6 +363,48 @@ pub fn draw_series<DB: DrawingBackend>(
             centred_message(area, rect, &missing_text(scene, model), scale)?;
             continue;
         };
+        view.panel(area, rect, model, a)?;
+    }
+    Ok(())
+}
+
+/// One y scale for both panels of the `series` figure (K, U, E and the steered E), so their
+/// spreads compare honestly.
+fn shared_energy_range(scene: &Scene, steer: Option<&SteerOutcome>) -> (f64, f64) {
+    let mut all = Vec::new();
+    for a in scene.analyses.iter().flatten() {
+        all.extend(a.series.k.iter().chain(&a.series.u).chain(&a.series.e));
+    }
+    if let Some(s) = steer {
+        all.extend(s.series.e.iter());
+    }
+    range_of(all.into_iter().copied(), true)
+}
+
+/// What both panels of the `series` figure share.
+struct SeriesView<'a> {
+    scene: &'a Scene,
+    steer: Option<&'a SteerOutcome>,
+    /// Positions shown.
+    x: (f64, f64),
+    /// The shared energy range.
+    y: (f64, f64),
+    /// Playback position (fraction of the tokens).
+    at: f64,
+    scale: f64,
+}
+
+impl SeriesView<'_> {
+    /// One model's panel: K, U and E up to the playback position, the steered E near the
+    /// steered position, and the inspected position (chosen model only).
+    fn panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        rect: (f64, f64, f64, f64),
+        model: ModelChoice,
+        a: &Analysis,
+    ) -> DrawResult<DB> {
+        let scale = self.scale;
         let sub = format!(
             "mass {} · CV(E) {} · CV(K) {} · CV(U) {} · corr(K,U) {}",
             mass_text(a),
@@ -382,12 +421,12 @@ pub fn draw_series<DB: DrawingBackend>(
                 capitalise(model_title(model))
             ),
             &sub,
-            x,
-            y,
+            self.x,
+            self.y,
             ("position t", "nats"),
             scale,
         )?;
-        let count = shown_count(&a.series, at);
+        let count = shown_count(&a.series, self.at);
         let pick = |v: &[f64]| -> Vec<(f64, f64)> {
             a.series
                 .t
@@ -397,34 +436,14 @@ pub fn draw_series<DB: DrawingBackend>(
                 .map(|(&t, &v)| (t as f64, v))
                 .collect()
         };
-        polyline(
-            area,
-            &frame,
-            &pick(&a.series.k),
-            K_COLOUR,
-            1.2,
-            false,
-            scale,
-        )?;
-        polyline(
-            area,
-            &frame,
-            &pick(&a.series.u),
-            U_COLOUR,
-            1.2,
-            false,
-            scale,
-        )?;
-        polyline(
-            area,
-            &frame,
-            &pick(&a.series.e),
-            E_COLOUR,
-            1.6,
-            false,
-            scale,
-        )?;
-        if let Some(s) = steer.filter(|s| s.model == model) {
+        for (values, colour, width) in [
+            (&a.series.k, K_COLOUR, 1.2),
+            (&a.series.u, U_COLOUR, 1.2),
+            (&a.series.e, E_COLOUR, 1.6),
+        ] {
+            polyline(area, &frame, &pick(values), colour, width, false, scale)?;
+        }
+        if let Some(s) = self.steer.filter(|s| s.model == model) {
             let points: Vec<(f64, f64)> = s
                 .series
                 .t
@@ -435,15 +454,15 @@ pub fn draw_series<DB: DrawingBackend>(
                 .collect();
             polyline(area, &frame, &points, STEER_COLOUR, 1.6, true, scale)?;
         }
-        if model == scene.model {
-            let (cx, _) = frame.to_px(position, y.0);
+        if model == self.scene.model {
+            let (cx, _) = frame.to_px(self.scene.position() as f64, self.y.0);
             area.draw(&PathElement::new(
                 vec![px((cx, frame.top)), px((cx, frame.top + frame.height))],
                 ShapeStyle::from(&CURSOR).stroke_width(lw(1.2, scale)),
             ))?;
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn mass_text(a: &Analysis) -> String {
@@ -669,101 +688,152 @@ pub fn draw_distribution<DB: DrawingBackend>(
     let Some(lp) = a.log_probs_at(t) else {
         return centred_message(area, rect, &["no position".to_string()], scale);
     };
-    let steer = scene.steer_outcome().filter(|s| s.position == t);
-    let mut shown = top_tokens(lp, DIST_BARS);
-    if let Some(s) = steer {
-        for extra in top_tokens(&s.log_probs, 3)
-            .into_iter()
-            .chain([s.target as usize])
-        {
-            if !shown.contains(&extra) {
-                shown.pop();
-                shown.push(extra);
-            }
-        }
-    }
-    let next = scene.tokens.get(t + 1).map(|&b| b as usize);
-    let context: String = scene.tokens[t.saturating_sub(24)..=t.min(scene.tokens.len() - 1)]
+    let bars = DistBars::new(
+        lp,
+        scene.steer_outcome().filter(|s| s.position == t),
+        scene.tokens.get(t + 1).map(|&b| b as usize),
+    );
+    let title = format!(
+        "{}: next byte after position {t} (“…{}”)",
+        capitalise(model_title(a.model)),
+        context_before(&scene.tokens, t)
+    );
+    let frame = chart(
+        area,
+        rect,
+        &title,
+        &bars.subtitle(),
+        (0.0, bars.shown.len() as f64),
+        (0.0, (bars.max_p() * 1.1).max(1e-3)),
+        ("", "p"),
+        scale,
+    )?;
+    bars.draw(area, &frame, scale)
+}
+
+/// Up to 25 bytes of the text ending at position t, printable (⏎ for a newline, · otherwise).
+fn context_before(tokens: &[u32], t: usize) -> String {
+    tokens[t.saturating_sub(24)..=t.min(tokens.len() - 1)]
         .iter()
         .map(|&b| match b as u8 {
             b'\n' => '⏎',
             b if b.is_ascii_graphic() || b == b' ' => b as char,
             _ => '·',
         })
-        .collect();
-    let title = format!(
-        "{}: next byte after position {t} (“…{}”)",
-        capitalise(model_title(a.model)),
-        context
-    );
-    let sub = match (steer, next) {
-        (Some(s), _) => format!(
-            "grey: before steering · red: after steering toward {} (p {:.3} → {:.3})",
-            byte_label(s.target),
-            s.old_log_p.exp(),
-            s.new_log_p.exp()
-        ),
-        (None, Some(n)) => format!(
-            "the text's next byte {} has p = {:.4} (surprisal {:.3} nats)",
-            byte_label(n as u8),
-            lp[n].exp(),
-            -lp[n]
-        ),
-        (None, None) => "the last position: the text does not say what comes next".into(),
-    };
-    let max_p = shown
-        .iter()
-        .map(|&i| {
-            let after = steer.map_or(0.0, |s| s.log_probs[i].exp());
-            lp[i].exp().max(after)
-        })
-        .fold(0.0, f64::max);
-    let frame = chart(
-        area,
-        rect,
-        &title,
-        &sub,
-        (0.0, shown.len() as f64),
-        (0.0, (max_p * 1.1).max(1e-3)),
-        ("", "p"),
-        scale,
-    )?;
-    for (i, &token) in shown.iter().enumerate() {
-        let before = lp[token].exp();
-        let x0 = i as f64 + 0.12;
-        let x1 = i as f64 + if steer.is_some() { 0.5 } else { 0.88 };
-        let is_next = Some(token) == next;
-        let colour = if is_next { U_COLOUR } else { RANDOM_COLOUR };
-        area.draw(&Rectangle::new(
-            [px(frame.to_px(x0, before)), px(frame.to_px(x1, 0.0))],
-            colour.filled(),
-        ))?;
+        .collect()
+}
+
+/// The bars of the `dist` figure at one position.
+struct DistBars<'a> {
+    /// Log-probabilities of the next byte.
+    lp: &'a [f64],
+    /// Steering at this position, if any.
+    steer: Option<&'a SteerOutcome>,
+    /// The text's next byte (none at the last position).
+    next: Option<usize>,
+    /// The bytes shown: the most probable, then (with steering) the most probable after it and
+    /// the target, replacing the last ones.
+    shown: Vec<usize>,
+}
+
+impl<'a> DistBars<'a> {
+    fn new(lp: &'a [f64], steer: Option<&'a SteerOutcome>, next: Option<usize>) -> DistBars<'a> {
+        let mut shown = top_tokens(lp, DIST_BARS);
         if let Some(s) = steer {
-            let after = s.log_probs[token].exp();
+            for extra in top_tokens(&s.log_probs, 3)
+                .into_iter()
+                .chain([s.target as usize])
+            {
+                if !shown.contains(&extra) {
+                    shown.pop();
+                    shown.push(extra);
+                }
+            }
+        }
+        DistBars {
+            lp,
+            steer,
+            next,
+            shown,
+        }
+    }
+
+    fn subtitle(&self) -> String {
+        let lp = self.lp;
+        match (self.steer, self.next) {
+            (Some(s), _) => format!(
+                "grey: before steering · red: after steering toward {} (p {:.3} → {:.3})",
+                byte_label(s.target),
+                s.old_log_p.exp(),
+                s.new_log_p.exp()
+            ),
+            (None, Some(n)) => format!(
+                "the text's next byte {} has p = {:.4} (surprisal {:.3} nats)",
+                byte_label(n as u8),
+                lp[n].exp(),
+                -lp[n]
+            ),
+            (None, None) => "the last position: the text does not say what comes next".into(),
+        }
+    }
+
+    /// The largest probability shown, before or after steering.
+    fn max_p(&self) -> f64 {
+        self.shown
+            .iter()
+            .map(|&i| {
+                let after = self.steer.map_or(0.0, |s| s.log_probs[i].exp());
+                self.lp[i].exp().max(after)
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// One bar per byte shown (the text's next byte highlighted), its steered bar beside it, and
+    /// its label (the target emphasised).
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        frame: &Frame,
+        scale: f64,
+    ) -> DrawResult<DB> {
+        let steer = self.steer;
+        for (i, &token) in self.shown.iter().enumerate() {
+            let before = self.lp[token].exp();
+            let x0 = i as f64 + 0.12;
+            let x1 = i as f64 + if steer.is_some() { 0.5 } else { 0.88 };
+            let is_next = Some(token) == self.next;
+            let colour = if is_next { U_COLOUR } else { RANDOM_COLOUR };
             area.draw(&Rectangle::new(
-                [
-                    px(frame.to_px(i as f64 + 0.5, after)),
-                    px(frame.to_px(i as f64 + 0.88, 0.0)),
-                ],
-                STEER_COLOUR.filled(),
+                [px(frame.to_px(x0, before)), px(frame.to_px(x1, 0.0))],
+                colour.filled(),
+            ))?;
+            if let Some(s) = steer {
+                let after = s.log_probs[token].exp();
+                area.draw(&Rectangle::new(
+                    [
+                        px(frame.to_px(i as f64 + 0.5, after)),
+                        px(frame.to_px(i as f64 + 0.88, 0.0)),
+                    ],
+                    STEER_COLOUR.filled(),
+                ))?;
+            }
+            let (cx, by) = frame.to_px(i as f64 + 0.5, 0.0);
+            let label = byte_label(token as u8);
+            let is_target = steer.is_some_and(|s| s.target as usize == token);
+            area.draw(&Text::new(
+                label,
+                px((cx, by + 3.0 * scale)),
+                anchored(
+                    font(if is_target { 11.5 } else { 10.5 }, scale).color(if is_target {
+                        &STEER_COLOUR
+                    } else {
+                        &INK
+                    }),
+                    HPos::Center,
+                    VPos::Top,
+                ),
             ))?;
         }
-        let (cx, by) = frame.to_px(i as f64 + 0.5, 0.0);
-        let label = byte_label(token as u8);
-        let is_target = steer.is_some_and(|s| s.target as usize == token);
-        area.draw(&Text::new(
-            label,
-            px((cx, by + 3.0 * scale)),
-            anchored(
-                font(if is_target { 11.5 } else { 10.5 }, scale).color(if is_target {
-                    &STEER_COLOUR
-                } else {
-                    &INK
-                }),
-                HPos::Center,
-                VPos::Top,
-            ),
-        ))?;
+        Ok(())
     }
-    Ok(())
 }

@@ -491,79 +491,27 @@ impl Scene {
             .models
             .get(model)
             .ok_or("the trained weights are not loaded")?;
-        let analysis = self.chosen().ok_or("no analysis of the chosen model")?;
-        let p = self.position();
-        let (suggested, target) = match self.state.target {
-            Some(b) => (false, b),
-            None => (
-                true,
-                self.suggested_target(p)
-                    .ok_or("no distribution at that position")?,
-            ),
-        };
-        let old_lp = analysis
-            .log_probs_at(p)
-            .ok_or("no distribution at that position")?
-            .to_vec();
-        let mut parts = analysis.windows.clone();
+        let SteerRequest {
+            position,
+            suggested,
+            target,
+            old_lp,
+            mut parts,
+            win,
+            start,
+            local,
+            tokens,
+        } = self.steer_request()?;
         let y = target as usize;
-        let win = p / CONTEXT;
-        let (start, end) = windows(self.tokens.len())[win];
-        let local = p - start;
-        let tokens = self.tokens[start..end].to_vec();
         let old_rank = steer::rank(&old_lp, y);
         let old_top = top_tokens(&old_lp, 1)[0] as u8;
-        let (patch, norm, predicted, form, site) = match self.state.layer {
-            SteerLayer::PostNorm => {
-                let fwd = forward_patched(&w, &tokens, ForwardOptions::default(), None)?;
-                let h = fwd.h(local, HiddenState::PostNorm).to_vec();
-                let (s, form) = if self.state.steer == SteerMode::Margin {
-                    (
-                        steer::steer_margin_to_top(&w, &h, y, self.state.margin)?,
-                        "margin",
-                    )
-                } else {
-                    (steer::steer_delta(&w, &h, y, self.state.dlogp)?, "delta")
-                };
-                let predicted = (form == "delta").then_some(s.old_log_p + self.state.dlogp);
-                (
-                    Patch {
-                        site: PatchSite::PostNorm,
-                        position: local,
-                        delta: s.delta,
-                    },
-                    s.norm,
-                    predicted,
-                    form,
-                    "the final hidden state, after the final norm".to_string(),
-                )
-            }
+        let perturbation = match self.state.layer {
+            SteerLayer::PostNorm => self.post_norm_perturbation(&w, &tokens, local, y)?,
             SteerLayer::Residual(layer) => {
-                if self.state.steer == SteerMode::Margin {
-                    self.notes.push(format!(
-                        "The margin form is exact only after the final norm; before it the first-order Δ form is used (Δ = {}).",
-                        td_core::url::format_number(self.state.dlogp)
-                    ));
-                }
-                let s = vjp::steer_delta_at_layer(&w, &tokens, layer, local, y, self.state.dlogp)?;
-                let site = if layer == w.config.n_layer {
-                    "the residual stream before the final norm".to_string()
-                } else {
-                    format!("the residual stream entering block {layer}")
-                };
-                (
-                    Patch {
-                        site: PatchSite::Residual(layer),
-                        position: local,
-                        delta: s.delta,
-                    },
-                    s.norm,
-                    Some(s.predicted_log_p),
-                    "delta",
-                    site,
-                )
+                self.residual_perturbation(&w, &tokens, layer, local, y)?
             }
         };
+        let patch = perturbation.patch;
         let fwd = forward_patched(&w, &tokens, ForwardOptions::default(), Some(&patch))?;
         let new_lp = fwd.log_probs_at(local).to_vec();
         let new_rank = steer::rank(&new_lp, y);
@@ -576,33 +524,29 @@ impl Scene {
         let summary = summarize(&series);
         let prefix = tokens[..=local].to_vec();
         let n_new = self.state.n.min(CONTEXT - prefix.len());
-        let plain = Generator::new(
-            &w,
-            &prefix,
-            n_new,
-            self.state.sampling(),
-            self.state.gseed,
-            None,
-        )?;
-        let steered = Generator::new(
-            &w,
-            &prefix,
-            n_new,
-            self.state.sampling(),
-            self.state.gseed,
-            Some(patch),
-        )?;
+        let generator = |patch| {
+            Generator::new(
+                &w,
+                &prefix,
+                n_new,
+                self.state.sampling(),
+                self.state.gseed,
+                patch,
+            )
+        };
+        let plain = generator(None)?;
+        let steered = generator(Some(patch))?;
         let outcome = SteerOutcome {
             model,
-            position: p,
+            position,
             target,
             suggested,
-            site,
-            form,
-            norm,
+            site: perturbation.site,
+            form: perturbation.form,
+            norm: perturbation.norm,
             old_log_p: old_lp[y],
             new_log_p: new_lp[y],
-            predicted_log_p: predicted,
+            predicted_log_p: perturbation.predicted,
             old_rank,
             new_rank,
             old_top,
@@ -616,6 +560,106 @@ impl Scene {
             n_new,
         };
         Ok((outcome, plain, steered))
+    }
+
+    /// What to steer: the inspected position of the chosen model, its target (chosen or
+    /// suggested), the distribution there and the position's window.
+    fn steer_request(&self) -> Result<SteerRequest, String> {
+        let analysis = self.chosen().ok_or("no analysis of the chosen model")?;
+        let position = self.position();
+        let (suggested, target) = match self.state.target {
+            Some(b) => (false, b),
+            None => (
+                true,
+                self.suggested_target(position)
+                    .ok_or("no distribution at that position")?,
+            ),
+        };
+        let old_lp = analysis
+            .log_probs_at(position)
+            .ok_or("no distribution at that position")?
+            .to_vec();
+        let win = position / CONTEXT;
+        let (start, end) = windows(self.tokens.len())[win];
+        Ok(SteerRequest {
+            position,
+            suggested,
+            target,
+            old_lp,
+            parts: analysis.windows.clone(),
+            win,
+            start,
+            local: position - start,
+            tokens: self.tokens[start..end].to_vec(),
+        })
+    }
+
+    /// Steering after the final norm: the margin form (exact there) or the Δ form.
+    fn post_norm_perturbation(
+        &self,
+        w: &Weights,
+        tokens: &[u32],
+        local: usize,
+        y: usize,
+    ) -> Result<Perturbation, String> {
+        let fwd = forward_patched(w, tokens, ForwardOptions::default(), None)?;
+        let h = fwd.h(local, HiddenState::PostNorm).to_vec();
+        let (s, form) = if self.state.steer == SteerMode::Margin {
+            (
+                steer::steer_margin_to_top(w, &h, y, self.state.margin)?,
+                "margin",
+            )
+        } else {
+            (steer::steer_delta(w, &h, y, self.state.dlogp)?, "delta")
+        };
+        let predicted = (form == "delta").then_some(s.old_log_p + self.state.dlogp);
+        Ok(Perturbation {
+            patch: Patch {
+                site: PatchSite::PostNorm,
+                position: local,
+                delta: s.delta,
+            },
+            norm: s.norm,
+            predicted,
+            form,
+            site: "the final hidden state, after the final norm".to_string(),
+        })
+    }
+
+    /// Steering in the residual stream entering block `layer` (the final norm's input for
+    /// `layer = n_layer`): the first-order Δ form through the blocks' vector-Jacobian products
+    /// (a note says so when the margin form was asked for).
+    fn residual_perturbation(
+        &mut self,
+        w: &Weights,
+        tokens: &[u32],
+        layer: usize,
+        local: usize,
+        y: usize,
+    ) -> Result<Perturbation, String> {
+        if self.state.steer == SteerMode::Margin {
+            self.notes.push(format!(
+                "The margin form is exact only after the final norm; before it the first-order Δ form is used (Δ = {}).",
+                td_core::url::format_number(self.state.dlogp)
+            ));
+        }
+        let s = vjp::steer_delta_at_layer(w, tokens, layer, local, y, self.state.dlogp)?;
+        let site = if layer == w.config.n_layer {
+            "the residual stream before the final norm".to_string()
+        } else {
+            format!("the residual stream entering block {layer}")
+        };
+        Ok(Perturbation {
+            patch: Patch {
+                site: PatchSite::Residual(layer),
+                position: local,
+                delta: s.delta,
+            },
+            norm: s.norm,
+            predicted: Some(s.predicted_log_p),
+            form: "delta",
+            site,
+        })
     }
 
     fn continue_unit(&mut self) {
@@ -802,6 +846,37 @@ pub fn top_tokens(log_probs: &[f64], count: usize) -> Vec<usize> {
     });
     idx.truncate(count);
     idx
+}
+
+/// What a steering request is about (see `Scene::steer_request`).
+struct SteerRequest {
+    /// The steered position in the text.
+    position: usize,
+    /// The target was suggested (the runner-up), not chosen.
+    suggested: bool,
+    target: u8,
+    /// Log-probabilities at the position before steering.
+    old_lp: Vec<f64>,
+    /// The chosen model's window parts (the steered window is recomputed).
+    parts: Vec<WindowParts>,
+    /// The position's window: its index, first position, and the position inside it.
+    win: usize,
+    start: usize,
+    local: usize,
+    /// The window's tokens.
+    tokens: Vec<u32>,
+}
+
+/// The perturbation that steers: the patch and how it is described.
+struct Perturbation {
+    patch: Patch,
+    norm: f64,
+    /// Δ form: old log p + Δ (first order).
+    predicted: Option<f64>,
+    /// "delta" or "margin".
+    form: &'static str,
+    /// Where the perturbation goes, in words.
+    site: String,
 }
 
 /// Squared speeds and potentials of one window (global positions), skipping its first positions.

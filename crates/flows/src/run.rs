@@ -166,90 +166,110 @@ fn max_abs(x: &[f64]) -> f64 {
     x.iter().fold(0.0f64, |a, &b| a.max(b.abs()))
 }
 
-impl Run {
-    /// Set up a run (no samples computed yet; `final_p` is the projected `p0`).
-    ///
-    /// Defensive normalisation: T is clamped to [1e-6, 1e6] (NaN -> 1), a negative or non-finite
-    /// horizon is 0, samples >= 2, non-finite scores count as masked (off the face), a p0 with no
-    /// mass on the face becomes uniform on it, a mis-sized W is treated as zero.
-    pub fn new(spec: RunSpec) -> Run {
-        let v = spec.s.len();
+/// The scalar settings of a [`RunSpec`] after defensive normalisation.
+#[derive(Clone, Copy, Debug)]
+struct Settings {
+    /// T clamped to [1e-6, 1e6] (NaN -> 1).
+    temp: f64,
+    kappa: f64,
+    /// 0 unless positive and finite.
+    eta: f64,
+    /// 0 unless positive and finite.
+    horizon: f64,
+    /// At least 2.
+    n_samples: usize,
+}
+
+impl Settings {
+    fn of(spec: &RunSpec) -> Settings {
         let temp = if spec.temp.is_nan() {
             1.0
         } else {
             spec.temp.clamp(1e-6, 1e6)
         };
-        let kappa = kappa_value(spec.kappa, temp);
-        let eta = if spec.eta.is_finite() && spec.eta > 0.0 {
-            spec.eta
-        } else {
-            0.0
-        };
-        let horizon = if spec.horizon.is_finite() && spec.horizon > 0.0 {
-            spec.horizon
-        } else {
-            0.0
-        };
-        let n_samples = spec.samples.max(2);
-
-        // The face: requested support, in range, deduplicated, finite scores only.
-        let mut face: Vec<usize> = spec.support.iter().copied().filter(|&i| i < v).collect();
-        face.sort_unstable();
-        face.dedup();
-        if face.is_empty() {
-            face = (0..v).collect();
+        let positive_or_zero = |x: f64| if x.is_finite() && x > 0.0 { x } else { 0.0 };
+        Settings {
+            temp,
+            kappa: kappa_value(spec.kappa, temp),
+            eta: positive_or_zero(spec.eta),
+            horizon: positive_or_zero(spec.horizon),
+            n_samples: spec.samples.max(2),
         }
-        let finite_face: Vec<usize> = face
+    }
+}
+
+/// The face: the requested support, in range, deduplicated (all indices if empty), with finite
+/// scores only; and the scores with non-finite entries read as 0. With no finite score on the
+/// face, the face is kept and every score is 0 (a flat face: uniform target) rather than fail.
+fn finite_face(s: &[f64], support: &[usize]) -> (Vec<usize>, Vec<f64>) {
+    let v = s.len();
+    let mut face: Vec<usize> = support.iter().copied().filter(|&i| i < v).collect();
+    face.sort_unstable();
+    face.dedup();
+    if face.is_empty() {
+        face = (0..v).collect();
+    }
+    let finite_face: Vec<usize> = face.iter().copied().filter(|&i| s[i].is_finite()).collect();
+    if finite_face.is_empty() {
+        (face, vec![0.0; v])
+    } else {
+        let s_of = s
             .iter()
-            .copied()
-            .filter(|&i| spec.s[i].is_finite())
+            .map(|&x| if x.is_finite() { x } else { 0.0 })
             .collect();
-        let (face, s_of): (Vec<usize>, Vec<f64>) = if finite_face.is_empty() {
-            // Nothing finite: treat the face as flat (uniform target) rather than fail.
-            (face.clone(), vec![0.0; v])
-        } else {
-            (
-                finite_face,
-                spec.s
-                    .iter()
-                    .map(|&x| if x.is_finite() { x } else { 0.0 })
-                    .collect(),
-            )
-        };
+        (finite_face, s_of)
+    }
+}
 
-        // Projected p0 (uniform on the face if it has no mass there).
-        let p0_ok = spec.p0.len() == v;
-        let mass: f64 = if p0_ok {
-            face.iter()
-                .map(|&i| {
-                    let x = spec.p0[i];
-                    if x.is_finite() && x > 0.0 {
-                        x
-                    } else {
-                        0.0
-                    }
-                })
-                .sum()
-        } else {
-            0.0
-        };
-        let (active, p0_c): (Vec<usize>, Vec<f64>) = if mass > 0.0 && mass.is_finite() {
-            face.iter()
-                .filter(|&&i| spec.p0[i].is_finite() && spec.p0[i] > 0.0)
-                .map(|&i| (i, spec.p0[i] / mass))
-                .unzip()
-        } else {
-            let u = 1.0 / face.len() as f64;
-            (face.clone(), vec![u; face.len()])
-        };
-        let n = active.len();
-        let s_c: Vec<f64> = active.iter().map(|&i| s_of[i]).collect();
-        let mut log_p0_c: Vec<f64> = p0_c.iter().map(|x| x.ln()).collect();
-        let l = logsumexp(&log_p0_c);
-        log_p0_c.iter_mut().for_each(|x| *x -= l);
+/// `p0` projected to the face: the active coordinates (the face's support of `p0`) and the
+/// renormalised masses there; uniform on the whole face if `p0` (of length `v`) has no mass on it.
+fn project_p0(p0: &[f64], face: &[usize], v: usize) -> (Vec<usize>, Vec<f64>) {
+    let mass: f64 = if p0.len() == v {
+        face.iter()
+            .map(|&i| {
+                let x = p0[i];
+                if x.is_finite() && x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            })
+            .sum()
+    } else {
+        0.0
+    };
+    if mass > 0.0 && mass.is_finite() {
+        face.iter()
+            .filter(|&&i| p0[i].is_finite() && p0[i] > 0.0)
+            .map(|&i| (i, p0[i] / mass))
+            .unzip()
+    } else {
+        let u = 1.0 / face.len() as f64;
+        (face.to_vec(), vec![u; face.len()])
+    }
+}
 
-        // Target pi_T^S on the (finite) face, in log space for exact KLs.
-        let target = truncated_target(&s_of, temp, &face);
+/// Normalised log-probabilities of the projected `p0`.
+fn normalised_log(p0_c: &[f64]) -> Vec<f64> {
+    let mut log_p0_c: Vec<f64> = p0_c.iter().map(|x| x.ln()).collect();
+    let l = logsumexp(&log_p0_c);
+    log_p0_c.iter_mut().for_each(|x| *x -= l);
+    log_p0_c
+}
+
+/// The target `pi_T^S` on the (finite) face: full length, and on the active coordinates in log
+/// space (for exact KLs) and linear.
+struct FaceTarget {
+    target: Vec<f64>,
+    log_target_c: Vec<f64>,
+    target_c: Vec<f64>,
+    /// Target mass outside the active coordinates (p0 started on a smaller face).
+    off_active: f64,
+}
+
+impl FaceTarget {
+    fn new(s_of: &[f64], temp: f64, face: &[usize], active: &[usize], s_c: &[f64]) -> FaceTarget {
+        let target = truncated_target(s_of, temp, face);
         let m = face
             .iter()
             .map(|&i| s_of[i])
@@ -260,15 +280,27 @@ impl Run {
         };
         let log_target_c: Vec<f64> = s_c.iter().map(|&x| (x - m) / temp - lse_face).collect();
         let target_c: Vec<f64> = active.iter().map(|&i| target[i]).collect();
-        let target_off_active = if n == face.len() {
+        let off_active = if active.len() == face.len() {
             0.0
         } else {
             let on: f64 = active.iter().map(|&i| target[i]).sum();
             (1.0 - on).max(0.0)
         };
+        FaceTarget {
+            target,
+            log_target_c,
+            target_c,
+            off_active,
+        }
+    }
+}
 
-        // Score model restricted to the active coordinates.
-        let model = match &spec.adjust {
+impl Model {
+    /// The score adjustment restricted to the active coordinates (non-finite entries read as 0,
+    /// a mis-sized W as zero, a negative mu as 0).
+    fn restricted(adjust: &Adjust, active: &[usize], v: usize) -> Model {
+        let n = active.len();
+        match adjust {
             Adjust::None => Model::Fixed,
             Adjust::Matrix { w } if w.len() == v * v => {
                 let mut wc = vec![0.0; n * n];
@@ -285,7 +317,147 @@ impl Run {
                 gamma: if gamma.is_finite() { *gamma } else { 0.0 },
                 mu: if mu.is_finite() { mu.max(0.0) } else { 0.0 },
             },
+        }
+    }
+
+    fn has_memory(&self) -> bool {
+        matches!(self, Model::Memory { .. })
+    }
+
+    /// Length of the integration state on `n` active coordinates (log p, then memory c if any).
+    fn state_len(&self, n: usize) -> usize {
+        if self.has_memory() {
+            2 * n
+        } else {
+            n
+        }
+    }
+
+    /// Cost of one derivative evaluation, in state entries touched.
+    fn eval_cost(&self, n: usize) -> f64 {
+        self.state_len(n) as f64
+            + match self {
+                Model::Matrix(_) => (n * n) as f64,
+                _ => 0.0,
+            }
+    }
+}
+
+/// The sample schedule, (time, step index): see the module documentation ("Sampling").
+fn sample_schedule(discrete: bool, mode: Mode, set: &Settings, eval_cost: f64) -> Vec<(f64, u64)> {
+    let n_samples = set.n_samples;
+    if !discrete {
+        let d = (n_samples - 1) as f64;
+        return (0..n_samples)
+            .map(|j| (set.horizon * j as f64 / d, 0))
+            .collect();
+    }
+    let mut k_max = if set.eta > 0.0 {
+        let x = (set.horizon / set.eta + 1e-9).floor();
+        if x >= u64::MAX as f64 {
+            u64::MAX / 2
+        } else {
+            x as u64
+        }
+    } else {
+        0
+    };
+    if mode == Mode::Iterate {
+        let cap = ((MAX_WORK / eval_cost) as usize).clamp(n_samples - 1, MAX_STEPS);
+        k_max = k_max.min(cap as u64);
+    }
+    let ks: Vec<u64> = if k_max < n_samples as u64 {
+        (0..=k_max).collect()
+    } else {
+        let d = (n_samples - 1) as u128;
+        (0..n_samples as u128)
+            .map(|j| ((j * k_max as u128 + d / 2) / d) as u64)
+            .collect()
+    };
+    ks.into_iter().map(|k| (k as f64 * set.eta, k)).collect()
+}
+
+/// How a continuous flow with an adjustment is integrated.
+#[derive(Default)]
+struct Stepping {
+    h: f64,
+    use_etd: bool,
+    /// Stiff linear rates per state entry (for ETD2RK).
+    lambda: Vec<f64>,
+}
+
+impl Stepping {
+    /// h = min(sample spacing, 0.02 / L) with L a bound on the Lipschitz rate of the log-space
+    /// vector field; capped to MAX_STEPS / MAX_WORK in total. Zero unless integrating.
+    fn new(flow: Flow, model: &Model, mode: Mode, set: &Settings, n: usize) -> Stepping {
+        if mode != Mode::Integrate || set.horizon <= 0.0 {
+            return Stepping::default();
+        }
+        let (coupling, mem_rate, mu) = match model {
+            Model::Matrix(wc) => (2.0 * max_abs(wc), 0.0, 0.0),
+            Model::Memory { gamma, mu } => (gamma.abs(), mu + 1.0, *mu),
+            Model::Fixed => (0.0, 0.0, 0.0),
         };
+        let (rate, stiff_p) = match flow {
+            Flow::Entropic => (
+                set.kappa * (set.temp + coupling) + mem_rate,
+                set.kappa * set.temp,
+            ),
+            _ => (coupling / set.temp + mem_rate, 0.0),
+        };
+        let spacing = set.horizon / (set.n_samples - 1) as f64;
+        let mut h = if rate > 0.0 {
+            spacing.min(0.02 / rate)
+        } else {
+            spacing
+        };
+        let cap =
+            ((MAX_WORK / (4.0 * model.eval_cost(n))) as usize).clamp(set.n_samples - 1, MAX_STEPS);
+        if set.horizon / h > cap as f64 {
+            h = set.horizon / cap as f64;
+        }
+        let mut lambda = vec![stiff_p; n];
+        if model.has_memory() {
+            lambda.extend(std::iter::repeat_n(mu, n));
+        }
+        Stepping {
+            h,
+            use_etd: stiff_p.max(mu) * h > 1.0,
+            lambda,
+        }
+    }
+}
+
+/// Where each corner token sits among the active coordinates. A corner listed twice (V = 2 has
+/// no third token) counts once: later repeats are empty.
+fn corner_positions(corners: [usize; 3], active: &[usize]) -> [Option<usize>; 3] {
+    std::array::from_fn(|slot| {
+        let c = corners[slot];
+        if corners[..slot].contains(&c) {
+            None
+        } else {
+            active.binary_search(&c).ok()
+        }
+    })
+}
+
+impl Run {
+    /// Set up a run (no samples computed yet; `final_p` is the projected `p0`).
+    ///
+    /// Defensive normalisation: T is clamped to [1e-6, 1e6] (NaN -> 1), a negative or non-finite
+    /// horizon is 0, samples >= 2, non-finite scores count as masked (off the face), a p0 with no
+    /// mass on the face becomes uniform on it, a mis-sized W is treated as zero.
+    pub fn new(spec: RunSpec) -> Run {
+        let v = spec.s.len();
+        let set = Settings::of(&spec);
+        let (face, s_of) = finite_face(&spec.s, &spec.support);
+        let (active, p0_c) = project_p0(&spec.p0, &face, v);
+        let n = active.len();
+        let s_c: Vec<f64> = active.iter().map(|&i| s_of[i]).collect();
+        let log_p0_c = normalised_log(&p0_c);
+        let target = FaceTarget::new(&s_of, set.temp, &face, &active, &s_c);
+
+        let model = Model::restricted(&spec.adjust, &active, v);
         let q = match &model {
             Model::Matrix(wc) if is_antisymmetric(wc, n, 1e-12) => interior_rest_point(&s_c, wc),
             _ => None,
@@ -295,114 +467,32 @@ impl Run {
             (_, false) => Mode::Integrate,
             (_, true) => Mode::Iterate,
         };
-        let n_state = if matches!(model, Model::Memory { .. }) {
-            2 * n
-        } else {
-            n
-        };
-        let eval_cost = n_state as f64
-            + match &model {
-                Model::Matrix(_) => (n * n) as f64,
-                _ => 0.0,
-            };
-
-        // Schedule.
-        let schedule: Vec<(f64, u64)> = if spec.flow.is_discrete() {
-            let mut k_max = if eta > 0.0 {
-                let x = (horizon / eta + 1e-9).floor();
-                if x >= u64::MAX as f64 {
-                    u64::MAX / 2
-                } else {
-                    x as u64
-                }
-            } else {
-                0
-            };
-            if mode == Mode::Iterate {
-                let cap = ((MAX_WORK / eval_cost) as usize).clamp(n_samples - 1, MAX_STEPS);
-                k_max = k_max.min(cap as u64);
-            }
-            let ks: Vec<u64> = if k_max < n_samples as u64 {
-                (0..=k_max).collect()
-            } else {
-                let d = (n_samples - 1) as u128;
-                (0..n_samples as u128)
-                    .map(|j| ((j * k_max as u128 + d / 2) / d) as u64)
-                    .collect()
-            };
-            ks.into_iter().map(|k| (k as f64 * eta, k)).collect()
-        } else {
-            let d = (n_samples - 1) as f64;
-            (0..n_samples)
-                .map(|j| (horizon * j as f64 / d, 0))
-                .collect()
-        };
-
-        // Integration step: h = min(sample spacing, 0.02 / L) with L a bound on the Lipschitz
-        // rate of the log-space vector field; capped to MAX_STEPS / MAX_WORK in total.
-        let mut h = 0.0;
-        let mut use_etd = false;
-        let mut lambda = Vec::new();
-        if mode == Mode::Integrate && horizon > 0.0 {
-            let (coupling, mem_rate, mu) = match &model {
-                Model::Matrix(wc) => (2.0 * max_abs(wc), 0.0, 0.0),
-                Model::Memory { gamma, mu } => (gamma.abs(), mu + 1.0, *mu),
-                Model::Fixed => (0.0, 0.0, 0.0),
-            };
-            let (rate, stiff_p) = match spec.flow {
-                Flow::Entropic => (kappa * (temp + coupling) + mem_rate, kappa * temp),
-                _ => (coupling / temp + mem_rate, 0.0),
-            };
-            let spacing = horizon / (n_samples - 1) as f64;
-            h = if rate > 0.0 {
-                spacing.min(0.02 / rate)
-            } else {
-                spacing
-            };
-            let cap = ((MAX_WORK / (4.0 * eval_cost)) as usize).clamp(n_samples - 1, MAX_STEPS);
-            if horizon / h > cap as f64 {
-                h = horizon / cap as f64;
-            }
-            lambda = vec![stiff_p; n];
-            if matches!(model, Model::Memory { .. }) {
-                lambda.extend(std::iter::repeat_n(mu, n));
-            }
-            use_etd = stiff_p.max(mu) * h > 1.0;
-        }
+        let schedule = sample_schedule(spec.flow.is_discrete(), mode, &set, model.eval_cost(n));
+        let stepping = Stepping::new(spec.flow, &model, mode, &set, n);
 
         let mut y = log_p0_c.clone();
-        if matches!(model, Model::Memory { .. }) {
+        if model.has_memory() {
             y.extend(std::iter::repeat_n(0.0, n));
         }
-        // A corner listed twice (V = 2 has no third token) counts once: later repeats are empty.
-        let corner_pos: [Option<usize>; 3] = std::array::from_fn(|slot| {
-            let c = spec.corners[slot];
-            if spec.corners[..slot].contains(&c) {
-                None
-            } else {
-                active.binary_search(&c).ok()
-            }
-        });
         let mut final_p = vec![0.0; v];
         for (&i, &x) in active.iter().zip(&p0_c) {
             final_p[i] = x;
         }
 
         Run {
-            temp,
-            kappa,
-            eta,
+            temp: set.temp,
+            kappa: set.kappa,
+            eta: set.eta,
             mode,
-            model,
             s_c,
             log_p0_c,
-            target,
-            target_c,
-            log_target_c,
-            target_off_active,
+            target: target.target,
+            target_c: target.target_c,
+            log_target_c: target.log_target_c,
+            target_off_active: target.off_active,
             face_n: face.len(),
             q,
-            corner_pos,
+            corner_pos: corner_positions(spec.corners, &active),
             schedule,
             next: 0,
             samples: Vec::new(),
@@ -411,12 +501,13 @@ impl Run {
             finished: false,
             y,
             cur_k: 0,
-            h,
-            use_etd,
-            lambda,
-            scratch: Rk4Scratch::new(n_state),
+            h: stepping.h,
+            use_etd: stepping.use_etd,
+            lambda: stepping.lambda,
+            scratch: Rk4Scratch::new(model.state_len(n)),
             u: vec![0.0; n],
             p: vec![0.0; n],
+            model,
             active,
             spec,
         }

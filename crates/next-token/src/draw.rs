@@ -11,9 +11,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::params::{self, XAxis};
-use super::scene::{lump, Scene};
+use super::scene::{lump, Panel, RunView, Scene};
 use td_core::draw_kit::{
-    anchored, font, nice_ticks, px, star_points, wrap_items, BACKGROUND, GRID, INK, MUTED,
+    anchored, font, lw, nice_ticks, px, star_points, wrap_items, BACKGROUND, GRID, INK, MUTED,
 };
 use td_flows::run::Sample;
 
@@ -207,32 +207,111 @@ pub fn draw_simplex<DB: DrawingBackend>(
     area.fill(&BACKGROUND)?;
     let (width, height) = area.dim_in_pixel();
     let frame = SimplexFrame::for_vocab(scene.v, width as f64, height as f64, scale);
-    let Some(panel_data) = scene.panels.get(panel) else {
+    let Some(panel) = scene.panels.get(panel) else {
         return Ok(());
     };
-    let v = scene.v;
-    let [a, b, c] = frame.corners;
-    let lw = |w: f64| ((w * scale).round() as u32).max(1);
+    let painter = SimplexPainter {
+        area,
+        scene,
+        panel,
+        frame,
+        width: width as f64,
+        height: height as f64,
+        scale,
+    };
+    painter.title()?;
+    if scene.v == 2 {
+        painter.edge_and_time_axis()?;
+    } else {
+        painter.triangle()?;
+    }
+    if painter.truncated() {
+        painter.active_face()?;
+    }
+    if painter.shows_field() {
+        painter.field()?;
+    }
+    painter.trajectories()?;
+    painter.target_and_argmax()?;
+    painter.current_points(at)?;
+    // pi_T on top of the moving points: Flow C's points end exactly on it.
+    painter.pi_t_star()?;
+    // Vertex dots and labels (drawn last so they sit on top).
+    painter.vertices()?;
+    painter.legend()
+}
 
-    // Title.
-    area.draw(&Text::new(
-        panel_data.title.clone(),
-        px((8.0 * scale, 6.0 * scale)),
-        anchored(font(13.0, scale), HPos::Left, VPos::Top),
-    ))?;
+/// Everything the parts of one simplex panel share: where to draw, the frame, the scene and panel.
+struct SimplexPainter<'a, DB: DrawingBackend> {
+    area: &'a DrawingArea<DB, Shift>,
+    scene: &'a Scene,
+    panel: &'a Panel,
+    frame: SimplexFrame,
+    width: f64,
+    height: f64,
+    scale: f64,
+}
 
-    // Triangle (V = 2: only the edge between the two tokens exists).
-    if v == 2 {
+/// Field arrows grouped by (quantised) speed colour so backends can batch them.
+struct ArrowBatches {
+    shafts: Vec<Vec<[(i32, i32); 2]>>,
+    heads: Vec<Vec<[(i32, i32); 3]>>,
+    /// Arrows too short to have a direction: drawn as dots.
+    still: Vec<(i32, i32)>,
+}
+
+/// Number of speed colours of the field arrows.
+const ARROW_LEVELS: usize = 12;
+
+impl<DB: DrawingBackend> SimplexPainter<'_, DB> {
+    /// Stroke width of `w` CSS pixels (at least 1).
+    fn lw(&self, w: f64) -> u32 {
+        lw(w, self.scale)
+    }
+
+    fn v(&self) -> usize {
+        self.scene.v
+    }
+
+    /// Whether a truncation face is active (part of the vocabulary cut off).
+    fn truncated(&self) -> bool {
+        self.scene.support.len() < self.v()
+    }
+
+    fn shows_field(&self) -> bool {
+        self.scene.state.field && !self.panel.field.is_empty()
+    }
+
+    /// For the V = 2 view: the vertical pixel of time t along the horizon.
+    fn time_y(&self, t: f64) -> f64 {
+        self.frame
+            .time_y(t, self.scene.state.horizon, self.height, self.scale)
+    }
+
+    fn title(&self) -> DrawResult<DB> {
+        let scale = self.scale;
+        self.area.draw(&Text::new(
+            self.panel.title.clone(),
+            px((8.0 * scale, 6.0 * scale)),
+            anchored(font(13.0, scale), HPos::Left, VPos::Top),
+        ))
+    }
+
+    /// V = 2: only the edge between the two tokens exists; below it, a time axis (t = 0, the
+    /// horizon, and t = 1 where Flow A passes pi_T from uniform).
+    fn edge_and_time_axis(&self) -> DrawResult<DB> {
+        let (area, scale) = (self.area, self.scale);
+        let [a, b, c] = self.frame.corners;
         area.draw(&PathElement::new(
             vec![px(a), px(b)],
-            ShapeStyle::from(&INK).stroke_width(lw(1.5)),
+            ShapeStyle::from(&INK).stroke_width(self.lw(1.5)),
         ))?;
         area.draw(&Text::new(
             "V = 2: the simplex is this edge; below it, each trajectory against time t ↓",
             px((c.0, 24.0 * scale)),
             anchored(font(11.0, scale).color(&MUTED), HPos::Center, VPos::Top),
         ))?;
-        let horizon = scene.state.horizon;
+        let horizon = self.scene.state.horizon;
         for (t, text) in [
             (0.0, "t = 0".to_string()),
             (
@@ -240,10 +319,10 @@ pub fn draw_simplex<DB: DrawingBackend>(
                 format!("t = {}", td_core::url::format_number(horizon)),
             ),
         ] {
-            let y = frame.time_y(t, horizon, height as f64, scale);
+            let y = self.time_y(t);
             area.draw(&PathElement::new(
                 vec![px((a.0, y)), px((b.0, y))],
-                ShapeStyle::from(&GRID).stroke_width(lw(1.0)),
+                ShapeStyle::from(&GRID).stroke_width(self.lw(1.0)),
             ))?;
             area.draw(&Text::new(
                 text,
@@ -251,12 +330,11 @@ pub fn draw_simplex<DB: DrawingBackend>(
                 anchored(font(10.0, scale).color(&MUTED), HPos::Right, VPos::Center),
             ))?;
         }
-        // Where t = 1 falls (Flow A passes pi_T there from uniform).
         if horizon > 1.0 {
-            let y = frame.time_y(1.0, horizon, height as f64, scale);
+            let y = self.time_y(1.0);
             area.draw(&PathElement::new(
                 vec![px((a.0, y)), px((b.0, y))],
-                ShapeStyle::from(&RGBColor(255, 170, 0)).stroke_width(lw(1.0)),
+                ShapeStyle::from(&RGBColor(255, 170, 0)).stroke_width(self.lw(1.0)),
             ))?;
             area.draw(&Text::new(
                 "t = 1",
@@ -268,28 +346,36 @@ pub fn draw_simplex<DB: DrawingBackend>(
                 ),
             ))?;
         }
-    } else {
+        Ok(())
+    }
+
+    /// The triangle; for V > 3 also the light edges to the inner "other" vertex (the tetrahedron
+    /// seen from above).
+    fn triangle(&self) -> DrawResult<DB> {
+        let area = self.area;
+        let [a, b, c] = self.frame.corners;
         area.draw(&Polygon::new(
             vec![px(a), px(b), px(c)],
             RGBColor(250, 250, 252).filled(),
         ))?;
         area.draw(&PathElement::new(
             vec![px(a), px(b), px(c), px(a)],
-            ShapeStyle::from(&INK).stroke_width(lw(1.2)),
+            ShapeStyle::from(&INK).stroke_width(self.lw(1.2)),
         ))?;
-        if v > 3 {
-            // Edges to the inner "other" vertex, light: the tetrahedron seen from above.
+        if self.v() > 3 {
             for corner in [a, b, c] {
                 area.draw(&PathElement::new(
-                    vec![px(corner), px(frame.centre)],
-                    ShapeStyle::from(&GRID).stroke_width(lw(1.0)),
+                    vec![px(corner), px(self.frame.centre)],
+                    ShapeStyle::from(&GRID).stroke_width(self.lw(1.0)),
                 ))?;
             }
         }
+        Ok(())
     }
 
-    // Active truncation face: the hull of the corners (and "other") that are in the support.
-    if scene.support.len() < v {
+    /// Active truncation face: the hull of the corners (and "other") that are in the support.
+    fn active_face(&self) -> DrawResult<DB> {
+        let (scene, v, scale) = (self.scene, self.v(), self.scale);
         let mut face: Vec<(f64, f64)> = Vec::new();
         for (slot, &index) in scene
             .corners
@@ -298,47 +384,74 @@ pub fn draw_simplex<DB: DrawingBackend>(
             .take(if v == 2 { 2 } else { 3 })
         {
             if scene.support.contains(&index) {
-                face.push(frame.corners[slot]);
+                face.push(self.frame.corners[slot]);
             }
         }
         if v > 3 && scene.support.iter().any(|i| !scene.corners.contains(i)) {
-            face.push(frame.centre);
+            face.push(self.frame.centre);
         }
         let band = RGBColor(255, 200, 60).mix(0.55);
         match face.len() {
             0 => {}
             1 => {
-                area.draw(&Circle::new(
+                self.area.draw(&Circle::new(
                     px(face[0]),
                     (9.0 * scale) as i32,
                     band.filled(),
                 ))?;
             }
             2 => {
-                area.draw(&PathElement::new(
+                self.area.draw(&PathElement::new(
                     vec![px(face[0]), px(face[1])],
-                    band.stroke_width(lw(9.0)),
+                    band.stroke_width(self.lw(9.0)),
                 ))?;
             }
             _ => {
-                area.draw(&Polygon::new(
+                self.area.draw(&Polygon::new(
                     face.iter().map(|&p| px(p)).collect::<Vec<_>>(),
                     RGBColor(255, 200, 60).mix(0.25).filled(),
                 ))?;
             }
         }
+        Ok(())
     }
 
-    // Vector field: arrows of equal spacing, length and colour growing with speed. Arrows are
-    // grouped by (quantised) colour so backends can batch them.
-    if scene.state.field && !panel_data.field.is_empty() {
-        let spacing = ((b.0 - a.0) / scene.field_grid.max(1) as f64).max(4.0);
-        let max_speed = panel_data.max_speed.max(1e-300);
-        const LEVELS: usize = 12;
-        let mut shafts: Vec<Vec<[(i32, i32); 2]>> = vec![Vec::new(); LEVELS];
-        let mut heads: Vec<Vec<[(i32, i32); 3]>> = vec![Vec::new(); LEVELS];
-        let mut still: Vec<(i32, i32)> = Vec::new();
-        for arrow in &panel_data.field {
+    /// Vector field: arrows of equal spacing, length and colour growing with speed.
+    fn field(&self) -> DrawResult<DB> {
+        let batches = self.arrow_batches();
+        for level in 0..ARROW_LEVELS {
+            let colour = speed_colour(level as f64 / (ARROW_LEVELS - 1) as f64);
+            let style = ShapeStyle::from(&colour).stroke_width(self.lw(1.0));
+            for shaft in &batches.shafts[level] {
+                self.area.draw(&PathElement::new(shaft.to_vec(), style))?;
+            }
+            for head in &batches.heads[level] {
+                self.area
+                    .draw(&Polygon::new(head.to_vec(), colour.filled()))?;
+            }
+        }
+        for p in batches.still {
+            self.area.draw(&Circle::new(
+                p,
+                (1.5 * self.scale) as i32,
+                speed_colour(0.0).filled(),
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Each field arrow in pixels (shaft and head), in the batch of its speed colour.
+    fn arrow_batches(&self) -> ArrowBatches {
+        let frame = &self.frame;
+        let [a, b, _] = frame.corners;
+        let spacing = ((b.0 - a.0) / self.scene.field_grid.max(1) as f64).max(4.0);
+        let max_speed = self.panel.max_speed.max(1e-300);
+        let mut batches = ArrowBatches {
+            shafts: vec![Vec::new(); ARROW_LEVELS],
+            heads: vec![Vec::new(); ARROW_LEVELS],
+            still: Vec::new(),
+        };
+        for arrow in &self.panel.field {
             let start = frame.to_px(arrow.at);
             let ahead = frame.to_px([
                 arrow.at[0] + arrow.dir[0] * 1e-3,
@@ -349,11 +462,11 @@ pub fn draw_simplex<DB: DrawingBackend>(
             let (dx, dy) = (ahead.0 - start.0, ahead.1 - start.1);
             let norm = (dx * dx + dy * dy).sqrt();
             if !(norm > 1e-12 && norm.is_finite()) {
-                still.push(px(start));
+                batches.still.push(px(start));
                 continue;
             }
             let rel = (arrow.speed / max_speed).sqrt();
-            let level = ((rel * (LEVELS - 1) as f64).round() as usize).min(LEVELS - 1);
+            let level = ((rel * (ARROW_LEVELS - 1) as f64).round() as usize).min(ARROW_LEVELS - 1);
             let len = spacing * 0.75 * (0.35 + 0.65 * rel);
             let (ux, uy) = (dx / norm, dy / norm);
             let tail = (start.0 - ux * len / 2.0, start.1 - uy * len / 2.0);
@@ -367,195 +480,198 @@ pub fn draw_simplex<DB: DrawingBackend>(
                 head.0 - ux * hs + uy * hs * 0.5,
                 head.1 - uy * hs - ux * hs * 0.5,
             );
-            shafts[level].push([px(tail), px(head)]);
-            heads[level].push([px(head), px(left), px(right)]);
+            batches.shafts[level].push([px(tail), px(head)]);
+            batches.heads[level].push([px(head), px(left), px(right)]);
         }
-        for level in 0..LEVELS {
-            let colour = speed_colour(level as f64 / (LEVELS - 1) as f64);
-            let style = ShapeStyle::from(&colour).stroke_width(lw(1.0));
-            for shaft in &shafts[level] {
-                area.draw(&PathElement::new(shaft.to_vec(), style))?;
-            }
-            for head in &heads[level] {
-                area.draw(&Polygon::new(head.to_vec(), colour.filled()))?;
-            }
+        batches
+    }
+
+    /// Pixel of a sample: its lumped point, or for V = 2 its point on the edge at its time.
+    fn trajectory_px(&self, s: &Sample) -> (i32, i32) {
+        let (x, y) = self.frame.to_px(s.lumped);
+        if self.v() == 2 {
+            px((x, self.time_y(s.t)))
+        } else {
+            px((x, y))
         }
-        for p in still {
-            area.draw(&Circle::new(
-                p,
-                (1.5 * scale) as i32,
-                speed_colour(0.0).filled(),
+    }
+
+    /// Each run's path, its iterates (discrete flows) and a ring at its start.
+    fn trajectories(&self) -> DrawResult<DB> {
+        let scale = self.scale;
+        for view in &self.panel.runs {
+            let samples = view.run.samples();
+            if samples.len() < 2 {
+                continue;
+            }
+            let points: Vec<(i32, i32)> = samples.iter().map(|s| self.trajectory_px(s)).collect();
+            let colour = run_colour(view.colour);
+            self.area.draw(&PathElement::new(
+                points.clone(),
+                ShapeStyle::from(&colour).stroke_width(self.lw(1.8)),
+            ))?;
+            // Discrete flows: the iterates themselves matter (oscillation, exactness) — mark them.
+            if view.run.spec().flow.is_discrete() && samples.len() <= 80 {
+                for p in &points {
+                    self.area
+                        .draw(&Circle::new(*p, (2.0 * scale) as i32, colour.filled()))?;
+                }
+            }
+            self.area.draw(&Circle::new(
+                points[0],
+                (3.0 * scale) as i32,
+                ShapeStyle::from(&colour).stroke_width(self.lw(1.2)),
             ))?;
         }
+        Ok(())
     }
 
-    // Trajectories.
-    for view in &panel_data.runs {
-        let samples = view.run.samples();
-        if samples.len() < 2 {
-            continue;
+    /// Markers: the truncated target (red ring) and the argmax vertices (rings on the vertex).
+    fn target_and_argmax(&self) -> DrawResult<DB> {
+        let (scene, v, scale) = (self.scene, self.v(), self.scale);
+        if self.truncated() {
+            let t_l = lump(&scene.target, scene.corners, v);
+            self.area.draw(&Circle::new(
+                px(self.frame.to_px(t_l)),
+                (7.0 * scale) as i32,
+                ShapeStyle::from(&RGBColor(200, 0, 0)).stroke_width(self.lw(2.0)),
+            ))?;
         }
-        let points: Vec<(i32, i32)> = samples
-            .iter()
-            .map(|s| {
-                let (x, y) = frame.to_px(s.lumped);
-                if v == 2 {
-                    px((
-                        x,
-                        frame.time_y(s.t, scene.state.horizon, height as f64, scale),
-                    ))
-                } else {
-                    px((x, y))
-                }
-            })
-            .collect();
-        let colour = run_colour(view.colour);
-        area.draw(&PathElement::new(
-            points.clone(),
-            ShapeStyle::from(&colour).stroke_width(lw(1.8)),
-        ))?;
-        // Discrete flows: the iterates themselves matter (oscillation, exactness) — mark them.
-        if view.run.spec().flow.is_discrete() && samples.len() <= 80 {
-            for p in &points {
-                area.draw(&Circle::new(*p, (2.0 * scale) as i32, colour.filled()))?;
+        for &index in scene.argmax.iter().take(3) {
+            let mut e = [0.0; 4];
+            match scene.corners.iter().position(|&c| c == index) {
+                Some(slot) if v > 2 || slot < 2 => e[slot] = 1.0,
+                _ => e[3] = 1.0,
             }
+            self.area.draw(&Circle::new(
+                px(self.frame.to_px(e)),
+                (10.0 * scale) as i32,
+                ShapeStyle::from(&INK).stroke_width(self.lw(2.0)),
+            ))?;
         }
-        area.draw(&Circle::new(
-            points[0],
-            (3.0 * scale) as i32,
-            ShapeStyle::from(&colour).stroke_width(lw(1.2)),
-        ))?;
+        Ok(())
     }
 
-    // Markers: pi_T (star), truncated target (ring), argmax vertex (ring on the vertex).
-    if scene.support.len() < v {
-        let t_l = lump(&scene.target, scene.corners, v);
-        area.draw(&Circle::new(
-            px(frame.to_px(t_l)),
-            (7.0 * scale) as i32,
-            ShapeStyle::from(&RGBColor(200, 0, 0)).stroke_width(lw(2.0)),
-        ))?;
-    }
-    for &index in scene.argmax.iter().take(3) {
-        let mut e = [0.0; 4];
-        match scene.corners.iter().position(|&c| c == index) {
-            Some(slot) if v > 2 || slot < 2 => e[slot] = 1.0,
-            _ => e[3] = 1.0,
-        }
-        area.draw(&Circle::new(
-            px(frame.to_px(e)),
-            (10.0 * scale) as i32,
-            ShapeStyle::from(&INK).stroke_width(lw(2.0)),
-        ))?;
-    }
-
-    // Current (animated) points.
-    for view in &panel_data.runs {
-        let samples = view.run.samples();
-        if samples.is_empty() {
-            continue;
-        }
-        let sample = &samples[sample_index(samples.len(), at)];
-        let p = px(frame.to_px(sample.lumped));
-        if v == 2 {
-            // Also on its time curve.
-            let y = frame.time_y(sample.t, scene.state.horizon, height as f64, scale);
-            area.draw(&Circle::new(
-                (p.0, y.round() as i32),
-                (4.0 * scale) as i32,
+    /// Current (animated) points at scrub position `at`; for V = 2 also on their time curves.
+    fn current_points(&self, at: f64) -> DrawResult<DB> {
+        let scale = self.scale;
+        for view in &self.panel.runs {
+            let samples = view.run.samples();
+            if samples.is_empty() {
+                continue;
+            }
+            let sample = &samples[sample_index(samples.len(), at)];
+            let p = px(self.frame.to_px(sample.lumped));
+            if self.v() == 2 {
+                let y = self.time_y(sample.t);
+                self.area.draw(&Circle::new(
+                    (p.0, y.round() as i32),
+                    (4.0 * scale) as i32,
+                    run_colour(view.colour).filled(),
+                ))?;
+            }
+            self.area.draw(&Circle::new(
+                p,
+                (5.0 * scale) as i32,
                 run_colour(view.colour).filled(),
             ))?;
+            self.area.draw(&Circle::new(
+                p,
+                (5.0 * scale) as i32,
+                ShapeStyle::from(&WHITE).stroke_width(self.lw(1.2)),
+            ))?;
         }
-        area.draw(&Circle::new(
-            p,
-            (5.0 * scale) as i32,
-            run_colour(view.colour).filled(),
-        ))?;
-        area.draw(&Circle::new(
-            p,
-            (5.0 * scale) as i32,
-            ShapeStyle::from(&WHITE).stroke_width(lw(1.2)),
-        ))?;
+        Ok(())
     }
 
-    // pi_T on top of the moving points: Flow C's points end exactly on it.
-    let pi_l = lump(&scene.pi_t, scene.corners, v);
-    draw_star(
-        area,
-        frame.to_px(pi_l),
-        8.0 * scale,
-        RGBColor(255, 215, 0),
-        scale,
-    )?;
-
-    // Vertex dots and labels (drawn last so they sit on top).
-    let slots = if v == 2 { 2 } else { 3 };
-    for (slot, &vertex) in frame.corners.iter().enumerate().take(slots) {
-        area.draw(&Circle::new(
-            px(vertex),
-            (6.0 * scale) as i32,
-            CORNER_COLOURS[slot].filled(),
-        ))?;
-        let label = scene.corner_labels[slot].clone();
-        let (h, vpos, offset) = match slot {
-            0 => (HPos::Center, VPos::Top, (0.0, 10.0)),
-            1 => (HPos::Center, VPos::Top, (0.0, 10.0)),
-            _ => (HPos::Left, VPos::Center, (12.0, 0.0)),
-        };
-        area.draw(&Text::new(
-            label,
-            px((vertex.0 + offset.0 * scale, vertex.1 + offset.1 * scale)),
-            anchored(font(13.0, scale).color(&CORNER_COLOURS[slot]), h, vpos),
-        ))?;
-    }
-    if v > 3 {
-        area.draw(&Circle::new(
-            px(frame.centre),
-            (4.0 * scale) as i32,
-            CORNER_COLOURS[3].filled(),
-        ))?;
-        area.draw(&Text::new(
-            format!("other ({} tokens, lumped)", v - 3),
-            px((frame.centre.0, frame.centre.1 + 8.0 * scale)),
-            anchored(
-                font(10.0, scale).color(&CORNER_COLOURS[3]),
-                HPos::Center,
-                VPos::Top,
-            ),
-        ))?;
+    /// The star at pi_T = softmax(s/T).
+    fn pi_t_star(&self) -> DrawResult<DB> {
+        let pi_l = lump(&self.scene.pi_t, self.scene.corners, self.v());
+        draw_star(
+            self.area,
+            self.frame.to_px(pi_l),
+            8.0 * self.scale,
+            RGBColor(255, 215, 0),
+            self.scale,
+        )
     }
 
-    // Legend, wrapped into as many lines as the width needs (widths estimated, not measured, so
-    // every backend wraps identically).
-    let mut items = vec!["★ π_T = softmax(s/T)", "◯ argmax"];
-    if scene.state.field && !panel_data.field.is_empty() {
-        items.push(if panel_data.flow.is_discrete() {
-            "arrows: one step, colour = step size"
-        } else {
-            "arrows: flow, colour = speed"
-        });
+    /// Vertex dots and token labels; for V > 3 the "other" vertex too.
+    fn vertices(&self) -> DrawResult<DB> {
+        let (area, v, scale) = (self.area, self.v(), self.scale);
+        let slots = if v == 2 { 2 } else { 3 };
+        for (slot, &vertex) in self.frame.corners.iter().enumerate().take(slots) {
+            area.draw(&Circle::new(
+                px(vertex),
+                (6.0 * scale) as i32,
+                CORNER_COLOURS[slot].filled(),
+            ))?;
+            let label = self.scene.corner_labels[slot].clone();
+            let (h, vpos, offset) = match slot {
+                0 => (HPos::Center, VPos::Top, (0.0, 10.0)),
+                1 => (HPos::Center, VPos::Top, (0.0, 10.0)),
+                _ => (HPos::Left, VPos::Center, (12.0, 0.0)),
+            };
+            area.draw(&Text::new(
+                label,
+                px((vertex.0 + offset.0 * scale, vertex.1 + offset.1 * scale)),
+                anchored(font(13.0, scale).color(&CORNER_COLOURS[slot]), h, vpos),
+            ))?;
+        }
+        if v > 3 {
+            let centre = self.frame.centre;
+            area.draw(&Circle::new(
+                px(centre),
+                (4.0 * scale) as i32,
+                CORNER_COLOURS[3].filled(),
+            ))?;
+            area.draw(&Text::new(
+                format!("other ({} tokens, lumped)", v - 3),
+                px((centre.0, centre.1 + 8.0 * scale)),
+                anchored(
+                    font(10.0, scale).color(&CORNER_COLOURS[3]),
+                    HPos::Center,
+                    VPos::Top,
+                ),
+            ))?;
+        }
+        Ok(())
     }
-    if scene.support.len() < v {
-        items.push("red ◯ truncated target");
-        items.push("yellow: active face");
+
+    /// Legend, wrapped into as many lines as the width needs (widths estimated, not measured, so
+    /// every backend wraps identically).
+    fn legend(&self) -> DrawResult<DB> {
+        let scale = self.scale;
+        let mut items = vec!["★ π_T = softmax(s/T)", "◯ argmax"];
+        if self.shows_field() {
+            items.push(if self.panel.flow.is_discrete() {
+                "arrows: one step, colour = step size"
+            } else {
+                "arrows: flow, colour = speed"
+            });
+        }
+        if self.truncated() {
+            items.push("red ◯ truncated target");
+            items.push("yellow: active face");
+        }
+        let lines = wrap_items(&items, self.width, 6.0 * scale, 10, scale);
+        let line_height = 13.0 * scale;
+        if self.height < LEGEND_MIN_HEIGHT * scale {
+            // Too small for a legend without covering the triangle; the page's text explains the marks.
+            return Ok(());
+        }
+        for (index, line) in lines.iter().rev().enumerate() {
+            self.area.draw(&Text::new(
+                line.clone(),
+                px((
+                    8.0 * scale,
+                    self.height - 6.0 * scale - index as f64 * line_height,
+                )),
+                anchored(font(10.5, scale).color(&MUTED), HPos::Left, VPos::Bottom),
+            ))?;
+        }
+        Ok(())
     }
-    let lines = wrap_items(&items, width as f64, 6.0 * scale, 10, scale);
-    let line_height = 13.0 * scale;
-    if (height as f64) < LEGEND_MIN_HEIGHT * scale {
-        // Too small for a legend without covering the triangle; the page's text explains the marks.
-        return Ok(());
-    }
-    for (index, line) in lines.iter().rev().enumerate() {
-        area.draw(&Text::new(
-            line.clone(),
-            px((
-                8.0 * scale,
-                height as f64 - 6.0 * scale - index as f64 * line_height,
-            )),
-            anchored(font(10.5, scale).color(&MUTED), HPos::Left, VPos::Bottom),
-        ))?;
-    }
-    Ok(())
 }
 
 fn tick_text(x: f64) -> String {
@@ -597,141 +713,418 @@ struct Curve {
     dashed: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn draw_plot<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+/// One small chart: where it goes, what it shows and its vertical markers.
+struct Plot<'a> {
+    /// (left, top, width, height) in pixels, labels included.
     rect: (f64, f64, f64, f64),
-    title: &str,
-    x_label: &str,
-    curves: &[Curve],
+    title: &'a str,
+    x_label: &'a str,
+    curves: &'a [Curve],
     x_range: (f64, f64),
+    /// Fixed y range; `None` fits the curves.
     fixed_y: Option<(f64, f64)>,
+    /// Where to mark t = 1 (only drawn strictly inside the x range).
     mark_x: Option<f64>,
+    /// The playback cursor.
     cursor_x: Option<f64>,
+}
+
+impl Plot<'_> {
+    /// The y range: fixed, or the finite values of the curves padded by 8 % (never empty).
+    fn y_range(&self) -> (f64, f64) {
+        let mut y_range = self.fixed_y.unwrap_or_else(|| {
+            let mut lo = f64::INFINITY;
+            let mut hi = f64::NEG_INFINITY;
+            for curve in self.curves {
+                for &(_, y) in &curve.points {
+                    if y.is_finite() {
+                        lo = lo.min(y);
+                        hi = hi.max(y);
+                    }
+                }
+            }
+            if !lo.is_finite() {
+                (0.0, 1.0)
+            } else {
+                let pad = ((hi - lo) * 0.08).max(1e-9 * hi.abs().max(1.0)).max(1e-12);
+                (lo - pad, hi + pad)
+            }
+        });
+        if y_range.1 <= y_range.0 {
+            y_range.1 = y_range.0 + 1.0;
+        }
+        y_range
+    }
+
+    /// The data-to-pixel map of the chart's inner box.
+    fn frame(&self, scale: f64) -> PlotFrame {
+        let (left, top, width, height) = self.rect;
+        PlotFrame {
+            left: left + 44.0 * scale,
+            top: top + 20.0 * scale,
+            width: (width - 52.0 * scale).max(10.0),
+            height: (height - 44.0 * scale).max(10.0),
+            x_range: self.x_range,
+            y_range: self.y_range(),
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        scale: f64,
+    ) -> DrawResult<DB> {
+        let frame = self.frame(scale);
+        self.draw_axes(area, &frame, scale)?;
+        if let Some(x) = self.mark_x {
+            if x > self.x_range.0 && x < self.x_range.1 {
+                draw_t1_mark(area, &frame, x, scale)?;
+            }
+        }
+        self.draw_curves(area, &frame, scale)?;
+        if let Some(x) = self.cursor_x {
+            let (cx, _) = frame.to_px(x, frame.y_range.0);
+            area.draw(&PathElement::new(
+                vec![px((cx, frame.top)), px((cx, frame.top + frame.height))],
+                ShapeStyle::from(&INK.mix(0.5)).stroke_width(lw(1.0, scale)),
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Title, grid, ticks, the x label and the axis lines.
+    fn draw_axes<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        frame: &PlotFrame,
+        scale: f64,
+    ) -> DrawResult<DB> {
+        let (x_range, y_range) = (self.x_range, frame.y_range);
+        area.draw(&Text::new(
+            self.title.to_string(),
+            px((frame.left, self.rect.1 + 4.0 * scale)),
+            anchored(font(12.0, scale), HPos::Left, VPos::Top),
+        ))?;
+        for y in nice_ticks(y_range.0, y_range.1, 4) {
+            let (_, py) = frame.to_px(x_range.0, y);
+            area.draw(&PathElement::new(
+                vec![px((frame.left, py)), px((frame.left + frame.width, py))],
+                ShapeStyle::from(&GRID).stroke_width(lw(1.0, scale)),
+            ))?;
+            area.draw(&Text::new(
+                tick_text(y),
+                px((frame.left - 4.0 * scale, py)),
+                anchored(font(10.0, scale).color(&MUTED), HPos::Right, VPos::Center),
+            ))?;
+        }
+        for x in nice_ticks(x_range.0, x_range.1, 5) {
+            let (pxx, _) = frame.to_px(x, y_range.0);
+            area.draw(&Text::new(
+                tick_text(x),
+                px((pxx, frame.top + frame.height + 3.0 * scale)),
+                anchored(font(10.0, scale).color(&MUTED), HPos::Center, VPos::Top),
+            ))?;
+        }
+        area.draw(&Text::new(
+            self.x_label.to_string(),
+            px((
+                frame.left + frame.width,
+                frame.top + frame.height + 15.0 * scale,
+            )),
+            anchored(font(10.0, scale).color(&MUTED), HPos::Right, VPos::Top),
+        ))?;
+        area.draw(&PathElement::new(
+            vec![
+                px((frame.left, frame.top)),
+                px((frame.left, frame.top + frame.height)),
+                px((frame.left + frame.width, frame.top + frame.height)),
+            ],
+            ShapeStyle::from(&MUTED).stroke_width(lw(1.0, scale)),
+        ))?;
+        Ok(())
+    }
+
+    /// Every curve with at least two finite points, solid or dashed.
+    fn draw_curves<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        frame: &PlotFrame,
+        scale: f64,
+    ) -> DrawResult<DB> {
+        for curve in self.curves {
+            let pts: Vec<(i32, i32)> = curve
+                .points
+                .iter()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .map(|&(x, y)| px(frame.to_px(x, y)))
+                .collect();
+            if pts.len() < 2 {
+                continue;
+            }
+            let style = ShapeStyle::from(&curve.colour).stroke_width(lw(1.6, scale));
+            if curve.dashed {
+                area.draw(&DashedPathElement::new(
+                    pts,
+                    (5.0 * scale) as i32,
+                    (4.0 * scale) as i32,
+                    style,
+                ))?;
+            } else {
+                area.draw(&PathElement::new(pts, style))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The orange "t = 1" line at x (where Flow A passes pi_T from uniform).
+fn draw_t1_mark<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    frame: &PlotFrame,
+    x: f64,
     scale: f64,
 ) -> DrawResult<DB> {
-    let (left, top, width, height) = rect;
-    let lw = |w: f64| ((w * scale).round() as u32).max(1);
-    let inner = PlotFrame {
-        left: left + 44.0 * scale,
-        top: top + 20.0 * scale,
-        width: (width - 52.0 * scale).max(10.0),
-        height: (height - 44.0 * scale).max(10.0),
-        x_range,
-        y_range: (0.0, 1.0),
-    };
-    let mut y_range = fixed_y.unwrap_or_else(|| {
-        let mut lo = f64::INFINITY;
-        let mut hi = f64::NEG_INFINITY;
-        for curve in curves {
-            for &(_, y) in &curve.points {
-                if y.is_finite() {
-                    lo = lo.min(y);
-                    hi = hi.max(y);
+    let (mx, _) = frame.to_px(x, frame.y_range.0);
+    area.draw(&PathElement::new(
+        vec![px((mx, frame.top)), px((mx, frame.top + frame.height))],
+        ShapeStyle::from(&RGBColor(255, 170, 0)).stroke_width(lw(1.0, scale)),
+    ))?;
+    area.draw(&Text::new(
+        "t = 1",
+        px((mx + 3.0 * scale, frame.top + 2.0 * scale)),
+        anchored(
+            font(9.5, scale).color(&RGBColor(200, 120, 0)),
+            HPos::Left,
+            VPos::Top,
+        ),
+    ))?;
+    Ok(())
+}
+
+/// A diagnostic read from a sample (`None`: not defined for this run).
+type Extract = fn(&Sample) -> Option<f64>;
+
+/// What the series panel plots: which runs, against which time axis.
+struct SeriesData<'a> {
+    scene: &'a Scene,
+    over_t: bool,
+    overlay: bool,
+    /// (panel index, run): all overlay runs, otherwise the first start of each panel.
+    runs: Vec<(usize, &'a RunView)>,
+}
+
+impl<'a> SeriesData<'a> {
+    fn new(scene: &'a Scene) -> SeriesData<'a> {
+        let overlay = scene.state.overlay.is_some();
+        let runs = scene
+            .panels
+            .iter()
+            .enumerate()
+            .flat_map(|(pi, panel)| {
+                let take = if overlay { panel.runs.len() } else { 1 };
+                panel.runs.iter().take(take).map(move |r| (pi, r))
+            })
+            .collect();
+        SeriesData {
+            scene,
+            over_t: scene.state.x_axis == XAxis::TimeOverT,
+            overlay,
+            runs,
+        }
+    }
+
+    /// The x coordinate of a sample of a run at temperature `temp`: t, or t/T.
+    fn x_of(&self, sample: &Sample, temp: f64) -> f64 {
+        if self.over_t {
+            sample.t / temp
+        } else {
+            sample.t
+        }
+    }
+
+    /// The largest x over every run of every panel (1 if none is positive).
+    fn x_max(&self) -> f64 {
+        let mut x_max: f64 = 0.0;
+        for panel in &self.scene.panels {
+            for view in &panel.runs {
+                if let Some(last) = view.run.samples().last() {
+                    x_max = x_max.max(self.x_of(last, view.temp));
                 }
             }
         }
-        if !lo.is_finite() {
-            (0.0, 1.0)
+        if x_max.is_nan() || x_max <= 0.0 {
+            x_max = 1.0;
+        }
+        x_max
+    }
+
+    /// The cursor: x of the first plotted run at scrub position `at`.
+    fn cursor(&self, at: f64) -> Option<f64> {
+        self.runs.first().and_then(|(_, r)| {
+            let samples = r.run.samples();
+            samples
+                .get(sample_index(samples.len(), at))
+                .map(|s| self.x_of(s, r.temp))
+        })
+    }
+
+    /// The three diagnostics below the probabilities: the conserved quantity replaces the
+    /// entropy when some run has one.
+    fn metrics(&self) -> [(&'static str, Extract); 3] {
+        let has_conserved = self.scene.panels.iter().any(|p| {
+            p.runs.iter().any(|r| {
+                r.run
+                    .samples()
+                    .first()
+                    .is_some_and(|s| s.diag.conserved.is_some())
+            })
+        });
+        [
+            ("free energy F = <p,s> + T·H", |s| Some(s.diag.free_energy)),
+            (
+                if has_conserved {
+                    "Σ q·log p (conserved for A with antisymmetric W)"
+                } else {
+                    "entropy H(p)"
+                },
+                if has_conserved {
+                    |s| s.diag.conserved
+                } else {
+                    |s| Some(s.diag.entropy)
+                },
+            ),
+            ("KL(p ‖ target)", |s| Some(s.diag.kl_to_target)),
+        ]
+    }
+
+    /// Legend strip entries: which line style is which flow, which colour is which run.
+    fn legend(&self) -> Vec<(String, RGBColor)> {
+        let scene = self.scene;
+        let mut legend: Vec<(String, RGBColor)> = Vec::new();
+        if scene.panels.len() == 2 {
+            legend.push(("solid: Flow A, dashed: Flow C".into(), MUTED));
+        }
+        if self.overlay {
+            for view in scene
+                .panels
+                .first()
+                .map(|p| p.runs.iter())
+                .into_iter()
+                .flatten()
+            {
+                legend.push((format!("■ {}", view.name), run_colour(view.colour)));
+            }
+        } else if let Some(view) = scene.panels.first().and_then(|p| p.runs.first()) {
+            legend.push((
+                format!("curves of {} (■)", view.name),
+                run_colour(view.colour),
+            ));
+        }
+        legend
+    }
+
+    /// Flow C (the second panel of a comparison) is dashed.
+    fn dashed(panel_index: usize) -> bool {
+        panel_index == 1
+    }
+
+    /// Probabilities: per token (corner colours) for the primary run; one per run when overlaying.
+    fn probability_curves(&self) -> Vec<Curve> {
+        let mut curves = Vec::new();
+        for (panel_index, view) in &self.runs {
+            let samples = view.run.samples();
+            let slots: Vec<usize> = if self.overlay {
+                vec![0]
+            } else if self.scene.v == 2 {
+                vec![0, 1]
+            } else if self.scene.v == 3 {
+                vec![0, 1, 2]
+            } else {
+                vec![0, 1, 2, 3]
+            };
+            for slot in slots {
+                curves.push(Curve {
+                    points: samples
+                        .iter()
+                        .map(|s| (self.x_of(s, view.temp), s.lumped[slot]))
+                        .collect(),
+                    colour: if self.overlay {
+                        run_colour(view.colour)
+                    } else {
+                        CORNER_COLOURS[slot]
+                    },
+                    dashed: Self::dashed(*panel_index),
+                });
+            }
+        }
+        curves
+    }
+
+    fn probability_title(&self) -> String {
+        if self.overlay {
+            format!("p({}) per run", self.scene.corner_labels[0])
         } else {
-            let pad = ((hi - lo) * 0.08).max(1e-9 * hi.abs().max(1.0)).max(1e-12);
-            (lo - pad, hi + pad)
-        }
-    });
-    if y_range.1 <= y_range.0 {
-        y_range.1 = y_range.0 + 1.0;
-    }
-    let frame = PlotFrame { y_range, ..inner };
-    area.draw(&Text::new(
-        title.to_string(),
-        px((frame.left, top + 4.0 * scale)),
-        anchored(font(12.0, scale), HPos::Left, VPos::Top),
-    ))?;
-    // Grid, ticks and labels.
-    for y in nice_ticks(y_range.0, y_range.1, 4) {
-        let (_, py) = frame.to_px(x_range.0, y);
-        area.draw(&PathElement::new(
-            vec![px((frame.left, py)), px((frame.left + frame.width, py))],
-            ShapeStyle::from(&GRID).stroke_width(lw(1.0)),
-        ))?;
-        area.draw(&Text::new(
-            tick_text(y),
-            px((frame.left - 4.0 * scale, py)),
-            anchored(font(10.0, scale).color(&MUTED), HPos::Right, VPos::Center),
-        ))?;
-    }
-    for x in nice_ticks(x_range.0, x_range.1, 5) {
-        let (pxx, _) = frame.to_px(x, y_range.0);
-        area.draw(&Text::new(
-            tick_text(x),
-            px((pxx, frame.top + frame.height + 3.0 * scale)),
-            anchored(font(10.0, scale).color(&MUTED), HPos::Center, VPos::Top),
-        ))?;
-    }
-    area.draw(&Text::new(
-        x_label.to_string(),
-        px((
-            frame.left + frame.width,
-            frame.top + frame.height + 15.0 * scale,
-        )),
-        anchored(font(10.0, scale).color(&MUTED), HPos::Right, VPos::Top),
-    ))?;
-    area.draw(&PathElement::new(
-        vec![
-            px((frame.left, frame.top)),
-            px((frame.left, frame.top + frame.height)),
-            px((frame.left + frame.width, frame.top + frame.height)),
-        ],
-        ShapeStyle::from(&MUTED).stroke_width(lw(1.0)),
-    ))?;
-    if let Some(x) = mark_x {
-        if x > x_range.0 && x < x_range.1 {
-            let (mx, _) = frame.to_px(x, y_range.0);
-            area.draw(&PathElement::new(
-                vec![px((mx, frame.top)), px((mx, frame.top + frame.height))],
-                ShapeStyle::from(&RGBColor(255, 170, 0)).stroke_width(lw(1.0)),
-            ))?;
-            area.draw(&Text::new(
-                "t = 1",
-                px((mx + 3.0 * scale, frame.top + 2.0 * scale)),
-                anchored(
-                    font(9.5, scale).color(&RGBColor(200, 120, 0)),
-                    HPos::Left,
-                    VPos::Top,
-                ),
-            ))?;
+            "probabilities p_i(t) (corner colours)".to_string()
         }
     }
-    for curve in curves {
-        let pts: Vec<(i32, i32)> = curve
-            .points
-            .iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .map(|&(x, y)| px(frame.to_px(x, y)))
-            .collect();
-        if pts.len() < 2 {
-            continue;
+
+    /// One curve per plotted run of the diagnostic `extract`.
+    fn metric_curves(&self, extract: Extract) -> Vec<Curve> {
+        let mut curves = Vec::new();
+        for (panel_index, view) in &self.runs {
+            let points: Vec<(f64, f64)> = view
+                .run
+                .samples()
+                .iter()
+                .filter_map(|s| extract(s).map(|y| (self.x_of(s, view.temp), y)))
+                .collect();
+            curves.push(Curve {
+                points,
+                colour: run_colour(view.colour),
+                dashed: Self::dashed(*panel_index),
+            });
         }
-        let style = ShapeStyle::from(&curve.colour).stroke_width(lw(1.6));
-        if curve.dashed {
-            area.draw(&DashedPathElement::new(
-                pts,
-                (5.0 * scale) as i32,
-                (4.0 * scale) as i32,
-                style,
-            ))?;
-        } else {
-            area.draw(&PathElement::new(pts, style))?;
+        curves
+    }
+}
+
+/// Grid of the series panel: a legend strip on top, then up to four plots in one or two columns.
+struct SeriesGrid {
+    columns: usize,
+    legend_h: f64,
+    cells: usize,
+    cell_w: f64,
+    cell_h: f64,
+}
+
+impl SeriesGrid {
+    fn new(width: f64, height: f64, scale: f64) -> SeriesGrid {
+        let columns = if width >= 560.0 * scale { 2 } else { 1 };
+        let legend_h = 18.0 * scale;
+        // Small figures (embeds) show fewer, readable plots rather than four squashed ones; the
+        // probabilities come first.
+        let min_cell_h = 110.0 * scale;
+        let fit_rows = (((height - legend_h) / min_cell_h).floor() as usize).max(1);
+        let cells = (fit_rows * columns).min(4);
+        let rows = cells.div_ceil(columns);
+        SeriesGrid {
+            columns,
+            legend_h,
+            cells,
+            cell_w: width / columns as f64,
+            cell_h: (height - legend_h) / rows as f64,
         }
     }
-    if let Some(x) = cursor_x {
-        let (cx, _) = frame.to_px(x, y_range.0);
-        area.draw(&PathElement::new(
-            vec![px((cx, frame.top)), px((cx, frame.top + frame.height))],
-            ShapeStyle::from(&INK.mix(0.5)).stroke_width(lw(1.0)),
-        ))?;
+
+    /// (left, top, width, height) of plot `cell`.
+    fn rect(&self, cell: usize) -> (f64, f64, f64, f64) {
+        (
+            (cell % self.columns) as f64 * self.cell_w,
+            self.legend_h + (cell / self.columns) as f64 * self.cell_h,
+            self.cell_w,
+            self.cell_h,
+        )
     }
-    Ok(())
 }
 
 /// The time-series panel: probabilities, free energy, entropy (or the conserved quantity) and KL.
@@ -743,88 +1136,10 @@ pub fn draw_series<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     area.fill(&BACKGROUND)?;
     let (width, height) = area.dim_in_pixel();
-    let (width, height) = (width as f64, height as f64);
-    let over_t = scene.state.x_axis == XAxis::TimeOverT;
-    let overlay = scene.state.overlay.is_some();
-    let x_of = |sample: &Sample, temp: f64| if over_t { sample.t / temp } else { sample.t };
-    let mut x_max: f64 = 0.0;
-    for panel in &scene.panels {
-        for view in &panel.runs {
-            if let Some(last) = view.run.samples().last() {
-                x_max = x_max.max(x_of(last, view.temp));
-            }
-        }
-    }
-    if x_max.is_nan() || x_max <= 0.0 {
-        x_max = 1.0;
-    }
-    let has_conserved = scene.panels.iter().any(|p| {
-        p.runs.iter().any(|r| {
-            r.run
-                .samples()
-                .first()
-                .is_some_and(|s| s.diag.conserved.is_some())
-        })
-    });
-    // Which runs appear: all overlay runs, otherwise the first start of each panel.
-    let runs: Vec<(usize, &super::scene::RunView)> = scene
-        .panels
-        .iter()
-        .enumerate()
-        .flat_map(|(pi, panel)| {
-            let take = if overlay { panel.runs.len() } else { 1 };
-            panel.runs.iter().take(take).map(move |r| (pi, r))
-        })
-        .collect();
-    let dashed = |panel_index: usize| panel_index == 1;
-    type Extract = fn(&Sample) -> Option<f64>;
-    let metrics: [(&str, Extract); 3] = [
-        ("free energy F = <p,s> + T·H", |s| Some(s.diag.free_energy)),
-        (
-            if has_conserved {
-                "Σ q·log p (conserved for A with antisymmetric W)"
-            } else {
-                "entropy H(p)"
-            },
-            if has_conserved {
-                |s| s.diag.conserved
-            } else {
-                |s| Some(s.diag.entropy)
-            },
-        ),
-        ("KL(p ‖ target)", |s| Some(s.diag.kl_to_target)),
-    ];
-    let columns = if width >= 560.0 * scale { 2 } else { 1 };
-    // A legend strip on top: which colour is which run, and which line style is which flow.
-    let legend_h = 18.0 * scale;
-    // Small figures (embeds) show fewer, readable plots rather than four squashed ones; the
-    // probabilities come first.
-    let min_cell_h = 110.0 * scale;
-    let fit_rows = (((height - legend_h) / min_cell_h).floor() as usize).max(1);
-    let cells = (fit_rows * columns).min(4);
-    let rows = cells.div_ceil(columns);
-    let mut legend: Vec<(String, RGBColor)> = Vec::new();
-    if scene.panels.len() == 2 {
-        legend.push(("solid: Flow A, dashed: Flow C".into(), MUTED));
-    }
-    if overlay {
-        for view in scene
-            .panels
-            .first()
-            .map(|p| p.runs.iter())
-            .into_iter()
-            .flatten()
-        {
-            legend.push((format!("■ {}", view.name), run_colour(view.colour)));
-        }
-    } else if let Some(view) = scene.panels.first().and_then(|p| p.runs.first()) {
-        legend.push((
-            format!("curves of {} (■)", view.name),
-            run_colour(view.colour),
-        ));
-    }
+    let grid = SeriesGrid::new(width as f64, height as f64, scale);
+    let data = SeriesData::new(scene);
     let mut lx = 6.0 * scale;
-    for (text, colour) in &legend {
+    for (text, colour) in &data.legend() {
         area.draw(&Text::new(
             text.clone(),
             px((lx, 3.0 * scale)),
@@ -832,98 +1147,30 @@ pub fn draw_series<DB: DrawingBackend>(
         ))?;
         lx += (text.chars().count() as f64 * 6.2 + 14.0) * scale;
     }
-    let cell_w = width / columns as f64;
-    let cell_h = (height - legend_h) / rows as f64;
-    let x_label = if over_t { "t / T" } else { "t" };
-    let mark = if over_t { None } else { Some(1.0) };
-    let cursor = runs.first().and_then(|(_, r)| {
-        let samples = r.run.samples();
-        samples
-            .get(sample_index(samples.len(), at))
-            .map(|s| x_of(s, r.temp))
-    });
-    for cell in 0..cells {
-        let rect = (
-            (cell % columns) as f64 * cell_w,
-            legend_h + (cell / columns) as f64 * cell_h,
-            cell_w,
-            cell_h,
-        );
-        if cell == 0 {
-            // Probabilities: per token (corner colours) for the primary run; one per run when overlaying.
-            let mut curves = Vec::new();
-            for (panel_index, view) in &runs {
-                let samples = view.run.samples();
-                let slots: Vec<usize> = if overlay {
-                    vec![0]
-                } else if scene.v == 2 {
-                    vec![0, 1]
-                } else if scene.v == 3 {
-                    vec![0, 1, 2]
-                } else {
-                    vec![0, 1, 2, 3]
-                };
-                for slot in slots {
-                    curves.push(Curve {
-                        points: samples
-                            .iter()
-                            .map(|s| (x_of(s, view.temp), s.lumped[slot]))
-                            .collect(),
-                        colour: if overlay {
-                            run_colour(view.colour)
-                        } else {
-                            CORNER_COLOURS[slot]
-                        },
-                        dashed: dashed(*panel_index),
-                    });
-                }
-            }
-            let title = if overlay {
-                format!("p({}) per run", scene.corner_labels[0])
-            } else {
-                "probabilities p_i(t) (corner colours)".to_string()
-            };
-            draw_plot(
-                area,
-                rect,
-                &title,
-                x_label,
-                &curves,
-                (0.0, x_max),
-                Some((0.0, 1.0)),
-                mark,
-                cursor,
-                scale,
-            )?;
+    let metrics = data.metrics();
+    let x_range = (0.0, data.x_max());
+    let x_label = if data.over_t { "t / T" } else { "t" };
+    let mark_x = if data.over_t { None } else { Some(1.0) };
+    let cursor_x = data.cursor(at);
+    for cell in 0..grid.cells {
+        let (title, curves, fixed_y) = if cell == 0 {
+            let curves = data.probability_curves();
+            (data.probability_title(), curves, Some((0.0, 1.0)))
         } else {
             let (title, extract) = metrics[cell - 1];
-            let mut curves = Vec::new();
-            for (panel_index, view) in &runs {
-                let points: Vec<(f64, f64)> = view
-                    .run
-                    .samples()
-                    .iter()
-                    .filter_map(|s| extract(s).map(|y| (x_of(s, view.temp), y)))
-                    .collect();
-                curves.push(Curve {
-                    points,
-                    colour: run_colour(view.colour),
-                    dashed: dashed(*panel_index),
-                });
-            }
-            draw_plot(
-                area,
-                rect,
-                title,
-                x_label,
-                &curves,
-                (0.0, x_max),
-                None,
-                mark,
-                cursor,
-                scale,
-            )?;
+            (title.to_string(), data.metric_curves(extract), None)
+        };
+        Plot {
+            rect: grid.rect(cell),
+            title: &title,
+            x_label,
+            curves: &curves,
+            x_range,
+            fixed_y,
+            mark_x,
+            cursor_x,
         }
+        .draw(area, scale)?;
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ use crate::params::{self, State, PARAMS};
 use crate::scene::{flow_key, Readout, Scene};
 use td_core::page::PageOptions;
 use td_core::url::format_number;
+use td_flows::run::Sample;
 
 /// The CSV columns after the three corner columns' names are substituted.
 pub const CSV_COLUMNS: usize = 15;
@@ -27,8 +28,37 @@ pub const CSV_COLUMNS: usize = 15;
 /// rows. The scene should be complete (`while !scene.advance(usize::MAX) {}`); an incomplete scene
 /// exports the samples computed so far and says so in the header.
 pub fn csv(scene: &Scene, link: &str) -> String {
-    let st = &scene.state;
     let mut out = String::new();
+    csv_comments(scene, link, &mut out);
+    out.push_str(
+        &csv_header(scene)
+            .iter()
+            .map(|h| csv_field(h))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    out.push_str(CRLF);
+    for panel in &scene.panels {
+        let flow = csv_field(flow_key(panel.flow));
+        for view in &panel.runs {
+            let run = csv_field(&view.name);
+            for sample in view.run.samples() {
+                out.push_str(&flow);
+                out.push(',');
+                out.push_str(&run);
+                for cell in &sample_cells(scene, sample, view.temp) {
+                    out.push(',');
+                    out.push_str(cell);
+                }
+                out.push_str(CRLF);
+            }
+        }
+    }
+    out
+}
+
+/// The `# ` comment lines that open the CSV: tool and version, the link, the corners, units.
+fn csv_comments(scene: &Scene, link: &str, out: &mut String) {
     let mut comment = |line: &str| {
         out.push_str("# ");
         out.push_str(&comment_text(line));
@@ -42,7 +72,7 @@ pub fn csv(scene: &Scene, link: &str) -> String {
     comment(&format!(
         "V = {}, T = {}; corners (token indices) {}",
         scene.v,
-        format_number(st.temp),
+        format_number(scene.state.temp),
         if scene.v == 2 {
             "0, 1 (V = 2: the third corner column is empty)".to_string()
         } else {
@@ -57,6 +87,10 @@ pub fn csv(scene: &Scene, link: &str) -> String {
     if !scene.is_done() {
         comment("incomplete: the scene was still being computed; later samples are missing");
     }
+}
+
+/// The header row (the corner columns are named after their tokens).
+fn csv_header(scene: &Scene) -> [String; CSV_COLUMNS] {
     let corner_name = |slot: usize| {
         if scene.v == 2 && slot == 2 {
             "p_none".to_string()
@@ -64,7 +98,7 @@ pub fn csv(scene: &Scene, link: &str) -> String {
             format!("p_{}", scene.corner_labels[slot])
         }
     };
-    let header = [
+    [
         "flow".to_string(),
         "run".to_string(),
         "t".to_string(),
@@ -80,54 +114,32 @@ pub fn csv(scene: &Scene, link: &str) -> String {
         "kl_target_p".to_string(),
         "tv_to_target".to_string(),
         "conserved".to_string(),
-    ];
-    debug_assert_eq!(header.len(), CSV_COLUMNS);
-    out.push_str(
-        &header
-            .iter()
-            .map(|h| csv_field(h))
-            .collect::<Vec<_>>()
-            .join(","),
-    );
-    out.push_str(CRLF);
-    for panel in &scene.panels {
-        let flow = csv_field(flow_key(panel.flow));
-        for view in &panel.runs {
-            let run = csv_field(&view.name);
-            for sample in view.run.samples() {
-                let d = &sample.diag;
-                let third = if scene.v == 2 {
-                    String::new()
-                } else {
-                    csv_number(sample.lumped[2])
-                };
-                let cells = [
-                    csv_number(sample.t),
-                    csv_number(sample.t / view.temp),
-                    csv_number(sample.lumped[0]),
-                    csv_number(sample.lumped[1]),
-                    third,
-                    csv_number(sample.lumped[3]),
-                    csv_number(d.expected_score),
-                    csv_number(d.entropy),
-                    csv_number(d.free_energy),
-                    csv_number(d.kl_to_target),
-                    csv_number(d.kl_from_target),
-                    csv_number(d.dist_to_face_target),
-                    d.conserved.map_or(String::new(), csv_number),
-                ];
-                out.push_str(&flow);
-                out.push(',');
-                out.push_str(&run);
-                for cell in &cells {
-                    out.push(',');
-                    out.push_str(cell);
-                }
-                out.push_str(CRLF);
-            }
-        }
-    }
-    out
+    ]
+}
+
+/// The cells of one sample's row after `flow` and `run` (`temp`: the run's temperature).
+fn sample_cells(scene: &Scene, sample: &Sample, temp: f64) -> [String; CSV_COLUMNS - 2] {
+    let d = &sample.diag;
+    let third = if scene.v == 2 {
+        String::new()
+    } else {
+        csv_number(sample.lumped[2])
+    };
+    [
+        csv_number(sample.t),
+        csv_number(sample.t / temp),
+        csv_number(sample.lumped[0]),
+        csv_number(sample.lumped[1]),
+        third,
+        csv_number(sample.lumped[3]),
+        csv_number(d.expected_score),
+        csv_number(d.entropy),
+        csv_number(d.free_energy),
+        csv_number(d.kl_to_target),
+        csv_number(d.kl_from_target),
+        csv_number(d.dist_to_face_target),
+        d.conserved.map_or(String::new(), csv_number),
+    ]
 }
 
 /// One readout as JSON, with the same names as `window.tokenDynamics.readout()`: an element of the

@@ -134,123 +134,31 @@ impl Scene {
         let s = params::logits(&state);
         let v = s.len();
         let corners = params::effective_corners(&state, &s);
-        let corner_labels = [
-            params::label(&state, corners[0]),
-            params::label(&state, corners[1]),
-            if v == 2 {
-                String::new()
-            } else {
-                params::label(&state, corners[2])
-            },
-        ];
-        let trunc = match state.trunc {
-            TruncMode::None => Truncation::None,
-            TruncMode::TopK => Truncation::TopK(state.k),
-            TruncMode::TopP => Truncation::TopP(state.top_p),
-            TruncMode::MinP => Truncation::MinP(state.min_p),
-        };
+        let corner_labels = corner_labels(&state, corners, v);
+        let trunc = truncation_of(&state);
         let support = truncation::support(&s, state.temp, &trunc, state.order);
         let pi_t = simplex::tempered_softmax(&s, state.temp);
         let target = truncation::truncated_target(&s, state.temp, &support);
         let argmax = simplex::argmax_face(&s);
 
-        let flows: Vec<Flow> = match state.flow {
-            FlowChoice::Replicator => vec![Flow::Replicator],
-            FlowChoice::Mw => vec![Flow::MultiplicativeWeights],
-            FlowChoice::Entropic => vec![Flow::Entropic],
-            FlowChoice::EntropicMw => vec![Flow::EntropicMirror],
-            FlowChoice::Compare => vec![Flow::Replicator, Flow::Entropic],
+        let plan = RunPlan {
+            state: &state,
+            s: &s,
+            trunc: &trunc,
+            support: &support,
+            adjust: adjust_of(&state, v),
+            starts: state
+                .starts
+                .iter()
+                .map(|start| start_distribution(start, corners, v))
+                .collect(),
+            samples,
+            corners,
         };
-        let adjust = match state.adjust {
-            AdjustMode::None => Adjust::None,
-            AdjustMode::Matrix if v <= MAX_MATRIX_V && state.w.len() == v * v => {
-                Adjust::Matrix { w: state.w.clone() }
-            }
-            AdjustMode::Matrix => Adjust::None,
-            AdjustMode::Memory => Adjust::Memory {
-                gamma: state.gamma,
-                mu: state.mu,
-            },
-        };
-        let starts: Vec<Vec<f64>> = state
-            .starts
-            .iter()
-            .map(|start| start_distribution(start, corners, v))
-            .collect();
-
         let mut panels = Vec::new();
         let mut pending = Vec::new();
-        for flow in flows {
-            match &state.overlay {
-                Some((param, values)) => {
-                    for (index, value) in values.iter().enumerate() {
-                        let (temp, eta) = match param {
-                            OverlayParam::Temperature => (*value, state.eta),
-                            OverlayParam::Eta => (state.temp, *value),
-                        };
-                        // Under T-overlay the face of top-p/min-p is recomputed per temperature.
-                        let support_here = if *param == OverlayParam::Temperature {
-                            truncation::support(&s, temp, &trunc, state.order)
-                        } else {
-                            support.clone()
-                        };
-                        let name = match param {
-                            OverlayParam::Temperature => {
-                                format!("T = {}", td_core::url::format_number(*value))
-                            }
-                            OverlayParam::Eta => format!(
-                                "η = {} (ηT = {})",
-                                td_core::url::format_number(*value),
-                                td_core::url::format_number(round_sig(*value * state.temp))
-                            ),
-                        };
-                        pending.push(PendingRun {
-                            panel: panels.len(),
-                            spec: RunSpec {
-                                flow,
-                                s: s.clone(),
-                                temp,
-                                eta,
-                                kappa: state.kappa,
-                                horizon: state.horizon,
-                                p0: starts[0].clone(),
-                                support: support_here,
-                                adjust: adjust.clone(),
-                                samples,
-                                corners,
-                            },
-                            name,
-                            colour: index,
-                            temp,
-                            overlay_value: Some(*value),
-                        });
-                    }
-                }
-                None => {
-                    for (index, p0) in starts.iter().enumerate() {
-                        pending.push(PendingRun {
-                            panel: panels.len(),
-                            spec: RunSpec {
-                                flow,
-                                s: s.clone(),
-                                temp: state.temp,
-                                eta: state.eta,
-                                kappa: state.kappa,
-                                horizon: state.horizon,
-                                p0: p0.clone(),
-                                support: support.clone(),
-                                adjust: adjust.clone(),
-                                samples,
-                                corners,
-                            },
-                            name: format!("start {}", index + 1),
-                            colour: index,
-                            temp: state.temp,
-                            overlay_value: None,
-                        });
-                    }
-                }
-            }
+        for flow in flows_of(state.flow) {
+            pending.extend(plan.runs(flow, panels.len()));
             panels.push(Panel {
                 flow,
                 title: flow_name(flow).to_string(),
@@ -428,7 +336,6 @@ impl Scene {
 
     /// Plain-language notes that matter for the current configuration.
     fn compute_notes(&self) -> Vec<String> {
-        let st = &self.state;
         let mut notes = Vec::new();
         let flows: Vec<Flow> = self.panels.iter().map(|p| p.flow).collect();
         let target_name = if self.support.len() < self.v {
@@ -436,6 +343,21 @@ impl Scene {
         } else {
             "softmax(s/T)"
         };
+        self.flow_notes(&flows, target_name, &mut notes);
+        if flows.contains(&Flow::MultiplicativeWeights) && self.state.adjust == AdjustMode::None {
+            self.mw_exactness_notes(&mut notes);
+        }
+        if flows.contains(&Flow::EntropicMirror) {
+            self.mirror_notes(target_name, &mut notes);
+        }
+        self.truncation_notes(&mut notes);
+        self.view_notes(&mut notes);
+        notes
+    }
+
+    /// What each flow shown does (and which of the paper's claims hold for it).
+    fn flow_notes(&self, flows: &[Flow], target_name: &str, notes: &mut Vec<String>) {
+        let st = &self.state;
         if flows.contains(&Flow::Replicator) || flows.contains(&Flow::MultiplicativeWeights) {
             notes.push(format!(
                 "Flow A/B converges to the argmax vertex ({}), not to {target_name}: from uniform it passes through softmax(s/T) exactly at t = 1 and keeps sharpening (the audit's counterexample to the paper's claim 2).",
@@ -461,76 +383,85 @@ impl Scene {
                 td_core::url::format_number(st.eta)
             ));
         }
-        if flows.contains(&Flow::MultiplicativeWeights) && st.adjust == AdjustMode::None {
-            // Check the exactness claim live: iterate the MW map step by step (not its closed form)
-            // and compare with Flow A's closed form at t = k·eta.
-            for panel in &self.panels {
-                for view in panel.runs.iter().take(1) {
-                    let spec = view.run.spec();
-                    let steps = (spec.horizon / spec.eta + 1e-9).floor() as usize;
-                    if steps == 0 || steps.saturating_mul(self.v) > 5_000_000 {
-                        continue;
-                    }
-                    let mut log_p: Vec<f64> = spec.p0.iter().map(|x| x.ln()).collect();
-                    let log_p0 = log_p.clone();
-                    for _ in 0..steps {
-                        flows::mw_step(&mut log_p, &self.s, spec.temp, spec.eta);
-                    }
-                    let iterated = simplex::softmax(&log_p);
-                    let mut u = vec![0.0; self.v];
-                    flows::replicator_closed(
-                        &log_p0,
-                        &self.s,
-                        spec.temp,
-                        steps as f64 * spec.eta,
-                        &mut u,
-                    );
-                    let exact = simplex::softmax(&u);
-                    let gap = exact
-                        .iter()
-                        .zip(&iterated)
-                        .map(|(a, b)| (a - b).abs())
-                        .fold(0.0, f64::max);
+    }
+
+    /// Checks the exactness claim live: iterates the MW map step by step (not its closed form)
+    /// and compares with Flow A's closed form at t = k·eta, for the first run of each panel.
+    fn mw_exactness_notes(&self, notes: &mut Vec<String>) {
+        for panel in &self.panels {
+            for view in panel.runs.iter().take(1) {
+                let spec = view.run.spec();
+                let steps = (spec.horizon / spec.eta + 1e-9).floor() as usize;
+                if steps == 0 || steps.saturating_mul(self.v) > 5_000_000 {
+                    continue;
+                }
+                let mut log_p: Vec<f64> = spec.p0.iter().map(|x| x.ln()).collect();
+                let log_p0 = log_p.clone();
+                for _ in 0..steps {
+                    flows::mw_step(&mut log_p, &self.s, spec.temp, spec.eta);
+                }
+                let iterated = simplex::softmax(&log_p);
+                let mut u = vec![0.0; self.v];
+                flows::replicator_closed(
+                    &log_p0,
+                    &self.s,
+                    spec.temp,
+                    steps as f64 * spec.eta,
+                    &mut u,
+                );
+                let exact = simplex::softmax(&u);
+                let gap = exact
+                    .iter()
+                    .zip(&iterated)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+                notes.push(format!(
+                    "{}: after k = {steps} iterated MW steps, max |p_MW − p_A(k·η)| = {gap:.1e} (machine precision is 2.2e-16).",
+                    view.name
+                ));
+            }
+        }
+    }
+
+    /// Flow D: one note per distinct eta·T in play (the overlay may sweep eta or T), then where
+    /// runs diverged.
+    fn mirror_notes(&self, target_name: &str, notes: &mut Vec<String>) {
+        let mut seen: Vec<f64> = Vec::new();
+        for view in self.panels.iter().flat_map(|p| p.runs.iter()) {
+            let et = view.run.spec().eta * view.run.spec().temp;
+            if seen.iter().any(|x| (x - et).abs() < 1e-12) {
+                continue;
+            }
+            seen.push(et);
+            let shown = td_core::url::format_number(round_sig(et));
+            notes.push(if et >= 2.0 {
+                format!("η·T = {shown} ≥ 2: this iteration diverges (it flips between vertices with growing amplitude).")
+            } else if et > 1.0 {
+                format!("1 < η·T = {shown} < 2: oscillating convergence to {target_name}.")
+            } else if (et - 1.0).abs() < 1e-12 {
+                format!("η·T = 1: reaches {target_name} in one step.")
+            } else {
+                format!("η·T = {shown} < 1: monotone convergence to {target_name}.")
+            });
+        }
+        for panel in &self.panels {
+            for view in &panel.runs {
+                if let Some(t) = view.run.diverged_at() {
                     notes.push(format!(
-                        "{}: after k = {steps} iterated MW steps, max |p_MW − p_A(k·η)| = {gap:.1e} (machine precision is 2.2e-16).",
-                        view.name
+                        "{}: diverged at t = {} (k = {}); the trajectory stops there.",
+                        view.name,
+                        td_core::url::format_number(round_sig(t)),
+                        (t / view.run.spec().eta).round()
                     ));
                 }
             }
         }
-        if flows.contains(&Flow::EntropicMirror) {
-            // One note per distinct eta·T in play (the overlay may sweep eta or T).
-            let mut seen: Vec<f64> = Vec::new();
-            for view in self.panels.iter().flat_map(|p| p.runs.iter()) {
-                let et = view.run.spec().eta * view.run.spec().temp;
-                if seen.iter().any(|x| (x - et).abs() < 1e-12) {
-                    continue;
-                }
-                seen.push(et);
-                let shown = td_core::url::format_number(round_sig(et));
-                notes.push(if et >= 2.0 {
-                    format!("η·T = {shown} ≥ 2: this iteration diverges (it flips between vertices with growing amplitude).")
-                } else if et > 1.0 {
-                    format!("1 < η·T = {shown} < 2: oscillating convergence to {target_name}.")
-                } else if (et - 1.0).abs() < 1e-12 {
-                    format!("η·T = 1: reaches {target_name} in one step.")
-                } else {
-                    format!("η·T = {shown} < 1: monotone convergence to {target_name}.")
-                });
-            }
-            for panel in &self.panels {
-                for view in &panel.runs {
-                    if let Some(t) = view.run.diverged_at() {
-                        notes.push(format!(
-                            "{}: diverged at t = {} (k = {}); the trajectory stops there.",
-                            view.name,
-                            td_core::url::format_number(round_sig(t)),
-                            (t / view.run.spec().eta).round()
-                        ));
-                    }
-                }
-            }
-        }
+    }
+
+    /// The truncation face: fixed for top-k; for top-p/min-p it depends on T (listed per run
+    /// under a T-overlay).
+    fn truncation_notes(&self, notes: &mut Vec<String>) {
+        let st = &self.state;
         match st.trunc {
             TruncMode::None => {}
             TruncMode::TopK => notes.push(format!(
@@ -559,6 +490,11 @@ impl Scene {
                 }
             }
         }
+    }
+
+    /// Score adjustment, vector field and lumped view.
+    fn view_notes(&self, notes: &mut Vec<String>) {
+        let st = &self.state;
         if st.adjust != AdjustMode::None {
             notes.push("Score adjustment is an illustrative stand-in (standard replicator models), not the paper's equation, which is not public in a form we could read.".into());
             if st.adjust == AdjustMode::Matrix && scores::is_antisymmetric(&st.w, self.v, 1e-12) {
@@ -579,7 +515,6 @@ impl Scene {
                 self.v - 3
             ));
         }
-        notes
     }
 
     /// Numbers at the scrub position `at` (0..1) of the first run of a panel.
@@ -590,6 +525,161 @@ impl Scene {
         }
         let index = ((samples.len() - 1) as f64 * at.clamp(0.0, 1.0)).round() as usize;
         samples.get(index.min(samples.len() - 1))
+    }
+}
+
+/// Labels of the three corner tokens (V = 2 has no third).
+fn corner_labels(state: &State, corners: [usize; 3], v: usize) -> [String; 3] {
+    [
+        params::label(state, corners[0]),
+        params::label(state, corners[1]),
+        if v == 2 {
+            String::new()
+        } else {
+            params::label(state, corners[2])
+        },
+    ]
+}
+
+/// The truncation rule the state asks for.
+fn truncation_of(state: &State) -> Truncation {
+    match state.trunc {
+        TruncMode::None => Truncation::None,
+        TruncMode::TopK => Truncation::TopK(state.k),
+        TruncMode::TopP => Truncation::TopP(state.top_p),
+        TruncMode::MinP => Truncation::MinP(state.min_p),
+    }
+}
+
+/// The flows shown, one panel each.
+fn flows_of(choice: FlowChoice) -> Vec<Flow> {
+    match choice {
+        FlowChoice::Replicator => vec![Flow::Replicator],
+        FlowChoice::Mw => vec![Flow::MultiplicativeWeights],
+        FlowChoice::Entropic => vec![Flow::Entropic],
+        FlowChoice::EntropicMw => vec![Flow::EntropicMirror],
+        FlowChoice::Compare => vec![Flow::Replicator, Flow::Entropic],
+    }
+}
+
+/// The score adjustment (a matrix only when it fits the vocabulary).
+fn adjust_of(state: &State, v: usize) -> Adjust {
+    match state.adjust {
+        AdjustMode::None => Adjust::None,
+        AdjustMode::Matrix if v <= MAX_MATRIX_V && state.w.len() == v * v => {
+            Adjust::Matrix { w: state.w.clone() }
+        }
+        AdjustMode::Matrix => Adjust::None,
+        AdjustMode::Memory => Adjust::Memory {
+            gamma: state.gamma,
+            mu: state.mu,
+        },
+    }
+}
+
+/// What every run of a scene shares; makes the runs of each panel.
+struct RunPlan<'a> {
+    state: &'a State,
+    s: &'a [f64],
+    trunc: &'a Truncation,
+    support: &'a [usize],
+    adjust: Adjust,
+    /// Start points as full distributions.
+    starts: Vec<Vec<f64>>,
+    samples: usize,
+    corners: [usize; 3],
+}
+
+impl RunPlan<'_> {
+    /// The runs of the panel `panel` of `flow`: one per overlay value, otherwise one per start.
+    fn runs(&self, flow: Flow, panel: usize) -> Vec<PendingRun> {
+        match &self.state.overlay {
+            Some((param, values)) => values
+                .iter()
+                .enumerate()
+                .map(|(index, &value)| self.overlay_run(flow, panel, *param, index, value))
+                .collect(),
+            None => self
+                .starts
+                .iter()
+                .enumerate()
+                .map(|(index, p0)| PendingRun {
+                    panel,
+                    spec: self.spec(
+                        flow,
+                        (self.state.temp, self.state.eta),
+                        p0.clone(),
+                        self.support.to_vec(),
+                    ),
+                    name: format!("start {}", index + 1),
+                    colour: index,
+                    temp: self.state.temp,
+                    overlay_value: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Overlay run number `index`, from the first start, with `param` set to `value`.
+    fn overlay_run(
+        &self,
+        flow: Flow,
+        panel: usize,
+        param: OverlayParam,
+        index: usize,
+        value: f64,
+    ) -> PendingRun {
+        let state = self.state;
+        let (temp, eta) = match param {
+            OverlayParam::Temperature => (value, state.eta),
+            OverlayParam::Eta => (state.temp, value),
+        };
+        // Under T-overlay the face of top-p/min-p is recomputed per temperature.
+        let support_here = if param == OverlayParam::Temperature {
+            truncation::support(self.s, temp, self.trunc, state.order)
+        } else {
+            self.support.to_vec()
+        };
+        let name = match param {
+            OverlayParam::Temperature => {
+                format!("T = {}", td_core::url::format_number(value))
+            }
+            OverlayParam::Eta => format!(
+                "η = {} (ηT = {})",
+                td_core::url::format_number(value),
+                td_core::url::format_number(round_sig(value * state.temp))
+            ),
+        };
+        PendingRun {
+            panel,
+            spec: self.spec(flow, (temp, eta), self.starts[0].clone(), support_here),
+            name,
+            colour: index,
+            temp,
+            overlay_value: Some(value),
+        }
+    }
+
+    fn spec(
+        &self,
+        flow: Flow,
+        (temp, eta): (f64, f64),
+        p0: Vec<f64>,
+        support: Vec<usize>,
+    ) -> RunSpec {
+        RunSpec {
+            flow,
+            s: self.s.to_vec(),
+            temp,
+            eta,
+            kappa: self.state.kappa,
+            horizon: self.state.horizon,
+            p0,
+            support,
+            adjust: self.adjust.clone(),
+            samples: self.samples,
+            corners: self.corners,
+        }
     }
 }
 
