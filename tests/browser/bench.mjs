@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 // Browser side of the benchmark command (scripts/bench.sh runs the native side first).
 //
-//   node tests/browser/bench.mjs [--native test-results/bench-native.json] [--runs 5] [--inputs 100]
+//   node tests/browser/bench.mjs [--native test-results/bench-native.json]
+//                                [--numpy test-results/bench-numpy.json | --numpy-unavailable REASON]
+//                                [--runs 5] [--inputs 100]
 //
 // - native numbers: the JSON array [{scenario, ms}] printed by `cargo run --release --bin bench -- --json`
 //   (read from --native; missing/unreadable -> "n/a" in the table and a non-zero exit);
+// - NumPy numbers: the JSON array [{scenario, ms}] printed by `python3 scripts/bench_numpy.py --json`
+//   (the same scenarios written with NumPy, checked against the native checksums by scripts/bench.sh);
+//   optional: without --numpy the column reads n/a and the output says why (--numpy-unavailable);
 // - browser micro-benchmarks: window.tokenDynamics.bench(name) in headless Chromium, median of --runs runs;
 // - slider-to-paint latency: --inputs temperature inputs, each timed from the `input` event dispatch on
 //   #ctl-T to the first requestAnimationFrame after the page has repainted (a canvas draw call happened
 //   and body[data-busy] is back to "0"); median and p95. Also reports tokenDynamics.lastPaintMs().
-// Prints ONE markdown table (scenario | native ms | browser ms | ratio) and the wasm/js sizes of the
+// Prints ONE markdown table (scenario | native ms | browser ms | page / native | NumPy ms | page / NumPy)
+// and the wasm/js sizes of the
 // served directory (DIST_DIR; scripts/bench.sh serves the bench build dist-bench/).
 import fs from "node:fs";
 import path from "node:path";
@@ -34,10 +40,12 @@ const SLIDER = [
 ];
 
 function parseArgs(argv) {
-  const o = { native: null, runs: 5, inputs: 100 };
+  const o = { native: null, numpy: null, numpyUnavailable: null, runs: 5, inputs: 100 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--native") o.native = argv[++i];
+    else if (a === "--numpy") o.numpy = argv[++i];
+    else if (a === "--numpy-unavailable") o.numpyUnavailable = argv[++i];
     else if (a === "--runs") o.runs = Number(argv[++i]);
     else if (a === "--inputs") o.inputs = Number(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
@@ -45,7 +53,8 @@ function parseArgs(argv) {
   return o;
 }
 
-/** Accepts the whole file being the JSON array, or the last line that parses as one (cargo noise tolerated). */
+/** Accepts the whole file being the JSON array, or the last line that parses as one (cargo noise tolerated).
+ * Reads {scenario, ms} rows (the native bench's and bench_numpy.py's JSON alike). */
 export function readNative(file) {
   const text = fs.readFileSync(file, "utf8");
   const tryParse = (s) => {
@@ -208,6 +217,21 @@ async function main() {
     }
   } else problems.push("no --native file given: native column is n/a");
 
+  // The NumPy column is optional: without it the column reads n/a and the output says why.
+  let numpy = new Map();
+  let numpyVersion = null;
+  let numpyWhy = null;
+  if (opts.numpy) {
+    try {
+      numpy = readNative(opts.numpy);
+      const rows = JSON.parse(fs.readFileSync(opts.numpy, "utf8"));
+      const r = Array.isArray(rows) ? rows.find((x) => x && x.numpy) : null;
+      if (r) numpyVersion = `NumPy ${r.numpy}${r.scipy ? `, SciPy ${r.scipy}` : ", no SciPy"}, Python ${r.python}, BLAS threads ${r.blas_threads ?? "default"}`;
+    } catch (e) {
+      numpyWhy = `NumPy results unreadable: ${e.message.split("\n")[0]}`;
+    }
+  } else numpyWhy = opts.numpyUnavailable || "no --numpy file given";
+
   const suite = await startSuite();
   let micro, slider;
   try {
@@ -218,15 +242,19 @@ async function main() {
   }
 
   const rows = [];
+  const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : "n/a");
   for (const name of micro.keys()) if (opts.native && !native.has(name)) problems.push(`native results lack scenario ${name}`);
+  const numpyLacks = [];
   for (const name of new Set([...native.keys(), ...micro.keys()])) {
     const n = native.get(name);
     const b = micro.get(name)?.median;
-    rows.push([name, fmt(n), fmt(b), Number.isFinite(n) && Number.isFinite(b) && n > 0 ? `${(b / n).toFixed(2)}×` : "n/a"]);
+    const p = numpy.get(name);
+    if (numpy.size && p === undefined) numpyLacks.push(name);
+    rows.push([name, fmt(n), fmt(b), ratio(b, n), fmt(p), ratio(b, p)]);
   }
   for (const { scenario } of SLIDER) {
     const s = slider.get(scenario);
-    rows.push([scenario, "—", s ? `${fmt(s.median)} (p95 ${fmt(s.p95)})` : "n/a", "—"]);
+    rows.push([scenario, "—", s ? `${fmt(s.median)} (p95 ${fmt(s.p95)})` : "n/a", "—", "—", "—"]);
   }
 
   console.log(`\nBrowser: headless Chromium (/usr/bin/chromium), median of ${opts.runs} runs; slider-to-paint: median (p95) of ${opts.inputs} inputs, input dispatch -> first rAF after the repaint.`);
@@ -234,8 +262,17 @@ async function main() {
     const s = slider.get(scenario);
     if (s) console.log(`  ${scenario}: tokenDynamics.lastPaintMs() median ${fmt(s.lastPaintMedian)} ms, p95 ${fmt(s.lastPaintP95)} ms (compute+paint only)`);
   }
-  console.log("\n| scenario | native ms | browser ms | ratio |\n|---|---:|---:|---:|");
+  console.log(
+    numpy.size
+      ? `NumPy: scripts/bench_numpy.py (${numpyVersion || "version not stated"}), the same scenarios vectorised, checked against the native checksums; one warm-up, median of 5 runs.`
+      : `NumPy: n/a (${numpyWhy}).`,
+  );
+  if (numpyLacks.length) console.log(`  NumPy results lack: ${numpyLacks.join(", ")}`);
+  console.log("\n| scenario | native ms | browser ms | page / native | NumPy ms | page / NumPy |\n|---|---:|---:|---:|---:|---:|");
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  console.log(
+    "\nRatios are the page's (browser) time divided by the other's: page / NumPy = 0.45× means the page takes 0.45 of NumPy's time (faster than NumPy); above 1× it is slower. Likewise page / native.",
+  );
 
   const sz = sizes();
   console.log(`\nSizes (${path.relative(process.cwd(), DIST) || DIST}/):`);
@@ -247,6 +284,7 @@ async function main() {
     JSON.stringify(
       {
         native: Object.fromEntries(native),
+        numpy: numpy.size ? Object.fromEntries(numpy) : { unavailable: numpyWhy },
         browser: Object.fromEntries([...micro].map(([k, v]) => [k, v])),
         slider: Object.fromEntries(slider),
         sizes: sz,
