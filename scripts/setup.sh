@@ -41,9 +41,28 @@ if ! { command -v fc-list >/dev/null && fc-list 2>/dev/null | grep -q 'DejaVu Sa
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq fonts-dejavu-core fontconfig >/dev/null
 fi
 
+# The cross-engine suite (scripts/test-engines.sh) runs the pages in Firefox and WebKit too, all from
+# Debian: firefox-esr (puppeteer-core drives it over WebDriver BiDi, no separate driver), WebKitGTK's
+# WebDriver (webkit2gtk-driver) and its MiniBrowser (libwebkit2gtk-4.1-0), and Xvfb, because MiniBrowser
+# has no headless mode.
+ENGINE_PKGS=()
+[ -x /usr/bin/firefox-esr ] || ENGINE_PKGS+=(firefox-esr)
+[ -x /usr/bin/WebKitWebDriver ] || ENGINE_PKGS+=(webkit2gtk-driver)
+compgen -G '/usr/lib/*/webkit2gtk-4.1/MiniBrowser' >/dev/null || ENGINE_PKGS+=(libwebkit2gtk-4.1-0)
+[ -x /usr/bin/Xvfb ] || ENGINE_PKGS+=(xvfb)
+if [ "${#ENGINE_PKGS[@]}" -gt 0 ]; then
+  say "installing Debian's ${ENGINE_PKGS[*]} (Firefox and WebKit for the cross-engine tests)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${ENGINE_PKGS[@]}" >/dev/null
+fi
+
+# puppeteer-core never downloads a browser; say so anyway (the suite uses Debian's firefox-esr).
+export PUPPETEER_SKIP_DOWNLOAD=1
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] \
+   || [ ! -d node_modules/puppeteer-core ] || [ ! -d node_modules/selenium-webdriver ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages (binaryen's wasm-opt, playwright-core)"
+  say "installing npm packages (binaryen's wasm-opt, playwright-core, puppeteer-core, selenium-webdriver)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start 2 (and CI: .ci/run): runs EVERYTHING and fails on the first failure.
 #   setup -> fmt -> clippy (native + wasm32) -> rustdoc -> architecture check -> cargo test --workspace
-#   -> site build (one wasm per page) -> wasm check -> headless-browser tests -> download budgets
+#   -> site build (one wasm per page) -> wasm check -> headless-browser tests -> cross-engine tests
+#   -> download budgets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +56,9 @@ cargo build --release -p token-dynamics --bin token-dynamics
 
 step "headless-browser tests (node --test, chromium via playwright-core)"
 node --test --test-concurrency=1 --test-reporter=spec tests/browser/
+
+step "cross-engine tests: Chromium, Firefox and WebKit, readouts byte-identical (scripts/test-engines.sh)"
+TD_SKIP_SETUP=1 bash scripts/test-engines.sh || fail "cross-engine tests"
 
 step "download budgets: what opening each page cold transfers (wasm + JS, gzip -9)"
 node scripts/budgets.mjs dist || fail "a page exceeds its download budget"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Cross-engine browser tests: a chosen set of links in Chromium, Firefox and WebKit (tests/engines/),
+# each page ready with no error and its canvases drawn, and every link's readout byte-identical across
+# the three engines. scripts/test.sh runs it after the Chromium tests.
+#
+#   scripts/test-engines.sh                      all three engines; one that cannot start FAILS the run
+#   ENGINES=chromium,firefox scripts/test-engines.sh    only these (the only way to leave an engine out)
+#
+# Runs scripts/setup.sh first (skip with TD_SKIP_SETUP=1) and builds dist/ if it is missing.
+# Results: test-results/engines/ (summary.json with the timings; the readouts of a link the engines
+# disagree on).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+START=$SECONDS
+
+if [ "${TD_SKIP_SETUP:-}" != "1" ]; then
+  bash scripts/setup.sh
+fi
+if [ ! -f "${DIST_DIR:-dist}/index.html" ]; then
+  echo "[engines] ${DIST_DIR:-dist}/index.html missing: building the site (scripts/build.sh)"
+  bash scripts/build.sh
+fi
+
+if [ -n "${ENGINES:-}" ]; then
+  echo "[engines] ENGINES=$ENGINES: running only these engines"
+else
+  echo "[engines] engines: chromium, firefox, webkit (restrict with ENGINES=...)"
+fi
+
+rc=0
+node --test --test-concurrency=1 --test-reporter=spec tests/engines/ || rc=$?
+echo "[engines] cross-engine suite: $((SECONDS - START)) s, exit $rc"
+exit "$rc"
