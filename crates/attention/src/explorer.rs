@@ -95,14 +95,30 @@ impl Explorer for Attention {
 
     /// In dependency order (d before x0, x0 before init, …), so set({x0, d}) means the same
     /// whatever order its keys come in.
+    /// (`d` first, `A` before `matrix`, `x0` before `init`, otherwise table order; a key given
+    /// twice: the last one wins.)
     fn apply_pairs(st: &mut State, pairs: &[(String, String)], msgs: &mut Vec<Message>) {
-        params::apply_pairs(st, pairs, msgs);
+        let mut ordered: Vec<&(String, String)> = pairs.iter().collect();
+        ordered.sort_by_key(|(key, _)| params::parse_rank(key));
+        for (key, value) in ordered {
+            Self::apply_pair(st, key, value, msgs);
+        }
     }
     fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
         params::normalise(st, msgs);
     }
-    fn to_pairs(st: &State) -> Vec<(String, String)> {
-        params::to_pairs(st)
+    /// Every key travels when it differs from its default, also when the current mode does not
+    /// use it (a custom matrix while `matrix=spd`, points while `init=disk`, beta under hardmax):
+    /// switching modes on the page never loses a setting, and parse(print(state)) == state
+    /// exactly. A kept custom matrix / kept points select their family when read, so `matrix` is
+    /// printed whenever `A` is, and `init` whenever `x0` is.
+    fn travels(st: &State, param: &Param<State, Group>, changed: bool) -> bool {
+        let pinned = match param.key {
+            "matrix" => !st.a_custom.is_empty(),
+            "init" => !st.x0.is_empty(),
+            _ => false,
+        };
+        pinned || changed
     }
 
     fn at(st: &State) -> f64 {
@@ -215,7 +231,7 @@ impl Explorer for Attention {
         export::csv(scene, link)
     }
     fn json(scene: &Scene, page: &PageOptions, link: &str) -> String {
-        export::state_json(scene, page, link)
+        export::state_json::<Attention>(scene, page, link)
     }
     fn file_stem(st: &State) -> String {
         export::file_stem(st)

@@ -8,6 +8,7 @@
 
 use super::params::{self, InitChoice, MatrixChoice, RuleChoice, ScheduleChoice, State};
 use super::scene::{rule_key, Membership, Scene, QUIESCENT_DEFINITION};
+use td_core::explorer::Explorer;
 use td_core::export::{
     comment_text, csv_field, csv_number, safe_piece, ParamsJson, StateExport, TOOL, VERSION,
 };
@@ -266,9 +267,13 @@ impl<'a> PanelCsv<'a> {
 /// The full state as one JSON object: tool, versions, the link and the canonical link, every
 /// parameter (numbers for numeric keys, the link's text otherwise), the page options and the
 /// readout ([`Scene::readout_json`]).
-pub fn state_json(scene: &Scene, page: &PageOptions, link: &str) -> String {
+pub fn state_json<E: Explorer<State = State, Group = params::Group>>(
+    scene: &Scene,
+    page: &PageOptions,
+    link: &str,
+) -> String {
     let st = &scene.state;
-    let mut pairs = params::to_pairs(st);
+    let mut pairs = E::to_pairs(st);
     pairs.extend(td_core::page::to_pairs(page));
     StateExport {
         tool: TOOL,
@@ -280,7 +285,7 @@ pub fn state_json(scene: &Scene, page: &PageOptions, link: &str) -> String {
         state: ParamsJson {
             params: params::PARAMS,
             state: st,
-            value_text: params::value_text,
+            value_text: E::value_text,
         },
         page,
         readout: scene.readout(),
@@ -350,6 +355,7 @@ pub fn file_stem(state: &State) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explorer::Attention;
     use crate::scene::Scene;
     use serde_json::Value;
     use td_core::export::object_keys;
@@ -367,7 +373,7 @@ mod tests {
     ];
 
     fn scene_of(link: &str) -> Scene {
-        let (state, _) = params::from_hash(link);
+        let (state, _) = Attention::from_hash(link);
         let mut scene = Scene::new(state);
         while !scene.advance(usize::MAX) {}
         scene
@@ -375,8 +381,8 @@ mod tests {
 
     fn export(link: &str) -> (Scene, String) {
         let scene = scene_of(link);
-        let page = td_core::page::from_hash(link, &params::control_keys(), params::PANELS).0;
-        let text = state_json(&scene, &page, link);
+        let page = Attention::page_from_hash(link).0;
+        let text = state_json::<Attention>(&scene, &page, link);
         (scene, text)
     }
 
@@ -414,7 +420,7 @@ mod tests {
         let json: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(json["link"], link);
         let canonical = json["canonical_link"].as_str().unwrap();
-        assert_eq!(params::from_hash(canonical).0, scene.state);
+        assert_eq!(Attention::from_hash(canonical).0, scene.state);
     }
 
     #[test]

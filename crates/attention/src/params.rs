@@ -23,7 +23,7 @@
 //!   identity, in a link). `init=custom` without points falls back to `square` with a message.
 
 use td_core::table::{self, join_numbers};
-use td_core::url::{self, format_number, parse_number, shorten};
+use td_core::url::{format_number, parse_number, shorten};
 use td_particles::init::{self, Init};
 use td_particles::matrices::{self, KeyQuery};
 use td_particles::{Margin, Rule, Schedule, Spec};
@@ -898,14 +898,6 @@ pub static PARAMS: &[Param] = &[
     },
 ];
 
-/// Panels of the attention page, as `view=` names them (page, embeds and the CLI share this list).
-pub const PANELS: &[&str] = &["particles", "plots", "readout", "notes"];
-
-/// Every control key (what `hide=` may name).
-pub fn control_keys() -> Vec<&'static str> {
-    table::keys(PARAMS)
-}
-
 /// The control whose choice a parameter refines (hiding that control hides this one too):
 /// schedule parameters belong to `schedule`, matrix parameters to `matrix`, start-point
 /// parameters to `init`. `delta`, `margin` and `beta` stand on their own (an embed may hide the
@@ -917,11 +909,6 @@ pub fn controlled_by(key: &str) -> Option<&'static str> {
         "clusters" | "sd" | "x0" => Some("init"),
         _ => None,
     }
-}
-
-/// Looks a parameter up by its URL key.
-pub fn param(key: &str) -> Option<&'static Param> {
-    table::find(PARAMS, key)
 }
 
 fn table_index(key: &str) -> usize {
@@ -936,8 +923,8 @@ fn table_index(key: &str) -> usize {
 /// read in the current dimension), then table order, except that `A` is read just before `matrix`
 /// and `x0` just before `init`: typing a matrix or points selects the custom family, but an
 /// explicit `matrix` / `init` in the same link wins.
-fn parse_rank(key: &str) -> usize {
-    if param(key).is_none() {
+pub fn parse_rank(key: &str) -> usize {
+    if table::find(PARAMS, key).is_none() {
         return 0;
     }
     match key {
@@ -1285,61 +1272,6 @@ fn set_focus(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
     } else if let Some(i) = parse_index("focus", text, "'none' or a token index", msgs) {
         st.focus = Some(i);
     }
-}
-
-/// Applies one key=value to the state, clamping or falling back with a message. Page options are
-/// left to `td_core::page`; unknown keys are reported and ignored. Call [`normalise`] afterwards.
-pub fn apply_pair(st: &mut State, key: &str, value: &str, msgs: &mut Vec<Message>) {
-    table::apply_pair(PARAMS, FORMAT_VERSION, st, key, value, msgs);
-}
-
-/// Applies several key=value pairs in an order that does not depend on their order in the link
-/// (see the module notes: `d` first, `A` before `matrix`, `x0` before `init`, otherwise table
-/// order; a key given twice: the last one wins). Call [`normalise`] afterwards.
-pub fn apply_pairs(st: &mut State, pairs: &[(String, String)], msgs: &mut Vec<Message>) {
-    let mut ordered: Vec<&(String, String)> = pairs.iter().collect();
-    ordered.sort_by_key(|(key, _)| parse_rank(key));
-    for (key, value) in ordered {
-        apply_pair(st, key, value, msgs);
-    }
-}
-
-/// Reads a link (or bare hash). Always returns a usable state; messages name everything changed.
-pub fn from_hash(hash: &str) -> (State, Vec<Message>) {
-    table::read_hash(hash, EXPLORER, apply_pairs, normalise)
-}
-
-/// Writes the state as a link hash: the format version, then every key that differs from its default.
-pub fn to_hash(st: &State) -> String {
-    url::join_hash(EXPLORER, &to_pairs(st))
-}
-
-/// The non-default keys, in table order, preceded by the format version. Every key travels when
-/// it differs from its default, also when the current mode does not use it (a custom matrix while
-/// `matrix=spd`, points while `init=disk`, beta under hardmax): switching modes on the page never
-/// loses a setting, and parse(print(state)) == state exactly. `matrix` is printed whenever `A`
-/// is, and `init` whenever `x0` is (an explicit family wins over the one `A` / `x0` select).
-pub fn to_pairs(st: &State) -> Vec<(String, String)> {
-    table::link_pairs(PARAMS, FORMAT_VERSION, st, value_text, |param, changed| {
-        // A kept custom matrix / kept points select their family when read, so the family
-        // they do not select travels too, even when it is the default.
-        let pinned = match param.key {
-            "matrix" => !st.a_custom.is_empty(),
-            "init" => !st.x0.is_empty(),
-            _ => false,
-        };
-        pinned || changed
-    })
-}
-
-/// The canonical text of one parameter's current value (what the URL and `state()` carry).
-pub fn value_text(param: &Param, st: &State) -> String {
-    table::value_text(param, st)
-}
-
-/// The full state as key/value pairs for every parameter (what `state()` returns to scripts).
-pub fn all_pairs(st: &State) -> Vec<(&'static str, String)> {
-    table::all_pairs(PARAMS, st, value_text)
 }
 
 /// Stored trajectory values of the state: runs × tokens × d × (steps + 1).

@@ -11,9 +11,10 @@
 //!
 //! (it prints every corpus line recomputed by the current code; copy just the new lines).
 
-use td_attention::params::{self, RuleChoice, State};
+use td_attention::explorer::Attention;
+use td_attention::params::{RuleChoice, State};
 use td_attention::presets::PRESETS;
-use td_core::page;
+use td_core::explorer::Explorer;
 use td_core::url::{format_number, parse_number};
 use td_particles::Run;
 
@@ -116,8 +117,8 @@ fn parse_outcome(text: &str, line: usize) -> Outcome {
 
 /// Reads a link as the page does: explorer keys and page options, all messages counted.
 fn read(link: &str) -> (State, usize) {
-    let (st, msgs) = params::from_hash(link);
-    let (_, page_msgs) = page::from_hash(link, &params::control_keys(), params::PANELS);
+    let (st, msgs) = Attention::from_hash(link);
+    let (_, page_msgs) = Attention::page_from_hash(link);
     (st, msgs.len() + page_msgs.len())
 }
 
@@ -126,7 +127,7 @@ fn corpus_line(link: &str) -> String {
     let mut columns = vec![
         link.to_string(),
         format!("messages={messages}"),
-        format!("canonical={}", params::to_hash(&st)),
+        format!("canonical={}", Attention::to_hash(&st)),
     ];
     if cost(&st) <= MAX_COST {
         columns.extend(outcomes(&st).iter().map(format_outcome));
@@ -164,7 +165,7 @@ fn shared_links_open_as_they_did() {
             "line {line_no}: {link}: message count"
         );
         assert_eq!(
-            params::to_hash(&st),
+            Attention::to_hash(&st),
             canonical,
             "line {line_no}: {link}: state"
         );

@@ -6,13 +6,14 @@
 //! 16 for the 100 kB ones.
 
 use std::time::{Duration, Instant};
+use td_attention::explorer::Attention;
+use td_core::explorer::Explorer;
 
 use proptest::prelude::*;
 use td_attention::params::{
-    self, all_pairs, apply_pairs, control_keys, controlled_by, from_hash, normalise, param,
-    to_hash, to_pairs, trajectory_values, Group, InitChoice, Kind, MatrixChoice, Message,
+    controlled_by, normalise, trajectory_values, Group, InitChoice, Kind, MatrixChoice, Message,
     RuleChoice, ScheduleChoice, State, MAX_ABS_COORD, MAX_CUSTOM_POINTS, MAX_D, MAX_N, MAX_PIECES,
-    MAX_PIECE_DELTA, MAX_STEPS, MAX_TRAJECTORY_VALUES, PANELS, PARAMS,
+    MAX_PIECE_DELTA, MAX_STEPS, MAX_TRAJECTORY_VALUES, PARAMS,
 };
 use td_attention::presets::{preset, PRESETS};
 use td_core::page;
@@ -29,18 +30,18 @@ fn named(msgs: &[Message], key: &str) -> bool {
 }
 
 fn clean(link: &str) -> State {
-    let (st, msgs) = from_hash(link);
+    let (st, msgs) = Attention::from_hash(link);
     assert!(msgs.is_empty(), "{link}: {msgs:?}");
     st
 }
 
 /// parse(print(st)) == st with no message, and printing is stable.
 fn assert_round_trip(st: &State) {
-    let printed = to_hash(st);
-    let (again, msgs) = from_hash(&printed);
+    let printed = Attention::to_hash(st);
+    let (again, msgs) = Attention::from_hash(&printed);
     assert!(msgs.is_empty(), "{printed}: {msgs:?}");
     assert_eq!(&again, st, "{printed}");
-    assert_eq!(to_hash(&again), printed);
+    assert_eq!(Attention::to_hash(&again), printed);
 }
 
 /// Everything a parsed or normalised state satisfies, whatever came in.
@@ -109,7 +110,7 @@ fn check_bounded(st: &State) {
     assert!(msgs.is_empty(), "{msgs:?}");
     assert_eq!(&again, st);
     // The printed link is bounded and reads back to the same state.
-    let printed = to_hash(st);
+    let printed = Attention::to_hash(st);
     assert!(
         printed.len() <= 1 << 20,
         "printed link of {} bytes",
@@ -120,7 +121,7 @@ fn check_bounded(st: &State) {
 
 fn timed_parse(link: &str) -> (State, Vec<Message>) {
     let start = Instant::now();
-    let out = from_hash(link);
+    let out = Attention::from_hash(link);
     let took = start.elapsed();
     assert!(
         took < PARSE_LIMIT,
@@ -135,7 +136,7 @@ fn timed_parse(link: &str) -> (State, Vec<Message>) {
 
 #[test]
 fn default_state_prints_only_the_version() {
-    assert_eq!(to_hash(&State::default()), "#attention?v=1");
+    assert_eq!(Attention::to_hash(&State::default()), "#attention?v=1");
     assert_eq!(clean("#attention?v=1"), State::default());
     assert_eq!(clean(""), State::default());
     assert_eq!(clean("#attention"), State::default());
@@ -143,7 +144,7 @@ fn default_state_prints_only_the_version() {
 
 #[test]
 fn table_is_well_formed() {
-    let keys = control_keys();
+    let keys = Attention::control_keys();
     for (i, key) in keys.iter().enumerate() {
         assert!(!keys[..i].contains(key), "duplicate key {key}");
         assert!(!page::is_page_key(key), "{key} collides with a page option");
@@ -160,7 +161,7 @@ fn table_is_well_formed() {
         }
         if let Some(parent) = controlled_by(p.key) {
             assert!(
-                param(parent).is_some(),
+                Attention::param(parent).is_some(),
                 "{} controlled by unknown {parent}",
                 p.key
             );
@@ -174,25 +175,28 @@ fn table_is_well_formed() {
             g.title()
         );
     }
-    assert_eq!(PANELS, &["particles", "plots", "readout", "notes"]);
+    assert_eq!(
+        Attention::panels(),
+        ["particles", "plots", "readout", "notes"]
+    );
     // delta starts at exactly 0 on a linear slider: hardmax is reachable by dragging.
-    match &param("delta").unwrap().kind {
+    match &Attention::param("delta").unwrap().kind {
         Kind::Number { min, log, .. } => assert!(*min == 0.0 && !*log),
         _ => panic!("delta is a number"),
     }
     // The margin's help says the rule is ours.
-    let help = param("margin").unwrap().help;
+    let help = Attention::param("margin").unwrap().help;
     assert!(
         help.contains("unknown") && help.contains("stand-in"),
         "{help}"
     );
-    assert_eq!(all_pairs(&defaults).len(), PARAMS.len());
+    assert_eq!(Attention::all_pairs(&defaults).len(), PARAMS.len());
 }
 
 #[test]
 fn every_key_survives_a_round_trip() {
     let link = "#attention?v=1&rule=compare&margin=multiplicative&delta=0.37&schedule=piecewise&q=2.5&r=0.8&pieces=0:0.5,20:0.25,90:0&beta=12.5&alpha=0.25&matrix=rotation&theta=-1.2&diag=3,0.25,-1&A=1,2,3,4&n=300&d=2&steps=150&init=clusters&clusters=7&sd=0.2&x0=0.1,0.2;-0.3,0.4&seed=12345&tol=1e-6&k0=40&trails=off&hull=off&cells=on&focus=3&yaw=-45&pitch=10&at=0.25&speed=2";
-    let (st, msgs) = from_hash(link);
+    let (st, msgs) = Attention::from_hash(link);
     assert!(msgs.is_empty(), "{msgs:?}");
     assert_eq!(st.rule, RuleChoice::Compare);
     assert_eq!(st.margin, Margin::Multiplicative);
@@ -211,7 +215,10 @@ fn every_key_survives_a_round_trip() {
     assert!(!st.trails && !st.hull && st.cells);
     assert_round_trip(&st);
     // Every key differs from its default here, so every key is printed, in table order.
-    let printed: Vec<String> = to_pairs(&st).into_iter().map(|(k, _)| k).collect();
+    let printed: Vec<String> = Attention::to_pairs(&st)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     let mut expected = vec!["v".to_string()];
     expected.extend(
         PARAMS
@@ -241,7 +248,7 @@ fn points_and_matrix_select_their_custom_family() {
     assert_eq!(st.token_count(), 3);
     assert_eq!(st.initial_points().len() / st.d, 3);
     assert_eq!(
-        to_hash(&st),
+        Attention::to_hash(&st),
         "#attention?v=1&init=custom&x0=0.5,0.5;-0.5,0.25;0,-1"
     );
     let st = clean("#attention?A=0,1,1,0");
@@ -250,8 +257,8 @@ fn points_and_matrix_select_their_custom_family() {
     // Typing them on the page does the same (one pair at a time).
     let mut st = State::default();
     let mut msgs = Vec::new();
-    params::apply_pair(&mut st, "x0", "1,1;2,2", &mut msgs);
-    params::apply_pair(&mut st, "A", "2,0,0,2", &mut msgs);
+    Attention::apply_pair(&mut st, "x0", "1,1;2,2", &mut msgs);
+    Attention::apply_pair(&mut st, "A", "2,0,0,2", &mut msgs);
     normalise(&mut st, &mut msgs);
     assert!(msgs.is_empty(), "{msgs:?}");
     assert_eq!(
@@ -272,15 +279,15 @@ fn custom_settings_survive_a_mode_switch() {
     // the custom ones stay in the state and in the link, and come back when selected again.
     let mut st = clean("#attention?x0=0.5,0.5;-0.5,0.25&A=0,1,1,0");
     let mut msgs = Vec::new();
-    params::apply_pair(&mut st, "init", "disk", &mut msgs);
-    params::apply_pair(&mut st, "matrix", "spd", &mut msgs);
+    Attention::apply_pair(&mut st, "init", "disk", &mut msgs);
+    Attention::apply_pair(&mut st, "matrix", "spd", &mut msgs);
     normalise(&mut st, &mut msgs);
     assert!(msgs.is_empty());
-    let link = to_hash(&st);
+    let link = Attention::to_hash(&st);
     assert!(link.contains("x0=") && link.contains("A="), "{link}");
     assert_round_trip(&st);
-    params::apply_pair(&mut st, "init", "custom", &mut msgs);
-    params::apply_pair(&mut st, "matrix", "custom", &mut msgs);
+    Attention::apply_pair(&mut st, "init", "custom", &mut msgs);
+    Attention::apply_pair(&mut st, "matrix", "custom", &mut msgs);
     normalise(&mut st, &mut msgs);
     assert!(msgs.is_empty());
     assert_eq!(st.x0, vec![0.5, 0.5, -0.5, 0.25]);
@@ -292,7 +299,7 @@ fn choosing_the_custom_matrix_starts_from_the_matrix_in_use() {
     let mut st = clean("#attention?matrix=rotation&theta=0.5");
     let shown = st.matrix_entries();
     let mut msgs = Vec::new();
-    params::apply_pair(&mut st, "matrix", "custom", &mut msgs);
+    Attention::apply_pair(&mut st, "matrix", "custom", &mut msgs);
     normalise(&mut st, &mut msgs);
     assert!(msgs.is_empty());
     assert_eq!(st.matrix_entries(), shown);
@@ -307,10 +314,10 @@ fn choosing_the_custom_matrix_starts_from_the_matrix_in_use() {
 
 #[test]
 fn custom_without_points_falls_back_with_a_message() {
-    let (st, msgs) = from_hash("#attention?init=custom");
+    let (st, msgs) = Attention::from_hash("#attention?init=custom");
     assert_eq!(st.init, InitChoice::Square);
     assert!(named(&msgs, "init"), "{msgs:?}");
-    let (st, msgs) = from_hash("#attention?x0=abc;1,NaN");
+    let (st, msgs) = Attention::from_hash("#attention?x0=abc;1,NaN");
     assert_eq!(st.init, InitChoice::Square);
     assert!(st.x0.is_empty());
     assert!(named(&msgs, "x0"), "{msgs:?}");
@@ -320,7 +327,7 @@ fn custom_without_points_falls_back_with_a_message() {
 fn changing_d_reshapes_points_and_matrix() {
     let mut st = clean("#attention?x0=1,2;3,4&A=1,2,3,4");
     let mut msgs = Vec::new();
-    params::apply_pair(&mut st, "d", "3", &mut msgs);
+    Attention::apply_pair(&mut st, "d", "3", &mut msgs);
     normalise(&mut st, &mut msgs);
     assert!(msgs.is_empty(), "{msgs:?}");
     assert_eq!(st.x0, vec![1.0, 2.0, 0.0, 3.0, 4.0, 0.0]);
@@ -328,7 +335,7 @@ fn changing_d_reshapes_points_and_matrix() {
         st.a_custom,
         vec![1.0, 2.0, 0.0, 3.0, 4.0, 0.0, 0.0, 0.0, 1.0]
     );
-    params::apply_pair(&mut st, "d", "1", &mut msgs);
+    Attention::apply_pair(&mut st, "d", "1", &mut msgs);
     normalise(&mut st, &mut msgs);
     assert!(msgs.is_empty(), "{msgs:?}");
     assert_eq!(st.x0, vec![1.0, 3.0]);
@@ -339,32 +346,34 @@ fn changing_d_reshapes_points_and_matrix() {
 #[test]
 fn wrong_counts_in_a_link_are_fixed_with_messages() {
     // Points in the wrong dimension: padded / cut, reported.
-    let (st, msgs) = from_hash("#attention?d=3&x0=1,2;3,4,5,6");
+    let (st, msgs) = Attention::from_hash("#attention?d=3&x0=1,2;3,4,5,6");
     assert_eq!(st.x0, vec![1.0, 2.0, 0.0, 3.0, 4.0, 5.0]);
     assert!(named(&msgs, "x0"), "{msgs:?}");
     // A matrix with the wrong count: identity entries fill in, extras dropped.
-    let (st, msgs) = from_hash("#attention?A=5,6,7");
+    let (st, msgs) = Attention::from_hash("#attention?A=5,6,7");
     assert_eq!(st.a_custom, vec![5.0, 6.0, 7.0, 1.0]);
     assert!(named(&msgs, "A"), "{msgs:?}");
-    let (st, msgs) = from_hash("#attention?d=1&A=5,6,7");
+    let (st, msgs) = Attention::from_hash("#attention?d=1&A=5,6,7");
     assert_eq!(st.a_custom, vec![5.0]);
     assert!(named(&msgs, "A"), "{msgs:?}");
 }
 
 #[test]
 fn pieces_are_validated_and_sorted() {
-    let (st, msgs) = from_hash("#attention?schedule=piecewise&pieces=100:0,0:0.5,50:0.1");
+    let (st, msgs) =
+        Attention::from_hash("#attention?schedule=piecewise&pieces=100:0,0:0.5,50:0.1");
     assert!(msgs.is_empty());
     assert_eq!(st.pieces, vec![(0, 0.5), (50, 0.1), (100, 0.0)]);
-    let (st, msgs) =
-        from_hash("#attention?pieces=0:0.5,x:1,5:-1,2.5:1,7:NaN,10:1e9,10:0.2,20,9999999:1");
+    let (st, msgs) = Attention::from_hash(
+        "#attention?pieces=0:0.5,x:1,5:-1,2.5:1,7:NaN,10:1e9,10:0.2,20,9999999:1",
+    );
     assert_eq!(st.pieces, vec![(0, 0.5), (10, 0.2)]);
     assert!(
         msgs.iter().filter(|m| m.key == "pieces").count() >= 3,
         "{msgs:?}"
     );
     let many: Vec<String> = (0..200).map(|i| format!("{i}:0.1")).collect();
-    let (st, msgs) = from_hash(&format!("#attention?pieces={}", many.join(",")));
+    let (st, msgs) = Attention::from_hash(&format!("#attention?pieces={}", many.join(",")));
     assert_eq!(st.pieces.len(), MAX_PIECES);
     assert!(named(&msgs, "pieces"));
     // An empty list is allowed (delta = 0 throughout: hardmax).
@@ -402,7 +411,7 @@ fn hostile_values_are_clamped_with_messages() {
     // -0 is a plain 0, and nothing is said about it.
     let st = clean("#attention?sd=-0&delta=-0");
     assert_eq!(st.sd.to_bits(), 0.0f64.to_bits());
-    assert_eq!(to_hash(&st), "#attention?v=1&delta=0&sd=0");
+    assert_eq!(Attention::to_hash(&st), "#attention?v=1&delta=0&sd=0");
 }
 
 #[test]
@@ -425,7 +434,7 @@ fn megabyte_values_are_reported_by_key() {
 
 #[test]
 fn memory_cap_reduces_steps_with_a_message() {
-    let (st, msgs) = from_hash("#attention?rule=compare&n=2000&d=16&steps=5000");
+    let (st, msgs) = Attention::from_hash("#attention?rule=compare&n=2000&d=16&steps=5000");
     check_bounded(&st);
     let per_state = 3 * 2000 * 16;
     assert_eq!(st.steps, MAX_TRAJECTORY_VALUES / per_state - 1);
@@ -442,19 +451,19 @@ fn memory_cap_reduces_steps_with_a_message() {
     let st = clean("#attention?n=2000&d=16&steps=200");
     assert_eq!(st.steps, 200);
     // k0 follows the reduced steps.
-    let (st, msgs) = from_hash("#attention?rule=compare&n=2000&d=16&steps=5000&k0=4000");
+    let (st, msgs) = Attention::from_hash("#attention?rule=compare&n=2000&d=16&steps=5000&k0=4000");
     assert_eq!(st.k0, Some(st.steps - 1));
     assert!(named(&msgs, "k0"));
 }
 
 #[test]
 fn k0_and_focus_are_checked_against_steps_and_tokens() {
-    let (st, msgs) = from_hash("#attention?steps=30&k0=30");
+    let (st, msgs) = Attention::from_hash("#attention?steps=30&k0=30");
     assert_eq!(st.k0, Some(29));
     assert!(named(&msgs, "k0"));
     let st = clean("#attention?steps=30&k0=auto");
     assert_eq!(st.k0, None);
-    let (st, msgs) = from_hash("#attention?init=fig2-leader&focus=8");
+    let (st, msgs) = Attention::from_hash("#attention?init=fig2-leader&focus=8");
     assert_eq!(st.focus, None);
     assert!(named(&msgs, "focus"));
     let st = clean("#attention?init=fig2-leader&focus=7");
@@ -466,14 +475,14 @@ fn k0_and_focus_are_checked_against_steps_and_tokens() {
 
 #[test]
 fn other_explorers_and_page_keys() {
-    let (st, msgs) = from_hash("#next-token?delta=0.3");
+    let (st, msgs) = Attention::from_hash("#next-token?delta=0.3");
     assert_eq!(st.delta, 0.3);
     assert!(named(&msgs, "link"), "{msgs:?}");
     // Page options are not explorer keys: no message here, td_core::page parses them.
     let link = "#attention?embed=1&hide=delta,schedule&view=particles,readout&theme=dark";
     let st = clean(link);
     assert_eq!(st, State::default());
-    let (opts, page_msgs) = page::from_hash(link, &control_keys(), PANELS);
+    let (opts, page_msgs) = Attention::page_from_hash(link);
     assert!(page_msgs.is_empty(), "{page_msgs:?}");
     assert!(opts.embed && opts.hide == ["delta", "schedule"]);
 }
@@ -519,7 +528,12 @@ fn every_preset_is_a_clean_link() {
         );
         assert!(!p.title.is_empty() && !p.description.is_empty());
         let st = clean(p.hash);
-        assert_eq!(to_hash(&st), p.hash, "preset {} is not canonical", p.name);
+        assert_eq!(
+            Attention::to_hash(&st),
+            p.hash,
+            "preset {} is not canonical",
+            p.name
+        );
         check_bounded(&st);
         assert_eq!(preset(p.name).map(|q| q.hash), Some(p.hash));
     }
@@ -673,21 +687,21 @@ proptest! {
         let mut msgs = Vec::new();
         normalise(&mut st, &mut msgs);
         check_bounded(&st);
-        let printed = to_hash(&st);
-        let (again, msgs) = from_hash(&printed);
+        let printed = Attention::to_hash(&st);
+        let (again, msgs) = Attention::from_hash(&printed);
         prop_assert!(msgs.is_empty(), "{printed}: {msgs:?}");
         prop_assert_eq!(&again, &st);
-        prop_assert_eq!(to_hash(&again), printed);
+        prop_assert_eq!(Attention::to_hash(&again), printed);
     }
 
     #[test]
     fn applying_printed_pairs_equals_reading_the_link(raw in any_state()) {
         let mut st = raw;
         normalise(&mut st, &mut Vec::new());
-        let pairs = to_pairs(&st);
+        let pairs = Attention::to_pairs(&st);
         let mut edited = State::default();
         let mut msgs = Vec::new();
-        apply_pairs(&mut edited, &pairs, &mut msgs);
+        Attention::apply_pairs(&mut edited, &pairs, &mut msgs);
         normalise(&mut edited, &mut msgs);
         prop_assert!(msgs.is_empty(), "{msgs:?}");
         prop_assert_eq!(edited, st);
@@ -699,14 +713,14 @@ proptest! {
         // time and in any order, leaves the state as it was.
         let mut st = raw;
         normalise(&mut st, &mut Vec::new());
-        let mut pairs = all_pairs(&st);
+        let mut pairs = Attention::all_pairs(&st);
         if reverse {
             pairs.reverse();
         }
         let mut edited = st.clone();
         let mut msgs = Vec::new();
         for (key, value) in &pairs {
-            params::apply_pair(&mut edited, key, value, &mut msgs);
+            Attention::apply_pair(&mut edited, key, value, &mut msgs);
         }
         normalise(&mut edited, &mut msgs);
         prop_assert!(msgs.is_empty(), "{msgs:?}");
@@ -738,7 +752,7 @@ fn garbage() -> impl Strategy<Value = String> {
 
 fn known_key() -> impl Strategy<Value = String> {
     prop_oneof![
-        9 => proptest::sample::select(control_keys()).prop_map(str::to_string),
+        9 => proptest::sample::select(Attention::control_keys()).prop_map(str::to_string),
         1 => Just("v".to_string()),
         1 => "[a-zA-Z_]{1,8}",
     ]
@@ -768,22 +782,22 @@ proptest! {
         let link = format!("#attention?{}", query.join("&"));
         check_any_link(&link);
         // Every value that was not accepted as given is named.
-        let (st, msgs) = from_hash(&link);
+        let (st, msgs) = Attention::from_hash(&link);
         let last: std::collections::HashMap<&str, &str> =
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         for (key, value) in last {
-            if param(key).is_none() && key != "v" && !page::is_page_key(key) {
+            if Attention::param(key).is_none() && key != "v" && !page::is_page_key(key) {
                 prop_assert!(named(&msgs, key), "unknown {key} not named");
                 continue;
             }
-            if let Some(p) = param(key) {
+            if let Some(p) = Attention::param(key) {
                 if let Kind::Choice { options, .. } = &p.kind {
                     if !options.iter().any(|(o, _)| *o == value) {
                         prop_assert!(named(&msgs, key), "{key}={value} not named: {msgs:?}");
                     }
                 }
                 if let Kind::Number { .. } | Kind::Integer { .. } = &p.kind {
-                    let text = params::value_text(p, &st);
+                    let text = Attention::value_text(p, &st);
                     let parsed = td_core::url::parse_number(value);
                     if parsed.is_none_or(|v| v != text.parse::<f64>().unwrap()) && !named(&msgs, key) {
                         // Accepted silently only if the value stands unchanged after normalise.

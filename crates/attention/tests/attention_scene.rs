@@ -4,10 +4,12 @@
 //! is deterministic; the native command renders `#attention?…` links.
 
 use td_attention::draw::ParticleFrame;
+use td_attention::explorer::Attention;
 use td_attention::export;
 use td_attention::params::{self, InitChoice, MatrixChoice, RuleChoice, ScheduleChoice, State};
 use td_attention::scene::Scene;
 use td_attention::svg::{render_svg, Figure};
+use td_core::explorer::Explorer;
 use td_particles::Margin;
 
 fn computed(state: State) -> Scene {
@@ -29,7 +31,7 @@ fn normalised(mut state: State) -> State {
 }
 
 fn scene_of(link: &str) -> Scene {
-    let (state, _) = params::from_hash(link);
+    let (state, _) = Attention::from_hash(link);
     computed(state)
 }
 
@@ -722,10 +724,10 @@ fn csv_has_one_row_per_rule_step_and_token() {
 #[test]
 fn state_json_is_valid_and_names_everything() {
     let link = "#attention?v=1&rule=compare&n=10&steps=6&focus=2&embed=1";
-    let (state, _) = params::from_hash(link);
+    let (state, _) = Attention::from_hash(link);
     let scene = computed(state);
-    let (page, _) = td_core::page::from_hash(link, &params::control_keys(), params::PANELS);
-    let text = export::state_json(&scene, &page, link);
+    let (page, _) = Attention::page_from_hash(link);
+    let text = Attention::json(&scene, &page, link);
     let json = parse_json(text.trim_end()).unwrap();
     assert_eq!(json.get("explorer"), &Json::Str("attention".into()));
     assert_eq!(json.get("link"), &Json::Str(link.into()));
@@ -735,7 +737,7 @@ fn state_json_is_valid_and_names_everything() {
     assert_eq!(json.get("readout").get("panels").arr().len(), 3);
     match json.get("canonical_link") {
         Json::Str(canonical) => {
-            let (again, msgs) = params::from_hash(canonical);
+            let (again, msgs) = Attention::from_hash(canonical);
             assert!(msgs.is_empty(), "{msgs:?}");
             assert_eq!(again, scene.state);
         }
@@ -746,10 +748,10 @@ fn state_json_is_valid_and_names_everything() {
 #[test]
 fn file_stems_say_what_they_are() {
     assert_eq!(
-        export::file_stem(&State::default()),
+        Attention::file_stem(&State::default()),
         "attention_localmax-additive-delta0.1_square-n64"
     );
-    let stem = export::file_stem(&State {
+    let stem = Attention::file_stem(&State {
         rule: RuleChoice::Hardmax,
         init: InitChoice::Fig2Leader,
         d: 3,

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use td_core::explorer::Explorer;
+use td_next_token::explorer::NextToken;
 
 use td_core::export::VERSION;
 use td_core::page;
@@ -14,20 +16,17 @@ use td_next_token::params::{self, PARAMS};
 use td_next_token::scene::Scene;
 use td_next_token::svg::{render_svg, Figure};
 
-use td_next_token::params::PANELS;
-
 const HOSTILE: &str = "#next-token?v=1&flow=compare&s=2,1,0,-1,0.5&labels=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E,a%22b%22%5C,%D7%A9%D7%9C%D7%95%D7%9D%E2%80%AE,%F0%9F%99%82%E2%80%A8x,%3D1%2B2&p0=uniform;0.1,0.2,0.3&t=3";
 
 fn scene_of(link: &str) -> Scene {
-    let (state, _) = params::from_hash(link);
+    let (state, _) = NextToken::from_hash(link);
     let mut scene = Scene::new(state);
     while !scene.advance(usize::MAX) {}
     scene
 }
 
 fn page_of(link: &str) -> page::PageOptions {
-    let controls: Vec<&str> = PARAMS.iter().map(|p| p.key).collect();
-    page::from_hash(link, &controls, PANELS).0
+    NextToken::page_from_hash(link).0
 }
 
 // ---------------------------------------------------------------- a strict RFC 4180 reader
@@ -490,13 +489,13 @@ fn json_is_valid_and_its_state_reads_back_to_the_same_state() {
         "#next-token?v=1&flow=entropic&gen=zipf&V=1000&seed=7&trunc=top-p&top_p=0.5&overlay=T:0.5,2".to_string(),
         "#next-token?v=1&flow=replicator&adjust=matrix&W=spiral&labels=a%5Cb,%22q%22,x%E2%80%A8y%E2%80%A9z".to_string(),
         "#next-token?v=1&flow=entropic-mw&eta=2.5&t=30".to_string(),
-        params::to_hash(&params::State::default()),
+        NextToken::to_hash(&params::State::default()),
     ];
     for link in &links {
-        let (state, _) = params::from_hash(link);
+        let (state, _) = NextToken::from_hash(link);
         let page = page_of(link);
         let scene = scene_of(link);
-        let text = export::state_json(&scene.state, &page, link, &scene.readouts());
+        let text = NextToken::json(&scene, &page, link);
         assert!(!text.contains('\u{2028}') && !text.contains('\u{2029}'));
         let json = Reader::parse(&text).unwrap_or_else(|e| panic!("{link}: {e}\n{text}"));
         assert_eq!(json.get("tool").str(), "token-dynamics");
@@ -519,12 +518,12 @@ fn json_is_valid_and_its_state_reads_back_to_the_same_state() {
         }
         // The state and page options read back exactly, from the object and the canonical link.
         let rebuilt = link_from_json(&json);
-        let (again, msgs) = params::from_hash(&rebuilt);
+        let (again, msgs) = NextToken::from_hash(&rebuilt);
         assert!(msgs.is_empty(), "{rebuilt}: {msgs:?}");
         assert_eq!(again, state, "{rebuilt}");
         assert_eq!(page_of(&rebuilt), page);
         let canonical = json.get("canonical_link").str();
-        assert_eq!(params::from_hash(canonical).0, state);
+        assert_eq!(NextToken::from_hash(canonical).0, state);
         assert_eq!(page_of(canonical), page);
         // Readouts: one per panel, same numbers as the scene's.
         let Json::Arr(readouts) = json.get("readout") else {
@@ -551,7 +550,7 @@ fn json_writes_infinite_kl_as_null() {
     let link = "#next-token?v=1&flow=replicator&p0=0.5,0.5,0&t=2";
     let scene = scene_of(link);
     assert!(scene.readouts()[0].kl_reverse.is_infinite());
-    let text = export::state_json(&scene.state, &page_of(link), link, &scene.readouts());
+    let text = NextToken::json(&scene, &page_of(link), link);
     let json = Reader::parse(&text).unwrap();
     let Json::Arr(readouts) = json.get("readout") else {
         panic!()
@@ -572,9 +571,9 @@ fn file_stems_are_ascii_and_say_what_they_are() {
             "token-dynamics_next-token_mw_T1_zipf-V1000-seed7_overlay-eta",
         ),
     ] {
-        assert_eq!(export::file_stem(&params::from_hash(link).0), want);
+        assert_eq!(NextToken::file_stem(&NextToken::from_hash(link).0), want);
     }
-    let stem = export::file_stem(&params::from_hash(HOSTILE).0);
+    let stem = NextToken::file_stem(&NextToken::from_hash(HOSTILE).0);
     assert!(stem
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
@@ -650,7 +649,7 @@ fn command_line_writes_the_same_figure_and_data_as_the_page() {
             path_str(&file("json")),
         ]);
         assert!(output.status.success(), "{link}: {output:?}");
-        let (state, _) = params::from_hash(link);
+        let (state, _) = NextToken::from_hash(link);
         let at = state.at;
         let scene = scene_of(link);
         let size = Figure::Simplex.default_size(scene.panels.len());
@@ -672,7 +671,7 @@ fn command_line_writes_the_same_figure_and_data_as_the_page() {
         );
         assert_eq!(
             std::fs::read_to_string(file("json")).unwrap(),
-            export::state_json(&scene.state, &page_of(link), link, &scene.readouts())
+            NextToken::json(&scene, &page_of(link), link)
         );
     }
 

@@ -1,9 +1,11 @@
 //! The native command renders attention links exactly as the attention crate's own code does.
 
+use td_attention::explorer::Attention;
 use td_attention::export;
-use td_attention::params::{self, State};
+use td_attention::params::State;
 use td_attention::scene::Scene;
 use td_attention::svg::{render_svg, Figure};
+use td_core::explorer::Explorer;
 
 fn computed(state: State) -> Scene {
     let mut scene = Scene::new(state);
@@ -45,7 +47,7 @@ fn command_line_renders_attention_links() {
         &file("json"),
     ]));
     assert_eq!(code, 0);
-    let (state, _) = params::from_hash(link);
+    let (state, _) = Attention::from_hash(link);
     let at = state.at;
     let scene = computed(state);
     let size = Figure::Particles.default_size(scene.panels.len());
@@ -55,10 +57,10 @@ fn command_line_renders_attention_links() {
         std::fs::read_to_string(file("csv")).unwrap(),
         export::csv(&scene, link)
     );
-    let (page, _) = td_core::page::from_hash(link, &params::control_keys(), params::PANELS);
+    let (page, _) = Attention::page_from_hash(link);
     assert_eq!(
         std::fs::read_to_string(file("json")).unwrap(),
-        export::state_json(&scene, &page, link)
+        Attention::json(&scene, &page, link)
     );
     // --figure plots with a size.
     let code = token_dynamics::cli::main(args(&[

@@ -124,10 +124,19 @@ pub trait Explorer: 'static {
 
     // ------------------------------------------------------------------ links
 
+    /// The table row of a link key.
+    fn param(key: &str) -> Option<&'static Param<Self::State, Self::Group>> {
+        table::find(Self::params(), key)
+    }
+    /// Applies one key=value through the table (the format version `v` is checked, page keys are
+    /// left to the page, unknown keys reported). Call [`Self::normalise`] afterwards.
+    fn apply_pair(st: &mut Self::State, key: &str, value: &str, msgs: &mut Vec<Message>) {
+        table::apply_pair(Self::params(), Self::FORMAT_VERSION, st, key, value, msgs);
+    }
     /// Applies a link's pairs (page keys are skipped). Default: in the link's order.
     fn apply_pairs(st: &mut Self::State, pairs: &[(String, String)], msgs: &mut Vec<Message>) {
         for (key, value) in pairs {
-            table::apply_pair(Self::params(), Self::FORMAT_VERSION, st, key, value, msgs);
+            Self::apply_pair(st, key, value, msgs);
         }
     }
     /// Ties the keys together after reading (ranges, sizes, dependent values).
@@ -153,6 +162,10 @@ pub trait Explorer: 'static {
             Self::value_text,
             |param, changed| Self::travels(st, param, changed),
         )
+    }
+    /// Every key with the text of its value, in table order.
+    fn all_pairs(st: &Self::State) -> Vec<(&'static str, String)> {
+        table::all_pairs(Self::params(), st, Self::value_text)
     }
     /// The link (hash) of a state.
     fn to_hash(st: &Self::State) -> String {

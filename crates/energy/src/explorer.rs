@@ -129,8 +129,19 @@ impl Explorer for Energy {
     }
 
     /// In table order, so a link means the same whatever the order of its keys.
+    /// (A key given twice: the last one wins.)
     fn apply_pairs(st: &mut State, pairs: &[(String, String)], msgs: &mut Vec<Message>) {
-        params::apply_pairs(st, pairs, msgs);
+        let rank = |key: &str| {
+            PARAMS
+                .iter()
+                .position(|p| p.key == key)
+                .map_or(0, |i| i + 1)
+        };
+        let mut ordered: Vec<&(String, String)> = pairs.iter().collect();
+        ordered.sort_by_key(|(key, _)| rank(key));
+        for (key, value) in ordered {
+            Self::apply_pair(st, key, value, msgs);
+        }
     }
     fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
         params::normalise(st, msgs);
@@ -221,13 +232,13 @@ impl Explorer for Energy {
         export::readout_json(scene)
     }
     fn csv(scene: &Scene, link: &str) -> String {
-        export::csv(scene, link)
+        export::csv::<Energy>(scene, link)
     }
     fn json(scene: &Scene, page: &PageOptions, link: &str) -> String {
-        export::state_json(scene, page, link)
+        export::state_json::<Energy>(scene, page, link)
     }
     fn file_stem(st: &State) -> String {
-        export::file_stem(st)
+        export::file_stem::<Energy>(st)
     }
     fn embed_title(scene: &Scene) -> String {
         format!(

@@ -7,6 +7,7 @@
 use super::params::{self, byte_text, State};
 use super::scene::{Analysis, Scene, SteerOutcome};
 use serde::Serialize;
+use td_core::explorer::Explorer;
 use td_core::export::{
     comment_text, csv_field, csv_number, safe_piece, to_json, ParamsJson, StateExport, TOOL,
     VERSION,
@@ -246,7 +247,7 @@ pub fn readout_json(scene: &Scene) -> String {
 }
 
 /// One row per model and position of the series (tidy form), after `# ` comment lines.
-pub fn csv(scene: &Scene, link: &str) -> String {
+pub fn csv<E: Explorer<State = State, Group = params::Group>>(scene: &Scene, link: &str) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "# {TOOL} {VERSION}: hidden-state energy lab{CRLF}"
@@ -255,9 +256,9 @@ pub fn csv(scene: &Scene, link: &str) -> String {
     let st = &scene.state;
     out.push_str(&format!(
         "# K = 0.5*m*|h_(t+1) - h_t|^2 ({} hidden state), U = {}, E = {} (our assumptions); speed = |v_t|; nats{CRLF}",
-        params::value_text(params::param("h").expect("h"), st),
-        params::value_text(params::param("U").expect("U"), st),
-        params::value_text(params::param("form").expect("form"), st),
+        E::value_text(E::param("h").expect("h"), st),
+        E::value_text(E::param("U").expect("U"), st),
+        E::value_text(E::param("form").expect("form"), st),
     ));
     if !scene.is_done() {
         out.push_str(&format!("# incomplete: exported while computing{CRLF}"));
@@ -299,9 +300,13 @@ pub fn csv(scene: &Scene, link: &str) -> String {
 }
 
 /// The full state and readout as JSON.
-pub fn state_json(scene: &Scene, page: &PageOptions, link: &str) -> String {
+pub fn state_json<E: Explorer<State = State, Group = params::Group>>(
+    scene: &Scene,
+    page: &PageOptions,
+    link: &str,
+) -> String {
     let st = &scene.state;
-    let mut pairs = params::to_pairs(st);
+    let mut pairs = E::to_pairs(st);
     pairs.extend(td_core::page::to_pairs(page));
     StateExport {
         tool: TOOL,
@@ -313,7 +318,7 @@ pub fn state_json(scene: &Scene, page: &PageOptions, link: &str) -> String {
         state: ParamsJson {
             params: params::PARAMS,
             state: st,
-            value_text: params::value_text,
+            value_text: E::value_text,
         },
         page,
         readout: readout(scene),
@@ -322,9 +327,8 @@ pub fn state_json(scene: &Scene, page: &PageOptions, link: &str) -> String {
 }
 
 /// e.g. `energy_analyse-229B_post-invd-surprisal-additive` (+ `_steer-margin-post`).
-pub fn file_stem(state: &State) -> String {
-    let value =
-        |key: &str| params::param(key).map_or(String::new(), |p| params::value_text(p, state));
+pub fn file_stem<E: Explorer<State = State, Group = params::Group>>(state: &State) -> String {
+    let value = |key: &str| E::param(key).map_or(String::new(), |p| E::value_text(p, state));
     let input = match state.mode {
         params::InputMode::Analyse => format!("analyse-{}B", state.text.len()),
         params::InputMode::Generate => format!(
@@ -349,6 +353,7 @@ pub fn file_stem(state: &State) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explorer::Energy;
     use crate::scene::{Models, Trained};
     use serde_json::Value;
     use td_core::export::object_keys;
@@ -367,12 +372,12 @@ mod tests {
 
     fn export(link: &str) -> (Scene, String) {
         let models = Models::new(Trained::Failed("not used in this test".into()), 3);
-        let (state, _) = params::from_hash(link);
+        let (state, _) = Energy::from_hash(link);
         let mut scene = Scene::new(state, &models);
         scene.run_to_end();
         assert!(scene.is_done(), "{link}");
-        let page = td_core::page::from_hash(link, &params::control_keys(), params::PANELS).0;
-        let text = state_json(&scene, &page, link);
+        let page = Energy::page_from_hash(link).0;
+        let text = state_json::<Energy>(&scene, &page, link);
         (scene, text)
     }
 
@@ -448,13 +453,13 @@ mod tests {
         assert_eq!(text.matches('\n').count(), 1, "one line");
         let json: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(json["link"], link);
-        let text_param = params::param("text").unwrap();
+        let text_param = Energy::param("text").unwrap();
         assert_eq!(
             json["state"]["text"],
-            params::value_text(text_param, &scene.state)
+            Energy::value_text(text_param, &scene.state)
         );
         let canonical = json["canonical_link"].as_str().unwrap();
-        assert_eq!(params::from_hash(canonical).0, scene.state);
+        assert_eq!(Energy::from_hash(canonical).0, scene.state);
     }
 
     #[test]

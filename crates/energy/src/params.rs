@@ -11,7 +11,7 @@
 //! assumption in its label and tooltip.
 
 use td_core::table;
-use td_core::url::{self, shorten};
+use td_core::url::shorten;
 use td_transformer::energy::{EnergyForm, EnergyOptions, Mass, Potential};
 use td_transformer::generate::Sampling;
 use td_transformer::HiddenState;
@@ -646,17 +646,8 @@ pub static PARAMS: &[Param] = &[
     },
 ];
 
-/// Panels of the energy page, as `view=` names them.
-pub const PANELS: &[&str] = &[
-    "series", "phase", "scatter", "dist", "tokens", "stats", "steering", "notes",
-];
-
 /// Text-like controls drawn as a multi-line text box.
 pub const TEXTAREAS: &[&str] = &["text"];
-
-pub fn control_keys() -> Vec<&'static str> {
-    table::keys(PARAMS)
-}
 
 /// The control whose choice a parameter refines (hiding it hides this one too).
 pub fn controlled_by(key: &str) -> Option<&'static str> {
@@ -664,10 +655,6 @@ pub fn controlled_by(key: &str) -> Option<&'static str> {
         "dlogp" | "margin" | "layer" | "target" => Some("steer"),
         _ => None,
     }
-}
-
-pub fn param(key: &str) -> Option<&'static Param> {
-    table::find(PARAMS, key)
 }
 
 /// A byte as the link writes it: printable ASCII (space excluded) as itself, otherwise `0xNN`.
@@ -772,47 +759,6 @@ fn set_target(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
             ),
         )),
     }
-}
-
-pub fn apply_pair(st: &mut State, key: &str, value: &str, msgs: &mut Vec<Message>) {
-    table::apply_pair(PARAMS, FORMAT_VERSION, st, key, value, msgs);
-}
-
-/// Applies pairs in table order (a key given twice: the last one wins), so a link means the same
-/// whatever the order of its keys.
-pub fn apply_pairs(st: &mut State, pairs: &[(String, String)], msgs: &mut Vec<Message>) {
-    let rank = |key: &str| {
-        PARAMS
-            .iter()
-            .position(|p| p.key == key)
-            .map_or(0, |i| i + 1)
-    };
-    let mut ordered: Vec<&(String, String)> = pairs.iter().collect();
-    ordered.sort_by_key(|(key, _)| rank(key));
-    for (key, value) in ordered {
-        apply_pair(st, key, value, msgs);
-    }
-}
-
-pub fn from_hash(hash: &str) -> (State, Vec<Message>) {
-    table::read_hash(hash, EXPLORER, apply_pairs, normalise)
-}
-
-pub fn to_hash(st: &State) -> String {
-    url::join_hash(EXPLORER, &to_pairs(st))
-}
-
-/// The format version, then every key whose value differs from its default, in table order.
-pub fn to_pairs(st: &State) -> Vec<(String, String)> {
-    table::link_pairs(PARAMS, FORMAT_VERSION, st, value_text, |_, changed| changed)
-}
-
-pub fn value_text(param: &Param, st: &State) -> String {
-    table::value_text(param, st)
-}
-
-pub fn all_pairs(st: &State) -> Vec<(&'static str, String)> {
-    table::all_pairs(PARAMS, st, value_text)
 }
 
 /// Ties keys together after reading: ranges (defensive; links cannot break them), an empty text

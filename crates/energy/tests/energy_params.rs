@@ -1,8 +1,10 @@
 //! The energy lab's link table: round trips, presets, validation messages and caps.
 
+use td_core::explorer::Explorer;
+use td_energy::explorer::Energy;
 use td_energy::params::{
-    self, from_hash, to_hash, InputMode, ModelChoice, State, SteerLayer, SteerMode, CONTEXT,
-    MAX_PROMPT_BYTES, MAX_TEXT_BYTES,
+    self, InputMode, ModelChoice, State, SteerLayer, SteerMode, CONTEXT, MAX_PROMPT_BYTES,
+    MAX_TEXT_BYTES,
 };
 use td_energy::presets::PRESETS;
 use td_transformer::energy::{EnergyForm, Mass, Potential};
@@ -15,8 +17,8 @@ fn keys(msgs: &[params::Message]) -> Vec<String> {
 #[test]
 fn default_link_is_short_and_round_trips() {
     let st = State::default();
-    assert_eq!(to_hash(&st), "#energy?v=1");
-    let (back, msgs) = from_hash("#energy?v=1");
+    assert_eq!(Energy::to_hash(&st), "#energy?v=1");
+    let (back, msgs) = Energy::from_hash("#energy?v=1");
     assert!(msgs.is_empty(), "{msgs:?}");
     assert_eq!(back, st);
 }
@@ -48,37 +50,39 @@ fn every_switch_round_trips_exactly() {
         at: 0.25,
         speed: 2.0,
     };
-    let hash = to_hash(&st);
-    let (back, msgs) = from_hash(&hash);
+    let hash = Energy::to_hash(&st);
+    let (back, msgs) = Energy::from_hash(&hash);
     assert!(msgs.is_empty(), "{hash}: {msgs:?}");
     assert_eq!(back, st, "{hash}");
     assert!(hash.contains("target=0x0A"), "{hash}");
     for layer in ["post", "pre", "0", "1", "2", "3"] {
-        let (st, msgs) = from_hash(&format!("#energy?v=1&steer=delta&layer={layer}"));
+        let (st, msgs) = Energy::from_hash(&format!("#energy?v=1&steer=delta&layer={layer}"));
         assert!(msgs.is_empty());
-        assert!(to_hash(&st).contains(&format!("layer={layer}")) || layer == "post");
+        assert!(Energy::to_hash(&st).contains(&format!("layer={layer}")) || layer == "post");
     }
 }
 
 #[test]
 fn presets_are_clean_links() {
     for preset in PRESETS {
-        let (st, msgs) = from_hash(preset.hash);
+        let (st, msgs) = Energy::from_hash(preset.hash);
         assert!(msgs.is_empty(), "{}: {msgs:?}", preset.name);
-        assert_eq!(to_hash(&st), preset.hash, "{}", preset.name);
+        assert_eq!(Energy::to_hash(&st), preset.hash, "{}", preset.name);
     }
 }
 
 #[test]
 fn key_order_does_not_matter() {
-    let a = from_hash("#energy?v=1&mode=generate&prompt=Hello&n=20&steer=margin&target=e").0;
-    let b = from_hash("#energy?target=e&steer=margin&n=20&prompt=Hello&mode=generate&v=1").0;
+    let a =
+        Energy::from_hash("#energy?v=1&mode=generate&prompt=Hello&n=20&steer=margin&target=e").0;
+    let b =
+        Energy::from_hash("#energy?target=e&steer=margin&n=20&prompt=Hello&mode=generate&v=1").0;
     assert_eq!(a, b);
 }
 
 #[test]
 fn bad_values_are_reported_and_the_rest_kept() {
-    let (st, msgs) = from_hash(
+    let (st, msgs) = Energy::from_hash(
         "#energy?v=1&T=-3&top_p=7&top_k=1e9&mass=heavy&target=xyz&pos=abc&skip=2.5&mode=generate&bogus=1",
     );
     let k = keys(&msgs);
@@ -102,7 +106,7 @@ fn bad_values_are_reported_and_the_rest_kept() {
         "a good key survives bad neighbours"
     );
     // NaN and infinities never get in.
-    let (st, msgs) = from_hash("#energy?v=1&dlogp=NaN&margin=inf");
+    let (st, msgs) = Energy::from_hash("#energy?v=1&dlogp=NaN&margin=inf");
     assert_eq!(msgs.len(), 2, "{msgs:?}");
     assert!(st.dlogp.is_finite() && st.margin.is_finite());
 }
@@ -110,14 +114,14 @@ fn bad_values_are_reported_and_the_rest_kept() {
 #[test]
 fn long_text_and_prompt_are_cut_with_a_message() {
     let long = "a".repeat(10 * 1024 * 1024);
-    let (st, msgs) = from_hash(&format!("#energy?v=1&text={long}"));
+    let (st, msgs) = Energy::from_hash(&format!("#energy?v=1&text={long}"));
     assert_eq!(st.text.len(), MAX_TEXT_BYTES);
     assert!(keys(&msgs).contains(&"text".to_string()), "{msgs:?}");
     // A cut never splits a character.
     let multi = "é".repeat(MAX_TEXT_BYTES);
-    let (st, _) = from_hash(&format!("#energy?v=1&text={multi}"));
+    let (st, _) = Energy::from_hash(&format!("#energy?v=1&text={multi}"));
     assert!(st.text.len() <= MAX_TEXT_BYTES && st.text.chars().all(|c| c == 'é'));
-    let (st, msgs) = from_hash(&format!(
+    let (st, msgs) = Energy::from_hash(&format!(
         "#energy?v=1&mode=generate&prompt={}",
         "b".repeat(500)
     ));
@@ -130,16 +134,16 @@ fn long_text_and_prompt_are_cut_with_a_message() {
 
 #[test]
 fn empty_inputs_and_positions_past_the_end_fall_back() {
-    let (st, msgs) = from_hash("#energy?v=1&text=");
+    let (st, msgs) = Energy::from_hash("#energy?v=1&text=");
     assert_eq!(st.text, params::DEFAULT_TEXT);
     assert!(keys(&msgs).contains(&"text".to_string()));
-    let (st, msgs) = from_hash("#energy?v=1&mode=generate&prompt=");
+    let (st, msgs) = Energy::from_hash("#energy?v=1&mode=generate&prompt=");
     assert_eq!(st.prompt, params::DEFAULT_PROMPT);
     assert!(keys(&msgs).contains(&"prompt".to_string()));
-    let (st, msgs) = from_hash("#energy?v=1&text=abcdef&pos=99");
+    let (st, msgs) = Energy::from_hash("#energy?v=1&text=abcdef&pos=99");
     assert_eq!(st.pos, None);
     assert!(keys(&msgs).contains(&"pos".to_string()));
-    let (st, msgs) = from_hash("#energy?v=1&text=abcdef&pos=5");
+    let (st, msgs) = Energy::from_hash("#energy?v=1&text=abcdef&pos=5");
     assert_eq!(st.pos, Some(5));
     assert!(msgs.is_empty());
 }
@@ -153,20 +157,20 @@ fn targets_parse_as_characters_or_hex() {
         ("%2C", b','),
         ("7", b'7'),
     ] {
-        let (st, msgs) = from_hash(&format!("#energy?v=1&target={text}"));
+        let (st, msgs) = Energy::from_hash(&format!("#energy?v=1&target={text}"));
         assert!(msgs.is_empty(), "{text}: {msgs:?}");
         assert_eq!(st.target, Some(byte), "{text}");
-        let (back, _) = from_hash(&to_hash(&st));
+        let (back, _) = Energy::from_hash(&Energy::to_hash(&st));
         assert_eq!(back.target, Some(byte));
     }
-    let (st, msgs) = from_hash("#energy?v=1&target=0x1FF");
+    let (st, msgs) = Energy::from_hash("#energy?v=1&target=0x1FF");
     assert_eq!(st.target, None);
     assert_eq!(msgs.len(), 1);
 }
 
 #[test]
 fn another_explorers_link_is_reported() {
-    let (st, msgs) = from_hash("#attention?v=1&delta=0.3");
+    let (st, msgs) = Energy::from_hash("#attention?v=1&delta=0.3");
     assert_eq!(st, State::default().clone());
     assert!(!msgs.is_empty());
 }

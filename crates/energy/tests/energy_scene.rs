@@ -2,9 +2,11 @@
 //! the acceptance checks of the reference through the page's own code path.
 
 use std::rc::Rc;
+use td_core::explorer::Explorer;
+use td_energy::explorer::Energy;
 
-use td_energy::export::{csv, readout_json};
-use td_energy::params::{from_hash, State};
+use td_energy::export::readout_json;
+use td_energy::params::State;
 use td_energy::scene::{windows, Models, Scene, Trained};
 
 fn random_only(seed: u64) -> Models {
@@ -12,7 +14,7 @@ fn random_only(seed: u64) -> Models {
 }
 
 fn run(hash: &str, models: &Models) -> Scene {
-    let (state, msgs) = from_hash(hash);
+    let (state, msgs) = Energy::from_hash(hash);
     assert!(msgs.is_empty(), "{hash}: {msgs:?}");
     let mut scene = Scene::new(state, models);
     scene.run_to_end();
@@ -162,7 +164,7 @@ fn readout_and_csv_are_well_formed_without_nan() {
     ] {
         assert!(json.contains(key), "readout lacks {key}");
     }
-    let text = csv(&scene, "#energy?v=1");
+    let text = Energy::csv(&scene, "#energy?v=1");
     let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
     assert!(rows[0].starts_with("model,t,byte"));
     let width = rows[0].split(',').count();

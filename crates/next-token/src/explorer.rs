@@ -4,10 +4,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use td_core::explorer::{Block, DrawResult, Explorer, FigureInfo, TextPanel, View};
 use td_core::page::PageOptions;
-use td_core::table::{Message, Param, Preset};
+use td_core::table::{Kind, Message, Param, Preset};
 use td_core::url::format_number;
 
-use crate::params::{self, FlowChoice, Group, State, PARAMS};
+use crate::params::{self, AdjustMode, FlowChoice, GenMode, Group, State, PARAMS};
 use crate::scene::{self, Readout, Scene};
 use crate::{draw, export, presets};
 
@@ -106,14 +106,22 @@ impl Explorer for NextToken {
     fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
         params::normalise(st, msgs);
     }
+    /// Integers too are written as exact shortest numbers (`V=1e3`): links of format 1 keep that
+    /// form.
     fn value_text(param: &Param<State, Group>, st: &State) -> String {
-        params::value_text(param, st)
+        match &param.kind {
+            Kind::Number { get, .. } | Kind::Integer { get, .. } => format_number(get(st)),
+            Kind::Choice { get, .. } => get(st).to_string(),
+            Kind::Text { get, .. } => get(st),
+        }
     }
-    fn from_hash(hash: &str) -> (State, Vec<Message>) {
-        params::from_hash(hash)
-    }
-    fn to_pairs(st: &State) -> Vec<(String, String)> {
-        params::to_pairs(st)
+    /// Generated logits carry no explicit list; explicit ones carry no generator settings; W
+    /// travels only with the matrix adjustment.
+    fn travels(st: &State, param: &Param<State, Group>, changed: bool) -> bool {
+        changed
+            && !(st.gen != GenMode::None && matches!(param.key, "s" | "labels"))
+            && !(st.gen == GenMode::None && matches!(param.key, "V" | "seed"))
+            && !(st.adjust != AdjustMode::Matrix && param.key == "W")
     }
 
     fn at(st: &State) -> f64 {
@@ -218,10 +226,10 @@ impl Explorer for NextToken {
         export::csv(scene, link)
     }
     fn json(scene: &Scene, page: &PageOptions, link: &str) -> String {
-        export::state_json(&scene.state, page, link, &scene.readouts())
+        export::state_json::<NextToken>(&scene.state, page, link, &scene.readouts())
     }
     fn file_stem(st: &State) -> String {
-        export::file_stem(st)
+        export::file_stem::<NextToken>(st)
     }
     fn embed_title(scene: &Scene) -> String {
         let flows = scene

@@ -8,6 +8,7 @@
 //! an empty CSV cell or JSON `null`.
 
 use serde::Serialize;
+use td_core::explorer::Explorer;
 use td_core::export::{
     comment_text, csv_field, csv_number, safe_piece, to_json, ParamsJson, StateExport, CRLF, TOOL,
     VERSION,
@@ -214,8 +215,13 @@ pub fn readout_json(scene: &Scene) -> String {
 
 /// The full state as one JSON object: tool, versions, the link, every parameter (numbers for
 /// numeric keys, the link's text otherwise), the page options, the canonical link and the readouts.
-pub fn state_json(state: &State, page: &PageOptions, link: &str, readouts: &[Readout]) -> String {
-    let mut pairs = params::to_pairs(state);
+pub fn state_json<E: Explorer<State = State, Group = params::Group>>(
+    state: &State,
+    page: &PageOptions,
+    link: &str,
+    readouts: &[Readout],
+) -> String {
+    let mut pairs = E::to_pairs(state);
     pairs.extend(td_core::page::to_pairs(page));
     StateExport {
         tool: TOOL,
@@ -227,7 +233,7 @@ pub fn state_json(state: &State, page: &PageOptions, link: &str, readouts: &[Rea
         state: ParamsJson {
             params: PARAMS,
             state,
-            value_text: params::value_text,
+            value_text: E::value_text,
         },
         page,
         readout: readouts.iter().map(ReadoutJson::from).collect::<Vec<_>>(),
@@ -238,12 +244,12 @@ pub fn state_json(state: &State, page: &PageOptions, link: &str, readouts: &[Rea
 /// An ASCII, filesystem-safe file name stem that says what the file is, e.g.
 /// `token-dynamics_next-token_compare_T1` or `token-dynamics_next-token_entropic_T0.5_top-p0.8`.
 /// The page appends `_<figure>.svg|png|csv|json`.
-pub fn file_stem(state: &State) -> String {
+pub fn file_stem<E: Explorer<State = State, Group = params::Group>>(state: &State) -> String {
     use params::{AdjustMode, GenMode, OverlayParam, TruncMode};
     let flow = PARAMS
         .iter()
         .find(|p| p.key == "flow")
-        .map(|p| params::value_text(p, state))
+        .map(|p| E::value_text(p, state))
         .unwrap_or_default();
     let mut parts = vec![
         TOOL.to_string(),
@@ -281,6 +287,7 @@ pub fn file_stem(state: &State) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explorer::NextToken;
 
     #[test]
     fn csv_fields_and_json_strings_escape() {
@@ -324,19 +331,19 @@ mod tests {
     ];
 
     fn scene_of(link: &str) -> Scene {
-        let (state, _) = params::from_hash(link);
+        let (state, _) = NextToken::from_hash(link);
         let mut scene = Scene::new(state);
         while !scene.advance(usize::MAX) {}
         scene
     }
 
     fn page_of(link: &str) -> PageOptions {
-        td_core::page::from_hash(link, &params::control_keys(), params::PANELS).0
+        NextToken::page_from_hash(link).0
     }
 
     fn export(link: &str) -> String {
         let scene = scene_of(link);
-        state_json(&scene.state, &page_of(link), link, &scene.readouts())
+        state_json::<NextToken>(&scene.state, &page_of(link), link, &scene.readouts())
     }
 
     #[test]
@@ -384,12 +391,15 @@ mod tests {
         assert_eq!(text.matches('\n').count(), 1, "one line");
         let json: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(json["link"], link);
-        let (state, _) = params::from_hash(link);
+        let (state, _) = NextToken::from_hash(link);
         let labels = PARAMS.iter().find(|p| p.key == "labels").unwrap();
-        assert_eq!(json["state"]["labels"], params::value_text(labels, &state));
+        assert_eq!(
+            json["state"]["labels"],
+            NextToken::value_text(labels, &state)
+        );
         // The canonical link reads back to the same state.
         let canonical = json["canonical_link"].as_str().unwrap();
-        assert_eq!(params::from_hash(canonical).0, state);
+        assert_eq!(NextToken::from_hash(canonical).0, state);
     }
 
     #[test]
@@ -408,7 +418,7 @@ mod tests {
             target: vec![1.0, 0.0],
             support: vec![0, 1],
         };
-        let text = state_json(
+        let text = state_json::<NextToken>(
             &State::default(),
             &PageOptions::default(),
             "#next-token",
@@ -467,9 +477,13 @@ mod tests {
                 None => assert!(json["conserved"].is_null()),
             }
             // The same fields as the JSON export's readout array.
-            let export: Value =
-                serde_json::from_str(&state_json(&scene.state, &page_of(link), link, &readouts))
-                    .unwrap();
+            let export: Value = serde_json::from_str(&state_json::<NextToken>(
+                &scene.state,
+                &page_of(link),
+                link,
+                &readouts,
+            ))
+            .unwrap();
             for key in READOUT_KEYS {
                 assert_eq!(json[key], export["readout"][0][key], "{key}");
             }
@@ -487,7 +501,7 @@ mod tests {
     #[test]
     fn default_file_stem() {
         assert_eq!(
-            file_stem(&State::default()),
+            file_stem::<NextToken>(&State::default()),
             "token-dynamics_next-token_compare_T1"
         );
     }

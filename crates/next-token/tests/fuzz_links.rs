@@ -9,19 +9,20 @@
 //! 8 for the megabyte ones.
 
 use std::time::{Duration, Instant};
+use td_core::explorer::Explorer;
+use td_next_token::explorer::NextToken;
 
 use proptest::prelude::*;
-use td_core::page::{self, PAGE_KEYS};
+use td_core::page::PAGE_KEYS;
 use td_core::url::{self, MAX_HASH_LEN, MAX_PAIRS};
 use td_next_token::params::{
-    self, from_hash, vocab_size, GenMode, Kind, Message, Start, State, MAX_ABS_LOGIT,
-    MAX_EXPLICIT_V, MAX_LABEL_CHARS, MAX_MATRIX_V, MAX_OVERLAY, MAX_STARTS, MAX_V, PARAMS,
+    self, vocab_size, GenMode, Kind, Message, Start, State, MAX_ABS_LOGIT, MAX_EXPLICIT_V,
+    MAX_LABEL_CHARS, MAX_MATRIX_V, MAX_OVERLAY, MAX_STARTS, MAX_V, PARAMS,
 };
 use td_next_token::scene::Scene;
 use td_next_token::svg::{render_svg, Figure};
 
 const MB: usize = 1 << 20;
-use td_next_token::params::PANELS;
 /// Each parse must finish well within this (it takes milliseconds even for 1 MB).
 const PARSE_LIMIT: Duration = Duration::from_secs(1);
 /// Longest message text we accept (link text inside messages is shortened; a list of 64 unknown
@@ -39,8 +40,8 @@ fn control_keys() -> Vec<&'static str> {
 /// Parses like the page does (explorer keys and page options), timing it.
 fn parse(link: &str) -> (State, Vec<Message>, Vec<Message>) {
     let start = Instant::now();
-    let (state, msgs) = from_hash(link);
-    let (_, page_msgs) = page::from_hash(link, &control_keys(), PANELS);
+    let (state, msgs) = NextToken::from_hash(link);
+    let (_, page_msgs) = NextToken::page_from_hash(link);
     let took = start.elapsed();
     assert!(
         took < PARSE_LIMIT,
@@ -118,14 +119,14 @@ fn check_bounded(state: &State, msgs: &[Message], page_msgs: &[Message]) {
     // The printed link is itself a readable link, and printing is a fixpoint: reading it back and
     // printing again gives the same link. (Not `again == state`: keys that only matter in another
     // mode, e.g. `seed` or `V` without `gen`, are parsed but not printed.)
-    let printed = params::to_hash(state);
+    let printed = NextToken::to_hash(state);
     assert!(
         printed.len() <= MAX_HASH_LEN,
         "printed link of {} bytes",
         printed.len()
     );
-    let (again, _) = from_hash(&printed);
-    let reprinted = params::to_hash(&again);
+    let (again, _) = NextToken::from_hash(&printed);
+    let reprinted = NextToken::to_hash(&again);
     assert!(
         reprinted == printed,
         "print/parse/print changed the link:\n  {}\n  {}",
@@ -283,7 +284,7 @@ fn check_named(pairs: &[(String, String)], msgs: &[Message], page_msgs: &[Messag
             }
             continue;
         }
-        let Some(param) = params::param(key) else {
+        let Some(param) = NextToken::param(key) else {
             assert!(named(key, msgs), "unknown key {key:?}: no message");
             continue;
         };

@@ -10,9 +10,9 @@
 //!
 //! which prints every corpus line recomputed by the current code (copy just the new lines).
 
-use td_core::page;
+use td_core::explorer::Explorer;
 use td_core::url::{format_number, parse_number};
-use td_next_token::params::{self, PARAMS};
+use td_next_token::explorer::NextToken;
 use td_next_token::presets::PRESETS;
 use td_next_token::scene::{flow_key, Readout, Scene};
 
@@ -96,14 +96,13 @@ fn parse_panel(column: &str, line: usize) -> Panel {
 
 /// Messages the page shows for a link: the explorer's and the page options'.
 fn message_count(link: &str) -> usize {
-    let (_, msgs) = params::from_hash(link);
-    let controls: Vec<&str> = PARAMS.iter().map(|p| p.key).collect();
-    let (_, page_msgs) = page::from_hash(link, &controls, td_next_token::params::PANELS);
+    let (_, msgs) = NextToken::from_hash(link);
+    let (_, page_msgs) = NextToken::page_from_hash(link);
     msgs.len() + page_msgs.len()
 }
 
 fn readouts(link: &str) -> Vec<Readout> {
-    let (state, _) = params::from_hash(link);
+    let (state, _) = NextToken::from_hash(link);
     let mut scene = Scene::new(state);
     while !scene.advance(usize::MAX) {}
     scene.readouts()
@@ -218,8 +217,8 @@ fn corpus_covers_every_preset_and_flow() {
 #[test]
 fn corpus_links_print_back_to_the_same_state() {
     for entry in corpus() {
-        let (state, first) = params::from_hash(&entry.link);
-        let (again, msgs) = params::from_hash(&params::to_hash(&state));
+        let (state, first) = NextToken::from_hash(&entry.link);
+        let (again, msgs) = NextToken::from_hash(&NextToken::to_hash(&state));
         // A clean link prints back clean. (A shortened label keeps its "…" and is still over the
         // limit when read back, so that link repeats its one message; the state is the same.)
         assert!(

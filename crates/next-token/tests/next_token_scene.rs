@@ -1,12 +1,14 @@
 //! The explorer's scene, presets, links and drawing, natively (no browser).
 
-use td_next_token::params::{from_hash, to_hash, Start, State};
+use td_core::explorer::Explorer;
+use td_next_token::explorer::NextToken;
+use td_next_token::params::{Start, State};
 use td_next_token::presets::PRESETS;
 use td_next_token::scene::Scene;
 use td_next_token::svg::{render_svg, Figure};
 
 fn computed(hash: &str) -> Scene {
-    let (state, messages) = from_hash(hash);
+    let (state, messages) = NextToken::from_hash(hash);
     assert!(messages.is_empty(), "{hash}: {messages:?}");
     let mut scene = Scene::new(state);
     while !scene.advance(usize::MAX) {}
@@ -16,9 +18,9 @@ fn computed(hash: &str) -> Scene {
 #[test]
 fn every_preset_is_a_clean_link_that_round_trips() {
     for preset in PRESETS {
-        let (state, messages) = from_hash(preset.hash);
+        let (state, messages) = NextToken::from_hash(preset.hash);
         assert!(messages.is_empty(), "{}: {messages:?}", preset.name);
-        let (again, messages) = from_hash(&to_hash(&state));
+        let (again, messages) = NextToken::from_hash(&NextToken::to_hash(&state));
         assert!(messages.is_empty(), "{}: {messages:?}", preset.name);
         assert_eq!(state, again, "{}", preset.name);
     }
@@ -187,7 +189,7 @@ fn hostile_links_never_panic_and_keep_other_settings() {
         "#next-token?%zz=%zz&&&=&T",
     ];
     for link in links {
-        let (state, _messages) = from_hash(link);
+        let (state, _messages) = NextToken::from_hash(link);
         let mut scene = Scene::new(state);
         while !scene.advance(usize::MAX) {}
         for figure in [Figure::Simplex, Figure::Series, Figure::Logits] {
@@ -196,7 +198,7 @@ fn hostile_links_never_panic_and_keep_other_settings() {
         }
     }
     // A bad value for one key does not lose the others.
-    let (state, messages) = from_hash("#next-token?T=0.5&flow=bogus&eta=0.3");
+    let (state, messages) = NextToken::from_hash("#next-token?T=0.5&flow=bogus&eta=0.3");
     assert_eq!(state.temp, 0.5);
     assert_eq!(state.eta, 0.3);
     assert_eq!(messages.len(), 1);

@@ -1,11 +1,12 @@
 //! Links: print/parse round trip for random states, and no panic (with bounded work) for any input.
 
 use proptest::prelude::*;
+use td_core::explorer::Explorer;
 use td_flows::flows::Kappa;
 use td_flows::truncation::TruncOrder;
+use td_next_token::explorer::NextToken;
 use td_next_token::params::{
-    from_hash, to_hash, AdjustMode, FlowChoice, GenMode, OverlayParam, Start, State, TruncMode,
-    XAxis,
+    AdjustMode, FlowChoice, GenMode, OverlayParam, Start, State, TruncMode, XAxis,
 };
 
 fn finite(lo: f64, hi: f64) -> impl Strategy<Value = f64> {
@@ -98,19 +99,19 @@ proptest! {
     #[test]
     fn print_then_parse_is_the_identity(state in any_state()) {
         // Labels that are empty after trimming print as empty and come back equal.
-        let hash = to_hash(&state);
-        let (parsed, messages) = from_hash(&hash);
+        let hash = NextToken::to_hash(&state);
+        let (parsed, messages) = NextToken::from_hash(&hash);
         prop_assert!(messages.is_empty(), "{hash}: {messages:?}");
         prop_assert_eq!(&parsed, &state, "{}", hash);
-        prop_assert_eq!(to_hash(&parsed), hash);
+        prop_assert_eq!(NextToken::to_hash(&parsed), hash);
     }
 
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,400}") {
-        let (state, _) = from_hash(&text);
-        let _ = to_hash(&state);
-        let (state, _) = from_hash(&format!("#next-token?{text}"));
-        let _ = to_hash(&state);
+        let (state, _) = NextToken::from_hash(&text);
+        let _ = NextToken::to_hash(&state);
+        let (state, _) = NextToken::from_hash(&format!("#next-token?{text}"));
+        let _ = NextToken::to_hash(&state);
     }
 
     #[test]
@@ -118,9 +119,9 @@ proptest! {
         pairs in proptest::collection::vec((prop::sample::select(vec!["s","labels","T","flow","eta","kappa","t","p0","trunc","k","top_p","min_p","order","adjust","W","gamma","mu","V","gen","seed","corners","overlay","x","field","at","speed","v"]), ".{0,40}"), 0..12)
     ) {
         let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", td_core::url::percent_encode(v))).collect();
-        let (state, _) = from_hash(&format!("#next-token?{}", query.join("&")));
+        let (state, _) = NextToken::from_hash(&format!("#next-token?{}", query.join("&")));
         // Whatever came in, the state is consistent: printing and parsing it again is clean.
-        let (again, messages) = from_hash(&to_hash(&state));
+        let (again, messages) = NextToken::from_hash(&NextToken::to_hash(&state));
         prop_assert!(messages.is_empty(), "{messages:?}");
         prop_assert_eq!(again, state);
     }
@@ -130,7 +131,7 @@ proptest! {
 fn a_one_megabyte_link_is_handled_quickly() {
     let start = std::time::Instant::now();
     let big = format!("#next-token?s={}", "1,".repeat(500_000));
-    let (state, messages) = from_hash(&big);
+    let (state, messages) = NextToken::from_hash(&big);
     assert!(!messages.is_empty());
     assert!(state.s.len() <= td_next_token::params::MAX_EXPLICIT_V);
     assert!(start.elapsed().as_secs_f64() < 2.0);
