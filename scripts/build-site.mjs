@@ -67,7 +67,6 @@ for (const page of site.pages) {
     figures: indent(parts.figures, 6),
     explorer: page.explorer,
     file: page.file,
-    module: `td-${page.explorer}.js`,
     nav,
   };
   const html = chrome.replace(/\{\{([a-z0-9-]+)\}\}/g, (_, key) => {
