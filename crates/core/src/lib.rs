@@ -1,5 +1,6 @@
 //! What every explorer shares on the model side (no web-sys, tested natively):
 //!
+//! - [`codec`]: the binary encoding of what a worker sends its page;
 //! - [`url`]: the `#<explorer>?key=value&…` link syntax, percent-coding and exact number text;
 //! - [`message`]: what the reader is told about their link or input;
 //! - [`table`]: the parameter-table machinery (one typed row per link key: default,
@@ -9,6 +10,7 @@
 //! - [`explorer`]: the one interface every explorer implements (page runner, CLI, bench);
 //! - [`draw_kit`]: colours, fonts, ticks and text fitting for the drawing code of every explorer.
 
+pub mod codec;
 pub mod draw_kit;
 pub mod explorer;
 pub mod export;

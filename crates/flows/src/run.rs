@@ -105,6 +105,16 @@ pub struct Sample {
     pub diag: Diagnostics,
 }
 
+/// Progress of a run computed elsewhere (see [`Run::progress_since`] and [`Run::absorb`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunProgress {
+    pub samples: Vec<Sample>,
+    pub next: usize,
+    pub finished: bool,
+    pub final_p: Option<Vec<f64>>,
+    pub diverged_at: Option<f64>,
+}
+
 /// How samples are produced.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
@@ -536,6 +546,32 @@ impl Run {
             self.finished = true;
         }
         self.finished
+    }
+
+    /// How far the run has got, as a worker ships it to its page: the samples from `from` on, the
+    /// schedule position, and (once finished) the full distribution and the divergence time.
+    pub fn progress_since(&self, from: usize) -> RunProgress {
+        RunProgress {
+            samples: self.samples[from.min(self.samples.len())..].to_vec(),
+            next: self.next,
+            finished: self.finished,
+            final_p: self.finished.then(|| self.final_p.clone()),
+            diverged_at: self.diverged_at,
+        }
+    }
+
+    /// Takes over progress computed elsewhere (a worker ran the same spec): the page's copy of
+    /// the run then reads exactly as if it had computed it.
+    pub fn absorb(&mut self, progress: RunProgress) {
+        self.samples.extend(progress.samples);
+        self.next = progress.next.min(self.schedule.len());
+        self.finished = progress.finished;
+        if let Some(p) = progress.final_p {
+            if p.len() == self.final_p.len() {
+                self.final_p = p;
+            }
+        }
+        self.diverged_at = progress.diverged_at;
     }
 
     /// Fraction of the schedule computed (1 once finished, including after divergence).

@@ -8,7 +8,8 @@ use super::params::{
     self, AdjustMode, FlowChoice, OverlayParam, Start, State, TruncMode, MAX_MATRIX_V,
 };
 use td_flows::flows::{self, Flow};
-use td_flows::run::{Run, RunSpec, Sample};
+use td_core::codec::{self, Reader, Writer};
+use td_flows::run::{Diagnostics, Run, RunProgress, RunSpec, Sample};
 use td_flows::scores::{self, Adjust};
 use td_flows::simplex;
 use td_flows::truncation::{self, Truncation};
@@ -205,14 +206,7 @@ impl Scene {
             self.field_pending = false;
         }
         let mut left = budget.max(1);
-        while let Some(next) = self.pending.pop_front() {
-            self.panels[next.panel].runs.push(RunView {
-                run: Run::new(next.spec),
-                name: next.name,
-                colour: next.colour,
-                temp: next.temp,
-                overlay_value: next.overlay_value,
-            });
+        while self.start_next_run() {
             left = left.saturating_sub(RUN_START_COST);
             if left == 0 {
                 return false;
@@ -232,6 +226,21 @@ impl Scene {
             }
         }
         self.notes = self.compute_notes();
+        true
+    }
+
+    /// Starts the next pending run; false when none is left.
+    fn start_next_run(&mut self) -> bool {
+        let Some(next) = self.pending.pop_front() else {
+            return false;
+        };
+        self.panels[next.panel].runs.push(RunView {
+            run: Run::new(next.spec),
+            name: next.name,
+            colour: next.colour,
+            temp: next.temp,
+            overlay_value: next.overlay_value,
+        });
         true
     }
 
@@ -807,5 +816,158 @@ impl Scene {
             ));
         }
         text
+    }
+}
+
+// ---------------------------------------------------------------- computed in a worker
+
+fn write_sample(w: &mut Writer, s: &Sample) {
+    w.f64(s.t);
+    for x in s.lumped {
+        w.f64(x);
+    }
+    let d = &s.diag;
+    w.f64(d.expected_score)
+        .f64(d.entropy)
+        .f64(d.free_energy)
+        .f64(d.kl_to_target)
+        .f64(d.kl_from_target)
+        .f64(d.dist_to_face_target)
+        .opt_f64(d.conserved);
+}
+
+fn read_sample(r: &mut Reader) -> codec::Result<Sample> {
+    let t = r.f64()?;
+    let mut lumped = [0.0; 4];
+    for x in &mut lumped {
+        *x = r.f64()?;
+    }
+    Ok(Sample {
+        t,
+        lumped,
+        diag: Diagnostics {
+            expected_score: r.f64()?,
+            entropy: r.f64()?,
+            free_energy: r.f64()?,
+            kl_to_target: r.f64()?,
+            kl_from_target: r.f64()?,
+            dist_to_face_target: r.f64()?,
+            conserved: r.opt_f64()?,
+        },
+    })
+}
+
+impl Scene {
+    /// Everything computed since the last call, for the page's copy of this scene (a worker
+    /// computes; the page paints). `shipped` remembers what was sent: the field flag, then the
+    /// samples sent per run.
+    pub fn progress_since(&self, shipped: &mut Vec<usize>) -> Vec<u8> {
+        let mut w = Writer::new();
+        let field_ready = !self.field_pending;
+        let send_field = field_ready && shipped.first() != Some(&1);
+        if shipped.is_empty() {
+            shipped.push(0);
+        }
+        w.bool(send_field);
+        if send_field {
+            shipped[0] = 1;
+            for panel in &self.panels {
+                w.f64(panel.max_speed).usize(panel.field.len());
+                for a in &panel.field {
+                    for x in a.at.iter().chain(&a.dir) {
+                        w.f64(*x);
+                    }
+                    w.f64(a.speed);
+                }
+            }
+        }
+        let runs: Vec<&RunView> = self.panels.iter().flat_map(|p| &p.runs).collect();
+        w.usize(runs.len());
+        for (i, view) in runs.iter().enumerate() {
+            if shipped.len() <= i + 1 {
+                shipped.push(0);
+            }
+            let progress = view.run.progress_since(shipped[i + 1]);
+            shipped[i + 1] += progress.samples.len();
+            w.usize(progress.samples.len());
+            for s in &progress.samples {
+                write_sample(&mut w, s);
+            }
+            w.usize(progress.next).bool(progress.finished);
+            w.bool(progress.final_p.is_some());
+            if let Some(p) = &progress.final_p {
+                w.f64s(p);
+            }
+            w.opt_f64(progress.diverged_at);
+        }
+        let done = self.is_done();
+        w.bool(done);
+        if done {
+            w.usize(self.notes.len());
+            for note in &self.notes {
+                w.str(note);
+            }
+        }
+        w.into_bytes()
+    }
+
+    /// Takes over what [`Scene::progress_since`] sent from a worker's copy of the same scene.
+    pub fn apply_progress(&mut self, bytes: &[u8]) -> codec::Result<()> {
+        let mut r = Reader::new(bytes);
+        if r.bool()? {
+            for panel in &mut self.panels {
+                panel.max_speed = r.f64()?;
+                let n = r.usize()?;
+                let mut field = Vec::with_capacity(n.min(1 << 16));
+                for _ in 0..n {
+                    let mut v = [0.0; 9];
+                    for x in &mut v {
+                        *x = r.f64()?;
+                    }
+                    field.push(FieldArrow {
+                        at: [v[0], v[1], v[2], v[3]],
+                        dir: [v[4], v[5], v[6], v[7]],
+                        speed: v[8],
+                    });
+                }
+                panel.field = field;
+            }
+            self.field_pending = false;
+        }
+        let runs = r.usize()?;
+        while self.panels.iter().map(|p| p.runs.len()).sum::<usize>() < runs {
+            if !self.start_next_run() {
+                return Err(codec::CodecError("more runs than the scene has".into()));
+            }
+        }
+        let mut index = 0;
+        for panel in &mut self.panels {
+            for view in &mut panel.runs {
+                if index >= runs {
+                    break;
+                }
+                index += 1;
+                let count = r.usize()?;
+                let samples = (0..count)
+                    .map(|_| read_sample(&mut r))
+                    .collect::<codec::Result<Vec<_>>>()?;
+                let next = r.usize()?;
+                let finished = r.bool()?;
+                let final_p = if r.bool()? { Some(r.f64s()?) } else { None };
+                let diverged_at = r.opt_f64()?;
+                view.run.absorb(RunProgress {
+                    samples,
+                    next,
+                    finished,
+                    final_p,
+                    diverged_at,
+                });
+            }
+        }
+        if r.bool()? {
+            let n = r.usize()?;
+            self.notes = (0..n).map(|_| r.string()).collect::<codec::Result<_>>()?;
+        }
+        Ok(())
     }
 }
