@@ -79,7 +79,7 @@ for (const page of site.pages) {
   fs.writeFileSync(path.join(out, page.file), html);
 }
 
-const STATIC = ["style.css", "boot.js", "favicon.svg", "embed-example.html", "embed-example.js", "embed-example.css"];
+const STATIC = ["style.css", "boot.js", "worker.js", "favicon.svg", "embed-example.html", "embed-example.js", "embed-example.css"];
 for (const name of STATIC) fs.copyFileSync(path.join(WWW, name), path.join(out, name));
 fs.cpSync(path.join(WWW, "models"), path.join(out, "models"), { recursive: true });
 console.log(`site: ${site.pages.map((p) => p.file).join(", ")} + ${STATIC.length} static files -> ${path.relative(REPO, out) || out}`);

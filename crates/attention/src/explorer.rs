@@ -12,6 +12,9 @@ use crate::scene::{distinct_points, Scene};
 use crate::svg::Figure;
 use crate::{draw, export, presets};
 
+/// Work (multiply-adds over the run) beyond which the page's worker computes the scene.
+const OFFLOAD_WORK: f64 = 2.0e7;
+
 /// The attention-particle explorer (marker type).
 pub struct Attention;
 
@@ -166,6 +169,17 @@ impl Explorer for Attention {
     fn slice_units(scene: &Scene) -> usize {
         let cost = scene.work_per_step().max(1.0);
         ((2.0e5 / cost) as usize).clamp(1, 64)
+    }
+    fn offload(scene: &Scene) -> bool {
+        // Beyond about 10 ms of work (n = 64 × 200 steps is 0.3 ms natively) the page's worker
+        // computes while the page stays free.
+        scene.work_per_step() * scene.state.steps as f64 > OFFLOAD_WORK
+    }
+    fn progress_since(scene: &Scene, shipped: &mut Vec<usize>) -> Vec<u8> {
+        scene.progress_since(shipped)
+    }
+    fn apply_progress(scene: &mut Scene, bytes: &[u8]) -> td_core::codec::Result<()> {
+        scene.apply_progress(bytes)
     }
     fn notes(scene: &Scene) -> Vec<String> {
         scene.notes.clone()

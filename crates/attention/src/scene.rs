@@ -7,10 +7,13 @@
 
 use super::params::{RuleChoice, ScheduleChoice, State};
 use serde::Serialize;
+use td_core::codec::{self, Reader, Writer};
 use td_core::export::to_json;
 use td_core::url::format_number;
 use td_particles::pca::Pca;
-use td_particles::{hull, matrices, Margin, Quiescent, Rule, Run};
+use td_particles::{
+    hull, matrices, Margin, Quiescent, Rule, Run, RunProgress, StateDiag, StepDiag,
+};
 
 /// Most notes shown at once.
 pub const MAX_NOTES: usize = 8;
@@ -1049,4 +1052,104 @@ fn asymmetry_note(run: &Run) -> Option<String> {
         "the attention graph is asymmetric at {asym} of {} steps (up to {most} pairs with j ∈ N_i but i ∉ N_j): Hegselmann–Krause Lyapunov arguments do not apply directly",
         steps.len()
     ))
+}
+
+// ---------------------------------------------------------------- computed in a worker
+
+fn write_progress(w: &mut Writer, p: &RunProgress) {
+    w.usize(p.from).f64s(&p.traj).usize(p.states.len());
+    for s in &p.states {
+        w.f64(s.diameter).opt_f64(s.area).usize(s.clusters);
+    }
+    w.usize(p.steps.len());
+    for s in &p.steps {
+        w.opt_f64(s.delta)
+            .usize(s.leaders)
+            .usize(s.fixed_leaders)
+            .usize(s.asymmetry)
+            .usize(s.edges)
+            .usize(s.margin_undefined);
+    }
+    w.bytes(&p.flags).bool(p.graphs.is_some());
+    if let Some((graph, union, steps)) = &p.graphs {
+        w.u64s(graph).u64s(union).usize(*steps);
+    }
+}
+
+fn read_progress(r: &mut Reader) -> codec::Result<RunProgress> {
+    let from = r.usize()?;
+    let traj = r.f64s()?;
+    let states = (0..r.usize()?)
+        .map(|_| {
+            Ok(StateDiag {
+                diameter: r.f64()?,
+                area: r.opt_f64()?,
+                clusters: r.usize()?,
+            })
+        })
+        .collect::<codec::Result<Vec<_>>>()?;
+    let steps = (0..r.usize()?)
+        .map(|_| {
+            Ok(StepDiag {
+                delta: r.opt_f64()?,
+                leaders: r.usize()?,
+                fixed_leaders: r.usize()?,
+                asymmetry: r.usize()?,
+                edges: r.usize()?,
+                margin_undefined: r.usize()?,
+            })
+        })
+        .collect::<codec::Result<Vec<_>>>()?;
+    let flags = r.bytes()?.to_vec();
+    let graphs = if r.bool()? {
+        Some((r.u64s()?, r.u64s()?, r.usize()?))
+    } else {
+        None
+    };
+    Ok(RunProgress {
+        from,
+        traj,
+        states,
+        steps,
+        flags,
+        graphs,
+    })
+}
+
+impl Scene {
+    /// Everything computed since the last call, for the page's copy of this scene (a worker
+    /// computes; the page paints). `shipped` holds the steps sent per panel.
+    pub fn progress_since(&self, shipped: &mut Vec<usize>) -> Vec<u8> {
+        shipped.resize(self.panels.len(), 0);
+        let mut w = Writer::new();
+        w.usize(self.panels.len());
+        for (panel, sent) in self.panels.iter().zip(shipped.iter_mut()) {
+            let p = panel.run.progress_since(*sent);
+            *sent = p.from + p.steps.len();
+            write_progress(&mut w, &p);
+        }
+        w.into_bytes()
+    }
+
+    /// Takes over what [`Scene::progress_since`] sent from a worker's copy of the same scene;
+    /// once every run is complete, the page finishes the scene itself (quiescent sets, notes).
+    pub fn apply_progress(&mut self, bytes: &[u8]) -> codec::Result<()> {
+        let mut r = Reader::new(bytes);
+        let panels = r.usize()?;
+        if panels != self.panels.len() {
+            return Err(codec::CodecError("another scene's panels".into()));
+        }
+        for panel in &mut self.panels {
+            let p = read_progress(&mut r)?;
+            if !panel.run.absorb(p) {
+                return Err(codec::CodecError(
+                    "progress does not continue the run".into(),
+                ));
+            }
+        }
+        if self.is_done() {
+            self.finish();
+        }
+        Ok(())
+    }
 }

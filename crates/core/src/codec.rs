@@ -59,6 +59,13 @@ impl Writer {
         }
         self
     }
+    pub fn u64s(&mut self, v: &[u64]) -> &mut Self {
+        self.usize(v.len());
+        for &x in v {
+            self.u64(x);
+        }
+        self
+    }
     pub fn u32s(&mut self, v: &[u32]) -> &mut Self {
         self.usize(v.len());
         for &x in v {
@@ -163,6 +170,10 @@ impl<'a> Reader<'a> {
         let n = self.len(8)?;
         (0..n).map(|_| self.usize()).collect()
     }
+    pub fn u64s(&mut self) -> Result<Vec<u64>> {
+        let n = self.len(8)?;
+        (0..n).map(|_| self.u64()).collect()
+    }
     pub fn u32s(&mut self) -> Result<Vec<u32>> {
         let n = self.len(4)?;
         let b = self.take(n * 4)?;
@@ -178,7 +189,11 @@ impl<'a> Reader<'a> {
         Ok(String::from_utf8_lossy(self.bytes()?).into_owned())
     }
     pub fn opt_f64(&mut self) -> Result<Option<f64>> {
-        Ok(if self.bool()? { Some(self.f64()?) } else { None })
+        Ok(if self.bool()? {
+            Some(self.f64()?)
+        } else {
+            None
+        })
     }
     pub fn opt_usize(&mut self) -> Result<Option<usize>> {
         Ok(if self.bool()? {

@@ -225,6 +225,25 @@ pub trait Explorer: 'static {
     fn compute_at_once(_scene: &Self::Scene) -> bool {
         false
     }
+    /// Whether the page computes this scene in its worker (it would not fit a frame). A scene
+    /// computed there is shipped back with [`Self::progress_since`] and taken over with
+    /// [`Self::apply_progress`]; the page's copy is built by [`Self::new_scene`] and never
+    /// advanced itself.
+    fn offload(_scene: &Self::Scene) -> bool {
+        false
+    }
+    /// Worker side: what the scene computed since the last call, encoded (`shipped` remembers
+    /// what was sent).
+    fn progress_since(_scene: &Self::Scene, _shipped: &mut Vec<usize>) -> Vec<u8> {
+        Vec::new()
+    }
+    /// Page side: takes over what a worker's copy of the same scene computed.
+    fn apply_progress(_scene: &mut Self::Scene, _bytes: &[u8]) -> crate::codec::Result<()> {
+        Err(crate::codec::CodecError(format!(
+            "the {} explorer computes on the page",
+            Self::NAME
+        )))
+    }
     /// Computes the whole scene (CLI, tests, bench).
     fn run_to_end(scene: &mut Self::Scene) {
         let mut guard = 0u64;

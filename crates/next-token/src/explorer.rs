@@ -167,6 +167,15 @@ impl Explorer for NextToken {
     fn compute_at_once(scene: &Scene) -> bool {
         scene.v * scene.samples * scene.run_count().max(1) <= AT_ONCE_WORK
     }
+    fn offload(scene: &Scene) -> bool {
+        !Self::compute_at_once(scene)
+    }
+    fn progress_since(scene: &Scene, shipped: &mut Vec<usize>) -> Vec<u8> {
+        scene.progress_since(shipped)
+    }
+    fn apply_progress(scene: &mut Scene, bytes: &[u8]) -> td_core::codec::Result<()> {
+        scene.apply_progress(bytes)
+    }
     fn notes(scene: &Scene) -> Vec<String> {
         scene.notes.clone()
     }

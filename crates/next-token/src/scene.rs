@@ -7,8 +7,8 @@
 use super::params::{
     self, AdjustMode, FlowChoice, OverlayParam, Start, State, TruncMode, MAX_MATRIX_V,
 };
-use td_flows::flows::{self, Flow};
 use td_core::codec::{self, Reader, Writer};
+use td_flows::flows::{self, Flow};
 use td_flows::run::{Diagnostics, Run, RunProgress, RunSpec, Sample};
 use td_flows::scores::{self, Adjust};
 use td_flows::simplex;

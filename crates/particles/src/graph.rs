@@ -24,6 +24,17 @@ impl Bitset {
         self.n
     }
 
+    /// The rows' words, row after row (what a worker ships to its page).
+    pub fn words(&self) -> &[u64] {
+        &self.bits
+    }
+
+    /// An n×n bit matrix from [`Bitset::words`]; None if the sizes disagree.
+    pub fn from_words(n: usize, bits: Vec<u64>) -> Option<Bitset> {
+        let words = n.div_ceil(64);
+        (bits.len() == n * words).then_some(Bitset { n, words, bits })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.n == 0
     }

@@ -170,6 +170,20 @@ pub struct StateDiag {
     pub clusters: usize,
 }
 
+/// Steps of a run computed elsewhere (see [`Run::progress_since`] and [`Run::absorb`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunProgress {
+    /// The step the progress starts at.
+    pub from: usize,
+    /// Positions of the states `from + 1 ..= from + steps.len()`.
+    pub traj: Vec<f64>,
+    pub states: Vec<StateDiag>,
+    pub steps: Vec<StepDiag>,
+    pub flags: Vec<u8>,
+    /// Once finished: the last attention graph, the union graph, and the union's step count.
+    pub graphs: Option<(Vec<u64>, Vec<u64>, usize)>,
+}
+
 /// Diagnostics of step k (the attention graph at state k, which produced state k+1).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepDiag {
@@ -351,6 +365,64 @@ impl Run {
             self.record_state(k + 1);
         }
         self.finished()
+    }
+
+    /// Everything computed after step `from` (a worker ships it to its page): the states
+    /// `from + 1 ..`, their diagnostics, the steps' diagnostics and leader flags, and once the run
+    /// is finished, the last step's attention graph and the union graph of the window.
+    pub fn progress_since(&self, from: usize) -> RunProgress {
+        let (n, d) = (self.n, self.spec.d);
+        let to = self.step_diags.len();
+        let from = from.min(to);
+        let finished = self.finished();
+        RunProgress {
+            from,
+            traj: self.traj[(from + 1) * n * d..(to + 1) * n * d].to_vec(),
+            states: self.states[from + 1..=to].to_vec(),
+            steps: self.step_diags[from..to].to_vec(),
+            flags: self.flags[from * n..to * n].to_vec(),
+            graphs: finished.then(|| {
+                (
+                    self.graph.words().to_vec(),
+                    self.union.words().to_vec(),
+                    self.union_steps,
+                )
+            }),
+        }
+    }
+
+    /// Takes over progress a worker computed for the same spec; false (and nothing changed) if it
+    /// does not continue this run exactly where it stands.
+    pub fn absorb(&mut self, p: RunProgress) -> bool {
+        let (n, d) = (self.n, self.spec.d);
+        let k = p.steps.len();
+        let fits = p.from == self.step_diags.len()
+            && p.from + k <= self.spec.steps
+            && p.traj.len() == k * n * d
+            && p.states.len() == k
+            && p.flags.len() == k * n;
+        if !fits {
+            return false;
+        }
+        if let Some((graph, union, union_steps)) = &p.graphs {
+            match (
+                Bitset::from_words(n, graph.clone()),
+                Bitset::from_words(n, union.clone()),
+            ) {
+                (Some(g), Some(u)) => {
+                    self.graph = g;
+                    self.union = u;
+                    self.union_steps = *union_steps;
+                }
+                _ if k == 0 && p.from == 0 => {}
+                _ => return false,
+            }
+        }
+        self.traj.extend_from_slice(&p.traj);
+        self.states.extend_from_slice(&p.states);
+        self.step_diags.extend_from_slice(&p.steps);
+        self.flags.extend_from_slice(&p.flags);
+        true
     }
 
     /// True when all steps are computed.

@@ -17,5 +17,30 @@ pub mod hooks;
 mod page;
 pub mod runner;
 mod share;
+pub mod worker;
 
 pub use runner::run;
+
+/// The whole WebAssembly module of a page: `td_web::page!(td_next_token::explorer::NextToken);`
+/// runs the explorer on the page and exports the entry points of the page's worker.
+#[macro_export]
+macro_rules! page {
+    ($explorer:ty) => {
+        #[wasm_bindgen::prelude::wasm_bindgen(start)]
+        pub fn start() {
+            $crate::run::<$explorer>();
+        }
+
+        /// In the page's worker: starts computing the scene of `hash` (false: not offloaded).
+        #[wasm_bindgen::prelude::wasm_bindgen]
+        pub fn worker_begin(hash: &str, payload: wasm_bindgen::JsValue) -> bool {
+            $crate::worker::begin_with::<$explorer>(hash, &payload)
+        }
+
+        /// In the page's worker: computes for about `budget_ms`; `[done, progress, payload]`.
+        #[wasm_bindgen::prelude::wasm_bindgen]
+        pub fn worker_step(budget_ms: f64) -> Vec<u8> {
+            $crate::worker::step::<$explorer>(budget_ms)
+        }
+    };
+}

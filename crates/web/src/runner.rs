@@ -17,6 +17,7 @@ use crate::canvas::BatchedCanvas;
 use crate::chrome::{self, Chrome};
 use crate::dom::{self, by_id, by_id_as, set_attr, set_text};
 use crate::page::{self, with_page, CanvasArea, Page};
+use crate::worker::{Remote, Reply};
 use crate::{api, blocks, controls, embed, events, share};
 
 /// Compute budget inside the event that changed the state (ms); what does not fit is computed in
@@ -64,6 +65,16 @@ pub trait WebExplorer: Explorer + Sized {
     fn render_extra(_r: &mut Runner<Self>) {}
     /// After the position moved (step readouts).
     fn on_position(_r: &mut Runner<Self>) {}
+    /// What the page sends its worker with a job so the worker can build the scene's models
+    /// (the energy lab's weights); None when the models need nothing from the page.
+    fn job_payload(_r: &Runner<Self>) -> Option<JsValue> {
+        None
+    }
+    /// In the worker: the models of a scene from what the page sent; None when this explorer's
+    /// scenes are not computed in a worker.
+    fn worker_models(_st: &Self::State, _payload: &JsValue) -> Option<Self::Models> {
+        None
+    }
 }
 
 /// The running page of explorer `E`.
@@ -77,12 +88,18 @@ pub struct Runner<E: WebExplorer> {
     pub local: E::Local,
     /// The scene was made for the current state and has not been advanced yet (start-up).
     fresh: bool,
+    /// The page's worker, and the generation of the scene it is computing (if any).
+    remote: Remote,
+    remote_generation: Option<u64>,
 }
 
 /// Starts the page of explorer `E`: controls and presets from its table, the state from the
 /// address bar, the first scene, every listener and the script interface.
 pub fn run<E: WebExplorer>() {
     console_error_panic_hook::set_once();
+    if web_sys::window().is_none() {
+        return; // in the page's worker: it waits for jobs (crate::worker)
+    }
     controls::build(
         E::params(),
         &E::groups(),
@@ -104,6 +121,8 @@ pub fn run<E: WebExplorer>() {
         focus: None,
         local: E::Local::default(),
         fresh: true,
+        remote: Remote::new(),
+        remote_generation: None,
     }));
     controls::wire();
     events::wire(E::NAME, E::is_typing_target);
@@ -182,6 +201,9 @@ impl<E: WebExplorer> Runner<E> {
             // Size the canvases before painting: resizing a canvas clears it.
             self.layout_canvases();
         }
+        if self.compute_remotely() {
+            return;
+        }
         let start = dom::now_ms();
         let done = if E::compute_at_once(&self.scene) {
             E::run_to_end(&mut self.scene);
@@ -193,6 +215,71 @@ impl<E: WebExplorer> Runner<E> {
         self.render_all();
         self.chrome.last_paint_ms = dom::now_ms() - start;
         self.continue_later(done);
+    }
+
+    /// Sends the new scene to the worker when it does not fit a frame; true if the worker took it
+    /// (the page then paints what arrives). A job still running for an older scene is dropped.
+    fn compute_remotely(&mut self) -> bool {
+        let generation = self.chrome.generation;
+        let remote = E::offload(&self.scene) && !self.remote.unavailable && {
+            let payload = E::job_payload(self);
+            let hash = E::to_hash(&E::computation_key(&self.state));
+            self.remote
+                .post(E::NAME, generation, &hash, payload.as_ref(), on_reply::<E>)
+        };
+        if remote {
+            self.remote_generation = Some(generation);
+            let start = dom::now_ms();
+            self.render_all();
+            self.chrome.last_paint_ms = dom::now_ms() - start;
+            chrome::set_busy(true, 0.0);
+        } else if self.remote_generation.take().is_some() {
+            self.remote.cancel();
+        }
+        remote
+    }
+
+    /// Takes over what the worker computed for the current scene, and paints it.
+    fn on_remote(&mut self, reply: Reply) {
+        match reply {
+            Reply::Progress {
+                generation,
+                done,
+                progress,
+                payload,
+            } if Some(generation) == self.remote_generation => {
+                let start = dom::now_ms();
+                if let Err(error) = E::apply_progress(&mut self.scene, &payload) {
+                    self.compute_here(&error.to_string());
+                    return;
+                }
+                self.chrome.timings.push(("apply", dom::now_ms() - start));
+                if done {
+                    self.remote_generation = None;
+                    self.render_all();
+                } else {
+                    self.paint_figures();
+                }
+                self.chrome.last_paint_ms = dom::now_ms() - start;
+                chrome::set_busy(!done, progress);
+            }
+            Reply::Failed {
+                generation,
+                message,
+            } if generation == u64::MAX || Some(generation) == self.remote_generation => {
+                self.compute_here(&message);
+            }
+            _ => {} // an older scene's: superseded
+        }
+    }
+
+    /// The worker cannot help: compute on the page from now on (the current scene too).
+    fn compute_here(&mut self, why: &str) {
+        web_sys::console::warn_1(&format!("computing on the page: {why}").into());
+        self.remote.disable();
+        if self.remote_generation.take().is_some() {
+            self.rebuild_scene();
+        }
     }
 
     /// Advances the scene until it is done, waits, or `budget_ms` after `start` has passed.
@@ -513,6 +600,11 @@ impl<E: WebExplorer> Page for Runner<E> {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
+}
+
+/// A message from the worker (for the runner of explorer `E`).
+fn on_reply<E: WebExplorer>(reply: Reply) {
+    with_runner::<E, _>(|r| r.on_remote(reply));
 }
 
 /// One slice of a long computation; schedules the next until the scene is done (a newer scene

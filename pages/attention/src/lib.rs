@@ -1,8 +1,4 @@
-//! The attention page's WebAssembly module: runs the attention explorer, and nothing else.
+//! The attention page's WebAssembly module: runs the attention explorer, and nothing else (and, in the
+//! page's worker, computes its heavy scenes).
 
-use wasm_bindgen::prelude::*;
-
-#[wasm_bindgen(start)]
-pub fn start() {
-    td_web::run::<td_attention::explorer::Attention>();
-}
+td_web::page!(td_attention::explorer::Attention);

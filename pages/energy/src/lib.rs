@@ -1,8 +1,4 @@
-//! The energy page's WebAssembly module: runs the energy explorer, and nothing else.
+//! The energy page's WebAssembly module: runs the energy explorer, and nothing else (and, in the
+//! page's worker, computes its heavy scenes).
 
-use wasm_bindgen::prelude::*;
-
-#[wasm_bindgen(start)]
-pub fn start() {
-    td_web::run::<td_energy::explorer::Energy>();
-}
+td_web::page!(td_energy::explorer::Energy);

@@ -1,8 +1,4 @@
-//! The next-token page's WebAssembly module: runs the next-token explorer, and nothing else.
+//! The next-token page's WebAssembly module: runs the next-token explorer, and nothing else (and, in the
+//! page's worker, computes its heavy scenes).
 
-use wasm_bindgen::prelude::*;
-
-#[wasm_bindgen(start)]
-pub fn start() {
-    td_web::run::<td_next_token::explorer::NextToken>();
-}
+td_web::page!(td_next_token::explorer::NextToken);

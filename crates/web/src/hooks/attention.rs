@@ -37,6 +37,9 @@ impl WebExplorer for Attention {
     type Local = Drag;
 
     fn initial_models(_: &Self::State) {}
+    fn worker_models(_: &Self::State, _: &wasm_bindgen::JsValue) -> Option<()> {
+        Some(())
+    }
     fn wire() {
         wire_pointer();
         on_click("step-back", || {

@@ -25,6 +25,9 @@ impl WebExplorer for NextToken {
     type Local = Editor;
 
     fn initial_models(_: &Self::State) {}
+    fn worker_models(_: &Self::State, _: &wasm_bindgen::JsValue) -> Option<()> {
+        Some(())
+    }
     fn slider_range(key: &str) -> Option<(f64, f64)> {
         // The temperature slider spans 0.01..100; typing reaches the full range.
         (key == "T").then_some((0.01, 100.0))

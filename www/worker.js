@@ -1,0 +1,48 @@
+// The page's computing worker: runs the page's own WebAssembly module (worker.js?explorer=<name>)
+// and computes the scenes that do not fit a frame, in slices of about 40 ms. After every slice it
+// posts what was computed and yields, so a newer job (a control change on the page) supersedes
+// the current one at once; the page drops messages of older jobs. A module file served from the
+// site's origin, so it runs under the page's Content-Security-Policy (worker-src 'self').
+const explorer = new URL(self.location.href).searchParams.get('explorer');
+const SLICE_MS = 40;
+let wasm = null;
+let latest = -1;
+
+const ready = /^[a-z-]+$/.test(explorer || '')
+  ? import(`./td-${explorer}.js`).then(async (module) => {
+      await module.default({ module_or_path: new URL(`./td-${explorer}_bg.wasm`, import.meta.url) });
+      wasm = module;
+    })
+  : Promise.reject(new Error(`no explorer named ${explorer}`));
+
+const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function run({ generation, hash, payload }) {
+  if (!wasm.worker_begin(hash, payload ?? null)) {
+    postMessage({ type: 'error', generation, message: 'this scene is computed on the page' });
+    return;
+  }
+  for (;;) {
+    if (generation !== latest) return; // superseded
+    const bytes = wasm.worker_step(SLICE_MS);
+    postMessage({ type: 'progress', generation, bytes }, [bytes.buffer]);
+    if (bytes[0] === 1) return;
+    await yieldToMessages();
+  }
+}
+
+self.onmessage = async (event) => {
+  const msg = event.data || {};
+  if (msg.type === 'cancel') {
+    latest = -1;
+    return;
+  }
+  if (msg.type !== 'job') return;
+  latest = msg.generation;
+  try {
+    await ready;
+    if (msg.generation === latest) await run(msg);
+  } catch (error) {
+    postMessage({ type: 'error', generation: msg.generation, message: String(error) });
+  }
+};
