@@ -1116,6 +1116,64 @@ fn read_progress(r: &mut Reader) -> codec::Result<RunProgress> {
     })
 }
 
+fn write_cache(w: &mut Writer, c: &PanelCache) {
+    w.usize(c.quiescent.from)
+        .usize(c.quiescent.steps)
+        .usize(c.quiescent.sets.len());
+    for set in &c.quiescent.sets {
+        w.usizes(set);
+    }
+    w.usize(c.membership.len());
+    for m in &c.membership {
+        match m {
+            Membership::Member(s) => w.u8(0).usize(*s),
+            Membership::Feeds(s) => w.u8(1).usize(*s),
+            Membership::Other => w.u8(2),
+        };
+    }
+    w.f64s(&c.max_distance_to_final)
+        .bool(c.straight_line.is_some());
+    if let Some(lines) = &c.straight_line {
+        w.usize(lines.len());
+        for line in lines {
+            w.opt_usize(line.map(|l| l.0)).opt_f64(line.map(|l| l.1));
+        }
+    }
+}
+
+fn read_cache(r: &mut Reader) -> codec::Result<PanelCache> {
+    let from = r.usize()?;
+    let steps = r.usize()?;
+    let sets = (0..r.usize()?)
+        .map(|_| r.usizes())
+        .collect::<codec::Result<_>>()?;
+    let membership = (0..r.usize()?)
+        .map(|_| {
+            Ok(match r.u8()? {
+                0 => Membership::Member(r.usize()?),
+                1 => Membership::Feeds(r.usize()?),
+                _ => Membership::Other,
+            })
+        })
+        .collect::<codec::Result<_>>()?;
+    let max_distance_to_final = r.f64s()?;
+    let straight_line = if r.bool()? {
+        Some(
+            (0..r.usize()?)
+                .map(|_| Ok(r.opt_usize()?.zip(r.opt_f64()?)))
+                .collect::<codec::Result<_>>()?,
+        )
+    } else {
+        None
+    };
+    Ok(PanelCache {
+        quiescent: Quiescent { from, steps, sets },
+        membership,
+        max_distance_to_final,
+        straight_line,
+    })
+}
+
 impl Scene {
     /// Everything computed since the last call, for the page's copy of this scene (a worker
     /// computes; the page paints). `shipped` holds the steps sent per panel.
@@ -1127,6 +1185,18 @@ impl Scene {
             let p = panel.run.progress_since(*sent);
             *sent = p.from + p.steps.len();
             write_progress(&mut w, &p);
+        }
+        // Once finished, what the scene worked out from the runs (so the page need not).
+        let finished = self.cache.len() == self.panels.len() && !self.panels.is_empty();
+        w.bool(finished);
+        if finished {
+            for cache in &self.cache {
+                write_cache(&mut w, cache);
+            }
+            w.usize(self.notes.len());
+            for note in &self.notes {
+                w.str(note);
+            }
         }
         w.into_bytes()
     }
@@ -1147,7 +1217,13 @@ impl Scene {
                 ));
             }
         }
-        if self.is_done() {
+        if r.bool()? {
+            self.cache = (0..self.panels.len())
+                .map(|_| read_cache(&mut r))
+                .collect::<codec::Result<_>>()?;
+            let n = r.usize()?;
+            self.notes = (0..n).map(|_| r.string()).collect::<codec::Result<_>>()?;
+        } else if self.is_done() {
             self.finish();
         }
         Ok(())

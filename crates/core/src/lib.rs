@@ -8,6 +8,7 @@
 //! - [`page`]: page options every explorer understands (`embed`, `hide`, `view`, `theme`, …);
 //! - [`export`]: CSV and JSON writing and file-name pieces;
 //! - [`explorer`]: the one interface every explorer implements (page runner, CLI, bench);
+//! - [`rank`]: the top entries of a long vector without sorting it;
 //! - [`draw_kit`]: colours, fonts, ticks and text fitting for the drawing code of every explorer.
 
 pub mod codec;
@@ -16,5 +17,6 @@ pub mod explorer;
 pub mod export;
 pub mod message;
 pub mod page;
+pub mod rank;
 pub mod table;
 pub mod url;

@@ -1197,10 +1197,7 @@ impl LogitsFrame {
         let tokens: Vec<usize> = if v <= MAX_BARS {
             (0..v).collect()
         } else {
-            let mut order: Vec<usize> = (0..v).collect();
-            order.sort_by(|&a, &b| scene.s[b].total_cmp(&scene.s[a]).then(a.cmp(&b)));
-            order.truncate(MAX_BARS);
-            order
+            td_core::rank::top_indices(&scene.s, MAX_BARS)
         };
         let lo = tokens.iter().map(|&i| scene.s[i]).fold(0.0f64, f64::min);
         let hi = tokens.iter().map(|&i| scene.s[i]).fold(0.0f64, f64::max);

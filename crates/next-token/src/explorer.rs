@@ -296,8 +296,7 @@ pub fn readout_blocks(scene: &Scene) -> Vec<Block> {
 }
 
 fn top_tokens_table(scene: &Scene, r: &Readout) -> Block {
-    let mut order: Vec<usize> = (0..r.p.len()).collect();
-    order.sort_by(|&a, &b| r.p[b].total_cmp(&r.p[a]));
+    let order = td_core::rank::top_indices(&r.p, 8);
     Block::Table {
         class: "dist",
         head: vec!["token".into(), "p".into(), "target".into()],

@@ -798,9 +798,7 @@ impl Scene {
             td_core::url::format_number(st.temp)
         );
         for r in self.readouts() {
-            let mut top: Vec<usize> = (0..r.p.len()).collect();
-            top.sort_by(|&a, &b| r.p[b].total_cmp(&r.p[a]));
-            let parts: Vec<String> = top
+            let parts: Vec<String> = td_core::rank::top_indices(&r.p, 3)
                 .iter()
                 .take(3)
                 .map(|&i| format!("{} {:.3}", params::label(st, i), r.p[i]))

@@ -25,6 +25,8 @@ use crate::{api, blocks, controls, embed, events, share};
 const SYNC_MS: f64 = 8.0;
 /// One slice of a long computation (ms): leaves room for painting in a 60 Hz frame.
 const CHUNK_MS: f64 = 10.0;
+/// Shortest interval (ms) between two partial pictures of a scene computed by the worker.
+const PARTIAL_PAINT_MS: f64 = 100.0;
 
 /// What an explorer's page adds to the runner: its own DOM (pointer editing, extra panels) and
 /// where its models come from. Everything has a default; an explorer overrides what it has.
@@ -91,6 +93,9 @@ pub struct Runner<E: WebExplorer> {
     /// The page's worker, and the generation of the scene it is computing (if any).
     remote: Remote,
     remote_generation: Option<u64>,
+    /// When the last partial picture of a remote scene was painted, and what it cost (ms): the
+    /// page paints partial results at most a quarter of the time, so the worker keeps a core.
+    partial_paint: (f64, f64),
 }
 
 /// Starts the page of explorer `E`: controls and presets from its table, the state from the
@@ -123,6 +128,7 @@ pub fn run<E: WebExplorer>() {
         fresh: true,
         remote: Remote::new(),
         remote_generation: None,
+        partial_paint: (f64::NEG_INFINITY, 0.0),
     }));
     controls::wire();
     events::wire(E::NAME, E::is_typing_target);
@@ -191,11 +197,13 @@ impl<E: WebExplorer> Runner<E> {
         E::follow_state(&mut self.models, &self.state);
         let reuse = self.fresh
             && E::computation_key(E::scene_state(&self.scene)) == E::computation_key(&self.state);
+        let t0 = dom::now_ms();
         if reuse {
             E::set_scene_state(&mut self.scene, &self.state);
         } else {
             self.scene = E::new_scene(&self.state, &self.models);
         }
+        self.chrome.timings.push(("scene", dom::now_ms() - t0));
         self.fresh = false;
         if self.panels_in_use() != panels_before || !self.chrome.ready {
             // Size the canvases before painting: resizing a canvas clears it.
@@ -229,10 +237,18 @@ impl<E: WebExplorer> Runner<E> {
         };
         if remote {
             self.remote_generation = Some(generation);
-            let start = dom::now_ms();
-            self.render_all();
-            self.chrome.last_paint_ms = dom::now_ms() - start;
+            self.partial_paint = (f64::NEG_INFINITY, 0.0);
             chrome::set_busy(true, 0.0);
+            // The empty picture in the next frame: the event that changed the state stays short.
+            dom::request_frame(move |_| {
+                with_runner::<E, _>(|r| {
+                    if r.chrome.generation == generation && r.remote_generation.is_some() {
+                        let start = dom::now_ms();
+                        r.render_all();
+                        r.chrome.last_paint_ms = dom::now_ms() - start;
+                    }
+                });
+            });
         } else if self.remote_generation.take().is_some() {
             self.remote.cancel();
         }
@@ -257,10 +273,17 @@ impl<E: WebExplorer> Runner<E> {
                 if done {
                     self.remote_generation = None;
                     self.render_all();
+                    self.chrome.last_paint_ms = dom::now_ms() - start;
                 } else {
-                    self.paint_figures();
+                    let (last, cost) = self.partial_paint;
+                    let now = dom::now_ms();
+                    if now - last >= (4.0 * cost).max(PARTIAL_PAINT_MS) {
+                        self.paint_figures();
+                        let end = dom::now_ms();
+                        self.partial_paint = (end, end - now);
+                        self.chrome.last_paint_ms = end - start;
+                    }
                 }
-                self.chrome.last_paint_ms = dom::now_ms() - start;
                 chrome::set_busy(!done, progress);
             }
             Reply::Failed {
