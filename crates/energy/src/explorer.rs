@@ -189,6 +189,17 @@ impl Explorer for Energy {
     fn progress(scene: &Scene) -> f64 {
         scene.progress()
     }
+    fn offload(scene: &Scene) -> bool {
+        // Every unit is a forward pass of up to 128 bytes: the worker computes them all (a scene
+        // waiting for the trained weights waits on the page).
+        !scene.is_done() && !scene.waiting_for_weights()
+    }
+    fn progress_since(scene: &Scene, shipped: &mut Vec<usize>) -> Vec<u8> {
+        scene.progress_since(shipped)
+    }
+    fn apply_progress(scene: &mut Scene, bytes: &[u8]) -> td_core::codec::Result<()> {
+        scene.apply_progress(bytes)
+    }
     fn notes(scene: &Scene) -> Vec<String> {
         scene.notes.iter().chain(&scene.errors).cloned().collect()
     }

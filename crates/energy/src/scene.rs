@@ -9,6 +9,7 @@
 use std::rc::Rc;
 
 use super::params::{byte_label, InputMode, ModelChoice, State, SteerLayer, SteerMode, CONTEXT};
+use td_core::codec::{self, Reader, Writer};
 use td_transformer::energy::{
     decoupled_null, series_from_parts, summarize, DecoupledNull, EnergyForm, EnergySeries,
     EnergySummary, Potential,
@@ -923,4 +924,213 @@ fn assemble(windows: &[WindowParts], d: usize, st: &State) -> (EnergySeries, Vec
         speed.push(speed2.get(j).map_or(0.0, |v| v.sqrt()));
     }
     (series, speed)
+}
+
+// ---------------------------------------------------------------- computed in a worker
+
+fn write_opt(w: &mut Writer, v: Option<f64>) {
+    w.opt_f64(v);
+}
+
+fn write_series(w: &mut Writer, s: &EnergySeries) {
+    w.usizes(&s.t).f64s(&s.k).f64s(&s.u).f64s(&s.e);
+    w.f64(s.mass.value)
+        .opt_f64(s.mass.fitted)
+        .bool(s.mass.fell_back);
+    w.usize(s.dropped);
+}
+
+fn read_series(r: &mut Reader) -> codec::Result<EnergySeries> {
+    Ok(EnergySeries {
+        t: r.usizes()?,
+        k: r.f64s()?,
+        u: r.f64s()?,
+        e: r.f64s()?,
+        mass: td_transformer::energy::MassUsed {
+            value: r.f64()?,
+            fitted: r.opt_f64()?,
+            fell_back: r.bool()?,
+        },
+        dropped: r.usize()?,
+    })
+}
+
+fn write_summary(w: &mut Writer, s: &EnergySummary) {
+    w.usize(s.count);
+    for v in [
+        s.mean_k,
+        s.mean_u,
+        s.mean_e,
+        s.cv_e,
+        s.cv_k,
+        s.cv_u,
+        s.drift_slope,
+        s.corr_ku,
+        s.var_ratio,
+    ] {
+        write_opt(w, v);
+    }
+}
+
+fn read_summary(r: &mut Reader) -> codec::Result<EnergySummary> {
+    Ok(EnergySummary {
+        count: r.usize()?,
+        mean_k: r.opt_f64()?,
+        mean_u: r.opt_f64()?,
+        mean_e: r.opt_f64()?,
+        cv_e: r.opt_f64()?,
+        cv_k: r.opt_f64()?,
+        cv_u: r.opt_f64()?,
+        drift_slope: r.opt_f64()?,
+        corr_ku: r.opt_f64()?,
+        var_ratio: r.opt_f64()?,
+    })
+}
+
+fn write_analysis(w: &mut Writer, a: &Analysis) {
+    w.u8(model_index(a.model) as u8)
+        .f64s(&a.log_probs)
+        .f64s(&a.hidden_norm);
+    write_series(w, &a.series);
+    w.f64s(&a.speed);
+    write_summary(w, &a.summary);
+    w.usize(a.null.draws)
+        .opt_f64(a.null.cv_e_mean)
+        .opt_f64(a.null.p_value)
+        .opt_f64(a.null.cv_e_independent);
+}
+
+fn read_analysis(r: &mut Reader) -> codec::Result<Analysis> {
+    Ok(Analysis {
+        model: model_of(usize::from(r.u8()?)),
+        log_probs: r.f64s()?,
+        hidden_norm: r.f64s()?,
+        windows: Vec::new(),
+        series: read_series(r)?,
+        speed: r.f64s()?,
+        summary: read_summary(r)?,
+        null: DecoupledNull {
+            draws: r.usize()?,
+            cv_e_mean: r.opt_f64()?,
+            p_value: r.opt_f64()?,
+            cv_e_independent: r.opt_f64()?,
+        },
+    })
+}
+
+fn write_outcome(w: &mut Writer, o: &SteerOutcome) {
+    w.u8(model_index(o.model) as u8)
+        .usize(o.position)
+        .u8(o.target)
+        .bool(o.suggested)
+        .str(&o.site)
+        .bool(o.form == "margin")
+        .f64(o.norm)
+        .f64(o.old_log_p)
+        .f64(o.new_log_p)
+        .opt_f64(o.predicted_log_p)
+        .usize(o.old_rank)
+        .usize(o.new_rank)
+        .u8(o.old_top)
+        .u8(o.new_top)
+        .f64s(&o.log_probs);
+    write_series(w, &o.series);
+    write_summary(w, &o.summary);
+    w.u32s(&o.prefix)
+        .u32s(&o.plain)
+        .u32s(&o.steered)
+        .usize(o.n_new);
+}
+
+fn read_outcome(r: &mut Reader) -> codec::Result<SteerOutcome> {
+    Ok(SteerOutcome {
+        model: model_of(usize::from(r.u8()?)),
+        position: r.usize()?,
+        target: r.u8()?,
+        suggested: r.bool()?,
+        site: r.string()?,
+        form: if r.bool()? { "margin" } else { "delta" },
+        norm: r.f64()?,
+        old_log_p: r.f64()?,
+        new_log_p: r.f64()?,
+        predicted_log_p: r.opt_f64()?,
+        old_rank: r.usize()?,
+        new_rank: r.usize()?,
+        old_top: r.u8()?,
+        new_top: r.u8()?,
+        log_probs: r.f64s()?,
+        series: read_series(r)?,
+        summary: read_summary(r)?,
+        prefix: r.u32s()?,
+        plain: r.u32s()?,
+        steered: r.u32s()?,
+        n_new: r.usize()?,
+    })
+}
+
+impl Scene {
+    /// What the page's copy of this scene needs of what was computed (a worker computes; the
+    /// page paints): the tokens, each model's analysis once complete, the steering outcome, the
+    /// notes. `shipped` remembers which analyses were sent.
+    pub fn progress_since(&self, shipped: &mut Vec<usize>) -> Vec<u8> {
+        shipped.resize(2, 0);
+        let mut w = Writer::new();
+        w.usize(self.units_done)
+            .bool(self.is_done())
+            .u8(model_index(self.model) as u8)
+            .u32s(&self.tokens)
+            .opt_usize(self.prompt_len);
+        for (analysis, sent) in self.analyses.iter().zip(shipped.iter_mut()) {
+            let send = analysis.is_some() && *sent == 0;
+            w.bool(send);
+            if let (true, Some(a)) = (send, analysis) {
+                write_analysis(&mut w, a);
+                *sent = 1;
+            }
+        }
+        let outcome = self.steer_outcome();
+        w.bool(outcome.is_some());
+        if let Some(o) = outcome {
+            write_outcome(&mut w, o);
+        }
+        for list in [&self.notes, &self.errors] {
+            w.usize(list.len());
+            for text in list {
+                w.str(text);
+            }
+        }
+        w.into_bytes()
+    }
+
+    /// Takes over what [`Scene::progress_since`] sent from a worker's copy of the same scene.
+    pub fn apply_progress(&mut self, bytes: &[u8]) -> codec::Result<()> {
+        let mut r = Reader::new(bytes);
+        self.units_done = r.usize()?;
+        let done = r.bool()?;
+        self.model = model_of(usize::from(r.u8()?));
+        self.tokens = r.u32s()?;
+        self.prompt_len = r.opt_usize()?;
+        for index in 0..2 {
+            if r.bool()? {
+                self.analyses[index] = Some(read_analysis(&mut r)?);
+            }
+        }
+        self.steer = if r.bool()? {
+            Some(read_outcome(&mut r)?)
+        } else {
+            None
+        };
+        self.continuation = None;
+        self.notes = (0..r.usize()?)
+            .map(|_| r.string())
+            .collect::<codec::Result<_>>()?;
+        self.errors = (0..r.usize()?)
+            .map(|_| r.string())
+            .collect::<codec::Result<_>>()?;
+        if done {
+            self.stage = Stage::Done;
+            self.generator = None;
+        }
+        Ok(())
+    }
 }

@@ -72,6 +72,10 @@ pub trait WebExplorer: Explorer + Sized {
     fn job_payload(_r: &Runner<Self>) -> Option<JsValue> {
         None
     }
+    /// Whether the worker can have the scene's models now (the energy lab's are still arriving).
+    fn remote_ready(_r: &Runner<Self>) -> bool {
+        true
+    }
     /// In the worker: the models of a scene from what the page sent; None when this explorer's
     /// scenes are not computed in a worker.
     fn worker_models(_st: &Self::State, _payload: &JsValue) -> Option<Self::Models> {
@@ -229,12 +233,13 @@ impl<E: WebExplorer> Runner<E> {
     /// (the page then paints what arrives). A job still running for an older scene is dropped.
     fn compute_remotely(&mut self) -> bool {
         let generation = self.chrome.generation;
-        let remote = E::offload(&self.scene) && !self.remote.unavailable && {
-            let payload = E::job_payload(self);
-            let hash = E::to_hash(&E::computation_key(&self.state));
-            self.remote
-                .post(E::NAME, generation, &hash, payload.as_ref(), on_reply::<E>)
-        };
+        let remote =
+            E::offload(&self.scene) && !self.remote.unavailable && E::remote_ready(self) && {
+                let payload = E::job_payload(self);
+                let hash = E::to_hash(&E::computation_key(&self.state));
+                self.remote
+                    .post(E::NAME, generation, &hash, payload.as_ref(), on_reply::<E>)
+            };
         if remote {
             self.remote_generation = Some(generation);
             self.partial_paint = (f64::NEG_INFINITY, 0.0);

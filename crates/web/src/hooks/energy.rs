@@ -25,6 +25,14 @@ pub struct Lab {
     strip_tokens: Vec<u32>,
     /// Seconds the weights took to arrive, and their size.
     pub weights_info: Option<(f64, f64)>,
+    /// The weights file as downloaded, for the page's worker.
+    weights_bytes: Option<js_sys::Uint8Array>,
+}
+
+thread_local! {
+    /// In the worker: the trained weights last received (their size and the file), parsed once.
+    static WORKER_WEIGHTS: std::cell::RefCell<Option<(u32, Rc<td_transformer::Weights>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 type R = Runner<Energy>;
@@ -61,6 +69,48 @@ impl WebExplorer for Energy {
         }
         true
     }
+    /// The trained weights as downloaded (or why they are missing), so the worker has the same
+    /// models as the page.
+    fn job_payload(r: &R) -> Option<wasm_bindgen::JsValue> {
+        let payload = js_sys::Object::new();
+        match (&r.models.trained, &r.local.weights_bytes) {
+            (Trained::Ready(_), Some(bytes)) => {
+                let _ = js_sys::Reflect::set(&payload, &"weights".into(), bytes);
+            }
+            (Trained::Failed(reason), _) => {
+                let _ = js_sys::Reflect::set(&payload, &"failed".into(), &reason.into());
+            }
+            _ => return None,
+        }
+        Some(payload.into())
+    }
+    fn remote_ready(r: &R) -> bool {
+        !matches!(r.models.trained, Trained::Loading(_))
+    }
+    fn worker_models(st: &State, payload: &wasm_bindgen::JsValue) -> Option<Models> {
+        let get = |key: &str| js_sys::Reflect::get(payload, &key.into()).ok();
+        if let Some(reason) = get("failed").and_then(|v| v.as_string()) {
+            return Some(Models::new(Trained::Failed(reason), st.seed));
+        }
+        let bytes = js_sys::Uint8Array::new(&get("weights")?);
+        let len = bytes.length();
+        let cached = WORKER_WEIGHTS.with(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|(l, _)| *l == len)
+                .map(|(_, w)| w.clone())
+        });
+        let weights = match cached {
+            Some(w) => w,
+            None => {
+                let (w, _) = td_transformer::format::read_weights(&bytes.to_vec()).ok()?;
+                let w = Rc::new(w);
+                WORKER_WEIGHTS.with(|c| *c.borrow_mut() = Some((len, w.clone())));
+                w
+            }
+        };
+        Some(Models::new(Trained::Ready(weights), st.seed))
+    }
     fn render_extra(r: &mut R) {
         render_strip(r);
         update_next_token_link(r);
@@ -95,11 +145,15 @@ fn load_weights() {
             weights_failed("no response body".into());
             return;
         };
-        let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+        let array = js_sys::Uint8Array::new(&buffer);
+        let bytes = array.to_vec();
         match td_transformer::format::read_weights(&bytes) {
             Ok((w, _)) => {
                 let seconds = (dom::now_ms() - started) / 1000.0;
-                with_runner::<Energy, _>(|r| weights_ready(r, w, seconds, bytes.len() as f64));
+                with_runner::<Energy, _>(|r| {
+                    r.local.weights_bytes = Some(array.clone());
+                    weights_ready(r, w, seconds, bytes.len() as f64)
+                });
             }
             Err(e) => weights_failed(format!("{WEIGHTS_URL}: {e}")),
         }
