@@ -168,6 +168,50 @@ async function sliderLatencyInPage({ n, control }) {
   return { lat, paint };
 }
 
+// Heavy scenes started by a control change (tokenDynamics.set) on a page showing its default
+// scene: time until the new scene is complete and painted, and the longest main-thread task
+// (PerformanceObserver "longtask") meanwhile. The worker computes; the page must stay free.
+const HEAVY = [
+  { scenario: "heavy-v50257-compare", file: "index.html", set: { gen: "zipf", V: 50257, seed: 7, flow: "compare", p0: "uniform" } },
+  { scenario: "heavy-att-n2000", file: "attention.html", set: { n: 2000 } },
+  { scenario: "heavy-energy-generate", file: "energy.html", set: { mode: "generate", n: 64, steer: "margin", T: 0 } },
+];
+
+async function heavyBench(suite, problems) {
+  const res = new Map();
+  const observe = () => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__longTasks.push([e.startTime, e.duration]);
+    }).observe({ type: "longtask", buffered: true });
+  };
+  for (const { scenario, file, set } of HEAVY) {
+    const app = await suite.open(file, { reducedMotion: "reduce", initScripts: [observe] });
+    try {
+      await app.page.waitForFunction(() => document.body.dataset.explorer !== "energy" || document.body.dataset.model === "loaded", null, { timeout: 60_000 });
+      const t0 = await app.page.evaluate((s) => {
+        const t = performance.now();
+        window.tokenDynamics.set(s);
+        return t;
+      }, set);
+      await app.page.waitForFunction(() => document.body.dataset.busy === "0" && document.body.dataset.ready === "1", null, { timeout: 120_000, polling: 20 });
+      const { t1, tasks, worker } = await app.page.evaluate((start) => ({
+        t1: performance.now(),
+        tasks: window.__longTasks.filter(([s]) => s >= start).map(([, d]) => d),
+        worker: performance.getEntriesByType("resource").some((e) => e.name.includes("worker.js")),
+      }), t0);
+      res.set(scenario, { ms: t1 - t0, longest: tasks.length ? Math.max(...tasks) : 0, count: tasks.length, worker });
+      const p = await app.problems();
+      if (p.length) problems.push(...p.map((x) => `page (${scenario}): ${x}`));
+    } catch (e) {
+      problems.push(`${scenario}: ${e.message.split("\n")[0]}`);
+    } finally {
+      await app.close();
+    }
+  }
+  return res;
+}
+
 async function sliderBench(suite, inputs, problems) {
   const res = new Map();
   for (const { scenario, hash, control } of SLIDER) {
@@ -233,10 +277,11 @@ async function main() {
   } else numpyWhy = opts.numpyUnavailable || "no --numpy file given";
 
   const suite = await startSuite();
-  let micro, slider;
+  let micro, slider, heavy;
   try {
     micro = await microBench(suite, opts.runs, problems);
     slider = await sliderBench(suite, opts.inputs, problems);
+    heavy = await heavyBench(suite, problems);
   } finally {
     await suite.close();
   }
@@ -270,6 +315,12 @@ async function main() {
   if (numpyLacks.length) console.log(`  NumPy results lack: ${numpyLacks.join(", ")}`);
   console.log("\n| scenario | native ms | browser ms | page / native | NumPy ms | page / NumPy |\n|---|---:|---:|---:|---:|---:|");
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  console.log("\nHeavy scenes started by a control change (set-to-done; longest main-thread task meanwhile, PerformanceObserver longtask, tasks over 50 ms):");
+  console.log("| scenario | set-to-done ms | longest task ms | tasks over 50 ms | computed in the worker |\n|---|---:|---:|---:|---|");
+  for (const { scenario } of HEAVY) {
+    const h = heavy.get(scenario);
+    console.log(h ? `| ${scenario} | ${fmt(h.ms)} | ${h.longest ? fmt(h.longest) : "none"} | ${h.count} | ${h.worker ? "yes" : "no"} |` : `| ${scenario} | n/a | n/a | n/a | n/a |`);
+  }
   console.log(
     "\nRatios are the page's (browser) time divided by the other's: page / NumPy = 0.45× means the page takes 0.45 of NumPy's time (faster than NumPy); above 1× it is slower. Likewise page / native.",
   );
@@ -287,6 +338,7 @@ async function main() {
         numpy: numpy.size ? Object.fromEntries(numpy) : { unavailable: numpyWhy },
         browser: Object.fromEntries([...micro].map(([k, v]) => [k, v])),
         slider: Object.fromEntries(slider),
+        heavy: Object.fromEntries(heavy),
         sizes: sz,
         problems,
       },

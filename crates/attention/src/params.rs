@@ -13,9 +13,9 @@
 //!   constant schedule, `beta` under hardmax). `normalise` never resets such dormant settings, so
 //!   switching modes on the page loses nothing and the round trip stays exact.
 //! - `x0` selects `init=custom` and `A` selects `matrix=custom` when they change; an explicit
-//!   `init` / `matrix` in the same link wins. [`apply_pairs`] reads `d` first, `x0` just before
+//!   `init` / `matrix` in the same link wins. [`apply_pairs`](td_core::explorer::Explorer::apply_pairs) reads `d` first, `x0` just before
 //!   `init` and `A` just before `matrix`, otherwise in table order, so the order of keys in a link
-//!   does not matter; [`to_pairs`] prints `init` / `matrix` whenever `x0` / `A` is printed.
+//!   does not matter; [`to_pairs`](td_core::explorer::Explorer::to_pairs) prints `init` / `matrix` whenever `x0` / `A` is printed.
 //! - Changing `d` reshapes the custom points (padded with 0 / cut) and the custom matrix (kept in
 //!   the top-left block, identity elsewhere) silently; a link whose `x0` / `A` have the wrong size
 //!   for its `d` is fixed with a message.
@@ -918,7 +918,7 @@ fn table_index(key: &str) -> usize {
         .unwrap_or(PARAMS.len())
 }
 
-/// The order in which [`apply_pairs`] reads keys, so a link means the same whatever the order of
+/// The order in which [`apply_pairs`](td_core::explorer::Explorer::apply_pairs) reads keys, so a link means the same whatever the order of
 /// its keys: keys outside the table (v, page options, unknown ones) first, then `d` (points are
 /// read in the current dimension), then table order, except that `A` is read just before `matrix`
 /// and `x0` just before `init`: typing a matrix or points selects the custom family, but an
