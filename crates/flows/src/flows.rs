@@ -51,35 +51,55 @@ fn mul0(a: f64, x: f64) -> f64 {
     }
 }
 
-/// Flow A closed form: `u = log p0 + t·s/T` (unnormalised; normalise with softmax).
-pub fn replicator_closed(log_p0: &[f64], s: &[f64], temp: f64, t: f64, out: &mut [f64]) {
-    let c = t / temp;
-    for ((o, &l), &si) in out.iter_mut().zip(log_p0).zip(s) {
-        *o = if l == f64::NEG_INFINITY {
-            f64::NEG_INFINITY
-        } else {
-            l + mul0(c, si)
-        };
+/// Every closed form is `u = a·log p0 + b·s` (unnormalised log-weights, `-inf` entries of
+/// `log p0` staying `-inf`): the coefficients `(a, b)` of `flow` at time `t` (A, C) or step `k`
+/// (B, D), or None when Flow D's `r^k` overflows (diverged).
+///
+/// - A: `a = 1`, `b = t/T`; B: Flow A at `t = k·eta`.
+/// - C: `lambda = exp(-kappa T t)`, `a = lambda`, `b = (1 - lambda)/T` with
+///   `1 - lambda = -expm1(-kappa T t)` so short times keep full relative accuracy.
+/// - D: `a = r^k`, `b = (1 - r^k)/T` for `r = 1 - eta T` ([`mirror_weights`]).
+pub fn closed_coefficients(
+    flow: Flow,
+    temp: f64,
+    kappa: f64,
+    eta: f64,
+    t: f64,
+    k: u64,
+) -> Option<(f64, f64)> {
+    match flow {
+        Flow::Replicator => Some((1.0, t / temp)),
+        Flow::MultiplicativeWeights => Some((1.0, k as f64 * eta / temp)),
+        Flow::Entropic => {
+            let x = -kappa * temp * t;
+            Some((x.exp(), -x.exp_m1() / temp))
+        }
+        Flow::EntropicMirror => {
+            let (a, b) = mirror_weights(eta * temp, k);
+            (a.is_finite() && b.is_finite()).then_some((a, b / temp))
+        }
     }
 }
 
-/// Flow C closed form: `lambda = exp(-kappa T t)`, `u = lambda log p0 + (1 - lambda) s/T`, with
-/// `1 - lambda = -expm1(-kappa T t)` so short times keep full relative accuracy.
-pub fn entropic_closed(log_p0: &[f64], s: &[f64], temp: f64, kappa: f64, t: f64, out: &mut [f64]) {
-    let x = -kappa * temp * t;
-    let lambda = x.exp();
-    let one_minus = -x.exp_m1();
-    interpolate(log_p0, s, temp, lambda, one_minus, out);
+/// Flow A closed form: `u = log p0 + t·s/T` (unnormalised; normalise with softmax).
+pub fn replicator_closed(log_p0: &[f64], s: &[f64], temp: f64, t: f64, out: &mut [f64]) {
+    interpolate(log_p0, s, 1.0, t / temp, out);
 }
 
-/// `u = a·log p0 + b·s/T` keeping `-inf` (off-face) entries at `-inf`.
-fn interpolate(log_p0: &[f64], s: &[f64], temp: f64, a: f64, b: f64, out: &mut [f64]) {
-    let bt = b / temp;
+/// Flow C closed form (see [`closed_coefficients`]).
+pub fn entropic_closed(log_p0: &[f64], s: &[f64], temp: f64, kappa: f64, t: f64, out: &mut [f64]) {
+    if let Some((a, b)) = closed_coefficients(Flow::Entropic, temp, kappa, 0.0, t, 0) {
+        interpolate(log_p0, s, a, b, out);
+    }
+}
+
+/// `u = a·log p0 + b·s` keeping `-inf` (off-face) entries at `-inf`.
+fn interpolate(log_p0: &[f64], s: &[f64], a: f64, b: f64, out: &mut [f64]) {
     for ((o, &l), &si) in out.iter_mut().zip(log_p0).zip(s) {
         *o = if l == f64::NEG_INFINITY {
             f64::NEG_INFINITY
         } else {
-            mul0(a, l) + mul0(bt, si)
+            mul0(a, l) + mul0(b, si)
         };
     }
 }
@@ -94,7 +114,7 @@ pub const DIVERGENCE_RANGE: f64 = 1e250;
 
 /// Spread `max - min` over the finite entries (`-inf` = off the face, ignored); `inf` if any entry
 /// is NaN or `+inf`.
-fn finite_range(u: &[f64]) -> f64 {
+pub(crate) fn finite_range(u: &[f64]) -> f64 {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for &x in u {
@@ -126,11 +146,10 @@ pub fn mirror_closed(
     k: u64,
     out: &mut [f64],
 ) -> bool {
-    let (a, b) = mirror_weights(eta * temp, k);
-    if !(a.is_finite() && b.is_finite()) {
+    let Some((a, b)) = closed_coefficients(Flow::EntropicMirror, temp, 0.0, eta, 0.0, k) else {
         return false;
-    }
-    interpolate(log_p0, s, temp, a, b, out);
+    };
+    interpolate(log_p0, s, a, b, out);
     finite_range(out) <= DIVERGENCE_RANGE
 }
 

@@ -46,6 +46,7 @@
 
 pub mod flows;
 pub mod integrate;
+pub mod lanes;
 pub mod logits;
 pub mod run;
 pub mod scores;

@@ -38,10 +38,11 @@
 //! [`Run::diverged_at`] returns `k*·eta`, and [`Run::progress`] is 1. Nothing is ever NaN.
 
 use super::flows::{
-    entropic_closed, kappa_value, mirror_closed, mirror_step, mw_closed, mw_step,
-    replicator_closed, Flow, Kappa,
+    closed_coefficients, finite_range, kappa_value, mirror_step, mw_step, Flow, Kappa,
+    DIVERGENCE_RANGE,
 };
 use super::integrate::{etd2_step, rk4_step, Rk4Scratch};
+use super::lanes::{self, Reference};
 use super::scores::{interior_rest_point, is_antisymmetric, Adjust};
 use super::simplex::{logsumexp, max_of, normalise_log_into};
 use super::truncation::truncated_target;
@@ -169,6 +170,8 @@ pub struct Run {
     scratch: Rk4Scratch,
     u: Vec<f64>,
     p: Vec<f64>,
+    /// `p` holds a sample not yet copied into `final_p` (done once per [`Run::advance`]).
+    p_pending: bool,
 }
 
 /// Largest |entry| (0 for empty).
@@ -517,6 +520,7 @@ impl Run {
             scratch: Rk4Scratch::new(model.state_len(n)),
             u: vec![0.0; n],
             p: vec![0.0; n],
+            p_pending: false,
             model,
             active,
             spec,
@@ -544,6 +548,12 @@ impl Run {
         }
         if self.next >= self.schedule.len() {
             self.finished = true;
+        }
+        if self.p_pending {
+            self.p_pending = false;
+            for (&i, &x) in self.active.iter().zip(&self.p) {
+                self.final_p[i] = x;
+            }
         }
         self.finished
     }
@@ -609,22 +619,22 @@ impl Run {
         &self.spec
     }
 
-    /// Log-weights for a closed-form sample; false if Flow D diverged there.
-    fn closed_u(&mut self, t: f64, k: u64) -> bool {
-        let (l0, s, temp, u) = (&self.log_p0_c, &self.s_c, self.temp, &mut self.u);
-        match self.spec.flow {
-            Flow::Replicator => replicator_closed(l0, s, temp, t, u),
-            Flow::MultiplicativeWeights => mw_closed(l0, s, temp, self.eta, k, u),
-            Flow::Entropic => entropic_closed(l0, s, temp, self.kappa, t, u),
-            Flow::EntropicMirror => return mirror_closed(l0, s, temp, self.eta, k, u),
+    /// Log-weights for a closed-form sample into `self.u`, and their max; None if Flow D
+    /// diverged there.
+    fn closed_u(&mut self, t: f64, k: u64) -> Option<f64> {
+        let flow = self.spec.flow;
+        let (a, b) = closed_coefficients(flow, self.temp, self.kappa, self.eta, t, k)?;
+        let m = lanes::affine_log_weights(&self.log_p0_c, &self.s_c, a, b, &mut self.u);
+        if flow == Flow::EntropicMirror && finite_range(&self.u) > DIVERGENCE_RANGE {
+            return None;
         }
-        true
+        Some(m)
     }
 
     fn closed_sample(&mut self) {
         let (t, k) = self.schedule[self.next];
-        if self.closed_u(t, k) {
-            self.record_from_u(t);
+        if let Some(m) = self.closed_u(t, k) {
+            self.record_from_u(t, m);
             self.next += 1;
             return;
         }
@@ -637,63 +647,66 @@ impl Run {
         let mut hi = k;
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            if self.closed_u(mid as f64 * self.eta, mid) {
+            if self.closed_u(mid as f64 * self.eta, mid).is_some() {
                 lo = mid;
             } else {
                 hi = mid;
             }
         }
         let last = self.schedule[..self.next].last().map(|x| x.1);
-        if hi > 0 && last != Some(lo) && self.closed_u(lo as f64 * self.eta, lo) {
-            self.record_from_u(lo as f64 * self.eta);
+        if hi > 0 && last != Some(lo) {
+            if let Some(m) = self.closed_u(lo as f64 * self.eta, lo) {
+                self.record_from_u(lo as f64 * self.eta, m);
+            }
         }
         self.diverged_at = Some(hi as f64 * self.eta);
         self.finished = true;
     }
 
-    /// Normalise `self.u` (log-weights) and store a sample at time t.
-    fn record_from_u(&mut self, t: f64) {
-        normalise_log_into(&mut self.u, &mut self.p);
-        self.record(t);
+    /// Normalise `self.u` (log-weights, largest entry `m`) and store a sample at time t.
+    fn record_from_u(&mut self, t: f64, m: f64) {
+        let sums = if m.is_finite() {
+            let sum = lanes::exp_shifted(&self.u, m, &mut self.p);
+            let reference = Reference {
+                s: &self.s_c,
+                t: &self.target_c,
+                log_t: &self.log_target_c,
+            };
+            let (log_norm, inv) = (m + sum.ln(), 1.0 / sum);
+            lanes::normalise_and_measure(&mut self.u, &mut self.p, log_norm, inv, &reference)
+        } else {
+            // No mass anywhere (cannot happen on a non-empty face): uniform, as normalise_log_into.
+            normalise_log_into(&mut self.u, &mut self.p);
+            let reference = Reference {
+                s: &self.s_c,
+                t: &self.target_c,
+                log_t: &self.log_target_c,
+            };
+            lanes::normalise_and_measure(&mut self.u, &mut self.p, 0.0, 1.0, &reference)
+        };
+        self.record(t, &sums);
     }
 
-    /// Store a sample from `self.u` (normalised log p) and `self.p`.
-    fn record(&mut self, t: f64) {
+    /// Store a sample from `self.u` (normalised log p), `self.p` and their sums.
+    fn record(&mut self, t: f64, sums: &lanes::Sums) {
         let (lp, p) = (&self.u, &self.p);
-        let mut e = 0.0;
-        let mut h = 0.0;
-        let mut kl_to = 0.0;
-        let mut kl_from = 0.0;
-        let mut tv = self.target_off_active;
-        for j in 0..p.len() {
-            let lt = self.log_target_c[j];
-            let tj = self.target_c[j];
-            if p[j] > 0.0 {
-                e += p[j] * self.s_c[j];
-                h -= p[j] * lp[j];
-                kl_to += p[j] * (lp[j] - lt);
-            }
-            if tj > 0.0 {
-                kl_from += tj * (lt - lp[j]);
-            }
-            tv += (p[j] - tj).abs();
-        }
+        let h = sums.entropy.max(0.0);
         let kl_from = if self.active.len() < self.face_n {
             f64::INFINITY
         } else {
-            kl_from.max(0.0)
+            sums.kl_from.max(0.0)
         };
         let conserved = self
             .q
             .as_ref()
             .map(|q| q.iter().zip(lp).map(|(a, b)| a * b).sum::<f64>());
         let diag = Diagnostics {
-            expected_score: e,
-            entropy: h.max(0.0),
-            free_energy: e + self.temp * h.max(0.0),
-            kl_to_target: kl_to.max(0.0),
+            expected_score: sums.expected_score,
+            entropy: h,
+            free_energy: sums.expected_score + self.temp * h,
+            kl_to_target: sums.kl_to.max(0.0),
             kl_from_target: kl_from,
-            dist_to_face_target: 0.5 * tv,
+            dist_to_face_target: 0.5 * (self.target_off_active + sums.abs_diff),
             conserved,
         };
         let mut lumped = [0.0; 4];
@@ -701,9 +714,7 @@ impl Run {
             *slot = pos.map_or(0.0, |j| p[j]);
         }
         lumped[3] = (1.0 - lumped[0] - lumped[1] - lumped[2]).max(0.0);
-        for (&i, &x) in self.active.iter().zip(p) {
-            self.final_p[i] = x;
-        }
+        self.p_pending = true;
         self.samples.push(Sample { t, lumped, diag });
     }
 
@@ -815,7 +826,7 @@ impl Run {
             }
         }
         self.u.copy_from_slice(&self.y[..n]);
-        self.record_from_u(t_target);
+        self.record_from_u(t_target, max_of(&self.u));
         self.next += 1;
     }
 
@@ -859,7 +870,7 @@ impl Run {
                 let intact = self.y[..n].iter().all(|x| x.is_finite());
                 if intact && last != Some(self.cur_k) {
                     self.u.copy_from_slice(&self.y[..n]);
-                    self.record_from_u(self.cur_k as f64 * self.eta);
+                    self.record_from_u(self.cur_k as f64 * self.eta, max_of(&self.u));
                 }
                 self.diverged_at = Some((self.cur_k + 1) as f64 * self.eta);
                 self.finished = true;
@@ -869,7 +880,7 @@ impl Run {
             self.cur_k += 1;
         }
         self.u.copy_from_slice(&self.y[..n]);
-        self.record_from_u(t_target);
+        self.record_from_u(t_target, max_of(&self.u));
         self.next += 1;
     }
 }
