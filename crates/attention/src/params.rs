@@ -1006,7 +1006,7 @@ fn set_dimension(st: &mut State, d: usize) {
     if d == old {
         return;
     }
-    if old >= 1 && st.x0.len() % old == 0 {
+    if old >= 1 && st.x0.len().is_multiple_of(old) {
         let count = st.x0.len() / old;
         let mut points = Vec::with_capacity(count * d);
         for i in 0..count {
@@ -1349,7 +1349,7 @@ fn normalise_pieces(st: &mut State, msgs: &mut Vec<Message>) {
 /// Custom points: whole points of d finite coordinates, capped; init=custom needs some.
 fn normalise_points(st: &mut State, msgs: &mut Vec<Message>) {
     let d = st.d;
-    if st.x0.len() % d != 0 {
+    if !st.x0.len().is_multiple_of(d) {
         msgs.push(Message::new(
             "x0",
             format!("x0: a partial point (fewer than d={d} coordinates) was dropped"),

@@ -2,6 +2,7 @@
 //! mirror ascent. Closed forms work on log-weights so faces stay exact: a `-inf` entry of
 //! `log_p0` is returned as `-inf` for every time, whatever the coefficients (no `-inf·0`).
 
+use super::lanes;
 use super::simplex::{expected_score, logsumexp, max_of, softmax_into};
 
 /// Which flow.
@@ -57,7 +58,8 @@ fn mul0(a: f64, x: f64) -> f64 {
 ///
 /// - A: `a = 1`, `b = t/T`; B: Flow A at `t = k·eta`.
 /// - C: `lambda = exp(-kappa T t)`, `a = lambda`, `b = (1 - lambda)/T` with
-///   `1 - lambda = -expm1(-kappa T t)` so short times keep full relative accuracy.
+///   `1 - lambda = -expm1(-kappa T t)` at short times (`kappa T t <= 0.5`), so they keep full relative
+///   accuracy; later `1 - lambda` itself, which is then accurate to a few 1e-16.
 /// - D: `a = r^k`, `b = (1 - r^k)/T` for `r = 1 - eta T` ([`mirror_weights`]).
 pub fn closed_coefficients(
     flow: Flow,
@@ -71,8 +73,13 @@ pub fn closed_coefficients(
         Flow::Replicator => Some((1.0, t / temp)),
         Flow::MultiplicativeWeights => Some((1.0, k as f64 * eta / temp)),
         Flow::Entropic => {
+            // lambda by the lane exp (the platform's expm1 costs ~35 ns in the page, per sample);
+            // expm1 only where 1 - lambda would lose digits (lambda > e^-0.5: 1 - lambda is then
+            // accurate to a few 1e-16 relative).
             let x = -kappa * temp * t;
-            Some((x.exp(), -x.exp_m1() / temp))
+            let lambda = lanes::exp_nonpos(lanes::L2::splat(x)).lanes()[0];
+            let one_minus = if x < -0.5 { 1.0 - lambda } else { -x.exp_m1() };
+            Some((lambda, one_minus / temp))
         }
         Flow::EntropicMirror => {
             let (a, b) = mirror_weights(eta * temp, k);
@@ -278,14 +285,13 @@ pub fn velocity(
             }
         }
         Flow::Entropic => {
-            let g: Vec<f64> = p
-                .iter()
-                .zip(s)
-                .map(|(&pi, &si)| if pi > 0.0 { si - temp * pi.ln() } else { 0.0 })
-                .collect();
-            let m = expected_score(p, &g);
-            for ((o, &pi), &gi) in out.iter_mut().zip(p).zip(&g) {
-                *o = if pi > 0.0 { kappa * pi * (gi - m) } else { 0.0 };
+            // g = s - T log p, held in `out` (no allocation: the field calls this per grid point).
+            for ((o, &pi), &si) in out.iter_mut().zip(p).zip(s) {
+                *o = if pi > 0.0 { si - temp * pi.ln() } else { 0.0 };
+            }
+            let m = expected_score(p, out);
+            for (o, &pi) in out.iter_mut().zip(p) {
+                *o = if pi > 0.0 { kappa * pi * (*o - m) } else { 0.0 };
             }
         }
         Flow::MultiplicativeWeights | Flow::EntropicMirror => {

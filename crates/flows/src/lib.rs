@@ -39,6 +39,8 @@
 //! - [`logits`]: seeded generated logits ([`generate`](logits::generate)); the algorithm is part of
 //!   the link format and is spelled out there.
 //! - [`integrate`]: fixed-step RK4 and the stiff ETD2RK fallback.
+//! - [`lanes`]: the per-sample kernels of closed-form runs, two entries at a time (WebAssembly
+//!   SIMD in the page, the same operations natively), with their own `exp`.
 //! - [`run`]: one trajectory, computed incrementally: a [`RunSpec`](run::RunSpec) becomes a
 //!   [`Run`](run::Run), advanced in chunks so a page never freezes; each stored
 //!   [`Sample`](run::Sample) carries the lumped corner probabilities and

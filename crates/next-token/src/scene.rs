@@ -283,6 +283,9 @@ impl Scene {
         let mut arrows = Vec::new();
         let mut max_speed: f64 = 0.0;
         let mut vel = vec![0.0; v];
+        // Buffers reused at every grid point (the field is ~800 points).
+        let mut p = vec![0.0; v];
+        let mut s_adjusted = vec![0.0; v];
         let matrix = match (&self.state.adjust, v <= MAX_MATRIX_V) {
             (AdjustMode::Matrix, true) if self.state.w.len() == v * v => Some(self.state.w.clone()),
             _ => None,
@@ -297,7 +300,7 @@ impl Scene {
                 if c <= 0.0 {
                     continue;
                 }
-                let mut p = vec![0.0; v];
+                p.iter_mut().for_each(|x| *x = 0.0);
                 if v == 2 {
                     if row != 0 {
                         continue;
@@ -316,13 +319,16 @@ impl Scene {
                         *pi = if in_face(i) { *pi / mass } else { 0.0 };
                     }
                 }
-                let s_here: Vec<f64> = match &matrix {
-                    Some(w) => (0..v)
-                        .map(|i| self.s[i] + (0..v).map(|j| w[i * v + j] * p[j]).sum::<f64>())
-                        .collect(),
-                    None => self.s.clone(),
+                let s_here: &[f64] = match &matrix {
+                    Some(w) => {
+                        for (i, si) in s_adjusted.iter_mut().enumerate() {
+                            *si = self.s[i] + (0..v).map(|j| w[i * v + j] * p[j]).sum::<f64>();
+                        }
+                        &s_adjusted
+                    }
+                    None => &self.s,
                 };
-                flows::velocity(flow, &p, &s_here, temp, kappa, eta, &mut vel);
+                flows::velocity(flow, &p, s_here, temp, kappa, eta, &mut vel);
                 let at = lump(&p, self.corners, v);
                 let dir = lump_delta(&vel, self.corners, v);
                 let speed = vel.iter().map(|x| x * x).sum::<f64>().sqrt();

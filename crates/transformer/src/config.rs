@@ -66,7 +66,7 @@ impl Config {
                 return Err(format!("{name} = {value} is outside {lo}..={hi}"));
             }
         }
-        if self.d_model % self.n_head != 0 {
+        if !self.d_model.is_multiple_of(self.n_head) {
             return Err(format!(
                 "n_head = {} does not divide d_model = {}",
                 self.n_head, self.d_model

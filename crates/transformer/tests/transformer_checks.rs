@@ -645,7 +645,7 @@ fn format_round_trip_and_garbage() {
                     (state >> 56) as u8
                 })
                 .collect();
-            if len >= 12 && state % 2 == 0 {
+            if len >= 12 && state.is_multiple_of(2) {
                 g[..8].copy_from_slice(MAGIC);
             }
             assert!(read_weights(&g).is_err());
