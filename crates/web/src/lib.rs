@@ -34,7 +34,7 @@ macro_rules! page {
         /// In the page's worker: starts computing the scene of `hash` (false: not offloaded).
         #[wasm_bindgen::prelude::wasm_bindgen]
         pub fn worker_begin(hash: &str, payload: wasm_bindgen::JsValue) -> bool {
-            $crate::worker::begin_with::<$explorer>(hash, &payload)
+            $crate::runner::begin_in_worker::<$explorer>(hash, &payload)
         }
 
         /// In the page's worker: computes for about `budget_ms`; `[done, progress, payload]`.

@@ -686,3 +686,13 @@ where
         web_sys::console::warn_1(&format!("drawing failed: {error:?}").into());
     }
 }
+
+/// Worker side: [`crate::worker::begin`] with the models the explorer builds from the page's
+/// payload (here rather than in `worker`, which the runner uses: no module cycle).
+pub fn begin_in_worker<E: WebExplorer>(hash: &str, payload: &JsValue) -> bool {
+    let (state, _) = E::from_hash(hash);
+    match E::worker_models(&state, payload) {
+        Some(models) => crate::worker::begin::<E>(hash, models),
+        None => false,
+    }
+}

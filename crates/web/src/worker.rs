@@ -55,15 +55,6 @@ pub fn begin<E: Explorer>(hash: &str, models: E::Models) -> bool {
     ok
 }
 
-/// Worker side: [`begin`] with the models the explorer builds from the page's payload.
-pub fn begin_with<E: crate::runner::WebExplorer>(hash: &str, payload: &JsValue) -> bool {
-    let (state, _) = E::from_hash(hash);
-    match E::worker_models(&state, payload) {
-        Some(models) => begin::<E>(hash, models),
-        None => false,
-    }
-}
-
 /// Worker side: computes for about `budget_ms` and returns `[done, progress (f64, LE), payload]`.
 pub fn step<E: Explorer>(budget_ms: f64) -> Vec<u8> {
     JOB.with(|job| {
