@@ -58,19 +58,14 @@ mod pair {
         pub fn eq_select(self, o: L2, yes: L2, no: L2) -> L2 {
             L2(v128_bitselect(yes.0, no.0, f64x2_eq(self.0, o.0)))
         }
-        /// For `self = k + SHIFTER` (k integral, in [-1075, 0]): `2^k1 · 2^k2` with
-        /// `k1 = k >> 1`, `k2 = k - k1`, both normal numbers (other lanes give garbage, which
-        /// callers select away). k sits in the low mantissa bits of `self`.
+        /// `2^self` for integral lanes in [-1022, 1023] (other lanes give garbage, which callers
+        /// select away): the exponent field, made with the integer in the low mantissa bits of
+        /// `self + SHIFTER` (all native SSE2 operations in the engines, no 64-bit shift right).
         #[inline(always)]
-        pub fn pow2_halves_of_shifted(self) -> (L2, L2) {
-            let k = i64x2_sub(self.0, i64x2_splat(super::SHIFTER.to_bits() as i64));
-            let k1 = i64x2_shr(k, 1);
-            let k2 = i64x2_sub(k, k1);
-            let bias = i64x2_splat(1023);
-            (
-                L2(i64x2_shl(i64x2_add(k1, bias), 52)),
-                L2(i64x2_shl(i64x2_add(k2, bias), 52)),
-            )
+        pub fn pow2(self) -> L2 {
+            let shifted = f64x2_add(self.0, f64x2_splat(super::SHIFTER));
+            let biased = i64x2_add(shifted, i64x2_splat(super::EXPONENT_FROM_SHIFTED));
+            L2(i64x2_shl(biased, 52))
         }
     }
 
@@ -166,18 +161,14 @@ mod pair {
             L2([pick(0), pick(1)])
         }
         #[inline(always)]
-        pub fn pow2_halves_of_shifted(self) -> (L2, L2) {
-            let half = |x: f64| {
+        pub fn pow2(self) -> L2 {
+            let lane = |x: f64| {
                 // Wrapping, like the SIMD lanes: garbage lanes are selected away by the caller.
-                let k = (x.to_bits() as i64).wrapping_sub(super::SHIFTER.to_bits() as i64);
-                let k1 = k >> 1;
-                let k2 = k.wrapping_sub(k1);
-                let bits = |e: i64| f64::from_bits((e.wrapping_add(1023) as u64) << 52);
-                (bits(k1), bits(k2))
+                let shifted = (x + super::SHIFTER).to_bits() as i64;
+                let biased = shifted.wrapping_add(super::EXPONENT_FROM_SHIFTED);
+                f64::from_bits((biased as u64) << 52)
             };
-            let (a0, b0) = half(self.0[0]);
-            let (a1, b1) = half(self.0[1]);
-            (L2([a0, a1]), L2([b0, b1]))
+            L2([lane(self.0[0]), lane(self.0[1])])
         }
     }
 
@@ -224,6 +215,9 @@ use core::ops::{Add as _, Div as _, Mul as _, Sub as _};
 /// mantissa bits, with no conversion instruction.
 const SHIFTER: f64 = 6_755_399_441_055_744.0;
 
+/// Added to the bits of `j + SHIFTER` (j integral), gives `j + 1023`, the biased exponent of `2^j`.
+const EXPONENT_FROM_SHIFTED: i64 = 1023 - SHIFTER.to_bits() as i64;
+
 /// Below this `exp` is 0 in f64 (it underflows past the smallest subnormal).
 const EXP_UNDERFLOW: f64 = -745.2;
 
@@ -241,8 +235,10 @@ pub fn exp_nonpos(x: L2) -> L2 {
     const P3: f64 = f64::from_bits(0x3f11_566a_af25_de2c); // 6.61375632143793436117e-05
     const P4: f64 = f64::from_bits(0xbebb_bd41_c5d2_6bf1); // -1.65339022054652515390e-06
     const P5: f64 = f64::from_bits(0x3e66_3769_72be_a4d0); // 4.13813679705723846039e-08
-    let shifted = x.mul(L2::splat(INV_LN2)).add(L2::splat(SHIFTER));
-    let k = shifted.sub(L2::splat(SHIFTER));
+    let k = x
+        .mul(L2::splat(INV_LN2))
+        .add(L2::splat(SHIFTER))
+        .sub(L2::splat(SHIFTER));
     let hi = x.sub(k.mul(L2::splat(LN2_HI)));
     let lo = k.mul(L2::splat(LN2_LO));
     let r = hi.sub(lo);
@@ -259,8 +255,9 @@ pub fn exp_nonpos(x: L2) -> L2 {
     let c = r.sub(poly);
     let two = L2::splat(2.0);
     let y = L2::splat(1.0).add(r.mul(c).div(two.sub(c)).sub(lo).add(hi));
-    let (f1, f2) = shifted.pow2_halves_of_shifted();
-    let e = y.mul(f1).mul(f2);
+    // 2^k as 2^k1 · 2^k2, both normal (k down to -1075 gives subnormal results, rounded once).
+    let k1 = k.max(L2::splat(-1000.0));
+    let e = y.mul(k1.pow2()).mul(k.sub(k1).pow2());
     x.gt_select(L2::splat(EXP_UNDERFLOW), e, L2::splat(0.0))
 }
 
