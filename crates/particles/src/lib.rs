@@ -62,6 +62,7 @@ pub mod frank_wolfe;
 pub mod graph;
 pub mod hull;
 pub mod init;
+mod lanes;
 pub mod matrices;
 pub mod pca;
 pub mod schedule;
