@@ -126,8 +126,7 @@ impl Bitset {
         // components in order of their smallest member, as met in 0..n (no sort)
         let mut slot = vec![usize::MAX; ncomp];
         let mut out: Vec<Vec<usize>> = Vec::new();
-        for i in 0..n {
-            let c = comp[i];
+        for (i, &c) in comp.iter().enumerate() {
             if sink[c] {
                 if slot[c] == usize::MAX {
                     slot[c] = out.len();
