@@ -3,6 +3,7 @@
 //! (scores are computed once per row into a reused buffer: no allocation per pair or per step).
 
 use super::graph::Bitset;
+use super::lanes::F2;
 
 /// Relative tolerance for ties: j is in the argmax set C_i when
 /// `<A x_i, x_j> >= max_l <A x_i, x_l> - TIE_REL_TOL · max_l |<A x_i, x_l>|`.
@@ -38,6 +39,8 @@ pub enum Kernel {
 pub struct Scratch {
     y: Vec<f64>,
     row: Vec<f64>,
+    /// d = 2: the positions as lanes (see `quad_columns`).
+    quads: Vec<Quad>,
 }
 
 /// What one step reports besides the new positions.
@@ -107,11 +110,15 @@ pub fn step(
     flags: &mut [u8],
     out: &mut [f64],
 ) -> StepStats {
-    match d {
-        1 => step_impl::<1>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
-        2 => step_impl::<2>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
-        3 => step_impl::<3>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
-        4 => step_impl::<4>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
+    match (d, kernel) {
+        (2, Kernel::Uniform { margin, delta }) => {
+            let rule = (gamma, margin, delta);
+            step_uniform_2(x, n, a, rule, scratch, graph, flags, out)
+        }
+        (1, _) => step_impl::<1>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
+        (2, _) => step_impl::<2>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
+        (3, _) => step_impl::<3>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
+        (4, _) => step_impl::<4>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
         _ => step_impl::<0>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
     }
 }
@@ -171,17 +178,7 @@ fn step_impl<const D: usize>(
                 total = sum;
             }
             Kernel::Uniform { margin, delta } => {
-                let thr = match margin {
-                    Margin::Additive => m - delta - TIE_REL_TOL * big,
-                    Margin::Multiplicative => {
-                        if m > 0.0 {
-                            (1.0 - delta) * m - TIE_REL_TOL * big
-                        } else {
-                            stats.margin_undefined += 1;
-                            tie
-                        }
-                    }
-                };
+                let thr = threshold(margin, delta, m, big, &mut stats);
                 for ((rs, xs), word) in blocks {
                     let mut w64 = 0u64;
                     for (t, (&s, xj)) in rs.iter().zip(xs.chunks_exact(dd)).enumerate() {
@@ -215,6 +212,155 @@ fn step_impl<const D: usize>(
         for c in 0..dd {
             oi[c] = xi[c] + gamma * (acc[c] * inv - xi[c]);
         }
+    }
+    stats
+}
+
+/// The localmax threshold of a row: N_i = { j : s_j >= thr } (see [`Margin`]).
+#[inline(always)]
+fn threshold(margin: Margin, delta: f64, m: f64, big: f64, stats: &mut StepStats) -> f64 {
+    match margin {
+        Margin::Additive => m - delta - TIE_REL_TOL * big,
+        Margin::Multiplicative if m > 0.0 => (1.0 - delta) * m - TIE_REL_TOL * big,
+        Margin::Multiplicative => {
+            stats.margin_undefined += 1;
+            m - TIE_REL_TOL * big
+        }
+    }
+}
+
+/// d = 2: four tokens 4q..4q+4 as `[pair][coordinate]` lanes, `quad[h][c]` holding coordinate c
+/// of tokens 4q + 2h and 4q + 2h + 1. The last quad is padded with NaN, which no `>=` admits and
+/// `pmax` skips. (Whole quads and plain slice iterators: at opt-level "z" a `ChunksExact` or a
+/// remainder loop costs a call per item.)
+type Quad = [[F2; 2]; 2];
+
+fn quad_columns(x: &[f64], quads: &mut Vec<Quad>) {
+    quads.clear();
+    quads.extend(x.chunks(8).map(|p| {
+        let v = |k: usize| p.get(k).copied().unwrap_or(f64::NAN);
+        let pair = |t: usize| {
+            [
+                F2::new(v(2 * t), v(2 * t + 2)),
+                F2::new(v(2 * t + 1), v(2 * t + 3)),
+            ]
+        };
+        [pair(0), pair(2)]
+    }));
+}
+
+/// Scores `s_j = y0·x_j0 + y1·x_j1` of one lane pair.
+#[inline(always)]
+fn score2(vy: [F2; 2], c: &[F2; 2]) -> F2 {
+    vy[0].mul(c[0]).add(vy[1].mul(c[1]))
+}
+
+/// `a < b ? b : a`, the scalar `pmax`.
+#[inline(always)]
+fn pmax(a: f64, b: f64) -> f64 {
+    if a < b {
+        b
+    } else {
+        a
+    }
+}
+
+/// (max_j s_j, max_j |s_j|) for d = 2, the two pairs of a quad in independent lanes (shorter
+/// dependency chains; max is exact, so the grouping does not change the result).
+#[inline(always)]
+fn row_max2(vy: [F2; 2], quads: &[Quad]) -> (f64, f64) {
+    let (neg, zero) = (F2::splat(f64::NEG_INFINITY), F2::splat(0.0));
+    let (mut ma, mut mb, mut ba, mut bb) = (neg, neg, zero, zero);
+    for q in quads {
+        let (sa, sb) = (score2(vy, &q[0]), score2(vy, &q[1]));
+        ma = ma.pmax(sa);
+        mb = mb.pmax(sb);
+        ba = ba.pmax(sa.abs());
+        bb = bb.pmax(sb.abs());
+    }
+    let (m0, m1) = ma.pmax(mb).lanes();
+    let (b0, b1) = ba.pmax(bb).lanes();
+    (pmax(m0, m1), pmax(b0, b1))
+}
+
+/// How many tokens have `s_j >= t` (d = 2).
+#[inline(always)]
+fn count_ge2(vy: [F2; 2], quads: &[Quad], t: f64) -> usize {
+    let vt = F2::splat(t);
+    let mut count = 0;
+    for q in quads {
+        let bits = score2(vy, &q[0]).ge(vt).bits() | score2(vy, &q[1]).ge(vt).bits() << 2;
+        count += bits.count_ones() as usize;
+    }
+    count
+}
+
+/// N_i = { j : s_j >= thr } into `bits` (64 tokens a word) and the sums of the members'
+/// coordinates (d = 2). Token j goes to partial sum j mod 4 (four lanes per coordinate, for
+/// shorter dependency chains), added at the end as ((0 + 2) + (1 + 3)) on every target.
+#[inline(always)]
+fn members2(vy: [F2; 2], quads: &[Quad], thr: f64, bits: &mut [u64]) -> ([f64; 2], usize) {
+    let (vt, zero) = (F2::splat(thr), F2::splat(0.0));
+    let (mut a, mut b) = ([zero; 2], [zero; 2]);
+    let mut members = 0usize;
+    for (word, block) in bits.iter_mut().zip(quads.chunks(16)) {
+        let mut w = 0u64;
+        let mut k = 0;
+        for q in block {
+            let (ma, mb) = (score2(vy, &q[0]).ge(vt), score2(vy, &q[1]).ge(vt));
+            a[0] = a[0].add(ma.select(q[0][0]));
+            a[1] = a[1].add(ma.select(q[0][1]));
+            b[0] = b[0].add(mb.select(q[1][0]));
+            b[1] = b[1].add(mb.select(q[1][1]));
+            w |= (ma.bits() | mb.bits() << 2) << k;
+            k += 4;
+        }
+        *word = w;
+        members += w.count_ones() as usize;
+    }
+    let sum = |c: usize| {
+        let (p, q) = a[c].add(b[c]).lanes();
+        p + q
+    };
+    ([sum(0), sum(1)], members)
+}
+
+/// [`step`] for d = 2 and uniform weights (hardmax, localmax): two tokens per SIMD lane pair.
+/// Scores, thresholds, members and flags are those of `step_impl`; only the order in which the
+/// members' coordinates are summed differs (see `members2`).
+#[allow(clippy::too_many_arguments)]
+fn step_uniform_2(
+    x: &[f64],
+    n: usize,
+    a: &[f64],
+    (gamma, margin, delta): (f64, Margin, f64),
+    scratch: &mut Scratch,
+    graph: &mut Bitset,
+    flags: &mut [u8],
+    out: &mut [f64],
+) -> StepStats {
+    let x = &x[..n * 2];
+    apply_a(x, n, 2, a, &mut scratch.y);
+    quad_columns(x, &mut scratch.quads);
+    graph.reset(n);
+    let quads = &scratch.quads;
+    let mut stats = StepStats::default();
+    for i in 0..n {
+        let (y0, y1) = (scratch.y[2 * i], scratch.y[2 * i + 1]);
+        let vy = [F2::splat(y0), F2::splat(y1)];
+        let (m, big) = row_max2(vy, quads);
+        let tie = m - TIE_REL_TOL * big;
+        let thr = threshold(margin, delta, m, big, &mut stats);
+        let (sum, members) = members2(vy, quads, thr, graph.row_mut(i));
+        stats.edges += members;
+        let (xi0, xi1) = (x[2 * i], x[2 * i + 1]);
+        // Leaders are few: C_i is counted only for them.
+        let leader = y0 * xi0 + y1 * xi1 >= tie;
+        let fixed = leader && count_ge2(vy, quads, tie) == 1;
+        flags[i] = if leader { FLAG_LEADER } else { 0 } | if fixed { FLAG_FIXED } else { 0 };
+        let inv = 1.0 / members as f64;
+        out[2 * i] = xi0 + gamma * (sum[0] * inv - xi0);
+        out[2 * i + 1] = xi1 + gamma * (sum[1] * inv - xi1);
     }
     stats
 }

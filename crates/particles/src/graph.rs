@@ -123,14 +123,18 @@ impl Bitset {
                 }
             }
         }
-        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); ncomp];
-        for i in 0..n {
-            if sink[comp[i]] {
-                groups[comp[i]].push(i);
+        // components in order of their smallest member, as met in 0..n (no sort)
+        let mut slot = vec![usize::MAX; ncomp];
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        for (i, &c) in comp.iter().enumerate() {
+            if sink[c] {
+                if slot[c] == usize::MAX {
+                    slot[c] = out.len();
+                    out.push(Vec::new());
+                }
+                out[slot[c]].push(i);
             }
         }
-        let mut out: Vec<Vec<usize>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
-        out.sort_by_key(|g| g[0]);
         out
     }
 
@@ -261,6 +265,26 @@ pub fn diameter_and_clusters(
     }
 }
 
+/// [`diameter_and_clusters`] and, for d = 2, the area of the hull (computed once for both).
+pub fn diameter_clusters_area(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    tol: f64,
+    parent: &mut Vec<usize>,
+) -> (f64, usize, Option<f64>) {
+    if d != 2 {
+        let (diameter, clusters) = diameter_and_clusters(x, n, d, tol, parent);
+        return (diameter, clusters, None);
+    }
+    parent.clear();
+    parent.extend(0..n);
+    let h = super::hull::hull_2d(x);
+    let diameter = super::hull::diameter_of(x, 2, &h);
+    let area = super::hull::polygon_area(x, &h);
+    (diameter, clusters_2d(x, n, tol, parent), Some(area))
+}
+
 fn union(parent: &mut [usize], i: usize, j: usize) -> bool {
     let (a, b) = (find(parent, i), find(parent, j));
     if a != b {
@@ -293,8 +317,11 @@ fn clusters_1d(x: &[f64], n: usize, tol: f64, parent: &mut [usize]) -> (f64, usi
     if n == 0 {
         return (0.0, 0);
     }
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut keyed: Vec<(i64, i64, usize)> = (0..n)
+        .map(|i| (super::total_order_key(x[i]), 0, i))
+        .collect();
+    keyed.sort_unstable();
+    let idx: Vec<usize> = keyed.into_iter().map(|k| k.2).collect();
     let mut clusters = n;
     for w in idx.windows(2) {
         if x[w[1]] - x[w[0]] <= tol && union(parent, w[0], w[1]) {

@@ -8,17 +8,14 @@
 pub fn hull_2d(pts: &[f64]) -> Vec<usize> {
     let n = pts.len() / 2;
     let p = |i: usize| (pts[2 * i], pts[2 * i + 1]);
-    let mut idx: Vec<usize> = (0..n).collect();
     // Lexicographic by value: `+ 0.0` turns -0.0 into 0.0, which total_cmp would order first and
     // so break the chain's sweep (a (-0, 1) before a (0, -1) dropped the latter from the hull).
-    idx.sort_by(|&a, &b| {
-        let (ax, ay) = p(a);
-        let (bx, by) = p(b);
-        (ax + 0.0)
-            .total_cmp(&(bx + 0.0))
-            .then((ay + 0.0).total_cmp(&(by + 0.0)))
-            .then(a.cmp(&b))
-    });
+    // With the index last the order is total: an unstable sort of plain tuples (fast at
+    // opt-level "z") gives the one sorted sequence.
+    let key = |v: f64| super::total_order_key(v + 0.0);
+    let mut keyed: Vec<(i64, i64, usize)> = (0..n).map(|i| (key(p(i).0), key(p(i).1), i)).collect();
+    keyed.sort_unstable();
+    let mut idx: Vec<usize> = keyed.into_iter().map(|k| k.2).collect();
     idx.dedup_by(|a, b| p(*a) == p(*b));
     if idx.len() <= 2 {
         return idx;

@@ -62,12 +62,21 @@ pub mod frank_wolfe;
 pub mod graph;
 pub mod hull;
 pub mod init;
+mod lanes;
 pub mod matrices;
 pub mod pca;
 pub mod schedule;
 
 pub use dynamics::{Kernel, Margin, TIE_REL_TOL};
 pub use schedule::Schedule;
+
+/// `f64::total_cmp`'s order as an integer. Sorting `(key, key, index)` tuples with
+/// `sort_unstable` gives the same sequence as a stable `sort_by(total_cmp)` (the index breaks
+/// ties), and every such sort shares one instance of the sort code (the page's download size).
+pub fn total_order_key(v: f64) -> i64 {
+    let b = v.to_bits() as i64;
+    b ^ (((b >> 63) as u64) >> 1) as i64
+}
 
 use dynamics::{Scratch, FLAG_FIXED, FLAG_LEADER};
 use graph::Bitset;
@@ -312,9 +321,8 @@ impl Run {
     fn record_state(&mut self, k: usize) {
         let (n, d) = (self.n, self.spec.d);
         let x = &self.traj[k * n * d..(k + 1) * n * d];
-        let (diameter, clusters) =
-            graph::diameter_and_clusters(x, n, d, self.spec.cluster_tol, &mut self.parent);
-        let area = (d == 2).then(|| hull::polygon_area(x, &hull::hull_2d(x)));
+        let (diameter, clusters, area) =
+            graph::diameter_clusters_area(x, n, d, self.spec.cluster_tol, &mut self.parent);
         self.states.push(StateDiag {
             diameter,
             area,

@@ -135,8 +135,12 @@ pub fn symmetric_eigen(m: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
             }
         }
     }
-    let mut order: Vec<usize> = (0..d).collect();
-    order.sort_by(|&i, &j| a[j * d + j].total_cmp(&a[i * d + i]).then(i.cmp(&j)));
+    // decreasing eigenvalue (`!` reverses the key's order), ties by index
+    let mut keyed: Vec<(i64, i64, usize)> = (0..d)
+        .map(|i| (!super::total_order_key(a[i * d + i]), 0, i))
+        .collect();
+    keyed.sort_unstable();
+    let order: Vec<usize> = keyed.into_iter().map(|k| k.2).collect();
     let vals: Vec<f64> = order.iter().map(|&i| a[i * d + i]).collect();
     let mut vecs = vec![0.0; d * d];
     for (r, &col) in order.iter().enumerate() {

@@ -327,9 +327,13 @@ impl<'a, DB: DrawingBackend> ParticlePainter<'a, DB> {
     fn attention_arrows(&self, focus: usize) -> DrawResult<DB> {
         let (scale, dot_r) = (self.scale, self.dot_r);
         let origin = self.token_px(focus);
-        let mut row = self.run.attention_row(self.k, focus);
-        row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        row.truncate(MAX_ARROWS);
+        // heaviest first, ties by index (`all` is in index order; `!` reverses the key's order)
+        let all = self.run.attention_row(self.k, focus);
+        let mut keyed: Vec<(i64, i64, usize)> = (all.iter().enumerate())
+            .map(|(p, &(_, w))| (!td_particles::total_order_key(w), 0, p))
+            .collect();
+        keyed.sort_unstable();
+        let row: Vec<(usize, f64)> = keyed.iter().take(MAX_ARROWS).map(|k| all[k.2]).collect();
         let w_max = row.iter().map(|r| r.1).fold(0.0f64, f64::max);
         for &(j, weight) in &row {
             if j == focus || w_max <= 0.0 {
