@@ -6,10 +6,10 @@
 //! anchor and never measured, and every f64 -> pixel conversion is guarded so no NaN reaches a
 //! backend.
 //!
-//! - [`particles`]: the particles figure (one panel per rule: positions, trails, hulls, leaders,
-//!   attention arrows), framed by [`axes`] (grid, 3-D box and triad, dominance cells) through
-//!   [`frame`]'s [`ParticleFrame`], its data <-> pixel map;
-//! - [`plots`]: the diagnostics figure (sizes, clusters, asymmetry, delta over the steps).
+//! - `particles`: the particles figure (one panel per rule: positions, trails, hulls, leaders,
+//!   attention arrows), framed by `axes` (grid, 3-D box and triad, dominance cells) through
+//!   `frame`'s [`ParticleFrame`], its data <-> pixel map;
+//! - `plots`: the diagnostics figure (sizes, clusters, asymmetry, delta over the steps).
 //!
 //! This file holds what both share: colours, the legend, guards.
 
