@@ -24,7 +24,16 @@ function report(error) {
 if (named && named[1] !== here && pages.has(named[1])) {
   location.replace(pages.get(named[1]) + location.hash);
 } else {
-  import(`./td-${here}.js`)
-    .then(({ default: init }) => init({ module_or_path: new URL(`./td-${here}_bg.wasm`, import.meta.url) }))
+  // Compiled here rather than by the glue so the page's worker can be handed the same module
+  // (window.tdWasmModule; see worker.js) instead of downloading and compiling it again.
+  const url = new URL(`./td-${here}_bg.wasm`, import.meta.url);
+  const compiled = WebAssembly.compileStreaming(fetch(url)).catch(() =>
+    fetch(url).then((response) => response.arrayBuffer()).then((bytes) => WebAssembly.compile(bytes)),
+  );
+  Promise.all([import(`./td-${here}.js`), compiled])
+    .then(([{ default: init }, module]) => {
+      window.tdWasmModule = module;
+      return init({ module_or_path: module });
+    })
     .catch(report);
 }

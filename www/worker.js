@@ -8,12 +8,17 @@ const SLICE_MS = 40;
 let wasm = null;
 let latest = -1;
 
-const ready = /^[a-z-]+$/.test(explorer || '')
-  ? import(`./td-${explorer}.js`).then(async (module) => {
-      await module.default({ module_or_path: new URL(`./td-${explorer}_bg.wasm`, import.meta.url) });
-      wasm = module;
-    })
-  : Promise.reject(new Error(`no explorer named ${explorer}`));
+let ready = null;
+
+// The page sends its compiled module first (WebAssembly.Module is shared, not copied): the worker
+// neither downloads nor compiles the wasm again. Without one it loads the module by its URL.
+function load(module) {
+  if (!/^[a-z-]+$/.test(explorer || '')) return Promise.reject(new Error(`no explorer named ${explorer}`));
+  return import(`./td-${explorer}.js`).then(async (glue) => {
+    await glue.default({ module_or_path: module || new URL(`./td-${explorer}_bg.wasm`, import.meta.url) });
+    wasm = glue;
+  });
+}
 
 const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -33,12 +38,17 @@ async function run({ generation, hash, payload }) {
 
 self.onmessage = async (event) => {
   const msg = event.data || {};
+  if (msg.type === 'module') {
+    ready ??= load(msg.module instanceof WebAssembly.Module ? msg.module : null);
+    return;
+  }
   if (msg.type === 'cancel') {
     latest = -1;
     return;
   }
   if (msg.type !== 'job') return;
   latest = msg.generation;
+  ready ??= load(null);
   try {
     await ready;
     if (msg.generation === latest) await run(msg);

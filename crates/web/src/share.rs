@@ -163,15 +163,27 @@ pub fn export_png(figure: &str, factor: f64) {
     let Some((canvas, name, px_w, px_h)) = prepared else {
         return;
     };
-    let callback = Closure::once_into_js(move |blob: Option<Blob>| match blob {
+    // Encoded synchronously, inside the click's task: a download started later (from toBlob's
+    // callback) loses the click's user activation, and browsers then may drop it (seen in
+    // headless Chromium after earlier downloads; Safari is strict about it too).
+    match png_blob(&canvas) {
         Some(blob) if download(&blob, &name) => {
             status(&format!("Saved {name} ({px_w}×{px_h} px)"));
         }
         _ => status(&format!("Could not save {name}")),
-    });
-    if canvas.to_blob(callback.unchecked_ref()).is_err() {
-        status("Could not encode the PNG");
     }
+}
+
+/// The canvas as a PNG blob, encoded now (`toDataURL`, then the base64 decoded).
+fn png_blob(canvas: &HtmlCanvasElement) -> Option<Blob> {
+    let url = canvas.to_data_url_with_type("image/png").ok()?;
+    let base64 = url.strip_prefix("data:image/png;base64,")?;
+    let binary = dom::window().atob(base64).ok()?;
+    let bytes: Vec<u8> = binary.chars().map(|c| c as u32 as u8).collect();
+    let parts = Array::of1(&js_sys::Uint8Array::from(bytes.as_slice()));
+    let options = BlobPropertyBag::new();
+    options.set_type("image/png");
+    Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()
 }
 
 pub fn export_csv() {

@@ -125,6 +125,15 @@ impl Remote {
                     });
                     worker.set_onerror(Some(failed.as_ref().unchecked_ref()));
                     failed.forget();
+                    // The page's compiled module (www/boot.js), so the worker does not fetch and
+                    // compile the wasm again.
+                    let module = Reflect::get(&js_sys::global(), &"tdWasmModule".into()).ok();
+                    if let Some(module) = module.filter(|m| !m.is_undefined()) {
+                        let msg = Object::new();
+                        let _ = Reflect::set(&msg, &"type".into(), &"module".into());
+                        let _ = Reflect::set(&msg, &"module".into(), &module);
+                        let _ = worker.post_message(&msg);
+                    }
                     self.worker = Some(worker);
                 }
                 Err(_) => self.unavailable = true,
