@@ -29,5 +29,14 @@ fi
 
 rc=0
 node --test --test-concurrency=1 --test-reporter=spec tests/engines/ || rc=$?
+# One retry, loudly: two intermittent failures are known and open (issue 11): WebKitGTK 2.50 now and
+# then reads out one NaN (null) in an attention series that Chromium and Firefox never do, and
+# Firefox sometimes reports "ResizeObserver loop completed with undelivered notifications" from
+# the embed example. A failure that repeats still fails the suite.
+if [ "$rc" != 0 ]; then
+  echo "[engines] FAILED once (exit $rc, the failures are printed above): retrying the whole suite"
+  rc=0
+  node --test --test-concurrency=1 --test-reporter=spec tests/engines/ || rc=$?
+fi
 echo "[engines] cross-engine suite: $((SECONDS - START)) s, exit $rc"
 exit "$rc"
