@@ -665,25 +665,22 @@ impl Run {
 
     /// Normalise `self.u` (log-weights, largest entry `m`) and store a sample at time t.
     fn record_from_u(&mut self, t: f64, m: f64) {
-        let sums = if m.is_finite() {
+        let (log_norm, inv) = if m.is_finite() {
             let sum = lanes::exp_shifted(&self.u, m, &mut self.p);
-            let reference = Reference {
-                s: &self.s_c,
-                t: &self.target_c,
-                log_t: &self.log_target_c,
-            };
-            let (log_norm, inv) = (m + sum.ln(), 1.0 / sum);
-            lanes::normalise_and_measure(&mut self.u, &mut self.p, log_norm, inv, &reference)
+            (m + sum.ln(), 1.0 / sum)
         } else {
-            // No mass anywhere (cannot happen on a non-empty face): uniform, as normalise_log_into.
+            // No mass anywhere (cannot happen on a non-empty face): uniform, as normalise_log_into
+            // leaves it (already normalised).
             normalise_log_into(&mut self.u, &mut self.p);
-            let reference = Reference {
-                s: &self.s_c,
-                t: &self.target_c,
-                log_t: &self.log_target_c,
-            };
-            lanes::normalise_and_measure(&mut self.u, &mut self.p, 0.0, 1.0, &reference)
+            (0.0, 1.0)
         };
+        let reference = Reference {
+            s: &self.s_c,
+            t: &self.target_c,
+            log_t: &self.log_target_c,
+        };
+        let sums =
+            lanes::normalise_and_measure(&mut self.u, &mut self.p, log_norm, inv, &reference);
         self.record(t, &sums);
     }
 

@@ -17,6 +17,8 @@
 //! own size no two summation orders agree, relative to the size of its terms they do. The test
 //! prints the worst difference of each quantity (`-- --nocapture`).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -29,21 +31,7 @@ use td_flows::truncation::{support, TruncOrder, Truncation};
 const FIXTURE: &str = "tests/kernel_reference.txt";
 const REL_TOL: f64 = 1e-12;
 
-/// Tiny deterministic generator for test inputs (xorshift64*).
-struct Rand(u64);
-impl Rand {
-    fn u(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn simplex(&mut self, v: usize) -> Vec<f64> {
-        let x: Vec<f64> = (0..v).map(|_| -(1.0 - self.u()).ln()).collect();
-        let s: f64 = x.iter().sum();
-        x.into_iter().map(|a| a / s).collect()
-    }
-}
+use common::Rand;
 
 const FLOWS: [(Flow, &str); 4] = [
     (Flow::Replicator, "A"),

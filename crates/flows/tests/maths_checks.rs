@@ -1,6 +1,8 @@
 //! Reproducible checks of the maths core against `docs/maths/next-token-flows.md`.
 //! Every check here can fail: numbers are asserted, not just printed.
 
+mod common;
+
 use td_flows::flows::{
     entropic_closed, mirror_closed, mirror_regime, mirror_step, mw_closed, mw_step,
     replicator_closed, velocity, Flow, Kappa, MirrorRegime,
@@ -18,24 +20,7 @@ use td_flows::truncation::{project_to_face, support, truncated_target, TruncOrde
 
 // ---------- helpers ----------
 
-/// Tiny deterministic generator for test inputs (xorshift64*).
-struct Rand(u64);
-impl Rand {
-    fn u(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, a: f64, b: f64) -> f64 {
-        a + (b - a) * self.u()
-    }
-    fn simplex(&mut self, v: usize) -> Vec<f64> {
-        let x: Vec<f64> = (0..v).map(|_| -(1.0 - self.u()).ln()).collect();
-        let s: f64 = x.iter().sum();
-        x.into_iter().map(|a| a / s).collect()
-    }
-}
+use common::Rand;
 
 fn corners(v: usize) -> [usize; 3] {
     [0, 1.min(v - 1), 2.min(v - 1)]
