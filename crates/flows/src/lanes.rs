@@ -1,10 +1,14 @@
-//! The per-sample kernels of a closed-form run, two entries at a time.
+//! The per-sample kernels of a run, two entries at a time.
 //!
-//! A sample of a large vocabulary (V = 50,257) is three passes over V: log-weights and their max,
-//! `exp` and the normaliser, then the normalised logs and every diagnostic. Written on a pair type
-//! [`L2`], they run as WebAssembly SIMD (`f64x2`) in the page, where the crate is compiled for size
-//! (no loop vectorisation), and as plain pairs natively. Both perform the same IEEE operations in
-//! the same order, so the page and the native renderer get the same bits.
+//! A closed-form sample of a large vocabulary (V = 50,257) is two passes over V: [`exp_affine`]
+//! (the weights `exp(a·log p0 + b·s - m)` and their sum, the shift `m` and the range of the
+//! exponents known beforehand from [`crate::hull`]), then [`measure_affine`] (every diagnostic,
+//! recomputing `log p` rather than storing it). Integrated and iterated runs use the three-pass
+//! form: [`affine_log_weights`] or their own log-weights, [`exp_shifted`], [`normalise_and_measure`].
+//! Both give the same bits for the same log-weights. Written on a pair type [`L2`], they run as
+//! WebAssembly SIMD (`f64x2`) in the page, where the crate is compiled for size (no loop
+//! vectorisation), and as plain pairs natively. Both perform the same IEEE operations in the same
+//! order, so the page and the native renderer get the same bits.
 //!
 //! [`exp_nonpos`] is our own `exp` for `x <= 0` (fdlibm's reduction and polynomial, under 1 ulp),
 //! so that it vectorises and is the same function natively and in the page (the platform `exp`
@@ -221,44 +225,121 @@ const EXPONENT_FROM_SHIFTED: i64 = 1023 - SHIFTER.to_bits() as i64;
 /// Below this `exp` is 0 in f64 (it underflows past the smallest subnormal).
 const EXP_UNDERFLOW: f64 = -745.2;
 
+/// The constants of [`exp_nonpos`] as lanes. The kernels take them through [`ExpConsts::hoisted`]
+/// so that they are built once before a loop: the WebAssembly engines would otherwise rebuild
+/// every `v128.const` on every iteration (about 15 per pair of entries).
+#[derive(Clone, Copy)]
+pub struct ExpConsts {
+    inv_ln2: L2,
+    shifter: L2,
+    ln2_hi: L2,
+    ln2_lo: L2,
+    p: [L2; 5],
+    one: L2,
+    two: L2,
+    k_floor: L2,
+    underflow: L2,
+    zero: L2,
+}
+
+impl ExpConsts {
+    // fdlibm's constants, by their bits (ln 2 split so that k·LN2_HI is exact), then ours.
+    const VALUES: [f64; 14] = [
+        f64::from_bits(0x3ff7_1547_652b_82fe), // 1/ln 2
+        SHIFTER,
+        f64::from_bits(0x3fe6_2e42_fee0_0000), // ln 2, high part
+        f64::from_bits(0x3dea_39ef_3579_3c76), // ln 2, low part
+        f64::from_bits(0x3fc5_5555_5555_553e), // P1 1.66666666666666019037e-01
+        f64::from_bits(0xbf66_c16c_16be_bd93), // P2 -2.77777777770155933842e-03
+        f64::from_bits(0x3f11_566a_af25_de2c), // P3 6.61375632143793436117e-05
+        f64::from_bits(0xbebb_bd41_c5d2_6bf1), // P4 -1.65339022054652515390e-06
+        f64::from_bits(0x3e66_3769_72be_a4d0), // P5 4.13813679705723846039e-08
+        1.0,
+        2.0,
+        -1000.0, // the smaller power of two stays normal
+        EXP_UNDERFLOW,
+        0.0,
+    ];
+
+    fn from(v: [f64; 14]) -> ExpConsts {
+        ExpConsts {
+            inv_ln2: L2::splat(v[0]),
+            shifter: L2::splat(v[1]),
+            ln2_hi: L2::splat(v[2]),
+            ln2_lo: L2::splat(v[3]),
+            p: [v[4], v[5], v[6], v[7], v[8]].map(L2::splat),
+            one: L2::splat(v[9]),
+            two: L2::splat(v[10]),
+            k_floor: L2::splat(v[11]),
+            underflow: L2::splat(v[12]),
+            zero: L2::splat(v[13]),
+        }
+    }
+
+    /// As compile-time constants (one-off evaluations).
+    #[inline(always)]
+    pub fn inline() -> ExpConsts {
+        ExpConsts::from(Self::VALUES)
+    }
+
+    /// Built at run time, once, for a loop (the values are hidden from the optimiser so that it
+    /// cannot turn them back into per-iteration constants).
+    #[inline(always)]
+    pub fn hoisted() -> ExpConsts {
+        ExpConsts::from(core::hint::black_box(Self::VALUES))
+    }
+}
+
 /// `exp(x)` for `x <= 0` (and `-inf`), two lanes: fdlibm's `e_exp.c` — `x = k ln2 + r`,
 /// `|r| <= ln2/2`, a degree-5 minimax polynomial in `r²` — with `2^k` applied as two normal
 /// factors so subnormal results round once. Under 1 ulp; 0 below -745.2.
 #[inline(always)]
 pub fn exp_nonpos(x: L2) -> L2 {
-    // fdlibm's constants, by their bits (ln 2 split so that k·LN2_HI is exact).
-    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
-    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-    const INV_LN2: f64 = f64::from_bits(0x3ff7_1547_652b_82fe);
-    const P1: f64 = f64::from_bits(0x3fc5_5555_5555_553e); // 1.66666666666666019037e-01
-    const P2: f64 = f64::from_bits(0xbf66_c16c_16be_bd93); // -2.77777777770155933842e-03
-    const P3: f64 = f64::from_bits(0x3f11_566a_af25_de2c); // 6.61375632143793436117e-05
-    const P4: f64 = f64::from_bits(0xbebb_bd41_c5d2_6bf1); // -1.65339022054652515390e-06
-    const P5: f64 = f64::from_bits(0x3e66_3769_72be_a4d0); // 4.13813679705723846039e-08
-    let k = x
-        .mul(L2::splat(INV_LN2))
-        .add(L2::splat(SHIFTER))
-        .sub(L2::splat(SHIFTER));
-    let hi = x.sub(k.mul(L2::splat(LN2_HI)));
-    let lo = k.mul(L2::splat(LN2_LO));
+    exp_nonpos_with(x, &ExpConsts::inline())
+}
+
+/// [`exp_nonpos`] with its constants given.
+#[inline(always)]
+pub fn exp_nonpos_with(x: L2, c: &ExpConsts) -> L2 {
+    let (y, k) = exp_reduced(x, c);
+    // 2^k as 2^k1 · 2^k2, both normal (k down to -1075 gives subnormal results, rounded once).
+    let k1 = k.max(c.k_floor);
+    let e = y.mul(k1.pow2()).mul(k.sub(k1).pow2());
+    x.gt_select(c.underflow, e, c.zero)
+}
+
+/// Below this [`exp_narrow`] may not be used (`k` would pass -1000).
+pub const NARROW_EXP_MIN: f64 = -690.0;
+
+/// [`exp_nonpos`] for `x` in `[NARROW_EXP_MIN, 0]` (a little above 0 is fine): the same bits
+/// with one power of two and no underflow test (there `k >= -1000`, so `2^(k - k1)` is 1).
+#[inline(always)]
+pub fn exp_narrow(x: L2, c: &ExpConsts) -> L2 {
+    let (y, k) = exp_reduced(x, c);
+    y.mul(k.pow2())
+}
+
+/// fdlibm's reduction and polynomial: `exp(x) = y·2^k`, `y` in about `[0.7, 1.42]`.
+#[inline(always)]
+fn exp_reduced(x: L2, c: &ExpConsts) -> (L2, L2) {
+    let k = x.mul(c.inv_ln2).add(c.shifter).sub(c.shifter);
+    let hi = x.sub(k.mul(c.ln2_hi));
+    let lo = k.mul(c.ln2_lo);
     let r = hi.sub(lo);
     let t = r.mul(r);
-    let poly = L2::splat(P4)
-        .add(t.mul(L2::splat(P5)))
+    let [p1, p2, p3, p4, p5] = c.p;
+    let poly = p4
+        .add(t.mul(p5))
         .mul(t)
-        .add(L2::splat(P3))
+        .add(p3)
         .mul(t)
-        .add(L2::splat(P2))
+        .add(p2)
         .mul(t)
-        .add(L2::splat(P1))
+        .add(p1)
         .mul(t);
-    let c = r.sub(poly);
-    let two = L2::splat(2.0);
-    let y = L2::splat(1.0).add(r.mul(c).div(two.sub(c)).sub(lo).add(hi));
-    // 2^k as 2^k1 · 2^k2, both normal (k down to -1075 gives subnormal results, rounded once).
-    let k1 = k.max(L2::splat(-1000.0));
-    let e = y.mul(k1.pow2()).mul(k.sub(k1).pow2());
-    x.gt_select(L2::splat(EXP_UNDERFLOW), e, L2::splat(0.0))
+    let q = r.sub(poly);
+    let y = c.one.add(r.mul(q).div(c.two.sub(q)).sub(lo).add(hi));
+    (y, k)
 }
 
 /// A pair of entries as [`L2`].
@@ -334,16 +415,17 @@ pub fn affine_log_weights(log_p0: &[f64], s: &[f64], a: f64, b: f64, u: &mut [f6
 pub fn exp_shifted(u: &[f64], m: f64, p: &mut [f64]) -> f64 {
     assert_eq!(p.len(), u.len(), "exp_shifted: lengths differ");
     let vm = L2::splat(m);
+    let c = ExpConsts::hoisted();
     let (u2, u_tail) = u.as_chunks::<2>();
     let (p2, p_tail) = p.as_chunks_mut::<2>();
     let mut sum = L2::splat(0.0);
     for (po, ui) in p2.iter_mut().zip(u2) {
-        let e = exp_nonpos(pair(ui).sub(vm));
+        let e = exp_nonpos_with(pair(ui).sub(vm), &c);
         put(po, e);
         sum = sum.add(e);
     }
     if !p_tail.is_empty() {
-        let e = exp_nonpos(tail(u_tail, f64::NEG_INFINITY).sub(vm));
+        let e = exp_nonpos_with(tail(u_tail, f64::NEG_INFINITY).sub(vm), &c);
         put_tail(p_tail, e);
         sum = sum.add(e);
     }
@@ -389,6 +471,28 @@ impl Acc {
         *kl_from = kl_from.add(t.gt_select(zero, t.mul(lt.sub(lp)), zero));
         *tv = tv.add(p.sub(t).abs());
     }
+
+    /// [`Acc::add`] when every `p` and `t` is positive: the same sums, no selects.
+    #[inline(always)]
+    fn add_positive(&mut self, lp: L2, p: L2, s: L2, t: L2, lt: L2) {
+        let [e, h, kl_to, kl_from, tv] = &mut self.0;
+        *e = e.add(p.mul(s));
+        *h = h.sub(p.mul(lp));
+        *kl_to = kl_to.add(p.mul(lp.sub(lt)));
+        *kl_from = kl_from.add(t.mul(lt.sub(lp)));
+        *tv = tv.add(p.sub(t).abs());
+    }
+
+    fn sums(self) -> Sums {
+        let [e, h, kl_to, kl_from, tv] = self.0.map(sum_lanes);
+        Sums {
+            expected_score: e,
+            entropy: h,
+            kl_to,
+            kl_from,
+            abs_diff: tv,
+        }
+    }
 }
 
 /// Turns `u` (log-weights) into normalised logs `u - log_norm` and `p` (holding `exp(u - m)`) into
@@ -428,14 +532,139 @@ pub fn normalise_and_measure(
         let (s, t, lt) = (tail(s_tail, 0.0), tail(t_tail, 0.0), tail(lt_tail, 0.0));
         acc.add(lp, pi, s, t, lt);
     }
-    let [e, h, kl_to, kl_from, tv] = acc.0.map(sum_lanes);
-    Sums {
-        expected_score: e,
-        entropy: h,
-        kl_to,
-        kl_from,
-        abs_diff: tv,
+    acc.sums()
+}
+
+/// A closed-form sample in two passes over V, without storing the log-weights: [`exp_affine`]
+/// (weights and normaliser), then [`measure_affine`] (diagnostics). Together they give the bits of
+/// [`affine_log_weights`], [`exp_shifted`] and [`normalise_and_measure`] for the same shift `m`,
+/// and leave `e = exp(u - m)` for the caller to scale by `1/Σe` where it needs `p`.
+///
+/// `narrow`: every `u - m` is in `[NARROW_EXP_MIN, 0]` and `log p0` is finite (known from the
+/// extremes of `u`, [`crate::hull`]), so [`exp_narrow`] applies and every weight is positive.
+pub fn exp_affine(
+    log_p0: &[f64],
+    s: &[f64],
+    (a, b): (f64, f64),
+    m: f64,
+    narrow: bool,
+    e: &mut [f64],
+) -> f64 {
+    if narrow {
+        exp_affine_with::<true>(log_p0, s, a, b, m, e)
+    } else {
+        exp_affine_with::<false>(log_p0, s, a, b, m, e)
     }
+}
+
+#[inline(always)]
+fn exp_affine_with<const NARROW: bool>(
+    log_p0: &[f64],
+    s: &[f64],
+    a: f64,
+    b: f64,
+    m: f64,
+    e: &mut [f64],
+) -> f64 {
+    let n = e.len();
+    assert!(
+        log_p0.len() == n && s.len() == n,
+        "exp_affine: lengths differ"
+    );
+    let (va, vb, vm) = (L2::splat(a), L2::splat(b), L2::splat(m));
+    let c = ExpConsts::hoisted();
+    let (l2, l_tail) = log_p0.as_chunks::<2>();
+    let (s2, s_tail) = s.as_chunks::<2>();
+    let (e2, e_tail) = e.as_chunks_mut::<2>();
+    let mut sum = L2::splat(0.0);
+    for ((eo, l), si) in e2.iter_mut().zip(l2).zip(s2) {
+        let w = if NARROW {
+            va.mul(pair(l)).add(vb.mul(pair(si)))
+        } else {
+            affine_pair(pair(l), pair(si), va, vb)
+        };
+        let x = w.sub(vm);
+        let w = if NARROW {
+            exp_narrow(x, &c)
+        } else {
+            exp_nonpos_with(x, &c)
+        };
+        put(eo, w);
+        sum = sum.add(w);
+    }
+    if !e_tail.is_empty() {
+        let w = affine_pair(tail(l_tail, f64::NEG_INFINITY), tail(s_tail, 0.0), va, vb);
+        let w = exp_nonpos_with(w.sub(vm), &c);
+        put_tail(e_tail, w);
+        sum = sum.add(w);
+    }
+    sum_lanes(sum)
+}
+
+/// The diagnostics' sums of a sample whose weights `e` came from [`exp_affine`]: `log p` is
+/// recomputed as `a·log p0 + b·s - log_norm` (the bits [`normalise_and_measure`] reads back),
+/// `p = e·inv`; nothing is written. `positive`: `narrow` held for `e` and every `t` is positive.
+pub fn measure_affine(
+    log_p0: &[f64],
+    s: &[f64],
+    (a, b): (f64, f64),
+    (log_norm, inv): (f64, f64),
+    e: &[f64],
+    r: &Reference,
+    positive: bool,
+) -> Sums {
+    if positive {
+        measure_affine_with::<true>(log_p0, s, a, b, log_norm, inv, e, r)
+    } else {
+        measure_affine_with::<false>(log_p0, s, a, b, log_norm, inv, e, r)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn measure_affine_with<const POSITIVE: bool>(
+    log_p0: &[f64],
+    s: &[f64],
+    a: f64,
+    b: f64,
+    log_norm: f64,
+    inv: f64,
+    e: &[f64],
+    r: &Reference,
+) -> Sums {
+    let n = e.len();
+    assert!(log_p0.len() == n && s.len() == n && r.s.len() == n);
+    assert!(r.t.len() == n && r.log_t.len() == n);
+    let (va, vb, vl, vinv) = (
+        L2::splat(a),
+        L2::splat(b),
+        L2::splat(log_norm),
+        L2::splat(inv),
+    );
+    let mut acc = Acc([L2::splat(0.0); 5]);
+    let (l2, l_tail) = log_p0.as_chunks::<2>();
+    let (s2, s_tail) = s.as_chunks::<2>();
+    let (e2, e_tail) = e.as_chunks::<2>();
+    let (t2, t_tail) = r.t.as_chunks::<2>();
+    let (lt2, lt_tail) = r.log_t.as_chunks::<2>();
+    let rows = l2.iter().zip(s2).zip(e2).zip(t2.iter().zip(lt2));
+    for (((l, si), ei), (t, lt)) in rows {
+        let (s, p) = (pair(si), pair(ei).mul(vinv));
+        if POSITIVE {
+            let lp = va.mul(pair(l)).add(vb.mul(s)).sub(vl);
+            acc.add_positive(lp, p, s, pair(t), pair(lt));
+        } else {
+            let lp = affine_pair(pair(l), s, va, vb).sub(vl);
+            acc.add(lp, p, s, pair(t), pair(lt));
+        }
+    }
+    if !e_tail.is_empty() {
+        let s = tail(s_tail, 0.0);
+        let lp = affine_pair(tail(l_tail, f64::NEG_INFINITY), s, va, vb).sub(vl);
+        let p = tail(e_tail, 0.0).mul(vinv);
+        acc.add(lp, p, s, tail(t_tail, 0.0), tail(lt_tail, 0.0));
+    }
+    acc.sums()
 }
 
 #[cfg(test)]
@@ -501,6 +730,48 @@ mod tests {
         #[test]
         fn exp_small_arguments(x in -1e-3f64..=0.0) {
             prop_assert!(ulps(exp1(x), x.exp()) <= 1);
+        }
+
+        /// The two-pass kernels give the three-pass kernels' bits, in both of their modes.
+        #[test]
+        fn two_passes_match_three(
+            raw in proptest::collection::vec((-30.0f64..0.0, -5.0f64..5.0, 0u8..8, 0u8..8), 1..41),
+            a in 0.0f64..2.0,
+            b in -3.0f64..3.0,
+            wide in any::<bool>(),
+        ) {
+            // `wide`: some -inf entries and some weights far below the narrow range.
+            let l: Vec<f64> = raw.iter().map(|&(x, _, z, _)| match (wide, z) {
+                (true, 0) => f64::NEG_INFINITY,
+                (true, 1) => x * 40.0,
+                _ => x,
+            }).collect();
+            let s: Vec<f64> = raw.iter().map(|&(_, y, _, _)| y).collect();
+            let mut t: Vec<f64> = raw.iter().map(|&(_, _, _, w)| if wide && w == 0 { 0.0 } else { 1.0 + w as f64 }).collect();
+            t[0] = 1.0; // some target mass
+            let total: f64 = t.iter().sum();
+            let t: Vec<f64> = t.iter().map(|x| x / total).collect();
+            let log_t: Vec<f64> = t.iter().map(|x| x.ln()).collect();
+            let reference = Reference { s: &s, t: &t, log_t: &log_t };
+
+            let mut u = vec![0.0; l.len()];
+            let m = affine_log_weights(&l, &s, a, b, &mut u);
+            prop_assume!(m.is_finite());
+            let mut p = vec![0.0; l.len()];
+            let z = exp_shifted(&u, m, &mut p);
+            let (ln, inv) = (m + z.ln(), 1.0 / z);
+            let old = normalise_and_measure(&mut u, &mut p, ln, inv, &reference);
+
+            let min = u.iter().copied().fold(f64::INFINITY, f64::min) + ln;
+            let narrow = min - m >= NARROW_EXP_MIN;
+            let mut e = vec![0.0; l.len()];
+            let z2 = exp_affine(&l, &s, (a, b), m, narrow, &mut e);
+            prop_assert_eq!(z2.to_bits(), z.to_bits());
+            let p2: Vec<f64> = e.iter().map(|x| x * inv).collect();
+            prop_assert_eq!(&p2, &p);
+            let positive = narrow && t.iter().all(|&x| x > 0.0);
+            let new = measure_affine(&l, &s, (a, b), (ln, inv), &e, &reference, positive);
+            prop_assert_eq!(new, old);
         }
 
         /// Odd lengths, `-inf` entries: the same values as the plain formulas.

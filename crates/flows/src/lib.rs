@@ -39,14 +39,17 @@
 //! - [`logits`]: seeded generated logits ([`generate`](logits::generate)); the algorithm is part of
 //!   the link format and is spelled out there.
 //! - [`integrate`]: fixed-step RK4 and the stiff ETD2RK fallback.
-//! - [`lanes`]: the per-sample kernels of closed-form runs, two entries at a time (WebAssembly
-//!   SIMD in the page, the same operations natively), with their own `exp`.
+//! - [`lanes`]: the per-sample kernels of runs, two entries at a time (WebAssembly SIMD in the
+//!   page, the same operations natively), with their own `exp`.
+//! - [`hull`]: the convex hull of the points `(log p0_i, s_i)`, which gives every closed-form
+//!   sample's largest and smallest log-weight without a pass over V.
 //! - [`run`]: one trajectory, computed incrementally: a [`RunSpec`](run::RunSpec) becomes a
 //!   [`Run`](run::Run), advanced in chunks so a page never freezes; each stored
 //!   [`Sample`](run::Sample) carries the lumped corner probabilities and
 //!   [`Diagnostics`](run::Diagnostics).
 
 pub mod flows;
+pub mod hull;
 pub mod integrate;
 pub mod lanes;
 pub mod logits;

@@ -41,6 +41,7 @@ use super::flows::{
     closed_coefficients, finite_range, kappa_value, mirror_step, mw_step, Flow, Kappa,
     DIVERGENCE_RANGE,
 };
+use super::hull::AffineHull;
 use super::integrate::{etd2_step, rk4_step, Rk4Scratch};
 use super::lanes::{self, Reference};
 use super::scores::{interior_rest_point, is_antisymmetric, Adjust};
@@ -169,9 +170,16 @@ pub struct Run {
     lambda: Vec<f64>,
     scratch: Rk4Scratch,
     u: Vec<f64>,
+    /// The current sample's `p`, as `p_scale · p` (closed forms leave the weights `exp(u - m)`
+    /// and their `1/Σ`; the other modes store `p` with `p_scale = 1`).
     p: Vec<f64>,
+    p_scale: f64,
     /// `p` holds a sample not yet copied into `final_p` (done once per [`Run::advance`]).
     p_pending: bool,
+    /// Closed forms: the hull giving each sample's shift and range without a pass over V.
+    hull: AffineHull,
+    /// Every entry of the (face) target is positive: the sums need no zero-mass selects.
+    target_positive: bool,
 }
 
 /// Largest |entry| (0 for empty).
@@ -492,6 +500,12 @@ impl Run {
             final_p[i] = x;
         }
 
+        let hull = if matches!(mode, Mode::Closed) {
+            AffineHull::new(&log_p0_c, &s_c)
+        } else {
+            AffineHull::default()
+        };
+        let target_positive = target.target_c.iter().all(|&t| t > 0.0);
         Run {
             temp: set.temp,
             kappa: set.kappa,
@@ -520,7 +534,10 @@ impl Run {
             scratch: Rk4Scratch::new(model.state_len(n)),
             u: vec![0.0; n],
             p: vec![0.0; n],
+            p_scale: 1.0,
             p_pending: false,
+            hull,
+            target_positive,
             model,
             active,
             spec,
@@ -552,7 +569,7 @@ impl Run {
         if self.p_pending {
             self.p_pending = false;
             for (&i, &x) in self.active.iter().zip(&self.p) {
-                self.final_p[i] = x;
+                self.final_p[i] = x * self.p_scale;
             }
         }
         self.finished
@@ -633,6 +650,10 @@ impl Run {
 
     fn closed_sample(&mut self) {
         let (t, k) = self.schedule[self.next];
+        if self.closed_two_pass(t, k) {
+            self.next += 1;
+            return;
+        }
         if let Some(m) = self.closed_u(t, k) {
             self.record_from_u(t, m);
             self.next += 1;
@@ -663,6 +684,44 @@ impl Run {
         self.finished = true;
     }
 
+    /// A closed-form sample in two passes over V, shift and range from the hull (no stored
+    /// log-weights); false when the hull cannot give them (no finite entry, an overflowing
+    /// coefficient) or Flow D diverged there: the caller takes the scanning path.
+    fn closed_two_pass(&mut self, t: f64, k: u64) -> bool {
+        let flow = self.spec.flow;
+        let Some(coef) = closed_coefficients(flow, self.temp, self.kappa, self.eta, t, k) else {
+            return false;
+        };
+        let Some(ext) = self.hull.extremes(coef.0, coef.1) else {
+            return false;
+        };
+        if flow == Flow::EntropicMirror && ext.max - ext.min > DIVERGENCE_RANGE {
+            return false;
+        }
+        let m = ext.max;
+        let narrow = !ext.has_zero_mass && ext.min - m >= lanes::NARROW_EXP_MIN;
+        let sum = lanes::exp_affine(&self.log_p0_c, &self.s_c, coef, m, narrow, &mut self.p);
+        let (log_norm, inv) = (m + sum.ln(), 1.0 / sum);
+        let reference = Reference {
+            s: &self.s_c,
+            t: &self.target_c,
+            log_t: &self.log_target_c,
+        };
+        let positive = narrow && self.target_positive;
+        let sums = lanes::measure_affine(
+            &self.log_p0_c,
+            &self.s_c,
+            coef,
+            (log_norm, inv),
+            &self.p,
+            &reference,
+            positive,
+        );
+        self.p_scale = inv;
+        self.record(t, &sums);
+        true
+    }
+
     /// Normalise `self.u` (log-weights, largest entry `m`) and store a sample at time t.
     fn record_from_u(&mut self, t: f64, m: f64) {
         let (log_norm, inv) = if m.is_finite() {
@@ -681,12 +740,14 @@ impl Run {
         };
         let sums =
             lanes::normalise_and_measure(&mut self.u, &mut self.p, log_norm, inv, &reference);
+        self.p_scale = 1.0;
         self.record(t, &sums);
     }
 
-    /// Store a sample from `self.u` (normalised log p), `self.p` and their sums.
+    /// Store a sample from `self.p · self.p_scale`, its sums and (models with a conserved
+    /// quantity, never closed forms) `self.u` holding the normalised log p.
     fn record(&mut self, t: f64, sums: &lanes::Sums) {
-        let (lp, p) = (&self.u, &self.p);
+        let (lp, p, scale) = (&self.u, &self.p, self.p_scale);
         let h = sums.entropy.max(0.0);
         let kl_from = if self.active.len() < self.face_n {
             f64::INFINITY
@@ -708,7 +769,7 @@ impl Run {
         };
         let mut lumped = [0.0; 4];
         for (slot, pos) in lumped.iter_mut().zip(self.corner_pos) {
-            *slot = pos.map_or(0.0, |j| p[j]);
+            *slot = pos.map_or(0.0, |j| p[j] * scale);
         }
         lumped[3] = (1.0 - lumped[0] - lumped[1] - lumped[2]).max(0.0);
         self.p_pending = true;
