@@ -73,11 +73,11 @@ pub fn closed_coefficients(
         Flow::Replicator => Some((1.0, t / temp)),
         Flow::MultiplicativeWeights => Some((1.0, k as f64 * eta / temp)),
         Flow::Entropic => {
-            // lambda by the lane exp (the platform's expm1 costs ~35 ns in the page, per sample);
+            // lambda by our exp (the platform's expm1 costs ~35 ns in the page, per sample);
             // expm1 only where 1 - lambda would lose digits (lambda > e^-0.5: 1 - lambda is then
             // accurate to a few 1e-16 relative).
             let x = -kappa * temp * t;
-            let lambda = lanes::exp_nonpos(lanes::L2::splat(x)).lanes()[0];
+            let lambda = lanes::exp_nonpos_scalar(x);
             let one_minus = if x < -0.5 { 1.0 - lambda } else { -x.exp_m1() };
             Some((lambda, one_minus / temp))
         }

@@ -1,7 +1,7 @@
 //! Where the time of a next-token bench scenario goes, natively: building the scene (logits,
 //! faces, targets) against computing its samples.
 //!
-//!   cargo run --release -p td-next-token --features bench --example profile_scene [scenario]
+//!   cargo run --release -p td-next-token --features bench --example profile_scene [scenario [repeats]]
 
 use std::time::Instant;
 
@@ -12,8 +12,12 @@ fn main() {
     let name = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "v50257-500".into());
+    let repeats: usize = std::env::args()
+        .nth(2)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
     let (state, samples, grid) = scenario(&name).expect("a bench scenario name");
-    for _ in 0..3 {
+    for _ in 0..repeats {
         let t0 = Instant::now();
         let mut scene = Scene::with_options(state.clone(), samples, grid);
         let t1 = Instant::now();
