@@ -28,6 +28,12 @@ const READY_MS = Number(process.env.ENGINES_READY_TIMEOUT_MS || 120_000);
 const HEAVY_MS = Number(process.env.ENGINES_HEAVY_TIMEOUT_MS || 240_000);
 
 // ------------------------------------------------------------------------------------------------ the links
+/** requestChecks of a heavy link: the page's worker (www/worker.js?explorer=...) computed it. */
+const computedInWorker = (explorer) => (requests) =>
+  requests.some((r) => r.url.includes(`/worker.js?explorer=${explorer}`))
+    ? []
+    : [`the ${explorer} worker was never requested: the page computed the heavy scene itself`];
+
 // `checks` runs in the page (no closure) and returns a list of failed expectations.
 const LINKS = [
   {
@@ -56,6 +62,7 @@ const LINKS = [
       if (r.done !== true) f.push("readout.done is not true");
       return f;
     },
+    requestChecks: computedInWorker("next-token"),
   },
   {
     id: "next-token compare top-p",
@@ -83,6 +90,20 @@ const LINKS = [
     },
   },
   {
+    // heavy enough for the worker (tests/browser/worker.test.mjs uses the same link)
+    id: "attention n=300 d=3 (worker)",
+    path: "attention.html#attention?v=1&n=300&d=3&steps=120",
+    timeout: HEAVY_MS,
+    checks: () => {
+      const f = [];
+      const r = tokenDynamics.readout();
+      if (r.done !== true) f.push("readout.done is not true");
+      if (r.panels?.[0]?.n !== 300) f.push(`n = ${r.panels?.[0]?.n}`);
+      return f;
+    },
+    requestChecks: computedInWorker("attention"),
+  },
+  {
     id: "attention compare preset",
     path: "attention.html#attention?v=1&rule=compare&init=fig2-nonleader&steps=60&delta=0.3",
     checks: () => {
@@ -108,6 +129,7 @@ const LINKS = [
       if (!r.trained || !r.random) f.push("both models not analysed");
       return f;
     },
+    requestChecks: computedInWorker("energy"),
   },
   {
     // keys checked against crates/energy/src/params.rs: mode, prompt, n, steer, T all exist
@@ -127,6 +149,7 @@ const LINKS = [
       if (!r.steering) f.push("no steering readout");
       return f;
     },
+    requestChecks: computedInWorker("energy"),
   },
   {
     id: "next-token embed",
