@@ -482,26 +482,98 @@ impl Cache {
     }
 }
 
-/// `n × vocab` logits `h · wteᵀ` in f64 (wte transposed once to `d × vocab` f64; summation over the
-/// d coordinates in index order).
+/// `n × vocab` logits `h · wteᵀ` in f64: every logit is summed as
+/// `0 + h[t,0]·wte[j,0] + h[t,1]·wte[j,1] + …` in index order (f64 products of the f32 weights).
+///
+/// Blocks of 4 rows use `wte` transposed once to `d × vocab` f64 and register tiles of
+/// 4 rows × 4 tokens; the last `n mod 4` rows (all of them for the one-row decoding step, where
+/// the transpose would cost as much as the readout) read the rows of `wte` directly, 8 tokens at
+/// a time.
 pub fn readout(w: &Weights, h: &[f64], n: usize) -> Vec<f64> {
     let (d, v) = (w.config.d_model, w.config.vocab);
-    let mut wt = vec![0f64; d * v];
-    for (j, row) in w.wte.chunks_exact(d).enumerate() {
-        for (i, &val) in row.iter().enumerate() {
-            wt[i * v + j] = val as f64;
-        }
-    }
     let mut out = vec![0f64; n * v];
-    for t in 0..n {
-        let z = &mut out[t * v..(t + 1) * v];
-        for (i, &a) in h[t * d..(t + 1) * d].iter().enumerate() {
-            for (zj, &wij) in z.iter_mut().zip(&wt[i * v..(i + 1) * v]) {
-                *zj += a * wij;
+    let blocks = n / 4;
+    if blocks > 0 {
+        let mut wt = vec![0f64; d * v];
+        for (j, row) in w.wte.chunks_exact(d).enumerate() {
+            for (i, &val) in row.iter().enumerate() {
+                wt[i * v + j] = val as f64;
             }
         }
+        for tb in 0..blocks {
+            let t = 4 * tb;
+            readout_rows4(
+                &h[t * d..(t + 4) * d],
+                &wt,
+                d,
+                v,
+                &mut out[t * v..(t + 4) * v],
+            );
+        }
+    }
+    for t in 4 * blocks..n {
+        readout_row(&w.wte, &h[t * d..(t + 1) * d], &mut out[t * v..(t + 1) * v]);
     }
     out
+}
+
+/// Four rows of [`readout`] from the transposed `wt` (`d × v`): tiles of 4 rows × 4 tokens.
+fn readout_rows4(h: &[f64], wt: &[f64], d: usize, v: usize, out: &mut [f64]) {
+    const C: usize = 4;
+    let mut j0 = 0;
+    while j0 + C <= v {
+        let mut acc = [[0f64; C]; 4];
+        for (i, wrow) in wt.chunks_exact(v).take(d).enumerate() {
+            let wv: [f64; C] = wrow[j0..j0 + C].try_into().unwrap_or([0.0; C]);
+            for (r, row) in acc.iter_mut().enumerate() {
+                let a = h[r * d + i];
+                for c in 0..C {
+                    row[c] += a * wv[c];
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            out[r * v + j0..r * v + j0 + C].copy_from_slice(row);
+        }
+        j0 += C;
+    }
+    for j in j0..v {
+        for r in 0..4 {
+            let mut acc = 0f64;
+            for i in 0..d {
+                acc += h[r * d + i] * wt[i * v + j];
+            }
+            out[r * v + j] = acc;
+        }
+    }
+}
+
+/// One row of [`readout`] straight from `wte` (`v × d`): 8 tokens' sums at a time.
+fn readout_row(wte: &[f32], h: &[f64], out: &mut [f64]) {
+    const J: usize = 8;
+    let d = h.len();
+    let mut blocks = wte.chunks_exact(J * d);
+    let mut outs = out.chunks_exact_mut(J);
+    for (rows, z) in (&mut blocks).zip(&mut outs) {
+        let mut acc = [0f64; J];
+        for (i, &a) in h.iter().enumerate() {
+            for (jj, aj) in acc.iter_mut().enumerate() {
+                *aj += a * rows[jj * d + i] as f64;
+            }
+        }
+        z.copy_from_slice(&acc);
+    }
+    for (row, z) in blocks
+        .remainder()
+        .chunks_exact(d)
+        .zip(outs.into_remainder())
+    {
+        let mut acc = 0f64;
+        for (&a, &wv) in h.iter().zip(row) {
+            acc += a * wv as f64;
+        }
+        *z = acc;
+    }
 }
 
 fn block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
@@ -565,20 +637,38 @@ fn layer_norm_rows(x: &[f32], n: usize, d: usize, g: &[f32], b: &[f32], out: &mu
 
 /// `out[t] = b + Σ_i x[t,i]·W[i,:]` for `x: n × k`, `W: k × m` (input-major). Every output is
 /// summed as `b[o] + x[t,0]·W[0,o] + x[t,1]·W[1,o] + …` in index order, whatever the tiling.
+///
+/// Blocks of 4 rows go through register tiles of 4 rows × 8 outputs (W read down a strip of 8
+/// columns). A single row (the cached decoding step, and the last `n mod 4` rows) is an
+/// `axpy` sweep instead: `out += x[i]·W[i,:]` for i in order, reading W once, contiguously (a
+/// 1 × 8 tile was bound by the add latency of its 2 chains and by the strided reads of W, which
+/// does not fit in L2 across the layers).
 fn linear(x: &[f32], n: usize, k: usize, w: &[f32], b: &[f32], m: usize, out: &mut [f32]) {
     let mut t = 0;
     while t + 4 <= n {
-        linear_rows::<4>(x, t, k, w, b, m, out);
+        linear_rows::<4, 8>(x, t, k, w, b, m, out);
         t += 4;
     }
     while t < n {
-        linear_rows::<1>(x, t, k, w, b, m, out);
+        linear_row(&x[t * k..(t + 1) * k], w, b, &mut out[t * m..(t + 1) * m]);
         t += 1;
     }
 }
 
-/// Rows `t..t+R` of [`linear`]: tiles of R rows × 8 outputs kept in registers.
-fn linear_rows<const R: usize>(
+/// One row of [`linear`]: `out = b`, then `out += x[i]·W[i,:]` for i = 0, 1, … (each output
+/// still summed as `b[o] + x[0]·W[0,o] + x[1]·W[1,o] + …`).
+fn linear_row(x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
+    let m = out.len();
+    out.copy_from_slice(b);
+    for (&a, wrow) in x.iter().zip(w.chunks_exact(m)) {
+        for (o, &wv) in out.iter_mut().zip(wrow) {
+            *o += a * wv;
+        }
+    }
+}
+
+/// Rows `t..t+R` of [`linear`]: tiles of R rows × C outputs, then R × 8, then single outputs.
+fn linear_rows<const R: usize, const C: usize>(
     x: &[f32],
     t: usize,
     k: usize,
@@ -587,30 +677,16 @@ fn linear_rows<const R: usize>(
     m: usize,
     out: &mut [f32],
 ) {
-    const C: usize = 8;
     let xs = &x[t * k..(t + R) * k];
+    let out = &mut out[t * m..(t + R) * m];
     let mut o0 = 0;
     while o0 + C <= m {
-        let mut acc = [[0f32; C]; R];
-        for row in acc.iter_mut() {
-            row.copy_from_slice(&b[o0..o0 + C]);
-        }
-        for (i, wrow) in w.chunks_exact(m).take(k).enumerate() {
-            let wr: [f32; C] = wrow[o0..o0 + C].try_into().unwrap_or([0.0; C]);
-            let mut a = [0f32; R];
-            for (r, ar) in a.iter_mut().enumerate() {
-                *ar = xs[r * k + i];
-            }
-            for (row, &ar) in acc.iter_mut().zip(&a) {
-                for j in 0..C {
-                    row[j] += ar * wr[j];
-                }
-            }
-        }
-        for (r, row) in acc.iter().enumerate() {
-            out[(t + r) * m + o0..(t + r) * m + o0 + C].copy_from_slice(row);
-        }
+        linear_tile::<R, C>(xs, k, w, b, m, o0, out);
         o0 += C;
+    }
+    while o0 + 8 <= m {
+        linear_tile::<R, 8>(xs, k, w, b, m, o0, out);
+        o0 += 8;
     }
     for o in o0..m {
         for r in 0..R {
@@ -618,8 +694,40 @@ fn linear_rows<const R: usize>(
             for i in 0..k {
                 acc += xs[r * k + i] * w[i * m + o];
             }
-            out[(t + r) * m + o] = acc;
+            out[r * m + o] = acc;
         }
+    }
+}
+
+/// Outputs `o0..o0+C` of the R rows `xs` (`R × k`) into `out` (`R × m`).
+#[inline(always)]
+fn linear_tile<const R: usize, const C: usize>(
+    xs: &[f32],
+    k: usize,
+    w: &[f32],
+    b: &[f32],
+    m: usize,
+    o0: usize,
+    out: &mut [f32],
+) {
+    let mut acc = [[0f32; C]; R];
+    for row in acc.iter_mut() {
+        row.copy_from_slice(&b[o0..o0 + C]);
+    }
+    for (i, wrow) in w.chunks_exact(m).take(k).enumerate() {
+        let wr: [f32; C] = wrow[o0..o0 + C].try_into().unwrap_or([0.0; C]);
+        let mut a = [0f32; R];
+        for (r, ar) in a.iter_mut().enumerate() {
+            *ar = xs[r * k + i];
+        }
+        for (row, &ar) in acc.iter_mut().zip(&a) {
+            for j in 0..C {
+                row[j] += ar * wr[j];
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        out[r * m + o0..r * m + o0 + C].copy_from_slice(row);
     }
 }
 
