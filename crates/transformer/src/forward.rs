@@ -306,6 +306,8 @@ struct Scratch {
     tmp: Vec<f32>,
     hidden: Vec<f32>,
     scores: Vec<f32>,
+    /// Packed weight strip of [`linear`].
+    pack: Vec<f32>,
 }
 
 /// Adds a residual patch to row `position` of `x` if it targets `layer`.
@@ -340,6 +342,7 @@ fn run_from(
         tmp: vec![0.0; n * d],
         hidden: vec![0.0; n * c.mlp],
         scores: vec![0.0; n],
+        pack: Vec::new(),
     };
     let mut residuals = Vec::new();
     if opts.keep_residuals {
@@ -461,13 +464,32 @@ impl Cache {
             tmp: vec![0.0; d],
             hidden: vec![0.0; c.mlp],
             scores: vec![0.0; t + 1],
+            pack: Vec::new(),
         };
         for (layer, qkv) in w.layers.iter().zip(self.qkv.iter_mut()) {
             layer_norm_rows(&x, 1, d, &layer.ln1_g, &layer.ln1_b, &mut s.ln);
-            linear(&s.ln, 1, d, &layer.attn_w, &layer.attn_b, 3 * d, &mut s.qkv);
+            linear(
+                &s.ln,
+                1,
+                d,
+                &layer.attn_w,
+                &layer.attn_b,
+                3 * d,
+                &mut s.qkv,
+                &mut s.pack,
+            );
             qkv.extend_from_slice(&s.qkv);
             attention_row(&c, qkv, t, &mut s.scores, &mut s.att);
-            linear(&s.att, 1, d, &layer.proj_w, &layer.proj_b, d, &mut s.tmp);
+            linear(
+                &s.att,
+                1,
+                d,
+                &layer.proj_w,
+                &layer.proj_b,
+                d,
+                &mut s.tmp,
+                &mut s.pack,
+            );
             for (a, b) in x.iter_mut().zip(&s.tmp) {
                 *a += b;
             }
@@ -580,9 +602,27 @@ fn block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
     let d = c.d_model;
     // Attention sub-block.
     layer_norm_rows(x, n, d, &l.ln1_g, &l.ln1_b, &mut s.ln);
-    linear(&s.ln, n, d, &l.attn_w, &l.attn_b, 3 * d, &mut s.qkv);
+    linear(
+        &s.ln,
+        n,
+        d,
+        &l.attn_w,
+        &l.attn_b,
+        3 * d,
+        &mut s.qkv,
+        &mut s.pack,
+    );
     attention(c, &s.qkv, n, &mut s.scores, &mut s.att);
-    linear(&s.att, n, d, &l.proj_w, &l.proj_b, d, &mut s.tmp);
+    linear(
+        &s.att,
+        n,
+        d,
+        &l.proj_w,
+        &l.proj_b,
+        d,
+        &mut s.tmp,
+        &mut s.pack,
+    );
     for (a, b) in x.iter_mut().zip(&s.tmp) {
         *a += b;
     }
@@ -593,11 +633,29 @@ fn block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
 fn mlp_sub_block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
     let d = c.d_model;
     layer_norm_rows(x, n, d, &l.ln2_g, &l.ln2_b, &mut s.ln);
-    linear(&s.ln, n, d, &l.fc_w, &l.fc_b, c.mlp, &mut s.hidden);
+    linear(
+        &s.ln,
+        n,
+        d,
+        &l.fc_w,
+        &l.fc_b,
+        c.mlp,
+        &mut s.hidden,
+        &mut s.pack,
+    );
     for h in s.hidden.iter_mut() {
         *h = gelu(*h);
     }
-    linear(&s.hidden, n, c.mlp, &l.fc2_w, &l.fc2_b, d, &mut s.tmp);
+    linear(
+        &s.hidden,
+        n,
+        c.mlp,
+        &l.fc2_w,
+        &l.fc2_b,
+        d,
+        &mut s.tmp,
+        &mut s.pack,
+    );
     for (a, b) in x.iter_mut().zip(&s.tmp) {
         *a += b;
     }
@@ -638,21 +696,79 @@ fn layer_norm_rows(x: &[f32], n: usize, d: usize, g: &[f32], b: &[f32], out: &mu
 /// `out[t] = b + Σ_i x[t,i]·W[i,:]` for `x: n × k`, `W: k × m` (input-major). Every output is
 /// summed as `b[o] + x[t,0]·W[0,o] + x[t,1]·W[1,o] + …` in index order, whatever the tiling.
 ///
-/// Blocks of 4 rows go through register tiles of 4 rows × 8 outputs (W read down a strip of 8
-/// columns). A single row (the cached decoding step, and the last `n mod 4` rows) is an
-/// `axpy` sweep instead: `out += x[i]·W[i,:]` for i in order, reading W once, contiguously (a
-/// 1 × 8 tile was bound by the add latency of its 2 chains and by the strided reads of W, which
-/// does not fit in L2 across the layers).
-fn linear(x: &[f32], n: usize, k: usize, w: &[f32], b: &[f32], m: usize, out: &mut [f32]) {
-    let mut t = 0;
-    while t + 4 <= n {
-        linear_rows::<4, 8>(x, t, k, w, b, m, out);
-        t += 4;
+/// Pairs of rows go through register tiles of 2 rows × 16 outputs (8 vectors of 4 lanes: enough
+/// independent sums to hide the add latency, with 2 broadcasts per 8 products). The 16 columns
+/// of W a tile reads are first copied to `pack` (`k × 16`, contiguous) and every row pair then
+/// runs over that strip while it sits in L1. A single row (the cached decoding step, and the last
+/// row when n is odd) is an `axpy` sweep instead, [`linear_row`]. `pack` is scratch space.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a matrix product: input, its shape, weights, bias, output and one scratch buffer"
+)]
+fn linear(
+    x: &[f32],
+    n: usize,
+    k: usize,
+    w: &[f32],
+    b: &[f32],
+    m: usize,
+    out: &mut [f32],
+    pack: &mut Vec<f32>,
+) {
+    const C: usize = 16;
+    let paired = n - n % 2;
+    if paired > 0 {
+        let mut o0 = 0;
+        while o0 + C <= m {
+            pack.clear();
+            for wrow in w.chunks_exact(m).take(k) {
+                pack.extend_from_slice(&wrow[o0..o0 + C]);
+            }
+            let bias: [f32; C] = b[o0..o0 + C].try_into().unwrap_or([0.0; C]);
+            for t in (0..paired).step_by(2) {
+                let (x0, x1) = x[t * k..(t + 2) * k].split_at(k);
+                let [z0, z1] = linear_tile2(x0, x1, pack, &bias);
+                out[t * m + o0..t * m + o0 + C].copy_from_slice(&z0);
+                out[(t + 1) * m + o0..(t + 1) * m + o0 + C].copy_from_slice(&z1);
+            }
+            o0 += C;
+        }
+        // Columns left over when m is not a multiple of C (not at the default sizes).
+        for o in o0..m {
+            for t in 0..paired {
+                let mut acc = b[o];
+                for (i, &xv) in x[t * k..(t + 1) * k].iter().enumerate() {
+                    acc += xv * w[i * m + o];
+                }
+                out[t * m + o] = acc;
+            }
+        }
     }
-    while t < n {
+    for t in paired..n {
         linear_row(&x[t * k..(t + 1) * k], w, b, &mut out[t * m..(t + 1) * m]);
-        t += 1;
     }
+}
+
+/// Two rows `x0`, `x1` (length k) times a packed strip `p` (`k × C`) plus `bias`.
+#[inline(always)]
+fn linear_tile2<const C: usize>(
+    x0: &[f32],
+    x1: &[f32],
+    p: &[f32],
+    bias: &[f32; C],
+) -> [[f32; C]; 2] {
+    let mut z0 = *bias;
+    let mut z1 = *bias;
+    for ((&a0, &a1), wv) in x0.iter().zip(x1).zip(p.chunks_exact(C)) {
+        let wv: [f32; C] = wv.try_into().unwrap_or([0.0; C]);
+        for c in 0..C {
+            z0[c] += a0 * wv[c];
+        }
+        for c in 0..C {
+            z1[c] += a1 * wv[c];
+        }
+    }
+    [z0, z1]
 }
 
 /// One row of [`linear`]: `out = b`, then `out += x[i]·W[i,:]` for i = 0, 1, … (each output
@@ -664,70 +780,6 @@ fn linear_row(x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
         for (o, &wv) in out.iter_mut().zip(wrow) {
             *o += a * wv;
         }
-    }
-}
-
-/// Rows `t..t+R` of [`linear`]: tiles of R rows × C outputs, then R × 8, then single outputs.
-fn linear_rows<const R: usize, const C: usize>(
-    x: &[f32],
-    t: usize,
-    k: usize,
-    w: &[f32],
-    b: &[f32],
-    m: usize,
-    out: &mut [f32],
-) {
-    let xs = &x[t * k..(t + R) * k];
-    let out = &mut out[t * m..(t + R) * m];
-    let mut o0 = 0;
-    while o0 + C <= m {
-        linear_tile::<R, C>(xs, k, w, b, m, o0, out);
-        o0 += C;
-    }
-    while o0 + 8 <= m {
-        linear_tile::<R, 8>(xs, k, w, b, m, o0, out);
-        o0 += 8;
-    }
-    for o in o0..m {
-        for r in 0..R {
-            let mut acc = b[o];
-            for i in 0..k {
-                acc += xs[r * k + i] * w[i * m + o];
-            }
-            out[r * m + o] = acc;
-        }
-    }
-}
-
-/// Outputs `o0..o0+C` of the R rows `xs` (`R × k`) into `out` (`R × m`).
-#[inline(always)]
-fn linear_tile<const R: usize, const C: usize>(
-    xs: &[f32],
-    k: usize,
-    w: &[f32],
-    b: &[f32],
-    m: usize,
-    o0: usize,
-    out: &mut [f32],
-) {
-    let mut acc = [[0f32; C]; R];
-    for row in acc.iter_mut() {
-        row.copy_from_slice(&b[o0..o0 + C]);
-    }
-    for (i, wrow) in w.chunks_exact(m).take(k).enumerate() {
-        let wr: [f32; C] = wrow[o0..o0 + C].try_into().unwrap_or([0.0; C]);
-        let mut a = [0f32; R];
-        for (r, ar) in a.iter_mut().enumerate() {
-            *ar = xs[r * k + i];
-        }
-        for (row, &ar) in acc.iter_mut().zip(&a) {
-            for j in 0..C {
-                row[j] += ar * wr[j];
-            }
-        }
-    }
-    for (r, row) in acc.iter().enumerate() {
-        out[r * m + o0..r * m + o0 + C].copy_from_slice(row);
     }
 }
 
