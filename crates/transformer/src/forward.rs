@@ -810,16 +810,22 @@ fn attention(c: &Config, qkv: &[f32], n: usize, scores: &mut [f32], out: &mut [f
 }
 
 /// Attention output of row `t` (length d) over rows `0..=t` of `qkv`; `scores` has ≥ t + 1 slots.
+///
+/// Per head: scores `q·k_s·scale` ([`dot8`]), softmax weights `p_s = exp(score - max)/Σ` as
+/// `p_s·(1/Σ)`, then `out[j] = 0 + p_0·v_0[j] + p_1·v_1[j] + …` in order of s, accumulated in
+/// registers over blocks of up to 32 output coordinates (accumulated in memory, each step of
+/// that chain waited for a store to be forwarded).
 fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mut [f32]) {
     let d = c.d_model;
     let hd = c.head_dim();
+    let stride = 3 * d;
     let scale = (1.0 / (hd as f64).sqrt()) as f32;
     for h in 0..c.n_head {
-        let q = &qkv[t * 3 * d + h * hd..t * 3 * d + (h + 1) * hd];
+        let q = &qkv[t * stride + h * hd..t * stride + (h + 1) * hd];
         let sc = &mut scores[..=t];
         let mut max = f32::NEG_INFINITY;
         for (s, v) in sc.iter_mut().enumerate() {
-            let k = &qkv[s * 3 * d + d + h * hd..s * 3 * d + d + (h + 1) * hd];
+            let k = &qkv[s * stride + d + h * hd..s * stride + d + (h + 1) * hd];
             *v = dot8(q, k) * scale;
             max = max.max(*v);
         }
@@ -829,14 +835,41 @@ fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mu
             sum += *v;
         }
         let inv = 1.0 / sum;
+        for v in sc.iter_mut() {
+            *v *= inv;
+        }
         let o = &mut out[h * hd..(h + 1) * hd];
-        o.fill(0.0);
-        for (s, &p) in sc.iter().enumerate() {
-            let vrow = &qkv[s * 3 * d + 2 * d + h * hd..s * 3 * d + 2 * d + (h + 1) * hd];
-            let pw = p * inv;
-            for (oj, &vj) in o.iter_mut().zip(vrow) {
-                *oj += pw * vj;
+        let off = 2 * d + h * hd;
+        let mut j0 = 0;
+        while j0 + 32 <= hd {
+            weighted_rows::<32>(sc, qkv, stride, off + j0, &mut o[j0..j0 + 32]);
+            j0 += 32;
+        }
+        while j0 + 8 <= hd {
+            weighted_rows::<8>(sc, qkv, stride, off + j0, &mut o[j0..j0 + 8]);
+            j0 += 8;
+        }
+        for (j, oj) in o.iter_mut().enumerate().skip(j0) {
+            let mut acc = 0f32;
+            for (s, &p) in sc.iter().enumerate() {
+                acc += p * qkv[s * stride + off + j];
             }
+            *oj = acc;
         }
     }
+}
+
+/// `out = 0 + p_0·m[0, off..off+B] + p_1·m[1, off..off+B] + …` (rows of `m` `stride` apart).
+#[inline(always)]
+fn weighted_rows<const B: usize>(p: &[f32], m: &[f32], stride: usize, off: usize, out: &mut [f32]) {
+    let mut acc = [0f32; B];
+    for (s, &ps) in p.iter().enumerate() {
+        let v: [f32; B] = m[s * stride + off..s * stride + off + B]
+            .try_into()
+            .unwrap_or([0.0; B]);
+        for j in 0..B {
+            acc[j] += ps * v[j];
+        }
+    }
+    out.copy_from_slice(&acc);
 }
