@@ -306,6 +306,8 @@ struct Scratch {
     tmp: Vec<f32>,
     hidden: Vec<f32>,
     scores: Vec<f32>,
+    /// Packed weight strip of [`linear`].
+    pack: Vec<f32>,
 }
 
 /// Adds a residual patch to row `position` of `x` if it targets `layer`.
@@ -340,6 +342,7 @@ fn run_from(
         tmp: vec![0.0; n * d],
         hidden: vec![0.0; n * c.mlp],
         scores: vec![0.0; n],
+        pack: Vec::new(),
     };
     let mut residuals = Vec::new();
     if opts.keep_residuals {
@@ -461,13 +464,32 @@ impl Cache {
             tmp: vec![0.0; d],
             hidden: vec![0.0; c.mlp],
             scores: vec![0.0; t + 1],
+            pack: Vec::new(),
         };
         for (layer, qkv) in w.layers.iter().zip(self.qkv.iter_mut()) {
             layer_norm_rows(&x, 1, d, &layer.ln1_g, &layer.ln1_b, &mut s.ln);
-            linear(&s.ln, 1, d, &layer.attn_w, &layer.attn_b, 3 * d, &mut s.qkv);
+            linear(
+                &s.ln,
+                1,
+                d,
+                &layer.attn_w,
+                &layer.attn_b,
+                3 * d,
+                &mut s.qkv,
+                &mut s.pack,
+            );
             qkv.extend_from_slice(&s.qkv);
             attention_row(&c, qkv, t, &mut s.scores, &mut s.att);
-            linear(&s.att, 1, d, &layer.proj_w, &layer.proj_b, d, &mut s.tmp);
+            linear(
+                &s.att,
+                1,
+                d,
+                &layer.proj_w,
+                &layer.proj_b,
+                d,
+                &mut s.tmp,
+                &mut s.pack,
+            );
             for (a, b) in x.iter_mut().zip(&s.tmp) {
                 *a += b;
             }
@@ -482,35 +504,125 @@ impl Cache {
     }
 }
 
-/// `n × vocab` logits `h · wteᵀ` in f64 (wte transposed once to `d × vocab` f64; summation over the
-/// d coordinates in index order).
+/// `n × vocab` logits `h · wteᵀ` in f64: every logit is summed as
+/// `0 + h[t,0]·wte[j,0] + h[t,1]·wte[j,1] + …` in index order (f64 products of the f32 weights).
+///
+/// Blocks of 4 rows use `wte` transposed once to `d × vocab` f64 and register tiles of
+/// 4 rows × 4 tokens; the last `n mod 4` rows (all of them for the one-row decoding step, where
+/// the transpose would cost as much as the readout) read the rows of `wte` directly, 8 tokens at
+/// a time.
 pub fn readout(w: &Weights, h: &[f64], n: usize) -> Vec<f64> {
     let (d, v) = (w.config.d_model, w.config.vocab);
-    let mut wt = vec![0f64; d * v];
-    for (j, row) in w.wte.chunks_exact(d).enumerate() {
-        for (i, &val) in row.iter().enumerate() {
-            wt[i * v + j] = val as f64;
-        }
-    }
     let mut out = vec![0f64; n * v];
-    for t in 0..n {
-        let z = &mut out[t * v..(t + 1) * v];
-        for (i, &a) in h[t * d..(t + 1) * d].iter().enumerate() {
-            for (zj, &wij) in z.iter_mut().zip(&wt[i * v..(i + 1) * v]) {
-                *zj += a * wij;
+    let blocks = n / 4;
+    if blocks > 0 {
+        let mut wt = vec![0f64; d * v];
+        for (j, row) in w.wte.chunks_exact(d).enumerate() {
+            for (i, &val) in row.iter().enumerate() {
+                wt[i * v + j] = val as f64;
             }
         }
+        for tb in 0..blocks {
+            let t = 4 * tb;
+            readout_rows4(
+                &h[t * d..(t + 4) * d],
+                &wt,
+                d,
+                v,
+                &mut out[t * v..(t + 4) * v],
+            );
+        }
+    }
+    for t in 4 * blocks..n {
+        readout_row(&w.wte, &h[t * d..(t + 1) * d], &mut out[t * v..(t + 1) * v]);
     }
     out
+}
+
+/// Four rows of [`readout`] from the transposed `wt` (`d × v`): tiles of 4 rows × 4 tokens.
+fn readout_rows4(h: &[f64], wt: &[f64], d: usize, v: usize, out: &mut [f64]) {
+    const C: usize = 4;
+    let mut j0 = 0;
+    while j0 + C <= v {
+        let mut acc = [[0f64; C]; 4];
+        for (i, wrow) in wt.chunks_exact(v).take(d).enumerate() {
+            let wv: [f64; C] = wrow[j0..j0 + C].try_into().unwrap_or([0.0; C]);
+            for (r, row) in acc.iter_mut().enumerate() {
+                let a = h[r * d + i];
+                for c in 0..C {
+                    row[c] += a * wv[c];
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            out[r * v + j0..r * v + j0 + C].copy_from_slice(row);
+        }
+        j0 += C;
+    }
+    for j in j0..v {
+        for r in 0..4 {
+            let mut acc = 0f64;
+            for i in 0..d {
+                acc += h[r * d + i] * wt[i * v + j];
+            }
+            out[r * v + j] = acc;
+        }
+    }
+}
+
+/// One row of [`readout`] straight from `wte` (`v × d`): 8 tokens' sums at a time.
+fn readout_row(wte: &[f32], h: &[f64], out: &mut [f64]) {
+    const J: usize = 8;
+    let d = h.len();
+    let mut blocks = wte.chunks_exact(J * d);
+    let mut outs = out.chunks_exact_mut(J);
+    for (rows, z) in (&mut blocks).zip(&mut outs) {
+        let mut acc = [0f64; J];
+        for (i, &a) in h.iter().enumerate() {
+            for (jj, aj) in acc.iter_mut().enumerate() {
+                *aj += a * rows[jj * d + i] as f64;
+            }
+        }
+        z.copy_from_slice(&acc);
+    }
+    for (row, z) in blocks
+        .remainder()
+        .chunks_exact(d)
+        .zip(outs.into_remainder())
+    {
+        let mut acc = 0f64;
+        for (&a, &wv) in h.iter().zip(row) {
+            acc += a * wv as f64;
+        }
+        *z = acc;
+    }
 }
 
 fn block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
     let d = c.d_model;
     // Attention sub-block.
     layer_norm_rows(x, n, d, &l.ln1_g, &l.ln1_b, &mut s.ln);
-    linear(&s.ln, n, d, &l.attn_w, &l.attn_b, 3 * d, &mut s.qkv);
+    linear(
+        &s.ln,
+        n,
+        d,
+        &l.attn_w,
+        &l.attn_b,
+        3 * d,
+        &mut s.qkv,
+        &mut s.pack,
+    );
     attention(c, &s.qkv, n, &mut s.scores, &mut s.att);
-    linear(&s.att, n, d, &l.proj_w, &l.proj_b, d, &mut s.tmp);
+    linear(
+        &s.att,
+        n,
+        d,
+        &l.proj_w,
+        &l.proj_b,
+        d,
+        &mut s.tmp,
+        &mut s.pack,
+    );
     for (a, b) in x.iter_mut().zip(&s.tmp) {
         *a += b;
     }
@@ -521,11 +633,29 @@ fn block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
 fn mlp_sub_block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
     let d = c.d_model;
     layer_norm_rows(x, n, d, &l.ln2_g, &l.ln2_b, &mut s.ln);
-    linear(&s.ln, n, d, &l.fc_w, &l.fc_b, c.mlp, &mut s.hidden);
+    linear(
+        &s.ln,
+        n,
+        d,
+        &l.fc_w,
+        &l.fc_b,
+        c.mlp,
+        &mut s.hidden,
+        &mut s.pack,
+    );
     for h in s.hidden.iter_mut() {
         *h = gelu(*h);
     }
-    linear(&s.hidden, n, c.mlp, &l.fc2_w, &l.fc2_b, d, &mut s.tmp);
+    linear(
+        &s.hidden,
+        n,
+        c.mlp,
+        &l.fc2_w,
+        &l.fc2_b,
+        d,
+        &mut s.tmp,
+        &mut s.pack,
+    );
     for (a, b) in x.iter_mut().zip(&s.tmp) {
         *a += b;
     }
@@ -565,60 +695,90 @@ fn layer_norm_rows(x: &[f32], n: usize, d: usize, g: &[f32], b: &[f32], out: &mu
 
 /// `out[t] = b + Σ_i x[t,i]·W[i,:]` for `x: n × k`, `W: k × m` (input-major). Every output is
 /// summed as `b[o] + x[t,0]·W[0,o] + x[t,1]·W[1,o] + …` in index order, whatever the tiling.
-fn linear(x: &[f32], n: usize, k: usize, w: &[f32], b: &[f32], m: usize, out: &mut [f32]) {
-    let mut t = 0;
-    while t + 4 <= n {
-        linear_rows::<4>(x, t, k, w, b, m, out);
-        t += 4;
-    }
-    while t < n {
-        linear_rows::<1>(x, t, k, w, b, m, out);
-        t += 1;
-    }
-}
-
-/// Rows `t..t+R` of [`linear`]: tiles of R rows × 8 outputs kept in registers.
-fn linear_rows<const R: usize>(
+///
+/// Pairs of rows go through register tiles of 2 rows × 16 outputs (8 vectors of 4 lanes: enough
+/// independent sums to hide the add latency, with 2 broadcasts per 8 products). The 16 columns
+/// of W a tile reads are first copied to `pack` (`k × 16`, contiguous) and every row pair then
+/// runs over that strip while it sits in L1. A single row (the cached decoding step, and the last
+/// row when n is odd) is an `axpy` sweep instead, [`linear_row`]. `pack` is scratch space.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a matrix product: input, its shape, weights, bias, output and one scratch buffer"
+)]
+fn linear(
     x: &[f32],
-    t: usize,
+    n: usize,
     k: usize,
     w: &[f32],
     b: &[f32],
     m: usize,
     out: &mut [f32],
+    pack: &mut Vec<f32>,
 ) {
-    const C: usize = 8;
-    let xs = &x[t * k..(t + R) * k];
-    let mut o0 = 0;
-    while o0 + C <= m {
-        let mut acc = [[0f32; C]; R];
-        for row in acc.iter_mut() {
-            row.copy_from_slice(&b[o0..o0 + C]);
-        }
-        for (i, wrow) in w.chunks_exact(m).take(k).enumerate() {
-            let wr: [f32; C] = wrow[o0..o0 + C].try_into().unwrap_or([0.0; C]);
-            let mut a = [0f32; R];
-            for (r, ar) in a.iter_mut().enumerate() {
-                *ar = xs[r * k + i];
+    const C: usize = 16;
+    let paired = n - n % 2;
+    if paired > 0 {
+        let mut o0 = 0;
+        while o0 + C <= m {
+            pack.clear();
+            for wrow in w.chunks_exact(m).take(k) {
+                pack.extend_from_slice(&wrow[o0..o0 + C]);
             }
-            for (row, &ar) in acc.iter_mut().zip(&a) {
-                for j in 0..C {
-                    row[j] += ar * wr[j];
+            let bias: [f32; C] = b[o0..o0 + C].try_into().unwrap_or([0.0; C]);
+            for t in (0..paired).step_by(2) {
+                let (x0, x1) = x[t * k..(t + 2) * k].split_at(k);
+                let [z0, z1] = linear_tile2(x0, x1, pack, &bias);
+                out[t * m + o0..t * m + o0 + C].copy_from_slice(&z0);
+                out[(t + 1) * m + o0..(t + 1) * m + o0 + C].copy_from_slice(&z1);
+            }
+            o0 += C;
+        }
+        // Columns left over when m is not a multiple of C (not at the default sizes).
+        for o in o0..m {
+            for t in 0..paired {
+                let mut acc = b[o];
+                for (i, &xv) in x[t * k..(t + 1) * k].iter().enumerate() {
+                    acc += xv * w[i * m + o];
                 }
+                out[t * m + o] = acc;
             }
         }
-        for (r, row) in acc.iter().enumerate() {
-            out[(t + r) * m + o0..(t + r) * m + o0 + C].copy_from_slice(row);
-        }
-        o0 += C;
     }
-    for o in o0..m {
-        for r in 0..R {
-            let mut acc = b[o];
-            for i in 0..k {
-                acc += xs[r * k + i] * w[i * m + o];
-            }
-            out[(t + r) * m + o] = acc;
+    for t in paired..n {
+        linear_row(&x[t * k..(t + 1) * k], w, b, &mut out[t * m..(t + 1) * m]);
+    }
+}
+
+/// Two rows `x0`, `x1` (length k) times a packed strip `p` (`k × C`) plus `bias`.
+#[inline(always)]
+fn linear_tile2<const C: usize>(
+    x0: &[f32],
+    x1: &[f32],
+    p: &[f32],
+    bias: &[f32; C],
+) -> [[f32; C]; 2] {
+    let mut z0 = *bias;
+    let mut z1 = *bias;
+    for ((&a0, &a1), wv) in x0.iter().zip(x1).zip(p.chunks_exact(C)) {
+        let wv: [f32; C] = wv.try_into().unwrap_or([0.0; C]);
+        for c in 0..C {
+            z0[c] += a0 * wv[c];
+        }
+        for c in 0..C {
+            z1[c] += a1 * wv[c];
+        }
+    }
+    [z0, z1]
+}
+
+/// One row of [`linear`]: `out = b`, then `out += x[i]·W[i,:]` for i = 0, 1, … (each output
+/// still summed as `b[o] + x[0]·W[0,o] + x[1]·W[1,o] + …`).
+fn linear_row(x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
+    let m = out.len();
+    out.copy_from_slice(b);
+    for (&a, wrow) in x.iter().zip(w.chunks_exact(m)) {
+        for (o, &wv) in out.iter_mut().zip(wrow) {
+            *o += a * wv;
         }
     }
 }
@@ -650,16 +810,22 @@ fn attention(c: &Config, qkv: &[f32], n: usize, scores: &mut [f32], out: &mut [f
 }
 
 /// Attention output of row `t` (length d) over rows `0..=t` of `qkv`; `scores` has ≥ t + 1 slots.
+///
+/// Per head: scores `q·k_s·scale` ([`dot8`]), softmax weights `p_s = exp(score - max)/Σ` as
+/// `p_s·(1/Σ)`, then `out[j] = 0 + p_0·v_0[j] + p_1·v_1[j] + …` in order of s, accumulated in
+/// registers over blocks of up to 32 output coordinates (accumulated in memory, each step of
+/// that chain waited for a store to be forwarded).
 fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mut [f32]) {
     let d = c.d_model;
     let hd = c.head_dim();
+    let stride = 3 * d;
     let scale = (1.0 / (hd as f64).sqrt()) as f32;
     for h in 0..c.n_head {
-        let q = &qkv[t * 3 * d + h * hd..t * 3 * d + (h + 1) * hd];
+        let q = &qkv[t * stride + h * hd..t * stride + (h + 1) * hd];
         let sc = &mut scores[..=t];
         let mut max = f32::NEG_INFINITY;
         for (s, v) in sc.iter_mut().enumerate() {
-            let k = &qkv[s * 3 * d + d + h * hd..s * 3 * d + d + (h + 1) * hd];
+            let k = &qkv[s * stride + d + h * hd..s * stride + d + (h + 1) * hd];
             *v = dot8(q, k) * scale;
             max = max.max(*v);
         }
@@ -669,14 +835,41 @@ fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mu
             sum += *v;
         }
         let inv = 1.0 / sum;
+        for v in sc.iter_mut() {
+            *v *= inv;
+        }
         let o = &mut out[h * hd..(h + 1) * hd];
-        o.fill(0.0);
-        for (s, &p) in sc.iter().enumerate() {
-            let vrow = &qkv[s * 3 * d + 2 * d + h * hd..s * 3 * d + 2 * d + (h + 1) * hd];
-            let pw = p * inv;
-            for (oj, &vj) in o.iter_mut().zip(vrow) {
-                *oj += pw * vj;
+        let off = 2 * d + h * hd;
+        let mut j0 = 0;
+        while j0 + 32 <= hd {
+            weighted_rows::<32>(sc, qkv, stride, off + j0, &mut o[j0..j0 + 32]);
+            j0 += 32;
+        }
+        while j0 + 8 <= hd {
+            weighted_rows::<8>(sc, qkv, stride, off + j0, &mut o[j0..j0 + 8]);
+            j0 += 8;
+        }
+        for (j, oj) in o.iter_mut().enumerate().skip(j0) {
+            let mut acc = 0f32;
+            for (s, &p) in sc.iter().enumerate() {
+                acc += p * qkv[s * stride + off + j];
             }
+            *oj = acc;
         }
     }
+}
+
+/// `out = 0 + p_0·m[0, off..off+B] + p_1·m[1, off..off+B] + …` (rows of `m` `stride` apart).
+#[inline(always)]
+fn weighted_rows<const B: usize>(p: &[f32], m: &[f32], stride: usize, off: usize, out: &mut [f32]) {
+    let mut acc = [0f32; B];
+    for (s, &ps) in p.iter().enumerate() {
+        let v: [f32; B] = m[s * stride + off..s * stride + off + B]
+            .try_into()
+            .unwrap_or([0.0; B]);
+        for j in 0..B {
+            acc[j] += ps * v[j];
+        }
+    }
+    out.copy_from_slice(&acc);
 }
