@@ -1,14 +1,14 @@
 //! The per-sample kernels of a run, two entries at a time.
 //!
 //! A closed-form sample of a large vocabulary (V = 50,257) is two passes over V: [`exp_affine`]
-//! (the weights `exp(a·log p0 + b·s - m)` and their sum, the shift `m` and the range of the
-//! exponents known beforehand from [`crate::hull`]), then [`measure_affine`] (every diagnostic,
-//! recomputing `log p` rather than storing it). Integrated and iterated runs use the three-pass
-//! form: [`affine_log_weights`] or their own log-weights, [`exp_shifted`], [`normalise_and_measure`].
-//! Both give the same bits for the same log-weights. Written on a pair type [`L2`], they run as
-//! WebAssembly SIMD (`f64x2`) in the page, where the crate is compiled for size (no loop
-//! vectorisation), and as plain pairs natively. Both perform the same IEEE operations in the same
-//! order, so the page and the native renderer get the same bits.
+//! (the weights `exp(a·log p0 + b·s - m)` and every sum behind the diagnostics but one, the shift
+//! `m` and the range of the exponents known beforehand from [`crate::hull`]), then [`abs_diff`]
+//! (the total variation, which needs the normaliser). Integrated and iterated runs use the
+//! three-pass form on their own log-weights: [`exp_shifted`], [`normalise_and_measure`]
+//! ([`affine_log_weights`] is the closed forms' fallback). Written on a pair type [`L2`], the
+//! kernels run as WebAssembly SIMD (`f64x2`) in the page, where the crate is compiled for size
+//! (no loop vectorisation), and as plain pairs natively. Both perform the same IEEE operations in
+//! the same order, so the page and the native renderer get the same bits.
 //!
 //! [`exp_nonpos`] is our own `exp` for `x <= 0` (fdlibm's reduction, a division-free polynomial,
 //! under 1 ulp),
@@ -585,17 +585,6 @@ impl Acc {
         *tv = tv.add(p.sub(t).abs());
     }
 
-    /// [`Acc::add`] when every `p` and `t` is positive: the same sums, no selects.
-    #[inline(always)]
-    fn add_positive(&mut self, lp: L2, p: L2, s: L2, t: L2, lt: L2) {
-        let [e, h, kl_to, kl_from, tv] = &mut self.0;
-        *e = e.add(p.mul(s));
-        *h = h.sub(p.mul(lp));
-        *kl_to = kl_to.add(p.mul(lp.sub(lt)));
-        *kl_from = kl_from.add(t.mul(lt.sub(lp)));
-        *tv = tv.add(p.sub(t).abs());
-    }
-
     fn sums(self) -> Sums {
         let [e, h, kl_to, kl_from, tv] = self.0.map(sum_lanes);
         Sums {
@@ -649,24 +638,59 @@ pub fn normalise_and_measure(
 }
 
 /// A closed-form sample in two passes over V, without storing the log-weights: [`exp_affine`]
-/// (weights and normaliser), then [`measure_affine`] (diagnostics). Together they give the bits of
-/// [`affine_log_weights`], [`exp_shifted`] and [`normalise_and_measure`] for the same shift `m`,
-/// and leave `e = exp(u - m)` for the caller to scale by `1/Σe` where it needs `p`.
+/// (the weights `e = exp(x)`, `x = a·log p0 + b·s - m`, and every sum but one, over `e`), then
+/// [`abs_diff`] (`Σ|p - t|`, which needs the normaliser first). [`WeightSums::sums`] turns the
+/// weights' sums into the diagnostics through identities (`H = ln Z - Σ p x`, no per-entry log).
 ///
-/// `narrow`: every `u - m` is in `[NARROW_EXP_MIN, 0]` and `log p0` is finite (known from the
-/// extremes of `u`, [`crate::hull`]), so [`exp_narrow`] applies and every weight is positive.
+/// `narrow`: every `x` is in `[NARROW_EXP_MIN, 0]` and `log p0` is finite (known from the
+/// extremes of `u`, [`crate::hull`]), so [`exp_narrow`] applies, every weight is positive and no
+/// term needs a zero-mass select.
 pub fn exp_affine(
     log_p0: &[f64],
     s: &[f64],
     (a, b): (f64, f64),
     m: f64,
     narrow: bool,
+    r: &Reference,
     e: &mut [f64],
-) -> f64 {
+) -> WeightSums {
     if narrow {
-        exp_affine_with::<true>(log_p0, s, a, b, m, e)
+        exp_affine_with::<true>(log_p0, s, a, b, m, r, e)
     } else {
-        exp_affine_with::<false>(log_p0, s, a, b, m, e)
+        exp_affine_with::<false>(log_p0, s, a, b, m, r, e)
+    }
+}
+
+/// The sums of [`exp_affine`], over the weights `e = exp(x)` before normalising.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WeightSums {
+    /// `Z = Σ e`.
+    pub z: f64,
+    /// `Σ e s`.
+    pub es: f64,
+    /// `Σ e x` over `e > 0` (`<= 0`).
+    pub ex: f64,
+    /// `Σ e log t` over `e > 0`.
+    pub elt: f64,
+    /// `Σ t x` over `t > 0`.
+    pub tx: f64,
+}
+
+impl WeightSums {
+    /// The diagnostics, given `Σ t log t` and `Σ t` over the entries (`t > 0`) and `Σ|p - t|`.
+    /// With `p = e/Z` and `log p = x - ln Z`: `H = ln Z - Σ p x` (both terms `>= 0`, no
+    /// cancellation), `KL(p‖t) = -Σ p log t - H`, `KL(t‖p) = Σ t log t - Σ t x + Σ t · ln Z`.
+    pub fn sums(&self, t_log_t: f64, t_total: f64, abs_diff: f64) -> Sums {
+        let inv = 1.0 / self.z;
+        let ln_z = self.z.ln();
+        let entropy = ln_z - self.ex * inv;
+        Sums {
+            expected_score: self.es * inv,
+            entropy,
+            kl_to: -(self.elt * inv) - entropy,
+            kl_from: t_log_t - self.tx + ln_z * t_total,
+            abs_diff,
+        }
     }
 }
 
@@ -677,107 +701,81 @@ fn exp_affine_with<const NARROW: bool>(
     a: f64,
     b: f64,
     m: f64,
+    r: &Reference,
     e: &mut [f64],
-) -> f64 {
+) -> WeightSums {
     let n = e.len();
     assert!(
-        log_p0.len() == n && s.len() == n,
+        log_p0.len() == n && s.len() == n && r.t.len() == n && r.log_t.len() == n,
         "exp_affine: lengths differ"
     );
     let (va, vb, vm) = (L2::splat(a), L2::splat(b), L2::splat(m));
     let c = ExpConsts::hoisted();
     let (l2, l_tail) = log_p0.as_chunks::<2>();
     let (s2, s_tail) = s.as_chunks::<2>();
+    let (t2, t_tail) = r.t.as_chunks::<2>();
+    let (lt2, lt_tail) = r.log_t.as_chunks::<2>();
     let (e2, e_tail) = e.as_chunks_mut::<2>();
-    let mut sum = L2::splat(0.0);
-    for ((eo, l), si) in e2.iter_mut().zip(l2).zip(s2) {
-        let w = if NARROW {
-            va.mul(pair(l)).add(vb.mul(pair(si)))
+    let zero = c.zero;
+    // z, Σ e s, Σ e x, Σ e log t, Σ t x
+    let mut acc = [zero; 5];
+    let add = |acc: &mut [L2; 5], w: L2, x: L2, s: L2, t: L2, lt: L2, guard: bool| {
+        let [z, es, ex, elt, tx] = acc;
+        *z = z.add(w);
+        *es = es.add(w.mul(s));
+        if guard {
+            *ex = ex.add(w.gt_select(zero, w.mul(x), zero));
+            *elt = elt.add(w.gt_select(zero, w.mul(lt), zero));
+            *tx = tx.add(t.gt_select(zero, t.mul(x), zero));
         } else {
-            affine_pair(pair(l), pair(si), va, vb)
-        };
-        let x = w.sub(vm);
+            *ex = ex.add(w.mul(x));
+            *elt = elt.add(w.mul(lt));
+            *tx = tx.add(t.mul(x));
+        }
+    };
+    let rows = e2.iter_mut().zip(l2).zip(s2).zip(t2.iter().zip(lt2));
+    for (((eo, l), si), (t, lt)) in rows {
+        let s = pair(si);
+        let x = if NARROW {
+            va.mul(pair(l)).add(vb.mul(s))
+        } else {
+            affine_pair(pair(l), s, va, vb)
+        }
+        .sub(vm);
         let w = if NARROW {
             exp_narrow(x, &c)
         } else {
             exp_nonpos_with(x, &c)
         };
         put(eo, w);
-        sum = sum.add(w);
-    }
-    if !e_tail.is_empty() {
-        let w = affine_pair(tail(l_tail, f64::NEG_INFINITY), tail(s_tail, 0.0), va, vb);
-        let w = exp_nonpos_with(w.sub(vm), &c);
-        put_tail(e_tail, w);
-        sum = sum.add(w);
-    }
-    sum_lanes(sum)
-}
-
-/// The diagnostics' sums of a sample whose weights `e` came from [`exp_affine`]: `log p` is
-/// recomputed as `a·log p0 + b·s - log_norm` (the bits [`normalise_and_measure`] reads back),
-/// `p = e·inv`; nothing is written. `positive`: `narrow` held for `e` and every `t` is positive.
-pub fn measure_affine(
-    log_p0: &[f64],
-    s: &[f64],
-    (a, b): (f64, f64),
-    (log_norm, inv): (f64, f64),
-    e: &[f64],
-    r: &Reference,
-    positive: bool,
-) -> Sums {
-    if positive {
-        measure_affine_with::<true>(log_p0, s, a, b, log_norm, inv, e, r)
-    } else {
-        measure_affine_with::<false>(log_p0, s, a, b, log_norm, inv, e, r)
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn measure_affine_with<const POSITIVE: bool>(
-    log_p0: &[f64],
-    s: &[f64],
-    a: f64,
-    b: f64,
-    log_norm: f64,
-    inv: f64,
-    e: &[f64],
-    r: &Reference,
-) -> Sums {
-    let n = e.len();
-    assert!(log_p0.len() == n && s.len() == n && r.s.len() == n);
-    assert!(r.t.len() == n && r.log_t.len() == n);
-    let (va, vb, vl, vinv) = (
-        L2::splat(a),
-        L2::splat(b),
-        L2::splat(log_norm),
-        L2::splat(inv),
-    );
-    let mut acc = Acc([L2::splat(0.0); 5]);
-    let (l2, l_tail) = log_p0.as_chunks::<2>();
-    let (s2, s_tail) = s.as_chunks::<2>();
-    let (e2, e_tail) = e.as_chunks::<2>();
-    let (t2, t_tail) = r.t.as_chunks::<2>();
-    let (lt2, lt_tail) = r.log_t.as_chunks::<2>();
-    let rows = l2.iter().zip(s2).zip(e2).zip(t2.iter().zip(lt2));
-    for (((l, si), ei), (t, lt)) in rows {
-        let (s, p) = (pair(si), pair(ei).mul(vinv));
-        if POSITIVE {
-            let lp = va.mul(pair(l)).add(vb.mul(s)).sub(vl);
-            acc.add_positive(lp, p, s, pair(t), pair(lt));
-        } else {
-            let lp = affine_pair(pair(l), s, va, vb).sub(vl);
-            acc.add(lp, p, s, pair(t), pair(lt));
-        }
+        add(&mut acc, w, x, s, pair(t), pair(lt), !NARROW);
     }
     if !e_tail.is_empty() {
         let s = tail(s_tail, 0.0);
-        let lp = affine_pair(tail(l_tail, f64::NEG_INFINITY), s, va, vb).sub(vl);
-        let p = tail(e_tail, 0.0).mul(vinv);
-        acc.add(lp, p, s, tail(t_tail, 0.0), tail(lt_tail, 0.0));
+        let x = affine_pair(tail(l_tail, f64::NEG_INFINITY), s, va, vb).sub(vm);
+        let w = exp_nonpos_with(x, &c);
+        put_tail(e_tail, w);
+        let (t, lt) = (tail(t_tail, 0.0), tail(lt_tail, 0.0));
+        add(&mut acc, w, x, s, t, lt, true);
     }
-    acc.sums()
+    let [z, es, ex, elt, tx] = acc.map(sum_lanes);
+    WeightSums { z, es, ex, elt, tx }
+}
+
+/// `Σ|e·inv - t|`: the total-variation sum of a sample whose weights came from [`exp_affine`].
+pub fn abs_diff(e: &[f64], inv: f64, t: &[f64]) -> f64 {
+    assert_eq!(e.len(), t.len(), "abs_diff: lengths differ");
+    let vinv = L2::splat(inv);
+    let (e2, e_tail) = e.as_chunks::<2>();
+    let (t2, t_tail) = t.as_chunks::<2>();
+    let mut sum = L2::splat(0.0);
+    for (ei, ti) in e2.iter().zip(t2) {
+        sum = sum.add(pair(ei).mul(vinv).sub(pair(ti)).abs());
+    }
+    if !e_tail.is_empty() {
+        sum = sum.add(tail(e_tail, 0.0).mul(vinv).sub(tail(t_tail, 0.0)).abs());
+    }
+    sum_lanes(sum)
 }
 
 #[cfg(test)]
@@ -865,7 +863,8 @@ mod tests {
             prop_assert!(ulps(exp1(x), x.exp()) <= 1);
         }
 
-        /// The two-pass kernels give the three-pass kernels' bits, in both of their modes.
+        /// The two-pass kernels give the three-pass kernels' weights bit for bit, and their
+        /// diagnostics to rounding (1e-13 of the size of the logs summed), in both modes.
         #[test]
         fn two_passes_match_three(
             raw in proptest::collection::vec((-30.0f64..0.0, -5.0f64..5.0, 0u8..8, 0u8..8), 1..41),
@@ -873,7 +872,7 @@ mod tests {
             b in -3.0f64..3.0,
             wide in any::<bool>(),
         ) {
-            // `wide`: some -inf entries and some weights far below the narrow range.
+            // `wide`: some -inf entries, some weights far below the narrow range, some t = 0.
             let l: Vec<f64> = raw.iter().map(|&(x, _, z, _)| match (wide, z) {
                 (true, 0) => f64::NEG_INFINITY,
                 (true, 1) => x * 40.0,
@@ -890,21 +889,31 @@ mod tests {
             let mut u = vec![0.0; l.len()];
             let m = affine_log_weights(&l, &s, a, b, &mut u);
             prop_assume!(m.is_finite());
+            let scale = 1.0 + u.iter().chain(&log_t).filter(|x| x.is_finite()).fold(0.0f64, |acc, x| acc.max(x.abs()));
             let mut p = vec![0.0; l.len()];
             let z = exp_shifted(&u, m, &mut p);
             let (ln, inv) = (m + z.ln(), 1.0 / z);
+            let min = u.iter().copied().fold(f64::INFINITY, f64::min);
             let old = normalise_and_measure(&mut u, &mut p, ln, inv, &reference);
 
-            let min = u.iter().copied().fold(f64::INFINITY, f64::min) + ln;
             let narrow = min - m >= NARROW_EXP_MIN;
             let mut e = vec![0.0; l.len()];
-            let z2 = exp_affine(&l, &s, (a, b), m, narrow, &mut e);
-            prop_assert_eq!(z2.to_bits(), z.to_bits());
+            let w = exp_affine(&l, &s, (a, b), m, narrow, &reference, &mut e);
+            prop_assert_eq!(w.z.to_bits(), z.to_bits());
             let p2: Vec<f64> = e.iter().map(|x| x * inv).collect();
             prop_assert_eq!(&p2, &p);
-            let positive = narrow && t.iter().all(|&x| x > 0.0);
-            let new = measure_affine(&l, &s, (a, b), (ln, inv), &e, &reference, positive);
-            prop_assert_eq!(new, old);
+            let (t_log_t, t_total) = t.iter().zip(&log_t).filter(|(t, _)| **t > 0.0)
+                .fold((0.0, 0.0), |(a, b), (t, lt)| (a + t * lt, b + t));
+            let new = w.sums(t_log_t, t_total, abs_diff(&e, inv, &t));
+            prop_assert_eq!(new.abs_diff.to_bits(), old.abs_diff.to_bits());
+            for (name, x, y) in [
+                ("E", new.expected_score, old.expected_score),
+                ("H", new.entropy, old.entropy),
+                ("KL(p|t)", new.kl_to, old.kl_to),
+                ("KL(t|p)", new.kl_from, old.kl_from),
+            ] {
+                prop_assert!(x == y || (x - y).abs() <= 1e-13 * scale, "{}: {} vs {}", name, x, y);
+            }
         }
 
         /// Odd lengths, `-inf` entries: the same values as the plain formulas.

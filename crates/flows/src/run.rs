@@ -178,8 +178,8 @@ pub struct Run {
     p_pending: bool,
     /// Closed forms: the hull giving each sample's shift and range without a pass over V.
     hull: AffineHull,
-    /// Every entry of the (face) target is positive: the sums need no zero-mass selects.
-    target_positive: bool,
+    /// `Σ t log t` and `Σ t` over the active entries with `t > 0` (closed-form samples).
+    target_sums: (f64, f64),
 }
 
 /// Largest |entry| (0 for empty).
@@ -505,7 +505,12 @@ impl Run {
         } else {
             AffineHull::default()
         };
-        let target_positive = target.target_c.iter().all(|&t| t > 0.0);
+        let target_sums = target
+            .target_c
+            .iter()
+            .zip(&target.log_target_c)
+            .filter(|(t, _)| **t > 0.0)
+            .fold((0.0, 0.0), |(tl, tt), (t, lt)| (tl + t * lt, tt + t));
         Run {
             temp: set.temp,
             kappa: set.kappa,
@@ -537,7 +542,7 @@ impl Run {
             p_scale: 1.0,
             p_pending: false,
             hull,
-            target_positive,
+            target_sums,
             model,
             active,
             spec,
@@ -700,23 +705,24 @@ impl Run {
         }
         let m = ext.max;
         let narrow = !ext.has_zero_mass && ext.min - m >= lanes::NARROW_EXP_MIN;
-        let sum = lanes::exp_affine(&self.log_p0_c, &self.s_c, coef, m, narrow, &mut self.p);
-        let (log_norm, inv) = (m + sum.ln(), 1.0 / sum);
         let reference = Reference {
             s: &self.s_c,
             t: &self.target_c,
             log_t: &self.log_target_c,
         };
-        let positive = narrow && self.target_positive;
-        let sums = lanes::measure_affine(
+        let w = lanes::exp_affine(
             &self.log_p0_c,
             &self.s_c,
             coef,
-            (log_norm, inv),
-            &self.p,
+            m,
+            narrow,
             &reference,
-            positive,
+            &mut self.p,
         );
+        let inv = 1.0 / w.z;
+        let abs_diff = lanes::abs_diff(&self.p, inv, &self.target_c);
+        let (t_log_t, t_total) = self.target_sums;
+        let sums = w.sums(t_log_t, t_total, abs_diff);
         self.p_scale = inv;
         self.record(t, &sums);
         true
