@@ -22,15 +22,17 @@ function load(module) {
 
 const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-async function run({ generation, hash, payload }) {
-  if (!wasm.worker_begin(hash, payload ?? null)) {
-    postMessage({ type: 'error', generation, message: 'this scene is computed on the page' });
+// A job is one part (`shard` of `shards`) of a scene: a scene that splits into independent parts
+// (the trajectories of a next-token scene) is shared by several such workers.
+async function run({ generation, hash, payload, shard = 0, shards = 1 }) {
+  if (!wasm.worker_begin(hash, payload ?? null, shard, shards)) {
+    postMessage({ type: 'error', generation, shard, message: 'this scene is computed on the page' });
     return;
   }
   for (;;) {
     if (generation !== latest) return; // superseded
     const bytes = wasm.worker_step(SLICE_MS);
-    postMessage({ type: 'progress', generation, bytes }, [bytes.buffer]);
+    postMessage({ type: 'progress', generation, shard, bytes }, [bytes.buffer]);
     if (bytes[0] === 1) return;
     await yieldToMessages();
   }

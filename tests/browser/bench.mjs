@@ -172,7 +172,12 @@ async function sliderLatencyInPage({ n, control }) {
 // scene: time until the new scene is complete and painted, and the longest main-thread task
 // (PerformanceObserver "longtask") meanwhile. The worker computes; the page must stay free.
 const HEAVY = [
+  // Two trajectories: with several workers each computes one (globalThis.tdMaxWorkers caps them).
   { scenario: "heavy-v50257-compare", file: "index.html", set: { gen: "zipf", V: 50257, seed: 7, flow: "compare", p0: "uniform" } },
+  { scenario: "heavy-v50257-compare-1-worker", file: "index.html", workers: 1, set: { gen: "zipf", V: 50257, seed: 7, flow: "compare", p0: "uniform" } },
+  // Five starts of Flow C at V = 20,000 (five trajectories).
+  { scenario: "heavy-v20000-five-starts", file: "index.html", set: { gen: "gauss", V: 20000, seed: 2, flow: "entropic" } },
+  { scenario: "heavy-v20000-five-starts-1-worker", file: "index.html", workers: 1, set: { gen: "gauss", V: 20000, seed: 2, flow: "entropic" } },
   { scenario: "heavy-att-n2000", file: "attention.html", set: { n: 2000 } },
   { scenario: "heavy-energy-generate", file: "energy.html", set: { mode: "generate", n: 64, steer: "margin", T: 0 } },
 ];
@@ -185,8 +190,9 @@ async function heavyBench(suite, problems) {
       for (const e of list.getEntries()) window.__longTasks.push([e.startTime, e.duration]);
     }).observe({ type: "longtask", buffered: true });
   };
-  for (const { scenario, file, set } of HEAVY) {
-    const app = await suite.open(file, { reducedMotion: "reduce", initScripts: [observe] });
+  for (const { scenario, file, set, workers } of HEAVY) {
+    const limit = workers ? [`globalThis.tdMaxWorkers = ${workers};`] : [];
+    const app = await suite.open(file, { reducedMotion: "reduce", initScripts: [observe, ...limit] });
     try {
       await app.page.waitForFunction(() => document.body.dataset.explorer !== "energy" || document.body.dataset.model === "loaded", null, { timeout: 60_000 });
       const t0 = await app.page.evaluate((s) => {
@@ -198,7 +204,7 @@ async function heavyBench(suite, problems) {
       const { t1, tasks, worker } = await app.page.evaluate((start) => ({
         t1: performance.now(),
         tasks: window.__longTasks.filter(([s]) => s >= start).map(([, d]) => d),
-        worker: performance.getEntriesByType("resource").some((e) => e.name.includes("worker.js")),
+        worker: performance.getEntriesByType("resource").filter((e) => e.name.includes("worker.js")).length,
       }), t0);
       res.set(scenario, { ms: t1 - t0, longest: tasks.length ? Math.max(...tasks) : 0, count: tasks.length, worker });
       const p = await app.problems();
@@ -316,10 +322,10 @@ async function main() {
   console.log("\n| scenario | native ms | browser ms | page / native | NumPy ms | page / NumPy |\n|---|---:|---:|---:|---:|---:|");
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
   console.log("\nHeavy scenes started by a control change (set-to-done; longest main-thread task meanwhile, PerformanceObserver longtask, tasks over 50 ms):");
-  console.log("| scenario | set-to-done ms | longest task ms | tasks over 50 ms | computed in the worker |\n|---|---:|---:|---:|---|");
+  console.log("| scenario | set-to-done ms | longest task ms | tasks over 50 ms | workers |\n|---|---:|---:|---:|---:|");
   for (const { scenario } of HEAVY) {
     const h = heavy.get(scenario);
-    console.log(h ? `| ${scenario} | ${fmt(h.ms)} | ${h.longest ? fmt(h.longest) : "none"} | ${h.count} | ${h.worker ? "yes" : "no"} |` : `| ${scenario} | n/a | n/a | n/a | n/a |`);
+    console.log(h ? `| ${scenario} | ${fmt(h.ms)} | ${h.longest ? fmt(h.longest) : "none"} | ${h.count} | ${h.worker || "none (page)"} |` : `| ${scenario} | n/a | n/a | n/a | n/a |`);
   }
   console.log(
     "\nRatios are the page's (browser) time divided by the other's: page / NumPy = 0.45× means the page takes 0.45 of NumPy's time (faster than NumPy); above 1× it is slower. Likewise page / native.",

@@ -64,6 +64,33 @@ test("heavy scenes are computed in the worker and read out exactly as when the p
   }
 });
 
+test("a scene of several trajectories is shared by several workers, with the numbers of one", async (t) => {
+  const workers = (app) => app.requests.filter((u) => /\/worker\.js\?explorer=/.test(u)).length;
+  for (const [link, runs] of [
+    ["#next-token?v=1&gen=zipf&V=50257&seed=7&flow=compare&p0=uniform", 2],
+    ["#next-token?v=1&gen=gauss&V=20000&seed=2&flow=entropic&trunc=top-p&top_p=0.9&overlay=T:0.5,1,2", 3],
+  ]) {
+    let one = null;
+    for (const limit of [1, 2, 3]) {
+      // globalThis.tdMaxWorkers caps the workers (default: the cores the browser reports, at most 4)
+      const app = await suite.open(link, { initScripts: [`globalThis.tdMaxWorkers = ${limit};`] });
+      try {
+        await settled(app.page);
+        assert.equal(workers(app), Math.min(limit, runs), `${link}: workers started with a limit of ${limit}`);
+        const r = await readout(app.page);
+        assert.equal(JSON.parse(r).done, true, `${link}: not done with ${limit} workers`);
+        if (one === null) one = r;
+        else assert.equal(r, one, `${link}: ${limit} workers read out differently from one`);
+        await assertCanvasDrawn(app.page, "canvas");
+        await app.assertNoErrors();
+      } finally {
+        await app.close();
+      }
+    }
+    t.diagnostic(`${link}: 1, 2 and 3 workers, identical readouts (${one.length} bytes)`);
+  }
+});
+
 test("a light scene stays on the page: no worker is started for it", async () => {
   for (const link of ["", "attention.html", "#next-token?v=1&V=1000&gen=zipf&flow=entropic"]) {
     const app = await suite.open(link);

@@ -244,6 +244,16 @@ pub trait Explorer: 'static {
             Self::NAME
         )))
     }
+    /// Into how many independent parts an offloaded scene splits, each computed by its own worker
+    /// without shared memory (1: one worker computes it all). The page uses at most this many.
+    fn shards(_scene: &Self::Scene) -> usize {
+        1
+    }
+    /// Worker side: compute (and ship) only part `shard` of `shards` of the scene.
+    fn restrict_to_shard(_scene: &mut Self::Scene, _shard: usize, _shards: usize) {}
+    /// Page side, once every part of a scene computed by several workers has arrived: what needs
+    /// the whole scene (notes drawn from all its trajectories).
+    fn finish_shards(_scene: &mut Self::Scene) {}
     /// Computes the whole scene (CLI, tests, bench).
     fn run_to_end(scene: &mut Self::Scene) {
         let mut guard = 0u64;

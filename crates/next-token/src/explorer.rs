@@ -173,6 +173,15 @@ impl Explorer for NextToken {
     fn progress_since(scene: &Scene, shipped: &mut Vec<usize>) -> Vec<u8> {
         scene.progress_since(shipped)
     }
+    fn shards(scene: &Scene) -> usize {
+        scene.shards()
+    }
+    fn restrict_to_shard(scene: &mut Scene, shard: usize, shards: usize) {
+        scene.restrict_to_shard(shard, shards);
+    }
+    fn finish_shards(scene: &mut Scene) {
+        scene.finish_shards();
+    }
     fn apply_progress(scene: &mut Scene, bytes: &[u8]) -> td_core::codec::Result<()> {
         scene.apply_progress(bytes)
     }

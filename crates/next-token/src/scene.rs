@@ -65,6 +65,9 @@ pub struct Scene {
     pub samples: usize,
     /// Runs not yet started: creating one costs O(V), so large scenes create them chunk by chunk.
     pending: std::collections::VecDeque<PendingRun>,
+    /// In one of several workers: (this worker's part, number of parts). Run i (in panel order)
+    /// is computed and shipped by part `i % parts`, the field by part 0.
+    shard: Option<(usize, usize)>,
 }
 
 struct PendingRun {
@@ -184,6 +187,7 @@ impl Scene {
             argmax,
             panels,
             notes: Vec::new(),
+            shard: None,
         };
         if scene.field_pending && !scene.field_is_defined() {
             scene.field_pending = false;
@@ -212,21 +216,44 @@ impl Scene {
                 return false;
             }
         }
-        for panel in &mut self.panels {
-            for view in &mut panel.runs {
-                if left == 0 {
-                    return false;
-                }
-                let before = view.run.samples().len();
-                let done = view.run.advance(left);
-                left = left.saturating_sub(view.run.samples().len() - before);
-                if !done {
-                    return false;
-                }
+        let shard = self.shard;
+        for (index, view) in self.panels.iter_mut().flat_map(|p| &mut p.runs).enumerate() {
+            if !owns_run(shard, index) {
+                continue;
+            }
+            if left == 0 {
+                return false;
+            }
+            let before = view.run.samples().len();
+            let done = view.run.advance(left);
+            left = left.saturating_sub(view.run.samples().len() - before);
+            if !done {
+                return false;
             }
         }
         self.notes = self.compute_notes();
         true
+    }
+
+    /// Several workers: this copy computes part `shard` of `shards` (see `Scene::shard`).
+    pub fn restrict_to_shard(&mut self, shard: usize, shards: usize) {
+        if shards > 1 {
+            let part = shard % shards;
+            self.shard = Some((part, shards));
+            self.field_pending &= part == 0;
+        }
+    }
+
+    /// Several workers: the page's copy has every part; the notes need them all.
+    pub fn finish_shards(&mut self) {
+        if self.is_done() {
+            self.notes = self.compute_notes();
+        }
+    }
+
+    /// Independent parts of the scene for several workers: its trajectories.
+    pub fn shards(&self) -> usize {
+        self.run_count()
     }
 
     /// Starts the next pending run; false when none is left.
@@ -252,11 +279,10 @@ impl Scene {
     pub fn progress(&self) -> f64 {
         let mut total = 0.0;
         let mut count = self.pending.len() as f64;
-        for panel in &self.panels {
-            for view in &panel.runs {
-                total += view.run.progress();
-                count += 1.0;
-            }
+        let runs = self.panels.iter().flat_map(|p| &p.runs).enumerate();
+        for (_, view) in runs.filter(|(i, _)| owns_run(self.shard, *i)) {
+            total += view.run.progress();
+            count += 1.0;
         }
         if count == 0.0 {
             1.0
@@ -270,7 +296,9 @@ impl Scene {
             && self
                 .panels
                 .iter()
-                .all(|p| p.runs.iter().all(|r| r.run.progress() >= 1.0))
+                .flat_map(|p| &p.runs)
+                .enumerate()
+                .all(|(i, r)| !owns_run(self.shard, i) || r.run.progress() >= 1.0)
     }
 
     fn compute_field(&mut self, panel_index: usize) {
@@ -867,8 +895,10 @@ impl Scene {
     /// samples sent per run.
     pub fn progress_since(&self, shipped: &mut Vec<usize>) -> Vec<u8> {
         let mut w = Writer::new();
-        let field_ready = !self.field_pending;
-        let send_field = field_ready && shipped.first() != Some(&1);
+        // Several workers: part 0 computes and ships the field.
+        let send_field = !self.field_pending
+            && self.shard.is_none_or(|(part, _)| part == 0)
+            && shipped.first() != Some(&1);
         if shipped.is_empty() {
             shipped.push(0);
         }
@@ -885,12 +915,20 @@ impl Scene {
                 }
             }
         }
-        let runs: Vec<&RunView> = self.panels.iter().flat_map(|p| &p.runs).collect();
+        // Only this worker's runs, each with its index (in panel order).
+        let runs: Vec<(usize, &RunView)> = self
+            .panels
+            .iter()
+            .flat_map(|p| &p.runs)
+            .enumerate()
+            .filter(|(i, _)| owns_run(self.shard, *i))
+            .collect();
         w.usize(runs.len());
-        for (i, view) in runs.iter().enumerate() {
-            if shipped.len() <= i + 1 {
+        for &(i, view) in &runs {
+            while shipped.len() <= i + 1 {
                 shipped.push(0);
             }
+            w.usize(i);
             let progress = view.run.progress_since(shipped[i + 1]);
             shipped[i + 1] += progress.samples.len();
             w.usize(progress.samples.len());
@@ -904,7 +942,8 @@ impl Scene {
             }
             w.opt_f64(progress.diverged_at);
         }
-        let done = self.is_done();
+        // Several workers: the page draws the notes from all parts (`finish_shards`).
+        let done = self.is_done() && self.shard.is_none();
         w.bool(done);
         if done {
             w.usize(self.notes.len());
@@ -938,35 +977,35 @@ impl Scene {
             }
             self.field_pending = false;
         }
-        let runs = r.usize()?;
-        while self.panels.iter().map(|p| p.runs.len()).sum::<usize>() < runs {
-            if !self.start_next_run() {
-                return Err(codec::CodecError("more runs than the scene has".into()));
-            }
-        }
-        let mut index = 0;
-        for panel in &mut self.panels {
-            for view in &mut panel.runs {
-                if index >= runs {
-                    break;
+        let shipped_runs = r.usize()?;
+        for _ in 0..shipped_runs {
+            let index = r.usize()?;
+            while self.panels.iter().map(|p| p.runs.len()).sum::<usize>() <= index {
+                if !self.start_next_run() {
+                    return Err(codec::CodecError("more runs than the scene has".into()));
                 }
-                index += 1;
-                let count = r.usize()?;
-                let samples = (0..count)
-                    .map(|_| read_sample(&mut r))
-                    .collect::<codec::Result<Vec<_>>>()?;
-                let next = r.usize()?;
-                let finished = r.bool()?;
-                let final_p = if r.bool()? { Some(r.f64s()?) } else { None };
-                let diverged_at = r.opt_f64()?;
-                view.run.absorb(RunProgress {
-                    samples,
-                    next,
-                    finished,
-                    final_p,
-                    diverged_at,
-                });
             }
+            let view = self
+                .panels
+                .iter_mut()
+                .flat_map(|p| &mut p.runs)
+                .nth(index)
+                .ok_or_else(|| codec::CodecError("a run index out of range".into()))?;
+            let count = r.usize()?;
+            let samples = (0..count)
+                .map(|_| read_sample(&mut r))
+                .collect::<codec::Result<Vec<_>>>()?;
+            let next = r.usize()?;
+            let finished = r.bool()?;
+            let final_p = if r.bool()? { Some(r.f64s()?) } else { None };
+            let diverged_at = r.opt_f64()?;
+            view.run.absorb(RunProgress {
+                samples,
+                next,
+                finished,
+                final_p,
+                diverged_at,
+            });
         }
         if r.bool()? {
             let n = r.usize()?;
@@ -974,4 +1013,9 @@ impl Scene {
         }
         Ok(())
     }
+}
+
+/// Whether a worker computing part `shard` (None: the whole scene) computes run `index`.
+fn owns_run(shard: Option<(usize, usize)>, index: usize) -> bool {
+    shard.is_none_or(|(part, parts)| index % parts == part)
 }

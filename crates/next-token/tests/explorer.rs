@@ -81,3 +81,63 @@ fn readout_json_is_the_script_interface_s_object() {
         assert!(text.contains(key), "{key} missing in {text}");
     }
 }
+
+/// What the page shows after taking over a worker's progress, with the scene computed by
+/// `workers` workers (each its part, shipped after every slice of `slice` samples, the parts'
+/// messages interleaved as they would arrive).
+fn through_workers(link: &str, workers: usize, slice: usize) -> td_next_token::scene::Scene {
+    let (state, _) = NextToken::from_hash(link);
+    let mut page = NextToken::new_scene(&state, &());
+    let mut parts: Vec<_> = (0..workers)
+        .map(|w| {
+            let mut scene = NextToken::new_scene(&state, &());
+            if workers > 1 {
+                NextToken::restrict_to_shard(&mut scene, w, workers);
+            }
+            (scene, Vec::new(), false)
+        })
+        .collect();
+    while parts.iter().any(|p| !p.2) {
+        for (scene, shipped, done) in parts.iter_mut().filter(|p| !p.2) {
+            *done = NextToken::advance(scene, slice);
+            let bytes = NextToken::progress_since(scene, shipped);
+            NextToken::apply_progress(&mut page, &bytes)
+                .expect("the page reads the worker's bytes");
+        }
+    }
+    if workers > 1 {
+        NextToken::finish_shards(&mut page);
+    }
+    page
+}
+
+#[test]
+fn several_workers_give_the_page_the_scene_one_computes() {
+    for link in [
+        "#next-token?v=1",
+        "#next-token?v=1&flow=compare&T=0.5&trunc=top-p&top_p=0.8",
+        "#next-token?v=1&gen=zipf&V=2000&seed=7&flow=compare&p0=uniform",
+        "#next-token?v=1&gen=gauss&V=300&seed=2&flow=entropic&overlay=T:0.5,1,2",
+        // Flow D diverging on some starts: the notes say where, from every part's trajectories.
+        "#next-token?v=1&flow=entropic-mw&eta=2.5",
+        "#next-token?v=1&flow=mw",
+    ] {
+        let whole = computed(link);
+        let runs = whole.run_count();
+        assert_eq!(
+            NextToken::shards(&whole),
+            runs,
+            "{link}: one part per trajectory"
+        );
+        let expected = (NextToken::readout_json(&whole), NextToken::notes(&whole));
+        for (workers, slice) in [(1, 37), (2, 50), (3, 1), (runs + 2, 500)] {
+            let page = through_workers(link, workers, slice);
+            assert!(
+                NextToken::is_done(&page),
+                "{link}, {workers} workers: not done"
+            );
+            let got = (NextToken::readout_json(&page), NextToken::notes(&page));
+            assert_eq!(got, expected, "{link}, {workers} workers");
+        }
+    }
+}

@@ -31,10 +31,16 @@ macro_rules! page {
             $crate::run::<$explorer>();
         }
 
-        /// In the page's worker: starts computing the scene of `hash` (false: not offloaded).
+        /// In the page's worker: starts computing part `shard` of `shards` of the scene of
+        /// `hash` (false: not offloaded).
         #[wasm_bindgen::prelude::wasm_bindgen]
-        pub fn worker_begin(hash: &str, payload: wasm_bindgen::JsValue) -> bool {
-            $crate::runner::begin_in_worker::<$explorer>(hash, &payload)
+        pub fn worker_begin(
+            hash: &str,
+            payload: wasm_bindgen::JsValue,
+            shard: u32,
+            shards: u32,
+        ) -> bool {
+            $crate::runner::begin_in_worker::<$explorer>(hash, &payload, shard, shards)
         }
 
         /// In the page's worker: computes for about `budget_ms`; `[done, progress, payload]`.

@@ -94,9 +94,11 @@ pub struct Runner<E: WebExplorer> {
     pub local: E::Local,
     /// The scene was made for the current state and has not been advanced yet (start-up).
     fresh: bool,
-    /// The page's worker, and the generation of the scene it is computing (if any).
+    /// The page's workers, the generation of the scene they are computing (if any), and per part
+    /// of it whether it is done and how far it is.
     remote: Remote,
     remote_generation: Option<u64>,
+    remote_parts: Vec<(bool, f64)>,
     /// When the last partial picture of a remote scene was painted, and what it cost (ms): the
     /// page paints partial results at most a quarter of the time, so the worker keeps a core.
     partial_paint: (f64, f64),
@@ -132,6 +134,7 @@ pub fn run<E: WebExplorer>() {
         fresh: true,
         remote: Remote::new(),
         remote_generation: None,
+        remote_parts: Vec::new(),
         partial_paint: (f64::NEG_INFINITY, 0.0),
     }));
     controls::wire();
@@ -233,15 +236,26 @@ impl<E: WebExplorer> Runner<E> {
     /// (the page then paints what arrives). A job still running for an older scene is dropped.
     fn compute_remotely(&mut self) -> bool {
         let generation = self.chrome.generation;
-        let remote =
-            E::offload(&self.scene) && !self.remote.unavailable && E::remote_ready(self) && {
-                let payload = E::job_payload(self);
-                let hash = E::to_hash(&E::computation_key(&self.state));
-                self.remote
-                    .post(E::NAME, generation, &hash, payload.as_ref(), on_reply::<E>)
-            };
+        let parts = if E::offload(&self.scene) && !self.remote.unavailable && E::remote_ready(self)
+        {
+            let payload = E::job_payload(self);
+            let hash = E::to_hash(&E::computation_key(&self.state));
+            let shards = E::shards(&self.scene).min(crate::worker::worker_limit());
+            self.remote.post(
+                E::NAME,
+                generation,
+                &hash,
+                payload.as_ref(),
+                shards,
+                on_reply::<E>,
+            )
+        } else {
+            0
+        };
+        let remote = parts > 0;
         if remote {
             self.remote_generation = Some(generation);
+            self.remote_parts = vec![(false, 0.0); parts];
             self.partial_paint = (f64::NEG_INFINITY, 0.0);
             chrome::set_busy(true, 0.0);
             // The empty picture in the next frame: the event that changed the state stays short.
@@ -265,17 +279,25 @@ impl<E: WebExplorer> Runner<E> {
         match reply {
             Reply::Progress {
                 generation,
+                shard,
                 done,
                 progress,
                 payload,
-            } if Some(generation) == self.remote_generation => {
+            } if Some(generation) == self.remote_generation && shard < self.remote_parts.len() => {
                 let start = dom::now_ms();
                 if let Err(error) = E::apply_progress(&mut self.scene, &payload) {
                     self.compute_here(&error.to_string());
                     return;
                 }
                 self.chrome.timings.push(("apply", dom::now_ms() - start));
+                self.remote_parts[shard] = (done, progress);
+                let parts = self.remote_parts.len();
+                let done = self.remote_parts.iter().all(|p| p.0);
+                let progress = self.remote_parts.iter().map(|p| p.1).sum::<f64>() / parts as f64;
                 if done {
+                    if parts > 1 {
+                        E::finish_shards(&mut self.scene);
+                    }
                     self.remote_generation = None;
                     self.render_all();
                     self.chrome.last_paint_ms = dom::now_ms() - start;
@@ -689,10 +711,17 @@ where
 
 /// Worker side: [`crate::worker::begin`] with the models the explorer builds from the page's
 /// payload (here rather than in `worker`, which the runner uses: no module cycle).
-pub fn begin_in_worker<E: WebExplorer>(hash: &str, payload: &JsValue) -> bool {
+pub fn begin_in_worker<E: WebExplorer>(
+    hash: &str,
+    payload: &JsValue,
+    shard: u32,
+    shards: u32,
+) -> bool {
     let (state, _) = E::from_hash(hash);
     match E::worker_models(&state, payload) {
-        Some(models) => crate::worker::begin::<E>(hash, models),
+        Some(models) => {
+            crate::worker::begin::<E>(hash, models, shard as usize, shards.max(1) as usize)
+        }
         None => false,
     }
 }

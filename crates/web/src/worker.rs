@@ -8,7 +8,10 @@
 //!
 //! On the page: [`Remote`] starts the worker on first use (never when the scene fits a frame),
 //! sends jobs tagged with the scene's generation, and hands progress of the current generation to
-//! the runner, which takes it over ([`Explorer::apply_progress`]) and paints. Messages of an
+//! the runner, which takes it over ([`Explorer::apply_progress`]) and paints. A scene that splits
+//! into independent parts ([`Explorer::shards`]: the trajectories of a next-token scene) goes to
+//! several workers, up to [`worker_limit`], each computing its part ([`Explorer::restrict_to_shard`]);
+//! no memory is shared, so no cross-origin isolation is needed. Messages of an
 //! older generation are dropped: a control change never paints a stale scene. If no worker can
 //! start (a browser without module workers, a page opened from a file), the runner computes on
 //! the page in time slices, as before.
@@ -40,12 +43,15 @@ fn now_ms() -> f64 {
         .map_or_else(js_sys::Date::now, |p| p.now())
 }
 
-/// Worker side: starts computing the scene of `hash` (replacing any job). False if the explorer
-/// does not compute this scene in a worker.
-pub fn begin<E: Explorer>(hash: &str, models: E::Models) -> bool {
+/// Worker side: starts computing part `shard` of `shards` of the scene of `hash` (replacing any
+/// job). False if the explorer does not compute this scene in a worker.
+pub fn begin<E: Explorer>(hash: &str, models: E::Models, shard: usize, shards: usize) -> bool {
     let (state, _) = E::from_hash(hash);
-    let scene = E::new_scene(&state, &models);
+    let mut scene = E::new_scene(&state, &models);
     let ok = E::offload(&scene);
+    if shards > 1 {
+        E::restrict_to_shard(&mut scene, shard, shards);
+    }
     JOB.with(|job| {
         *job.borrow_mut() = Some(Box::new(Job::<E> {
             scene,
@@ -77,9 +83,11 @@ pub fn step<E: Explorer>(budget_ms: f64) -> Vec<u8> {
 
 /// A message from the worker, as the page reads it.
 pub enum Reply {
-    /// Progress of `generation`: whether the scene is done, how far it is, and the payload.
+    /// Progress of `generation` from the worker computing part `shard`: whether that part is
+    /// done, how far it is, and the payload.
     Progress {
         generation: u64,
+        shard: usize,
         done: bool,
         progress: f64,
         payload: Vec<u8>,
@@ -88,23 +96,44 @@ pub enum Reply {
     Failed { generation: u64, message: String },
 }
 
-/// Page side: the worker, started on first use.
+/// How many workers a page may run: one per core the browser reports (the page's own thread is
+/// mostly idle while they compute), at most 4. `globalThis.tdMaxWorkers` (a number set before the
+/// page loads) overrides it, for tests and benchmarks.
+pub fn worker_limit() -> usize {
+    let global = js_sys::global();
+    let set = Reflect::get(&global, &"tdMaxWorkers".into())
+        .ok()
+        .and_then(|v| v.as_f64());
+    let cores = Reflect::get(&global, &"navigator".into())
+        .ok()
+        .and_then(|n| Reflect::get(&n, &"hardwareConcurrency".into()).ok())
+        .and_then(|v| v.as_f64());
+    let n = set.or(cores).unwrap_or(1.0);
+    if n.is_finite() {
+        n.clamp(1.0, 4.0) as usize
+    } else {
+        1
+    }
+}
+
+/// Page side: the workers, started on first use (one more each time a scene splits further).
 pub struct Remote {
-    worker: Option<Worker>,
-    /// The worker could not start: compute on the page from now on.
+    workers: Vec<Worker>,
+    /// No worker could start: compute on the page from now on.
     pub unavailable: bool,
 }
 
 impl Remote {
     pub fn new() -> Remote {
         Remote {
-            worker: None,
+            workers: Vec::new(),
             unavailable: false,
         }
     }
 
-    fn start(&mut self, explorer: &str, on_reply: fn(Reply)) -> Option<&Worker> {
-        if self.worker.is_none() && !self.unavailable {
+    /// Starts workers until there are `count` (fewer if one cannot start); how many there are.
+    fn start(&mut self, explorer: &str, count: usize, on_reply: fn(Reply)) -> usize {
+        while self.workers.len() < count && !self.unavailable {
             let options = WorkerOptions::new();
             options.set_type(WorkerType::Module);
             match Worker::new_with_options(&format!("worker.js?explorer={explorer}"), &options) {
@@ -134,53 +163,71 @@ impl Remote {
                         let _ = Reflect::set(&msg, &"module".into(), &module);
                         let _ = worker.post_message(&msg);
                     }
-                    self.worker = Some(worker);
+                    self.workers.push(worker);
                 }
-                Err(_) => self.unavailable = true,
+                Err(_) => {
+                    // None at all: the page computes. Some: they share the work.
+                    self.unavailable = self.workers.is_empty();
+                    break;
+                }
             }
         }
-        self.worker.as_ref()
+        self.workers.len().min(count)
     }
 
-    /// Sends a job (the link of the scene to compute, and what its models need); false when no
-    /// worker can take it.
+    /// Sends a job (the link of the scene to compute, and what its models need) to up to `shards`
+    /// workers, part i to worker i; returns the number of parts (0: no worker can take it).
     pub fn post(
         &mut self,
         explorer: &str,
         generation: u64,
         hash: &str,
         payload: Option<&JsValue>,
+        shards: usize,
         on_reply: fn(Reply),
-    ) -> bool {
-        let Some(worker) = self.start(explorer, on_reply) else {
-            return false;
-        };
-        let msg = Object::new();
-        let _ = Reflect::set(&msg, &"type".into(), &"job".into());
-        let _ = Reflect::set(&msg, &"generation".into(), &(generation as f64).into());
-        let _ = Reflect::set(&msg, &"hash".into(), &hash.into());
-        if let Some(payload) = payload {
-            let _ = Reflect::set(&msg, &"payload".into(), payload);
-        }
-        worker.post_message(&msg).is_ok()
-    }
-
-    /// Tells the worker to stop the current job (a scene the page computes itself came next).
-    pub fn cancel(&self) {
-        if let Some(worker) = &self.worker {
+    ) -> usize {
+        let shards = self.start(explorer, shards.max(1), on_reply);
+        for (shard, worker) in self.workers.iter().take(shards).enumerate() {
             let msg = Object::new();
-            let _ = Reflect::set(&msg, &"type".into(), &"cancel".into());
-            let _ = worker.post_message(&msg);
+            let _ = Reflect::set(&msg, &"type".into(), &"job".into());
+            let _ = Reflect::set(&msg, &"generation".into(), &(generation as f64).into());
+            let _ = Reflect::set(&msg, &"hash".into(), &hash.into());
+            let _ = Reflect::set(&msg, &"shard".into(), &(shard as f64).into());
+            let _ = Reflect::set(&msg, &"shards".into(), &(shards as f64).into());
+            if let Some(payload) = payload {
+                let _ = Reflect::set(&msg, &"payload".into(), payload);
+            }
+            if worker.post_message(&msg).is_err() {
+                return 0;
+            }
+        }
+        // Workers beyond the parts stop what they were doing.
+        for worker in self.workers.iter().skip(shards) {
+            cancel(worker);
+        }
+        shards
+    }
+
+    /// Tells the workers to stop the current job (a scene the page computes itself came next).
+    pub fn cancel(&self) {
+        for worker in &self.workers {
+            cancel(worker);
         }
     }
 
-    /// Gives up on the worker (it failed): the page computes from now on.
+    /// Gives up on the workers (one failed): the page computes from now on.
     pub fn disable(&mut self) {
-        if let Some(worker) = self.worker.take() {
+        for worker in self.workers.drain(..) {
             worker.terminate();
         }
         self.unavailable = true;
     }
+}
+
+fn cancel(worker: &Worker) {
+    let msg = Object::new();
+    let _ = Reflect::set(&msg, &"type".into(), &"cancel".into());
+    let _ = worker.post_message(&msg);
 }
 
 impl Default for Remote {
@@ -200,8 +247,10 @@ fn read_reply(data: &JsValue) -> Option<Reply> {
                 return None;
             }
             let progress = f64::from_le_bytes(bytes[1..9].try_into().ok()?);
+            let shard = get("shard").and_then(|v| v.as_f64()).unwrap_or(0.0);
             Some(Reply::Progress {
                 generation,
+                shard: if shard >= 0.0 { shard as usize } else { 0 },
                 done: bytes[0] == 1,
                 progress: if progress.is_finite() { progress } else { 0.0 },
                 payload: bytes[9..].to_vec(),
