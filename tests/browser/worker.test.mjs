@@ -64,13 +64,16 @@ test("heavy scenes are computed in the worker and read out exactly as when the p
   }
 });
 
-test("a scene of several trajectories is shared by several workers, with the numbers of one", async (t) => {
+test("a scene of several trajectories, or one long closed-form trajectory, is shared by several workers, with the numbers of one", async (t) => {
   const workers = (app) => app.requests.filter((u) => /\/worker\.js\?explorer=/.test(u)).length;
+  // [link, parts]: trajectories, or four ranges of the samples of one closed-form trajectory
   for (const [link, runs] of [
     ["#next-token?v=1&gen=zipf&V=50257&seed=7&flow=compare&p0=uniform", 2],
     ["#next-token?v=1&gen=gauss&V=20000&seed=2&flow=entropic&trunc=top-p&top_p=0.9&overlay=T:0.5,1,2", 3],
+    ["#next-token?v=1&gen=zipf&V=50257&seed=7&flow=entropic&p0=uniform", 4],
   ]) {
     let one = null;
+    let picture = null;
     for (const limit of [1, 2, 3]) {
       // globalThis.tdMaxWorkers caps the workers (default: the cores the browser reports, at most 4)
       const app = await suite.open(link, { initScripts: [`globalThis.tdMaxWorkers = ${limit};`] });
@@ -79,9 +82,14 @@ test("a scene of several trajectories is shared by several workers, with the num
         assert.equal(workers(app), Math.min(limit, runs), `${link}: workers started with a limit of ${limit}`);
         const r = await readout(app.page);
         assert.equal(JSON.parse(r).done, true, `${link}: not done with ${limit} workers`);
-        if (one === null) one = r;
-        else assert.equal(r, one, `${link}: ${limit} workers read out differently from one`);
-        await assertCanvasDrawn(app.page, "canvas");
+        // The figures too: the same pixels whatever the number of workers.
+        const pixels = await app.page.$$eval("canvas", (cs) => cs.map((c) => c.toDataURL()).join());
+        if (one === null) [one, picture] = [r, pixels];
+        else {
+          assert.equal(r, one, `${link}: ${limit} workers read out differently from one`);
+          assert.ok(pixels === picture, `${link}: ${limit} workers painted differently from one`);
+        }
+        await assertCanvasDrawn(app.page, "canvas", 0.005);
         await app.assertNoErrors();
       } finally {
         await app.close();

@@ -176,6 +176,10 @@ pub struct Run {
     p_scale: f64,
     /// `p` holds a sample not yet copied into `final_p` (done once per [`Run::advance`]).
     p_pending: bool,
+    /// The samples this run computes, `start..end` of the schedule (all of it, unless it is one
+    /// part of a run shared by several workers: [`Run::restrict_to_samples`]).
+    start: usize,
+    end: usize,
     /// Closed forms: the hull giving each sample's shift and range without a pass over V.
     hull: AffineHull,
     /// `Σ t log t` and `Σ t` over the active entries with `t > 0` (closed-form samples).
@@ -500,6 +504,7 @@ impl Run {
             final_p[i] = x;
         }
 
+        let schedule_len = schedule.len();
         let hull = if matches!(mode, Mode::Closed) {
             AffineHull::new(&log_p0_c, &s_c)
         } else {
@@ -541,6 +546,8 @@ impl Run {
             p: vec![0.0; n],
             p_scale: 1.0,
             p_pending: false,
+            start: 0,
+            end: schedule_len,
             hull,
             target_sums,
             model,
@@ -555,7 +562,7 @@ impl Run {
             if self.finished {
                 break;
             }
-            if self.next >= self.schedule.len() {
+            if self.next >= self.end {
                 self.finished = true;
                 break;
             }
@@ -564,11 +571,11 @@ impl Run {
                 Mode::Integrate => self.integrate_sample(),
                 Mode::Iterate => self.iterate_sample(),
             }
-            if self.next >= self.schedule.len() {
+            if self.next >= self.end {
                 self.finished = true;
             }
         }
-        if self.next >= self.schedule.len() {
+        if self.next >= self.end {
             self.finished = true;
         }
         if self.p_pending {
@@ -592,6 +599,26 @@ impl Run {
         }
     }
 
+    /// Whether a run of this spec can be computed in parts (ranges of samples, by several
+    /// workers): closed forms, whose samples are independent, except Flow D, whose divergence
+    /// is found by bisection over the steps before it.
+    pub fn splits_by_samples(spec: &RunSpec) -> bool {
+        matches!(spec.adjust, Adjust::None) && spec.flow != Flow::EntropicMirror
+    }
+
+    /// Computes only part `part` of `parts` of the schedule (consecutive ranges; see
+    /// [`Run::splits_by_samples`], otherwise nothing changes). Its progress is that part's, and
+    /// its final distribution the one at the part's last sample.
+    pub fn restrict_to_samples(&mut self, part: usize, parts: usize) {
+        if self.mode == Mode::Closed && self.spec.flow != Flow::EntropicMirror && parts > 1 {
+            let n = self.schedule.len();
+            let part = part.min(parts - 1);
+            self.start = n * part / parts;
+            self.end = n * (part + 1) / parts;
+            self.next = self.start;
+        }
+    }
+
     /// Takes over progress computed elsewhere (a worker ran the same spec): the page's copy of
     /// the run then reads exactly as if it had computed it.
     pub fn absorb(&mut self, progress: RunProgress) {
@@ -611,7 +638,7 @@ impl Run {
         if self.finished {
             1.0
         } else {
-            self.next as f64 / self.schedule.len().max(1) as f64
+            (self.next - self.start) as f64 / (self.end - self.start).max(1) as f64
         }
     }
 

@@ -65,10 +65,27 @@ pub struct Scene {
     pub samples: usize,
     /// Runs not yet started: creating one costs O(V), so large scenes create them chunk by chunk.
     pending: std::collections::VecDeque<PendingRun>,
-    /// In one of several workers: (this worker's part, number of parts). Run i (in panel order)
-    /// is computed and shipped by part `i % parts`, the field by part 0.
-    shard: Option<(usize, usize)>,
+    /// In one of several workers: which part of the scene this copy computes (the field: part 0).
+    shard: Option<Shard>,
+    /// Page side, one trajectory computed in parts by several workers: each part's progress as
+    /// received (waiting until every earlier part has finished), and the first part not yet
+    /// finished. Empty otherwise.
+    held_parts: Vec<Option<RunProgress>>,
+    next_part: usize,
 }
+
+/// One worker's part of a scene computed by several.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shard {
+    /// Run i (in panel order) is computed by part `i % parts`.
+    Runs { part: usize, parts: usize },
+    /// The scene's one trajectory, in consecutive ranges of samples (closed forms).
+    Samples { part: usize, parts: usize },
+}
+
+/// Into how many ranges of samples a scene of one closed-form trajectory splits (the most
+/// workers that can share it).
+const SAMPLE_PARTS: usize = 4;
 
 struct PendingRun {
     panel: usize,
@@ -188,6 +205,8 @@ impl Scene {
             panels,
             notes: Vec::new(),
             shard: None,
+            held_parts: Vec::new(),
+            next_part: 0,
         };
         if scene.field_pending && !scene.field_is_defined() {
             scene.field_pending = false;
@@ -235,11 +254,21 @@ impl Scene {
         true
     }
 
-    /// Several workers: this copy computes part `shard` of `shards` (see `Scene::shard`).
+    /// Several workers: this copy computes part `shard` of `shards` (see [`Scene::shards`]).
     pub fn restrict_to_shard(&mut self, shard: usize, shards: usize) {
         if shards > 1 {
             let part = shard % shards;
-            self.shard = Some((part, shards));
+            self.shard = Some(if self.splits_by_samples() {
+                Shard::Samples {
+                    part,
+                    parts: shards,
+                }
+            } else {
+                Shard::Runs {
+                    part,
+                    parts: shards,
+                }
+            });
             self.field_pending &= part == 0;
         }
     }
@@ -251,9 +280,22 @@ impl Scene {
         }
     }
 
-    /// Independent parts of the scene for several workers: its trajectories.
+    /// Independent parts of the scene for several workers: its trajectories, or ranges of the
+    /// samples of its one closed-form trajectory.
     pub fn shards(&self) -> usize {
-        self.run_count()
+        match self.run_count() {
+            1 if self.splits_by_samples() => SAMPLE_PARTS,
+            n => n.max(1),
+        }
+    }
+
+    /// One trajectory, not started yet, whose samples are independent.
+    fn splits_by_samples(&self) -> bool {
+        self.run_count() == 1
+            && self
+                .pending
+                .front()
+                .is_some_and(|p| Run::splits_by_samples(&p.spec))
     }
 
     /// Starts the next pending run; false when none is left.
@@ -261,8 +303,12 @@ impl Scene {
         let Some(next) = self.pending.pop_front() else {
             return false;
         };
+        let mut run = Run::new(next.spec);
+        if let Some(Shard::Samples { part, parts }) = self.shard {
+            run.restrict_to_samples(part, parts);
+        }
         self.panels[next.panel].runs.push(RunView {
-            run: Run::new(next.spec),
+            run,
             name: next.name,
             colour: next.colour,
             temp: next.temp,
@@ -897,7 +943,10 @@ impl Scene {
         let mut w = Writer::new();
         // Several workers: part 0 computes and ships the field.
         let send_field = !self.field_pending
-            && self.shard.is_none_or(|(part, _)| part == 0)
+            && !matches!(
+                self.shard,
+                Some(Shard::Runs { part: 1.., .. } | Shard::Samples { part: 1.., .. })
+            )
             && shipped.first() != Some(&1);
         if shipped.is_empty() {
             shipped.push(0);
@@ -915,7 +964,13 @@ impl Scene {
                 }
             }
         }
-        // Only this worker's runs, each with its index (in panel order).
+        // Which range of samples this is (one trajectory in parts), then only this worker's
+        // runs, each with its index (in panel order).
+        let (part, parts) = match self.shard {
+            Some(Shard::Samples { part, parts }) => (part, parts),
+            _ => (0, 1),
+        };
+        w.usize(part).usize(parts);
         let runs: Vec<(usize, &RunView)> = self
             .panels
             .iter()
@@ -977,6 +1032,10 @@ impl Scene {
             }
             self.field_pending = false;
         }
+        let (part, parts) = (r.usize()?, r.usize()?);
+        if part >= parts || parts > SAMPLE_PARTS.max(1) {
+            return Err(codec::CodecError(format!("part {part} of {parts}")));
+        }
         let shipped_runs = r.usize()?;
         for _ in 0..shipped_runs {
             let index = r.usize()?;
@@ -999,13 +1058,23 @@ impl Scene {
             let finished = r.bool()?;
             let final_p = if r.bool()? { Some(r.f64s()?) } else { None };
             let diverged_at = r.opt_f64()?;
-            view.run.absorb(RunProgress {
+            let progress = RunProgress {
                 samples,
                 next,
                 finished,
                 final_p,
                 diverged_at,
-            });
+            };
+            if parts == 1 {
+                view.run.absorb(progress);
+            } else {
+                merge_part(
+                    &mut view.run,
+                    (&mut self.held_parts, &mut self.next_part),
+                    (part, parts),
+                    progress,
+                );
+            }
         }
         if r.bool()? {
             let n = r.usize()?;
@@ -1016,6 +1085,52 @@ impl Scene {
 }
 
 /// Whether a worker computing part `shard` (None: the whole scene) computes run `index`.
-fn owns_run(shard: Option<(usize, usize)>, index: usize) -> bool {
-    shard.is_none_or(|(part, parts)| index % parts == part)
+fn owns_run(shard: Option<Shard>, index: usize) -> bool {
+    match shard {
+        Some(Shard::Runs { part, parts }) => index % parts == part,
+        _ => true,
+    }
+}
+
+/// Page side: progress of part `part` of `parts` of a trajectory computed in ranges of samples.
+/// The run takes over the parts in order: a part's samples once every earlier part has finished;
+/// finished and the final distribution from the last part only.
+fn merge_part(
+    run: &mut Run,
+    (held, next_part): (&mut Vec<Option<RunProgress>>, &mut usize),
+    (part, parts): (usize, usize),
+    progress: RunProgress,
+) {
+    if held.len() != parts {
+        *held = (0..parts).map(|_| None).collect();
+        *next_part = 0;
+    }
+    match &mut held[part] {
+        Some(h) => {
+            h.samples.extend(progress.samples);
+            h.next = progress.next;
+            h.finished = progress.finished;
+            h.final_p = progress.final_p;
+            h.diverged_at = progress.diverged_at;
+        }
+        slot => *slot = Some(progress),
+    }
+    while *next_part < parts {
+        let last = *next_part + 1 == parts;
+        let Some(h) = held[*next_part].as_mut() else {
+            break;
+        };
+        let part_done = h.finished;
+        run.absorb(RunProgress {
+            samples: std::mem::take(&mut h.samples),
+            next: h.next,
+            finished: last && part_done,
+            final_p: if last { h.final_p.take() } else { None },
+            diverged_at: h.diverged_at,
+        });
+        if !part_done || last {
+            break;
+        }
+        *next_part += 1;
+    }
 }
