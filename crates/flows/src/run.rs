@@ -731,21 +731,16 @@ impl Run {
             return false;
         }
         let m = ext.max;
-        let narrow = !ext.has_zero_mass && ext.min - m >= lanes::NARROW_EXP_MIN;
+        // Zero-mass entries or weights that underflow: the three-pass path, which handles them.
+        if ext.has_zero_mass || ext.min - m < lanes::NARROW_EXP_MIN {
+            return false;
+        }
         let reference = Reference {
             s: &self.s_c,
             t: &self.target_c,
             log_t: &self.log_target_c,
         };
-        let w = lanes::exp_affine(
-            &self.log_p0_c,
-            &self.s_c,
-            coef,
-            m,
-            narrow,
-            &reference,
-            &mut self.p,
-        );
+        let w = lanes::exp_affine(&self.log_p0_c, &self.s_c, coef, m, &reference, &mut self.p);
         let inv = 1.0 / w.z;
         let abs_diff = lanes::abs_diff(&self.p, inv, &self.target_c);
         let (t_log_t, t_total) = self.target_sums;
