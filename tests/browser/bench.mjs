@@ -172,15 +172,16 @@ async function sliderLatencyInPage({ n, control }) {
 // scene: time until the new scene is complete and painted, and the longest main-thread task
 // (PerformanceObserver "longtask") meanwhile. The worker computes; the page must stay free.
 const HEAVY = [
-  // Two trajectories: with several workers each computes one (globalThis.tdMaxWorkers caps them).
-  { scenario: "heavy-v50257-compare", file: "index.html", set: { gen: "zipf", V: 50257, seed: 7, flow: "compare", p0: "uniform" } },
+  // Two trajectories: with two workers each computes one (globalThis.tdMaxWorkers sets how many
+  // may run; by default one per core but one).
+  { scenario: "heavy-v50257-compare-2-workers", file: "index.html", workers: 2, set: { gen: "zipf", V: 50257, seed: 7, flow: "compare", p0: "uniform" } },
   { scenario: "heavy-v50257-compare-1-worker", file: "index.html", workers: 1, set: { gen: "zipf", V: 50257, seed: 7, flow: "compare", p0: "uniform" } },
   // One closed-form trajectory (the v50257-500 scenario as a page scene): several workers share
   // it in ranges of samples.
-  { scenario: "heavy-v50257-one-trajectory", file: "index.html", set: { gen: "zipf", V: 50257, seed: 7, flow: "entropic", p0: "uniform" } },
+  { scenario: "heavy-v50257-one-trajectory-2-workers", file: "index.html", workers: 2, set: { gen: "zipf", V: 50257, seed: 7, flow: "entropic", p0: "uniform" } },
   { scenario: "heavy-v50257-one-trajectory-1-worker", file: "index.html", workers: 1, set: { gen: "zipf", V: 50257, seed: 7, flow: "entropic", p0: "uniform" } },
   // Five starts of Flow C at V = 20,000 (five trajectories).
-  { scenario: "heavy-v20000-five-starts", file: "index.html", set: { gen: "gauss", V: 20000, seed: 2, flow: "entropic" } },
+  { scenario: "heavy-v20000-five-starts-2-workers", file: "index.html", workers: 2, set: { gen: "gauss", V: 20000, seed: 2, flow: "entropic" } },
   { scenario: "heavy-v20000-five-starts-1-worker", file: "index.html", workers: 1, set: { gen: "gauss", V: 20000, seed: 2, flow: "entropic" } },
   { scenario: "heavy-att-n2000", file: "attention.html", set: { n: 2000 } },
   { scenario: "heavy-energy-generate", file: "energy.html", set: { mode: "generate", n: 64, steer: "margin", T: 0 } },

@@ -180,8 +180,9 @@ pub struct Run {
     /// part of a run shared by several workers: [`Run::restrict_to_samples`]).
     start: usize,
     end: usize,
-    /// Closed forms: the hull giving each sample's shift and range without a pass over V.
-    hull: AffineHull,
+    /// Closed forms: the hull giving each sample's shift and range without a pass over V, built
+    /// by the first sample (a page whose worker computes never builds it).
+    hull: Option<AffineHull>,
     /// `Σ t log t` and `Σ t` over the active entries with `t > 0` (closed-form samples).
     target_sums: (f64, f64),
 }
@@ -505,11 +506,6 @@ impl Run {
         }
 
         let schedule_len = schedule.len();
-        let hull = if matches!(mode, Mode::Closed) {
-            AffineHull::new(&log_p0_c, &s_c)
-        } else {
-            AffineHull::default()
-        };
         let target_sums = target
             .target_c
             .iter()
@@ -548,7 +544,7 @@ impl Run {
             p_pending: false,
             start: 0,
             end: schedule_len,
-            hull,
+            hull: None,
             target_sums,
             model,
             active,
@@ -724,7 +720,9 @@ impl Run {
         let Some(coef) = closed_coefficients(flow, self.temp, self.kappa, self.eta, t, k) else {
             return false;
         };
-        let Some(ext) = self.hull.extremes(coef.0, coef.1) else {
+        let (log_p0, s) = (&self.log_p0_c, &self.s_c);
+        let hull = self.hull.get_or_insert_with(|| AffineHull::new(log_p0, s));
+        let Some(ext) = hull.extremes(coef.0, coef.1) else {
             return false;
         };
         if flow == Flow::EntropicMirror && ext.max - ext.min > DIVERGENCE_RANGE {

@@ -1291,7 +1291,8 @@ pub fn draw_logits<DB: DrawingBackend>(
             Some(k) => CORNER_COLOURS[k],
             None => CORNER_COLOURS[3],
         };
-        let in_face = scene.support.contains(&token);
+        // The support is sorted (td_flows::truncation::support): no linear scan per bar.
+        let in_face = scene.support.binary_search(&token).is_ok();
         let style = if in_face {
             colour.filled()
         } else {

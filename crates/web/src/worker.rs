@@ -96,9 +96,10 @@ pub enum Reply {
     Failed { generation: u64, message: String },
 }
 
-/// How many workers a page may run: one per core the browser reports (the page's own thread is
-/// mostly idle while they compute), at most 4. `globalThis.tdMaxWorkers` (a number set before the
-/// page loads) overrides it, for tests and benchmarks.
+/// How many workers a page may run: one per core the browser reports but one (the page's own
+/// thread applies and paints what arrives; on 2 cores, two workers and the page measured slower
+/// than one worker), at most 4. `globalThis.tdMaxWorkers` (a number set before the page loads)
+/// overrides it, for tests and benchmarks.
 pub fn worker_limit() -> usize {
     let global = js_sys::global();
     let set = Reflect::get(&global, &"tdMaxWorkers".into())
@@ -108,7 +109,7 @@ pub fn worker_limit() -> usize {
         .ok()
         .and_then(|n| Reflect::get(&n, &"hardwareConcurrency".into()).ok())
         .and_then(|v| v.as_f64());
-    let n = set.or(cores).unwrap_or(1.0);
+    let n = set.or(cores.map(|c| c - 1.0)).unwrap_or(1.0);
     if n.is_finite() {
         n.clamp(1.0, 4.0) as usize
     } else {
