@@ -606,7 +606,7 @@ impl Run {
     /// [`Run::splits_by_samples`], otherwise nothing changes). Its progress is that part's, and
     /// its final distribution the one at the part's last sample.
     pub fn restrict_to_samples(&mut self, part: usize, parts: usize) {
-        if self.mode == Mode::Closed && self.spec.flow != Flow::EntropicMirror && parts > 1 {
+        if Self::splits_by_samples(&self.spec) && parts > 1 {
             let n = self.schedule.len();
             let part = part.min(parts - 1);
             self.start = n * part / parts;
