@@ -97,8 +97,8 @@ pub enum Reply {
 }
 
 /// How many workers a page may run: one per core the browser reports but one (the page's own
-/// thread applies and paints what arrives; on 2 cores, two workers and the page measured slower
-/// than one worker), at most 4. `globalThis.tdMaxWorkers` (a number set before the page loads)
+/// thread applies and paints what arrives; on 2 cores two workers beside the page were slower
+/// than one in 4 of 6 bench measurements), at most 4. `globalThis.tdMaxWorkers` (a number set before the page loads)
 /// overrides it, for tests and benchmarks.
 pub fn worker_limit() -> usize {
     let global = js_sys::global();
