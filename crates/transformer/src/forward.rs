@@ -6,15 +6,17 @@
 //!
 //! Cross-target determinism: only IEEE-exact operations (+, ·, /, sqrt) are done in f32, in a fixed
 //! order (no FMA contraction in Rust); the transcendental functions (exp in the attention softmax,
-//! the GELU sigmoid) are evaluated in f64 and rounded to f32, so native and wasm builds agree except in
-//! the astronomically rare case where the two platforms' f64 `exp`/`tanh` differ by an ulp across an
-//! f32 rounding boundary.
+//! the GELU sigmoid) are evaluated in f64 by td-lanes' `exp` (the same function on every target)
+//! and rounded to f32. Only the f64 log-sum-exp of the logits uses the platform's `exp` and `ln`,
+//! whose last bit may differ between glibc and the wasm libm.
 //!
 //! [`forward_patched`] adds a steering vector to one position's state (the residual stream entering
 //! a block, or the final post-norm state); the crate-private `Cache` decodes one token at a time
 //! with the keys and values of earlier positions kept, bit-identical to a full pass (it reuses the
 //! per-row arithmetic of the full pass: every output row is computed in the same order whatever
 //! the number of rows).
+
+use td_lanes::{exp_nonpos_with, exp_with, ExpConsts, Lane, L2};
 
 use super::config::{Config, LN_EPS};
 use super::weights::{Layer, Weights};
@@ -643,9 +645,7 @@ fn mlp_sub_block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch
         &mut s.hidden,
         &mut s.pack,
     );
-    for h in s.hidden.iter_mut() {
-        *h = gelu(*h);
-    }
+    gelu_in_place(&mut s.hidden);
     linear(
         &s.hidden,
         n,
@@ -661,14 +661,37 @@ fn mlp_sub_block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch
     }
 }
 
+/// `sqrt(2/π)`, as the product of the two constants (rounded once more, as before).
+const GELU_SQRT_2_OVER_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
+
 /// GELU, tanh approximation: `0.5·x·(1 + tanh(u))`, `u = sqrt(2/π)·(x + 0.044715·x³)`, evaluated
-/// in f64 through the identity `0.5·(1 + tanh u) = 1/(1 + exp(-2u))` and rounded to f32.
+/// in f64 through the identity `0.5·(1 + tanh u) = 1/(1 + exp(-2u))` and rounded to f32. The `exp`
+/// is td-lanes' (the same bits natively and in the page); [`gelu_in_place`] gives the same bits
+/// two at a time.
 pub fn gelu(x: f32) -> f32 {
-    let x = x as f64;
-    let u = std::f64::consts::FRAC_2_SQRT_PI
-        * std::f64::consts::FRAC_1_SQRT_2
-        * (x + 0.044715 * x * x * x);
-    (x / (1.0 + (-2.0 * u).exp())) as f32
+    gelu_lanes(x as f64, &ExpConsts::inline()) as f32
+}
+
+/// [`gelu`] in f64 on one number or two lanes (the same operations in the same order).
+#[inline(always)]
+fn gelu_lanes<V: Lane + core::ops::Div<Output = V>>(x: V, c: &ExpConsts<V>) -> V {
+    let cubic = V::splat(0.044715) * x * x * x;
+    let u = V::splat(GELU_SQRT_2_OVER_PI) * (x + cubic);
+    x / (V::splat(1.0) + exp_with(V::splat(-2.0) * u, c))
+}
+
+/// [`gelu`] of every entry, two at a time (f64x2 in the page: the platform `exp` there is a
+/// scalar call, which cost about a sixth of a forward pass).
+fn gelu_in_place(h: &mut [f32]) {
+    let c = ExpConsts::<L2>::hoisted();
+    let (pairs, tail) = h.as_chunks_mut::<2>();
+    for pair in pairs {
+        let g = gelu_lanes(L2::new(pair[0] as f64, pair[1] as f64), &c).lanes();
+        *pair = [g[0] as f32, g[1] as f32];
+    }
+    for v in tail {
+        *v = gelu(*v);
+    }
 }
 
 /// LayerNorm of each row: mean and (biased) variance accumulated in f64, then
@@ -771,13 +794,29 @@ fn linear_tile2<const C: usize>(
     [z0, z1]
 }
 
-/// One row of [`linear`]: `out = b`, then `out += x[i]·W[i,:]` for i = 0, 1, … (each output
-/// still summed as `b[o] + x[0]·W[0,o] + x[1]·W[1,o] + …`).
+/// One row of [`linear`] (each output summed as `b[o] + x[0]·W[0,o] + x[1]·W[1,o] + …`): strips
+/// of 32 outputs kept in registers (8 vectors) down all k rows of W, so every weight is loaded
+/// once and the outputs are stored once (an `axpy` sweep per row of W loads and stores the whole
+/// output k times). The outputs left over past the last strip are summed by such a sweep.
 fn linear_row(x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
+    const C: usize = 32;
     let m = out.len();
-    out.copy_from_slice(b);
+    let mut o0 = 0;
+    while o0 + C <= m {
+        let mut acc: [f32; C] = b[o0..o0 + C].try_into().unwrap_or([0.0; C]);
+        for (&a, wrow) in x.iter().zip(w.chunks_exact(m)) {
+            let wv: [f32; C] = wrow[o0..o0 + C].try_into().unwrap_or([0.0; C]);
+            for c in 0..C {
+                acc[c] += a * wv[c];
+            }
+        }
+        out[o0..o0 + C].copy_from_slice(&acc);
+        o0 += C;
+    }
+    let rest = &mut out[o0..];
+    rest.copy_from_slice(&b[o0..]);
     for (&a, wrow) in x.iter().zip(w.chunks_exact(m)) {
-        for (o, &wv) in out.iter_mut().zip(wrow) {
+        for (o, &wv) in rest.iter_mut().zip(&wrow[o0..]) {
             *o += a * wv;
         }
     }
@@ -820,6 +859,7 @@ fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mu
     let hd = c.head_dim();
     let stride = 3 * d;
     let scale = (1.0 / (hd as f64).sqrt()) as f32;
+    let (exp2, exp1) = (ExpConsts::<L2>::hoisted(), ExpConsts::<f64>::inline());
     for h in 0..c.n_head {
         let q = &qkv[t * stride + h * hd..t * stride + (h + 1) * hd];
         let sc = &mut scores[..=t];
@@ -829,9 +869,18 @@ fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mu
             *v = dot8(q, k) * scale;
             max = max.max(*v);
         }
+        // exp in f64 two at a time (td-lanes), rounded to f32; the sum in order of s.
         let mut sum = 0f32;
-        for v in sc.iter_mut() {
-            *v = ((*v - max) as f64).exp() as f32;
+        let (pairs, tail) = sc.as_chunks_mut::<2>();
+        for pair in pairs {
+            let d = L2::new((pair[0] - max) as f64, (pair[1] - max) as f64);
+            let e = exp_nonpos_with(d, &exp2).lanes();
+            *pair = [e[0] as f32, e[1] as f32];
+            sum += pair[0];
+            sum += pair[1];
+        }
+        for v in tail {
+            *v = exp_nonpos_with((*v - max) as f64, &exp1) as f32;
             sum += *v;
         }
         let inv = 1.0 / sum;
