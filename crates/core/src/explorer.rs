@@ -244,6 +244,13 @@ pub trait Explorer: 'static {
             Self::NAME
         )))
     }
+    /// Page side, while a worker computes the scene: one piece of the set-up the page's copy needs
+    /// to take the results over (next-token: one trajectory's run), so that the page can do it
+    /// in tasks of its own rather than inside the reply that first needs it. False when nothing
+    /// is left.
+    fn prepare_for_progress(_scene: &mut Self::Scene) -> bool {
+        false
+    }
     /// Into how many independent parts an offloaded scene splits, each computed by its own worker
     /// without shared memory (1: one worker computes it all). The page uses at most this many.
     fn shards(_scene: &Self::Scene) -> usize {

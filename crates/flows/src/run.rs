@@ -537,7 +537,13 @@ impl Run {
             h: stepping.h,
             use_etd: stepping.use_etd,
             lambda: stepping.lambda,
-            scratch: Rk4Scratch::new(model.state_len(n)),
+            // Only integrated runs step (the steppers size it on first use): five V-long vectors
+            // less to allocate for a closed form, which the page builds on its main thread.
+            scratch: Rk4Scratch::new(if mode == Mode::Integrate {
+                model.state_len(n)
+            } else {
+                0
+            }),
             u: vec![0.0; n],
             p: vec![0.0; n],
             p_scale: 1.0,

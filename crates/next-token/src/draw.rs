@@ -1197,7 +1197,7 @@ impl LogitsFrame {
         let tokens: Vec<usize> = if v <= MAX_BARS {
             (0..v).collect()
         } else {
-            td_core::rank::top_indices(&scene.s, MAX_BARS)
+            scene.top_logits(MAX_BARS)
         };
         let lo = tokens.iter().map(|&i| scene.s[i]).fold(0.0f64, f64::min);
         let hi = tokens.iter().map(|&i| scene.s[i]).fold(0.0f64, f64::max);

@@ -182,6 +182,10 @@ impl Explorer for NextToken {
     fn finish_shards(scene: &mut Scene) {
         scene.finish_shards();
     }
+    fn prepare_for_progress(scene: &mut Scene) -> bool {
+        scene.prepare_next_run()
+    }
+
     fn apply_progress(scene: &mut Scene, bytes: &[u8]) -> td_core::codec::Result<()> {
         scene.apply_progress(bytes)
     }
@@ -305,7 +309,7 @@ pub fn readout_blocks(scene: &Scene) -> Vec<Block> {
 }
 
 fn top_tokens_table(scene: &Scene, r: &Readout) -> Block {
-    let order = td_core::rank::top_indices(&r.p, 8);
+    let order = td_core::rank::top_indices(r.p, 8);
     Block::Table {
         class: "dist",
         head: vec!["token".into(), "p".into(), "target".into()],

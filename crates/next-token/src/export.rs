@@ -167,12 +167,12 @@ pub struct ReadoutJson<'a> {
     pub support: &'a [usize],
 }
 
-impl<'a> From<&'a Readout> for ReadoutJson<'a> {
-    fn from(r: &'a Readout) -> Self {
+impl<'a> From<&Readout<'a>> for ReadoutJson<'a> {
+    fn from(r: &Readout<'a>) -> Self {
         ReadoutJson {
             flow: flow_key(r.flow),
             t: r.t,
-            p: &r.p,
+            p: r.p,
             free_energy: r.free_energy,
             entropy: r.entropy,
             kl: r.kl,
@@ -180,8 +180,8 @@ impl<'a> From<&'a Readout> for ReadoutJson<'a> {
             kl_reverse: r.kl_reverse,
             distance: r.distance,
             conserved: r.conserved,
-            target: &r.target,
-            support: &r.support,
+            target: r.target,
+            support: r.support,
         }
     }
 }
@@ -407,7 +407,7 @@ mod tests {
         let r = Readout {
             flow: Flow::Replicator,
             t: f64::NAN,
-            p: vec![0.5, f64::NAN],
+            p: &[0.5, f64::NAN],
             free_energy: f64::INFINITY,
             entropy: 0.25,
             kl: f64::NAN,
@@ -415,8 +415,8 @@ mod tests {
             kl_reverse: f64::INFINITY,
             distance: 0.0,
             conserved: None,
-            target: vec![1.0, 0.0],
-            support: vec![0, 1],
+            target: &[1.0, 0.0],
+            support: &[0, 1],
         };
         let text = state_json::<NextToken>(
             &State::default(),

@@ -869,11 +869,29 @@ pub fn vocab_size(st: &State) -> usize {
 
 /// The logits in force: the explicit list, or the generated one.
 pub fn logits(st: &State) -> Vec<f64> {
-    match st.gen {
-        GenMode::None => st.s.clone(),
-        GenMode::Zipf => logits::generate(Generator::Zipf, st.v, st.seed),
-        GenMode::Gauss => logits::generate(Generator::Gauss, st.v, st.seed),
+    let generator = match st.gen {
+        GenMode::None => return st.s.clone(),
+        GenMode::Zipf => Generator::Zipf,
+        GenMode::Gauss => Generator::Gauss,
+    };
+    // The last generated vector is kept: a reader who moves another control of a large
+    // vocabulary (V = 50,257: ~10 ms of draws and logs in the page, on its main thread) gets it
+    // back by a copy.
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(Generator, usize, u64, Vec<f64>)>> =
+            const { std::cell::RefCell::new(None) };
     }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((g, v, seed, s)) if *g == generator && *v == st.v && *seed == st.seed => s.clone(),
+            _ => {
+                let s = logits::generate(generator, st.v, st.seed);
+                *last = Some((generator, st.v, st.seed, s.clone()));
+                s
+            }
+        }
+    })
 }
 
 /// Token label i (explicit label, or a generated name).

@@ -72,6 +72,9 @@ pub struct Scene {
     /// finished. Empty otherwise.
     held_parts: Vec<Option<RunProgress>>,
     next_part: usize,
+    /// [`Scene::top_logits`] as last asked (k and the tokens): the logits figure asks at every
+    /// paint, and at V = 50,257 each answer is a pass over the vocabulary.
+    top_logits: std::cell::OnceCell<(usize, Vec<usize>)>,
 }
 
 /// One worker's part of a scene computed by several.
@@ -207,12 +210,26 @@ impl Scene {
             shard: None,
             held_parts: Vec::new(),
             next_part: 0,
+            top_logits: std::cell::OnceCell::new(),
         };
         if scene.field_pending && !scene.field_is_defined() {
             scene.field_pending = false;
         }
         scene.notes = scene.compute_notes();
         scene
+    }
+
+    /// The tokens of the `k` highest logits, highest first (ties by lower index); computed once per
+    /// scene for the first `k` asked.
+    pub fn top_logits(&self, k: usize) -> Vec<usize> {
+        let cached = self
+            .top_logits
+            .get_or_init(|| (k, td_core::rank::top_indices(&self.s, k)));
+        if cached.0 == k {
+            cached.1.clone()
+        } else {
+            td_core::rank::top_indices(&self.s, k)
+        }
     }
 
     /// The field is drawn for V <= 3 with fixed scores (it is a picture of the true flow there only).
@@ -315,6 +332,12 @@ impl Scene {
             overlay_value: next.overlay_value,
         });
         true
+    }
+
+    /// Page side, while workers compute: builds the next trajectory's run ahead of the reply that
+    /// needs it (O(V) each). False once every run exists.
+    pub fn prepare_next_run(&mut self) -> bool {
+        self.start_next_run() && !self.pending.is_empty()
     }
 
     /// Number of trajectories in the scene (started or not).
@@ -827,11 +850,13 @@ pub fn round_sig(x: f64) -> f64 {
     (x * factor).round() / factor
 }
 
-/// The readout at the end of the horizon: for the first run of each panel.
-pub struct Readout {
+/// The readout at the end of the horizon: for the first run of each panel. It borrows the
+/// distributions from the scene (the page builds it at every paint, and at V = 50,257 copies
+/// were a measurable part of a paint).
+pub struct Readout<'a> {
     pub flow: Flow,
     pub t: f64,
-    pub p: Vec<f64>,
+    pub p: &'a [f64],
     pub free_energy: f64,
     pub entropy: f64,
     pub kl: f64,
@@ -840,12 +865,12 @@ pub struct Readout {
     pub kl_reverse: f64,
     pub distance: f64,
     pub conserved: Option<f64>,
-    pub target: Vec<f64>,
-    pub support: Vec<usize>,
+    pub target: &'a [f64],
+    pub support: &'a [usize],
 }
 
 impl Scene {
-    pub fn readouts(&self) -> Vec<Readout> {
+    pub fn readouts(&self) -> Vec<Readout<'_>> {
         self.panels
             .iter()
             .filter_map(|panel| {
@@ -854,7 +879,7 @@ impl Scene {
                 Some(Readout {
                     flow: panel.flow,
                     t: sample.t,
-                    p: view.run.final_p().to_vec(),
+                    p: view.run.final_p(),
                     free_energy: sample.diag.free_energy,
                     entropy: sample.diag.entropy,
                     kl: sample.diag.kl_to_target,
@@ -862,8 +887,8 @@ impl Scene {
                     kl_reverse: sample.diag.kl_from_target,
                     distance: sample.diag.dist_to_face_target,
                     conserved: sample.diag.conserved,
-                    target: view.run.target().to_vec(),
-                    support: view.run.spec().support.clone(),
+                    target: view.run.target(),
+                    support: &view.run.spec().support,
                 })
             })
             .collect()
@@ -878,7 +903,7 @@ impl Scene {
             td_core::url::format_number(st.temp)
         );
         for r in self.readouts() {
-            let parts: Vec<String> = td_core::rank::top_indices(&r.p, 3)
+            let parts: Vec<String> = td_core::rank::top_indices(r.p, 3)
                 .iter()
                 .take(3)
                 .map(|&i| format!("{} {:.3}", params::label(st, i), r.p[i]))

@@ -101,11 +101,12 @@ fn message_count(link: &str) -> usize {
     msgs.len() + page_msgs.len()
 }
 
-fn readouts(link: &str) -> Vec<Readout> {
+/// The computed scene of a link (its readouts borrow from it).
+fn computed(link: &str) -> Scene {
     let (state, _) = NextToken::from_hash(link);
     let mut scene = Scene::new(state);
     while !scene.advance(usize::MAX) {}
-    scene.readouts()
+    scene
 }
 
 fn argmax(p: &[f64]) -> usize {
@@ -119,7 +120,7 @@ fn argmax(p: &[f64]) -> usize {
 }
 
 fn panel_text(r: &Readout) -> String {
-    let i = argmax(&r.p);
+    let i = argmax(r.p);
     format!(
         "{} t={} F={} H={} KL={} argmax={i} p={} support={}",
         flow_key(r.flow),
@@ -151,7 +152,8 @@ fn every_corpus_link_opens_as_it_did() {
                 entry.messages
             ));
         }
-        let got = readouts(&entry.link);
+        let scene = computed(&entry.link);
+        let got = scene.readouts();
         if got.len() != entry.panels.len() {
             failures.push(format!(
                 "{here}: {} readout panels, expected {}",
@@ -161,7 +163,7 @@ fn every_corpus_link_opens_as_it_did() {
             continue;
         }
         for (want, r) in entry.panels.iter().zip(&got) {
-            let i = argmax(&r.p);
+            let i = argmax(r.p);
             let checks = [
                 ("t", want.t, r.t),
                 ("F", want.f, r.free_energy),
@@ -235,7 +237,7 @@ fn corpus_links_print_back_to_the_same_state() {
 #[ignore]
 fn print_corpus() {
     for entry in corpus_links() {
-        let panels: Vec<String> = readouts(&entry).iter().map(panel_text).collect();
+        let panels: Vec<String> = computed(&entry).readouts().iter().map(panel_text).collect();
         println!(
             "{entry}\tmessages={}\t{}",
             message_count(&entry),

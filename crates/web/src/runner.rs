@@ -268,6 +268,7 @@ impl<E: WebExplorer> Runner<E> {
                     }
                 });
             });
+            dom::set_timeout(move || prepare_chunk::<E>(generation), 0);
         } else if self.remote_generation.take().is_some() {
             self.remote.cancel();
         }
@@ -672,6 +673,20 @@ fn compute_chunk<E: WebExplorer>(generation: u64) {
         }
         r.continue_later(done);
     });
+}
+
+/// While the worker computes: one piece of the page copy's set-up per task
+/// ([`Explorer::prepare_for_progress`]) until none is left, the scene is done or a newer one
+/// replaced it.
+fn prepare_chunk<E: WebExplorer>(generation: u64) {
+    let more = with_runner::<E, _>(|r| {
+        r.chrome.generation == generation
+            && r.remote_generation == Some(generation)
+            && E::prepare_for_progress(&mut r.scene)
+    });
+    if more == Some(true) {
+        dom::set_timeout(move || prepare_chunk::<E>(generation), 0);
+    }
 }
 
 /// One figure as an SVG document: [`Explorer::render_svg`] through the page's one backend type
