@@ -6,8 +6,8 @@
 //! (the total variation, which needs the normaliser). Integrated and iterated runs use the
 //! three-pass form on their own log-weights: [`exp_shifted`], [`normalise_and_measure`]
 //! ([`affine_log_weights`] is the closed forms' fallback). Written on a pair type [`L2`], the
-//! kernels run as WebAssembly SIMD (`f64x2`) in the page, where the crate is compiled for size
-//! (no loop vectorisation), and as plain pairs natively. Both perform the same IEEE operations in
+//! kernels run as WebAssembly SIMD (`f64x2`) in the page (explicitly: they do not depend on the
+//! loop vectoriser), and as plain pairs natively. Both perform the same IEEE operations in
 //! the same order, so the page and the native renderer get the same bits.
 //!
 //! The lane type and [`exp_nonpos`] (our own `exp`: it vectorises and is the same function natively
