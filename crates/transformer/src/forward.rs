@@ -666,7 +666,7 @@ const GELU_SQRT_2_OVER_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI * std::f64::co
 
 /// GELU, tanh approximation: `0.5·x·(1 + tanh(u))`, `u = sqrt(2/π)·(x + 0.044715·x³)`, evaluated
 /// in f64 through the identity `0.5·(1 + tanh u) = 1/(1 + exp(-2u))` and rounded to f32. The `exp`
-/// is td-lanes' (the same bits natively and in the page); [`gelu_in_place`] gives the same bits
+/// is td-lanes' (the same bits natively and in the page); the forward pass gives the same bits
 /// two at a time.
 pub fn gelu(x: f32) -> f32 {
     gelu_lanes(x as f64, &ExpConsts::inline()) as f32
