@@ -80,7 +80,8 @@ export DIST_DIR=dist-bench
 args=()
 [ -f "$NATIVE_JSON" ] && args+=(--native "$NATIVE_JSON")
 if [ -f "$NUMPY_JSON" ]; then
-  args+=(--numpy "$NUMPY_JSON")
+  # The page and NumPy then alternate, scenario by scenario, for a few rounds (bench.mjs --rounds).
+  args+=(--numpy "$NUMPY_JSON" --numpy-model "$MODEL")
 else
   args+=(--numpy-unavailable "$numpy_why")
 fi
