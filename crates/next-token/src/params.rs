@@ -877,9 +877,9 @@ pub fn logits(st: &State) -> Vec<f64> {
     // The last generated vector is kept: a reader who moves another control of a large
     // vocabulary (V = 50,257: ~10 ms of draws and logs in the page, on its main thread) gets it
     // back by a copy.
+    type Generated = (Generator, usize, u64, Vec<f64>);
     thread_local! {
-        static LAST: std::cell::RefCell<Option<(Generator, usize, u64, Vec<f64>)>> =
-            const { std::cell::RefCell::new(None) };
+        static LAST: std::cell::RefCell<Option<Generated>> = const { std::cell::RefCell::new(None) };
     }
     LAST.with(|last| {
         let mut last = last.borrow_mut();
