@@ -740,8 +740,13 @@ impl Scene {
         for a in [trained, random].into_iter().flatten() {
             if let (Some(cv), Some(p)) = (a.summary.cv_e, a.null.p_value) {
                 notes.push(format!(
-                    "{}: CV(E) = {cv:.4}; with K and U shuffled against each other CV(E) averages {} ({} of {} shuffles at or below the observed value). Var(E)/(Var(K)+Var(U)) = {} (below 1 only if K and U trade off).",
+                    "{}: CV(E) = {cv:.4}; with K and U shuffled against each other{} CV(E) averages {} ({} of {} shuffles at or below the observed value). Var(E)/(Var(K)+Var(U)) = {} (below 1 only if K and U trade off).",
                     capitalise(model_title(a.model)),
+                    if a.series.mass.is_fitted() {
+                        " (m* fitted again on each shuffled pairing)"
+                    } else {
+                        ""
+                    },
                     opt(a.null.cv_e_mean, 4),
                     (p * a.null.draws as f64).round() as usize,
                     a.null.draws,
@@ -749,11 +754,17 @@ impl Scene {
                 ));
             }
             if a.series.mass.fell_back {
-                notes.push(format!(
-                    "{}: the fitted mass m* was not usable (m* = {}); 1/d was used.",
-                    capitalise(model_title(a.model)),
-                    opt(a.series.mass.fitted, 4)
-                ));
+                notes.push(match a.series.mass.fitted {
+                    Some(m) => format!(
+                        "{}: the fitted m* = {} is not a mass (a mass is positive; with it the kinetic term would be negative or, in the product form, ln m undefined): 1/d was used.",
+                        capitalise(model_title(a.model)),
+                        opt(Some(m), 4)
+                    ),
+                    None => format!(
+                        "{}: m* could not be fitted (K₁ does not vary): 1/d was used.",
+                        capitalise(model_title(a.model))
+                    ),
+                });
             }
             if a.series.dropped > 0 {
                 notes.push(format!(
@@ -936,7 +947,8 @@ fn write_series(w: &mut Writer, s: &EnergySeries) {
     w.usizes(&s.t).f64s(&s.k).f64s(&s.u).f64s(&s.e);
     w.f64(s.mass.value)
         .opt_f64(s.mass.fitted)
-        .bool(s.mass.fell_back);
+        .bool(s.mass.fell_back)
+        .f64(s.mass.inv_d);
     w.usize(s.dropped);
 }
 
@@ -950,6 +962,7 @@ fn read_series(r: &mut Reader) -> codec::Result<EnergySeries> {
             value: r.f64()?,
             fitted: r.opt_f64()?,
             fell_back: r.bool()?,
+            inv_d: r.f64()?,
         },
         dropped: r.usize()?,
     })

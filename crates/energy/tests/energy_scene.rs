@@ -203,3 +203,37 @@ fn trained_weights_if_present_beat_the_random_model_on_the_default_text() {
         "trained mean surprisal {trained} vs random {random}"
     );
 }
+
+/// Issue "every sentence is true", case 1: on the random model the fitted mass comes out negative
+/// (m* ≈ -0.0086). It used to be used in the additive form (mean K < 0, corr(K,U) flipped, the
+/// null printing p = 0). A mass that is not positive now falls back to 1/d in every form, and the
+/// page says why.
+#[test]
+fn a_fitted_mass_that_is_not_positive_falls_back_and_says_so() {
+    for form in ["additive", "product"] {
+        let scene = run(
+            &format!("#energy?v=1&mass=fitted&form={form}"),
+            &random_only(1),
+        );
+        let a = scene.analyses[1].as_ref().expect("random analysis");
+        let m = a.series.mass;
+        let fitted = m.fitted.expect("m* is computable on the random model");
+        assert!(
+            fitted < 0.0,
+            "{form}: the random model's m* = {fitted}, expected negative here"
+        );
+        assert!(m.fell_back && m.value == m.inv_d, "{form}: {m:?}");
+        assert!(
+            a.series.k.iter().all(|&k| k >= 0.0),
+            "{form}: a negative kinetic term"
+        );
+        assert!(
+            scene
+                .notes
+                .iter()
+                .any(|n| n.contains("m* =") && n.contains("not a mass") && n.contains("1/d")),
+            "{form}: no note on the fallback: {:?}",
+            scene.notes
+        );
+    }
+}

@@ -22,8 +22,9 @@ pub enum Mass {
     InvD,
     /// `m* = -Cov(K₁,U)/Var(K₁)` with `K₁ = ½‖v‖²` (the m minimising Var(m·K₁ + U)), computed on the
     /// series after `skip`. Falls back to 1/d (flagged in [`MassUsed`]) when Var(K₁) = 0, when m* is
-    /// not finite, or, for the product form (which needs ln m), when m* <= 0. A negative m* is
-    /// kept in the additive form (it is what the formula gives).
+    /// not finite, or when m* <= 0, in every form: a mass that is not positive is no mass (it
+    /// would make the kinetic term negative, and the product form needs ln m). [`decoupled_null`]
+    /// refits m* on every shuffled pairing, with the same fallback.
     Fitted,
 }
 
@@ -66,6 +67,24 @@ pub struct MassUsed {
     pub fitted: Option<f64>,
     /// true when `Mass::Fitted` was asked for but 1/d was used instead.
     pub fell_back: bool,
+    /// 1/d: the fallback of a fitted mass (the null's refits fall back to it too).
+    pub inv_d: f64,
+}
+
+impl MassUsed {
+    /// Whether the value is a fitted m* (asked for, positive and used).
+    pub fn is_fitted(&self) -> bool {
+        self.fitted.is_some() && !self.fell_back
+    }
+}
+
+/// `m* = -Cov(K₁,U)/Var(K₁)` if it is a usable mass (finite and positive).
+fn fit_mass(k1: &[f64], u: &[f64]) -> (Option<f64>, bool) {
+    let fitted = match (covariance(k1, u), variance(k1)) {
+        (Some(c), Some(v)) if v > 0.0 => Some(-c / v).filter(|m| m.is_finite()),
+        _ => None,
+    };
+    (fitted, fitted.is_some_and(|m| m > 0.0))
 }
 
 /// Per-position series (aligned: `t[i]`, `k[i]`, `u[i]`, `e[i]`).
@@ -148,26 +167,21 @@ pub fn series_from_parts(
             value: 1.0,
             fitted: None,
             fell_back: false,
+            inv_d,
         },
         Mass::InvD => MassUsed {
             value: inv_d,
             fitted: None,
             fell_back: false,
+            inv_d,
         },
         Mass::Fitted => {
-            let fitted = match (covariance(&k1, &u[..len]), variance(&k1)) {
-                (Some(c), Some(v)) if v > 0.0 => Some(-c / v).filter(|m| m.is_finite()),
-                _ => None,
-            };
-            let ok = match (fitted, form) {
-                (Some(m), EnergyForm::Product) => m > 0.0,
-                (Some(_), EnergyForm::Additive) => true,
-                (None, _) => false,
-            };
+            let (fitted, ok) = fit_mass(&k1, &u[..len]);
             MassUsed {
                 value: if ok { fitted.unwrap_or(inv_d) } else { inv_d },
                 fitted,
                 fell_back: !ok,
+                inv_d,
             }
         }
     };
@@ -323,14 +337,35 @@ pub fn decoupled_null(
     let mut rng = td_rng::Source::new(seed);
     let mut u = s.u.clone();
     let mut e = vec![0.0; u.len()];
+    // A fitted mass is fitted again on every shuffled pairing: the observed CV(E) had m* chosen
+    // for its pairing, and a null that kept it would compare a fitted statistic with unfitted ones.
+    let k1: Option<Vec<f64>> = s
+        .mass
+        .is_fitted()
+        .then(|| s.k.iter().map(|k| k / s.mass.value).collect());
     let (mut sum, mut count, mut at_most) = (0.0, 0usize, 0usize);
     for _ in 0..draws {
         for i in (1..u.len()).rev() {
             let j = ((rng.uniform() * (i + 1) as f64) as usize).min(i);
             u.swap(i, j);
         }
-        for (slot, (k, v)) in e.iter_mut().zip(kinetic.iter().zip(&u)) {
-            *slot = k + v;
+        if let Some(k1) = &k1 {
+            let (fitted, ok) = fit_mass(k1, &u);
+            let m = if ok {
+                fitted.unwrap_or(s.mass.inv_d)
+            } else {
+                s.mass.inv_d
+            };
+            for (slot, (k, v)) in e.iter_mut().zip(k1.iter().zip(&u)) {
+                *slot = match form {
+                    EnergyForm::Additive => m * k + v,
+                    EnergyForm::Product => (2.0 * m * k).ln() + v,
+                };
+            }
+        } else {
+            for (slot, (k, v)) in e.iter_mut().zip(kinetic.iter().zip(&u)) {
+                *slot = k + v;
+            }
         }
         if let Some(c) = cv(&e) {
             sum += c;

@@ -718,3 +718,88 @@ fn timing_forward_and_statistics() {
         best * 1e3
     );
 }
+
+mod fitted_mass {
+    use td_rng::Source;
+    use td_transformer::energy::{decoupled_null, series_from_parts, EnergyForm, Mass};
+
+    /// Squared speeds and potentials with U = slope·K₁ + noise (K₁ = ½‖v‖²), seeded.
+    fn parts(n: usize, slope: f64, seed: u64) -> (Vec<usize>, Vec<f64>, Vec<f64>) {
+        let mut src = Source::new(seed);
+        let speed2: Vec<f64> = (0..n).map(|_| 0.5 + 2.0 * src.uniform()).collect();
+        let u = speed2
+            .iter()
+            .map(|v| 3.0 + slope * 0.5 * v + 0.05 * src.normal())
+            .collect();
+        ((0..n).collect(), speed2, u)
+    }
+
+    /// A negative m* is no mass: 1/d in the additive form as in the product form.
+    #[test]
+    fn a_negative_fitted_mass_falls_back_in_every_form() {
+        let (t, v2, u) = parts(200, 0.3, 5);
+        for form in [EnergyForm::Additive, EnergyForm::Product] {
+            let s = series_from_parts(&t, &v2, &u, 64, Mass::Fitted, form);
+            let fitted = s.mass.fitted.unwrap();
+            assert!((fitted + 0.3).abs() < 0.05, "m* = {fitted}");
+            assert!(
+                s.mass.fell_back && s.mass.value == 1.0 / 64.0,
+                "{form:?}: {:?}",
+                s.mass
+            );
+            assert!(!s.mass.is_fitted());
+            assert!(s.k.iter().all(|&k| k > 0.0));
+        }
+    }
+
+    fn cv(e: &[f64]) -> f64 {
+        let n = e.len() as f64;
+        let m = e.iter().sum::<f64>() / n;
+        let var = e.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n;
+        var.sqrt() / m.abs()
+    }
+
+    /// The null fits the mass again on every shuffled pairing (the statistic it is compared with
+    /// had m* fitted to its pairing): checked against the documented shuffles (Fisher-Yates from
+    /// Source(seed), cumulative across draws) with the fit written out here.
+    #[test]
+    fn the_null_refits_a_fitted_mass_on_every_shuffle() {
+        let (t, v2, u) = parts(120, -0.4, 9);
+        let s = series_from_parts(&t, &v2, &u, 64, Mass::Fitted, EnergyForm::Additive);
+        assert!(s.mass.is_fitted(), "{:?}", s.mass);
+        let null = decoupled_null(&s, EnergyForm::Additive, 50, 3);
+
+        let k1: Vec<f64> = v2.iter().map(|v| 0.5 * v).collect();
+        let observed = cv(&s.e);
+        let mut src = Source::new(3);
+        let mut shuffled = u.clone();
+        let (mut sum, mut at_most) = (0.0, 0);
+        for _ in 0..50 {
+            for i in (1..shuffled.len()).rev() {
+                let j = ((src.uniform() * (i + 1) as f64) as usize).min(i);
+                shuffled.swap(i, j);
+            }
+            let n = k1.len() as f64;
+            let (mk, mu) = (k1.iter().sum::<f64>() / n, shuffled.iter().sum::<f64>() / n);
+            let cov = k1
+                .iter()
+                .zip(&shuffled)
+                .map(|(a, b)| (a - mk) * (b - mu))
+                .sum::<f64>()
+                / n;
+            let var = k1.iter().map(|a| (a - mk) * (a - mk)).sum::<f64>() / n;
+            let m = Some(-cov / var).filter(|m| *m > 0.0).unwrap_or(1.0 / 64.0);
+            let e: Vec<f64> = k1.iter().zip(&shuffled).map(|(k, v)| m * k + v).collect();
+            let c = cv(&e);
+            sum += c;
+            at_most += usize::from(c <= observed);
+        }
+        let mean = null.cv_e_mean.unwrap();
+        assert!(
+            (mean - sum / 50.0).abs() < 1e-9 * mean,
+            "null mean {mean}, refitted {}",
+            sum / 50.0
+        );
+        assert_eq!(null.p_value, Some(at_most as f64 / 50.0));
+    }
+}
