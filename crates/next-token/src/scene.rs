@@ -12,7 +12,7 @@ use td_flows::flows::{self, Flow};
 use td_flows::run::{Diagnostics, Run, RunProgress, RunSpec, Sample};
 use td_flows::scores::{self, Adjust};
 use td_flows::simplex;
-use td_flows::truncation::{self, Truncation};
+use td_flows::truncation::{self, TruncOrder, Truncation};
 
 /// Stored points per continuous trajectory (and at most this many per discrete one).
 pub const SAMPLES: usize = 301;
@@ -470,26 +470,46 @@ impl Scene {
     /// What each flow shown does (and which of the paper's claims hold for it).
     fn flow_notes(&self, flows: &[Flow], target_name: &str, notes: &mut Vec<String>) {
         let st = &self.state;
-        if flows.contains(&Flow::Replicator) || flows.contains(&Flow::MultiplicativeWeights) {
+        // The theorems below are about fixed scores s; path-dependent scores (a matrix W or a
+        // memory) change what the flows do, and the notes then say only what holds for them.
+        let fixed = st.adjust == AdjustMode::None;
+        if fixed
+            && (flows.contains(&Flow::Replicator) || flows.contains(&Flow::MultiplicativeWeights))
+        {
+            let names = self
+                .argmax
+                .iter()
+                .take(3)
+                .map(|&i| params::label(st, i))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // Tied top scores: the limit is the face they span (the mass inside it keeps p0's
+            // proportions), not one vertex.
+            let limit = if self.argmax.len() == 1 {
+                format!("the argmax vertex ({names})")
+            } else {
+                format!("the face of the tied top scores ({names})")
+            };
+            let pass = if self.support.len() < self.v {
+                format!("from uniform on the face it passes through {target_name} exactly at t = 1")
+            } else {
+                "from uniform it passes through softmax(s/T) exactly at t = 1".to_string()
+            };
             notes.push(format!(
-                "Flow A/B converges to the argmax vertex ({}), not to {target_name}: from uniform it passes through softmax(s/T) exactly at t = 1 and keeps sharpening (the audit's counterexample to the paper's claim 2).",
-                self.argmax
-                    .iter()
-                    .take(3)
-                    .map(|&i| params::label(st, i))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "Flow A/B converges to {limit}, not to {target_name}: {pass} and keeps sharpening (the audit's counterexample to the paper's claim 2)."
             ));
         }
-        if flows.contains(&Flow::Replicator) {
+        // Rescaling t by T absorbs T when every rate is divided by T: fixed scores and p-dependent
+        // scores W·p alike, but not a memory, which relaxes at its own rate μ.
+        if flows.contains(&Flow::Replicator) && st.adjust != AdjustMode::Memory {
             notes.push("Temperature is an exact time rescaling for Flow A: p(t; T) = p(t/T; 1) — plot against t/T to see the curves coincide (claim 3 holds for A).".into());
         }
-        if flows.contains(&Flow::Entropic) {
+        if fixed && flows.contains(&Flow::Entropic) {
             notes.push(format!(
                 "Flow C converges to {target_name} from every interior start, with F rising monotonically (claim 2 holds for C), but temperature is not a time rescaling for it (claim 3 fails)."
             ));
         }
-        if flows.contains(&Flow::MultiplicativeWeights) {
+        if fixed && flows.contains(&Flow::MultiplicativeWeights) {
             notes.push(format!(
                 "Multiplicative weights samples Flow A exactly at t = k·η for every η (step {} here), not as a first-order approximation. The step convention η·s/T is our assumption; the paper's is not stated.",
                 td_core::url::format_number(st.eta)
@@ -546,8 +566,11 @@ impl Scene {
             }
             seen.push(et);
             let shown = td_core::url::format_number(round_sig(et));
-            notes.push(if et >= 2.0 {
-                format!("η·T = {shown} ≥ 2: this iteration diverges (it flips between vertices with growing amplitude).")
+            notes.push(if (et - 2.0).abs() < 1e-12 {
+                // u_{k+1} = (1 - ηT)·u_k + η·s = -u_k + η·s: two steps give u back.
+                "η·T = 2: this iteration is a 2-cycle: every second step returns to the start: no convergence, no growth.".to_string()
+            } else if et > 2.0 {
+                format!("η·T = {shown} > 2: this iteration diverges (it flips between vertices with growing amplitude).")
             } else if et > 1.0 {
                 format!("1 < η·T = {shown} < 2: oscillating convergence to {target_name}.")
             } else if (et - 1.0).abs() < 1e-12 {
@@ -577,16 +600,35 @@ impl Scene {
         match st.trunc {
             TruncMode::None => {}
             TruncMode::TopK => notes.push(format!(
-                "top-k keeps the same {} tokens at every temperature; the flow stays on that face and C converges to the renormalised truncated softmax.",
-                self.support.len()
+                "top-k keeps the same {} at every temperature; the flow stays on that face{}.",
+                if self.support.len() == 1 {
+                    "token".to_string()
+                } else {
+                    format!("{} tokens", self.support.len())
+                },
+                if st.adjust == AdjustMode::None {
+                    " and C converges to the renormalised truncated softmax"
+                } else {
+                    ""
+                }
             )),
             TruncMode::TopP | TruncMode::MinP => {
-                notes.push(format!(
-                    "The {} set depends on T (here {} token{}): temperature is a time rescaling for nucleus decoding only if the set is frozen first.",
-                    if st.trunc == TruncMode::TopP { "nucleus" } else { "min-p" },
+                let set = if st.trunc == TruncMode::TopP {
+                    "nucleus (top-p)"
+                } else {
+                    "min-p"
+                };
+                let count = format!(
+                    "{} token{}",
                     self.support.len(),
                     if self.support.len() == 1 { "" } else { "s" }
-                ));
+                );
+                notes.push(if st.order == TruncOrder::TruncationFirst {
+                    // The set is chosen from softmax(s) before any temperature: T cannot move it.
+                    format!("Truncation first: the {set} set is chosen from softmax(s) before temperature is applied, so it is the same at every T (here {count}).")
+                } else {
+                    format!("Temperature first: the {set} set is chosen from softmax(s/T), so it depends on T (here {count}): Flow A's exact time rescaling by T holds only between temperatures that give the same set.")
+                });
                 if let Some((OverlayParam::Temperature, _)) = &st.overlay {
                     for view in self.panels[0].runs.iter() {
                         let names: Vec<String> = view
