@@ -461,7 +461,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "schedule",
         label: "delta schedule",
-        help: "How delta changes with the layer k: constant, vanishing delta/(1+k)^q, geometric delta·r^k, or your own pieces. A vanishing delta recovers hardmax in the limit.",
+        help: "How delta changes with the layer k: constant, vanishing delta/(1+k)^q, geometric delta·r^k, or your own pieces. Whether a vanishing delta ends where hardmax does depends on how fast it fades (see the vanishing preset).",
         group: Group::Rule,
         kind: Kind::Choice {
             options: &[
@@ -799,7 +799,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "hull",
         label: "Convex hull",
-        help: "Outline the convex hull of the tokens; it shrinks toward a limit polytope.",
+        help: "Outline the convex hull of the tokens as it shrinks (under hardmax toward a limit polytope; under softmax toward one point).",
         group: Group::View,
         kind: Kind::Choice {
             options: ON_OFF,

@@ -833,13 +833,21 @@ fn polytope_note(run: &Run, q: &Quiescent) -> String {
     let x = run.final_positions();
     let tol = run.spec().cluster_tol;
     let merged = |idx: &[usize]| distinct_points(x, d, tol, idx);
+    // "Limit polytope" is the paper's hardmax result. Under softmax every weight is positive, so
+    // the only limit is one point and any clusters are metastable; for the localmax stand-in no
+    // limit theorem is known. Those runs get the hull they ended with, without the word "limit".
+    let hull_name = if matches!(run.spec().rule, Rule::Hardmax) {
+        "the final hull (≈ the limit polytope)"
+    } else {
+        "the final hull"
+    };
     let shape = match d {
         1 => {
             let ends = merged(&hull_1d(x));
             if ends <= 1 {
                 "all tokens ended at one point".to_string()
             } else {
-                "the final hull (≈ the limit polytope) is an interval".to_string()
+                format!("{hull_name} is an interval")
             }
         }
         2 => {
@@ -847,13 +855,13 @@ fn polytope_note(run: &Run, q: &Quiescent) -> String {
             if v <= 1 {
                 "all tokens ended at one point".to_string()
             } else {
-                format!("the final hull (≈ the limit polytope) has {}", vertices(v))
+                format!("{hull_name} has {}", vertices(v))
             }
         }
         3 => {
             let v = merged(&run.extreme_points_3d(big_k).unwrap_or_default());
             format!(
-                "the final hull (≈ the limit polytope) has about {} (extreme points along 134 directions)",
+                "{hull_name} has about {} (extreme points along 134 directions)",
                 vertices(v)
             )
         }
@@ -864,6 +872,12 @@ fn polytope_note(run: &Run, q: &Quiescent) -> String {
                 "cluster"
             )
         ),
+    };
+    let shape = match run.spec().rule {
+        Rule::Softmax { beta } if beta > 0.0 && !shape.starts_with("all tokens") => format!(
+            "{shape}: with softmax every weight is positive, so these clusters are metastable (they keep drawing together, on a time scale that grows with β) and the only limit is one point"
+        ),
+        _ => shape,
     };
     if q.steps == 0 {
         format!(
@@ -1002,8 +1016,10 @@ fn delta_note(state: &State, run: &Run) -> Option<String> {
                     "delta = 0 from step {from}: localmax is exactly hardmax from there"
                 ))
             } else if last < delta(0) {
+                // Whether this run ends where hardmax does is a property of the run, not of the
+                // schedule (with q = 1 on the square it does not): the note does not claim it.
                 Some(format!(
-                    "delta(k) decreases from {} to {} at the last step: a vanishing delta recovers hardmax",
+                    "delta(k) decreases from {} to {} at the last step; whether the tokens end where hardmax sends them depends on how fast it fades (compare with rule=hardmax from the same start)",
                     short(delta(0)),
                     format_number(round_sig(last, 3))
                 ))

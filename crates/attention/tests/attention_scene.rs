@@ -924,3 +924,67 @@ fn timings() {
         );
     }
 }
+
+// ---------------------------------------------------------------- notes are claims
+
+fn has_note(scene: &Scene, part: &str) -> bool {
+    scene.notes.iter().any(|n| n.contains(part))
+}
+
+/// Largest distance between the same token in two runs' final positions.
+fn final_gap(a: &Scene, b: &Scene) -> f64 {
+    let (x, y) = (
+        a.panels[0].run.final_positions(),
+        b.panels[0].run.final_positions(),
+    );
+    x.iter()
+        .zip(y)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0, f64::max)
+}
+
+/// Issue "every sentence is true", case 9: the paper's "a vanishing delta recovers hardmax" is not
+/// a property of our stand-in rule's every schedule: with q = 1 on the square the run ends well
+/// away from hardmax's end, so the page must not say it recovers hardmax.
+#[test]
+fn a_vanishing_delta_is_not_said_to_recover_hardmax() {
+    let vanishing = scene_of("#attention?v=1&delta=0.3&schedule=vanishing&q=1&init=fig2-square");
+    let hardmax = scene_of("#attention?v=1&rule=hardmax&init=fig2-square");
+    let gap = final_gap(&vanishing, &hardmax);
+    assert!(gap > 0.5, "q = 1 ends {gap} from hardmax's end");
+    assert!(
+        !has_note(&vanishing, "recovers hardmax"),
+        "{:?}",
+        vanishing.notes
+    );
+    assert!(
+        has_note(&vanishing, "delta(k) decreases"),
+        "{:?}",
+        vanishing.notes
+    );
+}
+
+/// Case 10: under softmax with finite beta every weight is positive, so the hull keeps shrinking
+/// and the clusters are metastable: the final hull is not "the limit polytope".
+#[test]
+fn softmax_clusters_are_metastable_not_a_limit_polytope() {
+    let scene = scene_of("#attention?v=1&rule=softmax&beta=20");
+    let diameters: Vec<f64> = scene.panels[0]
+        .run
+        .state_diags()
+        .iter()
+        .map(|s| s.diameter)
+        .collect();
+    let last = diameters.len() - 1;
+    assert!(
+        diameters[last] < diameters[last / 2],
+        "the hull stopped shrinking: {} then {}",
+        diameters[last / 2],
+        diameters[last]
+    );
+    assert!(!has_note(&scene, "limit polytope"), "{:?}", scene.notes);
+    assert!(has_note(&scene, "metastable"), "{:?}", scene.notes);
+    // Hardmax is the paper's limit-polytope case, and keeps the words.
+    let hardmax = scene_of("#attention?v=1&rule=hardmax&init=fig2-square");
+    assert!(has_note(&hardmax, "limit polytope"), "{:?}", hardmax.notes);
+}
