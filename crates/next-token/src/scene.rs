@@ -646,13 +646,49 @@ impl Scene {
         }
     }
 
+    /// An antisymmetric W: the conservation theorem needs an interior rest point q (Flow A keeps
+    /// Σ q_i log p_i constant only then), so the note is shown where the run found one, with the
+    /// drift this run's numbers show; without one, what is known.
+    fn antisymmetric_notes(&self, notes: &mut Vec<String>) {
+        let replicator = self
+            .panels
+            .iter()
+            .find(|p| p.flow == Flow::Replicator)
+            .and_then(|p| p.runs.first());
+        let Some(view) = replicator else {
+            return;
+        };
+        let values: Vec<f64> = view
+            .run
+            .samples()
+            .iter()
+            .filter_map(|x| x.diag.conserved)
+            .collect();
+        if values.is_empty() {
+            notes.push("W is antisymmetric, but the page found no interior rest point q (none exists, or the rest-point equations are singular): without one, Flow A has no conserved Σ q_i log p_i to show, and its orbits may converge to the boundary.".into());
+            return;
+        }
+        let drift = values
+            .iter()
+            .map(|v| (v - values[0]).abs())
+            .fold(0.0, f64::max);
+        let shape = if self.v == 3 {
+            "closed loops around q"
+        } else {
+            "orbits on its level sets, away from the boundary"
+        };
+        notes.push(format!(
+            "W is antisymmetric with an interior rest point q: under Flow A, Σ q_i log p_i is conserved ({shape}, never converging unless they start at q); along this run it changed by at most {drift:.1e}."
+        ));
+    }
+
     /// Score adjustment, vector field and lumped view.
     fn view_notes(&self, notes: &mut Vec<String>) {
         let st = &self.state;
         if st.adjust != AdjustMode::None {
             notes.push("Score adjustment is an illustrative stand-in (standard replicator models), not the paper's equation, which is not public in a form we could read.".into());
             if st.adjust == AdjustMode::Matrix && scores::is_antisymmetric(&st.w, self.v, 1e-12) {
-                notes.push("W is antisymmetric: under Flow A, Σ q_i log p_i is conserved (q = the interior rest point) — closed loops that never converge.".into());
+                self.antisymmetric_notes(notes);
             }
         }
         if st.field && !self.field_is_defined() {

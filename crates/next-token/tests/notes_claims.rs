@@ -172,3 +172,27 @@ fn truncation_notes_read_right() {
         face.notes
     );
 }
+
+/// Case 4: an antisymmetric W promises a conserved Σ q log p only with an interior rest point q.
+/// This W has none and the run converges to vertex 0; the RPS preset has one and conserves it.
+#[test]
+fn conservation_is_claimed_only_with_an_interior_rest_point() {
+    let scene = computed("#next-token?v=1&flow=replicator&adjust=matrix&W=0,1,1,1,-1,0,1,1,-1,-1,0,1,-1,-1,-1,0&s=0,0,0,0&p0=0.1,0.2,0.3,0.4&t=30");
+    assert!(final_p(&scene)[0] > 0.99, "{:?}", final_p(&scene));
+    assert!(!has(&scene, "is conserved"), "{:?}", scene.notes);
+    assert!(has(&scene, "no interior rest point"), "{:?}", scene.notes);
+    let rps = computed(preset("rps").expect("the rps preset").hash);
+    let conserved: Vec<f64> = rps.panels[0].runs[0]
+        .run
+        .samples()
+        .iter()
+        .filter_map(|x| x.diag.conserved)
+        .collect();
+    assert!(!conserved.is_empty());
+    let drift = conserved
+        .iter()
+        .map(|v| (v - conserved[0]).abs())
+        .fold(0.0, f64::max);
+    assert!(drift < 1e-6, "RPS drift {drift}");
+    assert!(has(&rps, "is conserved (closed loops"), "{:?}", rps.notes);
+}
