@@ -48,8 +48,11 @@ pub fn is_antisymmetric(w: &[f64], n: usize, tol: f64) -> bool {
 }
 
 /// Interior rest point of `s(p) = s0 + W p` under the replicator: `q` with `s0 + W q = c·1`,
-/// `Σ q = 1`, every `q_i > 0`. Solves the (n+1)×(n+1) linear system by Gaussian elimination with
-/// partial pivoting; `None` if singular, mis-sized, or the solution leaves the open simplex.
+/// `Σ q = 1`, every `q_i > 0`. Solves the (n+1)×(n+1) linear system by Gauss-Jordan elimination
+/// with partial pivoting. A singular system (an antisymmetric W of even size can be singular) has
+/// a line or more of solutions: on a line, the midpoint of its part inside the open simplex is
+/// returned (every interior rest point gives the same conservation law); `None` when there is no
+/// solution, none inside the open simplex, more than a line of them, or the sizes are wrong.
 pub fn interior_rest_point(s0: &[f64], w: &[f64]) -> Option<Vec<f64>> {
     let n = s0.len();
     if n == 0 || w.len() != n * n {
@@ -71,38 +74,102 @@ pub fn interior_rest_point(s0: &[f64], w: &[f64]) -> Option<Vec<f64>> {
     }
     a[n * cols + m] = 1.0;
     let scale = a.iter().fold(0.0f64, |acc, x| acc.max(x.abs())).max(1.0);
-    for col in 0..m {
-        let piv = (col..m).max_by(|&r1, &r2| {
-            a[r1 * cols + col]
-                .abs()
-                .total_cmp(&a[r2 * cols + col].abs())
-        })?;
-        let pivot = a[piv * cols + col].abs();
-        if pivot.is_nan() || pivot <= 1e-12 * scale {
-            return None;
-        }
-        if piv != col {
-            for k in 0..cols {
-                a.swap(piv * cols + k, col * cols + k);
+    let tol = 1e-12 * scale;
+    // Reduced row echelon form; columns without a usable pivot are free.
+    let pivots = row_echelon(&mut a, m, tol)?;
+    let row = pivots.len();
+    // Rows without a pivot must read 0 = 0.
+    if (row..m).any(|r| a[r * cols + m].abs() > 1e-9 * scale) {
+        return None;
+    }
+    let free: Vec<usize> = (0..m).filter(|c| !pivots.contains(c)).collect();
+    let mut x = vec![0.0; m];
+    for (r, &c) in pivots.iter().enumerate() {
+        x[c] = a[r * cols + m];
+    }
+    let q: Vec<f64> = match free.as_slice() {
+        [] => x[..n].to_vec(),
+        [f] => {
+            // The line x + t·v, v the null vector of the free column.
+            let mut v = vec![0.0; m];
+            v[*f] = 1.0;
+            for (r, &c) in pivots.iter().enumerate() {
+                v[c] = -a[r * cols + f];
             }
-        }
-        let d = a[col * cols + col];
-        for r in 0..m {
-            if r == col {
-                continue;
-            }
-            let f = a[r * cols + col] / d;
-            if f != 0.0 {
-                for k in col..cols {
-                    a[r * cols + k] -= f * a[col * cols + k];
+            // q_i + t·v_i > 0 for every i: an open interval of t.
+            let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+            for i in 0..n {
+                if v[i].abs() <= 1e-15 {
+                    if x[i] <= 0.0 {
+                        return None;
+                    }
+                } else if v[i] > 0.0 {
+                    lo = lo.max(-x[i] / v[i]);
+                } else {
+                    hi = hi.min(-x[i] / v[i]);
                 }
             }
+            // Σ q = 1 keeps the segment bounded; the margin keeps q strictly inside.
+            if !(lo.is_finite() && hi.is_finite() && hi - lo > 1e-9) {
+                return None;
+            }
+            let t = 0.5 * (lo + hi);
+            (0..n).map(|i| x[i] + t * v[i]).collect()
         }
-    }
-    let q: Vec<f64> = (0..n).map(|i| a[i * cols + m] / a[i * cols + i]).collect();
+        _ => return None,
+    };
     if q.iter().all(|&x| x > 0.0 && x.is_finite()) {
         Some(q)
     } else {
         None
     }
+}
+
+/// Gauss-Jordan elimination of the m × (m + 1) augmented matrix `a` (row-major), partial
+/// pivoting; a column whose best pivot is at most `tol` is left free. Returns the pivot columns
+/// (pivot row r holds column `pivots[r]`, scaled to 1), or `None` on NaN.
+fn row_echelon(a: &mut [f64], m: usize, tol: f64) -> Option<Vec<usize>> {
+    let cols = m + 1;
+    let mut pivots: Vec<usize> = Vec::new();
+    let mut row = 0;
+    for col in 0..m {
+        if row == m {
+            break;
+        }
+        let piv = (row..m).max_by(|&r1, &r2| {
+            a[r1 * cols + col]
+                .abs()
+                .total_cmp(&a[r2 * cols + col].abs())
+        })?;
+        let pivot = a[piv * cols + col].abs();
+        if pivot.is_nan() {
+            return None;
+        }
+        if pivot <= tol {
+            continue;
+        }
+        if piv != row {
+            for k in 0..cols {
+                a.swap(piv * cols + k, row * cols + k);
+            }
+        }
+        let d = a[row * cols + col];
+        for k in col..cols {
+            a[row * cols + k] /= d;
+        }
+        for r in 0..m {
+            if r == row {
+                continue;
+            }
+            let f = a[r * cols + col];
+            if f != 0.0 {
+                for k in col..cols {
+                    a[r * cols + k] -= f * a[row * cols + k];
+                }
+            }
+        }
+        pivots.push(col);
+        row += 1;
+    }
+    Some(pivots)
 }

@@ -196,3 +196,41 @@ fn conservation_is_claimed_only_with_an_interior_rest_point() {
     assert!(drift < 1e-6, "RPS drift {drift}");
     assert!(has(&rps, "is conserved (closed loops"), "{:?}", rps.notes);
 }
+
+/// Case 4, second half: this 4×4 antisymmetric W is singular, yet has interior rest points (for
+/// instance q = (6, 27, 16, 10)/59); Σ q log p is conserved along the run, so the readout carries
+/// it and the note says so.
+#[test]
+fn a_singular_antisymmetric_w_with_an_interior_rest_point_conserves() {
+    let w = [
+        0.0, 1.0, -2.0, 0.5, -1.0, 0.0, 1.0, -1.0, 2.0, -1.0, 0.0, 1.5, -0.5, 1.0, -1.5, 0.0,
+    ];
+    let q = td_flows::scores::interior_rest_point(&[0.0; 4], &w).expect("an interior rest point");
+    let wq: Vec<f64> = (0..4)
+        .map(|i| (0..4).map(|j| w[i * 4 + j] * q[j]).sum())
+        .collect();
+    assert!(wq.iter().all(|x| (x - wq[0]).abs() < 1e-12), "W q = {wq:?}");
+    assert!((q.iter().sum::<f64>() - 1.0).abs() < 1e-12 && q.iter().all(|&x| x > 0.0));
+    let link = format!(
+        "#next-token?v=1&flow=replicator&adjust=matrix&W={}&s=0,0,0,0&p0=0.1,0.2,0.3,0.4&t=30",
+        w.map(|x| x.to_string()).join(",")
+    );
+    let scene = computed(&link);
+    let conserved = scene.readouts()[0].conserved;
+    assert!(
+        conserved.is_some(),
+        "the readout's conserved quantity is null"
+    );
+    let values: Vec<f64> = scene.panels[0].runs[0]
+        .run
+        .samples()
+        .iter()
+        .filter_map(|x| x.diag.conserved)
+        .collect();
+    let drift = values
+        .iter()
+        .map(|v| (v - values[0]).abs())
+        .fold(0.0, f64::max);
+    assert!(drift < 1e-6, "drift {drift}");
+    assert!(has(&scene, "is conserved"), "{:?}", scene.notes);
+}
