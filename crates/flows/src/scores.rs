@@ -51,8 +51,9 @@ pub fn is_antisymmetric(w: &[f64], n: usize, tol: f64) -> bool {
 /// `Σ q = 1`, every `q_i > 0`. Solves the (n+1)×(n+1) linear system by Gauss-Jordan elimination
 /// with partial pivoting. A singular system (an antisymmetric W of even size can be singular) has
 /// a line or more of solutions: on a line, the midpoint of its part inside the open simplex is
-/// returned (every interior rest point gives the same conservation law); `None` when there is no
-/// solution, none inside the open simplex, more than a line of them, or the sizes are wrong.
+/// returned (under an antisymmetric W each interior rest point q gives a conserved Σ q log p);
+/// `None` when there is no solution, none inside the open simplex, more than a line of them, or
+/// the sizes are wrong.
 pub fn interior_rest_point(s0: &[f64], w: &[f64]) -> Option<Vec<f64>> {
     let n = s0.len();
     if n == 0 || w.len() != n * n {
