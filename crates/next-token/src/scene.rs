@@ -501,7 +501,11 @@ impl Scene {
         }
         // Rescaling t by T absorbs T when every rate is divided by T: fixed scores and p-dependent
         // scores W·p alike, but not a memory, which relaxes at its own rate μ.
-        if flows.contains(&Flow::Replicator) && st.adjust != AdjustMode::Memory {
+        // And only on a face that temperature does not move (top-p and min-p chosen after
+        // temperature move it: the truncation note says so instead).
+        let face_fixed = matches!(st.trunc, TruncMode::None | TruncMode::TopK)
+            || st.order == TruncOrder::TruncationFirst;
+        if flows.contains(&Flow::Replicator) && st.adjust != AdjustMode::Memory && face_fixed {
             notes.push("Temperature is an exact time rescaling for Flow A: p(t; T) = p(t/T; 1) — plot against t/T to see the curves coincide (claim 3 holds for A).".into());
         }
         if fixed && flows.contains(&Flow::Entropic) {
