@@ -3,7 +3,9 @@
 //! Every function treats `f64::NEG_INFINITY` entries of a log vector as "masked / zero mass" and
 //! skips zero-probability terms, so `0·log 0`, `-inf·0` and `inf - inf` never arise.
 
-use td_lanes::{exp_nonpos_scalar, exp_nonpos_with, ExpConsts, L2};
+use td_lanes::exp_nonpos_scalar;
+
+use crate::lanes::exp_shifted;
 
 /// `exp(x)` for `x <= 0` (and `-inf`): td-lanes' `exp`, within 1 ulp of glibc's, the same bits
 /// natively and in the page, where the platform `exp` is a slow scalar call (and slower still
@@ -11,32 +13,6 @@ use td_lanes::{exp_nonpos_scalar, exp_nonpos_with, ExpConsts, L2};
 #[inline]
 pub fn exp_nonpos(x: f64) -> f64 {
     exp_nonpos_scalar(x)
-}
-
-/// `exp(x_i - m)` for every i (`x_i <= m`), two at a time, into `out` when given, and their sum
-/// in index order.
-fn exp_shifted(x: &[f64], m: f64, mut out: Option<&mut [f64]>) -> f64 {
-    let c = ExpConsts::<L2>::hoisted();
-    let vm = L2::splat(m);
-    let mut sum = 0.0;
-    let (pairs, tail) = x.as_chunks::<2>();
-    for (k, pair) in pairs.iter().enumerate() {
-        let e = exp_nonpos_with(L2::new(pair[0], pair[1]) - vm, &c).lanes();
-        if let Some(o) = out.as_deref_mut() {
-            o[2 * k] = e[0];
-            o[2 * k + 1] = e[1];
-        }
-        sum += e[0];
-        sum += e[1];
-    }
-    if let Some(&last) = tail.first() {
-        let e = exp_nonpos(last - m);
-        if let Some(o) = out {
-            o[x.len() - 1] = e;
-        }
-        sum += e;
-    }
-    sum
 }
 
 /// Largest entry (`-inf` for an empty slice); NaN-free for finite or `-inf` inputs.
@@ -51,7 +27,9 @@ pub fn logsumexp(x: &[f64]) -> f64 {
         // -inf: no mass at all; +inf: the sum is infinite (never from finite inputs).
         return m;
     }
-    m + exp_shifted(x, m, None).ln()
+    // A scalar pass, no buffer: the integrator calls this at every step.
+    let sum: f64 = x.iter().map(|&xi| exp_nonpos(xi - m)).sum();
+    m + sum.ln()
 }
 
 /// `softmax(x)` written into `out`. If every entry is `-inf` (no mass anywhere) the result is the
@@ -64,7 +42,7 @@ pub fn softmax_into(x: &[f64], out: &mut [f64]) {
         out.iter_mut().for_each(|o| *o = u);
         return;
     }
-    let sum = exp_shifted(x, m, Some(out));
+    let sum = exp_shifted(x, m, out);
     // sum >= 1 because the max entry contributes exp(0) = 1.
     let inv = 1.0 / sum;
     out.iter_mut().for_each(|o| *o *= inv);
@@ -99,7 +77,7 @@ pub fn normalise_log_into(u: &mut [f64], p: &mut [f64]) -> f64 {
         p.iter_mut().for_each(|x| *x = 1.0 / n);
         return m;
     }
-    let sum = exp_shifted(u, m, Some(p));
+    let sum = exp_shifted(u, m, p);
     let inv = 1.0 / sum;
     p.iter_mut().for_each(|x| *x *= inv);
     let l = m + sum.ln();
