@@ -62,7 +62,11 @@ function parseArgs(argv) {
 /** Accepts the whole file being the JSON array, or the last line that parses as one (cargo noise tolerated).
  * Reads {scenario, ms} rows (the native bench's and bench_numpy.py's JSON alike). */
 export function readNative(file) {
-  const text = fs.readFileSync(file, "utf8");
+  return parseRows(fs.readFileSync(file, "utf8"), file);
+}
+
+/** The {scenario, ms} rows of a JSON array printed by a bench (`source` names it in errors). */
+function parseRows(text, source) {
   const tryParse = (s) => {
     try {
       const v = JSON.parse(s);
@@ -77,7 +81,7 @@ export function readNative(file) {
     const end = text.lastIndexOf("]");
     if (start >= 0 && end > start) arr = tryParse(text.slice(start, end + 1));
   }
-  if (!arr) throw new Error(`${file}: no JSON array [{scenario, ms}] found`);
+  if (!arr) throw new Error(`${source}: no JSON array [{scenario, ms}] found`);
   const out = new Map();
   for (const r of arr) {
     if (r && typeof r.scenario === "string" && Number.isFinite(Number(r.ms))) out.set(r.scenario, Number(r.ms));
@@ -101,10 +105,7 @@ function numpyOnce(name, model) {
   if (model) args.push("--model", model);
   try {
     const out = execFileSync("python3", args, { encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "ignore"] });
-    const file = path.join(RESULTS, "bench-numpy-round.json");
-    fs.mkdirSync(RESULTS, { recursive: true });
-    fs.writeFileSync(file, out);
-    return readNative(file).get(name) ?? null;
+    return parseRows(out, `bench_numpy.py --scenario ${name}`).get(name) ?? null;
   } catch {
     return null;
   }
