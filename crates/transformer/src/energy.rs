@@ -78,13 +78,12 @@ impl MassUsed {
     }
 }
 
-/// `m* = -Cov(K₁,U)/Var(K₁)` if it is a usable mass (finite and positive).
-fn fit_mass(k1: &[f64], u: &[f64]) -> (Option<f64>, bool) {
-    let fitted = match (covariance(k1, u), variance(k1)) {
+/// `m* = -Cov(K₁,U)/Var(K₁)` when it is finite (usable as a mass only when also positive).
+fn fit_mass(k1: &[f64], u: &[f64]) -> Option<f64> {
+    match (covariance(k1, u), variance(k1)) {
         (Some(c), Some(v)) if v > 0.0 => Some(-c / v).filter(|m| m.is_finite()),
         _ => None,
-    };
-    (fitted, fitted.is_some_and(|m| m > 0.0))
+    }
 }
 
 /// Per-position series (aligned: `t[i]`, `k[i]`, `u[i]`, `e[i]`).
@@ -176,11 +175,12 @@ pub fn series_from_parts(
             inv_d,
         },
         Mass::Fitted => {
-            let (fitted, ok) = fit_mass(&k1, &u[..len]);
+            let fitted = fit_mass(&k1, &u[..len]);
+            let usable = fitted.filter(|&m| m > 0.0);
             MassUsed {
-                value: if ok { fitted.unwrap_or(inv_d) } else { inv_d },
+                value: usable.unwrap_or(inv_d),
                 fitted,
-                fell_back: !ok,
+                fell_back: usable.is_none(),
                 inv_d,
             }
         }
@@ -350,12 +350,9 @@ pub fn decoupled_null(
             u.swap(i, j);
         }
         if let Some(k1) = &k1 {
-            let (fitted, ok) = fit_mass(k1, &u);
-            let m = if ok {
-                fitted.unwrap_or(s.mass.inv_d)
-            } else {
-                s.mass.inv_d
-            };
+            let m = fit_mass(k1, &u)
+                .filter(|&m| m > 0.0)
+                .unwrap_or(s.mass.inv_d);
             for (slot, (k, v)) in e.iter_mut().zip(k1.iter().zip(&u)) {
                 *slot = match form {
                     EnergyForm::Additive => m * k + v,
