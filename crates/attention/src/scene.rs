@@ -874,9 +874,20 @@ fn polytope_note(run: &Run, q: &Quiescent) -> String {
         ),
     };
     let shape = match run.spec().rule {
-        Rule::Softmax { beta } if beta > 0.0 && !shape.starts_with("all tokens") => format!(
-            "{shape}: with softmax every weight is positive, so these clusters are metastable (they keep drawing together, on a time scale that grows with β) and the only limit is one point"
-        ),
+        Rule::Softmax { beta } if beta > 0.0 && !shape.starts_with("all tokens") => {
+            // Whether this run still draws together is read from its diameters: in floating
+            // point the weights between far clusters can underflow to 0 and freeze them.
+            let diameters = run.state_diags();
+            let (mid, last) = (
+                diameters.get(diameters.len() / 2).map(|s| s.diameter),
+                diameters.last().map(|s| s.diameter),
+            );
+            if matches!((mid, last), (Some(a), Some(b)) if b < a) {
+                format!("{shape}: with softmax every weight is positive, so these clusters are metastable (this run's diameter is still shrinking; they draw together on a time scale that grows with β) and the only limit is one point")
+            } else {
+                format!("{shape}: with softmax every weight is positive, so in exact arithmetic these clusters would keep drawing together toward one point; in this run the diameter no longer shrinks measurably (the weights between far clusters are below floating-point resolution)")
+            }
+        }
         _ => shape,
     };
     if q.steps == 0 {

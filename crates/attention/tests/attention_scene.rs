@@ -988,3 +988,29 @@ fn softmax_clusters_are_metastable_not_a_limit_polytope() {
     let hardmax = scene_of("#attention?v=1&rule=hardmax&init=fig2-square");
     assert!(has_note(&hardmax, "limit polytope"), "{:?}", hardmax.notes);
 }
+
+/// At beta = 50 the clusters of the default start stop moving in floating point: the note says
+/// what the run shows (the diameter no longer shrinks), not that they are still drawing together.
+#[test]
+fn frozen_softmax_clusters_are_described_by_the_run() {
+    let scene = scene_of("#attention?v=1&rule=softmax&beta=50");
+    let diameters: Vec<f64> = scene.panels[0]
+        .run
+        .state_diags()
+        .iter()
+        .map(|s| s.diameter)
+        .collect();
+    let last = diameters.len() - 1;
+    assert!(
+        diameters[last] >= diameters[last / 2],
+        "{} then {}",
+        diameters[last / 2],
+        diameters[last]
+    );
+    assert!(!has_note(&scene, "still shrinking"), "{:?}", scene.notes);
+    assert!(
+        has_note(&scene, "no longer shrinks measurably"),
+        "{:?}",
+        scene.notes
+    );
+}
