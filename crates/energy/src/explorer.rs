@@ -380,9 +380,11 @@ fn stats_rows() -> Vec<(&'static str, Cell, Cell)> {
             |_| "0; a trade-off needs it negative".into(),
         ),
         (
-            "Var(E) / (Var(K)+Var(U))",
+            "Var(E) / (Var(E − U) + Var(U))",
             |a| opt(a.summary.var_ratio, 3),
-            |_| "1; below 1 only if K and U trade off".into(),
+            |_| {
+                "1; below 1 only if U and the kinetic term of E (K, or ln 2K in the product form) trade off".into()
+            },
         ),
         (
             "drift slope of E (per byte)",
@@ -588,7 +590,7 @@ fn continuation_blocks(scene: &Scene) -> Vec<Block> {
         blocks.push(Block::text(
             "",
             format!(
-                "The continuations agree: the first byte is drawn from the steered distribution (p(target) = {:.3}), and this draw landed on the same byte as without steering, so the rest follows identically. Try another sampling seed, or T = 0.",
+                "The continuations agree: the first byte is drawn from the steered distribution (p(target) = {:.3}) and landed on the same byte as without steering, and with the same sampler and seed the rest came out the same too. Try another sampling seed, or T = 0.",
                 s.new_log_p.exp()
             ),
         ));

@@ -398,7 +398,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "h",
         label: "Hidden state (assumption)",
-        help: "Our assumption: which final hidden state h_t the velocity v_t = h_{t+1} − h_t uses. After the final LayerNorm its norm is nearly fixed, so K is close to a cosine distance.",
+        help: "Our assumption: which final hidden state h_t the velocity v_t = h_{t+1} − h_t uses. After the final LayerNorm its norm varies less; a note reports how much of Σ‖h_{t+1} − h_t‖² is a change of norm rather than of direction.",
         group: Group::Energy,
         kind: Kind::Choice {
             options: &[

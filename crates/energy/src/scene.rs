@@ -712,35 +712,28 @@ impl Scene {
         if let Some(r) = random {
             if let Some(mu) = r.summary.mean_u {
                 if self.state.potential == Potential::Surprisal {
-                    notes.push(format!(
-                        "Random model: mean surprisal {mu:.3} nats against ln 256 = {:.3}: it predicts almost uniformly, so U hardly varies (CV(U) = {}) and its \"conservation\" is mostly each term being constant on its own.",
-                        (256f64).ln(),
-                        opt(r.summary.cv_u, 3)
-                    ));
+                    notes.push(random_surprisal_note(mu, r.summary.cv_u));
                 }
             }
         }
-        if self.state.hidden == HiddenState::PostNorm {
-            if let Some(a) = trained.or(random) {
-                let norms = &a.hidden_norm;
-                if let (Some(m), Some(c)) = (
-                    td_transformer::energy::mean(norms),
-                    td_transformer::energy::cv(norms),
-                ) {
-                    notes.push(format!(
-                        "After the final norm ‖h_t‖ is nearly fixed ({} model: mean {m:.2}, CV {c:.3}), so K is essentially a cosine distance between consecutive states.",
-                        a.model.key()
-                    ));
-                }
-            }
-        }
+        let norm_notes: Vec<String> = [trained, random]
+            .into_iter()
+            .flatten()
+            .filter_map(|a| norm_share_note(a, self.state.hidden))
+            .collect();
+        notes.extend(norm_notes);
         notes.push(
-            "Much of h_{t+1} − h_t reflects the change of input byte, not dynamics: consecutive positions read different tokens.".into(),
+            "h_{t+1} − h_t is not the motion of one state: consecutive positions read different input bytes, so K mixes the model's dynamics with the change of input.".into(),
         );
+        // The variance ratio compares E with the two terms that enter it.
+        let (ratio_name, kinetic_term) = match self.state.form {
+            EnergyForm::Additive => ("Var(E)/(Var(K)+Var(U))", "K"),
+            EnergyForm::Product => ("Var(E)/(Var(ln 2K)+Var(U))", "ln 2K"),
+        };
         for a in [trained, random].into_iter().flatten() {
             if let (Some(cv), Some(p)) = (a.summary.cv_e, a.null.p_value) {
                 notes.push(format!(
-                    "{}: CV(E) = {cv:.4}; with K and U shuffled against each other{} CV(E) averages {} ({} of {} shuffles at or below the observed value). Var(E)/(Var(K)+Var(U)) = {} (below 1 only if K and U trade off).",
+                    "{}: CV(E) = {cv:.4}; with K and U shuffled against each other{} CV(E) averages {} ({} of {} shuffles at or below the observed value). {} = {} (below 1 only if {} and U trade off).",
                     capitalise(model_title(a.model)),
                     if a.series.mass.is_fitted() {
                         " (m* fitted again on each shuffled pairing)"
@@ -750,7 +743,9 @@ impl Scene {
                     opt(a.null.cv_e_mean, 4),
                     (p * a.null.draws as f64).round() as usize,
                     a.null.draws,
-                    opt(a.summary.var_ratio, 3)
+                    ratio_name,
+                    opt(a.summary.var_ratio, 3),
+                    kinetic_term
                 ));
             }
             if a.series.mass.fell_back {
@@ -777,7 +772,7 @@ impl Scene {
         if self.state.form == EnergyForm::Product
             && self.state.mass == td_transformer::energy::Mass::Fitted
         {
-            notes.push("With the product form the mass only shifts E by ln m: it does not change CV(E) much.".into());
+            notes.push("With the product form the mass only shifts E by the constant ln m: the spread of E, corr(K, U) and the variance ratio do not depend on it; CV(E) does, through the mean of E.".into());
         }
         match &self.models.trained {
             Trained::Loading(_) => notes.push(
@@ -831,6 +826,65 @@ impl Scene {
 }
 
 /// The text with its first letter upper-cased.
+/// Share of a random model's surprisal note that the numbers support: "predicts almost uniformly"
+/// only where the mean surprisal is within [`NEAR_UNIFORM`] of ln 256 (relative) and CV(U) is at
+/// most [`FLAT_CV`].
+pub const NEAR_UNIFORM: f64 = 0.05;
+/// CV below which a term is called flat in the notes.
+pub const FLAT_CV: f64 = 0.1;
+
+fn random_surprisal_note(mean_u: f64, cv_u: Option<f64>) -> String {
+    let ln256 = 256f64.ln();
+    let near_uniform = (mean_u - ln256).abs() <= NEAR_UNIFORM * ln256;
+    match cv_u {
+        Some(cv) if near_uniform && cv <= FLAT_CV => format!(
+            "Random model: mean surprisal {mean_u:.3} nats against ln 256 = {ln256:.3}: it predicts almost uniformly, so U hardly varies (CV(U) = {}) and a flat E needs no trade-off between K and U here.",
+            opt(Some(cv), 3)
+        ),
+        _ => format!(
+            "Random model: mean surprisal {mean_u:.3} nats against ln 256 = {ln256:.3} (uniform prediction), CV(U) = {}.",
+            opt(cv_u, 3)
+        ),
+    }
+}
+
+/// Largest share of Σ‖h_{t+1} − h_t‖² made by changes of ‖h‖ for which a note calls K "mostly a
+/// change of direction".
+pub const DIRECTION_SHARE: f64 = 0.1;
+
+/// The share of Σ‖h_{t+1} − h_t‖² (over the series' pairs) made by changes of the norm:
+/// ‖b − a‖² = (‖b‖ − ‖a‖)² + 2‖a‖‖b‖(1 − cos θ), so the rest is change of direction.
+pub fn norm_change_share(a: &Analysis) -> Option<f64> {
+    let (mut norm_part, mut total) = (0.0, 0.0);
+    for (&t, &speed) in a.series.t.iter().zip(&a.speed) {
+        let (&before, &after) = (a.hidden_norm.get(t)?, a.hidden_norm.get(t + 1)?);
+        norm_part += (after - before) * (after - before);
+        total += speed * speed;
+    }
+    (total > 0.0).then(|| (norm_part / total).clamp(0.0, 1.0))
+}
+
+fn norm_share_note(a: &Analysis, hidden: HiddenState) -> Option<String> {
+    let norms = &a.hidden_norm;
+    let m = td_transformer::energy::mean(norms)?;
+    let c = td_transformer::energy::cv(norms)?;
+    let share = norm_change_share(a)?;
+    let state = match hidden {
+        HiddenState::PostNorm => "after the final norm",
+        HiddenState::PreNorm => "before the final norm",
+    };
+    let reading = if share <= DIRECTION_SHARE {
+        "so K is mostly a change of direction (a cosine distance scaled by the norms) between consecutive states"
+    } else {
+        "so K is not just a change of direction"
+    };
+    Some(format!(
+        "{}: ‖h_t‖ {state} has mean {m:.2} and CV {c:.3}; changes of the norm make up {:.1} % of Σ‖h_{{t+1}} − h_t‖², {reading}.",
+        capitalise(model_title(a.model)),
+        100.0 * share
+    ))
+}
+
 pub fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {

@@ -9,7 +9,10 @@
 //!
 //! The series run over t = skip..=n-2 (both v_t and U_t exist there). Statistics use population
 //! moments (divide by the count): `CV = std/|mean|`, drift = least-squares slope of E against t,
-//! `corr(K,U)`, `Var(E)/(Var(K)+Var(U))`. Degenerate cases give `None`, never NaN.
+//! `corr(K,U)`, and `Var(E)/(Var(E−U)+Var(U))`: the variance of E against the sum of its two terms'
+//! variances, `Var(K)+Var(U)` in the additive form and `Var(ln 2K)+Var(U)` in the product form, so
+//! that below 1 means, in either form, that the terms entering E trade off (negative covariance).
+//! Degenerate cases give `None`, never NaN.
 
 use super::forward::{Forward, HiddenState};
 
@@ -112,7 +115,8 @@ pub struct EnergySummary {
     /// Least-squares slope of E against t (per position).
     pub drift_slope: Option<f64>,
     pub corr_ku: Option<f64>,
-    /// `Var(E)/(Var(K)+Var(U))`; below 1 only if K and U trade off.
+    /// `Var(E)/(Var(E−U)+Var(U))`, E−U being the kinetic term as it enters E (K, or ln 2K in the
+    /// product form); below 1 exactly when that term and U have a negative covariance.
     pub var_ratio: Option<f64>,
 }
 
@@ -215,8 +219,11 @@ pub fn series_from_parts(
 /// Summary statistics of a series.
 pub fn summarize(s: &EnergySeries) -> EnergySummary {
     let tf: Vec<f64> = s.t.iter().map(|&t| t as f64).collect();
-    let var_k = variance(&s.k);
     let var_u = variance(&s.u);
+    // The kinetic term as it enters E (K itself, to rounding, in the additive form; ln 2K in the
+    // product form): Var(E) = Var(E−U) + Var(U) + 2 Cov(E−U, U).
+    let kinetic_term: Vec<f64> = s.e.iter().zip(&s.u).map(|(e, u)| e - u).collect();
+    let var_kinetic_term = variance(&kinetic_term);
     EnergySummary {
         count: s.e.len(),
         mean_k: mean(&s.k),
@@ -227,7 +234,7 @@ pub fn summarize(s: &EnergySeries) -> EnergySummary {
         cv_u: cv(&s.u),
         drift_slope: slope(&tf, &s.e),
         corr_ku: correlation(&s.k, &s.u),
-        var_ratio: match (variance(&s.e), var_k, var_u) {
+        var_ratio: match (variance(&s.e), var_kinetic_term, var_u) {
             (Some(ve), Some(vk), Some(vu)) if vk + vu > 0.0 => Some(ve / (vk + vu)),
             _ => None,
         },

@@ -463,6 +463,26 @@ fn energy_statistics_on_hand_made_series() {
     let s = series_from_parts(&t, &speed2, &u, 1, Mass::One, EnergyForm::Product);
     let sum = summarize(&s);
     assert!(sum.cv_e.unwrap() < 1e-12);
+    // ln 2K and U trade off exactly here, so the variance ratio is 0 in the product form too.
+    assert!(sum.var_ratio.unwrap() < 1e-12);
+    // The variance ratio compares E with the terms that enter it (ln 2K, not K, in the product
+    // form): with ln 2K and U uncorrelated it is 1, whatever Var(K) is. (Against Var(K)+Var(U) it
+    // was 0.009 here, read as "K and U trade off" while they do not.)
+    let alternating_speed2 = [1.0, 100.0, 1.0, 100.0, 1.0, 100.0, 1.0, 100.0];
+    let independent_u = [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0];
+    let s = series_from_parts(
+        &t[..8],
+        &alternating_speed2,
+        &independent_u,
+        1,
+        Mass::One,
+        EnergyForm::Product,
+    );
+    let ratio = summarize(&s).var_ratio.unwrap();
+    assert!(
+        (ratio - 1.0).abs() < 1e-12,
+        "product-form variance ratio {ratio}"
+    );
     // K = 0 is dropped, not NaN/inf.
     let mut sp = speed2.clone();
     sp[4] = 0.0;
