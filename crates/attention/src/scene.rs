@@ -860,18 +860,23 @@ fn polytope_note(run: &Run, q: &Quiescent) -> String {
         }
         3 => {
             let v = merged(&run.extreme_points_3d(big_k).unwrap_or_default());
-            format!(
-                "{hull_name} has about {} (extreme points along 134 directions)",
-                vertices(v)
-            )
+            if v <= 1 {
+                "all tokens ended at one point".to_string()
+            } else {
+                format!(
+                    "{hull_name} has about {} (extreme points along 134 directions)",
+                    vertices(v)
+                )
+            }
         }
-        _ => format!(
-            "{} at the last step",
-            plural(
-                run.state_diags().last().map_or(0, |s| s.clusters),
-                "cluster"
-            )
-        ),
+        _ => match run.state_diags().last().map_or(0, |s| s.clusters) {
+            // One single-linkage cluster is not one point: its diameter can exceed the tolerance.
+            0 | 1 => format!(
+                "all tokens ended in one cluster (single linkage at {})",
+                short(tol)
+            ),
+            clusters => format!("{} at the last step", plural(clusters, "cluster")),
+        },
     };
     let shape = match run.spec().rule {
         Rule::Softmax { beta } if beta > 0.0 && !shape.starts_with("all tokens") => {
