@@ -446,7 +446,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "delta",
         label: "Alignment sensitivity delta",
-        help: "How far below its best alignment a token still attends under localmax. delta = 0 is exactly hardmax and a large delta averages everyone (consensus); with a vanishing or geometric schedule this is delta at step 0.",
+        help: "How far below its best alignment a token still attends under localmax. delta = 0 is exactly hardmax and a large enough delta admits every token (all-to-all averaging, consensus); with a vanishing or geometric schedule this is delta at step 0.",
         group: Group::Rule,
         kind: Kind::Number {
             min: 0.0,
@@ -532,7 +532,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "beta",
         label: "Inverse temperature beta",
-        help: "Softmax weights are proportional to exp(beta·<A x_i, x_j>). beta = 0 averages everyone (consensus); a large beta approaches hardmax.",
+        help: "Softmax weights are proportional to exp(beta·<A x_i, x_j>). beta = 0 averages everyone (consensus); as beta grows each step's weights approach hardmax's.",
         group: Group::Rule,
         kind: Kind::Number {
             min: 0.0,
@@ -563,7 +563,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "matrix",
         label: "Matrix family",
-        help: "The key-query matrix A in the alignment <A x_i, x_j>. With positive definite A the tokens gather at the hull's vertices; negative definite A pulls them into one cluster. The random families are drawn from the seed.",
+        help: "The key-query matrix A in the alignment <A x_i, x_j>. Under hardmax, positive definite A gathers the tokens in clusters at the vertices of a limit polytope and negative definite A contracts them to one cluster (the hardmax and Frank-Wolfe papers). The random families are drawn from the seed.",
         group: Group::Matrix,
         kind: Kind::Choice {
             options: MATRIX_OPTIONS,

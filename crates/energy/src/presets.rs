@@ -13,13 +13,13 @@ pub static PRESETS: &[Preset] = &[
     Preset {
         name: "fitted-mass",
         title: "Fitted mass m*",
-        description: "The mass that makes E as constant as possible, fitted per model: conservation looks better than it is; compare CV(E) with the shuffled null.",
+        description: "The mass m* = −Cov(K₁, U)/Var(K₁) that makes the additive E as flat as possible, fitted per model (where the fit is not positive, as for the random model here, 1/d is used and a note says so): conservation looks better than it is, so compare CV(E) with the shuffled null, which refits m* on every shuffle.",
         hash: "#energy?v=1&mass=fitted",
     },
     Preset {
         name: "product",
         title: "Product form ‖v‖²·PP",
-        description: "E = ln(2K) + U, the log of speed² times point-perplexity.",
+        description: "E = ln(2K) + U = ln(m·speed² · point perplexity): the product form.",
         hash: "#energy?v=1&form=product",
     },
     Preset {

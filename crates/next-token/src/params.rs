@@ -211,7 +211,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "flow",
         label: "Flow",
-        help: "Which dynamics moves the distribution: A is the paper's replicator ODE, B its exact discrete version, C the entropic flow that really converges to softmax(s/T), D its discrete version.",
+        help: "Which dynamics moves the distribution: A is the paper's replicator ODE, B its exact discrete version, C the entropic flow that really converges to softmax(s/T) (for fixed scores), D its discrete version.",
         group: Group::Flow,
         kind: Kind::Choice {
             options: FLOW_OPTIONS,
@@ -267,7 +267,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "eta",
         label: "Step eta",
-        help: "Step size of the discrete flows B and D. B is exact for every eta; D converges only when eta·T < 2.",
+        help: "Step size of the discrete flows B and D. For fixed scores B samples Flow A exactly for every eta, and D converges only when eta·T < 2 (a 2-cycle at exactly 2).",
         group: Group::Flow,
         kind: Kind::Number {
             min: 1e-3,
@@ -282,7 +282,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "kappa",
         label: "Time scale kappa",
-        help: "Clock of the entropic flow C: kappa = 1, or kappa = 1/T (matching the paper's 1/T prefactor). It changes speed, not the path.",
+        help: "Clock of the entropic flow C: kappa = 1, or kappa = 1/T (matching the paper's 1/T prefactor). For fixed scores it changes speed, not the path.",
         group: Group::Flow,
         kind: Kind::Choice {
             options: &[("one", "kappa = 1"), ("inv-t", "kappa = 1/T")],
@@ -345,7 +345,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "top_p",
         label: "top-p",
-        help: "Nucleus: the smallest set of most probable tokens (under softmax(s/T)) whose mass reaches p. The set depends on T.",
+        help: "Nucleus: the smallest set of most probable tokens whose mass reaches p. With temperature applied first (the order switch) the set is read from softmax(s/T) and depends on T; chosen first, from softmax(s), it does not.",
         group: Group::Truncation,
         kind: Kind::Number {
             min: 1e-3,
@@ -360,7 +360,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "min_p",
         label: "min-p",
-        help: "Keep tokens whose probability is at least this fraction of the most probable token's. The set depends on T.",
+        help: "Keep tokens whose probability is at least this fraction of the most probable token's. With temperature applied first (the order switch) the set depends on T; chosen first, from softmax(s), it does not.",
         group: Group::Truncation,
         kind: Kind::Number {
             min: 0.0,
@@ -425,7 +425,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "W",
         label: "Matrix W",
-        help: "V×V score matrix, row-major, comma-separated (or a name: rps, sym, spiral). Antisymmetric W (rock-paper-scissors) gives closed loops.",
+        help: "V×V score matrix, row-major, comma-separated (or a name: rps, sym, spiral). Antisymmetric W with an interior rest point (rock-paper-scissors) gives closed loops under Flow A; without one the orbit goes to the boundary.",
         group: Group::Adjust,
         kind: Kind::Text {
             placeholder: "0,-1,1,1,0,-1,-1,1,0",
@@ -598,7 +598,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "x",
         label: "Time axis",
-        help: "Plot the series against t, or against t/T: Flow A's curves for different T then coincide (temperature is a time rescaling), Flow C's do not.",
+        help: "Plot the series against t, or against t/T: for fixed scores Flow A's curves for different T then coincide (temperature is a time rescaling), Flow C's do not.",
         group: Group::View,
         kind: Kind::Choice {
             options: &[("t", "t"), ("tT", "t / T")],

@@ -42,7 +42,7 @@ pub static PRESETS: &[Preset] = &[
     Preset {
         name: "spiral",
         title: "Spiral",
-        description: "RPS plus a small symmetric part: the closed loops become spirals (a brittle attractor).",
+        description: "RPS plus a small symmetric part (ε = 0.1): the closed loop opens into a spiral that winds out toward the boundary, Σ log p_i falling (a small change of W destroys the loop).",
         hash: "#next-token?v=1&flow=replicator&adjust=matrix&W=spiral&s=0,0,0&labels=rock,paper,scissors&p0=0.5,0.3,0.2&t=60",
     },
 ];

@@ -131,6 +131,34 @@ fn rps_preset_conserves_its_quantity() {
     assert!(spread < 1e-6, "spread {spread}");
 }
 
+/// The spiral preset says its orbit winds out toward the boundary with Σ log p_i falling (it once
+/// said "a brittle attractor", which reads as spiralling in).
+#[test]
+fn spiral_preset_winds_out_toward_the_boundary() {
+    let scene = computed(PRESETS.iter().find(|p| p.name == "spiral").unwrap().hash);
+    let samples = scene.panels[0].runs[0].run.samples();
+    let sum_log: Vec<f64> = samples
+        .iter()
+        .map(|s| s.lumped[..3].iter().map(|p| p.ln()).sum())
+        .collect();
+    for w in sum_log.windows(2) {
+        assert!(
+            w[1] <= w[0] + 1e-9,
+            "Σ log p rose from {} to {}",
+            w[0],
+            w[1]
+        );
+    }
+    let smallest = samples.last().unwrap().lumped[..3]
+        .iter()
+        .cloned()
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        smallest < 0.05,
+        "the orbit ends {smallest} from the boundary"
+    );
+}
+
 #[test]
 fn svg_of_every_preset_is_drawn_and_finite() {
     for preset in PRESETS {
