@@ -94,3 +94,28 @@ fn the_site_has_one_page_per_explorer() {
         assert!(manifest.contains(&format!("name = \"td-page-{name}\"")));
     }
 }
+
+/// Issue "every sentence is true", case 11: the energy formula is our assumption (the paper's
+/// definitions were not available), so wherever the README writes it as a formula it says so in
+/// the same sentence; and it never calls a stand-in or assumption "the paper's" rule or definition.
+#[test]
+fn readme_labels_the_energy_formula_as_our_assumption() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let text = readme.replace('\n', " ");
+    for sentence in text.split(". ") {
+        if sentence.contains("E = K + U") {
+            assert!(
+                sentence.contains("our assumed form") || sentence.contains("our assumption"),
+                "E = K + U without saying, in the same sentence, that it is our assumption:\n{sentence}"
+            );
+        }
+    }
+    for claim in [
+        "the paper's definition of E",
+        "the paper's localmax rule is",
+        "the paper's energy E =",
+    ] {
+        assert!(!readme.contains(claim), "README says {claim:?}");
+    }
+}
