@@ -37,6 +37,8 @@
 //! the run: the last good state (step `k* - 1`) is stored as the final sample,
 //! [`Run::diverged_at`] returns `k*·eta`, and [`Run::progress`] is 1. Nothing is ever NaN.
 
+use std::sync::Arc;
+
 use super::flows::{
     closed_coefficients, finite_range, kappa_value, mirror_step, mw_step, Flow, Kappa,
     DIVERGENCE_RANGE,
@@ -142,19 +144,10 @@ pub struct Run {
     eta: f64,
     mode: Mode,
     model: Model,
-    /// Active coordinates (ascending) and the data restricted to them.
-    active: Vec<usize>,
-    s_c: Vec<f64>,
-    log_p0_c: Vec<f64>,
-    target: Vec<f64>,
-    log_target_c: Vec<f64>,
-    target_c: Vec<f64>,
-    /// Target mass outside the active coordinates (p0 started on a smaller face).
-    target_off_active: f64,
-    /// Size of the face carrying target mass (the active coordinates are a subset).
-    face_n: usize,
+    /// What does not depend on the flow (face, start, target), shared by the runs of a scene
+    /// that agree on it (see [`Run::new_sharing`]).
+    basis: Arc<Basis>,
     q: Option<Vec<f64>>,
-    corner_pos: [Option<usize>; 3],
     /// Sample schedule: (time, step index).
     schedule: Vec<(f64, u64)>,
     next: usize,
@@ -183,8 +176,73 @@ pub struct Run {
     /// Closed forms: the hull giving each sample's shift and range without a pass over V, built
     /// by the first sample (a page whose worker computes never builds it).
     hull: Option<AffineHull>,
+}
+
+/// The O(V) part of a run that depends only on the scores, the support, the start, the
+/// temperature and the corners, not on the flow: the four flows of a comparison (or the starts'
+/// runs of one flow at one temperature) compute it once. On the page's main thread, for
+/// V = 50,257, it is the exp/log work of building a run.
+#[derive(Debug)]
+struct Basis {
+    /// Active coordinates (ascending) and the data restricted to them.
+    active: Vec<usize>,
+    s_c: Vec<f64>,
+    p0_c: Vec<f64>,
+    log_p0_c: Vec<f64>,
+    target: Vec<f64>,
+    log_target_c: Vec<f64>,
+    target_c: Vec<f64>,
+    /// Target mass outside the active coordinates (p0 started on a smaller face).
+    target_off_active: f64,
+    /// Size of the face carrying target mass (the active coordinates are a subset).
+    face_n: usize,
+    corner_pos: [Option<usize>; 3],
     /// `Σ t log t` and `Σ t` over the active entries with `t > 0` (closed-form samples).
     target_sums: (f64, f64),
+}
+
+impl Basis {
+    fn new(spec: &RunSpec, temp: f64) -> Basis {
+        let v = spec.s.len();
+        let (face, s_of) = finite_face(&spec.s, &spec.support);
+        let (active, p0_c) = project_p0(&spec.p0, &face, v);
+        let s_c: Vec<f64> = active.iter().map(|&i| s_of[i]).collect();
+        let log_p0_c = normalised_log(&p0_c);
+        let target = FaceTarget::new(&s_of, temp, &face, &active, &s_c);
+        let target_sums = target
+            .target_c
+            .iter()
+            .zip(&target.log_target_c)
+            .filter(|(t, _)| **t > 0.0)
+            .fold((0.0, 0.0), |(tl, tt), (t, lt)| (tl + t * lt, tt + t));
+        Basis {
+            corner_pos: corner_positions(spec.corners, &active),
+            active,
+            s_c,
+            p0_c,
+            log_p0_c,
+            target: target.target,
+            log_target_c: target.log_target_c,
+            target_c: target.target_c,
+            target_off_active: target.off_active,
+            face_n: face.len(),
+            target_sums,
+        }
+    }
+}
+
+/// Whether two specs give the same [`Basis`] at temperature `temp` (bitwise).
+fn same_basis(a: &RunSpec, b: &RunSpec) -> bool {
+    let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    a.support == b.support
+        && a.corners == b.corners
+        && a.s.len() == b.s.len()
+        && a.p0.len() == b.p0.len()
+        && a.s
+            .iter()
+            .zip(&b.s)
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+        && bits(&a.p0) == bits(&b.p0)
 }
 
 /// Largest |entry| (0 for empty).
@@ -277,6 +335,15 @@ fn project_p0(p0: &[f64], face: &[usize], v: usize) -> (Vec<usize>, Vec<f64>) {
 
 /// Normalised log-probabilities of the projected `p0`.
 fn normalised_log(p0_c: &[f64]) -> Vec<f64> {
+    // A uniform start (the usual one at V = 50,257): one log instead of V logs and V exps, with
+    // the same bits as the general path (logsumexp of n equal finite values sums n exact ones).
+    if let Some((&first, rest)) = p0_c.split_first() {
+        if first > 0.0 && first.is_finite() && rest.iter().all(|&x| x == first) {
+            let x = first.ln();
+            let l = x + (p0_c.len() as f64).ln();
+            return vec![x - l; p0_c.len()];
+        }
+    }
     let mut log_p0_c: Vec<f64> = p0_c.iter().map(|x| x.ln()).collect();
     let l = logsumexp(&log_p0_c);
     log_p0_c.iter_mut().for_each(|x| *x -= l);
@@ -474,18 +541,26 @@ impl Run {
     /// horizon is 0, samples >= 2, non-finite scores count as masked (off the face), a p0 with no
     /// mass on the face becomes uniform on it, a mis-sized W is treated as zero.
     pub fn new(spec: RunSpec) -> Run {
+        Run::new_sharing(spec, None)
+    }
+
+    /// A run like [`Run::new`], taking the flow-independent part (face, start, target: O(V) exp
+    /// and log) from `earlier` when it was built from the same scores, support, start, corners
+    /// and temperature. The result is bit for bit the run `Run::new` builds.
+    pub fn new_sharing(spec: RunSpec, earlier: Option<&Run>) -> Run {
         let v = spec.s.len();
         let set = Settings::of(&spec);
-        let (face, s_of) = finite_face(&spec.s, &spec.support);
-        let (active, p0_c) = project_p0(&spec.p0, &face, v);
-        let n = active.len();
-        let s_c: Vec<f64> = active.iter().map(|&i| s_of[i]).collect();
-        let log_p0_c = normalised_log(&p0_c);
-        let target = FaceTarget::new(&s_of, set.temp, &face, &active, &s_c);
+        let basis = match earlier {
+            Some(e) if e.shares_basis_with(&spec) => Arc::clone(&e.basis),
+            _ => Arc::new(Basis::new(&spec, set.temp)),
+        };
+        let n = basis.active.len();
 
-        let model = Model::restricted(&spec.adjust, &active, v);
+        let model = Model::restricted(&spec.adjust, &basis.active, v);
         let q = match &model {
-            Model::Matrix(wc) if is_antisymmetric(wc, n, 1e-12) => interior_rest_point(&s_c, wc),
+            Model::Matrix(wc) if is_antisymmetric(wc, n, 1e-12) => {
+                interior_rest_point(&basis.s_c, wc)
+            }
             _ => None,
         };
         let mode = match (&model, spec.flow.is_discrete()) {
@@ -496,36 +571,22 @@ impl Run {
         let schedule = sample_schedule(spec.flow.is_discrete(), mode, &set, model.eval_cost(n));
         let stepping = Stepping::new(spec.flow, &model, mode, &set, n);
 
-        let mut y = log_p0_c.clone();
+        let mut y = basis.log_p0_c.clone();
         if model.has_memory() {
             y.extend(std::iter::repeat_n(0.0, n));
         }
         let mut final_p = vec![0.0; v];
-        for (&i, &x) in active.iter().zip(&p0_c) {
+        for (&i, &x) in basis.active.iter().zip(&basis.p0_c) {
             final_p[i] = x;
         }
 
         let schedule_len = schedule.len();
-        let target_sums = target
-            .target_c
-            .iter()
-            .zip(&target.log_target_c)
-            .filter(|(t, _)| **t > 0.0)
-            .fold((0.0, 0.0), |(tl, tt), (t, lt)| (tl + t * lt, tt + t));
         Run {
             temp: set.temp,
             kappa: set.kappa,
             eta: set.eta,
             mode,
-            s_c,
-            log_p0_c,
-            target: target.target,
-            target_c: target.target_c,
-            log_target_c: target.log_target_c,
-            target_off_active: target.off_active,
-            face_n: face.len(),
             q,
-            corner_pos: corner_positions(spec.corners, &active),
             schedule,
             next: 0,
             samples: Vec::new(),
@@ -551,11 +612,15 @@ impl Run {
             start: 0,
             end: schedule_len,
             hull: None,
-            target_sums,
+            basis,
             model,
-            active,
             spec,
         }
+    }
+
+    /// Whether a run of `spec` has this run's face, start and target (see [`Run::new_sharing`]).
+    pub fn shares_basis_with(&self, spec: &RunSpec) -> bool {
+        self.temp.to_bits() == Settings::of(spec).temp.to_bits() && same_basis(&self.spec, spec)
     }
 
     /// Compute up to `budget` more samples; true when the run is finished.
@@ -582,7 +647,7 @@ impl Run {
         }
         if self.p_pending {
             self.p_pending = false;
-            for (&i, &x) in self.active.iter().zip(&self.p) {
+            for (&i, &x) in self.basis.active.iter().zip(&self.p) {
                 self.final_p[i] = x * self.p_scale;
             }
         }
@@ -662,7 +727,7 @@ impl Run {
 
     /// The flow's reference point: `pi_T` restricted to the face (= `pi_T` without truncation).
     pub fn target(&self) -> &[f64] {
-        &self.target
+        &self.basis.target
     }
 
     /// The spec this run was built from (as given, before defensive normalisation).
@@ -675,7 +740,7 @@ impl Run {
     fn closed_u(&mut self, t: f64, k: u64) -> Option<f64> {
         let flow = self.spec.flow;
         let (a, b) = closed_coefficients(flow, self.temp, self.kappa, self.eta, t, k)?;
-        let m = lanes::affine_log_weights(&self.log_p0_c, &self.s_c, a, b, &mut self.u);
+        let m = lanes::affine_log_weights(&self.basis.log_p0_c, &self.basis.s_c, a, b, &mut self.u);
         if flow == Flow::EntropicMirror && finite_range(&self.u) > DIVERGENCE_RANGE {
             return None;
         }
@@ -726,7 +791,7 @@ impl Run {
         let Some(coef) = closed_coefficients(flow, self.temp, self.kappa, self.eta, t, k) else {
             return false;
         };
-        let (log_p0, s) = (&self.log_p0_c, &self.s_c);
+        let (log_p0, s) = (&self.basis.log_p0_c, &self.basis.s_c);
         let hull = self.hull.get_or_insert_with(|| AffineHull::new(log_p0, s));
         let Some(ext) = hull.extremes(coef.0, coef.1) else {
             return false;
@@ -740,14 +805,21 @@ impl Run {
             return false;
         }
         let reference = Reference {
-            s: &self.s_c,
-            t: &self.target_c,
-            log_t: &self.log_target_c,
+            s: &self.basis.s_c,
+            t: &self.basis.target_c,
+            log_t: &self.basis.log_target_c,
         };
-        let w = lanes::exp_affine(&self.log_p0_c, &self.s_c, coef, m, &reference, &mut self.p);
+        let w = lanes::exp_affine(
+            &self.basis.log_p0_c,
+            &self.basis.s_c,
+            coef,
+            m,
+            &reference,
+            &mut self.p,
+        );
         let inv = 1.0 / w.z;
-        let abs_diff = lanes::abs_diff(&self.p, inv, &self.target_c);
-        let (t_log_t, t_total) = self.target_sums;
+        let abs_diff = lanes::abs_diff(&self.p, inv, &self.basis.target_c);
+        let (t_log_t, t_total) = self.basis.target_sums;
         let sums = w.sums(t_log_t, t_total, abs_diff);
         self.p_scale = inv;
         self.record(t, &sums);
@@ -766,9 +838,9 @@ impl Run {
             (0.0, 1.0)
         };
         let reference = Reference {
-            s: &self.s_c,
-            t: &self.target_c,
-            log_t: &self.log_target_c,
+            s: &self.basis.s_c,
+            t: &self.basis.target_c,
+            log_t: &self.basis.log_target_c,
         };
         let sums =
             lanes::normalise_and_measure(&mut self.u, &mut self.p, log_norm, inv, &reference);
@@ -781,7 +853,7 @@ impl Run {
     fn record(&mut self, t: f64, sums: &lanes::Sums) {
         let (lp, p, scale) = (&self.u, &self.p, self.p_scale);
         let h = sums.entropy.max(0.0);
-        let kl_from = if self.active.len() < self.face_n {
+        let kl_from = if self.basis.active.len() < self.basis.face_n {
             f64::INFINITY
         } else {
             sums.kl_from.max(0.0)
@@ -796,11 +868,11 @@ impl Run {
             free_energy: sums.expected_score + self.temp * h,
             kl_to_target: sums.kl_to.max(0.0),
             kl_from_target: kl_from,
-            dist_to_face_target: 0.5 * (self.target_off_active + sums.abs_diff),
+            dist_to_face_target: 0.5 * (self.basis.target_off_active + sums.abs_diff),
             conserved,
         };
         let mut lumped = [0.0; 4];
-        for (slot, pos) in lumped.iter_mut().zip(self.corner_pos) {
+        for (slot, pos) in lumped.iter_mut().zip(self.basis.corner_pos) {
             *slot = pos.map_or(0.0, |j| p[j] * scale);
         }
         lumped[3] = (1.0 - lumped[0] - lumped[1] - lumped[2]).max(0.0);
@@ -835,7 +907,7 @@ impl Run {
             self.schedule[self.next - 1].0
         };
         let span = t_target - t_prev;
-        let n = self.s_c.len();
+        let n = self.basis.s_c.len();
         if span > 0.0 && self.h > 0.0 {
             let m = ((span / self.h) - 1e-9).ceil().max(1.0) as usize;
             let h = span / m as f64;
@@ -843,7 +915,7 @@ impl Run {
             let flow = self.spec.flow;
             let (temp, kappa) = (self.temp, self.kappa);
             let model = &self.model;
-            let s_c = &self.s_c;
+            let s_c = &self.basis.s_c;
             let mem_mu = match model {
                 Model::Memory { mu, .. } => Some(*mu),
                 _ => None,
@@ -922,7 +994,7 @@ impl Run {
 
     fn iterate_sample(&mut self) {
         let (t_target, k_target) = self.schedule[self.next];
-        let n = self.s_c.len();
+        let n = self.basis.s_c.len();
         let mut sb = vec![0.0; n];
         let mut pb = vec![0.0; n];
         let mut c_new = vec![
@@ -938,7 +1010,7 @@ impl Run {
             for (pi, &l) in pb.iter_mut().zip(lp.iter()) {
                 *pi = l.exp();
             }
-            Self::scores_into(&self.model, &self.s_c, &pb, c, &mut sb);
+            Self::scores_into(&self.model, &self.basis.s_c, &pb, c, &mut sb);
             let mut ok = max_of(&sb).is_finite();
             if let Model::Memory { mu, .. } = self.model {
                 for i in 0..n {
@@ -972,5 +1044,35 @@ impl Run {
         self.u.copy_from_slice(&self.y[..n]);
         self.record_from_u(t_target, max_of(&self.u));
         self.next += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The uniform shortcut of `normalised_log` gives the general path's bits.
+    #[test]
+    fn uniform_start_logs_match_the_general_path() {
+        for n in [1usize, 2, 3, 7, 1000, 50_257] {
+            for value in [1.0, 1.0 / n as f64, 0.3, 1e-300] {
+                let p = vec![value; n];
+                let general = {
+                    let mut l: Vec<f64> = p.iter().map(|x| x.ln()).collect();
+                    let lse = logsumexp(&l);
+                    l.iter_mut().for_each(|x| *x -= lse);
+                    l
+                };
+                let fast = normalised_log(&p);
+                assert!(
+                    fast.iter()
+                        .zip(&general)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "n = {n}, p = {value}: {} vs {}",
+                    fast[0],
+                    general[0]
+                );
+            }
+        }
     }
 }

@@ -1200,3 +1200,50 @@ fn stiff_adjusted_runs_stay_correct() {
         .collect();
     assert!(max_diff(p, &softmax(&sp)) < 1e-4, "{p:?}");
 }
+
+/// A run that takes its face, start and target from an earlier run (`Run::new_sharing`, what the
+/// page does for the flows of a comparison) is bit for bit the run built on its own; a run that
+/// differs in temperature, start or support builds its own.
+#[test]
+fn runs_sharing_their_basis_are_the_runs_built_alone() {
+    let v = 300;
+    let s = generate(Generator::Zipf, v, 7);
+    let p0: Vec<f64> = (0..v).map(|i| 1.0 + (i % 7) as f64).collect();
+    let first = Run::new(spec(
+        Flow::Replicator,
+        &s,
+        0.7,
+        &p0,
+        (0..v).collect(),
+        Adjust::None,
+        3.0,
+        40,
+    ));
+    for flow in [
+        Flow::Replicator,
+        Flow::MultiplicativeWeights,
+        Flow::Entropic,
+        Flow::EntropicMirror,
+    ] {
+        for (temp, start, support) in [
+            (0.7, p0.clone(), (0..v).collect::<Vec<_>>()),
+            (0.9, p0.clone(), (0..v).collect()),
+            (0.7, vec![1.0; v], (0..v).collect()),
+            (0.7, p0.clone(), (0..v / 2).collect()),
+        ] {
+            let sp = spec(flow, &s, temp, &start, support, Adjust::None, 3.0, 40);
+            assert_eq!(
+                first.shares_basis_with(&sp),
+                temp == 0.7 && start == p0 && sp.support.len() == v
+            );
+            let mut alone = Run::new(sp.clone());
+            let mut shared = Run::new_sharing(sp, Some(&first));
+            assert_eq!(alone.final_p(), shared.final_p());
+            assert_eq!(alone.target(), shared.target());
+            while !alone.advance(7) {}
+            while !shared.advance(7) {}
+            assert_eq!(alone.samples(), shared.samples(), "{flow:?} T = {temp}");
+            assert_eq!(alone.final_p(), shared.final_p());
+        }
+    }
+}

@@ -320,7 +320,14 @@ impl Scene {
         let Some(next) = self.pending.pop_front() else {
             return false;
         };
-        let mut run = Run::new(next.spec);
+        // The flows of a comparison (and repeated starts) share the O(V) face, start and target.
+        let earlier = self
+            .panels
+            .iter()
+            .flat_map(|p| &p.runs)
+            .map(|view| &view.run)
+            .find(|run| run.shares_basis_with(&next.spec));
+        let mut run = Run::new_sharing(next.spec, earlier);
         if let Some(Shard::Samples { part, parts }) = self.shard {
             run.restrict_to_samples(part, parts);
         }
