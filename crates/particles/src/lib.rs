@@ -426,6 +426,14 @@ impl Run {
                 _ => return false,
             }
         }
+        // The page absorbs a large run in many replies: growing by doubling would copy the
+        // trajectory (up to 8 million numbers) again and again on its main thread.
+        let full = n * d * (self.spec.steps + 1);
+        if self.traj.capacity() < full {
+            self.traj.reserve_exact(full - self.traj.len());
+            self.flags
+                .reserve_exact(n * self.spec.steps - self.flags.len());
+        }
         self.traj.extend_from_slice(&p.traj);
         self.states.extend_from_slice(&p.states);
         self.step_diags.extend_from_slice(&p.steps);

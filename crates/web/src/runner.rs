@@ -300,8 +300,24 @@ impl<E: WebExplorer> Runner<E> {
                         E::finish_shards(&mut self.scene);
                     }
                     self.remote_generation = None;
-                    self.render_all();
-                    self.chrome.last_paint_ms = dom::now_ms() - start;
+                    // The last reply's decoding (and the scene's finishing diagnostics) and the
+                    // final paint are two tasks, not one long one; the page stays busy until the
+                    // paint (a newer scene takes over both).
+                    let generation = self.chrome.generation;
+                    dom::set_timeout(
+                        move || {
+                            with_runner::<E, _>(|r| {
+                                if r.chrome.generation == generation {
+                                    let start = dom::now_ms();
+                                    r.render_all();
+                                    r.chrome.last_paint_ms = dom::now_ms() - start;
+                                    chrome::set_busy(false, 1.0);
+                                }
+                            });
+                        },
+                        0,
+                    );
+                    return;
                 } else {
                     let (last, cost) = self.partial_paint;
                     let now = dom::now_ms();
