@@ -218,8 +218,14 @@ impl DrawingBackend for BatchedCanvas {
         let mut points = path.into_iter();
         if let Some(first) = points.next() {
             self.context.move_to(first.0 as f64, first.1 as f64);
+            // A converging trajectory puts many consecutive samples on one pixel: a segment of
+            // length zero draws nothing, and each call crosses into JavaScript.
+            let mut last = first;
             for point in points {
-                self.context.line_to(point.0 as f64, point.1 as f64);
+                if point != last {
+                    self.context.line_to(point.0 as f64, point.1 as f64);
+                    last = point;
+                }
             }
         }
         Ok(())
