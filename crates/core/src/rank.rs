@@ -3,11 +3,12 @@
 
 use std::cmp::Ordering;
 
-/// Up to this many, [`top_indices`] scans once instead of selecting.
-const SCAN_K: usize = 16;
-
 /// Indices of the `k` largest values, largest first; equal values in index order (exactly what a
-/// stable sort by descending value would list first). NaN sorts last. O(n + k log k).
+/// stable sort by descending value would list first). NaN sorts last.
+///
+/// One pass keeping the k best so far, in order: almost every value loses its single comparison
+/// with the current k-th. O(n) for the page's k (3 to 24 of up to 50,257), O(n·k) at worst, so
+/// it is meant for small k.
 pub fn top_indices(values: &[f64], k: usize) -> Vec<usize> {
     let order = |&a: &usize, &b: &usize| -> Ordering {
         let (x, y) = (values[a], values[b]);
@@ -19,30 +20,19 @@ pub fn top_indices(values: &[f64], k: usize) -> Vec<usize> {
         }
     };
     let k = k.min(values.len());
+    let mut top: Vec<usize> = Vec::with_capacity(k + 1);
     if k == 0 {
-        return Vec::new();
-    }
-    if k <= SCAN_K {
-        // One pass keeping the k best so far, in order: almost every value loses its single
-        // comparison with the current k-th (the page asks for 3 to 8 of 50,257 on every paint).
-        let mut top: Vec<usize> = Vec::with_capacity(k + 1);
-        for i in 0..values.len() {
-            if top.len() == k && order(&i, &top[k - 1]) != Ordering::Less {
-                continue;
-            }
-            let at = top.partition_point(|j| order(j, &i) == Ordering::Less);
-            top.insert(at, i);
-            top.truncate(k);
-        }
         return top;
     }
-    let mut idx: Vec<usize> = (0..values.len()).collect();
-    if k < idx.len() {
-        idx.select_nth_unstable_by(k - 1, order);
-        idx.truncate(k);
+    for i in 0..values.len() {
+        if top.len() == k && order(&i, &top[k - 1]) != Ordering::Less {
+            continue;
+        }
+        let at = top.partition_point(|j| order(j, &i) == Ordering::Less);
+        top.insert(at, i);
+        top.truncate(k);
     }
-    idx.sort_unstable_by(order);
-    idx
+    top
 }
 
 #[cfg(test)]
@@ -59,7 +49,7 @@ mod tests {
         for k in 0..=v.len() + 1 {
             assert_eq!(top_indices(&v, k), all[..k.min(v.len())], "k = {k}");
         }
-        // Both paths (the scan for k <= SCAN_K, the selection above) on a long vector with ties.
+        // A longer vector with ties and NaNs, small and large k.
         let long: Vec<f64> = (0..200)
             .map(|i| {
                 if i % 17 == 0 {
@@ -73,7 +63,7 @@ mod tests {
         all.sort_by(|&a, &b| {
             (long[b].is_nan().cmp(&long[a].is_nan()).reverse()).then(long[b].total_cmp(&long[a]))
         });
-        for k in [1, 3, 8, SCAN_K, SCAN_K + 1, 50, 200] {
+        for k in [1, 3, 8, 16, 17, 50, 200] {
             assert_eq!(top_indices(&long, k), all[..k], "k = {k}");
         }
     }

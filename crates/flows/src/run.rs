@@ -233,16 +233,10 @@ impl Basis {
 
 /// Whether two specs give the same [`Basis`] at temperature `temp` (bitwise).
 fn same_basis(a: &RunSpec, b: &RunSpec) -> bool {
-    let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-    a.support == b.support
-        && a.corners == b.corners
-        && a.s.len() == b.s.len()
-        && a.p0.len() == b.p0.len()
-        && a.s
-            .iter()
-            .zip(&b.s)
-            .all(|(x, y)| x.to_bits() == y.to_bits())
-        && bits(&a.p0) == bits(&b.p0)
+    let same = |x: &[f64], y: &[f64]| {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
+    };
+    a.support == b.support && a.corners == b.corners && same(&a.s, &b.s) && same(&a.p0, &b.p0)
 }
 
 /// Largest |entry| (0 for empty).
