@@ -964,17 +964,22 @@ fn a_vanishing_delta_is_not_said_to_recover_hardmax() {
     );
 }
 
+/// The hull diameter of the first panel's run at every state.
+fn diameters(scene: &Scene) -> Vec<f64> {
+    scene.panels[0]
+        .run
+        .state_diags()
+        .iter()
+        .map(|s| s.diameter)
+        .collect()
+}
+
 /// Case 10: under softmax with finite beta every weight is positive, so the hull keeps shrinking
 /// and the clusters are metastable: the final hull is not "the limit polytope".
 #[test]
 fn softmax_clusters_are_metastable_not_a_limit_polytope() {
     let scene = scene_of("#attention?v=1&rule=softmax&beta=20");
-    let diameters: Vec<f64> = scene.panels[0]
-        .run
-        .state_diags()
-        .iter()
-        .map(|s| s.diameter)
-        .collect();
+    let diameters = diameters(&scene);
     let last = diameters.len() - 1;
     assert!(
         diameters[last] < diameters[last / 2],
@@ -994,12 +999,7 @@ fn softmax_clusters_are_metastable_not_a_limit_polytope() {
 #[test]
 fn frozen_softmax_clusters_are_described_by_the_run() {
     let scene = scene_of("#attention?v=1&rule=softmax&beta=50");
-    let diameters: Vec<f64> = scene.panels[0]
-        .run
-        .state_diags()
-        .iter()
-        .map(|s| s.diameter)
-        .collect();
+    let diameters = diameters(&scene);
     let last = diameters.len() - 1;
     assert!(
         diameters[last] >= diameters[last / 2],

@@ -3,6 +3,9 @@
 //! Frank-Wolfe view, δ = 0 for "exactly hardmax") or against this run's own numbers (positions,
 //! diameters, neighbour sets), recomputed here rather than read from the page's diagnostics.
 
+mod common;
+
+use common::dist;
 use proptest::prelude::*;
 use td_attention::explorer::Attention;
 use td_attention::params::RuleChoice;
@@ -31,14 +34,6 @@ fn panel_notes<'a>(scene: &'a Scene, panel: &'a Panel) -> Vec<&'a str> {
             }
         })
         .collect()
-}
-
-fn dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f64>()
-        .sqrt()
 }
 
 fn diameter(x: &[f64], d: usize) -> f64 {

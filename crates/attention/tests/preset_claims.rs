@@ -1,6 +1,9 @@
 //! Each attention preset's description is a claim about its run: checked here against the run's
 //! positions (every preset is covered, so a new preset needs its check).
 
+mod common;
+
+use common::dist;
 use td_attention::explorer::Attention;
 use td_attention::presets::{preset, Preset, PRESETS};
 use td_attention::scene::Scene;
@@ -13,14 +16,6 @@ fn scene_of(hash: &str) -> Scene {
     let mut scene = Scene::new(state);
     while !scene.advance(usize::MAX) {}
     scene
-}
-
-fn dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f64>()
-        .sqrt()
 }
 
 fn point(run: &Run, k: usize, i: usize) -> &[f64] {

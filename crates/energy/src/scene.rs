@@ -825,10 +825,8 @@ impl Scene {
     }
 }
 
-/// The text with its first letter upper-cased.
-/// Share of a random model's surprisal note that the numbers support: "predicts almost uniformly"
-/// only where the mean surprisal is within [`NEAR_UNIFORM`] of ln 256 (relative) and CV(U) is at
-/// most [`FLAT_CV`].
+/// The random model's surprisal note says "predicts almost uniformly" only where the mean
+/// surprisal is within this fraction of ln 256 and CV(U) is at most [`FLAT_CV`].
 pub const NEAR_UNIFORM: f64 = 0.05;
 /// CV below which a term is called flat in the notes.
 pub const FLAT_CV: f64 = 0.1;
@@ -885,6 +883,7 @@ fn norm_share_note(a: &Analysis, hidden: HiddenState) -> Option<String> {
     ))
 }
 
+/// The text with its first letter upper-cased.
 pub fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
