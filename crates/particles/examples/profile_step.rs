@@ -35,6 +35,7 @@ fn main() {
         steps,
         cluster_tol: 1e-3,
         quiescent_from: None,
+        sphere: None,
     };
     let kernel = spec.rule.kernel_at(0);
     let gamma = spec.alpha / (1.0 + spec.alpha);
@@ -60,7 +61,7 @@ fn main() {
             n,
             d,
             &a,
-            gamma,
+            dynamics::Update::Relax { gamma },
             kernel,
             &mut scratch,
             &mut g,

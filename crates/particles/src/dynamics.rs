@@ -34,6 +34,21 @@ pub enum Kernel {
     Uniform { margin: Margin, delta: f64 },
 }
 
+/// What a step does with the attended mean of row i.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Update {
+    /// `out_i = x_i + gamma·(mean_i − x_i)` (the R^d layer).
+    Relax { gamma: f64 },
+    /// `out_i = mean_i` (self-attention, 1/Z_i) or, unnormalised, `out_i = (Z_i/n)·mean_i`, where
+    /// Z_i = Σ_j e^{beta s_ij} (softmax) or |N_i| (uniform kernels). The sphere model's attention
+    /// output before the value matrix.
+    Attend { unnormalised: bool },
+}
+
+/// Largest exponent beta·max_j s_ij the unnormalised output is scaled by (e^700 is finite; only
+/// custom matrices with huge entries come near it, and the sphere run reports it).
+pub const MAX_UNNORMALISED_EXPONENT: f64 = 700.0;
+
 /// Reused buffers for [`step`].
 #[derive(Clone, Debug, Default)]
 pub struct Scratch {
@@ -103,23 +118,23 @@ pub fn step(
     n: usize,
     d: usize,
     a: &[f64],
-    gamma: f64,
+    update: Update,
     kernel: Kernel,
     scratch: &mut Scratch,
     graph: &mut Bitset,
     flags: &mut [u8],
     out: &mut [f64],
 ) -> StepStats {
-    match (d, kernel) {
-        (2, Kernel::Uniform { margin, delta }) => {
+    match (d, kernel, update) {
+        (2, Kernel::Uniform { margin, delta }, Update::Relax { gamma }) => {
             let rule = (gamma, margin, delta);
             step_uniform_2(x, n, a, rule, scratch, graph, flags, out)
         }
-        (1, _) => step_impl::<1>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
-        (2, _) => step_impl::<2>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
-        (3, _) => step_impl::<3>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
-        (4, _) => step_impl::<4>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
-        _ => step_impl::<0>(x, n, d, a, gamma, kernel, scratch, graph, flags, out),
+        (1, ..) => step_impl::<1>(x, n, d, a, update, kernel, scratch, graph, flags, out),
+        (2, ..) => step_impl::<2>(x, n, d, a, update, kernel, scratch, graph, flags, out),
+        (3, ..) => step_impl::<3>(x, n, d, a, update, kernel, scratch, graph, flags, out),
+        (4, ..) => step_impl::<4>(x, n, d, a, update, kernel, scratch, graph, flags, out),
+        _ => step_impl::<0>(x, n, d, a, update, kernel, scratch, graph, flags, out),
     }
 }
 
@@ -130,7 +145,7 @@ fn step_impl<const D: usize>(
     n: usize,
     d: usize,
     a: &[f64],
-    gamma: f64,
+    update: Update,
     kernel: Kernel,
     scratch: &mut Scratch,
     graph: &mut Bitset,
@@ -206,11 +221,28 @@ fn step_impl<const D: usize>(
                 0
             };
         // members >= 1 always: the argmax attains m >= thr (delta >= 0) and has weight exp(0) = 1.
-        let inv = 1.0 / total;
         let xi = &x[i * dd..(i + 1) * dd];
         let oi = &mut out[i * dd..(i + 1) * dd];
-        for c in 0..dd {
-            oi[c] = xi[c] + gamma * (acc[c] * inv - xi[c]);
+        match update {
+            Update::Relax { gamma } => {
+                let inv = 1.0 / total;
+                for c in 0..dd {
+                    oi[c] = xi[c] + gamma * (acc[c] * inv - xi[c]);
+                }
+            }
+            Update::Attend { unnormalised } => {
+                // Σ_j e^{beta s_ij} x_j = e^{beta m}·acc; uniform kernels have unit weights.
+                let scale = match (unnormalised, kernel) {
+                    (false, _) => 1.0 / total,
+                    (true, Kernel::Softmax { beta }) => {
+                        (beta * m).min(MAX_UNNORMALISED_EXPONENT).exp() / n as f64
+                    }
+                    (true, Kernel::Uniform { .. }) => 1.0 / n as f64,
+                };
+                for c in 0..dd {
+                    oi[c] = acc[c] * scale;
+                }
+            }
         }
     }
     stats

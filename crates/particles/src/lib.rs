@@ -66,6 +66,7 @@ mod lanes;
 pub mod matrices;
 pub mod pca;
 pub mod schedule;
+pub mod sphere;
 
 pub use dynamics::{Kernel, Margin, TIE_REL_TOL};
 pub use schedule::Schedule;
@@ -166,6 +167,8 @@ pub struct Spec {
     pub cluster_tol: f64,
     /// First step of the quiescent-set window (graphs of steps k0..steps-1); None = steps/2.
     pub quiescent_from: Option<usize>,
+    /// Tokens on the unit sphere (the normalised model, [`sphere`]); None = R^d with `alpha`.
+    pub sphere: Option<sphere::Sphere>,
 }
 
 /// Diagnostics of one state x(k).
@@ -177,6 +180,8 @@ pub struct StateDiag {
     pub area: Option<f64>,
     /// Number of single-linkage clusters at `cluster_tol`.
     pub clusters: usize,
+    /// On the sphere: the energy and the smallest inner product.
+    pub sphere: Option<sphere::SphereDiag>,
 }
 
 /// Steps of a run computed elsewhere (see [`Run::progress_since`] and [`Run::absorb`]).
@@ -210,6 +215,10 @@ pub struct StepDiag {
     /// argmax set was used instead. The page says: "multiplicative margin is undefined here because
     /// the maximum alignment is negative" (or zero).
     pub margin_undefined: usize,
+    /// On the sphere: the integrator's sub-steps over this interval (1 per layer; 0 in R^d).
+    pub substeps: usize,
+    /// On the sphere: sub-steps accepted at the shortest length above the tolerance.
+    pub forced: usize,
 }
 
 /// Quiescent sets over a window (WORKING definition from the reference, not the paper's: a set Q is
@@ -240,7 +249,10 @@ pub struct Run {
     union_steps: usize,
     quiescent_from: usize,
     scratch: Scratch,
+    sphere_scratch: sphere::SphereScratch,
     parent: Vec<usize>,
+    /// Initial points of zero norm that the sphere model placed at e_1.
+    zero_tokens: usize,
 }
 
 fn finite(v: &[f64]) -> bool {
@@ -294,10 +306,18 @@ impl Run {
             }
             _ => {}
         }
+        if let Some(sph) = &spec.sphere {
+            sph.validate(d)?;
+        }
         let gamma = spec.alpha / (1.0 + spec.alpha);
         let quiescent_from = spec.quiescent_from.unwrap_or(spec.steps / 2);
         let mut traj = Vec::with_capacity(n * d * (spec.steps + 1).min(64));
         traj.extend_from_slice(&spec.x0);
+        let zero_tokens = if spec.sphere.is_some() {
+            sphere::normalise_rows(&mut traj, d)
+        } else {
+            0
+        };
         let mut run = Run {
             n,
             gamma,
@@ -310,7 +330,9 @@ impl Run {
             union_steps: 0,
             quiescent_from,
             scratch: Scratch::default(),
+            sphere_scratch: sphere::SphereScratch::default(),
             parent: Vec::new(),
+            zero_tokens,
             spec,
         };
         run.union.reset(n);
@@ -323,10 +345,16 @@ impl Run {
         let x = &self.traj[k * n * d..(k + 1) * n * d];
         let (diameter, clusters, area) =
             graph::diameter_clusters_area(x, n, d, self.spec.cluster_tol, &mut self.parent);
+        let sphere = self
+            .spec
+            .sphere
+            .as_ref()
+            .map(|s| sphere::diagnostics(x, n, d, s.energy_beta));
         self.states.push(StateDiag {
             diameter,
             area,
             clusters,
+            sphere,
         });
     }
 
@@ -345,18 +373,36 @@ impl Run {
             let (old, new) = self.traj[base..].split_at_mut(n * d);
             let start = self.flags.len();
             self.flags.resize(start + n, 0);
-            let stats = dynamics::step(
-                old,
-                n,
-                d,
-                &self.spec.a,
-                self.gamma,
-                kernel,
-                &mut self.scratch,
-                &mut self.graph,
-                &mut self.flags[start..],
-                new,
-            );
+            let (stats, report) = match &self.spec.sphere {
+                None => (
+                    dynamics::step(
+                        old,
+                        n,
+                        d,
+                        &self.spec.a,
+                        dynamics::Update::Relax { gamma: self.gamma },
+                        kernel,
+                        &mut self.scratch,
+                        &mut self.graph,
+                        &mut self.flags[start..],
+                        new,
+                    ),
+                    sphere::OdeReport::default(),
+                ),
+                Some(sph) => sphere::step(
+                    old,
+                    n,
+                    d,
+                    &self.spec.a,
+                    sph,
+                    kernel,
+                    &mut self.scratch,
+                    &mut self.sphere_scratch,
+                    &mut self.graph,
+                    &mut self.flags[start..],
+                    new,
+                ),
+            };
             let fl = &self.flags[start..];
             self.step_diags.push(StepDiag {
                 delta: self.spec.rule.delta_at(k),
@@ -365,6 +411,8 @@ impl Run {
                 asymmetry: self.graph.asymmetry(),
                 edges: stats.edges,
                 margin_undefined: stats.margin_undefined,
+                substeps: report.substeps,
+                forced: report.forced,
             });
             if k >= self.quiescent_from {
                 self.union.union_with(&self.graph);
@@ -455,10 +503,41 @@ impl Run {
         }
     }
 
-    /// Approximate multiply-adds per step (n²·(d+2)·1.5), for sizing chunks.
+    /// Approximate multiply-adds per step (n²·(d+2)·1.5 in R^d), for sizing chunks. On the
+    /// sphere the energy pass adds about one step's work, and the ODE evaluates the field 7 times
+    /// per sub-step (estimated from the sub-steps taken so far, 2 before any).
     pub fn cost_per_step(&self) -> f64 {
         let n = self.n as f64;
-        1.5 * n * n * (self.spec.d as f64 + 2.0)
+        let one = 1.5 * n * n * (self.spec.d as f64 + 2.0);
+        match &self.spec.sphere {
+            None => one,
+            Some(s) => match s.time {
+                sphere::Time::Layers { .. } => 2.0 * one,
+                sphere::Time::Ode { .. } => {
+                    let done = self.step_diags.len();
+                    let substeps = if done == 0 {
+                        2.0
+                    } else {
+                        self.step_diags.iter().map(|s| s.substeps).sum::<usize>() as f64
+                            / done as f64
+                    };
+                    one * (1.0 + 7.0 * substeps.max(1.0))
+                }
+            },
+        }
+    }
+
+    /// Initial points of zero norm that the sphere model placed at e_1 (0 in R^d).
+    pub fn zero_tokens(&self) -> usize {
+        self.zero_tokens
+    }
+
+    /// Time of state k: k·h on the sphere, k (layers) in R^d.
+    pub fn time_of(&self, k: usize) -> f64 {
+        match &self.spec.sphere {
+            Some(s) => k as f64 * s.time.h(),
+            None => k as f64,
+        }
     }
 
     pub fn spec(&self) -> &Spec {

@@ -19,6 +19,7 @@ fn run(x0: Vec<f64>, d: usize, a: Vec<f64>, rule: Rule, steps: usize) -> Run {
         steps,
         cluster_tol: 1e-3,
         quiescent_from: None,
+        sphere: None,
     })
     .unwrap();
     r.advance(7); // chunked on purpose

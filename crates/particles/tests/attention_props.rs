@@ -81,7 +81,7 @@ proptest! {
         let x0: Vec<f64> = initial_points(&init(ii), n, d, seed).iter().map(|v| v * scale).collect();
         let a = key_query_matrix(&kind(ai, theta, diag, custom), d, seed);
         let r0 = rule(ri, beta, delta, q);
-        let mut run = Run::new(Spec { d, x0: x0.clone(), a, alpha: 0.5, rule: r0.clone(), steps: 12, cluster_tol: 1e-6 * scale, quiescent_from: None }).unwrap();
+        let mut run = Run::new(Spec { d, x0: x0.clone(), a, alpha: 0.5, rule: r0.clone(), steps: 12, cluster_tol: 1e-6 * scale, quiescent_from: None, sphere: None }).unwrap();
         while !run.advance(5) {}
         let traj = run.trajectory();
         prop_assert!(traj.iter().all(|v| v.is_finite()), "NaN/inf under {:?}", r0);

@@ -126,7 +126,7 @@ proptest! {
         let want = reference(&x, n, d, &a, gamma, k);
         let (mut scratch, mut graph) = (Scratch::default(), Bitset::default());
         let (mut flags, mut out) = (vec![0u8; n], vec![0.0; n * d]);
-        let stats = dynamics::step(&x, n, d, &a, gamma, k, &mut scratch, &mut graph, &mut flags, &mut out);
+        let stats = dynamics::step(&x, n, d, &a, dynamics::Update::Relax { gamma }, k, &mut scratch, &mut graph, &mut flags, &mut out);
         prop_assert_eq!(stats, want.stats);
         prop_assert_eq!(&flags, &want.flags);
         for (i, row) in want.members.iter().enumerate() {
@@ -139,7 +139,7 @@ proptest! {
             prop_assert!((got - exp).abs() <= 1e-13 * scale, "coordinate {}: {} vs {}", k, got, exp);
         }
         // a second step with the same scratch (buffers reused, possibly of another size)
-        let again = dynamics::step(&x, n, d, &a, gamma, k, &mut scratch, &mut graph, &mut flags, &mut out);
+        let again = dynamics::step(&x, n, d, &a, dynamics::Update::Relax { gamma }, k, &mut scratch, &mut graph, &mut flags, &mut out);
         prop_assert_eq!(again, stats);
     }
 }
