@@ -412,3 +412,48 @@ test("the page's attention SVGs are byte-identical to `token-dynamics render <li
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("sphere model: tokens stay on the circle, the energy rises and its plot moves with β, the link round-trips, a hostile sphere link is handled", T_OPTS, async () => {
+  const link = "#attention?v=1&rule=softmax&norm=sphere&beta=1&n=32&init=disk";
+  const app = await suite.open(link, { viewport: DESKTOP });
+  try {
+    const { page } = app;
+    const st = await state(page);
+    assert.equal(st.hash, link, "the sphere link prints back to itself");
+    assert.equal(st.norm, "sphere");
+    await assertCanvasDrawn(page, P);
+    const before = await assertCanvasDrawn(page, PLOTS);
+    const r = await readout(page);
+    const panel = r.panels[0];
+    assert.ok(panel.sphere, "the readout carries the sphere series");
+    for (const p of panel.final_positions) assert.ok(Math.abs(Math.hypot(...p) - 1) <= 1e-12, `off the circle: ${p}`);
+    const e = panel.sphere.energy;
+    assert.equal(e.length, 201);
+    for (let k = 1; k < e.length; k++) assert.ok(e[k] >= e[k - 1] - 1e-9, `energy fell at ${k}`);
+    assert.ok(e[e.length - 1] > e[0] + 0.1, "the energy rose");
+    assert.ok(r.notes.some((n) => /never decreased/.test(n)), "the monotonicity note is shown");
+    assert.ok(r.notes.some((n) => /Thm 4\.3/.test(n)), "the circle theorem (β ≤ 1) is shown");
+    // A larger β changes the energy curve (and drops the β ≤ 1 theorem), and the link follows.
+    await setControl(page, "beta", "3");
+    await waitHash(page, (p) => p.beta === "3");
+    await waitIdle(page);
+    await waitCanvasChange(page, PLOTS, before.hash);
+    const r3 = await readout(page);
+    assert.ok(!r3.notes.some((n) => /Thm 4\.3/.test(n)), "the β ≤ 1 theorem must not be claimed at β = 3");
+    await app.assertNoErrors();
+  } finally {
+    await app.close();
+  }
+  const hostile = await suite.open("#attention?v=1&norm=cube&attn=both&time=never&h=-1&itol=1e9&value=%3Cimg%20src=x%3E&n=20", { viewport: DESKTOP });
+  try {
+    const { page } = hostile;
+    const msgs = await messages(page);
+    assert.ok(msgs.length >= 4, `messages: ${msgs}`);
+    assert.equal(Number((await state(page)).n), 20, "the other settings survive");
+    await assertCanvasDrawn(page, P);
+    assert.deepEqual(await page.evaluate(() => window.__imgInserted), []);
+    await hostile.assertNoErrors();
+  } finally {
+    await hostile.close();
+  }
+});

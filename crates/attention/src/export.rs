@@ -39,7 +39,10 @@ pub const TRAILING_COLUMNS: [&str; 14] = [
     "margin_undefined",
 ];
 
-/// The header row's column names for dimension d.
+/// The columns added on the sphere (after the trailing ones).
+pub const SPHERE_COLUMNS: [&str; 5] = ["time", "energy", "min_inner", "substeps", "forced"];
+
+/// The header row's column names for dimension d (R^d).
 pub fn csv_header(d: usize) -> Vec<String> {
     LEADING_COLUMNS
         .iter()
@@ -47,6 +50,15 @@ pub fn csv_header(d: usize) -> Vec<String> {
         .chain((1..=d).map(|c| format!("x{c}")))
         .chain(TRAILING_COLUMNS.iter().map(|s| s.to_string()))
         .collect()
+}
+
+/// The header of a scene: on the sphere with [`SPHERE_COLUMNS`] at the end.
+pub fn scene_csv_header(scene: &Scene) -> Vec<String> {
+    let mut header = csv_header(scene.state.d.max(1));
+    if scene.state.on_sphere() {
+        header.extend(SPHERE_COLUMNS.iter().map(|s| s.to_string()));
+    }
+    header
 }
 
 /// Every stored state in long ("tidy") form: one row per (rule, step, token) with the token's
@@ -60,7 +72,10 @@ pub fn csv(scene: &Scene, link: &str) -> String {
     let d = scene.state.d.max(1);
     let mut out = String::new();
     csv_comments(scene, link, d, &mut out);
-    let header: Vec<String> = csv_header(d).iter().map(|h| csv_field(h)).collect();
+    let header: Vec<String> = scene_csv_header(scene)
+        .iter()
+        .map(|h| csv_field(h))
+        .collect();
     out.push_str(&header.join(","));
     out.push_str(CRLF);
     for index in 0..scene.panels.len() {
@@ -103,6 +118,13 @@ fn csv_comments(scene: &Scene, link: &str, d: usize, out: &mut String) {
     comment(&format!(
         "quiescent_set: index of the token's minimal quiescent set over the window of the finished run, empty if none; {QUIESCENT_DEFINITION}"
     ));
+    if let Some(sph) = st.sphere() {
+        comment(&format!(
+            "sphere: {}; time = k·h; energy = (1/beta)·ln(2·beta·E_beta) with beta = {} (the mean inner product at beta = 0); min_inner = smallest pairwise inner product; substeps / forced = the integrator's accepted sub-steps over the step from state k and those accepted above its tolerance",
+            sph.describe(),
+            format_number(st.beta)
+        ));
+    }
     comment("empty cell = not defined or not finite");
     if !scene.is_done() {
         comment("incomplete: the scene was still being computed; later states are missing");
@@ -135,6 +157,8 @@ struct StateCsv {
     dist: String,
     /// delta, leaders, fixed_leaders, asymmetry, edges, margin_undefined.
     step_cells: [String; 6],
+    /// On the sphere: time, energy, min_inner, substeps, forced.
+    sphere_cells: Option<[String; 5]>,
 }
 
 impl StateCsv {
@@ -213,11 +237,23 @@ impl<'a> PanelCsv<'a> {
             ],
             None => Default::default(),
         };
+        let sphere_cells = run.spec().sphere.as_ref().map(|sph| {
+            let diag = run.state_diags().get(k).and_then(|s| s.sphere);
+            let step = run.step_diags().get(k);
+            [
+                csv_number(k as f64 * sph.time.h()),
+                diag.map_or(String::new(), |x| csv_number(x.energy)),
+                diag.map_or(String::new(), |x| csv_number(x.min_inner)),
+                step.map_or(String::new(), |s| s.substeps.to_string()),
+                step.map_or(String::new(), |s| s.forced.to_string()),
+            ]
+        });
         StateCsv {
             k,
             has_step,
             leader,
             fixed,
+            sphere_cells,
             state_cells,
             dist: self
                 .distance
@@ -256,6 +292,10 @@ impl<'a> PanelCsv<'a> {
             out.push(',');
             out.push_str(&state.dist);
             for cell in state.step_cells.iter() {
+                out.push(',');
+                out.push_str(cell);
+            }
+            for cell in state.sphere_cells.iter().flatten() {
                 out.push(',');
                 out.push_str(cell);
             }

@@ -26,6 +26,7 @@ use td_core::table::{self, join_numbers};
 use td_core::url::{format_number, parse_number, shorten};
 use td_particles::init::{self, Init};
 use td_particles::matrices::{self, KeyQuery};
+use td_particles::sphere::{self, Normalisation, Sphere, Time};
 use td_particles::{Margin, Rule, Schedule, Spec};
 
 pub const EXPLORER: &str = "attention";
@@ -52,6 +53,31 @@ pub enum RuleChoice {
     Localmax,
     /// Softmax, hardmax and localmax side by side from the same start.
     Compare,
+}
+
+/// Where the tokens live: R^d (the localmax and hardmax papers) or the unit sphere (layer
+/// normalisation, arXiv 2312.10794).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NormChoice {
+    None,
+    Sphere,
+}
+
+/// How time advances on the sphere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeChoice {
+    Ode,
+    Layers,
+}
+
+/// The value matrix V of the sphere model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueChoice {
+    Identity,
+    /// V = A (the key-query matrix): with A symmetric, self-attention is a gradient flow.
+    KeyQuery,
+    /// V = −I: repulsive attention.
+    MinusIdentity,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +115,18 @@ pub enum InitChoice {
 pub struct State {
     // Rule.
     pub rule: RuleChoice,
+    /// R^d or the sphere.
+    pub norm: NormChoice,
+    /// Sphere: self-attention (1/Z_i) or unnormalised (1/n).
+    pub attn: Normalisation,
+    /// Sphere: the ODE or post-norm layers.
+    pub time: TimeChoice,
+    /// Sphere: time between stored states (ODE) or the layer step.
+    pub h: f64,
+    /// Sphere: the integrator's local error tolerance.
+    pub itol: f64,
+    /// Sphere: the value matrix.
+    pub value: ValueChoice,
     pub margin: Margin,
     /// Alignment sensitivity delta (constant schedule), or delta0 of the vanishing/geometric ones.
     pub delta: f64,
@@ -147,6 +185,12 @@ impl Default for State {
     fn default() -> Self {
         State {
             rule: RuleChoice::Localmax,
+            norm: NormChoice::None,
+            attn: Normalisation::SelfAttention,
+            time: TimeChoice::Ode,
+            h: 0.1,
+            itol: 1e-9,
+            value: ValueChoice::Identity,
             margin: Margin::Additive,
             delta: 0.1,
             schedule: ScheduleChoice::Constant,
@@ -287,7 +331,41 @@ impl State {
             steps: self.steps,
             cluster_tol: self.tol,
             quiescent_from: self.k0,
+            sphere: self.sphere(),
         }
+    }
+
+    /// The sphere model's settings, None in R^d.
+    pub fn sphere(&self) -> Option<Sphere> {
+        if self.norm != NormChoice::Sphere {
+            return None;
+        }
+        let d = self.d;
+        let identity = |sign: f64| {
+            (0..d * d)
+                .map(|k| if k % (d + 1) == 0 { sign } else { 0.0 })
+                .collect()
+        };
+        Some(Sphere {
+            value: match self.value {
+                ValueChoice::Identity => identity(1.0),
+                ValueChoice::MinusIdentity => identity(-1.0),
+                ValueChoice::KeyQuery => self.matrix_entries(),
+            },
+            normalisation: self.attn,
+            time: match self.time {
+                TimeChoice::Ode => Time::Ode {
+                    h: self.h,
+                    tol: self.itol,
+                },
+                TimeChoice::Layers => Time::Layers { h: self.h },
+            },
+            energy_beta: self.beta,
+        })
+    }
+
+    pub fn on_sphere(&self) -> bool {
+        self.norm == NormChoice::Sphere
     }
 }
 
@@ -420,6 +498,134 @@ pub static PARAMS: &[Param] = &[
         relevant: always,
     },
     Param {
+        key: "norm",
+        label: "Normalisation",
+        help: "Where the tokens live. none: in R^d, moving toward the attended mean (the localmax and hardmax papers). sphere: on the unit sphere, as layer normalisation keeps them (arXiv 2312.10794): the attention output is projected on the tangent space and the token renormalised.",
+        group: Group::Rule,
+        kind: Kind::Choice {
+            options: &[
+                ("none", "none: tokens in R^d"),
+                ("sphere", "sphere: tokens on the unit sphere"),
+            ],
+            get: |st| match st.norm {
+                NormChoice::None => "none",
+                NormChoice::Sphere => "sphere",
+            },
+            set: |st, v| {
+                st.norm = if v == "sphere" {
+                    NormChoice::Sphere
+                } else {
+                    NormChoice::None
+                }
+            },
+        },
+        relevant: always,
+    },
+    Param {
+        key: "attn",
+        label: "Attention normalisation",
+        help: "Self-attention divides each token's weights by their sum Z_i (every rule); the unnormalised variant divides by n instead (with Q = K = V = I it is n times the gradient ascent of the interaction energy, arXiv 2312.10794 Remark 3.8).",
+        group: Group::Rule,
+        kind: Kind::Choice {
+            options: &[
+                ("sa", "self-attention: 1/Z_i"),
+                ("usa", "unnormalised: 1/n"),
+            ],
+            get: |st| match st.attn {
+                Normalisation::SelfAttention => "sa",
+                Normalisation::Unnormalised => "usa",
+            },
+            set: |st, v| {
+                st.attn = if v == "usa" {
+                    Normalisation::Unnormalised
+                } else {
+                    Normalisation::SelfAttention
+                }
+            },
+        },
+        relevant: State::on_sphere,
+    },
+    Param {
+        key: "time",
+        label: "Time",
+        help: "ode: the continuous-time model of the papers, integrated by Dormand–Prince 5(4) with adaptive sub-steps (local error at most the tolerance), a state stored every h. layers: post-norm layers x ← normalise(x + h·attention output), our discretisation.",
+        group: Group::Rule,
+        kind: Kind::Choice {
+            options: &[
+                ("ode", "continuous time (ODE)"),
+                ("layers", "post-norm layers"),
+            ],
+            get: |st| match st.time {
+                TimeChoice::Ode => "ode",
+                TimeChoice::Layers => "layers",
+            },
+            set: |st, v| {
+                st.time = if v == "layers" {
+                    TimeChoice::Layers
+                } else {
+                    TimeChoice::Ode
+                }
+            },
+        },
+        relevant: State::on_sphere,
+    },
+    Param {
+        key: "h",
+        label: "Time step h",
+        help: "ODE: the time between two stored states (the integrator chooses its own sub-steps). Layers: the weight of the attention output in each layer.",
+        group: Group::Rule,
+        kind: Kind::Number {
+            min: 0.001,
+            max: sphere::MAX_H,
+            log: true,
+            step: 0.001,
+            get: |st| st.h,
+            set: |st, v| st.h = v,
+        },
+        relevant: State::on_sphere,
+    },
+    Param {
+        key: "itol",
+        label: "Integrator tolerance",
+        help: "Largest local error (any coordinate) of one accepted sub-step of the ODE integrator. Hardmax and localmax make the field jump; sub-steps that cannot meet it at the shortest length (h/1,000 for them, h/10,000 for softmax) are counted in the notes.",
+        group: Group::Rule,
+        kind: Kind::Number {
+            min: sphere::TOL_RANGE.0,
+            max: sphere::TOL_RANGE.1,
+            log: true,
+            step: 0.01,
+            get: |st| st.itol,
+            set: |st, v| st.itol = v,
+        },
+        relevant: |st| st.on_sphere() && st.time == TimeChoice::Ode,
+    },
+    Param {
+        key: "value",
+        label: "Value matrix V",
+        help: "The matrix applied to the attended tokens. V = I keeps the gradient-flow structure (the energy cannot decrease along the ODE with A = I); V = A makes self-attention a gradient flow for symmetric A (of an energy built from A, not the plotted one); V = −I repels.",
+        group: Group::Rule,
+        kind: Kind::Choice {
+            options: &[
+                ("identity", "identity"),
+                ("a", "V = A (the key-query matrix)"),
+                ("minus", "−I (repulsive)"),
+            ],
+            get: |st| match st.value {
+                ValueChoice::Identity => "identity",
+                ValueChoice::KeyQuery => "a",
+                ValueChoice::MinusIdentity => "minus",
+            },
+            set: |st, v| {
+                st.value = match v {
+                    "a" => ValueChoice::KeyQuery,
+                    "minus" => ValueChoice::MinusIdentity,
+                    _ => ValueChoice::Identity,
+                }
+            },
+        },
+        relevant: State::on_sphere,
+    },
+    Param {
         key: "margin",
         label: "Localmax margin",
         help: "Which tokens localmax admits: alignment at least max − delta (additive) or at least (1 − delta)·max (multiplicative). The paper's exact localmax rule is unknown to us, so both margins are our stand-ins; the multiplicative one is undefined when a token's maximal alignment is ≤ 0 (that token then uses hardmax, and the readout counts it).",
@@ -532,7 +738,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "beta",
         label: "Inverse temperature beta",
-        help: "Softmax weights are proportional to exp(beta·<A x_i, x_j>). beta = 0 averages everyone (consensus); as beta grows each step's weights approach hardmax's.",
+        help: "Softmax weights are proportional to exp(beta·<A x_i, x_j>). beta = 0 averages everyone (consensus); as beta grows each step's weights approach hardmax's. On the sphere it is also the beta of the plotted interaction energy E_beta, under every rule.",
         group: Group::Rule,
         kind: Kind::Number {
             min: 0.0,
@@ -542,7 +748,7 @@ pub static PARAMS: &[Param] = &[
             get: |st| st.beta,
             set: |st, v| st.beta = v,
         },
-        relevant: |st| matches!(st.rule, RuleChoice::Softmax | RuleChoice::Compare),
+        relevant: |st| matches!(st.rule, RuleChoice::Softmax | RuleChoice::Compare) || st.on_sphere(),
     },
     Param {
         key: "alpha",
@@ -557,7 +763,7 @@ pub static PARAMS: &[Param] = &[
             get: |st| st.alpha,
             set: |st, v| st.alpha = v,
         },
-        relevant: always,
+        relevant: |st| !st.on_sphere(),
     },
     // ---- Key-query matrix ----
     Param {

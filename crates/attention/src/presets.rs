@@ -95,6 +95,24 @@ pub static PRESETS: &[Preset] = &[
         description: "The largest token count the page offers: 2,000 tokens under the additive localmax stand-in for 200 steps. The hull shrinks (2.79 → 2.49 in diameter) and the tokens gather in 6 clusters; the log-axis plot shows the distance to the final state decaying geometrically, not reaching zero in finite time until floating-point rounding stops the tokens.",
         hash: "#attention?v=1&n=2000",
     },
+    Preset {
+        name: "sphere-circle",
+        title: "Sphere: clustering on the circle",
+        description: "Tokens on the unit circle under normalised self-attention (arXiv 2312.10794; Q = K = V = I, β = 1, continuous time): 32 uniform tokens gather into one cluster by t = 12.1, and the interaction energy, drawn as (1/β)·ln(2βE_β), rises from 0.33 to 1.",
+        hash: "#attention?v=1&rule=softmax&norm=sphere&beta=1&n=32&init=disk",
+    },
+    Preset {
+        name: "sphere-metastable",
+        title: "Sphere: metastable clusters (large β)",
+        description: "At β = 25 the 64 tokens on the circle first gather in several clusters that then last: 6 clusters from t = 10.5 to t = 48.5 before the next merge, and 4 are left at t = 500. The cluster count is on a log time axis, where the long-lived states show as flat steps.",
+        hash: "#attention?v=1&rule=softmax&norm=sphere&h=0.5&beta=25&steps=1000&init=disk&tol=0.01",
+    },
+    Preset {
+        name: "sphere-3d",
+        title: "Sphere: d = 3",
+        description: "64 tokens on the sphere S² (self-attention, β = 1): one cluster from t = 13.2, as the d ≥ 3 clustering theorem (arXiv 2312.10794, Thm 6.1) predicts for almost every start. Turn the sphere with yaw and pitch.",
+        hash: "#attention?v=1&rule=softmax&norm=sphere&beta=1&d=3&init=disk",
+    },
 ];
 
 pub fn preset(name: &str) -> Option<&'static Preset> {

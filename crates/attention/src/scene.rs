@@ -5,12 +5,13 @@
 //! Work is incremental ([`Scene::advance`]) so the page can spread n = 2,000 × 200 steps over many
 //! animation frames and draw what exists meanwhile.
 
-use super::params::{RuleChoice, ScheduleChoice, State};
+use super::params::{RuleChoice, ScheduleChoice, State, TimeChoice};
 use serde::Serialize;
 use td_core::codec::{self, Reader, Writer};
 use td_core::export::to_json;
 use td_core::url::format_number;
 use td_particles::pca::Pca;
+use td_particles::sphere::SphereDiag;
 use td_particles::{
     hull, matrices, Margin, Quiescent, Rule, Run, RunProgress, StateDiag, StepDiag,
 };
@@ -149,8 +150,12 @@ impl Scene {
     /// Builds the runs (nothing is stepped yet). Never panics: if a run cannot be created, the
     /// scene has no panels and a note says why.
     pub fn new(state: State) -> Scene {
-        let x0 = state.initial_points();
+        let mut x0 = state.initial_points();
         let d = state.d.max(1);
+        if state.on_sphere() && x0.len() >= d {
+            // What the runs start from (they normalise the same way).
+            td_particles::sphere::normalise_rows(&mut x0, d);
+        }
         let a = state.matrix_entries();
         let psd = a.len() == d * d && matrices::is_symmetric_psd(&a, d, 1e-9);
         let pca = (d > 3 && x0.len() >= d).then(|| Pca::fit(&x0, d, 3));
@@ -328,10 +333,23 @@ impl Scene {
                 String::new()
             }
         };
-        for panel in &self.panels {
-            notes.push(panel.describe.to_string());
+        let sphere = self.state.sphere();
+        if let Some(sph) = &sphere {
+            notes.push(sph.describe());
+        }
+        // On the sphere in compare mode the panel titles name the rules: the notes keep room for
+        // what each run measured.
+        if sphere.is_none() || !compare {
+            for panel in &self.panels {
+                notes.push(panel.describe.to_string());
+            }
         }
         let done = self.cache.len() == self.panels.len() && !self.panels.is_empty();
+        if sphere.is_some() {
+            notes.extend(self.sphere_notes(done, &prefix));
+            notes.truncate(MAX_NOTES);
+            return notes;
+        }
         let mut leaders = Vec::new();
         let mut polytope = Vec::new();
         let mut convergence = Vec::new();
@@ -404,6 +422,61 @@ impl Scene {
         notes
     }
 
+    /// Notes of the sphere model: the theorems whose hypotheses this setting meets, and what the
+    /// run measured (energy monotonicity, time to one cluster, plateaus, integrator trouble).
+    fn sphere_notes(&self, done: bool, prefix: &dyn Fn(&Panel) -> String) -> Vec<String> {
+        let st = &self.state;
+        let mut notes = Vec::new();
+        let Some(first) = self.panels.first() else {
+            return notes;
+        };
+        if first.run.zero_tokens() > 0 {
+            notes.push(format!(
+                "{} at the origin had no direction and start at e_1",
+                plural(first.run.zero_tokens(), "start point")
+            ));
+        }
+        let identity = sphere_identity_matrices(st, &self.a);
+        let ode = st.time == TimeChoice::Ode;
+        let n = first.run.n();
+        for panel in &self.panels {
+            let p = prefix(panel);
+            let run = &panel.run;
+            let gradient_flow = ode && identity && matches!(panel.rule, RuleChoice::Softmax);
+            if gradient_flow && st.d >= 3 {
+                notes.push(format!("{p}theorem (arXiv 2312.10794, Thm 6.1): for d ≥ 3, every β ≥ 0 and almost every start, all tokens converge to one point as t → ∞ (self-attention and unnormalised, Q = K = V = I)"));
+            } else if gradient_flow && st.d == 2 && st.beta <= 1.0 && n >= 2 {
+                notes.push(format!("{p}theorem (arXiv 2312.10794, Thm 4.3): on the circle with β ≤ 1, almost every start converges to one point as t → ∞ (Q = K = V = I)"));
+            }
+            if gradient_flow && st.beta > 0.0 && in_open_hemisphere(&self.x0, st.d) {
+                notes.push(format!("{p}the start lies in an open hemisphere (every token has a positive inner product with their mean): the tokens then converge to one point exponentially fast (arXiv 2312.10794, Lemma 6.4, β > 0, Q = K = V = I)"));
+            }
+            // One line per run: integrator trouble, energy, clusters, plateau.
+            let mut line = Vec::new();
+            let forced: usize = run.step_diags().iter().map(|s| s.forced).sum();
+            if forced > 0 {
+                line.push(format!(
+                    "the integrator accepted {} above its tolerance at the shortest sub-step ({}): the trajectory is not accurate to the tolerance there",
+                    plural(forced, "sub-step"),
+                    if matches!(panel.rule, RuleChoice::Softmax) {
+                        "the unnormalised model is stiff at large β; try self-attention or a smaller h"
+                    } else {
+                        "hardmax and localmax make the field jump"
+                    }
+                ));
+            }
+            if done {
+                line.push(energy_note(run, gradient_flow, st));
+                line.push(cluster_note(run, st.tol));
+                line.extend(plateau_note(run));
+            }
+            if !line.is_empty() {
+                notes.push(format!("{p}{}", line.join("; ")));
+            }
+        }
+        notes
+    }
+
     /// A one-paragraph plain-text summary (for screen readers).
     pub fn summary(&self) -> String {
         let st = &self.state;
@@ -412,15 +485,27 @@ impl Scene {
         }
         let n = self.panels.first().map_or(0, |p| p.run.n());
         let k = self.step_at(st.at);
-        let mut text = format!(
-            "Attention particles: {} in {} dimension{}, {} steps, step size gamma = {}. Showing step {k} of {}.",
-            plural(n, "token"),
-            st.d,
-            if st.d == 1 { "" } else { "s" },
-            st.steps,
-            short(st.alpha / (1.0 + st.alpha)),
-            st.steps
-        );
+        let mut text = match st.sphere() {
+            None => format!(
+                "Attention particles: {} in {} dimension{}, {} steps, step size gamma = {}. Showing step {k} of {}.",
+                plural(n, "token"),
+                st.d,
+                if st.d == 1 { "" } else { "s" },
+                st.steps,
+                short(st.alpha / (1.0 + st.alpha)),
+                st.steps
+            ),
+            Some(sph) => format!(
+                "Attention particles on the unit sphere in {} dimension{}: {}, {} states {} time units apart. Showing step {k} of {} (t = {}).",
+                st.d,
+                if st.d == 1 { "" } else { "s" },
+                plural(n, "token"),
+                st.steps,
+                short(sph.time.h()),
+                st.steps,
+                short(k as f64 * sph.time.h())
+            ),
+        };
         if !self.is_done() {
             text.push_str(&format!(
                 " Computing: {}% done.",
@@ -534,6 +619,28 @@ impl Scene {
                 target: checks.iter().map(|c| c.map(|(t, _)| t)).collect(),
                 residual: checks.iter().map(|c| c.map(|(_, r)| r)).collect(),
             }),
+            sphere: run.spec().sphere.as_ref().map(|sph| SphereJson {
+                model: sph.describe(),
+                h: sph.time.h(),
+                energy_beta: sph.energy_beta,
+                energy: diags
+                    .iter()
+                    .map(|s| s.sphere.map_or(f64::NAN, |x| x.energy))
+                    .collect(),
+                min_inner: diags
+                    .iter()
+                    .map(|s| s.sphere.map_or(f64::NAN, |x| x.min_inner))
+                    .collect(),
+                substeps: steps.iter().map(|s| s.substeps).collect(),
+                forced: steps.iter().map(|s| s.forced).sum(),
+                one_cluster_from: (diags.last().map(|s| s.clusters) == Some(1)).then(|| {
+                    let from = diags
+                        .iter()
+                        .rposition(|s| s.clusters != 1)
+                        .map_or(0, |k| k + 1);
+                    from as f64 * sph.time.h()
+                }),
+            }),
         }
     }
 }
@@ -580,6 +687,27 @@ struct PanelJson<'a> {
     delta: Option<Vec<Option<f64>>>,
     margin_undefined: Vec<usize>,
     straight_line: Option<StraightLineJson>,
+    /// On the sphere (norm=sphere), else `null`.
+    sphere: Option<SphereJson>,
+}
+
+/// The sphere model's series: state k is at time k·h.
+#[derive(Serialize)]
+struct SphereJson {
+    model: String,
+    h: f64,
+    /// beta of the energy.
+    energy_beta: f64,
+    /// Per state: (1/beta)·ln(2·beta·E_beta) (the mean inner product at beta = 0).
+    energy: Vec<f64>,
+    /// Per state: the smallest pairwise inner product.
+    min_inner: Vec<f64>,
+    /// Per step: the integrator's accepted sub-steps.
+    substeps: Vec<usize>,
+    /// Sub-steps accepted above the tolerance, in all.
+    forced: usize,
+    /// The time from which the run had one cluster to its end (`null` if it did not end in one).
+    one_cluster_from: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -664,7 +792,7 @@ fn panel_cache(panel: &Panel, psd: bool) -> PanelCache {
     let run = &panel.run;
     let quiescent = run.quiescent();
     let membership = membership(run, &quiescent);
-    let straight_line = (panel.rule == RuleChoice::Hardmax && psd)
+    let straight_line = (panel.rule == RuleChoice::Hardmax && psd && run.spec().sphere.is_none())
         .then(|| (0..run.n()).map(|i| run.straight_line_check(i)).collect());
     PanelCache {
         quiescent,
@@ -978,6 +1106,149 @@ fn convergence_note(run: &Run) -> Option<String> {
 }
 
 /// A per-step factor, with enough digits to differ from 1 ("0.998", "0.99997").
+/// A = I and V = I (the hypotheses of the sphere theorems).
+fn sphere_identity_matrices(st: &State, a: &[f64]) -> bool {
+    let d = st.d;
+    let is_identity = |m: &[f64]| {
+        m.len() == d * d
+            && m.iter()
+                .enumerate()
+                .all(|(k, &v)| v == if k % (d + 1) == 0 { 1.0 } else { 0.0 })
+    };
+    is_identity(a) && st.sphere().is_some_and(|s| is_identity(&s.value))
+}
+
+/// Every token has a positive inner product with the mean direction (a sufficient test for an
+/// open hemisphere).
+fn in_open_hemisphere(x: &[f64], d: usize) -> bool {
+    if d == 0 || x.len() < d {
+        return false;
+    }
+    let mut mean = vec![0.0; d];
+    for p in x.chunks_exact(d) {
+        mean.iter_mut().zip(p).for_each(|(m, v)| *m += v);
+    }
+    x.chunks_exact(d)
+        .all(|p| p.iter().zip(&mean).map(|(a, b)| a * b).sum::<f64>() > 0.0)
+}
+
+/// Largest fall of the energy between stored states that counts as rounding (ρ_β is in [−1, 1]).
+pub const ENERGY_SLACK: f64 = 1e-9;
+
+/// What the energy did, and whether a theorem says it must rise.
+fn energy_note(run: &Run, gradient_flow: bool, st: &State) -> String {
+    let energies: Vec<f64> = run
+        .state_diags()
+        .iter()
+        .map(|s| s.sphere.map_or(f64::NAN, |x| x.energy))
+        .collect();
+    let h = run.spec().sphere.as_ref().map_or(1.0, |s| s.time.h());
+    let mut worst: Option<(usize, f64)> = None;
+    for (k, w) in energies.windows(2).enumerate() {
+        let fall = w[0] - w[1];
+        if fall > ENERGY_SLACK && worst.is_none_or(|(_, f)| fall > f) {
+            worst = Some((k, fall));
+        }
+    }
+    let (first, last) = (
+        energies.first().copied().unwrap_or(f64::NAN),
+        energies.last().copied().unwrap_or(f64::NAN),
+    );
+    let span = format!("from {} to {}", short(first), short(last));
+    match (gradient_flow, worst) {
+        (true, None) => format!("the energy E_β never decreased ({span}); along this flow it cannot: the unnormalised model is n times its gradient ascent, self-attention a gradient flow for another metric (arXiv 2312.10794, Remark 3.8 and §3.4, Q = K = V = I)"),
+        (true, Some((k, fall))) => format!("the energy should not decrease along this flow, yet it fell by {} between t = {} and t = {}: integrator error (the tolerance bounds each sub-step, not their sum)", short(fall), short(k as f64 * h), short((k + 1) as f64 * h)),
+        (false, Some((k, fall))) => format!("the energy E_β fell by {} between t = {} and t = {}: with {} this is not the gradient flow of E_β, and nothing makes it monotone", short(fall), short(k as f64 * h), short((k + 1) as f64 * h), not_gradient_reason(st, run)),
+        (false, None) => format!("the energy E_β did not decrease in this run ({span}), but with {} no theorem we know says it cannot", not_gradient_reason(st, run)),
+    }
+}
+
+fn not_gradient_reason(st: &State, run: &Run) -> String {
+    let mut why = Vec::new();
+    if !matches!(run.spec().rule, Rule::Softmax { .. }) {
+        why.push("hardmax or localmax weights");
+    }
+    if st.time == TimeChoice::Layers {
+        why.push("discrete layers");
+    }
+    let d = st.d;
+    let id = |m: &[f64]| {
+        m.iter()
+            .enumerate()
+            .all(|(k, &v)| v == if k % (d + 1) == 0 { 1.0 } else { 0.0 })
+    };
+    if !id(&run.spec().a) {
+        why.push("A ≠ I");
+    }
+    if !run.spec().sphere.as_ref().is_some_and(|s| id(&s.value)) {
+        why.push("V ≠ I");
+    }
+    if why.is_empty() {
+        "this setting".to_string()
+    } else {
+        why.join(", ")
+    }
+}
+
+/// When the run first had one cluster (and kept it), or how many it ended with.
+fn cluster_note(run: &Run, tol: f64) -> String {
+    let diags = run.state_diags();
+    let h = run.spec().sphere.as_ref().map_or(1.0, |s| s.time.h());
+    let last = diags.len().saturating_sub(1);
+    let tol = format_number(tol);
+    match diags.last().map(|s| s.clusters) {
+        Some(1) => {
+            let from = diags
+                .iter()
+                .rposition(|s| s.clusters != 1)
+                .map_or(0, |k| k + 1);
+            format!(
+                "one cluster (single linkage, chord distance ≤ {tol}) from t = {} (step {from}) to the end",
+                short(from as f64 * h)
+            )
+        }
+        Some(c) => format!(
+            "not one cluster by t = {}: {} (single linkage, chord distance ≤ {tol})",
+            short(last as f64 * h),
+            plural(c, "cluster")
+        ),
+        None => String::new(),
+    }
+}
+
+/// The longest stretch [t_a, t_b] (t_a > 0) over which the cluster count stayed at some k >= 2
+/// with t_b >= 2·t_a, if the count later fell below k: a plateau on the log time axis.
+fn plateau_note(run: &Run) -> Option<String> {
+    let c: Vec<usize> = run.state_diags().iter().map(|s| s.clusters).collect();
+    let h = run.spec().sphere.as_ref().map_or(1.0, |s| s.time.h());
+    let mut best: Option<(usize, usize, usize, f64)> = None;
+    let mut start = 0;
+    for k in 1..=c.len() {
+        if k == c.len() || c[k] != c[start] {
+            let later = c[k.min(c.len() - 1)..]
+                .iter()
+                .copied()
+                .min()
+                .unwrap_or(c[start]);
+            if start > 0 && c[start] >= 2 && k >= 2 * start && later < c[start] && k < c.len() {
+                let ratio = k as f64 / start as f64;
+                if best.is_none_or(|b| ratio > b.3) {
+                    best = Some((c[start], start, k, ratio));
+                }
+            }
+            start = k;
+        }
+    }
+    let (count, a, b, _) = best?;
+    Some(format!(
+        "measured plateau: {} from t = {} to t = {} (×{} in time), then fewer; at large β such multi-cluster states are long-lived (arXiv 2410.06833; we show what this run measured, no rate)",
+        plural(count, "cluster"),
+        short(a as f64 * h),
+        short(b as f64 * h),
+        short(b as f64 / a as f64)
+    ))
+}
+
 fn ratio_text(ratio: f64) -> String {
     let gap = (1.0 - ratio).abs();
     let digits = if gap > 0.0 && gap < 0.01 {
@@ -1091,7 +1362,11 @@ fn asymmetry_note(run: &Run) -> Option<String> {
 fn write_progress(w: &mut Writer, p: &RunProgress) {
     w.usize(p.from).f64s(&p.traj).usize(p.states.len());
     for s in &p.states {
-        w.f64(s.diameter).opt_f64(s.area).usize(s.clusters);
+        w.f64(s.diameter)
+            .opt_f64(s.area)
+            .usize(s.clusters)
+            .opt_f64(s.sphere.map(|x| x.energy))
+            .opt_f64(s.sphere.map(|x| x.min_inner));
     }
     w.usize(p.steps.len());
     for s in &p.steps {
@@ -1100,7 +1375,9 @@ fn write_progress(w: &mut Writer, p: &RunProgress) {
             .usize(s.fixed_leaders)
             .usize(s.asymmetry)
             .usize(s.edges)
-            .usize(s.margin_undefined);
+            .usize(s.margin_undefined)
+            .usize(s.substeps)
+            .usize(s.forced);
     }
     w.bytes(&p.flags).bool(p.graphs.is_some());
     if let Some((graph, union, steps)) = &p.graphs {
@@ -1113,10 +1390,16 @@ fn read_progress(r: &mut Reader) -> codec::Result<RunProgress> {
     let traj = r.f64s()?;
     let states = (0..r.usize()?)
         .map(|_| {
+            let (diameter, area, clusters) = (r.f64()?, r.opt_f64()?, r.usize()?);
+            let sphere = match (r.opt_f64()?, r.opt_f64()?) {
+                (Some(energy), Some(min_inner)) => Some(SphereDiag { energy, min_inner }),
+                _ => None,
+            };
             Ok(StateDiag {
-                diameter: r.f64()?,
-                area: r.opt_f64()?,
-                clusters: r.usize()?,
+                diameter,
+                area,
+                clusters,
+                sphere,
             })
         })
         .collect::<codec::Result<Vec<_>>>()?;
@@ -1129,6 +1412,8 @@ fn read_progress(r: &mut Reader) -> codec::Result<RunProgress> {
                 asymmetry: r.usize()?,
                 edges: r.usize()?,
                 margin_undefined: r.usize()?,
+                substeps: r.usize()?,
+                forced: r.usize()?,
             })
         })
         .collect::<codec::Result<Vec<_>>>()?;

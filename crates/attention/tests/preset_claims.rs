@@ -142,6 +142,8 @@ fn every_preset_description_holds_for_its_run() {
                 }
             }
             "pca" => assert_eq!(clusters(run), 4),
+            "sphere-circle" | "sphere-3d" => sphere_clusters(p, run),
+            "sphere-metastable" => sphere_plateau(p, run),
             other => panic!("preset {other} has no check of its description"),
         }
     }
@@ -238,4 +240,58 @@ fn compare(p: &Preset, scene: &Scene) {
     assert!(p
         .description
         .contains(&format!("{} clusters", clusters(&local.run))));
+}
+
+/// The time from which a sphere run has one cluster, as written ("by t = …" / "from t = …").
+fn one_cluster_time(run: &Run) -> f64 {
+    let diags = run.state_diags();
+    assert_eq!(
+        diags.last().unwrap().clusters,
+        1,
+        "the run ends in one cluster"
+    );
+    let from = diags
+        .iter()
+        .rposition(|s| s.clusters != 1)
+        .map_or(0, |k| k + 1);
+    from as f64 * run.spec().sphere.as_ref().unwrap().time.h()
+}
+
+/// Sphere presets that end in one cluster: the time, and the energy's rise where stated.
+fn sphere_clusters(p: &Preset, run: &Run) {
+    let t = format!("t = {}", (one_cluster_time(run) * 10.0).round() / 10.0);
+    assert!(p.description.contains(&t), "{}: {t}", p.name);
+    let energy: Vec<f64> = run
+        .state_diags()
+        .iter()
+        .map(|s| s.sphere.unwrap().energy)
+        .collect();
+    assert!(energy.windows(2).all(|w| w[1] >= w[0] - 1e-9));
+    if p.name == "sphere-circle" {
+        let text = format!(
+            "from {:.2} to {}",
+            energy[0],
+            (energy.last().unwrap() * 100.0).round() / 100.0
+        );
+        assert!(p.description.contains(&text), "{}: {text}", p.name);
+    }
+}
+
+/// "k clusters from t = a to t = b before the next merge, and m are left at t = T": the count
+/// stays k over states a/h..b/h, drops after, and ends at m.
+fn sphere_plateau(p: &Preset, run: &Run) {
+    let h = run.spec().sphere.as_ref().unwrap().time.h();
+    let c: Vec<usize> = run.state_diags().iter().map(|s| s.clusters).collect();
+    let (a, b) = ((10.5 / h) as usize, (48.5 / h) as usize);
+    assert!(
+        c[a..b].iter().all(|&x| x == 6),
+        "6 clusters over [10.5, 48.5)"
+    );
+    assert_ne!(c[a - 1], 6, "the plateau starts at 10.5");
+    assert!(c[b] < 6, "a merge at 48.5");
+    assert!(p.description.contains(&format!(
+        "{} are left at t = {}",
+        c.last().unwrap(),
+        (c.len() - 1) as f64 * h
+    )));
 }

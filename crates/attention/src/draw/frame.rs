@@ -86,6 +86,9 @@ impl ParticleFrame {
         let x0 = scene.initial_points();
         match d {
             1 => frame.fit_space_time(x0, st.steps),
+            // On the sphere the whole circle / sphere is in view (tokens stay on it).
+            2 if st.on_sphere() => frame.fit_plane(&[-1.0, -1.0, 1.0, 1.0]),
+            3 if st.on_sphere() => frame.fit_view(&[-1.0, 0.0, 0.0, 1.0, 0.0, 0.0]),
             2 => frame.fit_plane(x0),
             _ => frame.fit_view(x0),
         }

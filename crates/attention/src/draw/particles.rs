@@ -93,6 +93,9 @@ pub fn draw_particles<DB: DrawingBackend>(
             scale,
         )?;
     }
+    if st.on_sphere() && painter.d <= 3 {
+        painter.unit_outline()?;
+    }
     if st.trails && painter.k > 0 {
         painter.trails()?;
     }
@@ -219,6 +222,30 @@ impl<'a, DB: DrawingBackend> ParticlePainter<'a, DB> {
     }
 
     /// What the view shows (empty for the plane).
+    /// The unit circle (d = 2) or the unit sphere's silhouette (d = 3) the tokens live on.
+    fn unit_outline(&self) -> DrawResult<DB> {
+        let frame = &self.frame;
+        let points: Vec<(i32, i32)> = (0..=160)
+            .map(|t| {
+                let a = t as f64 / 160.0 * std::f64::consts::TAU;
+                let (c, s) = (a.cos(), a.sin());
+                let p = if self.d == 2 {
+                    frame.plot_px(c, s)
+                } else {
+                    let q: [f64; 3] =
+                        std::array::from_fn(|r| c * frame.rot[0][r] + s * frame.rot[1][r]);
+                    let (x, y) = frame.view(q);
+                    frame.plot_px(x, y)
+                };
+                px(p)
+            })
+            .collect();
+        self.area.draw(&PathElement::new(
+            points,
+            ShapeStyle::from(&MUTED).stroke_width(lw(1.0, self.scale)),
+        ))
+    }
+
     fn view_text(&self) -> String {
         let (scene, d) = (self.scene, self.d);
         let st = &scene.state;

@@ -18,6 +18,8 @@ struct Series {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum YAxis {
     Linear,
+    /// Linear, fitted to the data (not from 0): small steps stay visible.
+    Fit,
     Log,
 }
 
@@ -64,6 +66,10 @@ struct Chart<'a> {
     subtitle: &'a str,
     series: &'a [Series],
     x_max: f64,
+    /// Some(h): x values are steps k, drawn at log10(k·h) on a log time axis (k = 0 is not drawn).
+    x_log: Option<f64>,
+    /// The steps are times k·h (the sphere model): the x label says so.
+    x_label_time: bool,
     axis: YAxis,
     cursor: Option<f64>,
     /// Centred notes in the chart (e.g. "softmax: no delta"), one per line.
@@ -74,7 +80,7 @@ impl Chart<'_> {
     /// The plotted value of y: itself (linear axis) or log10 (log axis); None if not drawable.
     fn value(&self, y: f64) -> Option<f64> {
         match self.axis {
-            YAxis::Linear => y.is_finite().then_some(y),
+            YAxis::Linear | YAxis::Fit => y.is_finite().then_some(y),
             YAxis::Log => (y.is_finite() && y > 0.0).then(|| y.log10()),
         }
     }
@@ -93,7 +99,11 @@ impl Chart<'_> {
             }
         }
         match self.axis {
-            YAxis::Linear => {
+            YAxis::Fit if lo.is_finite() => {
+                let span = (hi - lo).max(1e-9 * hi.abs().max(1.0));
+                (lo - 0.05 * span, hi + 0.08 * span)
+            }
+            YAxis::Linear | YAxis::Fit => {
                 if !lo.is_finite() {
                     (0.0, 1.0)
                 } else {
@@ -120,6 +130,25 @@ impl Chart<'_> {
         }
     }
 
+    /// The plotted x of a step: itself, or log10(k·h) on the log time axis.
+    fn x_value(&self, x: f64) -> Option<f64> {
+        match self.x_log {
+            None => x.is_finite().then_some(x),
+            Some(h) => (x.is_finite() && x > 0.0).then(|| (x * h).log10()),
+        }
+    }
+
+    fn x_range(&self) -> (f64, f64) {
+        match self.x_log {
+            None => (0.0, self.x_max.max(1.0)),
+            Some(h) => {
+                let lo = h.log10().floor();
+                let hi = (self.x_max.max(1.0) * h).log10().ceil();
+                (lo, if hi > lo { hi } else { lo + 1.0 })
+            }
+        }
+    }
+
     fn frame(&self, scale: f64) -> ChartFrame {
         let (left, top, width, height) = self.rect;
         let head = if self.subtitle.is_empty() { 20.0 } else { 33.0 } * scale;
@@ -128,7 +157,7 @@ impl Chart<'_> {
             top: top + head,
             width: (width - 60.0 * scale).max(10.0),
             height: (height - head - 30.0 * scale).max(10.0),
-            x_range: (0.0, self.x_max.max(1.0)),
+            x_range: self.x_range(),
             y_range: self.y_range(),
         }
     }
@@ -136,7 +165,7 @@ impl Chart<'_> {
     /// The y ticks (plotted value, label): nice numbers, or every few decades as powers of ten.
     fn y_ticks(&self, y_range: (f64, f64)) -> Vec<(f64, String)> {
         match self.axis {
-            YAxis::Linear => {
+            YAxis::Linear | YAxis::Fit => {
                 let ticks = nice_ticks(y_range.0, y_range.1, 4);
                 let step = tick_step(&ticks);
                 ticks.iter().map(|&t| (t, tick_text(t, step))).collect()
@@ -163,7 +192,7 @@ impl Chart<'_> {
         for s in self.series {
             self.draw_series(area, &frame, s, scale)?;
         }
-        if let Some(x) = self.cursor.filter(|x| x.is_finite()) {
+        if let Some(x) = self.cursor.and_then(|x| self.x_value(x)) {
             let (cx, _) = frame.to_px(x, frame.y_range.0);
             area.draw(&PathElement::new(
                 vec![px((cx, frame.top)), px((cx, frame.top + frame.height))],
@@ -223,12 +252,25 @@ impl Chart<'_> {
                 anchored(font(9.5, scale).color(&MUTED), HPos::Right, VPos::Center),
             ))?;
         }
-        let x_ticks = nice_ticks(0.0, frame.x_range.1, 5);
-        let x_step = tick_step(&x_ticks);
-        for &x in &x_ticks {
-            let (pxx, _) = frame.to_px(x, frame.y_range.0);
+        let x_ticks: Vec<(f64, String)> = match self.x_log {
+            None => {
+                let ticks = nice_ticks(0.0, frame.x_range.1, 5);
+                let step = tick_step(&ticks);
+                ticks.iter().map(|&t| (t, tick_text(t, step))).collect()
+            }
+            Some(_) => {
+                let (a, b) = (frame.x_range.0 as i64, frame.x_range.1 as i64);
+                let every = ((b - a) as f64 / 5.0).ceil().max(1.0) as i64;
+                (a..=b)
+                    .filter(|e| (e - a) % every == 0)
+                    .map(|e| (e as f64, superscript(e as i32)))
+                    .collect()
+            }
+        };
+        for (x, text) in &x_ticks {
+            let (pxx, _) = frame.to_px(*x, frame.y_range.0);
             area.draw(&Text::new(
-                tick_text(x, x_step),
+                text.clone(),
                 px((pxx, frame.top + frame.height + 3.0 * scale)),
                 anchored(font(9.5, scale).color(&MUTED), HPos::Center, VPos::Top),
             ))?;
@@ -240,8 +282,13 @@ impl Chart<'_> {
                 anchored(font(9.5, scale).color(&MUTED), HPos::Left, VPos::Top),
             ))?;
         }
+        let x_name = match self.x_log {
+            Some(_) => "time t = k·h (log)",
+            None if self.x_label_time => "step k (time k·h)",
+            None => "step k",
+        };
         area.draw(&Text::new(
-            "step k",
+            x_name,
             px((
                 frame.left + frame.width,
                 frame.top + frame.height + 15.0 * scale,
@@ -264,9 +311,9 @@ impl Chart<'_> {
     fn pieces(&self, frame: &ChartFrame, s: &Series) -> Vec<Vec<(i32, i32)>> {
         let mut pieces: Vec<Vec<(i32, i32)>> = vec![Vec::new()];
         for &(x, y) in &s.points {
-            match self.value(y) {
-                Some(v) if x.is_finite() => {
-                    let q = px(frame.to_px(x, v));
+            match (self.x_value(x), self.value(y)) {
+                (Some(xv), Some(v)) => {
+                    let q = px(frame.to_px(xv, v));
                     let last = pieces.last_mut().expect("one piece");
                     if last.last() != Some(&q) {
                         last.push(q);
@@ -377,11 +424,12 @@ fn draw_charts<DB: DrawingBackend>(
     let legend_h = 20.0 * scale;
     let cell_w = w / columns as f64;
     let cell_h = ((h - legend_h) / rows as f64).max(20.0);
+    let sphere_h = st.sphere().map(|s| s.time.h());
     let chart = |index: usize,
                  title: &str,
                  subtitle: &str,
                  series: &[Series],
-                 axis: YAxis,
+                 (axis, x_log): (YAxis, bool),
                  messages: &[(String, RGBColor)]| {
         Chart {
             rect: (
@@ -394,6 +442,8 @@ fn draw_charts<DB: DrawingBackend>(
             subtitle,
             series,
             x_max: st.steps.max(1) as f64,
+            x_log: if x_log { sphere_h } else { None },
+            x_label_time: sphere_h.is_some(),
             axis,
             cursor: Some(scene.step_at(at) as f64),
             messages,
@@ -406,12 +456,13 @@ fn draw_charts<DB: DrawingBackend>(
         if st.d == 2 { "   – – area" } else { "" },
         if done { "" } else { " (when computed)" }
     );
+    let (linear, log) = ((YAxis::Linear, false), (YAxis::Log, false));
     chart(
         0,
         "hull size and distance to the final state (log scale)",
         &subtitle,
         &size_series(scene),
-        YAxis::Log,
+        log,
         &[],
     )?;
     let per_panel = |diag: fn(&td_particles::Run) -> Vec<(f64, f64)>| -> Vec<Series> {
@@ -425,17 +476,22 @@ fn draw_charts<DB: DrawingBackend>(
             })
             .collect()
     };
-    chart(
-        1,
-        &format!(
-            "clusters (single linkage, distance ≤ {})",
-            tick_text(st.tol, st.tol)
-        ),
-        "",
-        &per_panel(cluster_points),
-        YAxis::Linear,
-        &[],
-    )?;
+    let sphere = sphere_h.is_some();
+    let tol = tick_text(st.tol, st.tol);
+    let title = format!("clusters (single linkage, distance ≤ {tol})");
+    let note = ["", "log time axis: metastable plateaus show as flat steps"][sphere as usize];
+    let clusters = per_panel(cluster_points);
+    chart(1, &title, note, &clusters, (YAxis::Linear, sphere), &[])?;
+    if sphere {
+        let energy = per_panel(energy_points);
+        let inner = per_panel(min_inner_points);
+        let beta = tick_text(st.beta, st.beta);
+        let title = format!("interaction energy E_β (β = {beta}) as (1/β)·ln(2βE_β)");
+        let note = "1: one cluster; k equal clusters far apart: ≈ 1 − ln(k)/β";
+        chart(2, &title, note, &energy, (YAxis::Fit, true), &[])?;
+        let title = "smallest inner product min ⟨x_i, x_j⟩";
+        return chart(3, title, "", &inner, (YAxis::Fit, false), &[]);
+    }
     let (deltas, messages) = delta_series(scene);
     let delta_title = if scene.panels.iter().any(|p| p.rule == RuleChoice::Localmax) {
         format!(
@@ -445,13 +501,13 @@ fn draw_charts<DB: DrawingBackend>(
     } else {
         "alignment sensitivity delta(k)".to_string()
     };
-    chart(2, &delta_title, "", &deltas, YAxis::Linear, &messages)?;
+    chart(2, &delta_title, "", &deltas, linear, &messages)?;
     chart(
         3,
         "asymmetry: pairs with j ∈ N_i but i ∉ N_j",
         "",
         &per_panel(asymmetry_points),
-        YAxis::Linear,
+        linear,
         &[],
     )?;
     Ok(())
@@ -554,6 +610,24 @@ fn cluster_points(run: &td_particles::Run) -> Vec<(f64, f64)> {
         .iter()
         .enumerate()
         .map(|(k, s)| (k as f64, s.clusters as f64))
+        .collect()
+}
+
+/// The sphere's energy ρ_β at each stored state.
+fn energy_points(run: &td_particles::Run) -> Vec<(f64, f64)> {
+    run.state_diags()
+        .iter()
+        .enumerate()
+        .map(|(k, s)| (k as f64, s.sphere.map_or(f64::NAN, |x| x.energy)))
+        .collect()
+}
+
+/// The smallest pairwise inner product at each stored state.
+fn min_inner_points(run: &td_particles::Run) -> Vec<(f64, f64)> {
+    run.state_diags()
+        .iter()
+        .enumerate()
+        .map(|(k, s)| (k as f64, s.sphere.map_or(f64::NAN, |x| x.min_inner)))
         .collect()
 }
 

@@ -1,0 +1,120 @@
+//! The sphere model's notes over random links: each theorem note appears exactly when its
+//! hypotheses hold (softmax, A = V = I, continuous time, and d >= 3 or d = 2 with β <= 1; an open
+//! hemisphere for the exponential one), and each measured note agrees with the energies, cluster
+//! counts and positions recomputed here from the trajectory (not read from the page's notes).
+
+use proptest::prelude::*;
+use td_attention::explorer::Attention;
+use td_attention::scene::{rule_key, Panel, Scene};
+use td_core::explorer::Explorer;
+use td_particles::sphere;
+
+fn computed(link: &str) -> Scene {
+    let (state, _) = Attention::from_hash(link);
+    let mut scene = Scene::new(state);
+    while !scene.advance(usize::MAX) {}
+    scene
+}
+
+fn panel_notes<'a>(scene: &'a Scene, panel: &'a Panel) -> Vec<&'a str> {
+    let prefix = format!("{}: ", rule_key(panel.rule));
+    scene
+        .notes
+        .iter()
+        .filter_map(|n| {
+            if scene.panels.len() == 1 {
+                Some(n.as_str())
+            } else {
+                n.strip_prefix(&prefix)
+            }
+        })
+        .collect()
+}
+
+fn is_identity(m: &[f64], d: usize) -> bool {
+    m.iter()
+        .enumerate()
+        .all(|(k, &v)| v == if k % (d + 1) == 0 { 1.0 } else { 0.0 })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sphere_notes_hold(
+        rule in 0usize..4, usa in any::<bool>(), layers in any::<bool>(), value in 0usize..3,
+        matrix in 0usize..3, d in 2usize..=4, n in 2usize..24, beta in 0.0f64..8.0,
+        init in 0usize..3, seed in 0u64..500,
+    ) {
+        let rule = ["softmax", "hardmax", "localmax", "compare"][rule];
+        let value = ["identity", "a", "minus"][value];
+        let matrix = ["identity", "spd", "general"][matrix];
+        let init = ["disk", "clusters", "square"][init];
+        let link = format!(
+            "#attention?v=1&rule={rule}&norm=sphere&attn={}&time={}&h=0.2&value={value}&beta={beta:.3}&matrix={matrix}&n={n}&d={d}&steps=60&init={init}&seed={seed}",
+            if usa { "usa" } else { "sa" },
+            if layers { "layers" } else { "ode" },
+        );
+        let scene = computed(&link);
+        let st = &scene.state;
+        prop_assert!(!scene.panels.is_empty(), "{link}: {:?}", scene.error());
+        let x0 = scene.panels[0].run.positions(0).to_vec();
+        // Tokens start on the sphere.
+        for p in x0.chunks(d) {
+            prop_assert!((p.iter().map(|v| v * v).sum::<f64>().sqrt() - 1.0).abs() <= 1e-12);
+        }
+        for panel in &scene.panels {
+            let run = &panel.run;
+            let notes = panel_notes(&scene, panel);
+            let spec = run.spec();
+            let sph = spec.sphere.as_ref().unwrap();
+            let gradient_flow = matches!(spec.rule, td_particles::Rule::Softmax { .. })
+                && !layers && is_identity(&spec.a, d) && is_identity(&sph.value, d);
+            let thm61 = notes.iter().any(|t| t.contains("Thm 6.1"));
+            prop_assert_eq!(thm61, gradient_flow && d >= 3, "{}: {:?}", link, notes);
+            let thm43 = notes.iter().any(|t| t.contains("Thm 4.3"));
+            prop_assert_eq!(thm43, gradient_flow && d == 2 && st.beta <= 1.0, "{}: {:?}", link, notes);
+            let hemisphere = notes.iter().any(|t| t.contains("open hemisphere"));
+            if hemisphere {
+                prop_assert!(gradient_flow && st.beta > 0.0);
+                let mut mean = vec![0.0; d];
+                for p in x0.chunks(d) {
+                    mean.iter_mut().zip(p).for_each(|(m, v)| *m += v);
+                }
+                for p in x0.chunks(d) {
+                    prop_assert!(p.iter().zip(&mean).map(|(a, b)| a * b).sum::<f64>() > 0.0);
+                }
+            }
+            // Energies recomputed from the positions.
+            let energies: Vec<f64> = (0..=run.computed_steps())
+                .map(|k| sphere::diagnostics(run.positions(k), run.n(), d, st.beta).energy)
+                .collect();
+            let largest_fall = energies
+                .windows(2)
+                .map(|w| w[0] - w[1])
+                .fold(f64::NEG_INFINITY, f64::max);
+            let never = notes.iter().any(|t| t.contains("never decreased") || t.contains("did not decrease"));
+            let fell = notes.iter().any(|t| t.contains("fell by"));
+            prop_assert!(never != fell, "{}: exactly one energy note: {:?}", link, notes);
+            if never {
+                prop_assert!(largest_fall <= sphere_slack(), "{}: fell by {}", link, largest_fall);
+            } else {
+                prop_assert!(largest_fall > sphere_slack());
+            }
+            if notes.iter().any(|t| t.contains("along this flow it cannot")) {
+                prop_assert!(gradient_flow);
+            }
+            // One cluster from t: the last state's tokens are within tol of each other (chord).
+            if notes.iter().any(|t| t.contains("one cluster (single linkage")) {
+                let last = run.final_positions();
+                let labels = run.cluster_labels(run.computed_steps());
+                prop_assert!(labels.iter().all(|&l| l == labels[0]));
+                prop_assert_eq!(last.len(), run.n() * d);
+            }
+        }
+    }
+}
+
+fn sphere_slack() -> f64 {
+    td_attention::scene::ENERGY_SLACK
+}
