@@ -46,6 +46,12 @@ const G = "#plots-canvas";
 const A = "#attention?n=40&steps=60";
 const ATT_CASES = [
   ["rule", A, "hardmax", [P]],
+  ["norm", A, "sphere", [P, G]],
+  ["attn", `${A}&rule=softmax&norm=sphere`, "usa", [P, G]],
+  ["time", `${A}&rule=softmax&norm=sphere`, "layers", [P, G]],
+  ["h", `${A}&rule=softmax&norm=sphere`, "0.3", [P, G]],
+  ["itol", `${A}&rule=hardmax&norm=sphere&h=0.5`, "0.001", [P]],
+  ["value", `${A}&rule=softmax&norm=sphere`, "minus", [P, G]],
   ["margin", `${A}&delta=0.5`, "multiplicative", [P]],
   ["delta", A, "0.4", [P, G]],
   ["schedule", `${A}&delta=0.5`, "vanishing", [G]],

@@ -7,7 +7,7 @@
 //! non-finite numbers become an empty CSV cell or JSON `null`.
 
 use super::params::{self, InitChoice, MatrixChoice, RuleChoice, ScheduleChoice, State};
-use super::scene::{rule_key, Membership, Scene, QUIESCENT_DEFINITION};
+use super::scene::{Membership, Scene, QUIESCENT_DEFINITION};
 use td_core::explorer::Explorer;
 use td_core::export::{
     comment_text, csv_field, csv_number, safe_piece, ParamsJson, StateExport, TOOL, VERSION,
@@ -184,7 +184,7 @@ impl<'a> PanelCsv<'a> {
         PanelCsv {
             run,
             d,
-            rule: csv_field(rule_key(panel.rule)),
+            rule: csv_field(panel.key()),
             set_cell: (0..run.n())
                 .map(|i| match membership.and_then(|m| m.get(i)) {
                     Some(Membership::Member(s)) => s.to_string(),

@@ -61,6 +61,26 @@ pub enum RuleChoice {
 pub enum NormChoice {
     None,
     Sphere,
+    /// R^d and the sphere side by side, from the same points on the sphere.
+    Compare,
+}
+
+/// The sphere's attention normalisation, or both side by side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttnChoice {
+    /// Self-attention, 1/Z_i.
+    Sa,
+    /// Unnormalised, 1/n.
+    Usa,
+    Compare,
+}
+
+/// One geometry a rule runs in: R^d (`sphere` None) or the sphere with its settings. A label
+/// names it when a state shows several side by side.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variant {
+    pub label: Option<&'static str>,
+    pub sphere: Option<Sphere>,
 }
 
 /// How time advances on the sphere.
@@ -117,8 +137,8 @@ pub struct State {
     pub rule: RuleChoice,
     /// R^d or the sphere.
     pub norm: NormChoice,
-    /// Sphere: self-attention (1/Z_i) or unnormalised (1/n).
-    pub attn: Normalisation,
+    /// Sphere: self-attention (1/Z_i), unnormalised (1/n), or both.
+    pub attn: AttnChoice,
     /// Sphere: the ODE or post-norm layers.
     pub time: TimeChoice,
     /// Sphere: time between stored states (ODE) or the layer step.
@@ -186,7 +206,7 @@ impl Default for State {
         State {
             rule: RuleChoice::Localmax,
             norm: NormChoice::None,
-            attn: Normalisation::SelfAttention,
+            attn: AttnChoice::Sa,
             time: TimeChoice::Ode,
             h: 0.1,
             itol: 1e-9,
@@ -262,11 +282,42 @@ impl State {
     }
 
     pub fn run_count(&self) -> usize {
-        if self.rule == RuleChoice::Compare {
+        let rules = if self.rule == RuleChoice::Compare {
             3
         } else {
             1
+        };
+        rules * self.variants().len()
+    }
+
+    /// The geometries each rule runs in, in panel order (one unless `norm` or `attn` compares).
+    pub fn variants(&self) -> Vec<Variant> {
+        let sphere = |normalisation| self.sphere_with(normalisation);
+        let spheres: Vec<(&'static str, Sphere)> = match self.attn {
+            AttnChoice::Sa => vec![("sphere", sphere(Normalisation::SelfAttention))],
+            AttnChoice::Usa => vec![("sphere", sphere(Normalisation::Unnormalised))],
+            AttnChoice::Compare => vec![
+                ("sphere SA", sphere(Normalisation::SelfAttention)),
+                ("sphere USA", sphere(Normalisation::Unnormalised)),
+            ],
+        };
+        let mut out = Vec::new();
+        if self.norm != NormChoice::Sphere {
+            out.push(Variant {
+                label: Some("R^d"),
+                sphere: None,
+            });
         }
+        if self.norm != NormChoice::None {
+            out.extend(spheres.into_iter().map(|(label, s)| Variant {
+                label: Some(label),
+                sphere: Some(s),
+            }));
+        }
+        if out.len() == 1 {
+            out[0].label = None;
+        }
+        out
     }
 
     /// The key-query matrix family.
@@ -335,24 +386,49 @@ impl State {
         }
     }
 
-    /// The sphere model's settings, None in R^d.
+    /// The run specification for one rule in one geometry. Beside the sphere, an R^d run starts
+    /// from the same points scaled onto the sphere.
+    pub fn spec_in(&self, rule: Rule, variant: &Variant) -> Spec {
+        let mut spec = Spec {
+            sphere: variant.sphere.clone(),
+            ..self.spec(rule)
+        };
+        if spec.sphere.is_none() && self.on_sphere() && spec.x0.len() >= self.d.max(1) {
+            sphere::normalise_rows(&mut spec.x0, self.d.max(1));
+        }
+        spec
+    }
+
+    /// The sphere model's settings (self-attention when `attn` compares), None in R^d.
     pub fn sphere(&self) -> Option<Sphere> {
-        if self.norm != NormChoice::Sphere {
+        if self.norm == NormChoice::None {
             return None;
         }
+        Some(self.sphere_with(match self.attn {
+            AttnChoice::Usa => Normalisation::Unnormalised,
+            _ => Normalisation::SelfAttention,
+        }))
+    }
+
+    /// Whether every panel is on the sphere (no R^d panel beside them).
+    pub fn only_sphere(&self) -> bool {
+        self.norm == NormChoice::Sphere
+    }
+
+    fn sphere_with(&self, normalisation: Normalisation) -> Sphere {
         let d = self.d;
         let identity = |sign: f64| {
             (0..d * d)
                 .map(|k| if k % (d + 1) == 0 { sign } else { 0.0 })
                 .collect()
         };
-        Some(Sphere {
+        Sphere {
             value: match self.value {
                 ValueChoice::Identity => identity(1.0),
                 ValueChoice::MinusIdentity => identity(-1.0),
                 ValueChoice::KeyQuery => self.matrix_entries(),
             },
-            normalisation: self.attn,
+            normalisation,
             time: match self.time {
                 TimeChoice::Ode => Time::Ode {
                     h: self.h,
@@ -361,11 +437,12 @@ impl State {
                 TimeChoice::Layers => Time::Layers { h: self.h },
             },
             energy_beta: self.beta,
-        })
+        }
     }
 
+    /// Some panel is on the sphere.
     pub fn on_sphere(&self) -> bool {
-        self.norm == NormChoice::Sphere
+        self.norm != NormChoice::None
     }
 }
 
@@ -500,22 +577,24 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "norm",
         label: "Normalisation",
-        help: "Where the tokens live. none: in R^d, moving toward the attended mean (the localmax and hardmax papers). sphere: on the unit sphere, as layer normalisation keeps them (arXiv 2312.10794): the attention output is projected on the tangent space and the token renormalised.",
+        help: "Where the tokens live: in R^d, moving toward the attended mean (the localmax and hardmax papers; none), or on the unit sphere as layer normalisation keeps them, the attention output projected on the tangent space and the token renormalised (arXiv 2312.10794; sphere). compare shows both side by side, from the same start points scaled onto the sphere.",
         group: Group::Rule,
         kind: Kind::Choice {
             options: &[
                 ("none", "none: tokens in R^d"),
                 ("sphere", "sphere: tokens on the unit sphere"),
+                ("compare", "compare: R^d and the sphere side by side"),
             ],
             get: |st| match st.norm {
                 NormChoice::None => "none",
                 NormChoice::Sphere => "sphere",
+                NormChoice::Compare => "compare",
             },
             set: |st, v| {
-                st.norm = if v == "sphere" {
-                    NormChoice::Sphere
-                } else {
-                    NormChoice::None
+                st.norm = match v {
+                    "sphere" => NormChoice::Sphere,
+                    "compare" => NormChoice::Compare,
+                    _ => NormChoice::None,
                 }
             },
         },
@@ -530,16 +609,18 @@ pub static PARAMS: &[Param] = &[
             options: &[
                 ("sa", "self-attention: 1/Z_i"),
                 ("usa", "unnormalised: 1/n"),
+                ("compare", "compare: both side by side"),
             ],
             get: |st| match st.attn {
-                Normalisation::SelfAttention => "sa",
-                Normalisation::Unnormalised => "usa",
+                AttnChoice::Sa => "sa",
+                AttnChoice::Usa => "usa",
+                AttnChoice::Compare => "compare",
             },
             set: |st, v| {
-                st.attn = if v == "usa" {
-                    Normalisation::Unnormalised
-                } else {
-                    Normalisation::SelfAttention
+                st.attn = match v {
+                    "usa" => AttnChoice::Usa,
+                    "compare" => AttnChoice::Compare,
+                    _ => AttnChoice::Sa,
                 }
             },
         },
@@ -763,7 +844,7 @@ pub static PARAMS: &[Param] = &[
             get: |st| st.alpha,
             set: |st, v| st.alpha = v,
         },
-        relevant: |st| !st.on_sphere(),
+        relevant: |st| !st.only_sphere(),
     },
     // ---- Key-query matrix ----
     Param {
@@ -1516,6 +1597,7 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
     normalise_pieces(st, msgs);
     normalise_points(st, msgs);
     normalise_matrix(st, msgs);
+    normalise_compare(st, msgs);
     cap_steps(st, msgs);
     normalise_focus(st, msgs);
 }
@@ -1637,6 +1719,18 @@ fn normalise_matrix(st: &mut State, msgs: &mut Vec<Message>) {
 
 /// Memory: the stored trajectories stay under MAX_TRAJECTORY_VALUES (fewer steps); k0 stays
 /// below the steps.
+/// One comparison at a time: rules side by side run in one geometry.
+fn normalise_compare(st: &mut State, msgs: &mut Vec<Message>) {
+    if st.rule == RuleChoice::Compare && st.variants().len() > 1 {
+        msgs.push(Message::new(
+            "norm",
+            "rule=compare already shows three panels: the sphere is shown with self-attention only (norm=sphere, attn=sa)",
+        ));
+        st.norm = NormChoice::Sphere;
+        st.attn = AttnChoice::Sa;
+    }
+}
+
 fn cap_steps(st: &mut State, msgs: &mut Vec<Message>) {
     let d = st.d;
     if trajectory_values(st) > MAX_TRAJECTORY_VALUES {

@@ -113,6 +113,18 @@ pub static PRESETS: &[Preset] = &[
         description: "64 tokens on the sphere S² (self-attention, β = 1): one cluster from t = 13.2, as the d ≥ 3 clustering theorem (arXiv 2312.10794, Thm 6.1) predicts for almost every start. Turn the sphere with yaw and pitch.",
         hash: "#attention?v=1&rule=softmax&norm=sphere&beta=1&d=3&init=disk",
     },
+    Preset {
+        name: "sphere-vs-rd",
+        title: "Sphere vs R^d: localmax from one start",
+        description: "Our additive localmax stand-in (δ = 0.5) from the same 48 points on the circle, in R^d and on the sphere (post-norm layers, h = 0.5): in R^d the tokens are one cluster from step 33, on the circle 2 clusters remain after 200 layers.",
+        hash: "#attention?v=1&norm=compare&time=layers&h=0.5&delta=0.5&n=48&init=disk",
+    },
+    Preset {
+        name: "sphere-usa",
+        title: "Sphere: unnormalised vs self-attention",
+        description: "The same 64 tokens on the sphere S² at β = 2 under unnormalised attention (1/n) and self-attention (1/Z_i): in this run the unnormalised model is one cluster from t = 9.6, while self-attention still has 10 clusters at t = 10.",
+        hash: "#attention?v=1&rule=softmax&norm=sphere&attn=compare&h=0.05&beta=2&d=3&init=disk",
+    },
 ];
 
 pub fn preset(name: &str) -> Option<&'static Preset> {

@@ -5,13 +5,14 @@
 //! Work is incremental ([`Scene::advance`]) so the page can spread n = 2,000 × 200 steps over many
 //! animation frames and draw what exists meanwhile.
 
-use super::params::{RuleChoice, ScheduleChoice, State, TimeChoice};
+use super::params::{RuleChoice, ScheduleChoice, State};
 use serde::Serialize;
 use td_core::codec::{self, Reader, Writer};
 use td_core::export::to_json;
 use td_core::url::format_number;
 use td_particles::pca::Pca;
 use td_particles::sphere::SphereDiag;
+use td_particles::sphere::Time;
 use td_particles::{
     hull, matrices, Margin, Quiescent, Rule, Run, RunProgress, StateDiag, StepDiag,
 };
@@ -34,6 +35,10 @@ pub enum Membership {
 /// One particle panel: a rule and its run.
 pub struct Panel {
     pub rule: RuleChoice,
+    /// The geometry's name when several are shown side by side ("R^d", "sphere", "sphere SA", …).
+    pub label: Option<&'static str>,
+    /// Index of the geometry (0 when there is one).
+    pub slot: usize,
     /// Rule name with its neighbourhood rule, shortened (the full line is `describe`).
     pub title: String,
     /// The core's one-line description of the active neighbourhood rule.
@@ -62,6 +67,14 @@ pub struct Scene {
     cache: Vec<PanelCache>,
     /// Set when the runs could not be created.
     error: Option<String>,
+}
+
+impl Panel {
+    /// How notes, the readout and exports name this panel: its geometry when several are shown,
+    /// else its rule.
+    pub fn key(&self) -> &'static str {
+        self.label.unwrap_or(rule_key(self.rule))
+    }
 }
 
 /// The link's name of a rule.
@@ -161,23 +174,31 @@ impl Scene {
         let pca = (d > 3 && x0.len() >= d).then(|| Pca::fit(&x0, d, 3));
         let mut panels = Vec::new();
         let mut error = None;
-        for (choice, rule) in state.rules() {
-            let title = panel_title(choice, &rule, &state);
-            let describe = rule.describe();
-            match Run::new(state.spec(rule)) {
-                Ok(run) => panels.push(Panel {
-                    rule: choice,
-                    title,
-                    describe,
-                    run,
-                }),
-                Err(message) => {
-                    error = Some(format!(
-                        "{}: the run cannot start: {message}",
-                        rule_key(choice)
-                    ));
-                    panels.clear();
-                    break;
+        let variants = state.variants();
+        'runs: for (choice, rule) in state.rules() {
+            for (slot, variant) in variants.iter().enumerate() {
+                let title = match variant.label {
+                    Some(label) => format!("{label} · {}", panel_title(choice, &rule, &state)),
+                    None => panel_title(choice, &rule, &state),
+                };
+                let describe = rule.describe();
+                match Run::new(state.spec_in(rule.clone(), variant)) {
+                    Ok(run) => panels.push(Panel {
+                        rule: choice,
+                        label: variant.label,
+                        slot,
+                        title,
+                        describe,
+                        run,
+                    }),
+                    Err(message) => {
+                        error = Some(format!(
+                            "{}: the run cannot start: {message}",
+                            rule_key(choice)
+                        ));
+                        panels.clear();
+                        break 'runs;
+                    }
                 }
             }
         }
@@ -328,14 +349,19 @@ impl Scene {
         let compare = self.panels.len() > 1;
         let prefix = |panel: &Panel| {
             if compare {
-                format!("{}: ", rule_key(panel.rule))
+                format!("{}: ", panel.key())
             } else {
                 String::new()
             }
         };
         let sphere = self.state.sphere();
-        if let Some(sph) = &sphere {
-            notes.push(sph.describe());
+        for variant in self.state.variants() {
+            if let Some(sph) = &variant.sphere {
+                notes.push(match variant.label {
+                    Some(label) => format!("{label}: {}", sph.describe()),
+                    None => sph.describe(),
+                });
+            }
         }
         // On the sphere in compare mode the panel titles name the rules: the notes keep room for
         // what each run measured.
@@ -436,13 +462,22 @@ impl Scene {
                 plural(first.run.zero_tokens(), "start point")
             ));
         }
-        let identity = sphere_identity_matrices(st, &self.a);
-        let ode = st.time == TimeChoice::Ode;
         let n = first.run.n();
         for panel in &self.panels {
             let p = prefix(panel);
             let run = &panel.run;
-            let gradient_flow = ode && identity && matches!(panel.rule, RuleChoice::Softmax);
+            let spec = run.spec();
+            let Some(sph) = spec.sphere.as_ref() else {
+                // The R^d panel beside the sphere: what its run measured.
+                if done {
+                    notes.push(format!("{p}{}", cluster_note(run, st.tol)));
+                }
+                continue;
+            };
+            let gradient_flow = matches!(sph.time, Time::Ode { .. })
+                && is_identity(&spec.a, st.d)
+                && is_identity(&sph.value, st.d)
+                && matches!(spec.rule, Rule::Softmax { .. });
             if gradient_flow && st.d >= 3 {
                 notes.push(format!("{p}theorem (arXiv 2312.10794, Thm 6.1): for d ≥ 3, every β ≥ 0 and almost every start, all tokens converge to one point as t → ∞ (self-attention and unnormalised, Q = K = V = I)"));
             } else if gradient_flow && st.d == 2 && st.beta <= 1.0 && n >= 2 {
@@ -466,7 +501,7 @@ impl Scene {
                 ));
             }
             if done {
-                line.push(energy_note(run, gradient_flow, st));
+                line.push(energy_note(run, gradient_flow));
                 line.push(cluster_note(run, st.tol));
                 line.extend(plateau_note(run));
             }
@@ -485,7 +520,15 @@ impl Scene {
         }
         let n = self.panels.first().map_or(0, |p| p.run.n());
         let k = self.step_at(st.at);
-        let mut text = match st.sphere() {
+        let mut text = match st.sphere().filter(|_| st.only_sphere()) {
+            None if st.on_sphere() => format!(
+                "Attention particles in {} dimension{}: {}, {} steps, R^d and the unit sphere side by side from the same start. Showing step {k} of {}.",
+                st.d,
+                if st.d == 1 { "" } else { "s" },
+                plural(n, "token"),
+                st.steps,
+                st.steps
+            ),
             None => format!(
                 "Attention particles: {} in {} dimension{}, {} steps, step size gamma = {}. Showing step {k} of {}.",
                 plural(n, "token"),
@@ -519,7 +562,7 @@ impl Scene {
             let dk = diags.get(k).map_or(0.0, |s| s.diameter);
             text.push_str(&format!(
                 " {}: hull diameter {} at step {k} (from {}), {}",
-                rule_key(panel.rule),
+                panel.key(),
                 short(dk),
                 short(d0),
                 plural(diags.get(k).map_or(0, |s| s.clusters), "cluster")
@@ -586,6 +629,7 @@ impl Scene {
         };
         PanelJson {
             rule: rule_key(panel.rule),
+            geometry: panel.label,
             title: &panel.title,
             describe: panel.describe,
             n,
@@ -661,6 +705,8 @@ pub struct ReadoutJson<'a> {
 #[derive(Serialize)]
 struct PanelJson<'a> {
     rule: &'static str,
+    /// The geometry's name when several are shown side by side, else `null`.
+    geometry: Option<&'static str>,
     title: &'a str,
     describe: &'static str,
     n: usize,
@@ -1106,16 +1152,12 @@ fn convergence_note(run: &Run) -> Option<String> {
 }
 
 /// A per-step factor, with enough digits to differ from 1 ("0.998", "0.99997").
-/// A = I and V = I (the hypotheses of the sphere theorems).
-fn sphere_identity_matrices(st: &State, a: &[f64]) -> bool {
-    let d = st.d;
-    let is_identity = |m: &[f64]| {
-        m.len() == d * d
-            && m.iter()
-                .enumerate()
-                .all(|(k, &v)| v == if k % (d + 1) == 0 { 1.0 } else { 0.0 })
-    };
-    is_identity(a) && st.sphere().is_some_and(|s| is_identity(&s.value))
+/// Whether a row-major d×d matrix is exactly the identity (a hypothesis of the sphere theorems).
+fn is_identity(m: &[f64], d: usize) -> bool {
+    m.len() == d * d
+        && m.iter()
+            .enumerate()
+            .all(|(k, &v)| v == if k % (d + 1) == 0 { 1.0 } else { 0.0 })
 }
 
 /// Every token has a positive inner product with the mean direction (a sufficient test for an
@@ -1136,7 +1178,7 @@ fn in_open_hemisphere(x: &[f64], d: usize) -> bool {
 pub const ENERGY_SLACK: f64 = 1e-9;
 
 /// What the energy did, and whether a theorem says it must rise.
-fn energy_note(run: &Run, gradient_flow: bool, st: &State) -> String {
+fn energy_note(run: &Run, gradient_flow: bool) -> String {
     let energies: Vec<f64> = run
         .state_diags()
         .iter()
@@ -1158,44 +1200,64 @@ fn energy_note(run: &Run, gradient_flow: bool, st: &State) -> String {
     match (gradient_flow, worst) {
         (true, None) => format!("the energy E_β never decreased ({span}); along this flow it cannot: the unnormalised model is n times its gradient ascent, self-attention a gradient flow for another metric (arXiv 2312.10794, Remark 3.8 and §3.4, Q = K = V = I)"),
         (true, Some((k, fall))) => format!("the energy should not decrease along this flow, yet it fell by {} between t = {} and t = {}: integrator error (the tolerance bounds each sub-step, not their sum)", short(fall), short(k as f64 * h), short((k + 1) as f64 * h)),
-        (false, Some((k, fall))) => format!("the energy E_β fell by {} between t = {} and t = {}: with {} this is not the gradient flow of E_β, and nothing makes it monotone", short(fall), short(k as f64 * h), short((k + 1) as f64 * h), not_gradient_reason(st, run)),
-        (false, None) => format!("the energy E_β did not decrease in this run ({span}), but with {} no theorem we know says it cannot", not_gradient_reason(st, run)),
+        (false, Some((k, fall))) => format!("the energy E_β fell by {} between t = {} and t = {}: with {} this is not the gradient flow of E_β, and nothing makes it monotone", short(fall), short(k as f64 * h), short((k + 1) as f64 * h), not_gradient_reason(run)),
+        (false, None) => format!("the energy E_β did not decrease in this run ({span}), but with {}, no theorem we know says it cannot", not_gradient_reason(run)),
     }
 }
 
-fn not_gradient_reason(st: &State, run: &Run) -> String {
+fn not_gradient_reason(run: &Run) -> String {
+    let spec = run.spec();
+    let d = spec.d;
     let mut why = Vec::new();
-    if !matches!(run.spec().rule, Rule::Softmax { .. }) {
+    if !matches!(spec.rule, Rule::Softmax { .. }) {
         why.push("hardmax or localmax weights");
     }
-    if st.time == TimeChoice::Layers {
+    if matches!(
+        spec.sphere.as_ref().map(|s| s.time),
+        Some(Time::Layers { .. })
+    ) {
         why.push("discrete layers");
     }
-    let d = st.d;
-    let id = |m: &[f64]| {
-        m.iter()
-            .enumerate()
-            .all(|(k, &v)| v == if k % (d + 1) == 0 { 1.0 } else { 0.0 })
-    };
-    if !id(&run.spec().a) {
+    if !is_identity(&spec.a, d) {
         why.push("A ≠ I");
     }
-    if !run.spec().sphere.as_ref().is_some_and(|s| id(&s.value)) {
+    if !spec
+        .sphere
+        .as_ref()
+        .is_some_and(|s| is_identity(&s.value, d))
+    {
         why.push("V ≠ I");
     }
-    if why.is_empty() {
-        "this setting".to_string()
-    } else {
-        why.join(", ")
+    match why.split_last() {
+        None => "this setting".to_string(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     }
 }
 
 /// When the run first had one cluster (and kept it), or how many it ended with.
 fn cluster_note(run: &Run, tol: f64) -> String {
     let diags = run.state_diags();
-    let h = run.spec().sphere.as_ref().map_or(1.0, |s| s.time.h());
     let last = diags.len().saturating_sub(1);
     let tol = format_number(tol);
+    let Some(h) = run.spec().sphere.as_ref().map(|s| s.time.h()) else {
+        let count = diags.last().map_or(0, |s| s.clusters);
+        return match count {
+            1 => {
+                let from = diags
+                    .iter()
+                    .rposition(|s| s.clusters != 1)
+                    .map_or(0, |k| k + 1);
+                format!(
+                    "one cluster (single linkage, distance ≤ {tol}) from step {from} to the end"
+                )
+            }
+            c => format!(
+                "{} at step {last} (single linkage, distance ≤ {tol})",
+                plural(c, "cluster")
+            ),
+        };
+    };
     match diags.last().map(|s| s.clusters) {
         Some(1) => {
             let from = diags

@@ -144,6 +144,43 @@ fn every_preset_description_holds_for_its_run() {
             "pca" => assert_eq!(clusters(run), 4),
             "sphere-circle" | "sphere-3d" => sphere_clusters(p, run),
             "sphere-metastable" => sphere_plateau(p, run),
+            "sphere-vs-rd" => {
+                let [rd, sph] = &scene.panels[..] else {
+                    panic!("R^d and sphere panels")
+                };
+                assert!(rd.run.spec().sphere.is_none() && sph.run.spec().sphere.is_some());
+                assert_eq!(rd.run.positions(0), sph.run.positions(0), "the same start");
+                let from = rd
+                    .run
+                    .state_diags()
+                    .iter()
+                    .rposition(|s| s.clusters != 1)
+                    .map_or(0, |k| k + 1);
+                assert_eq!(clusters(&rd.run), 1);
+                assert!(p
+                    .description
+                    .contains(&format!("one cluster from step {from}")));
+                assert!(p.description.contains(&format!(
+                    "{} clusters remain after {k} layers",
+                    clusters(&sph.run)
+                )));
+            }
+            "sphere-usa" => {
+                let [sa, usa] = &scene.panels[..] else {
+                    panic!("SA and USA panels")
+                };
+                let t = format!(
+                    "one cluster from t = {}",
+                    (one_cluster_time(&usa.run) * 10.0).round() / 10.0
+                );
+                assert!(p.description.contains(&t), "{t}");
+                let h = sa.run.spec().sphere.as_ref().unwrap().time.h();
+                assert!(p.description.contains(&format!(
+                    "self-attention still has {} clusters at t = {}",
+                    clusters(&sa.run),
+                    k as f64 * h
+                )));
+            }
             other => panic!("preset {other} has no check of its description"),
         }
     }

@@ -77,6 +77,21 @@ pub fn rule_colour(rule: RuleChoice) -> RGBColor {
     }
 }
 
+/// Colours of the geometries when several are shown side by side (R^d, sphere, …).
+pub const GEOMETRY_COLOURS: [RGBColor; 3] = [
+    RGBColor(44, 150, 44),
+    RGBColor(31, 119, 180),
+    RGBColor(170, 60, 150),
+];
+
+/// A panel's colour in the plots: its geometry's when several are shown, else its rule's.
+pub fn panel_colour(panel: &crate::scene::Panel) -> RGBColor {
+    match panel.label {
+        Some(_) => GEOMETRY_COLOURS[panel.slot % GEOMETRY_COLOURS.len()],
+        None => rule_colour(panel.rule),
+    }
+}
+
 pub fn set_colour(set: usize) -> RGBColor {
     SET_COLOURS[set % SET_COLOURS.len()]
 }

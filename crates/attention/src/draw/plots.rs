@@ -282,10 +282,11 @@ impl Chart<'_> {
                 anchored(font(9.5, scale).color(&MUTED), HPos::Left, VPos::Top),
             ))?;
         }
-        let x_name = match self.x_log {
-            Some(_) => "time t = k·h (log)",
-            None if self.x_label_time => "step k (time k·h)",
-            None => "step k",
+        let x_name = match (self.x_log, self.x_label_time) {
+            (Some(_), true) => "time t = k·h (log)",
+            (Some(_), false) => "step k (log)",
+            (None, true) => "step k (time k·h)",
+            (None, false) => "step k",
         };
         area.draw(&Text::new(
             x_name,
@@ -424,7 +425,10 @@ fn draw_charts<DB: DrawingBackend>(
     let legend_h = 20.0 * scale;
     let cell_w = w / columns as f64;
     let cell_h = ((h - legend_h) / rows as f64).max(20.0);
-    let sphere_h = st.sphere().map(|s| s.time.h());
+    // Only sphere panels: steps are times k·h. Beside an R^d panel the common unit is the step.
+    let sphere_h = st
+        .sphere()
+        .map(|s| if st.only_sphere() { s.time.h() } else { 1.0 });
     let chart = |index: usize,
                  title: &str,
                  subtitle: &str,
@@ -443,7 +447,7 @@ fn draw_charts<DB: DrawingBackend>(
             series,
             x_max: st.steps.max(1) as f64,
             x_log: if x_log { sphere_h } else { None },
-            x_label_time: sphere_h.is_some(),
+            x_label_time: st.only_sphere(),
             axis,
             cursor: Some(scene.step_at(at) as f64),
             messages,
@@ -471,7 +475,7 @@ fn draw_charts<DB: DrawingBackend>(
             .iter()
             .map(|panel| Series {
                 points: diag(&panel.run),
-                colour: rule_colour(panel.rule),
+                colour: panel_colour(panel),
                 dash: Dash::Solid,
             })
             .collect()
@@ -521,12 +525,12 @@ fn draw_rule_legend<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     let mut lx = 8.0 * scale;
     for panel in &scene.panels {
-        let text = format!("■ {}", crate::scene::rule_key(panel.rule));
+        let text = format!("■ {}", panel.key());
         area.draw(&Text::new(
             text.clone(),
             px((lx, 4.0 * scale)),
             anchored(
-                font(11.0, scale).color(&rule_colour(panel.rule)),
+                font(11.0, scale).color(&panel_colour(panel)),
                 HPos::Left,
                 VPos::Top,
             ),
@@ -541,7 +545,7 @@ fn draw_rule_legend<DB: DrawingBackend>(
 fn size_series(scene: &Scene) -> Vec<Series> {
     let mut sizes = Vec::new();
     for (index, panel) in scene.panels.iter().enumerate() {
-        let colour = rule_colour(panel.rule);
+        let colour = panel_colour(panel);
         let diags = panel.run.state_diags();
         sizes.push(Series {
             points: diags
@@ -583,7 +587,7 @@ fn delta_series(scene: &Scene) -> (Vec<Series>, Vec<(String, RGBColor)>) {
     let mut deltas = Vec::new();
     let mut messages = Vec::new();
     for panel in &scene.panels {
-        let colour = rule_colour(panel.rule);
+        let colour = panel_colour(panel);
         match panel.rule {
             RuleChoice::Softmax => messages.push(("softmax: no delta".to_string(), colour)),
             RuleChoice::Hardmax => {
