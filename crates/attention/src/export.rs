@@ -367,6 +367,7 @@ pub fn file_stem(state: &State) -> String {
         InitChoice::Disk => "disk".to_string(),
         InitChoice::Clusters => format!("clusters{}", state.clusters),
         InitChoice::Circle => "circle".to_string(),
+        InitChoice::Equiangular => format!("equiangular{}", format_number(state.rho0)),
         InitChoice::Custom => "custom".to_string(),
     };
     let mut parts = vec![
@@ -376,6 +377,11 @@ pub fn file_stem(state: &State) -> String {
     ];
     if state.d != 2 {
         parts.push(format!("d{}", state.d));
+    }
+    match state.norm {
+        params::NormChoice::None => {}
+        params::NormChoice::Sphere => parts.push("sphere".to_string()),
+        params::NormChoice::Compare => parts.push("rd-vs-sphere".to_string()),
     }
     let matrix = match state.matrix {
         MatrixChoice::Identity => None,

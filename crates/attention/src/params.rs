@@ -128,6 +128,8 @@ pub enum InitChoice {
     Disk,
     Clusters,
     Circle,
+    /// n <= d unit vectors with equal pairwise inner products `rho0`.
+    Equiangular,
     Custom,
 }
 
@@ -178,6 +180,8 @@ pub struct State {
     pub clusters: usize,
     /// Standard deviation of each Gaussian cluster.
     pub sd: f64,
+    /// The pairwise inner product of the equiangular start.
+    pub rho0: f64,
     /// Custom initial points, row-major (count × d), link key `x0` (`0.1,0.2;0.3,-0.4`).
     pub x0: Vec<f64>,
     pub seed: u64,
@@ -229,6 +233,7 @@ impl Default for State {
             init: InitChoice::Square,
             clusters: 4,
             sd: 0.08,
+            rho0: 0.0,
             x0: Vec::new(),
             seed: 1,
             tol: 1e-3,
@@ -351,6 +356,7 @@ impl State {
                 sd: self.sd,
             },
             InitChoice::Circle => Init::Circle,
+            InitChoice::Equiangular => Init::Equiangular { rho: self.rho0 },
             InitChoice::Custom => Init::Custom(self.x0.clone()),
         }
     }
@@ -367,6 +373,7 @@ impl State {
             InitChoice::Fig2Leader => init::FIG2_LEADER.len(),
             InitChoice::Fig2Square | InitChoice::Fig2NonLeader => 10,
             InitChoice::Custom => self.x0.len() / self.d.max(1),
+            InitChoice::Equiangular => self.n.min(self.d.max(1)),
             _ => self.n,
         }
     }
@@ -544,6 +551,10 @@ pub const INIT_OPTIONS: &[(&str, &str)] = &[
     ("disk", "uniform in the disk / ball"),
     ("clusters", "Gaussian clusters"),
     ("circle", "on the circle / sphere"),
+    (
+        "equiangular",
+        "equiangular: n ≤ d unit vectors, equal inner products rho0",
+    ),
     ("custom", "custom points (x0)"),
 ];
 
@@ -969,6 +980,7 @@ pub static PARAMS: &[Param] = &[
                 InitChoice::Disk => "disk",
                 InitChoice::Clusters => "clusters",
                 InitChoice::Circle => "circle",
+                InitChoice::Equiangular => "equiangular",
                 InitChoice::Custom => "custom",
             },
             set: |st, v| {
@@ -979,6 +991,7 @@ pub static PARAMS: &[Param] = &[
                     "disk" => InitChoice::Disk,
                     "clusters" => InitChoice::Clusters,
                     "circle" => InitChoice::Circle,
+                    "equiangular" => InitChoice::Equiangular,
                     "custom" => InitChoice::Custom,
                     _ => InitChoice::Square,
                 }
@@ -1013,6 +1026,21 @@ pub static PARAMS: &[Param] = &[
             set: |st, v| st.sd = v,
         },
         relevant: |st| st.init == InitChoice::Clusters,
+    },
+    Param {
+        key: "rho0",
+        label: "Equiangular inner product rho0",
+        help: "Every pair of start tokens has this inner product (n ≤ d tokens; rho0 > −1/(n−1)). On the sphere with softmax and A = V = I they keep equal inner products, following one scalar equation (arXiv 2312.10794, Thm 6.8) drawn beside them.",
+        group: Group::Tokens,
+        kind: Kind::Number {
+            min: -0.99,
+            max: 0.99,
+            log: false,
+            step: 0.01,
+            get: |st| st.rho0,
+            set: |st, v| st.rho0 = v,
+        },
+        relevant: |st| st.init == InitChoice::Equiangular,
     },
     Param {
         key: "x0",
@@ -1193,7 +1221,7 @@ pub fn controlled_by(key: &str) -> Option<&'static str> {
     match key {
         "q" | "r" | "pieces" => Some("schedule"),
         "theta" | "diag" | "A" => Some("matrix"),
-        "clusters" | "sd" | "x0" => Some("init"),
+        "clusters" | "sd" | "x0" | "rho0" => Some("init"),
         _ => None,
     }
 }
@@ -1598,6 +1626,7 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
     normalise_points(st, msgs);
     normalise_matrix(st, msgs);
     normalise_compare(st, msgs);
+    normalise_equiangular(st, msgs);
     cap_steps(st, msgs);
     normalise_focus(st, msgs);
 }
@@ -1719,6 +1748,49 @@ fn normalise_matrix(st: &mut State, msgs: &mut Vec<Message>) {
 
 /// Memory: the stored trajectories stay under MAX_TRAJECTORY_VALUES (fewer steps); k0 stays
 /// below the steps.
+/// The equiangular start: at most d tokens, and rho0 above −1/(n−1) (the Gram matrix must be
+/// positive definite).
+fn normalise_equiangular(st: &mut State, msgs: &mut Vec<Message>) {
+    if st.init != InitChoice::Equiangular {
+        return;
+    }
+    if st.n > st.d {
+        msgs.push(Message::new(
+            "n",
+            format!(
+                "an equiangular start has at most d = {} tokens; using n = {}",
+                st.d, st.d
+            ),
+        ));
+        st.n = st.d;
+    }
+    if st.n > 1 {
+        let floor = -1.0 / (st.n as f64 - 1.0);
+        if st.rho0 <= floor {
+            let fixed = round_sig(floor * 0.99, 3);
+            msgs.push(Message::new(
+                "rho0",
+                format!(
+                    "rho0 = {} is not above −1/(n−1) = {} for n = {}; using {}",
+                    format_number(st.rho0),
+                    format_number(round_sig(floor, 4)),
+                    st.n,
+                    format_number(fixed)
+                ),
+            ));
+            st.rho0 = fixed;
+        }
+    }
+}
+
+fn round_sig(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return 0.0;
+    }
+    let scale = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
 /// One comparison at a time: rules side by side run in one geometry.
 fn normalise_compare(st: &mut State, msgs: &mut Vec<Message>) {
     if st.rule == RuleChoice::Compare && st.variants().len() > 1 {

@@ -125,6 +125,12 @@ pub static PRESETS: &[Preset] = &[
         description: "The same 64 tokens on the sphere S² at β = 2 under unnormalised attention (1/n) and self-attention (1/Z_i): in this run the unnormalised model is one cluster from t = 9.6, while self-attention still has 10 clusters at t = 10.",
         hash: "#attention?v=1&rule=softmax&norm=sphere&attn=compare&h=0.05&beta=2&d=3&init=disk",
     },
+    Preset {
+        name: "sphere-equiangular",
+        title: "Sphere: equiangular start",
+        description: "6 tokens in R^6 whose pairwise inner products are all 0.1, on the sphere with softmax (β = 3) and Q = K = V = I: they stay equiangular, and every inner product follows, to within 1e-9, the scalar equation ρ' = 2e^{βρ}(1−ρ)((n−1)ρ+1)/(e^β+(n−1)e^{βρ}) of arXiv 2312.10794 Thm 6.8, drawn dashed beside them.",
+        hash: "#attention?v=1&rule=softmax&norm=sphere&h=0.05&beta=3&n=6&d=6&init=equiangular&rho0=0.1",
+    },
 ];
 
 pub fn preset(name: &str) -> Option<&'static Preset> {

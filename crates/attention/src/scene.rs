@@ -58,6 +58,9 @@ struct PanelCache {
 pub struct Scene {
     pub state: State,
     pub panels: Vec<Panel>,
+    /// Per panel: ρ(k·h) of the equiangular equation (GLPR Thm 6.8) where it governs the run
+    /// (an equiangular start on the sphere, softmax, A = V = I, continuous time).
+    equiangular: Vec<Option<Vec<f64>>>,
     pub notes: Vec<String>,
     x0: Vec<f64>,
     a: Vec<f64>,
@@ -202,9 +205,14 @@ impl Scene {
                 }
             }
         }
+        let equiangular = panels
+            .iter()
+            .map(|p| equiangular_curve(&state, &p.run))
+            .collect();
         let mut scene = Scene {
             state,
             panels,
+            equiangular,
             notes: Vec::new(),
             x0,
             a,
@@ -301,6 +309,11 @@ impl Scene {
         self.pca.as_ref()
     }
 
+    /// ρ(k·h) of the equiangular equation for a panel, where it governs the run.
+    pub fn equiangular(&self, panel: usize) -> Option<&[f64]> {
+        self.equiangular.get(panel).and_then(|e| e.as_deref())
+    }
+
     /// Why there are no panels, if so.
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
@@ -355,14 +368,7 @@ impl Scene {
             }
         };
         let sphere = self.state.sphere();
-        for variant in self.state.variants() {
-            if let Some(sph) = &variant.sphere {
-                notes.push(match variant.label {
-                    Some(label) => format!("{label}: {}", sph.describe()),
-                    None => sph.describe(),
-                });
-            }
-        }
+        notes.extend(self.sphere_descriptions());
         // On the sphere in compare mode the panel titles name the rules: the notes keep room for
         // what each run measured.
         if sphere.is_none() || !compare {
@@ -448,6 +454,21 @@ impl Scene {
         notes
     }
 
+    /// One line per sphere geometry naming its model and discretisation.
+    fn sphere_descriptions(&self) -> Vec<String> {
+        self.state
+            .variants()
+            .into_iter()
+            .filter_map(|v| {
+                let text = v.sphere?.describe();
+                Some(match v.label {
+                    Some(label) => format!("{label}: {text}"),
+                    None => text,
+                })
+            })
+            .collect()
+    }
+
     /// Notes of the sphere model: the theorems whose hypotheses this setting meets, and what the
     /// run measured (energy monotonicity, time to one cluster, plateaus, integrator trouble).
     fn sphere_notes(&self, done: bool, prefix: &dyn Fn(&Panel) -> String) -> Vec<String> {
@@ -463,7 +484,7 @@ impl Scene {
             ));
         }
         let n = first.run.n();
-        for panel in &self.panels {
+        for (index, panel) in self.panels.iter().enumerate() {
             let p = prefix(panel);
             let run = &panel.run;
             let spec = run.spec();
@@ -501,6 +522,12 @@ impl Scene {
                 ));
             }
             if done {
+                if let Some(rho) = self.equiangular(index) {
+                    line.push(format!(
+                        "equiangular start: every pairwise inner product stayed within {} of ρ(t) from the scalar equation of arXiv 2312.10794 Thm 6.8 (Rigollet 2512.01868 §6.1), drawn dashed with the smallest inner product dotted",
+                        format_number(round_sig(equiangular_gap(run, rho), 2))
+                    ));
+                }
                 line.push(energy_note(run, gradient_flow));
                 line.push(cluster_note(run, st.tol));
                 line.extend(plateau_note(run));
@@ -572,6 +599,13 @@ impl Scene {
                     ", {} (working definition) from step {}",
                     plural(q.sets.len(), "quiescent set"),
                     q.from
+                ));
+            }
+            if let Some(sd) = diags.get(k).and_then(|s| s.sphere) {
+                text.push_str(&format!(
+                    ", energy {} and smallest inner product {} at step {k}",
+                    short(sd.energy),
+                    short(sd.min_inner)
                 ));
             }
             let graph_step = k.min(run.computed_steps().saturating_sub(1));
@@ -1152,6 +1186,51 @@ fn convergence_note(run: &Run) -> Option<String> {
 }
 
 /// A per-step factor, with enough digits to differ from 1 ("0.998", "0.99997").
+/// ρ(k·h) of GLPR Thm 6.8 when the run is governed by it: an equiangular start on the sphere,
+/// softmax, A = V = I, continuous time.
+fn equiangular_curve(st: &State, run: &Run) -> Option<Vec<f64>> {
+    let spec = run.spec();
+    let sph = spec.sphere.as_ref()?;
+    let (Rule::Softmax { beta }, Time::Ode { h, .. }) = (&spec.rule, sph.time) else {
+        return None;
+    };
+    let governed = st.init == super::params::InitChoice::Equiangular
+        && is_identity(&spec.a, spec.d)
+        && is_identity(&sph.value, spec.d)
+        && run.n() >= 2;
+    if !governed {
+        return None;
+    }
+    // The start's own inner product (rho0 as the start builder clamped it).
+    let x = run.positions(0);
+    let d = spec.d;
+    let rho0: f64 = x[..d].iter().zip(&x[d..2 * d]).map(|(a, b)| a * b).sum();
+    td_particles::sphere::equiangular_solution(
+        rho0,
+        run.n(),
+        *beta,
+        sph.normalisation,
+        h,
+        spec.steps,
+    )
+}
+
+/// Largest |⟨x_i, x_j⟩ − ρ(t_k)| over pairs and computed states.
+fn equiangular_gap(run: &Run, rho: &[f64]) -> f64 {
+    let (n, d) = (run.n(), run.spec().d);
+    let mut worst = 0.0f64;
+    for (k, r) in rho.iter().enumerate().take(run.computed_steps() + 1) {
+        let x = run.positions(k);
+        for i in 0..n {
+            for j in i + 1..n {
+                let s: f64 = (0..d).map(|c| x[i * d + c] * x[j * d + c]).sum();
+                worst = worst.max((s - r).abs());
+            }
+        }
+    }
+    worst
+}
+
 /// Whether a row-major d×d matrix is exactly the identity (a hypothesis of the sphere theorems).
 fn is_identity(m: &[f64], d: usize) -> bool {
     m.len() == d * d

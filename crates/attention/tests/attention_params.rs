@@ -195,7 +195,7 @@ fn table_is_well_formed() {
 
 #[test]
 fn every_key_survives_a_round_trip() {
-    let link = "#attention?v=1&rule=compare&norm=sphere&attn=usa&time=layers&h=0.25&itol=1e-7&value=a&margin=multiplicative&delta=0.37&schedule=piecewise&q=2.5&r=0.8&pieces=0:0.5,20:0.25,90:0&beta=12.5&alpha=0.25&matrix=rotation&theta=-1.2&diag=3,0.25,-1&A=1,2,3,4&n=300&d=2&steps=150&init=clusters&clusters=7&sd=0.2&x0=0.1,0.2;-0.3,0.4&seed=12345&tol=1e-6&k0=40&trails=off&hull=off&cells=on&focus=3&yaw=-45&pitch=10&at=0.25&speed=2";
+    let link = "#attention?v=1&rule=compare&norm=sphere&attn=usa&time=layers&h=0.25&itol=1e-7&value=a&margin=multiplicative&delta=0.37&schedule=piecewise&q=2.5&r=0.8&pieces=0:0.5,20:0.25,90:0&beta=12.5&alpha=0.25&matrix=rotation&theta=-1.2&diag=3,0.25,-1&A=1,2,3,4&n=300&d=2&steps=150&init=clusters&clusters=7&sd=0.2&rho0=0.25&x0=0.1,0.2;-0.3,0.4&seed=12345&tol=1e-6&k0=40&trails=off&hull=off&cells=on&focus=3&yaw=-45&pitch=10&at=0.25&speed=2";
     let (st, msgs) = Attention::from_hash(link);
     assert!(msgs.is_empty(), "{msgs:?}");
     assert_eq!(st.rule, RuleChoice::Compare);

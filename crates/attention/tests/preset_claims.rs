@@ -144,42 +144,24 @@ fn every_preset_description_holds_for_its_run() {
             "pca" => assert_eq!(clusters(run), 4),
             "sphere-circle" | "sphere-3d" => sphere_clusters(p, run),
             "sphere-metastable" => sphere_plateau(p, run),
-            "sphere-vs-rd" => {
-                let [rd, sph] = &scene.panels[..] else {
-                    panic!("R^d and sphere panels")
-                };
-                assert!(rd.run.spec().sphere.is_none() && sph.run.spec().sphere.is_some());
-                assert_eq!(rd.run.positions(0), sph.run.positions(0), "the same start");
-                let from = rd
-                    .run
-                    .state_diags()
-                    .iter()
-                    .rposition(|s| s.clusters != 1)
-                    .map_or(0, |k| k + 1);
-                assert_eq!(clusters(&rd.run), 1);
-                assert!(p
-                    .description
-                    .contains(&format!("one cluster from step {from}")));
-                assert!(p.description.contains(&format!(
-                    "{} clusters remain after {k} layers",
-                    clusters(&sph.run)
-                )));
-            }
-            "sphere-usa" => {
-                let [sa, usa] = &scene.panels[..] else {
-                    panic!("SA and USA panels")
-                };
-                let t = format!(
-                    "one cluster from t = {}",
-                    (one_cluster_time(&usa.run) * 10.0).round() / 10.0
-                );
-                assert!(p.description.contains(&t), "{t}");
-                let h = sa.run.spec().sphere.as_ref().unwrap().time.h();
-                assert!(p.description.contains(&format!(
-                    "self-attention still has {} clusters at t = {}",
-                    clusters(&sa.run),
-                    k as f64 * h
-                )));
+            "sphere-vs-rd" | "sphere-usa" => sphere_pairs(p, &scene),
+            "sphere-equiangular" => {
+                // Recomputed here from the positions, against the page's scalar solution.
+                let rho = scene.equiangular(0).expect("the equation governs this run");
+                let d = run.spec().d;
+                let mut worst = 0.0f64;
+                for (k, r) in rho.iter().enumerate() {
+                    let x = run.positions(k);
+                    for i in 0..n {
+                        for j in i + 1..n {
+                            let s: f64 = (0..d).map(|c| x[i * d + c] * x[j * d + c]).sum();
+                            worst = worst.max((s - r).abs());
+                        }
+                    }
+                }
+                assert!(worst <= 1e-9, "equiangular gap {worst:e}");
+                assert!(p.description.contains("to within 1e-9"));
+                assert!((rho[k] - 0.1).abs() > 0.5, "ρ moves (to {})", rho[k]);
             }
             other => panic!("preset {other} has no check of its description"),
         }
@@ -331,4 +313,49 @@ fn sphere_plateau(p: &Preset, run: &Run) {
         c.last().unwrap(),
         (c.len() - 1) as f64 * h
     )));
+}
+
+/// The two-geometry sphere presets: R^d beside the sphere, and USA beside SA.
+fn sphere_pairs(p: &Preset, scene: &Scene) {
+    let k = scene.panels[0].run.computed_steps();
+    match p.name {
+        "sphere-vs-rd" => {
+            let [rd, sph] = &scene.panels[..] else {
+                panic!("R^d and sphere panels")
+            };
+            assert!(rd.run.spec().sphere.is_none() && sph.run.spec().sphere.is_some());
+            assert_eq!(rd.run.positions(0), sph.run.positions(0), "the same start");
+            let from = rd
+                .run
+                .state_diags()
+                .iter()
+                .rposition(|s| s.clusters != 1)
+                .map_or(0, |k| k + 1);
+            assert_eq!(clusters(&rd.run), 1);
+            assert!(p
+                .description
+                .contains(&format!("one cluster from step {from}")));
+            assert!(p.description.contains(&format!(
+                "{} clusters remain after {k} layers",
+                clusters(&sph.run)
+            )));
+        }
+        "sphere-usa" => {
+            let [sa, usa] = &scene.panels[..] else {
+                panic!("SA and USA panels")
+            };
+            let t = format!(
+                "one cluster from t = {}",
+                (one_cluster_time(&usa.run) * 10.0).round() / 10.0
+            );
+            assert!(p.description.contains(&t), "{t}");
+            let h = sa.run.spec().sphere.as_ref().unwrap().time.h();
+            assert!(p.description.contains(&format!(
+                "self-attention still has {} clusters at t = {}",
+                clusters(&sa.run),
+                k as f64 * h
+            )));
+        }
+        _ => unreachable!(),
+    }
 }

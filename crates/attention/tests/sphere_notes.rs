@@ -44,12 +44,12 @@ proptest! {
     fn sphere_notes_hold(
         rule in 0usize..4, usa in any::<bool>(), layers in any::<bool>(), value in 0usize..3,
         matrix in 0usize..3, d in 2usize..=4, n in 2usize..24, beta in 0.0f64..8.0,
-        init in 0usize..3, seed in 0u64..500, norm in 0usize..2, compare_attn in any::<bool>(),
+        init in 0usize..4, seed in 0u64..500, norm in 0usize..2, compare_attn in any::<bool>(),
     ) {
         let rule = ["softmax", "hardmax", "localmax", "compare"][rule];
         let value = ["identity", "a", "minus"][value];
         let matrix = ["identity", "spd", "general"][matrix];
-        let init = ["disk", "clusters", "square"][init];
+        let init = ["disk", "clusters", "square", "equiangular"][init];
         let link = format!(
             "#attention?v=1&rule={rule}&norm={}&attn={}&time={}&h=0.2&value={value}&beta={beta:.3}&matrix={matrix}&n={n}&d={d}&steps=40&init={init}&seed={seed}",
             ["sphere", "compare"][norm],
@@ -64,7 +64,7 @@ proptest! {
         for p in x0.chunks(d) {
             prop_assert!((p.iter().map(|v| v * v).sum::<f64>().sqrt() - 1.0).abs() <= 1e-12);
         }
-        for panel in &scene.panels {
+        for (index, panel) in scene.panels.iter().enumerate() {
             let run = &panel.run;
             let notes = panel_notes(&scene, panel);
             let spec = run.spec();
@@ -75,6 +75,29 @@ proptest! {
             };
             let gradient_flow = matches!(spec.rule, td_particles::Rule::Softmax { .. })
                 && !layers && is_identity(&spec.a, d) && is_identity(&sph.value, d);
+            // The equiangular note: exactly when Thm 6.8 governs the run, with a gap recomputed here.
+            let governs = gradient_flow && init == "equiangular" && run.n() >= 2;
+            let equiangular_note = notes.iter().find(|t| t.contains("equiangular start"));
+            prop_assert_eq!(equiangular_note.is_some(), governs, "{}: {:?}", link, notes);
+            if let (Some(text), Some(rho)) = (equiangular_note, scene.equiangular(index)) {
+                let mut worst = 0.0f64;
+                for (k, r) in rho.iter().enumerate() {
+                    let x = run.positions(k);
+                    for i in 0..run.n() {
+                        for j in i + 1..run.n() {
+                            let s: f64 = (0..d).map(|c| x[i * d + c] * x[j * d + c]).sum();
+                            worst = worst.max((s - r).abs());
+                        }
+                    }
+                }
+                let stated: f64 = text
+                    .split("within ")
+                    .nth(1)
+                    .and_then(|t| t.split(' ').next())
+                    .and_then(|t| t.parse().ok())
+                    .expect("a stated gap");
+                prop_assert!(worst <= stated * 1.05 + 1e-300, "{}: gap {} stated {}", link, worst, stated);
+            }
             let thm61 = notes.iter().any(|t| t.contains("Thm 6.1"));
             prop_assert_eq!(thm61, gradient_flow && d >= 3, "{}: {:?}", link, notes);
             let thm43 = notes.iter().any(|t| t.contains("Thm 4.3"));
@@ -122,4 +145,34 @@ proptest! {
 
 fn sphere_slack() -> f64 {
     td_attention::scene::ENERGY_SLACK
+}
+
+/// The random links rarely meet every hypothesis of Thm 6.8 at once: one that does, and the same
+/// link with V = −I, where the note must go.
+#[test]
+fn the_equiangular_note_is_shown_exactly_under_its_hypotheses() {
+    let link =
+        "#attention?v=1&rule=softmax&norm=sphere&h=0.05&beta=3&n=6&d=6&init=equiangular&rho0=0.1";
+    let scene = computed(link);
+    assert!(
+        scene
+            .notes
+            .iter()
+            .any(|t| t.contains("equiangular start: every pairwise inner product stayed within")),
+        "{:?}",
+        scene.notes
+    );
+    for other in [
+        "&value=minus",
+        "&time=layers",
+        "&matrix=spd",
+        "&attn=usa&rule=hardmax",
+    ] {
+        let scene = computed(&format!("{link}{other}"));
+        assert!(
+            !scene.notes.iter().any(|t| t.contains("equiangular start")),
+            "{other}: {:?}",
+            scene.notes
+        );
+    }
 }

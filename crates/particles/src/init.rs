@@ -37,8 +37,38 @@ pub enum Init {
     Clusters { k: usize, sd: f64 },
     /// Equal-norm points (unit circle / sphere).
     Circle,
+    /// min(n, d) unit vectors with every pairwise inner product equal to `rho` (> −1/(n−1)): the
+    /// Cholesky factor of the Gram matrix (1 − ρ)I + ρJ, padded with zeros.
+    Equiangular { rho: f64 },
     /// Row-major n×d list (a trailing partial row is dropped).
     Custom(Vec<f64>),
+}
+
+/// The equiangular start: `n` unit vectors in R^d (n <= d) with pairwise inner product `rho`.
+/// `rho` is clamped to (−1/(n−1), 1) so the Gram matrix stays positive definite; rows are exact
+/// unit vectors up to rounding.
+pub fn equiangular(n: usize, d: usize, rho: f64) -> Vec<f64> {
+    let n = n.min(d).max(1);
+    let floor = if n > 1 { -1.0 / (n as f64 - 1.0) } else { -1.0 };
+    let rho = if rho.is_finite() { rho } else { 0.0 };
+    let rho = rho.clamp(floor * 0.999, 0.999);
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let g = if i == j { 1.0 } else { rho };
+            let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
+            l[i * n + j] = if i == j {
+                (g - s).max(0.0).sqrt()
+            } else {
+                (g - s) / l[j * n + j]
+            };
+        }
+    }
+    let mut x = vec![0.0; n * d];
+    for i in 0..n {
+        x[i * d..i * d + n].copy_from_slice(&l[i * n..(i + 1) * n]);
+    }
+    x
 }
 
 /// The 8 points of the "emerging leader" case.
@@ -150,6 +180,7 @@ pub fn initial_points(init: &Init, n: usize, d: usize, seed: u64) -> Vec<f64> {
             }
             out
         }
+        Init::Equiangular { rho } => equiangular(n, d, *rho),
         Init::Custom(pts) => pts[..pts.len() / d * d].to_vec(),
     }
 }

@@ -469,3 +469,54 @@ fn integrate(
     }
     report
 }
+
+/// Most RK4 steps [`equiangular_solution`] takes before giving up (the interval is too long for
+/// the stiffness).
+pub const EQUIANGULAR_MAX_STEPS: usize = 4_000_000;
+
+/// ρ(k·h) for k = 0..=steps from the scalar equation of an equiangular configuration with
+/// Q = K = V = I (arXiv 2312.10794 Thm 6.8, eqs. (6.9)–(6.10); Rigollet 2512.01868 §6.1):
+/// SA ρ' = 2e^{βρ}(1−ρ)((n−1)ρ+1)/(e^β+(n−1)e^{βρ}), USA ρ' = (2/n)e^{βρ}(1−ρ)((n−1)ρ+1).
+/// Classical RK4 with sub-steps short against the equation's rate (|g'| <= 2n for SA and
+/// 2e^β for USA near ρ = 1); None if that would take more than [`EQUIANGULAR_MAX_STEPS`].
+pub fn equiangular_solution(
+    rho0: f64,
+    n: usize,
+    beta: f64,
+    normalisation: Normalisation,
+    h: f64,
+    steps: usize,
+) -> Option<Vec<f64>> {
+    let nf = n as f64;
+    let usa = normalisation == Normalisation::Unnormalised;
+    let g = |r: f64| {
+        // e^{β(ρ−1)} keeps every exponential <= 1.
+        let a = (beta * (r - 1.0)).exp();
+        let core = (1.0 - r) * ((nf - 1.0) * r + 1.0);
+        if usa {
+            2.0 * (beta * r).exp() * core / nf
+        } else {
+            2.0 * a * core / (1.0 + (nf - 1.0) * a)
+        }
+    };
+    let rate = if usa { 2.0 * nf * beta.exp() } else { 2.0 * nf };
+    let per_interval = ((h * rate / 0.05).ceil() as usize).max(4);
+    if per_interval.saturating_mul(steps) > EQUIANGULAR_MAX_STEPS || !(rate.is_finite()) {
+        return None;
+    }
+    let dt = h / per_interval as f64;
+    let mut out = Vec::with_capacity(steps + 1);
+    let mut r = rho0;
+    out.push(r);
+    for _ in 0..steps {
+        for _ in 0..per_interval {
+            let k1 = g(r);
+            let k2 = g(r + 0.5 * dt * k1);
+            let k3 = g(r + 0.5 * dt * k2);
+            let k4 = g(r + dt * k3);
+            r += dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+        }
+        out.push(r);
+    }
+    out.iter().all(|v| v.is_finite()).then_some(out)
+}

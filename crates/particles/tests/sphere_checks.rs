@@ -204,6 +204,24 @@ fn equiangular_starts_follow_the_scalar_ode_of_glpr_theorem_6_8() {
         );
         let times: Vec<f64> = (0..=steps).map(|k| k as f64 * h).collect();
         let rho = equiangular_rho(rho0, n, beta, usa, &times);
+        // The page's solver (coarser sub-steps) agrees with this fine one.
+        let page =
+            td_particles::sphere::equiangular_solution(rho0, n, beta, normalisation, h, steps)
+                .expect("short enough");
+        let solver_gap = page
+            .iter()
+            .zip(&rho)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            solver_gap <= 1e-9,
+            "equiangular_solution differs by {solver_gap:e}"
+        );
+        // And the start builder gives the same start as this test's.
+        assert_eq!(
+            td_particles::init::equiangular(n, d, rho0),
+            equiangular_start(n, d, rho0)
+        );
         let mut worst = 0.0f64;
         for (k, r) in rho.iter().enumerate() {
             let x = run.positions(k);

@@ -411,66 +411,73 @@ pub fn draw_plots<DB: DrawingBackend>(
 }
 
 /// The four charts of the plots figure, under the legend strip.
-fn draw_charts<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    scene: &Scene,
+/// Where the four charts go: 2×2, or 4×1 on narrow areas, under the legend strip.
+#[derive(Clone, Copy)]
+struct Grid {
+    columns: usize,
+    cell_w: f64,
+    cell_h: f64,
+    legend_h: f64,
+}
+
+impl Grid {
+    fn new((w, h): (f64, f64), scale: f64) -> Grid {
+        let columns = if w >= 560.0 * scale { 2 } else { 1 };
+        let legend_h = 20.0 * scale;
+        Grid {
+            columns,
+            cell_w: w / columns as f64,
+            cell_h: ((h - legend_h) / (4 / columns) as f64).max(20.0),
+            legend_h,
+        }
+    }
+
+    fn rect(&self, index: usize) -> (f64, f64, f64, f64) {
+        (
+            (index % self.columns) as f64 * self.cell_w,
+            self.legend_h + (index / self.columns) as f64 * self.cell_h,
+            self.cell_w,
+            self.cell_h,
+        )
+    }
+}
+
+/// What every chart of one figure shares: the scene, the step shown and the time axis.
+struct ChartKit<'s> {
+    scene: &'s Scene,
+    grid: Grid,
     at: f64,
-    (w, h): (f64, f64),
-    scale: f64,
-) -> DrawResult<DB> {
-    let st = &scene.state;
-    let done = scene.is_done();
-    let columns = if w >= 560.0 * scale { 2 } else { 1 };
-    let rows = 4 / columns;
-    let legend_h = 20.0 * scale;
-    let cell_w = w / columns as f64;
-    let cell_h = ((h - legend_h) / rows as f64).max(20.0);
-    // Only sphere panels: steps are times k·h. Beside an R^d panel the common unit is the step.
-    let sphere_h = st
-        .sphere()
-        .map(|s| if st.only_sphere() { s.time.h() } else { 1.0 });
-    let chart = |index: usize,
-                 title: &str,
-                 subtitle: &str,
-                 series: &[Series],
-                 (axis, x_log): (YAxis, bool),
-                 messages: &[(String, RGBColor)]| {
+    /// The log time axis's unit: h when only sphere panels are shown (steps are times k·h), 1
+    /// beside an R^d panel (the common unit is the step); None in R^d.
+    sphere_h: Option<f64>,
+}
+
+impl ChartKit<'_> {
+    fn chart<'a>(
+        &self,
+        index: usize,
+        (title, subtitle): (&'a str, &'a str),
+        series: &'a [Series],
+        (axis, x_log): (YAxis, bool),
+        messages: &'a [(String, RGBColor)],
+    ) -> Chart<'a> {
+        let st = &self.scene.state;
         Chart {
-            rect: (
-                (index % columns) as f64 * cell_w,
-                legend_h + (index / columns) as f64 * cell_h,
-                cell_w,
-                cell_h,
-            ),
+            rect: self.grid.rect(index),
             title,
             subtitle,
             series,
             x_max: st.steps.max(1) as f64,
-            x_log: if x_log { sphere_h } else { None },
+            x_log: if x_log { self.sphere_h } else { None },
             x_label_time: st.only_sphere(),
             axis,
-            cursor: Some(scene.step_at(at) as f64),
+            cursor: Some(self.scene.step_at(self.at) as f64),
             messages,
         }
-        .draw(area, scale)
-    };
+    }
 
-    let subtitle = format!(
-        "— diameter{}   ··· max_i |x_i(k) − x_i(K)|{}",
-        if st.d == 2 { "   – – area" } else { "" },
-        if done { "" } else { " (when computed)" }
-    );
-    let (linear, log) = ((YAxis::Linear, false), (YAxis::Log, false));
-    chart(
-        0,
-        "hull size and distance to the final state (log scale)",
-        &subtitle,
-        &size_series(scene),
-        log,
-        &[],
-    )?;
-    let per_panel = |diag: fn(&td_particles::Run) -> Vec<(f64, f64)>| -> Vec<Series> {
-        scene
+    fn per_panel(&self, diag: fn(&td_particles::Run) -> Vec<(f64, f64)>) -> Vec<Series> {
+        self.scene
             .panels
             .iter()
             .map(|panel| Series {
@@ -479,22 +486,63 @@ fn draw_charts<DB: DrawingBackend>(
                 dash: Dash::Solid,
             })
             .collect()
+    }
+}
+
+/// The four charts of the plots figure, under the legend strip.
+fn draw_charts<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    scene: &Scene,
+    at: f64,
+    size: (f64, f64),
+    scale: f64,
+) -> DrawResult<DB> {
+    let st = &scene.state;
+    let kit = ChartKit {
+        scene,
+        grid: Grid::new(size, scale),
+        at,
+        sphere_h: st
+            .sphere()
+            .map(|s| if st.only_sphere() { s.time.h() } else { 1.0 }),
     };
-    let sphere = sphere_h.is_some();
+    let (linear, log) = ((YAxis::Linear, false), (YAxis::Log, false));
+    let sphere = kit.sphere_h.is_some();
+    if sphere && st.d == 2 {
+        let (angles, shown, n) = angle_series(scene);
+        let note = if shown < n {
+            format!(
+                "every {}-th token ({shown} of {n}), one line each",
+                n.div_ceil(shown)
+            )
+        } else {
+            "one line per token; a token that goes round keeps climbing".to_string()
+        };
+        let title = "angle θ_i(t) on the circle, unwrapped (radians)";
+        kit.chart(0, (title, &note), &angles, (YAxis::Fit, false), &[])
+            .draw(area, scale)?;
+    } else {
+        let subtitle = format!(
+            "— diameter{}   ··· max_i |x_i(k) − x_i(K)|{}",
+            if st.d == 2 { "   – – area" } else { "" },
+            if scene.is_done() {
+                ""
+            } else {
+                " (when computed)"
+            }
+        );
+        let title = "hull size and distance to the final state (log scale)";
+        kit.chart(0, (title, &subtitle), &size_series(scene), log, &[])
+            .draw(area, scale)?;
+    }
     let tol = tick_text(st.tol, st.tol);
     let title = format!("clusters (single linkage, distance ≤ {tol})");
     let note = ["", "log time axis: metastable plateaus show as flat steps"][sphere as usize];
-    let clusters = per_panel(cluster_points);
-    chart(1, &title, note, &clusters, (YAxis::Linear, sphere), &[])?;
+    let clusters = kit.per_panel(cluster_points);
+    kit.chart(1, (&title, note), &clusters, (YAxis::Linear, sphere), &[])
+        .draw(area, scale)?;
     if sphere {
-        let energy = per_panel(energy_points);
-        let inner = per_panel(min_inner_points);
-        let beta = tick_text(st.beta, st.beta);
-        let title = format!("interaction energy E_β (β = {beta}) as (1/β)·ln(2βE_β)");
-        let note = "1: one cluster; k equal clusters far apart: ≈ 1 − ln(k)/β";
-        chart(2, &title, note, &energy, (YAxis::Fit, true), &[])?;
-        let title = "smallest inner product min ⟨x_i, x_j⟩";
-        return chart(3, title, "", &inner, (YAxis::Fit, false), &[]);
+        return draw_sphere_charts(area, &kit, scale);
     }
     let (deltas, messages) = delta_series(scene);
     let delta_title = if scene.panels.iter().any(|p| p.rule == RuleChoice::Localmax) {
@@ -505,16 +553,51 @@ fn draw_charts<DB: DrawingBackend>(
     } else {
         "alignment sensitivity delta(k)".to_string()
     };
-    chart(2, &delta_title, "", &deltas, linear, &messages)?;
-    chart(
-        3,
-        "asymmetry: pairs with j ∈ N_i but i ∉ N_j",
-        "",
-        &per_panel(asymmetry_points),
-        linear,
-        &[],
-    )?;
-    Ok(())
+    kit.chart(2, (&delta_title, ""), &deltas, linear, &messages)
+        .draw(area, scale)?;
+    let asymmetry = kit.per_panel(asymmetry_points);
+    let title = "asymmetry: pairs with j ∈ N_i but i ∉ N_j";
+    kit.chart(3, (title, ""), &asymmetry, linear, &[])
+        .draw(area, scale)
+}
+
+/// Charts 3 and 4 on the sphere: the energy (with the equiangular solution and the smallest inner
+/// product where that solution governs the run), then the mean-field view.
+fn draw_sphere_charts<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    kit: &ChartKit<'_>,
+    scale: f64,
+) -> DrawResult<DB> {
+    let scene = kit.scene;
+    let beta = tick_text(scene.state.beta, scene.state.beta);
+    let mut title = format!("interaction energy as (1/β)·ln(2βE_β), β = {beta}");
+    let mut note = "1: one cluster; k equal clusters far apart: ≈ 1 − ln(k)/β".to_string();
+    let mut series = energy_series(scene);
+    for (index, panel) in scene.panels.iter().enumerate() {
+        if let Some(rho) = scene.equiangular(index) {
+            series.push(Series {
+                points: rho
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &r)| (k as f64, r))
+                    .collect(),
+                colour: panel_colour(panel),
+                dash: Dash::Dashed,
+            });
+            series.push(Series {
+                points: min_inner_points(&panel.run),
+                colour: panel_colour(panel),
+                dash: Dash::Dotted,
+            });
+        }
+    }
+    if series.iter().any(|s| s.dash == Dash::Dashed) {
+        title = format!("— energy (β = {beta})   – – ρ(t), GLPR Thm 6.8   ··· min ⟨x_i, x_j⟩");
+        note = "equiangular start: every inner product follows ρ(t)".to_string();
+    }
+    kit.chart(2, (&title, &note), &series, (YAxis::Fit, true), &[])
+        .draw(area, scale)?;
+    draw_mean_field(area, scene, kit.at, kit.grid.rect(3), scale)
 }
 
 /// The legend strip of the plots: one colour per rule.
@@ -615,6 +698,319 @@ fn cluster_points(run: &td_particles::Run) -> Vec<(f64, f64)> {
         .enumerate()
         .map(|(k, s)| (k as f64, s.clusters as f64))
         .collect()
+}
+
+/// d = 2 on the sphere: each token's angle, unwrapped over the stored states (at most 64 tokens,
+/// evenly spaced), per panel. Returns the series, the tokens shown and n.
+fn angle_series(scene: &Scene) -> (Vec<Series>, usize, usize) {
+    const MOST: usize = 64;
+    let mut out = Vec::new();
+    let mut shown = 0;
+    let mut total = 0;
+    for panel in &scene.panels {
+        let run = &panel.run;
+        let n = run.n();
+        let every = n.div_ceil(MOST).max(1);
+        total = n;
+        shown = n.div_ceil(every);
+        for i in (0..n).step_by(every) {
+            let mut points = Vec::with_capacity(run.computed_steps() + 1);
+            let mut last = f64::NAN;
+            let mut turns = 0.0;
+            for k in 0..=run.computed_steps() {
+                let x = &run.positions(k)[2 * i..2 * i + 2];
+                let a = x[1].atan2(x[0]);
+                if last.is_finite() {
+                    let jump = a - last;
+                    if jump > std::f64::consts::PI {
+                        turns -= std::f64::consts::TAU;
+                    } else if jump < -std::f64::consts::PI {
+                        turns += std::f64::consts::TAU;
+                    }
+                }
+                last = a;
+                points.push((k as f64, a + turns));
+            }
+            out.push(Series {
+                points,
+                colour: panel_colour(panel),
+                dash: Dash::Solid,
+            });
+        }
+    }
+    (out, shown, total)
+}
+
+/// The energy of each sphere panel.
+fn energy_series(scene: &Scene) -> Vec<Series> {
+    scene
+        .panels
+        .iter()
+        .filter(|panel| panel.run.spec().sphere.is_some())
+        .map(|panel| Series {
+            points: energy_points(&panel.run),
+            colour: panel_colour(panel),
+            dash: Dash::Solid,
+        })
+        .collect()
+}
+
+/// Most tokens whose pairs the histogram reads (evenly spaced; 600 tokens are 179,700 pairs).
+const HISTOGRAM_TOKENS: usize = 600;
+/// Bins of the mean-field views.
+const BINS: usize = 40;
+
+/// The mean-field view of the first sphere panel: d = 2, the density of the tokens' angles over
+/// the steps (a heat map, darker = more tokens); d >= 3, the histogram of pairwise inner products
+/// at the step shown (bars) and at step 0 (outline).
+fn draw_mean_field<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    scene: &Scene,
+    at: f64,
+    (left, top, width, height): (f64, f64, f64, f64),
+    scale: f64,
+) -> DrawResult<DB> {
+    let Some(panel) = scene.panels.iter().find(|p| p.run.spec().sphere.is_some()) else {
+        return Ok(());
+    };
+    let run = &panel.run;
+    let d = run.spec().d;
+    let k_shown = scene.step_at(at);
+    let title = if d == 2 {
+        format!(
+            "mean field: where the tokens are on the circle ({})",
+            panel.key()
+        )
+    } else {
+        format!(
+            "mean field: inner products at step {k_shown} ({})",
+            panel.key()
+        )
+    };
+    area.draw(&Text::new(
+        fit_text(&title, width - 12.0 * scale, 11.5, scale),
+        px((left + 8.0 * scale, top + 4.0 * scale)),
+        anchored(font(11.5, scale), HPos::Left, VPos::Top),
+    ))?;
+    let (fx, fy) = (left + 50.0 * scale, top + 33.0 * scale);
+    let fw = (width - 60.0 * scale).max(10.0);
+    let fh = (height - 33.0 * scale - 30.0 * scale).max(10.0);
+    let frame = (fx, fy, fw, fh);
+    if d == 2 {
+        draw_angle_density(area, run, frame, scale)?;
+    } else {
+        draw_inner_histogram(area, run, k_shown, panel_colour(panel), frame, scale)?;
+    }
+    area.draw(&PathElement::new(
+        vec![px((fx, fy)), px((fx, fy + fh)), px((fx + fw, fy + fh))],
+        ShapeStyle::from(&MUTED).stroke_width(lw(1.0, scale)),
+    ))?;
+    Ok(())
+}
+
+/// A muted axis label.
+fn muted_text<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: String,
+    (x, y): (f64, f64),
+    (h, v): (HPos, VPos),
+    scale: f64,
+) -> DrawResult<DB> {
+    area.draw(&Text::new(
+        text,
+        px((x, y)),
+        anchored(font(9.5, scale).color(&MUTED), h, v),
+    ))
+}
+
+/// d = 2: the density of the angles (40 bins) over up to 120 stored states, darker = more tokens.
+fn draw_angle_density<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    run: &td_particles::Run,
+    (fx, fy, fw, fh): (f64, f64, f64, f64),
+    scale: f64,
+) -> DrawResult<DB> {
+    let n = run.n();
+    let muted = |text: String, x: f64, y: f64, h: HPos, v: VPos| {
+        muted_text(area, text, (x, y), (h, v), scale)
+    };
+    {
+        let columns = (run.computed_steps() + 1).min(120);
+        let tokens: Vec<usize> = (0..n)
+            .step_by(n.div_ceil(HISTOGRAM_TOKENS).max(1))
+            .collect();
+        let mut counts = vec![0usize; columns * BINS];
+        for c in 0..columns {
+            let k = c * run.computed_steps() / columns.max(2).saturating_sub(1).max(1);
+            let x = run.positions(k.min(run.computed_steps()));
+            for &i in &tokens {
+                let a = x[2 * i + 1].atan2(x[2 * i]);
+                let b =
+                    (((a + std::f64::consts::PI) / std::f64::consts::TAU) * BINS as f64) as usize;
+                counts[c * BINS + b.min(BINS - 1)] += 1;
+            }
+        }
+        let most = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+        let (cw, bh) = (fw / columns as f64, fh / BINS as f64);
+        for c in 0..columns {
+            for b in 0..BINS {
+                // Square root: a few stragglers stay visible beside one big cluster.
+                let v = (counts[c * BINS + b] as f64 / most).sqrt();
+                if v <= 0.0 {
+                    continue;
+                }
+                // White to dark blue (the darkest shade is 4.5:1 against white).
+                let shade = |full: u8| (255.0 - v * (255.0 - full as f64)).round() as u8;
+                let colour = RGBColor(shade(20), shade(60), shade(140));
+                let x0 = fx + c as f64 * cw;
+                let y0 = fy + fh - (b + 1) as f64 * bh;
+                area.draw(&Rectangle::new(
+                    [px((x0, y0)), px((x0 + cw + 0.5, y0 + bh + 0.5))],
+                    colour.filled(),
+                ))?;
+            }
+        }
+        muted("π".into(), fx - 4.0 * scale, fy, HPos::Right, VPos::Center)?;
+        muted(
+            "0".into(),
+            fx - 4.0 * scale,
+            fy + fh / 2.0,
+            HPos::Right,
+            VPos::Center,
+        )?;
+        muted(
+            "−π".into(),
+            fx - 4.0 * scale,
+            fy + fh,
+            HPos::Right,
+            VPos::Center,
+        )?;
+        muted("0".into(), fx, fy + fh + 3.0 * scale, HPos::Left, VPos::Top)?;
+        muted(
+            format!("step {}", run.computed_steps()),
+            fx + fw,
+            fy + fh + 3.0 * scale,
+            HPos::Right,
+            VPos::Top,
+        )?;
+        let sample = if tokens.len() < n {
+            format!(
+                "steps →, angle θ ↑ (darker: more tokens; {} of {n} tokens)",
+                tokens.len()
+            )
+        } else {
+            "steps →, angle θ ↑ (darker: more tokens)".to_string()
+        };
+        muted(
+            sample,
+            fx + fw / 2.0,
+            fy + fh + 15.0 * scale,
+            HPos::Center,
+            VPos::Top,
+        )?;
+    }
+    Ok(())
+}
+
+/// d >= 3: the histogram of pairwise inner products (40 bins over [−1, 1]) at the step shown
+/// (bars) and at step 0 (outline), over pairs of at most 600 evenly spaced tokens.
+fn draw_inner_histogram<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    run: &td_particles::Run,
+    k_shown: usize,
+    colour: RGBColor,
+    (fx, fy, fw, fh): (f64, f64, f64, f64),
+    scale: f64,
+) -> DrawResult<DB> {
+    let (n, d) = (run.n(), run.spec().d);
+    let muted = |text: String, x: f64, y: f64, h: HPos, v: VPos| {
+        muted_text(area, text, (x, y), (h, v), scale)
+    };
+    {
+        let every = n.div_ceil(HISTOGRAM_TOKENS).max(1);
+        let histogram = |k: usize| {
+            let x = run.positions(k);
+            let mut bins = vec![0usize; BINS];
+            let tokens: Vec<usize> = (0..n).step_by(every).collect();
+            for (a, &i) in tokens.iter().enumerate() {
+                for &j in &tokens[a + 1..] {
+                    let s: f64 = (0..d).map(|c| x[i * d + c] * x[j * d + c]).sum();
+                    let b = ((s + 1.0) / 2.0 * BINS as f64).floor();
+                    bins[(b.max(0.0) as usize).min(BINS - 1)] += 1;
+                }
+            }
+            let total = bins.iter().sum::<usize>().max(1) as f64;
+            bins.into_iter()
+                .map(|c| c as f64 / total)
+                .collect::<Vec<f64>>()
+        };
+        let (now, start) = (histogram(k_shown), histogram(0));
+        let top_share = now
+            .iter()
+            .chain(&start)
+            .fold(0.0f64, |m, &v| m.max(v))
+            .max(1e-9);
+        let bw = fw / BINS as f64;
+        for (b, &v) in now.iter().enumerate() {
+            let hgt = v / top_share * fh;
+            if hgt > 0.0 {
+                area.draw(&Rectangle::new(
+                    [
+                        px((fx + b as f64 * bw, fy + fh - hgt)),
+                        px((fx + (b + 1) as f64 * bw - 1.0, fy + fh)),
+                    ],
+                    colour.filled(),
+                ))?;
+            }
+        }
+        let outline: Vec<(i32, i32)> = start
+            .iter()
+            .enumerate()
+            .flat_map(|(b, &v)| {
+                let y = fy + fh - v / top_share * fh;
+                [
+                    px((fx + b as f64 * bw, y)),
+                    px((fx + (b + 1) as f64 * bw, y)),
+                ]
+            })
+            .collect();
+        area.draw(&PathElement::new(
+            outline,
+            ShapeStyle::from(&INK).stroke_width(lw(1.0, scale)),
+        ))?;
+        for (t, text) in [(-1.0, "−1"), (0.0, "0"), (1.0, "1")] {
+            muted(
+                text.into(),
+                fx + (t + 1.0) / 2.0 * fw,
+                fy + fh + 3.0 * scale,
+                HPos::Center,
+                VPos::Top,
+            )?;
+        }
+        muted(
+            format!("{} of pairs", tick_text(top_share, top_share)),
+            fx - 4.0 * scale,
+            fy,
+            HPos::Right,
+            VPos::Center,
+        )?;
+        let sample = if every > 1 {
+            format!(
+                "⟨x_i, x_j⟩ (bars: step {k_shown}; line: step 0; pairs of {} of {n} tokens)",
+                n.div_ceil(every)
+            )
+        } else {
+            format!("⟨x_i, x_j⟩ (bars: step {k_shown}; line: step 0)")
+        };
+        muted(
+            sample,
+            fx + fw / 2.0,
+            fy + fh + 15.0 * scale,
+            HPos::Center,
+            VPos::Top,
+        )?;
+    }
+    Ok(())
 }
 
 /// The sphere's energy ρ_β at each stored state.
