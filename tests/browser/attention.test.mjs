@@ -382,6 +382,8 @@ test("the page's attention SVGs are byte-identical to `token-dynamics render <li
     "#attention?v=1&rule=hardmax&steps=30&init=fig2-leader&focus=1",
     "#attention?v=1&rule=compare&init=fig2-nonleader&steps=60&delta=0.3&at=0.5",
     "#attention?v=1&rule=hardmax&matrix=spd&cells=on&n=40&steps=40",
+    "#attention?v=1&rule=softmax&norm=sphere&beta=2&n=40&d=3&steps=60&init=disk&at=0.5",
+    "#attention?v=1&rule=softmax&norm=sphere&n=24&steps=80&init=disk&at=0.5",
   ];
   try {
     for (const link of links) {

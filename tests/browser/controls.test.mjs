@@ -50,7 +50,8 @@ const ATT_CASES = [
   ["attn", `${A}&rule=softmax&norm=sphere`, "usa", [P, G]],
   ["time", `${A}&rule=softmax&norm=sphere`, "layers", [P, G]],
   ["h", `${A}&rule=softmax&norm=sphere`, "0.3", [P, G]],
-  ["itol", `${A}&rule=hardmax&norm=sphere&h=0.5`, "0.001", [P]],
+  // The tolerance moves tokens by ~3e-4 (under a pixel): the link, the state and the notes change.
+  ["itol", `${A}&rule=softmax&norm=sphere`, "0.001", []],
   ["value", `${A}&rule=softmax&norm=sphere`, "minus", [P, G]],
   ["margin", `${A}&delta=0.5`, "multiplicative", [P]],
   ["delta", A, "0.4", [P, G]],
@@ -71,6 +72,7 @@ const ATT_CASES = [
   ["clusters", `${A}&init=clusters`, "3", [P]],
   ["sd", `${A}&init=clusters`, "0.2", [P]],
   ["x0", "#attention?steps=60&x0=0,0;1,0;0,1", "0,0;1,0;0,1;1,1", [P]],
+  ["rho0", "#attention?steps=60&init=equiangular&n=4&d=4", "0.5", [P]],
   ["seed", A, "7", [P]],
   ["tol", `${A}&rule=softmax&beta=1`, "0.1", [G]],
   ["k0", A, "10", []],

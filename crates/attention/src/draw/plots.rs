@@ -701,13 +701,18 @@ fn cluster_points(run: &td_particles::Run) -> Vec<(f64, f64)> {
 }
 
 /// d = 2 on the sphere: each token's angle, unwrapped over the stored states (at most 64 tokens,
-/// evenly spaced), per panel. Returns the series, the tokens shown and n.
+/// evenly spaced), per sphere panel. Returns the series, the tokens shown and n.
 fn angle_series(scene: &Scene) -> (Vec<Series>, usize, usize) {
     const MOST: usize = 64;
     let mut out = Vec::new();
     let mut shown = 0;
     let mut total = 0;
-    for panel in &scene.panels {
+    // R^d panels beside the sphere are not on the circle: their angles mean nothing here.
+    for panel in scene
+        .panels
+        .iter()
+        .filter(|p| p.run.spec().sphere.is_some())
+    {
         let run = &panel.run;
         let n = run.n();
         let every = n.div_ceil(MOST).max(1);
