@@ -1783,12 +1783,19 @@ fn normalise_equiangular(st: &mut State, msgs: &mut Vec<Message>) {
     }
 }
 
-fn round_sig(x: f64, digits: i32) -> f64 {
+/// Rounds to `digits` significant digits (display only); non-finite -> 0.
+pub fn round_sig(x: f64, digits: i32) -> f64 {
     if x == 0.0 || !x.is_finite() {
         return 0.0;
     }
-    let scale = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
-    (x * scale).round() / scale
+    let shift = digits - x.abs().log10().ceil() as i32;
+    let factor = 10f64.powi(shift.clamp(-300, 300));
+    let r = (x * factor).round() / factor;
+    if r.is_finite() {
+        r
+    } else {
+        x
+    }
 }
 
 /// One comparison at a time: rules side by side run in one geometry.

@@ -94,20 +94,7 @@ fn short(x: f64) -> String {
     format_number(round_sig(x, 4))
 }
 
-/// Rounds to `digits` significant digits (display only); non-finite -> 0.
-pub fn round_sig(x: f64, digits: i32) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return 0.0;
-    }
-    let shift = digits - x.abs().log10().ceil() as i32;
-    let factor = 10f64.powi(shift.clamp(-300, 300));
-    let r = (x * factor).round() / factor;
-    if r.is_finite() {
-        r
-    } else {
-        x
-    }
-}
+pub use super::params::round_sig;
 
 /// The delta schedule in words, e.g. "δ = 0.1" or "δ(k) = 0.5/(1+k)^1".
 pub fn schedule_text(state: &State) -> String {
@@ -499,16 +486,17 @@ impl Scene {
                 && is_identity(&spec.a, st.d)
                 && is_identity(&sph.value, st.d)
                 && matches!(spec.rule, Rule::Softmax { .. });
+            // One line per run (theorems, integrator trouble, energy, clusters, plateau): three
+            // geometries side by side must not push a run's measurements past MAX_NOTES.
+            let mut line = Vec::new();
             if gradient_flow && st.d >= 3 {
-                notes.push(format!("{p}theorem (arXiv 2312.10794, Thm 6.1): for d ≥ 3, every β ≥ 0 and almost every start, all tokens converge to one point as t → ∞ (self-attention and unnormalised, Q = K = V = I)"));
+                line.push("theorem (arXiv 2312.10794, Thm 6.1): for d ≥ 3, every β ≥ 0 and almost every start, all tokens converge to one point as t → ∞ (self-attention and unnormalised, Q = K = V = I)".to_string());
             } else if gradient_flow && st.d == 2 && st.beta <= 1.0 && n >= 2 {
-                notes.push(format!("{p}theorem (arXiv 2312.10794, Thm 4.3): on the circle with β ≤ 1, almost every start converges to one point as t → ∞ (Q = K = V = I)"));
+                line.push("theorem (arXiv 2312.10794, Thm 4.3): on the circle with β ≤ 1, almost every start converges to one point as t → ∞ (Q = K = V = I)".to_string());
             }
             if gradient_flow && st.beta > 0.0 && in_open_hemisphere(&self.x0, st.d) {
-                notes.push(format!("{p}the start lies in an open hemisphere (every token has a positive inner product with their mean): the tokens then converge to one point exponentially fast (arXiv 2312.10794, Lemma 6.4, β > 0, Q = K = V = I)"));
+                line.push("the start lies in an open hemisphere (every token has a positive inner product with their mean): the tokens then converge to one point exponentially fast (arXiv 2312.10794, Lemma 6.4, β > 0, Q = K = V = I)".to_string());
             }
-            // One line per run: integrator trouble, energy, clusters, plateau.
-            let mut line = Vec::new();
             let forced: usize = run.step_diags().iter().map(|s| s.forced).sum();
             if forced > 0 {
                 line.push(format!(
@@ -711,13 +699,7 @@ impl Scene {
                     .collect(),
                 substeps: steps.iter().map(|s| s.substeps).collect(),
                 forced: steps.iter().map(|s| s.forced).sum(),
-                one_cluster_from: (diags.last().map(|s| s.clusters) == Some(1)).then(|| {
-                    let from = diags
-                        .iter()
-                        .rposition(|s| s.clusters != 1)
-                        .map_or(0, |k| k + 1);
-                    from as f64 * sph.time.h()
-                }),
+                one_cluster_from: one_cluster_from(run).map(|k| k as f64 * sph.time.h()),
             }),
         }
     }
@@ -1314,6 +1296,18 @@ fn not_gradient_reason(run: &Run) -> String {
     }
 }
 
+/// The step from which a run has one cluster to its last computed state (None if it does not end
+/// in one).
+pub fn one_cluster_from(run: &Run) -> Option<usize> {
+    let diags = run.state_diags();
+    (diags.last()?.clusters == 1).then(|| {
+        diags
+            .iter()
+            .rposition(|s| s.clusters != 1)
+            .map_or(0, |k| k + 1)
+    })
+}
+
 /// When the run first had one cluster (and kept it), or how many it ended with.
 fn cluster_note(run: &Run, tol: f64) -> String {
     let diags = run.state_diags();
@@ -1321,39 +1315,31 @@ fn cluster_note(run: &Run, tol: f64) -> String {
     let tol = format_number(tol);
     let Some(h) = run.spec().sphere.as_ref().map(|s| s.time.h()) else {
         let count = diags.last().map_or(0, |s| s.clusters);
-        return match count {
-            1 => {
-                let from = diags
-                    .iter()
-                    .rposition(|s| s.clusters != 1)
-                    .map_or(0, |k| k + 1);
+        return match (count, one_cluster_from(run)) {
+            (1, Some(from)) => {
                 format!(
                     "one cluster (single linkage, distance ≤ {tol}) from step {from} to the end"
                 )
             }
-            c => format!(
+            (c, _) => format!(
                 "{} at step {last} (single linkage, distance ≤ {tol})",
                 plural(c, "cluster")
             ),
         };
     };
-    match diags.last().map(|s| s.clusters) {
-        Some(1) => {
-            let from = diags
-                .iter()
-                .rposition(|s| s.clusters != 1)
-                .map_or(0, |k| k + 1);
+    match (diags.last().map(|s| s.clusters), one_cluster_from(run)) {
+        (Some(1), Some(from)) => {
             format!(
                 "one cluster (single linkage, chord distance ≤ {tol}) from t = {} (step {from}) to the end",
                 short(from as f64 * h)
             )
         }
-        Some(c) => format!(
+        (Some(c), _) => format!(
             "not one cluster by t = {}: {} (single linkage, chord distance ≤ {tol})",
             short(last as f64 * h),
             plural(c, "cluster")
         ),
-        None => String::new(),
+        (None, _) => String::new(),
     }
 }
 

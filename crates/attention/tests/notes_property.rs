@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::dist;
+use common::{dist, panel_notes};
 use proptest::prelude::*;
 use td_attention::explorer::Attention;
 use td_attention::params::RuleChoice;
@@ -18,22 +18,6 @@ fn computed(link: &str) -> Scene {
     let mut scene = Scene::new(state);
     while !scene.advance(usize::MAX) {}
     scene
-}
-
-/// The notes about `panel` (prefixed with its rule when several panels are shown).
-fn panel_notes<'a>(scene: &'a Scene, panel: &'a Panel) -> Vec<&'a str> {
-    let prefix = format!("{}: ", rule_key(panel.rule));
-    scene
-        .notes
-        .iter()
-        .filter_map(|n| {
-            if scene.panels.len() == 1 {
-                Some(n.as_str())
-            } else {
-                n.strip_prefix(&prefix)
-            }
-        })
-        .collect()
 }
 
 fn diameter(x: &[f64], d: usize) -> f64 {

@@ -6,7 +6,7 @@ mod common;
 use common::dist;
 use td_attention::explorer::Attention;
 use td_attention::presets::{preset, Preset, PRESETS};
-use td_attention::scene::Scene;
+use td_attention::scene::{one_cluster_from, Scene};
 use td_core::explorer::Explorer;
 use td_particles::Run;
 
@@ -263,16 +263,7 @@ fn compare(p: &Preset, scene: &Scene) {
 
 /// The time from which a sphere run has one cluster, as written ("by t = …" / "from t = …").
 fn one_cluster_time(run: &Run) -> f64 {
-    let diags = run.state_diags();
-    assert_eq!(
-        diags.last().unwrap().clusters,
-        1,
-        "the run ends in one cluster"
-    );
-    let from = diags
-        .iter()
-        .rposition(|s| s.clusters != 1)
-        .map_or(0, |k| k + 1);
+    let from = one_cluster_from(run).expect("the run ends in one cluster");
     from as f64 * run.spec().sphere.as_ref().unwrap().time.h()
 }
 

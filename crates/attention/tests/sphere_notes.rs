@@ -5,7 +5,10 @@
 
 use proptest::prelude::*;
 use td_attention::explorer::Attention;
-use td_attention::scene::{Panel, Scene};
+mod common;
+
+use common::panel_notes;
+use td_attention::scene::Scene;
 use td_core::explorer::Explorer;
 use td_particles::sphere;
 
@@ -14,21 +17,6 @@ fn computed(link: &str) -> Scene {
     let mut scene = Scene::new(state);
     while !scene.advance(usize::MAX) {}
     scene
-}
-
-fn panel_notes<'a>(scene: &'a Scene, panel: &'a Panel) -> Vec<&'a str> {
-    let prefix = format!("{}: ", panel.key());
-    scene
-        .notes
-        .iter()
-        .filter_map(|n| {
-            if scene.panels.len() == 1 {
-                Some(n.as_str())
-            } else {
-                n.strip_prefix(&prefix)
-            }
-        })
-        .collect()
 }
 
 fn is_identity(m: &[f64], d: usize) -> bool {

@@ -585,7 +585,7 @@ fn draw_sphere_charts<DB: DrawingBackend>(
                 dash: Dash::Dashed,
             });
             series.push(Series {
-                points: min_inner_points(&panel.run),
+                points: sphere_points(&panel.run, |x| x.min_inner),
                 colour: panel_colour(panel),
                 dash: Dash::Dotted,
             });
@@ -753,7 +753,7 @@ fn energy_series(scene: &Scene) -> Vec<Series> {
         .iter()
         .filter(|panel| panel.run.spec().sphere.is_some())
         .map(|panel| Series {
-            points: energy_points(&panel.run),
+            points: sphere_points(&panel.run, |x| x.energy),
             colour: panel_colour(panel),
             dash: Dash::Solid,
         })
@@ -1018,21 +1018,15 @@ fn draw_inner_histogram<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The sphere's energy ρ_β at each stored state.
-fn energy_points(run: &td_particles::Run) -> Vec<(f64, f64)> {
+/// One of the sphere's per-state diagnostics at each stored state (NaN, not drawn, in R^d).
+fn sphere_points(
+    run: &td_particles::Run,
+    pick: fn(&td_particles::sphere::SphereDiag) -> f64,
+) -> Vec<(f64, f64)> {
     run.state_diags()
         .iter()
         .enumerate()
-        .map(|(k, s)| (k as f64, s.sphere.map_or(f64::NAN, |x| x.energy)))
-        .collect()
-}
-
-/// The smallest pairwise inner product at each stored state.
-fn min_inner_points(run: &td_particles::Run) -> Vec<(f64, f64)> {
-    run.state_diags()
-        .iter()
-        .enumerate()
-        .map(|(k, s)| (k as f64, s.sphere.map_or(f64::NAN, |x| x.min_inner)))
+        .map(|(k, s)| (k as f64, s.sphere.as_ref().map_or(f64::NAN, pick)))
         .collect()
 }
 
