@@ -5,7 +5,8 @@
 //! page's bit for bit. [`exp_nonpos`], [`exp_narrow`] and [`exp`] are our own `exp` (fdlibm's
 //! reduction, a division-free polynomial, within 1 ulp of glibc's): the platform `exp` is a scalar
 //! call in the page (the wasm libm, about a sixth of a transformer forward pass) and differs from
-//! glibc's in the last bit. Used by the next-token kernels (td-flows) and the transformer's GELU and
+//! glibc's in the last bit. Used by the next-token kernels (td-flows), the softmax weights and the
+//! sphere energy of the attention particles (td-particles), and the transformer's GELU and
 //! attention weights (td-transformer).
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -446,6 +447,29 @@ pub fn exp_with<V: Lane>(x: V, c: &ExpConsts<V>) -> V {
     c.underflow.gt_select(x, c.zero, e)
 }
 
+/// `exp(x) − 1` for `x <= 0` (and `-inf`), two lanes (or one): for `|x| <= ln2/2` the reduction
+/// gives `k = 0` and `e^x − 1 = hi + (r²·P(r) − lo)` is taken before the 1 is added, so small
+/// arguments lose nothing to cancellation; further out `e^x <= 0.71` and [`exp_nonpos`] − 1 is
+/// exact to an ulp. Within 2 ulps of the platform's `expm1` (the tests sweep it); −1 below -745.2.
+#[inline(always)]
+pub fn expm1_nonpos_with<V: Lane>(x: V, c: &ExpConsts<V>) -> V {
+    exp_expm1_nonpos_with(x, c).1
+}
+
+/// `(exp(x), exp(x) − 1)` for `x <= 0` from one reduction: [`exp_nonpos_with`]'s bits and
+/// [`expm1_nonpos_with`]'s (each accurate in its own right: `1 + expm1` would lose every
+/// `exp(x)` below 1e-16).
+#[inline(always)]
+pub fn exp_expm1_nonpos_with<V: Lane>(x: V, c: &ExpConsts<V>) -> (V, V) {
+    let (y_minus_one, k) = exp_reduced_minus_one(x, c);
+    let y = c.one.add(y_minus_one);
+    let k1 = k.max(c.k_floor);
+    let e = y.mul(k1.pow2()).mul(k.sub(k1).pow2());
+    let e = x.gt_select(c.underflow, e, c.zero);
+    // k is integral: k > −1 means k = 0.
+    (e, k.gt_select(c.zero.sub(c.one), y_minus_one, e.sub(c.one)))
+}
+
 /// Below this [`exp_narrow`] may not be used (`k` would pass -1000).
 pub const NARROW_EXP_MIN: f64 = -690.0;
 
@@ -464,6 +488,13 @@ pub fn exp_narrow<V: Lane>(x: V, c: &ExpConsts<V>) -> V {
 /// dependency chain of Horner's rule cost about a third of a closed-form sample.
 #[inline(always)]
 fn exp_reduced<V: Lane>(x: V, c: &ExpConsts<V>) -> (V, V) {
+    let (y_minus_one, k) = exp_reduced_minus_one(x, c);
+    (c.one.add(y_minus_one), k)
+}
+
+/// [`exp_reduced`] before its final `1 +`: `(y − 1, k)`.
+#[inline(always)]
+fn exp_reduced_minus_one<V: Lane>(x: V, c: &ExpConsts<V>) -> (V, V) {
     let k = x.mul(c.inv_ln2).add(c.shifter).sub(c.shifter);
     let hi = x.sub(k.mul(c.ln2_hi));
     let lo = k.mul(c.ln2_lo);
@@ -478,8 +509,7 @@ fn exp_reduced<V: Lane>(x: V, c: &ExpConsts<V>) -> (V, V) {
     let b1 = a2.add(a3.mul(r2));
     let b2 = a4.add(a5.mul(r2));
     let poly = b0.add(b1.mul(r4)).add(b2.mul(r8));
-    let y = c.one.add(hi.add(r2.mul(poly).sub(lo)));
-    (y, k)
+    (hi.add(r2.mul(poly).sub(lo)), k)
 }
 
 #[cfg(test)]
@@ -581,7 +611,40 @@ mod tests {
         }
     }
 
+    fn expm1_1(x: f64) -> f64 {
+        expm1_nonpos_with(L2::splat(x), &ExpConsts::inline()).lanes()[0]
+    }
+
+    /// A sweep of [-745, 0], dense near 0 where cancellation would show: within 2 ulps of the
+    /// platform's `expm1`, exactly −1 far out, and the scalar type gives the lanes' bits.
+    #[test]
+    fn expm1_sweep() {
+        assert_eq!(expm1_1(0.0), 0.0);
+        assert_eq!(expm1_1(f64::NEG_INFINITY), -1.0);
+        assert_eq!(expm1_1(-800.0), -1.0);
+        let total = 200_000;
+        for i in 0..total {
+            let f = (i as f64 + 0.5) / total as f64;
+            for x in [-745.0 * f, -f, -1e-6 * f, -1e-300 * f, -0.3466 - 0.01 * f] {
+                let (a, b) = (expm1_1(x), x.exp_m1());
+                assert!(ulps(a, b) <= 2, "expm1({x}) = {a:e}, platform {b:e}");
+                assert_eq!(
+                    expm1_nonpos_with::<f64>(x, &ExpConsts::inline()).to_bits(),
+                    a.to_bits()
+                );
+                let (e, _) = exp_expm1_nonpos_with(L2::splat(x), &ExpConsts::inline());
+                assert_eq!(e.lanes()[0].to_bits(), exp1(x).to_bits());
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn expm1_matches_platform(x in -745.0f64..=0.0) {
+            let (a, b) = (expm1_1(x), x.exp_m1());
+            prop_assert!(ulps(a, b) <= 2, "expm1({}) = {:e}, platform {:e}", x, a, b);
+        }
+
         /// Within 1 ulp of the platform's exp (glibc's is correctly rounded almost always).
         #[test]
         fn exp_matches_platform(x in -708.0f64..=0.0) {

@@ -4,6 +4,7 @@
 
 use super::graph::Bitset;
 use super::lanes::F2;
+use td_lanes::{exp_nonpos_with, ExpConsts, L2};
 
 /// Relative tolerance for ties: j is in the argmax set C_i when
 /// `<A x_i, x_j> >= max_l <A x_i, x_l> - TIE_REL_TOL · max_l |<A x_i, x_l>|`.
@@ -54,6 +55,8 @@ pub const MAX_UNNORMALISED_EXPONENT: f64 = 700.0;
 pub struct Scratch {
     y: Vec<f64>,
     row: Vec<f64>,
+    /// Softmax weights of the row (see [`softmax_weights`]).
+    weights: Vec<f64>,
     /// d = 2: the positions as lanes (see `quad_columns`).
     quads: Vec<Quad>,
 }
@@ -156,6 +159,9 @@ fn step_impl<const D: usize>(
     let x = &x[..n * dd];
     apply_a(x, n, dd, a, &mut scratch.y);
     scratch.row.resize(n, 0.0);
+    if matches!(kernel, Kernel::Softmax { .. }) {
+        scratch.weights.resize(n, 0.0);
+    }
     graph.reset(n);
     let mut stats = StepStats::default();
     for i in 0..n {
@@ -171,14 +177,16 @@ fn step_impl<const D: usize>(
         let blocks = row.chunks(64).zip(x.chunks(64 * dd)).zip(bits.iter_mut());
         match kernel {
             Kernel::Softmax { beta } => {
-                let zmax = beta * m;
+                // beta >= 0 so beta·s <= beta·m: every exponent is <= 0, never overflows.
+                let weights = &mut scratch.weights[..n];
+                softmax_weights(row, beta, beta * m, weights);
                 let mut sum = 0.0f64;
-                for ((rs, xs), word) in blocks {
+                let blocks = blocks.zip(weights.chunks(64));
+                for (((rs, xs), word), ws) in blocks {
                     let mut w64 = 0u64;
-                    for (t, (&s, xj)) in rs.iter().zip(xs.chunks_exact(dd)).enumerate() {
+                    let pairs = rs.iter().zip(ws).zip(xs.chunks_exact(dd));
+                    for (t, ((&s, &w), xj)) in pairs.enumerate() {
                         c_count += (s >= tie) as usize;
-                        // beta >= 0 so beta·s <= beta·m: the exponent is <= 0, never overflows.
-                        let w = (beta * s - zmax).min(0.0).exp();
                         if w > 0.0 {
                             for c in 0..dd {
                                 acc[c] += w * xj[c];
@@ -246,6 +254,26 @@ fn step_impl<const D: usize>(
         }
     }
     stats
+}
+
+/// `w_j = e^{min(beta·s_j − zmax, 0)}` for the row, two lanes at a time (our exp, td-lanes: the
+/// same bits natively and in the page; the platform exp is a scalar call in WebAssembly).
+fn softmax_weights(row: &[f64], beta: f64, zmax: f64, out: &mut [f64]) {
+    let c = ExpConsts::<L2>::hoisted();
+    let (b, z, zero) = (L2::splat(beta), L2::splat(zmax), c.zero());
+    let n = row.len().min(out.len());
+    let mut j = 0;
+    while j + 2 <= n {
+        let arg = (L2::new(row[j], row[j + 1]) * b - z).min(zero);
+        let [w0, w1] = exp_nonpos_with(arg, &c).lanes();
+        out[j] = w0;
+        out[j + 1] = w1;
+        j += 2;
+    }
+    if j < n {
+        let arg = (row[j] * beta - zmax).min(0.0);
+        out[j] = exp_nonpos_with::<f64>(arg, &ExpConsts::inline());
+    }
 }
 
 /// The localmax threshold of a row: N_i = { j : s_j >= thr } (see [`Margin`]).

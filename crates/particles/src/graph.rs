@@ -2,6 +2,7 @@
 //! (WORKING definition) and single-linkage clusters.
 
 use super::hull::dist2;
+use td_lanes::L2;
 
 /// n×n bit matrix; row i holds N_i. n = 2,000 takes 500 kB.
 #[derive(Clone, Debug, Default)]
@@ -18,6 +19,27 @@ impl Bitset {
         self.words = n.div_ceil(64);
         self.bits.clear();
         self.bits.resize(n * self.words, 0);
+    }
+
+    /// Resize to n×n with every bit j < n of every row set (the complete graph).
+    pub fn fill(&mut self, n: usize) {
+        self.reset(n);
+        for i in 0..n {
+            let row = &mut self.bits[i * self.words..(i + 1) * self.words];
+            for (w, word) in row.iter_mut().enumerate() {
+                let left = n - w * 64;
+                *word = if left >= 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << left) - 1
+                };
+            }
+        }
+    }
+
+    /// Clears bit j of row i.
+    pub fn remove(&mut self, i: usize, j: usize) {
+        self.bits[i * self.words + j / 64] &= !(1u64 << (j % 64));
     }
 
     pub fn len(&self) -> usize {
@@ -258,31 +280,65 @@ pub fn diameter_and_clusters(
             let h = super::hull::hull_2d(x);
             (
                 super::hull::diameter_of(x, 2, &h),
-                clusters_2d(x, n, tol, parent),
+                clusters_grid::<2>(x, n, tol, parent),
             )
         }
+        3 => (max_distance(x, n, 3), clusters_grid::<3>(x, n, tol, parent)),
         _ => pairs(x, n, d, tol, parent),
     }
 }
 
-/// [`diameter_and_clusters`] and, for d = 2, the area of the hull (computed once for both).
+/// The largest pairwise distance, two pairs at a time (td-lanes: SIMD in the page).
+fn max_distance(x: &[f64], n: usize, d: usize) -> f64 {
+    let mut best = L2::splat(0.0);
+    let mut tail = 0.0f64;
+    for i in 0..n {
+        let xi = &x[i * d..(i + 1) * d];
+        let mut j = i + 1;
+        while j + 2 <= n {
+            let mut r2 = L2::splat(0.0);
+            for c in 0..d {
+                let diff = L2::splat(xi[c]) - L2::new(x[j * d + c], x[(j + 1) * d + c]);
+                r2 = r2 + diff * diff;
+            }
+            best = best.max(r2);
+            j += 2;
+        }
+        if j < n {
+            tail = tail.max(dist2(xi, &x[j * d..(j + 1) * d]));
+        }
+    }
+    let [a, b] = best.lanes();
+    a.max(b).max(tail).sqrt()
+}
+
+/// [`diameter_and_clusters`] and, for d = 2, the area of the hull (computed once for both). For
+/// d >= 3 a `known_diameter` (measured by a pass over the pairs that ran anyway) is used as is.
 pub fn diameter_clusters_area(
     x: &[f64],
     n: usize,
     d: usize,
     tol: f64,
     parent: &mut Vec<usize>,
+    known_diameter: Option<f64>,
 ) -> (f64, usize, Option<f64>) {
+    if d == 3 {
+        if let Some(diameter) = known_diameter {
+            parent.clear();
+            parent.extend(0..n);
+            return (diameter, clusters_grid::<3>(x, n, tol, parent), None);
+        }
+    }
     if d != 2 {
         let (diameter, clusters) = diameter_and_clusters(x, n, d, tol, parent);
-        return (diameter, clusters, None);
+        return (known_diameter.unwrap_or(diameter), clusters, None);
     }
     parent.clear();
     parent.extend(0..n);
     let h = super::hull::hull_2d(x);
     let diameter = super::hull::diameter_of(x, 2, &h);
     let area = super::hull::polygon_area(x, &h);
-    (diameter, clusters_2d(x, n, tol, parent), Some(area))
+    (diameter, clusters_grid::<2>(x, n, tol, parent), Some(area))
 }
 
 fn union(parent: &mut [usize], i: usize, j: usize) -> bool {
@@ -331,67 +387,64 @@ fn clusters_1d(x: &[f64], n: usize, tol: f64, parent: &mut [usize]) -> (f64, usi
     (x[idx[n - 1]] - x[idx[0]], clusters)
 }
 
-/// 2-D: cells of side tol/√2 (points in one cell are within tol), then point pairs only between
-/// cells at most 2 apart per axis, skipped once the cells are joined.
-fn clusters_2d(x: &[f64], n: usize, tol: f64, parent: &mut [usize]) -> usize {
+/// d = 2 or 3: cells of side tol/√d (points in one cell are within tol, so a cell is joined at
+/// once), then point pairs only between cells at most 2 apart per axis (⌈√d⌉ = 2), skipped once
+/// the two cells are joined: O(n) when clusters are tight, however many tokens they hold.
+fn clusters_grid<const D: usize>(x: &[f64], n: usize, tol: f64, parent: &mut [usize]) -> usize {
     if n == 0 {
         return 0;
     }
-    let side = tol / std::f64::consts::SQRT_2;
-    let reach = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let side = tol / (D as f64).sqrt();
+    let reach = x[..n * D].iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if reach / side >= 1e15 || side.is_nan() || side <= 0.0 {
         // cell keys would saturate (tol 0 or tiny next to the coordinates): exact pair pass
-        return pairs(x, n, 2, tol, parent).1;
+        return pairs(x, n, D, tol, parent).1;
     }
-    let key = |i: usize| {
-        (
-            (x[2 * i] / side).floor() as i64,
-            (x[2 * i + 1] / side).floor() as i64,
-        )
-    };
-    let mut idx: Vec<(i64, i64, usize)> = (0..n).map(|i| (key(i).0, key(i).1, i)).collect();
+    let key =
+        |i: usize| -> [i64; D] { std::array::from_fn(|c| (x[D * i + c] / side).floor() as i64) };
+    let mut idx: Vec<([i64; D], usize)> = (0..n).map(|i| (key(i), i)).collect();
     idx.sort_unstable();
     // cells as ranges into idx
-    let mut cells: Vec<(i64, i64, usize, usize)> = Vec::new();
+    let mut cells: Vec<([i64; D], usize, usize)> = Vec::new();
     let mut s = 0;
     for e in 1..=n {
-        if e == n || (idx[e].0, idx[e].1) != (idx[s].0, idx[s].1) {
-            cells.push((idx[s].0, idx[s].1, s, e));
+        if e == n || idx[e].0 != idx[s].0 {
+            cells.push((idx[s].0, s, e));
             s = e;
         }
     }
     let mut clusters = n;
-    for &(_, _, s, e) in &cells {
+    for &(_, s, e) in &cells {
         for t in s + 1..e {
-            if union(parent, idx[s].2, idx[t].2) {
+            if union(parent, idx[s].1, idx[t].1) {
                 clusters -= 1;
             }
         }
     }
+    // Offsets in [-2, 2]^D after 0 in lexicographic order: each neighbouring pair of cells once.
+    let offsets: Vec<[i64; D]> = (0..5usize.pow(D as u32))
+        .map(|code| std::array::from_fn(|c| (code / 5usize.pow((D - 1 - c) as u32) % 5) as i64 - 2))
+        .filter(|o: &[i64; D]| *o > [0; D])
+        .collect();
     let tol2 = tol * tol;
-    for &(cx, cy, s, e) in &cells {
-        for dx in 0..=2i64 {
-            for dy in -2..=2i64 {
-                if dx == 0 && dy <= 0 {
-                    continue;
+    for &(cell, s, e) in &cells {
+        for o in &offsets {
+            let target: [i64; D] = std::array::from_fn(|c| cell[c] + o[c]);
+            let Ok(cj) = cells.binary_search_by(|c| c.0.cmp(&target)) else {
+                continue;
+            };
+            let (_, s2, e2) = cells[cj];
+            'outer: for p in s..e {
+                if find(parent, idx[p].1) == find(parent, idx[s2].1) {
+                    break;
                 }
-                let target = (cx + dx, cy + dy);
-                let Ok(cj) = cells.binary_search_by(|c| (c.0, c.1).cmp(&target)) else {
-                    continue;
-                };
-                let (_, _, s2, e2) = cells[cj];
-                'outer: for p in s..e {
-                    if find(parent, idx[p].2) == find(parent, idx[s2].2) {
-                        break;
-                    }
-                    let pi = idx[p].2;
-                    for &(_, _, qi) in &idx[s2..e2] {
-                        if dist2(&x[2 * pi..2 * pi + 2], &x[2 * qi..2 * qi + 2]) <= tol2 {
-                            if union(parent, pi, qi) {
-                                clusters -= 1;
-                            }
-                            break 'outer;
+                let pi = idx[p].1;
+                for &(_, qi) in &idx[s2..e2] {
+                    if dist2(&x[D * pi..D * pi + D], &x[D * qi..D * qi + D]) <= tol2 {
+                        if union(parent, pi, qi) {
+                            clusters -= 1;
                         }
+                        break 'outer;
                     }
                 }
             }

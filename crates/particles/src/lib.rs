@@ -1,7 +1,8 @@
 //! Attention as particle dynamics: softmax, hardmax and localmax updates of n tokens in R^d
 //! (arXiv 2509.15958 localmax; 2407.01602 hardmax; 2508.09628 Frank-Wolfe view). Pure f64 maths,
 //! no web-sys; the attention explorer (`td-attention`) codes against the items below, and the
-//! crate's only workspace dependency is `td-rng` (seeded initial points and matrices).
+//! crate's workspace dependencies are `td-rng` (seeded initial points and matrices) and `td-lanes`
+//! (the two-lane `exp` of the softmax weights and the sphere energy).
 //!
 //! The maths, the reproducible set-ups (the hardmax paper's Figure 2, the localmax square case) and
 //! what is verified, assumed or unknown are in the repository's `docs/maths/attention-particles.md`;
@@ -24,8 +25,8 @@
 //! [`StepDiag`] (delta, leaders, asymmetry of the attention graph, margin reports). Per step the
 //! cost is O(n² d): one score pass and one membership pass per row with reused buffers, and the
 //! attention graph as an n×n bit matrix (500 kB at n = 2,000). Per state, the diameter and the
-//! clusters use sorted gaps for d = 1, the hull diameter and a grid for d = 2, and an O(n² d) pair
-//! pass for d >= 3.
+//! clusters use sorted gaps for d = 1, the hull diameter and a grid for d = 2, an O(n² d) diameter
+//! pass and a grid for d = 3, and an O(n² d) pair pass for d > 3.
 //!
 //! Quiescent sets ([`Run::quiescent`]) use a WORKING definition (ours, not the paper's): Q is
 //! quiescent from step k0 if N_i(k) ⊆ Q for all i in Q and all steps k0 <= k < K of the simulated
@@ -54,6 +55,9 @@
 //! - [`frank_wolfe`]: dominance cells and the straight-line prediction of the Frank-Wolfe view
 //!   ([`Run::straight_line_check`]); for the background layer, evaluate
 //!   [`frank_wolfe::dominance_cell`] per pixel with the hull vertices of [`Run::hull_2d`].
+//! - [`pairwise`]: softmax attention with A = I over unordered pairs (one exponential per pair,
+//!   with the interaction energy, smallest inner product and diameter from the same pass): the
+//!   sphere model's kernel for A = I.
 //! - [`pca`]: a deterministic PCA projection ([`pca::Pca`]); fit it once (e.g. on the initial
 //!   points) and project every state with it, so the view does not jump.
 
@@ -64,6 +68,7 @@ pub mod hull;
 pub mod init;
 mod lanes;
 pub mod matrices;
+pub mod pairwise;
 pub mod pca;
 pub mod schedule;
 pub mod sphere;
@@ -343,13 +348,33 @@ impl Run {
     fn record_state(&mut self, k: usize) {
         let (n, d) = (self.n, self.spec.d);
         let x = &self.traj[k * n * d..(k + 1) * n * d];
-        let (diameter, clusters, area) =
-            graph::diameter_clusters_area(x, n, d, self.spec.cluster_tol, &mut self.parent);
-        let sphere = self
-            .spec
-            .sphere
-            .as_ref()
-            .map(|s| sphere::diagnostics(x, n, d, s.energy_beta));
+        // On the sphere with softmax and A = I the next step's field is computed now: the same
+        // pass over the pairs measures this state's energy and diameter.
+        let prepared = match &self.spec.sphere {
+            Some(sph) if k < self.spec.steps => sphere::prepare(
+                x,
+                n,
+                d,
+                &self.spec.a,
+                sph,
+                self.spec.rule.kernel_at(k),
+                &mut self.scratch,
+                &mut self.sphere_scratch,
+            ),
+            _ => None,
+        };
+        let (diameter, clusters, area) = graph::diameter_clusters_area(
+            x,
+            n,
+            d,
+            self.spec.cluster_tol,
+            &mut self.parent,
+            prepared.map(|p| p.1),
+        );
+        let sphere =
+            self.spec.sphere.as_ref().map(|s| {
+                prepared.map_or_else(|| sphere::diagnostics(x, n, d, s.energy_beta), |p| p.0)
+            });
         self.states.push(StateDiag {
             diameter,
             area,

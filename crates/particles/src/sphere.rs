@@ -32,6 +32,8 @@
 
 use super::dynamics::{self, Kernel, Scratch, StepStats, Update};
 use super::graph::Bitset;
+use super::pairwise::{self, PairDiag, PairScratch};
+use td_lanes::{expm1_nonpos_with, ExpConsts, L2};
 
 /// Shortest sub-step of the ODE integrator, as a fraction of the output interval h, for softmax
 /// (smooth, but stiff for the unnormalised model at large β).
@@ -158,40 +160,121 @@ pub fn normalise_rows(x: &mut [f64], d: usize) -> usize {
     bad
 }
 
-/// Energy and smallest inner product of a state (O(n² d), each pair once).
+/// Energy and smallest inner product of a state (O(n² d), each pair once, two pairs at a time
+/// with our expm1 from td-lanes: one per pair is the cost of this function).
 pub fn diagnostics(x: &[f64], n: usize, d: usize, beta: f64) -> SphereDiag {
     let dot = |i: usize, j: usize| -> f64 {
-        x[i * d..(i + 1) * d]
-            .iter()
-            .zip(&x[j * d..(j + 1) * d])
-            .map(|(p, q)| p * q)
-            .sum()
+        let mut s = 0.0;
+        for c in 0..d {
+            s += x[i * d + c] * x[j * d + c];
+        }
+        s
     };
     // Every off-diagonal inner product is at most the largest squared norm (Cauchy–Schwarz), so
     // with m that norm each exponent is <= 0 up to rounding: no overflow at any beta.
     let m = (0..n).map(|i| dot(i, i)).fold(f64::NEG_INFINITY, f64::max);
-    let mut min_inner = if n > 1 { f64::INFINITY } else { m };
     // Σ (e^{β(s − m)} − 1) over all ordered pairs (diagonal included), then ln(1 + mean)/β.
-    let mut excess = 0.0;
-    let mut mean_inner = 0.0;
+    let consts = ExpConsts::<L2>::hoisted();
+    let (lanes_beta, lanes_m) = (L2::splat(beta), L2::splat(m));
+    let mut excess_diag = 0.0;
+    let mut mean_inner_diag = 0.0;
+    let mut excess = consts.zero();
+    let mut mean_inner = consts.zero();
+    let mut min_inner = L2::splat(f64::INFINITY);
+    let mut tail = (0.0, 0.0, f64::INFINITY);
     for i in 0..n {
         let si = dot(i, i);
-        excess += (beta * (si - m)).exp_m1();
-        mean_inner += si;
-        for j in i + 1..n {
-            let s = dot(i, j);
+        excess_diag += pairwise::exp_expm1_one(beta * (si - m)).1;
+        mean_inner_diag += si;
+        let mut j = i + 1;
+        while j + 2 <= n {
+            let mut s = L2::splat(0.0);
+            for c in 0..d {
+                let xi = L2::splat(x[i * d + c]);
+                s = s + xi * L2::new(x[j * d + c], x[(j + 1) * d + c]);
+            }
             min_inner = min_inner.min(s);
-            excess += 2.0 * (beta * (s - m)).exp_m1();
-            mean_inner += 2.0 * s;
+            mean_inner = mean_inner + s;
+            excess = excess + expm1_nonpos_with(lanes_beta * (s - lanes_m), &consts);
+            j += 2;
+        }
+        if j < n {
+            let s = dot(i, j);
+            tail.0 += pairwise::exp_expm1_one(beta * (s - m)).1;
+            tail.1 += s;
+            tail.2 = tail.2.min(s);
         }
     }
-    let pairs = (n * n) as f64;
-    let energy = if beta > 0.0 {
-        m + (excess / pairs).ln_1p() / beta
-    } else {
-        mean_inner / pairs
+    let lanes_sum = |v: L2| v.lanes()[0] + v.lanes()[1];
+    let [min0, min1] = min_inner.lanes();
+    let min_inner = if n > 1 { min0.min(min1).min(tail.2) } else { m };
+    let sums = PairDiag {
+        shift: m,
+        excess: excess_diag + 2.0 * (lanes_sum(excess) + tail.0),
+        inner_sum: mean_inner_diag + 2.0 * (lanes_sum(mean_inner) + tail.1),
+        min_inner,
+        max_dist2: f64::NAN, // not measured here
     };
-    SphereDiag { energy, min_inner }
+    SphereDiag {
+        energy: energy_of(&sums, n, beta),
+        min_inner,
+    }
+}
+
+/// ρ_β from a pass's sums: m + ln(1 + excess/n²)/β, or the mean inner product at β = 0.
+fn energy_of(sums: &PairDiag, n: usize, beta: f64) -> f64 {
+    let pairs = (n * n) as f64;
+    if beta > 0.0 {
+        sums.shift + (sums.excess / pairs).ln_1p() / beta
+    } else {
+        sums.inner_sum / pairs
+    }
+}
+
+/// When the next [`step`] will use the pairwise kernel (softmax with A = I, see [`pairwise`])
+/// and its β is the energy's: evaluates the field at `x` now, keeps it for that step (which must
+/// start from `x`), and returns the state's diagnostics and diameter, measured by the same pass.
+/// None otherwise, and nothing is kept.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare(
+    x: &[f64],
+    n: usize,
+    d: usize,
+    a: &[f64],
+    sphere: &Sphere,
+    kernel: Kernel,
+    scratch: &mut Scratch,
+    ss: &mut SphereScratch,
+) -> Option<(SphereDiag, f64)> {
+    ss.prepared = None;
+    let Kernel::Softmax { beta } = kernel else {
+        return None;
+    };
+    if beta != sphere.energy_beta || !pairwise::is_identity(a, d) {
+        return None;
+    }
+    ss.stages[0].resize(n * d, 0.0);
+    let project = matches!(sphere.time, Time::Ode { .. });
+    let out = &mut ss.stages[0];
+    let (stats, sums) = field(
+        x,
+        n,
+        d,
+        a,
+        sphere,
+        kernel,
+        scratch,
+        &mut ss.buffers,
+        project,
+        out,
+    );
+    let sums = sums?;
+    ss.prepared = Some(stats);
+    let diag = SphereDiag {
+        energy: energy_of(&sums, n, beta),
+        min_inner: sums.min_inner,
+    };
+    Some((diag, sums.max_dist2.sqrt()))
 }
 
 /// Reused buffers of the sphere step.
@@ -200,11 +283,22 @@ pub struct SphereScratch {
     /// Dormand–Prince stages.
     stages: [Vec<f64>; 7],
     y: Vec<f64>,
+    buffers: FieldBuffers,
+    /// The last accepted sub-step, where the next interval starts (0: not yet known).
+    dt: f64,
+    /// Set by [`prepare`]: `stages[0]` and the buffers' graph and flags hold the field at the
+    /// state the next [`step`] starts from, with these statistics.
+    prepared: Option<StepStats>,
+}
+
+/// What one evaluation of the field writes besides its output.
+#[derive(Clone, Debug, Default)]
+struct FieldBuffers {
+    /// The attention outputs before the value matrix.
     mean: Vec<f64>,
     graph: Bitset,
     flags: Vec<u8>,
-    /// The last accepted sub-step, where the next interval starts (0: not yet known).
-    dt: f64,
+    pairs: PairScratch,
 }
 
 /// `out_i = V·o_i` (project: minus its component along y_i).
@@ -217,27 +311,41 @@ fn field(
     sphere: &Sphere,
     kernel: Kernel,
     scratch: &mut Scratch,
-    mean: &mut Vec<f64>,
-    graph: &mut Bitset,
-    flags: &mut Vec<u8>,
+    buffers: &mut FieldBuffers,
     project: bool,
     out: &mut [f64],
-) -> StepStats {
+) -> (StepStats, Option<PairDiag>) {
+    let FieldBuffers {
+        mean,
+        graph,
+        flags,
+        pairs,
+    } = buffers;
     mean.resize(n * d, 0.0);
     flags.resize(n, 0);
     let unnormalised = sphere.normalisation == Normalisation::Unnormalised;
-    let stats = dynamics::step(
-        y,
-        n,
-        d,
-        a,
-        Update::Attend { unnormalised },
-        kernel,
-        scratch,
-        graph,
-        flags,
-        mean,
-    );
+    let (stats, pair_diag) = match kernel {
+        Kernel::Softmax { beta } if pairwise::is_identity(a, d) => {
+            let (stats, diag) = pairwise::attend(
+                y,
+                n,
+                d,
+                beta,
+                unnormalised,
+                dynamics::MAX_UNNORMALISED_EXPONENT,
+                pairs,
+                graph,
+                flags,
+                mean,
+            );
+            (stats, Some(diag))
+        }
+        _ => {
+            let update = Update::Attend { unnormalised };
+            let stats = dynamics::step(y, n, d, a, update, kernel, scratch, graph, flags, mean);
+            (stats, None)
+        }
+    };
     let v = &sphere.value;
     for i in 0..n {
         let (mi, yi) = (&mean[i * d..(i + 1) * d], &y[i * d..(i + 1) * d]);
@@ -256,7 +364,7 @@ fn field(
             }
         }
     }
-    stats
+    (stats, pair_diag)
 }
 
 // Dormand–Prince 5(4): the tableau rows a_2..a_7, the 5th-order weights (= a_7) and the
@@ -318,21 +426,28 @@ pub fn step(
         s.resize(nd, 0.0);
     }
     let project = matches!(sphere.time, Time::Ode { .. });
-    let stats = field(
-        old,
-        n,
-        d,
-        a,
-        sphere,
-        kernel,
-        scratch,
-        &mut ss.mean,
-        graph,
-        &mut ss.flags,
-        project,
-        &mut ss.stages[0],
-    );
-    flags[..n].copy_from_slice(&ss.flags[..n]);
+    let stats = match ss.prepared.take() {
+        Some(stats) => stats,
+        None => {
+            let out = &mut ss.stages[0];
+            field(
+                old,
+                n,
+                d,
+                a,
+                sphere,
+                kernel,
+                scratch,
+                &mut ss.buffers,
+                project,
+                out,
+            )
+            .0
+        }
+    };
+    // the graph and leaders at `old`; later stages overwrite the buffers' copies
+    std::mem::swap(graph, &mut ss.buffers.graph);
+    flags[..n].copy_from_slice(&ss.buffers.flags[..n]);
     let report = match sphere.time {
         Time::Layers { h } => {
             for ((o, x), k) in new.iter_mut().zip(old).zip(&ss.stages[0]) {
@@ -397,9 +512,7 @@ fn integrate(
                 sphere,
                 kernel,
                 scratch,
-                &mut ss.mean,
-                &mut ss.graph,
-                &mut ss.flags,
+                &mut ss.buffers,
                 true,
                 &mut ss.stages[0],
             );
@@ -427,9 +540,7 @@ fn integrate(
                 sphere,
                 kernel,
                 scratch,
-                &mut ss.mean,
-                &mut ss.graph,
-                &mut ss.flags,
+                &mut ss.buffers,
                 true,
                 &mut rest[0],
             );

@@ -387,3 +387,128 @@ fn large_beta_shows_a_plateau_before_merging() {
         );
     }
 }
+
+// ------------------------------------------------------------------ the pairwise kernel (A = I)
+
+/// `n` seeded points on the sphere in R^d, with ties: every third token repeats an earlier one.
+fn sphere_points(n: usize, d: usize, seed: u64) -> Vec<f64> {
+    let mut x = initial_points(&Init::Disk, n, d, seed);
+    for i in (2..n).step_by(3) {
+        let j = i / 2;
+        let copy = x[j * d..(j + 1) * d].to_vec();
+        x[i * d..(i + 1) * d].copy_from_slice(&copy);
+    }
+    td_particles::sphere::normalise_rows(&mut x, d);
+    x
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The pairwise kernel (one exp per unordered pair, a common shift) against the row-by-row
+    /// kernel it replaces for A = I: outputs within 1e-12 relative to the largest output, the same
+    /// leader flags, attention graph and edge count, and its energy sums give the energy and the
+    /// smallest inner product of `sphere::diagnostics` (1e-12) and the largest pairwise distance
+    /// of the pair pass (exactly).
+    #[test]
+    fn the_pairwise_kernel_agrees_with_the_row_kernel(
+        n in 1usize..70,
+        d in 1usize..=16,
+        seed in 0u64..1000,
+        beta in prop_oneof![Just(0.0), 1e-6f64..1e-3, 0.01f64..40.0, Just(400.0)],
+        unnormalised in any::<bool>(),
+    ) {
+        use td_particles::dynamics::{self, Kernel, Scratch, Update};
+        use td_particles::graph::Bitset;
+        use td_particles::pairwise::{self, PairScratch};
+        let x = sphere_points(n, d, seed);
+        let a = identity(d);
+        let (mut g_row, mut g_pair) = (Bitset::default(), Bitset::default());
+        let (mut f_row, mut f_pair) = (vec![0u8; n], vec![0u8; n]);
+        let (mut out_row, mut out_pair) = (vec![0.0; n * d], vec![0.0; n * d]);
+        let kernel = Kernel::Softmax { beta };
+        let stats_row = dynamics::step(&x, n, d, &a, Update::Attend { unnormalised }, kernel,
+            &mut Scratch::default(), &mut g_row, &mut f_row, &mut out_row);
+        let (stats_pair, sums) = pairwise::attend(&x, n, d, beta, unnormalised,
+            dynamics::MAX_UNNORMALISED_EXPONENT, &mut PairScratch::default(), &mut g_pair,
+            &mut f_pair, &mut out_pair);
+        let scale = out_row.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+        for (p, q) in out_row.iter().zip(&out_pair) {
+            prop_assert!((p - q).abs() <= 1e-12 * scale, "row {p} pair {q} (scale {scale})");
+        }
+        prop_assert_eq!(f_row, f_pair);
+        prop_assert_eq!(g_row.words(), g_pair.words());
+        prop_assert_eq!(stats_row, stats_pair);
+        let reference = td_particles::sphere::diagnostics(&x, n, d, beta);
+        let energy = if beta > 0.0 {
+            sums.shift + (sums.excess / (n * n) as f64).ln_1p() / beta
+        } else {
+            sums.inner_sum / (n * n) as f64
+        };
+        prop_assert!((energy - reference.energy).abs() <= 1e-12, "{energy} vs {}", reference.energy);
+        prop_assert!((sums.min_inner - reference.min_inner).abs() <= 1e-12);
+        let diameter = td_particles::graph::diameter_and_clusters(&x, n, d, 1e-3, &mut Vec::new()).0;
+        prop_assert_eq!(sums.max_dist2.sqrt(), diameter);
+    }
+}
+
+/// A sphere run with A = I (the pairwise kernel, energy from the same pass) against the same run
+/// with A = I written so the kernel does not apply (−0.0 off the diagonal: the same matrix, not
+/// bit for bit the identity): under layers the same trajectory and energies to 1e-12; under the
+/// ODE to 1e-7 (rounding-level differences move the adaptive sub-steps, whose local error is
+/// 1e-9 each); the same cluster counts; SA and USA.
+#[test]
+fn runs_with_the_pairwise_kernel_match_the_row_kernel() {
+    let d = 3;
+    let x0 = sphere_points(150, d, 7);
+    let negative_zero: Vec<f64> = identity(d)
+        .iter()
+        .map(|&v| if v == 0.0 { -0.0 } else { v })
+        .collect();
+    for time in [Time::Layers { h: 0.2 }, Time::Ode { h: 0.5, tol: 1e-9 }] {
+        for normalisation in [Normalisation::SelfAttention, Normalisation::Unnormalised] {
+            let rule = Rule::Softmax { beta: 4.0 };
+            let runs: Vec<Run> = [identity(d), negative_zero.clone()]
+                .into_iter()
+                .map(|a| {
+                    sphere_run(
+                        d,
+                        x0.clone(),
+                        a,
+                        identity(d),
+                        rule.clone(),
+                        normalisation,
+                        time,
+                        4.0,
+                        30,
+                        1e-3,
+                    )
+                })
+                .collect();
+            let tol = if matches!(time, Time::Layers { .. }) {
+                1e-12
+            } else {
+                1e-7
+            };
+            let (p, q) = (runs[0].trajectory(), runs[1].trajectory());
+            let worst = p
+                .iter()
+                .zip(q)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                worst <= tol,
+                "{time:?} {normalisation:?}: positions differ by {worst:e}"
+            );
+            for (s, t) in runs[0].state_diags().iter().zip(runs[1].state_diags()) {
+                let (e, f) = (s.sphere.unwrap().energy, t.sphere.unwrap().energy);
+                assert!(
+                    (e - f).abs() <= tol,
+                    "{time:?} {normalisation:?}: energy {e} vs {f}"
+                );
+                assert!((s.diameter - t.diameter).abs() <= tol);
+                assert_eq!(s.clusters, t.clusters);
+            }
+        }
+    }
+}
