@@ -339,6 +339,83 @@ def attention_checks(r):
 
 
 # ------------------------------------------------------------------------------------------------
+# att-sphere-n2000-d3-200: crates/attention/src/bench.rs (SPHERE_SCENARIO_LINK),
+# crates/particles/src/sphere.rs. 2,000 tokens on S^2 (seed-1 ball start: per token 3 normals and
+# one uniform, the direction scaled by u^(1/3), then normalised), softmax self-attention with
+# Q = K = V = I and beta = 5, 200 post-norm layers x <- normalise(x + h o), h = 0.1,
+# o_i = sum_j softmax_j(beta <x_i, x_j>) x_j. Per state, as the page plots them: the energy
+# rho_beta = log(mean_ij e^{beta <x_i, x_j>}) / beta (from the layer's own e^{beta G}), the smallest
+# inner product, the diameter (on the sphere sqrt(2 - 2 min G)) and the single-linkage clusters at
+# chord <= 1e-3 (scipy).
+
+SPHERE_BETA, SPHERE_H = 5.0, 0.1
+
+
+def sphere_problem():
+    n, d = 2000, 3
+    src = Source(1)
+    rows = []
+    for _ in range(n):
+        direction = [src.normal() for _ in range(d)]
+        r = src.uniform() ** (1.0 / d)
+        norm = math.sqrt(sum(v * v for v in direction))
+        rows.append([v / norm * r for v in direction])
+    x0 = np.array(rows)
+    x0 /= np.linalg.norm(x0, axis=1, keepdims=True)
+    return dict(x0=x0, steps=200)
+
+
+def sphere_run(pb):
+    x, steps, beta = pb["x0"].copy(), pb["steps"], SPHERE_BETA
+    n = len(x)
+    traj = np.empty((steps + 1, n, x.shape[1]))
+    energy, min_inner, diam = np.empty(steps + 1), np.empty(steps + 1), np.empty(steps + 1)
+    clusters = np.zeros(steps + 1, np.int64)
+    split = dict(dynamics=0.0, energy=0.0, clusters=0.0)
+    for k in range(steps + 1):
+        traj[k] = x
+        t0 = time.perf_counter()
+        g = x @ x.T
+        e = np.exp(beta * g)
+        energy[k] = np.log(e.mean()) / beta
+        min_inner[k] = g.min()
+        diam[k] = math.sqrt(max(0.0, 2.0 - 2.0 * min_inner[k]))
+        t1 = time.perf_counter()
+        if SCIPY:
+            clusters[k] = _cluster_count(x, ATT_TOL)
+        t2 = time.perf_counter()
+        split["energy"] += t1 - t0
+        split["clusters"] += t2 - t1
+        if k == steps:
+            break
+        o = (e @ x) / e.sum(axis=1, keepdims=True)
+        x = x + SPHERE_H * o
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        split["dynamics"] += time.perf_counter() - t2
+    to_final = np.sqrt(((traj - traj[-1]) ** 2).sum(axis=2)).max(axis=1)
+    return dict(traj=traj, energy=energy, min_inner=min_inner, diam=diam, clusters=clusters,
+                to_final=to_final, split=split)
+
+
+def sphere_checks(r):
+    final = r["traj"][-1]
+    checks = {
+        "final_abs_sum": float(np.abs(final).sum()),
+        "final_x_sum": float(final.ravel()[::2].sum()),
+        "diameter_sum": float(r["diam"].sum()),
+        "final_diameter": float(r["diam"][-1]),
+        "energy_sum": float(r["energy"].sum()),
+        "final_energy": float(r["energy"][-1]),
+        "min_inner_sum": float(r["min_inner"].sum()),
+        "max_distance_to_final_sum": float(r["to_final"].sum()),
+    }
+    if SCIPY:
+        checks.update(clusters_sum=float(r["clusters"].sum()), final_clusters=float(r["clusters"][-1]))
+    checks["dynamics"] = checks["final_abs_sum"] + checks["diameter_sum"]
+    return checks
+
+
+# ------------------------------------------------------------------------------------------------
 # energy: crates/energy/src/bench.rs, crates/transformer/src/{forward,energy,generate}.rs.
 #
 # The GPT-2-style byte model (d = 128, 4 layers, 4 heads, context 128, MLP 512, tied unembedding,
@@ -600,6 +677,9 @@ def scenarios(args):
         out[name] = dict(prepare=lambda name=name: attention_problem(name), run=attention_run,
                          checks=attention_checks, tol=1e-9, checksum_key="dynamics")
 
+    out["att-sphere-n2000-d3-200"] = dict(prepare=sphere_problem, run=sphere_run, checks=sphere_checks,
+                                          tol=1e-9, checksum_key="dynamics")
+
     def prep_forward():
         tokens = text128()
         return (Energy.get(args.model), tokens, null_permutations(len(tokens) - 1, NULL_DRAWS, 1))
@@ -627,6 +707,8 @@ NOTES = {
     "v50257-500": "500 closed-form samples in (5, 50257) blocks; Zipf logits drawn outside the timing",
     "att-n256-localmax-200": "dynamics + per step asymmetry/edges/leaders + hull diameter/area and clusters (scipy)",
     "att-n2000-localmax-200": "dynamics + per step asymmetry/edges/leaders + hull diameter/area and clusters (scipy)",
+    "att-sphere-n2000-d3-200": "200 post-norm softmax layers on S^2 + per state energy (the layer's own exp), "
+                               "min inner product, diameter and clusters (scipy)",
     "energy-forward128-stats": "float32 forward pass (full causal-masked attention) + every statistic + "
                                "200-shuffle null (shuffles drawn outside the timing)",
     "energy-generate64": "float32, 4-byte prompt pass + 63 KV-cached steps, same sampling (uniforms drawn "
@@ -662,7 +744,9 @@ def run_all(args):
         ms, result, problem, split = time_scenario(sc, args.runs)
         checks = sc["checks"](result)
         notes = NOTES[name]
-        if name.startswith("att-") and not SCIPY:
+        if name.startswith("att-sphere") and not SCIPY:
+            notes = notes.replace(" and clusters (scipy)", "; clusters SKIPPED (no scipy)")
+        elif name.startswith("att-") and not SCIPY:
             notes = "dynamics + per step asymmetry/edges/leaders; hull and clusters SKIPPED (no scipy)"
         if split:
             notes += " (medians: " + ", ".join(f"{k} {v:.1f} ms" for k, v in split.items() if v) + ")"

@@ -216,6 +216,8 @@ const HEAVY = [
   { scenario: "heavy-v20000-five-starts-2-workers", file: "index.html", workers: 2, set: { gen: "gauss", V: 20000, seed: 2, flow: "entropic" } },
   { scenario: "heavy-v20000-five-starts-1-worker", file: "index.html", workers: 1, set: { gen: "gauss", V: 20000, seed: 2, flow: "entropic" } },
   { scenario: "heavy-att-n2000", file: "attention.html", set: { n: 2000 } },
+  // The att-sphere-n2000-d3-200 scenario as a page scene (crates/attention/src/bench.rs).
+  { scenario: "heavy-att-sphere-n2000-d3", file: "attention.html", set: { rule: "softmax", norm: "sphere", time: "layers", d: 3, n: 2000, init: "disk" } },
   { scenario: "heavy-energy-generate", file: "energy.html", set: { mode: "generate", n: 64, steer: "margin", T: 0 } },
 ];
 

@@ -863,6 +863,18 @@ fn figure_names_and_sizes() {
     );
 }
 
+/// The bench's sphere scenario is the page's link (so the bench table's link opens the same run).
+#[cfg(feature = "bench")]
+#[test]
+fn sphere_bench_scenario_is_its_link() {
+    use td_attention::bench::{scenario, SPHERE_SCENARIO_LINK};
+    use td_attention::explorer::Attention;
+    use td_core::explorer::Explorer;
+    let (state, msgs) = Attention::from_hash(SPHERE_SCENARIO_LINK);
+    assert!(msgs.is_empty(), "{msgs:?}");
+    assert_eq!(scenario("att-sphere-n2000-d3-200"), Some(state));
+}
+
 // ------------------------------------------------------------------------------------- timings
 // cargo test --release -p td-attention --test attention_scene -- --ignored --nocapture
 

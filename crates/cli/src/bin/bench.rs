@@ -146,7 +146,16 @@ fn attention_checks(name: &str) -> Option<Vec<(&'static str, f64)>> {
     let to_final: f64 = scene
         .max_distance_to_final(0)
         .map_or(0.0, |v| v.iter().sum());
-    Some(vec![
+    // On the sphere: the energy ρ_β and the smallest inner product of every state.
+    let sphere: Vec<_> = states.iter().filter_map(|s| s.sphere).collect();
+    let sphere_checks = (!sphere.is_empty()).then(|| {
+        [
+            ("energy_sum", sphere.iter().map(|s| s.energy).sum::<f64>()),
+            ("final_energy", sphere.last().map_or(0.0, |s| s.energy)),
+            ("min_inner_sum", sphere.iter().map(|s| s.min_inner).sum()),
+        ]
+    });
+    let mut out = vec![
         ("dynamics", abs_final + diameter),
         ("final_abs_sum", abs_final),
         ("final_x_sum", run.final_positions().iter().step_by(2).sum()),
@@ -162,7 +171,9 @@ fn attention_checks(name: &str) -> Option<Vec<(&'static str, f64)>> {
         ("edges_sum", edges as f64),
         ("leaders_sum", leaders as f64),
         ("max_distance_to_final_sum", to_final),
-    ])
+    ];
+    out.extend(sphere_checks.into_iter().flatten());
+    Some(out)
 }
 
 /// The 128 bytes of the energy scenarios (`td_energy::bench`: the default text, repeated).
