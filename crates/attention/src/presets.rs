@@ -131,6 +131,12 @@ pub static PRESETS: &[Preset] = &[
         description: "6 tokens in R^6 whose pairwise inner products are all 0.1, on the sphere with softmax (β = 3) and Q = K = V = I: they stay equiangular, and every inner product follows, to within 1e-9, the scalar equation ρ' = 2e^{βρ}(1−ρ)((n−1)ρ+1)/(e^β+(n−1)e^{βρ}) of arXiv 2312.10794 Thm 6.8, drawn dashed beside them.",
         hash: "#attention?v=1&rule=softmax&norm=sphere&h=0.05&beta=3&n=6&d=6&init=equiangular&rho0=0.1",
     },
+    Preset {
+        name: "sphere-mean-field",
+        title: "Sphere: mean field, n = 2,000",
+        description: "2,000 tokens drawn uniformly on the circle, under self-attention with β = 5 and Q = K = V = I (200 post-norm layers, h = 0.1). The heat map shows their angle density, the empirical measure whose n → ∞ limit the mean-field equation describes (arXiv 2512.01868). The uniform start breaks up into 330 clusters at t = 10 and 4 at t = 20.",
+        hash: "#attention?v=1&rule=softmax&norm=sphere&time=layers&n=2000&init=disk",
+    },
 ];
 
 pub fn preset(name: &str) -> Option<&'static Preset> {

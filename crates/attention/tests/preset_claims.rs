@@ -145,6 +145,7 @@ fn every_preset_description_holds_for_its_run() {
             "sphere-circle" | "sphere-3d" => sphere_clusters(p, run),
             "sphere-metastable" => sphere_plateau(p, run),
             "sphere-vs-rd" | "sphere-usa" => sphere_pairs(p, &scene),
+            "sphere-mean-field" => sphere_mean_field(p, run),
             "sphere-equiangular" => {
                 // Recomputed here from the positions, against the page's scalar solution.
                 let rho = scene.equiangular(0).expect("the equation governs this run");
@@ -285,6 +286,16 @@ fn sphere_clusters(p: &Preset, run: &Run) {
         );
         assert!(p.description.contains(&text), "{}: {text}", p.name);
     }
+}
+
+/// "2,000 tokens … on the circle … 200 post-norm layers … into M clusters at t = 10 and m at t = 20".
+fn sphere_mean_field(p: &Preset, run: &Run) {
+    let h = run.spec().sphere.as_ref().unwrap().time.h();
+    let c: Vec<usize> = run.state_diags().iter().map(|s| s.clusters).collect();
+    let (middle, last) = (c[(10.0 / h).round() as usize], c[c.len() - 1]);
+    let text = format!("{middle} clusters at t = 10 and {last} at t = 20");
+    assert!(p.description.contains(&text), "{}: {text}", p.name);
+    assert_eq!((run.n(), run.spec().d, c.len() - 1), (2000, 2, 200));
 }
 
 /// "k clusters from t = a to t = b before the next merge, and m are left at t = T": the count

@@ -164,3 +164,17 @@ fn the_equiangular_note_is_shown_exactly_under_its_hypotheses() {
         );
     }
 }
+
+/// 400 tokens drawn on the circle start as ~370 "clusters" of near neighbours at chord 1e-3, and
+/// that count holds for a while before anything has gathered: no plateau note may call it a
+/// metastable state (the count must first fall to half its start); the run still ends gathered.
+#[test]
+fn no_plateau_is_claimed_before_clusters_form() {
+    let scene = computed("#attention?v=1&rule=softmax&norm=sphere&time=layers&n=400&init=disk");
+    let run = &scene.panels[0].run;
+    let counts: Vec<usize> = run.state_diags().iter().map(|s| s.clusters).collect();
+    assert!(counts[0] > 300 && counts[8] > 300, "{:?}", &counts[..9]);
+    assert!(*counts.last().unwrap() < 10);
+    let notes = panel_notes(&scene, &scene.panels[0]).join(" ");
+    assert!(!notes.contains("measured plateau"), "{notes}");
+}
