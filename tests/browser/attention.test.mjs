@@ -227,23 +227,27 @@ test("pointer editing: a click adds a token (custom starts), a token click shows
   } finally {
     await app.close();
   }
-  const three = await suite.open("#attention?d=3&init=disk&n=60&steps=40", { viewport: DESKTOP });
-  try {
-    const { page } = three;
-    const before = await state(page);
-    const pic = (await canvasStats(page, P)).hash;
-    const box = await page.locator(P).boundingBox();
-    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 20, { steps: 4 });
-    await page.mouse.up();
-    await waitIdle(page);
-    const after = await state(page);
-    assert.notEqual(after.yaw, before.yaw, "dragging did not rotate the 3-D view");
-    await waitCanvasChange(page, P, pic);
-    await three.assertNoErrors();
-  } finally {
-    await three.close();
+  // Dragging turns a 3-D view, in R^3 and on the sphere S².
+  for (const link of ["#attention?d=3&init=disk&n=60&steps=40", "#attention?v=1&rule=softmax&norm=sphere&n=60&d=3&steps=40&init=disk"]) {
+    const three = await suite.open(link, { viewport: DESKTOP });
+    try {
+      const { page } = three;
+      const before = await state(page);
+      const pic = (await canvasStats(page, P)).hash;
+      const box = await page.locator(P).boundingBox();
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 20, { steps: 4 });
+      await page.mouse.up();
+      await waitIdle(page);
+      const after = await state(page);
+      assert.notEqual(after.yaw, before.yaw, `${link}: dragging did not rotate the 3-D view`);
+      assert.notEqual(after.pitch, before.pitch, `${link}: dragging down did not tilt the 3-D view`);
+      await waitCanvasChange(page, P, pic);
+      await three.assertNoErrors();
+    } finally {
+      await three.close();
+    }
   }
 });
 

@@ -110,7 +110,7 @@ pub static PRESETS: &[Preset] = &[
     Preset {
         name: "sphere-3d",
         title: "Sphere: d = 3",
-        description: "64 tokens on the sphere S² (self-attention, β = 1): one cluster from t = 13.2, as the d ≥ 3 clustering theorem (arXiv 2312.10794, Thm 6.1) predicts for almost every start. Turn the sphere with yaw and pitch.",
+        description: "64 tokens on the sphere S² (self-attention, β = 1): one cluster from t = 13.2, as the d ≥ 3 clustering theorem (arXiv 2312.10794, Thm 6.1) predicts for almost every start. Drag the figure, or use yaw and pitch, to turn the sphere.",
         hash: "#attention?v=1&rule=softmax&norm=sphere&beta=1&d=3&init=disk",
     },
     Preset {

@@ -349,9 +349,11 @@ impl Run {
         let (n, d) = (self.n, self.spec.d);
         let x = &self.traj[k * n * d..(k + 1) * n * d];
         // On the sphere with softmax and A = I the next step's field is computed now: the same
-        // pass over the pairs measures this state's energy and diameter.
+        // pass over the pairs measures this state's energy and diameter. Not for state 0, which
+        // `Run::new` records: a page's copy of a run that its worker computes never steps, and
+        // that pass would be its main thread's longest task (the first step computes the field).
         let prepared = match &self.spec.sphere {
-            Some(sph) if k < self.spec.steps => sphere::prepare(
+            Some(sph) if k > 0 && k < self.spec.steps => sphere::prepare(
                 x,
                 n,
                 d,

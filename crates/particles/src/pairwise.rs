@@ -95,6 +95,41 @@ fn dot2(cols: &[f64], n: usize, d: usize, i: usize, j: usize) -> L2 {
     s
 }
 
+/// The state's sums alone (energy, smallest inner product, diameter) from the same pass, for
+/// states no step of this kernel reaches (the last one, other matrices A, the first one).
+pub fn state_sums(x: &[f64], n: usize, d: usize, beta: f64) -> PairDiag {
+    let mut scratch = PairScratch::default();
+    let shift = to_columns(x, n, d, &mut scratch);
+    scratch.total.resize(n, 0.0);
+    scratch.acc.resize(n * d, 0.0);
+    pass(n, d, beta, shift, &mut scratch)
+}
+
+/// Writes the columns; returns the shift m = max_i ‖x_i‖².
+fn to_columns(x: &[f64], n: usize, d: usize, scratch: &mut PairScratch) -> f64 {
+    let cols = &mut scratch.cols;
+    cols.clear();
+    cols.resize(n * d, 0.0);
+    for (j, row) in x.chunks_exact(d).take(n).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            cols[c * n + j] = v;
+        }
+    }
+    (0..n)
+        .map(|i| dot(&scratch.cols, n, d, i, i))
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// [`pair_pass`] with d fixed at compile time where it is small: the per-coordinate lanes stay
+/// in registers.
+fn pass(n: usize, d: usize, beta: f64, shift: f64, scratch: &mut PairScratch) -> PairDiag {
+    match d {
+        2 => pair_pass::<2>(n, d, beta, shift, scratch),
+        3 => pair_pass::<3>(n, d, beta, shift, scratch),
+        _ => pair_pass::<0>(n, d, beta, shift, scratch),
+    }
+}
+
 /// Self-attention means (`out_i` = Σ_j w_ij x_j / Σ_j w_ij) or, `unnormalised`, the 1/n outputs
 /// (Σ_j e^{β⟨x_i,x_j⟩} x_j / n, the exponent capped at `max_exponent` as the row kernel caps it),
 /// of softmax attention with A = I; fills `graph` (N_i: every j whose weight does not underflow)
@@ -112,29 +147,14 @@ pub fn attend(
     flags: &mut [u8],
     out: &mut [f64],
 ) -> (StepStats, PairDiag) {
-    let cols = &mut scratch.cols;
-    cols.clear();
-    cols.resize(n * d, 0.0);
-    for (j, row) in x.chunks_exact(d).take(n).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            cols[c * n + j] = v;
-        }
-    }
-    let shift = (0..n)
-        .map(|i| dot(&scratch.cols, n, d, i, i))
-        .fold(f64::NEG_INFINITY, f64::max);
+    let shift = to_columns(x, n, d, scratch);
     row_extremes(n, d, scratch);
     scratch.total.clear();
     scratch.total.resize(n, 0.0);
     scratch.acc.clear();
     scratch.acc.resize(n * d, 0.0);
     graph.fill(n);
-    // d fixed at compile time where it is small: the per-coordinate lanes stay in registers
-    let diag = match d {
-        2 => pair_pass::<2>(n, d, beta, shift, scratch),
-        3 => pair_pass::<3>(n, d, beta, shift, scratch),
-        _ => pair_pass::<0>(n, d, beta, shift, scratch),
-    };
+    let diag = pass(n, d, beta, shift, scratch);
     // A weight underflows only where β(m − ⟨x_i, x_j⟩) > 745, and ⟨x_i, x_j⟩ >= −m: below
     // 2βm = 700 (β < 350 on the sphere) no pair needs looking at.
     let underflows = if 2.0 * beta * shift > 700.0 {

@@ -33,7 +33,6 @@
 use super::dynamics::{self, Kernel, Scratch, StepStats, Update};
 use super::graph::Bitset;
 use super::pairwise::{self, PairDiag, PairScratch};
-use td_lanes::{expm1_nonpos_with, ExpConsts, L2};
 
 /// Shortest sub-step of the ODE integrator, as a fraction of the output interval h, for softmax
 /// (smooth, but stiff for the unnormalised model at large β).
@@ -160,64 +159,13 @@ pub fn normalise_rows(x: &mut [f64], d: usize) -> usize {
     bad
 }
 
-/// Energy and smallest inner product of a state (O(n² d), each pair once, two pairs at a time
-/// with our expm1 from td-lanes: one per pair is the cost of this function).
+/// Energy and smallest inner product of a state (O(n² d), each pair once, two pairs at a time:
+/// [`pairwise::state_sums`], the pairwise kernel's pass).
 pub fn diagnostics(x: &[f64], n: usize, d: usize, beta: f64) -> SphereDiag {
-    let dot = |i: usize, j: usize| -> f64 {
-        let mut s = 0.0;
-        for c in 0..d {
-            s += x[i * d + c] * x[j * d + c];
-        }
-        s
-    };
-    // Every off-diagonal inner product is at most the largest squared norm (Cauchy–Schwarz), so
-    // with m that norm each exponent is <= 0 up to rounding: no overflow at any beta.
-    let m = (0..n).map(|i| dot(i, i)).fold(f64::NEG_INFINITY, f64::max);
-    // Σ (e^{β(s − m)} − 1) over all ordered pairs (diagonal included), then ln(1 + mean)/β.
-    let consts = ExpConsts::<L2>::hoisted();
-    let (lanes_beta, lanes_m) = (L2::splat(beta), L2::splat(m));
-    let mut excess_diag = 0.0;
-    let mut mean_inner_diag = 0.0;
-    let mut excess = consts.zero();
-    let mut mean_inner = consts.zero();
-    let mut min_inner = L2::splat(f64::INFINITY);
-    let mut tail = (0.0, 0.0, f64::INFINITY);
-    for i in 0..n {
-        let si = dot(i, i);
-        excess_diag += pairwise::exp_expm1_one(beta * (si - m)).1;
-        mean_inner_diag += si;
-        let mut j = i + 1;
-        while j + 2 <= n {
-            let mut s = L2::splat(0.0);
-            for c in 0..d {
-                let xi = L2::splat(x[i * d + c]);
-                s = s + xi * L2::new(x[j * d + c], x[(j + 1) * d + c]);
-            }
-            min_inner = min_inner.min(s);
-            mean_inner = mean_inner + s;
-            excess = excess + expm1_nonpos_with(lanes_beta * (s - lanes_m), &consts);
-            j += 2;
-        }
-        if j < n {
-            let s = dot(i, j);
-            tail.0 += pairwise::exp_expm1_one(beta * (s - m)).1;
-            tail.1 += s;
-            tail.2 = tail.2.min(s);
-        }
-    }
-    let lanes_sum = |v: L2| v.lanes()[0] + v.lanes()[1];
-    let [min0, min1] = min_inner.lanes();
-    let min_inner = if n > 1 { min0.min(min1).min(tail.2) } else { m };
-    let sums = PairDiag {
-        shift: m,
-        excess: excess_diag + 2.0 * (lanes_sum(excess) + tail.0),
-        inner_sum: mean_inner_diag + 2.0 * (lanes_sum(mean_inner) + tail.1),
-        min_inner,
-        max_dist2: f64::NAN, // not measured here
-    };
+    let sums = pairwise::state_sums(x, n, d, beta);
     SphereDiag {
         energy: energy_of(&sums, n, beta),
-        min_inner,
+        min_inner: sums.min_inner,
     }
 }
 

@@ -407,9 +407,9 @@ proptest! {
 
     /// The pairwise kernel (one exp per unordered pair, a common shift) against the row-by-row
     /// kernel it replaces for A = I: outputs within 1e-12 relative to the largest output, the same
-    /// leader flags, attention graph and edge count, and its energy sums give the energy and the
-    /// smallest inner product of `sphere::diagnostics` (1e-12) and the largest pairwise distance
-    /// of the pair pass (exactly).
+    /// leader flags, attention graph and edge count; its sums give the energy (1e-12) and the
+    /// smallest inner product (exactly) computed here pair by pair with the platform's expm1, as
+    /// does `sphere::diagnostics`, and the largest pairwise distance of the pair pass (exactly).
     #[test]
     fn the_pairwise_kernel_agrees_with_the_row_kernel(
         n in 1usize..70,
@@ -439,14 +439,31 @@ proptest! {
         prop_assert_eq!(f_row, f_pair);
         prop_assert_eq!(g_row.words(), g_pair.words());
         prop_assert_eq!(stats_row, stats_pair);
+        // The energy and smallest inner product written out here, with the platform's expm1.
+        let dot = |i: usize, j: usize| -> f64 { (0..d).map(|c| x[i * d + c] * x[j * d + c]).sum() };
+        let m = (0..n).map(|i| dot(i, i)).fold(f64::NEG_INFINITY, f64::max);
+        let (mut excess, mut inner, mut min_inner) = (0.0, 0.0, if n > 1 { f64::INFINITY } else { m });
+        for i in 0..n {
+            for j in 0..n {
+                excess += (beta * (dot(i, j) - m)).exp_m1();
+                inner += dot(i, j);
+                if i != j {
+                    min_inner = min_inner.min(dot(i, j));
+                }
+            }
+        }
+        let pairs = (n * n) as f64;
+        let expected = if beta > 0.0 { m + (excess / pairs).ln_1p() / beta } else { inner / pairs };
         let reference = td_particles::sphere::diagnostics(&x, n, d, beta);
         let energy = if beta > 0.0 {
-            sums.shift + (sums.excess / (n * n) as f64).ln_1p() / beta
+            sums.shift + (sums.excess / pairs).ln_1p() / beta
         } else {
-            sums.inner_sum / (n * n) as f64
+            sums.inner_sum / pairs
         };
-        prop_assert!((energy - reference.energy).abs() <= 1e-12, "{energy} vs {}", reference.energy);
-        prop_assert!((sums.min_inner - reference.min_inner).abs() <= 1e-12);
+        prop_assert!((energy - expected).abs() <= 1e-12, "{energy} vs {expected}");
+        prop_assert!((reference.energy - expected).abs() <= 1e-12, "{} vs {expected}", reference.energy);
+        prop_assert_eq!(sums.min_inner, min_inner);
+        prop_assert_eq!(reference.min_inner, min_inner);
         let diameter = td_particles::graph::diameter_and_clusters(&x, n, d, 1e-3, &mut Vec::new()).0;
         prop_assert_eq!(sums.max_dist2.sqrt(), diameter);
     }

@@ -760,8 +760,12 @@ fn energy_series(scene: &Scene) -> Vec<Series> {
         .collect()
 }
 
-/// Most tokens whose pairs the histogram reads (evenly spaced; 600 tokens are 179,700 pairs).
-const HISTOGRAM_TOKENS: usize = 600;
+/// Most tokens the angle density counts (evenly spaced; one angle per token and column).
+const DENSITY_TOKENS: usize = 600;
+
+/// Most tokens whose pairs the histogram reads (evenly spaced; 400 tokens are 79,800 pairs, read
+/// at every paint, twice: the shown step and step 0).
+const HISTOGRAM_TOKENS: usize = 400;
 /// Bins of the mean-field views.
 const BINS: usize = 40;
 
@@ -841,9 +845,7 @@ fn draw_angle_density<DB: DrawingBackend>(
     };
     {
         let columns = (run.computed_steps() + 1).min(120);
-        let tokens: Vec<usize> = (0..n)
-            .step_by(n.div_ceil(HISTOGRAM_TOKENS).max(1))
-            .collect();
+        let tokens: Vec<usize> = (0..n).step_by(n.div_ceil(DENSITY_TOKENS).max(1)).collect();
         let mut counts = vec![0usize; columns * BINS];
         for c in 0..columns {
             let k = c * run.computed_steps() / columns.max(2).saturating_sub(1).max(1);
@@ -918,7 +920,7 @@ fn draw_angle_density<DB: DrawingBackend>(
 }
 
 /// d >= 3: the histogram of pairwise inner products (40 bins over [−1, 1]) at the step shown
-/// (bars) and at step 0 (outline), over pairs of at most 600 evenly spaced tokens.
+/// (bars) and at step 0 (outline), over pairs of at most 400 evenly spaced tokens.
 fn draw_inner_histogram<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     run: &td_particles::Run,
@@ -939,7 +941,12 @@ fn draw_inner_histogram<DB: DrawingBackend>(
             let tokens: Vec<usize> = (0..n).step_by(every).collect();
             for (a, &i) in tokens.iter().enumerate() {
                 for &j in &tokens[a + 1..] {
-                    let s: f64 = (0..d).map(|c| x[i * d + c] * x[j * d + c]).sum();
+                    // a plain loop: this runs for every pair at every paint (the page is built
+                    // for size, where the iterator chain stays a call per coordinate)
+                    let mut s = 0.0;
+                    for c in 0..d {
+                        s += x[i * d + c] * x[j * d + c];
+                    }
                     let b = ((s + 1.0) / 2.0 * BINS as f64).floor();
                     bins[(b.max(0.0) as usize).min(BINS - 1)] += 1;
                 }
