@@ -100,9 +100,7 @@ fn dot2(cols: &[f64], n: usize, d: usize, i: usize, j: usize) -> L2 {
 pub fn state_sums(x: &[f64], n: usize, d: usize, beta: f64) -> PairDiag {
     let mut scratch = PairScratch::default();
     let shift = to_columns(x, n, d, &mut scratch);
-    scratch.total.resize(n, 0.0);
-    scratch.acc.resize(n * d, 0.0);
-    pass(n, d, beta, shift, &mut scratch)
+    pass::<false>(n, d, beta, shift, &mut scratch)
 }
 
 /// Writes the columns; returns the shift m = max_i ‖x_i‖².
@@ -121,12 +119,18 @@ fn to_columns(x: &[f64], n: usize, d: usize, scratch: &mut PairScratch) -> f64 {
 }
 
 /// [`pair_pass`] with d fixed at compile time where it is small: the per-coordinate lanes stay
-/// in registers.
-fn pass(n: usize, d: usize, beta: f64, shift: f64, scratch: &mut PairScratch) -> PairDiag {
+/// in registers. `FIELD`: also the attention sums (`total`, `acc`, sized n and n·d).
+fn pass<const FIELD: bool>(
+    n: usize,
+    d: usize,
+    beta: f64,
+    shift: f64,
+    scratch: &mut PairScratch,
+) -> PairDiag {
     match d {
-        2 => pair_pass::<2>(n, d, beta, shift, scratch),
-        3 => pair_pass::<3>(n, d, beta, shift, scratch),
-        _ => pair_pass::<0>(n, d, beta, shift, scratch),
+        2 => pair_pass::<2, FIELD>(n, d, beta, shift, scratch),
+        3 => pair_pass::<3, FIELD>(n, d, beta, shift, scratch),
+        _ => pair_pass::<0, FIELD>(n, d, beta, shift, scratch),
     }
 }
 
@@ -154,7 +158,7 @@ pub fn attend(
     scratch.acc.clear();
     scratch.acc.resize(n * d, 0.0);
     graph.fill(n);
-    let diag = pass(n, d, beta, shift, scratch);
+    let diag = pass::<true>(n, d, beta, shift, scratch);
     // A weight underflows only where β(m − ⟨x_i, x_j⟩) > 745, and ⟨x_i, x_j⟩ >= −m: below
     // 2βm = 700 (β < 350 on the sphere) no pair needs looking at.
     let underflows = if 2.0 * beta * shift > 700.0 {
@@ -195,12 +199,12 @@ pub fn attend(
     (stats, diag)
 }
 
-/// Every unordered pair once, two at a time: weights and their `expm1`, row and column sums of
-/// the weights and weighted positions, and the state's sums.
+/// Every unordered pair once, two at a time: weights and their `expm1`, the state's sums and,
+/// with `FIELD`, row and column sums of the weights and weighted positions.
 /// `D` > 0 is d, known at compile time; `D` = 0 reads it from `d`. Plain index loops: the page
 /// builds this crate for size, where iterator adaptors over several arrays can stay calls.
 #[allow(clippy::needless_range_loop)]
-fn pair_pass<const D: usize>(
+fn pair_pass<const D: usize, const FIELD: bool>(
     n: usize,
     d: usize,
     beta: f64,
@@ -244,13 +248,15 @@ fn pair_pass<const D: usize>(
             inner_sum = inner_sum + s;
             min_inner = min_inner.min(s);
             max_dist2 = max_dist2.max(r2);
-            for c in 0..d {
-                acc_i[c] = acc_i[c] + w * load(cols, c * n + j);
-                let k = c * n + j;
-                update(acc, k, |v| v + w * x_i[c]);
+            if FIELD {
+                for c in 0..d {
+                    acc_i[c] = acc_i[c] + w * load(cols, c * n + j);
+                    let k = c * n + j;
+                    update(acc, k, |v| v + w * x_i[c]);
+                }
+                total_i = total_i + w;
+                update(total, j, |v| v + w);
             }
-            total_i = total_i + w;
-            update(total, j, |v| v + w);
             j += 2;
         }
         if j < n {
@@ -261,19 +267,25 @@ fn pair_pass<const D: usize>(
             for c in 0..d {
                 let diff = cols[c * n + i] - cols[c * n + j];
                 r2 += diff * diff;
-                acc_i[c] = acc_i[c] + L2::new(w * cols[c * n + j], 0.0);
-                acc[c * n + j] += w * cols[c * n + i];
+                if FIELD {
+                    acc_i[c] = acc_i[c] + L2::new(w * cols[c * n + j], 0.0);
+                    acc[c * n + j] += w * cols[c * n + i];
+                }
             }
             excess = excess + L2::new(e, 0.0);
             inner_sum = inner_sum + L2::new(s, 0.0);
             min_inner = min_inner.min(L2::new(s, f64::INFINITY));
             max_dist2 = max_dist2.max(L2::new(r2, 0.0));
-            total_i = total_i + L2::new(w, 0.0);
-            total[j] += w;
+            if FIELD {
+                total_i = total_i + L2::new(w, 0.0);
+                total[j] += w;
+            }
         }
-        total[i] += lane_sum(total_i);
-        for c in 0..d {
-            acc[c * n + i] += lane_sum(acc_i[c]);
+        if FIELD {
+            total[i] += lane_sum(total_i);
+            for c in 0..d {
+                acc[c * n + i] += lane_sum(acc_i[c]);
+            }
         }
     }
     let [min0, min1] = min_inner.lanes();
