@@ -20,7 +20,21 @@ function load(module) {
   });
 }
 
-const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
+// Yields to the event loop so that a newer job or a cancel from the page runs first: a message to
+// ourselves, not setTimeout(0), which browsers clamp to 4 ms once nested (about 1 s over the 200
+// slices of a large attention run).
+const wakeChannel = new MessageChannel();
+let wake = null;
+wakeChannel.port1.onmessage = () => {
+  const resolve = wake;
+  wake = null;
+  if (resolve) resolve();
+};
+const yieldToMessages = () =>
+  new Promise((resolve) => {
+    wake = resolve;
+    wakeChannel.port2.postMessage(null);
+  });
 
 // A job is one part (`shard` of `shards`) of a scene: a scene that splits into independent parts
 // (the trajectories of a next-token scene) is shared by several such workers.

@@ -470,6 +470,16 @@ pub fn exp_expm1_nonpos_with<V: Lane>(x: V, c: &ExpConsts<V>) -> (V, V) {
     (e, k.gt_select(c.zero.sub(c.one), y_minus_one, e.sub(c.one)))
 }
 
+/// [`exp_expm1_nonpos_with`] for `x` in `[NARROW_EXP_MIN, 0]`: the same bits with one power of
+/// two and no underflow test, as [`exp_narrow`] is to [`exp_nonpos_with`] (the pairwise attention
+/// kernel, whose exponents all lie there for β·max‖x‖² up to about 340).
+#[inline(always)]
+pub fn exp_expm1_narrow_with<V: Lane>(x: V, c: &ExpConsts<V>) -> (V, V) {
+    let (y_minus_one, k) = exp_reduced_minus_one(x, c);
+    let e = c.one.add(y_minus_one).mul(k.pow2());
+    (e, k.gt_select(c.zero.sub(c.one), y_minus_one, e.sub(c.one)))
+}
+
 /// Below this [`exp_narrow`] may not be used (`k` would pass -1000).
 pub const NARROW_EXP_MIN: f64 = -690.0;
 
@@ -632,8 +642,17 @@ mod tests {
                     expm1_nonpos_with::<f64>(x, &ExpConsts::inline()).to_bits(),
                     a.to_bits()
                 );
-                let (e, _) = exp_expm1_nonpos_with(L2::splat(x), &ExpConsts::inline());
+                let (e, m) = exp_expm1_nonpos_with(L2::splat(x), &ExpConsts::inline());
                 assert_eq!(e.lanes()[0].to_bits(), exp1(x).to_bits());
+                if x >= NARROW_EXP_MIN {
+                    let (e2, m2) = exp_expm1_narrow_with(L2::splat(x), &ExpConsts::inline());
+                    assert_eq!(e2.lanes()[0].to_bits(), e.lanes()[0].to_bits(), "exp({x})");
+                    assert_eq!(
+                        m2.lanes()[0].to_bits(),
+                        m.lanes()[0].to_bits(),
+                        "expm1({x})"
+                    );
+                }
             }
         }
     }
