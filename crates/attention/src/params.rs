@@ -451,6 +451,14 @@ impl State {
     pub fn on_sphere(&self) -> bool {
         self.norm != NormChoice::None
     }
+
+    /// Every panel is on the sphere with A = I: then each token attains its own row's maximum
+    /// (⟨x_i, x_j⟩ <= 1 = ⟨x_i, x_i⟩ by Cauchy–Schwarz), so every token is a leader and marking
+    /// them says nothing.
+    pub fn leaders_trivial(&self) -> bool {
+        self.norm == NormChoice::Sphere
+            && td_particles::pairwise::is_identity(&self.matrix_entries(), self.d)
+    }
 }
 
 /// Something the reader should know about their link or input: which key, and what was done.

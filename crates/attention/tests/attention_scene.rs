@@ -1026,3 +1026,38 @@ fn frozen_softmax_clusters_are_described_by_the_run() {
         scene.notes
     );
 }
+
+/// On the sphere with A = I every token attains its row's maximum, so the figure marks no leader
+/// and its legend says why; in R^d (and with another A on the sphere) the stars and their legend
+/// are drawn. The claim is checked on the run: every token is a leader at every step.
+#[test]
+fn sphere_with_identity_marks_no_leaders_and_says_why() {
+    let note = "leaders not marked: on the sphere with A = I";
+    let sphere = "#attention?v=1&rule=softmax&norm=sphere&time=layers&n=40&d=3&steps=30&init=disk";
+    let scene = scene_of(sphere);
+    assert!(scene.state.leaders_trivial());
+    for panel in &scene.panels {
+        let run = &panel.run;
+        for k in 0..run.computed_steps() {
+            assert_eq!(run.leaders(k).len(), run.n(), "{sphere}: step {k}");
+        }
+    }
+    let svg = render_svg(&scene, Figure::Particles, (700, 460), 1.0);
+    assert!(
+        svg.contains(note),
+        "{sphere}: the legend explains the missing stars"
+    );
+    assert!(!svg.contains("★"), "{sphere}: no star legend");
+    for link in [
+        "#attention?v=1&rule=softmax&n=40&d=3&steps=30",
+        "#attention?v=1&rule=softmax&norm=sphere&matrix=spd&n=40&d=3&steps=30",
+    ] {
+        let scene = scene_of(link);
+        assert!(!scene.state.leaders_trivial(), "{link}");
+        let svg = render_svg(&scene, Figure::Particles, (700, 460), 1.0);
+        assert!(
+            svg.contains("★ fixed leader") && !svg.contains(note),
+            "{link}"
+        );
+    }
+}

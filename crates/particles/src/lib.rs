@@ -365,18 +365,21 @@ impl Run {
             ),
             _ => None,
         };
+        // Otherwise (the first and last states, other kernels) one pass measures the energy and
+        // the diameter, which the clusters then need not measure again.
+        let measured = prepared.or_else(|| {
+            let s = self.spec.sphere.as_ref()?;
+            Some(sphere::measure(x, n, d, s.energy_beta))
+        });
         let (diameter, clusters, area) = graph::diameter_clusters_area(
             x,
             n,
             d,
             self.spec.cluster_tol,
             &mut self.parent,
-            prepared.map(|p| p.1),
+            measured.map(|p| p.1),
         );
-        let sphere =
-            self.spec.sphere.as_ref().map(|s| {
-                prepared.map_or_else(|| sphere::diagnostics(x, n, d, s.energy_beta), |p| p.0)
-            });
+        let sphere = measured.map(|p| p.0);
         self.states.push(StateDiag {
             diameter,
             area,

@@ -125,7 +125,33 @@ fn dot(cols: &[f64], n: usize, d: usize, i: usize, j: usize) -> f64 {
 pub fn state_sums(x: &[f64], n: usize, d: usize, beta: f64) -> PairDiag {
     let mut scratch = PairScratch::default();
     let shift = to_columns(x, n, d, &mut scratch);
+    if matches!(d, 2 | 3) && narrow(beta, shift) {
+        // The step's blocked pass, its attention sums thrown away, is still faster than the
+        // column pass without them, and adds no code to the page.
+        reset_sums(n, d, &mut scratch);
+        return pass_field(n, d, beta, shift, &mut scratch);
+    }
     pass_sums(n, d, beta, shift, &mut scratch)
+}
+
+/// Zeroes the pass's per-token sums (and its maxima at −∞) for n tokens in d dimensions.
+fn reset_sums(n: usize, d: usize, scratch: &mut PairScratch) {
+    for (v, fill) in [
+        (&mut scratch.total, 0.0),
+        (&mut scratch.off_max, f64::NEG_INFINITY),
+        (&mut scratch.big, f64::NEG_INFINITY),
+    ] {
+        v.clear();
+        v.resize(n, fill);
+    }
+    scratch.acc.clear();
+    scratch.acc.resize(n * d, 0.0);
+}
+
+/// Every exponent β(⟨x_i, x_j⟩ − m) >= −2βm lies in [`NARROW_EXP_MIN`, 0] (2βm <= 680 leaves
+/// room for rounding; on the sphere β <= 340).
+fn narrow(beta: f64, shift: f64) -> bool {
+    2.0 * beta * shift <= -NARROW_EXP_MIN - 10.0
 }
 
 /// Writes the columns; returns the shift m = max_i ‖x_i‖².
@@ -148,13 +174,11 @@ fn pass_sums(n: usize, d: usize, beta: f64, shift: f64, scratch: &mut PairScratc
     pair_pass::<false, false>(n, d, beta, shift, scratch)
 }
 
-/// The step's pass: [`pair_pass`] with d fixed at compile time where it is small (the
-/// per-coordinate lanes stay in registers) and, when every exponent β(⟨x_i, x_j⟩ − m) >= −2βm
-/// lies in [`NARROW_EXP_MIN`, 0] (2βm <= 680 leaves room for rounding; on the sphere β <= 340),
-/// the exponential without its underflow branch (the same bits).
+/// The step's pass (the sums zeroed by [`reset_sums`]): d = 2 and 3 in blocks, and when every
+/// exponent is in the [`narrow`] range the exponential without its underflow branch (the same
+/// bits).
 fn pass_field(n: usize, d: usize, beta: f64, shift: f64, scratch: &mut PairScratch) -> PairDiag {
-    let narrow = 2.0 * beta * shift <= -NARROW_EXP_MIN - 10.0;
-    match (d, narrow) {
+    match (d, narrow(beta, shift)) {
         (2, true) => blocked_pass::<2>(n, beta, shift, scratch),
         (3, true) => blocked_pass::<3>(n, beta, shift, scratch),
         (_, true) => pair_pass::<true, true>(n, d, beta, shift, scratch),
@@ -180,16 +204,7 @@ pub fn attend(
     out: &mut [f64],
 ) -> (StepStats, PairDiag) {
     let shift = to_columns(x, n, d, scratch);
-    for (v, fill) in [
-        (&mut scratch.total, 0.0),
-        (&mut scratch.off_max, f64::NEG_INFINITY),
-        (&mut scratch.big, f64::NEG_INFINITY),
-    ] {
-        v.clear();
-        v.resize(n, fill);
-    }
-    scratch.acc.clear();
-    scratch.acc.resize(n * d, 0.0);
+    reset_sums(n, d, scratch);
     graph.fill(n);
     let diag = pass_field(n, d, beta, shift, scratch);
     tie_thresholds(n, d, scratch);

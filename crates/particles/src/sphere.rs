@@ -162,11 +162,17 @@ pub fn normalise_rows(x: &mut [f64], d: usize) -> usize {
 /// Energy and smallest inner product of a state (O(n² d), each pair once, two pairs at a time:
 /// [`pairwise::state_sums`], the pairwise kernel's pass).
 pub fn diagnostics(x: &[f64], n: usize, d: usize, beta: f64) -> SphereDiag {
+    measure(x, n, d, beta).0
+}
+
+/// [`diagnostics`] and the state's diameter, measured by the same pass.
+pub fn measure(x: &[f64], n: usize, d: usize, beta: f64) -> (SphereDiag, f64) {
     let sums = pairwise::state_sums(x, n, d, beta);
-    SphereDiag {
+    let diag = SphereDiag {
         energy: energy_of(&sums, n, beta),
         min_inner: sums.min_inner,
-    }
+    };
+    (diag, sums.max_dist2.sqrt())
 }
 
 /// ρ_β from a pass's sums: m + ln(1 + excess/n²)/β, or the mean inner product at β = 0.

@@ -115,7 +115,11 @@ fn legend_items(scene: &Scene) -> Vec<String> {
             _ => "dashed: initial outline · solid: outline of the projection at k".to_string(),
         });
     }
-    items.push("★ fixed leader (C_i = {i})  ☆ leader (i ∈ C_i)".to_string());
+    items.push(if st.leaders_trivial() {
+        "leaders not marked: on the sphere with A = I every token is its own argmax".to_string()
+    } else {
+        "★ fixed leader (C_i = {i})  ☆ leader (i ∈ C_i)".to_string()
+    });
     items.push("colour: quiescent set (working definition); ring: attends into it".to_string());
     if let Some(i) = st.focus {
         items.push(format!("arrows: attention of token {i} (opacity ∝ weight)"));

@@ -424,6 +424,11 @@ impl<'a, DB: DrawingBackend> ParticlePainter<'a, DB> {
 
     /// Leaders of the graph at step k (the last graph is step K-1): stars, filled when fixed.
     fn leaders(&self) -> DrawResult<DB> {
+        let spec = self.run.spec();
+        if spec.sphere.is_some() && td_particles::pairwise::is_identity(&spec.a, self.d) {
+            // Every token is a leader there (see `State::leaders_trivial`): no stars.
+            return Ok(());
+        }
         let graph_step = self.k.min(self.computed - 1);
         let leaders = self.run.leaders(graph_step);
         let fixed = self.run.fixed_leaders(graph_step);
