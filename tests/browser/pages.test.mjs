@@ -60,3 +60,42 @@ test("a link of another explorer is routed before its page's module loads", asyn
     }
   }
 });
+
+test("on a phone the presets fold into a chooser, so the first screen reaches the figure; on a desktop they are open", async () => {
+  for (const { file } of SITE.pages) {
+    for (const [width, height, folded] of [[360, 640, true], [320, 568, true], [1280, 800, false]]) {
+      const app = await suite.open(file, { viewport: { width, height }, isMobile: width < 600, hasTouch: width < 600 });
+      try {
+        const where = `${file} at ${width}×${height}`;
+        const info = await app.page.evaluate(() => {
+          const box = document.getElementById("presets-box");
+          const summary = box.querySelector("summary").getBoundingClientRect();
+          const figure = document.querySelector(".canvas-wrap canvas").getBoundingClientRect();
+          const chips = document.querySelectorAll("#presets a[data-preset]").length;
+          const sideways = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+          return { open: box.open, text: box.querySelector("summary").textContent, summaryHeight: summary.height, figureTop: figure.top, chips, sideways };
+        });
+        assert.equal(info.open, !folded, `${where}: presets open = ${info.open}`);
+        assert.equal(info.text, `Presets (${info.chips})`, where);
+        assert.ok(info.chips > 0, where);
+        assert.ok(info.sideways <= 0, `${where}: the page scrolls sideways by ${info.sideways} px`);
+        if (folded) {
+          assert.ok(info.summaryHeight >= 44, `${where}: the chooser is ${info.summaryHeight} px tall`);
+          // The energy lab opens on its text, shaded token by token; its canvases follow.
+          if (file !== "energy.html") {
+            assert.ok(info.figureTop < height, `${where}: the figure starts at ${info.figureTop}, below the first screen`);
+          }
+          // Opening the chooser shows the chips; a chip is a working link.
+          await app.page.click("#presets-summary");
+          const first = app.page.locator("#presets a[data-preset]").first();
+          assert.ok(await first.isVisible(), `${where}: chips hidden after opening the chooser`);
+          const box = await first.boundingBox();
+          assert.ok(box.height >= 24, `${where}: a chip is ${box.height} px tall`);
+        }
+        await app.assertNoErrors();
+      } finally {
+        await app.close();
+      }
+    }
+  }
+});

@@ -59,9 +59,27 @@ pub fn replace_hash(hash: &str) {
     }
 }
 
-/// One link per preset (each is a plain link; `data-preset` names it for tests and scripts).
+/// Below this viewport width (CSS px) the presets start folded into their chooser, so that a
+/// phone's first screen shows the figure rather than a wall of chips.
+const PRESETS_FOLDED_BELOW: f64 = 600.0;
+
+/// One link per preset (each is a plain link; `data-preset` names it for tests and scripts), in
+/// a disclosure whose summary counts them; folded on narrow screens.
 pub fn build_presets(presets: &[Preset]) {
     let Some(root) = by_id("presets") else { return };
+    if let Some(summary) = by_id("presets-summary") {
+        summary.set_text_content(Some(&format!("Presets ({})", presets.len())));
+    }
+    let width = dom::window()
+        .inner_width()
+        .ok()
+        .and_then(|w| w.as_f64())
+        .unwrap_or(f64::INFINITY);
+    if let Some(box_) = by_id("presets-box") {
+        if width < PRESETS_FOLDED_BELOW || presets.is_empty() {
+            let _ = box_.remove_attribute("open");
+        }
+    }
     dom::clear(&root);
     for preset in presets {
         let link = make("a", "preset", Some(preset.title));
