@@ -130,3 +130,66 @@ test("editing the address bar hash applies it; compare mode shows two drawn simp
     await app.close();
   }
 });
+
+// Counts text changes inside live regions (aria-live polite/assertive, role status/alert, and
+// <output>, whose implicit role is status, unless aria-live="off").
+function watchLiveRegions() {
+  window.__live = 0;
+  const live = (el) => {
+    for (let e = el; e && e !== document.body; e = e.parentElement) {
+      const a = e.getAttribute && e.getAttribute("aria-live");
+      if (a === "off") return false;
+      if (a === "polite" || a === "assertive") return true;
+      const role = e.getAttribute && e.getAttribute("role");
+      if (role === "status" || role === "alert" || e.tagName === "OUTPUT") return true;
+    }
+    return false;
+  };
+  new MutationObserver((list) => {
+    for (const m of list) {
+      const el = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+      if (el && live(el)) window.__live += 1;
+    }
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+}
+
+test("screen readers: twenty slider steps are one announcement, playback is silent, the position snaps to its step", T_OPTS, async () => {
+  for (const [file, slider] of [["#next-token?flow=entropic&at=0", "#ctl-T"], ["attention.html#attention?v=1&n=24&at=0", "#ctl-delta"], ["energy.html#energy?v=1&mode=generate&n=8", "#ctl-T"]]) {
+    const app = await suite.open(file, { viewport: DESKTOP, initScripts: [watchLiveRegions] });
+    try {
+      const { page } = app;
+      await page.waitForTimeout(1000); // the first summary settles
+      await page.evaluate(() => { window.__live = 0; });
+      await page.focus(slider);
+      for (let i = 0; i < 20; i++) await page.keyboard.press("ArrowRight");
+      await waitIdle(page);
+      await page.waitForTimeout(1200);
+      const afterKeys = await page.evaluate(() => window.__live);
+      assert.ok(afterKeys >= 1 && afterKeys <= 2, `${file}: ${afterKeys} live-region updates for 20 key presses`);
+      const announced = await page.evaluate(() => document.getElementById("announce").textContent);
+      const summary = await page.evaluate(() => document.getElementById("summary").textContent);
+      assert.equal(announced, summary, `${file}: the announcement is the settled summary`);
+      // Playback: no live-region update while it runs.
+      await page.evaluate(() => { window.__live = 0; });
+      await page.click("#play");
+      await page.waitForTimeout(600);
+      const whilePlaying = await page.evaluate(() => window.__live);
+      await page.click("#play");
+      assert.equal(whilePlaying, 0, `${file}: ${whilePlaying} live-region updates during 0.6 s of playback`);
+      // Paused: the boxes, the slider and the link agree on a position with at most 3 decimals.
+      await page.waitForTimeout(400);
+      const pos = await page.evaluate(() => ({
+        slider: document.getElementById("ctl-at").value,
+        box: document.getElementById("ctl-at-num")?.value,
+        out: document.getElementById("ctl-at-out")?.textContent,
+        link: /[?&]at=([^&]*)/.exec(location.hash)?.[1],
+      }));
+      assert.ok(/^(0|1|0\.\d{1,3})$/.test(pos.box ?? pos.out), `${file}: the position reads ${JSON.stringify(pos)}`);
+      assert.equal(Number(pos.slider), Number(pos.box ?? pos.out), `${file}: ${JSON.stringify(pos)}`);
+      if (pos.link !== undefined) assert.equal(Number(pos.link), Number(pos.slider), `${file}: ${JSON.stringify(pos)}`);
+      await app.assertNoErrors();
+    } finally {
+      await app.close();
+    }
+  }
+});

@@ -42,6 +42,38 @@ pub fn set_busy(busy: bool, progress: f64) {
     }
 }
 
+/// How long (ms) the page must stay unchanged before its summary is announced.
+const ANNOUNCE_SETTLE_MS: i32 = 700;
+
+thread_local! {
+    /// Counts summaries handed to [`announce_settled`]; only the latest is announced.
+    static ANNOUNCED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Puts `summary` in the page's one polite live region (`#announce`) once nothing has changed for
+/// [`ANNOUNCE_SETTLE_MS`]: twenty arrow presses on a slider are one announcement, not twenty (the
+/// text summary itself, `#summary`, is not a live region, nor are the controls' outputs).
+pub fn announce_settled(summary: &str) {
+    let ticket = ANNOUNCED.with(|a| {
+        a.set(a.get() + 1);
+        a.get()
+    });
+    let summary = summary.to_string();
+    dom::set_timeout(
+        move || {
+            if ANNOUNCED.with(|a| a.get()) != ticket {
+                return;
+            }
+            if let Some(el) = by_id("announce") {
+                if el.text_content().as_deref() != Some(summary.as_str()) {
+                    el.set_text_content(Some(&summary));
+                }
+            }
+        },
+        ANNOUNCE_SETTLE_MS,
+    );
+}
+
 /// `body[data-ready="1"]`: the first scene is computed and painted.
 pub fn mark_ready() {
     if let Some(body) = dom::document().body() {

@@ -67,6 +67,9 @@ fn control_row<S, G>(
         } => {
             let output = make("output", "value", None);
             set_attr(&output, "id", &format!("{id}-out"));
+            // An <output> is a live region by default: every slider step (and every frame of
+            // playback) would be read out. The slider announces its own value.
+            set_attr(&output, "aria-live", "off");
             set_attr(&output, "for", &id);
             let _ = label.append_child(&output);
             let range = (*min, *max, *step);
