@@ -216,6 +216,30 @@ test("pointer editing: a click adds a token (custom starts), a token click shows
     assert.equal(st.init, "custom");
     assert.equal((await readout(page)).panels[0].n, n0 + 1, "the click did not add a token");
     await waitHash(page, (p) => p.init === "custom" && p.x0 !== undefined);
+    // Press on empty space and drag at once: the press adds one token and the drag moves it,
+    // in the axes the press began in (equal aspect: 60 px across, 30 px up is 2:1 in data).
+    {
+      const lastToken = (st) => st.x0.split(";").at(-1).split(",").map(Number);
+      const count = (st) => st.x0.split(";").length;
+      const [px, py] = [box.x + box.width * 0.3, box.y + box.height * 0.35];
+      await page.mouse.move(px, py);
+      await page.mouse.down();
+      await waitIdle(page);
+      const added = await state(page);
+      await page.mouse.move(px + 60, py - 30, { steps: 6 });
+      await waitIdle(page);
+      const moved = await state(page);
+      await page.mouse.up();
+      await waitIdle(page);
+      const released = await state(page);
+      assert.equal(count(moved), count(added), "dragging the new token added another");
+      assert.equal(count(released), count(added));
+      const [x0, y0] = lastToken(added);
+      const [x1, y1] = lastToken(moved);
+      assert.ok(x1 > x0 && y1 > y0, `the new token did not follow the pointer: (${x0}, ${y0}) -> (${x1}, ${y1})`);
+      const ratio = (x1 - x0) / (y1 - y0);
+      assert.ok(Math.abs(ratio - 2) < 0.2, `the drag was re-scaled on the way: dx/dy = ${ratio}`);
+    }
     // keyboard: focus the figure and pick a token with the arrow keys
     await page.focus(P);
     const before = (await canvasStats(page, P)).hash;

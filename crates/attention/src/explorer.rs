@@ -233,7 +233,9 @@ impl Explorer for Attention {
         view: &View,
     ) -> DrawResult<DB> {
         match figure_of(figure) {
-            Figure::Particles => draw::draw_particles(area, scene, panel, view.at, view.scale),
+            Figure::Particles => {
+                draw::draw_particles(area, scene, panel, view.at, view.scale, view.hold)
+            }
             Figure::Plots => draw::draw_plots(area, scene, view.at, view.scale),
         }
     }

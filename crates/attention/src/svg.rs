@@ -52,7 +52,7 @@ pub fn render_svg(scene: &Scene, figure: Figure, size: (u32, u32), at: f64) -> S
                 areas
                     .iter()
                     .enumerate()
-                    .try_for_each(|(i, area)| draw::draw_particles(area, scene, i, at, 1.0))
+                    .try_for_each(|(i, area)| draw::draw_particles(area, scene, i, at, 1.0, None))
             }
             Figure::Plots => draw::draw_plots(&root, scene, at, 1.0),
         };

@@ -50,6 +50,10 @@ pub struct View {
     pub at: f64,
     pub scale: f64,
     pub focus: Option<usize>,
+    /// While the reader drags in a figure: the data window it showed when the press began
+    /// (x from, x to, y from, y to), kept instead of re-fitting to the data, so that the point
+    /// under the pointer stays under it. The figure re-fits on release.
+    pub hold: Option<[f64; 4]>,
 }
 
 /// Text content of a text panel, as structured blocks (the page renders them as HTML elements,
@@ -333,6 +337,7 @@ pub trait Explorer: 'static {
                 at,
                 scale: 1.0,
                 focus: None,
+                hold: None,
             };
             // Drawing into a String cannot fail for I/O reasons; a failure would be a bug worth seeing.
             if let Err(error) =

@@ -36,6 +36,10 @@ pub trait WebExplorer: Explorer + Sized {
 
     /// The models the first scene uses (the energy lab starts its weights download here).
     fn initial_models(st: &Self::State) -> Self::Models;
+    /// The data window a drag in progress keeps its figure to ([`View::hold`]).
+    fn view_hold(_local: &Self::Local) -> Option<[f64; 4]> {
+        None
+    }
     /// A narrower span for a log slider (typing still reaches the whole range).
     fn slider_range(_key: &str) -> Option<(f64, f64)> {
         None
@@ -431,6 +435,7 @@ impl<E: WebExplorer> Runner<E> {
             at: E::at(&self.state),
             scale: dom::device_pixel_ratio(),
             focus: self.focus,
+            hold: E::view_hold(&self.local),
         }
     }
 
@@ -500,7 +505,9 @@ impl<E: WebExplorer> Runner<E> {
                 blocks::render(&el, &content);
             }
         }
-        set_text("summary", &E::summary(&self.scene));
+        let summary = E::summary(&self.scene);
+        set_text("summary", &summary);
+        chrome::announce_settled(&summary);
         for info in E::figures() {
             for (panel, id) in info.canvas_ids.iter().enumerate() {
                 if let Some(canvas) = by_id(id) {
@@ -528,10 +535,13 @@ impl<E: WebExplorer> Runner<E> {
         if let Some(input) = by_id_as::<HtmlInputElement>("ctl-at") {
             input.set_value(&format!("{at}"));
         }
+        // What the boxes show: the position to the slider's step (playback passes through
+        // every float in between, which read as 0.1339800000000745).
+        let shown = format_number(position_step(at));
         if let Some(input) = by_id_as::<HtmlInputElement>("ctl-at-num") {
-            input.set_value(&format_number(at));
+            input.set_value(&shown);
         }
-        set_text("ctl-at-out", &format_number(at));
+        set_text("ctl-at-out", &shown);
         let start = dom::now_ms();
         self.paint_figures();
         E::on_position(self);
@@ -544,7 +554,12 @@ impl<E: WebExplorer> Runner<E> {
     }
 
     pub fn toggle_play(&mut self) {
-        let at = self.chrome.playback.toggle(E::at(&self.state));
+        let mut at = self.chrome.playback.toggle(E::at(&self.state));
+        if !self.chrome.playback.playing {
+            // Paused: the position snaps to the slider's step, so the link and the boxes read it.
+            at = position_step(at);
+            self.set_at(at);
+        }
         if self.chrome.playback.playing {
             page::start_playback();
         }
@@ -642,6 +657,7 @@ impl<E: WebExplorer> Page for Runner<E> {
             at: E::at(&self.state),
             scale: ratio,
             focus: None,
+            hold: None,
         };
         E::draw_figure(&self.scene, figure, root, &view).map_err(|e| format!("{e:?}"))
     }
@@ -667,6 +683,11 @@ impl<E: WebExplorer> Page for Runner<E> {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
+}
+
+/// The playback position to the Position slider's step (0.001 on every page).
+fn position_step(at: f64) -> f64 {
+    (at * 1000.0).round() / 1000.0
 }
 
 /// A message from the worker (for the runner of explorer `E`).
@@ -717,6 +738,7 @@ fn render_svg<E: Explorer>(scene: &E::Scene, figure: &str, size: (u32, u32), at:
             at,
             scale: 1.0,
             focus: None,
+            hold: None,
         };
         if let Err(error) = E::draw_figure(scene, figure, &root, &view).and_then(|_| root.present())
         {

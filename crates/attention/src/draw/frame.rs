@@ -37,6 +37,20 @@ impl ParticleFrame {
         height_px: f64,
         scale: f64,
     ) -> ParticleFrame {
+        Self::fit_holding(scene, panel, width_px, height_px, scale, None)
+    }
+
+    /// [`ParticleFrame::fit`], except that a d = 2 plane in R^d shows the data window `hold`
+    /// (x from, x to, y from, y to: the ranges of the frame the drag began in) when it is given
+    /// and finite, so that moving or adding a token does not re-fit the axes under the pointer.
+    pub fn fit_holding(
+        scene: &Scene,
+        panel: usize,
+        width_px: f64,
+        height_px: f64,
+        scale: f64,
+        hold: Option<[f64; 4]>,
+    ) -> ParticleFrame {
         let st = &scene.state;
         let d = st.d.max(1);
         let scale = if scale.is_finite() && scale > 0.0 {
@@ -84,6 +98,15 @@ impl ParticleFrame {
             pca: scene.pca().cloned(),
         };
         let x0 = scene.initial_points();
+        let hold = hold.filter(|h| h.iter().all(|v| v.is_finite()) && h[0] < h[1] && h[2] < h[3]);
+        match (d, hold) {
+            (2, Some([x_lo, x_hi, y_lo, y_hi])) if !st.on_sphere() => {
+                frame.x_range = (x_lo, x_hi);
+                frame.y_range = (y_lo, y_hi);
+                return frame;
+            }
+            _ => {}
+        }
         match d {
             1 => frame.fit_space_time(x0, st.steps),
             // On the sphere the whole circle / sphere is in view (tokens stay on it).

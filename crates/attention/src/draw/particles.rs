@@ -47,12 +47,14 @@ fn outline<DB: DrawingBackend>(
 }
 
 /// One particle panel at the scrub position `at`.
+/// `hold`: the data window to keep (d = 2, during a drag; see `View::hold`).
 pub fn draw_particles<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     scene: &Scene,
     panel: usize,
     at: f64,
     scale: f64,
+    hold: Option<[f64; 4]>,
 ) -> DrawResult<DB> {
     area.fill(&BACKGROUND)?;
     let scale = if scale.is_finite() && scale > 0.0 {
@@ -73,7 +75,7 @@ pub fn draw_particles<DB: DrawingBackend>(
         ))?;
         return Ok(());
     };
-    let painter = ParticlePainter::new(area, scene, panel, at, (w, h), scale);
+    let painter = ParticlePainter::new(area, scene, panel, at, (w, h), scale, hold);
     painter.header(&data.title)?;
     let frame = &painter.frame;
     if painter.d <= 2 {
@@ -149,8 +151,9 @@ impl<'a, DB: DrawingBackend> ParticlePainter<'a, DB> {
         at: f64,
         size: (f64, f64),
         scale: f64,
+        hold: Option<[f64; 4]>,
     ) -> ParticlePainter<'a, DB> {
-        let frame = ParticleFrame::fit(scene, panel, size.0, size.1, scale);
+        let frame = ParticleFrame::fit_holding(scene, panel, size.0, size.1, scale, hold);
         let run = &scene.panels[panel].run;
         let n = run.n();
         let computed = run.computed_steps();

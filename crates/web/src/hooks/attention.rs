@@ -20,8 +20,13 @@ const PICK_RADIUS: f64 = 10.0;
 pub enum Drag {
     #[default]
     None,
-    /// Moving the start of a token (d <= 2, shown at k = 0).
-    Token { panel: usize, token: usize },
+    /// Moving the start of a token (d <= 2, shown at k = 0), in the data window the press began
+    /// in (`View::hold`: the axes do not re-fit under the pointer until release).
+    Token {
+        panel: usize,
+        token: usize,
+        hold: [f64; 4],
+    },
     /// Rotating the 3-D view from (yaw, pitch) at pointer (x, y).
     Rotate {
         x: f64,
@@ -37,6 +42,12 @@ impl WebExplorer for Attention {
     type Local = Drag;
 
     fn initial_models(_: &Self::State) {}
+    fn view_hold(local: &Drag) -> Option<[f64; 4]> {
+        match local {
+            Drag::Token { hold, .. } => Some(*hold),
+            _ => None,
+        }
+    }
     fn worker_models(_: &Self::State, _: &wasm_bindgen::JsValue) -> Option<()> {
         Some(())
     }
@@ -107,14 +118,26 @@ fn set_start_points(r: &mut R, points: &[f64]) {
     r.edit_pairs(&[("x0".to_string(), text)]);
 }
 
+/// The panel's frame as painted now (held during a token drag).
 fn frame(r: &R, canvas: &HtmlCanvasElement, panel: usize) -> ParticleFrame {
-    ParticleFrame::fit(
+    ParticleFrame::fit_holding(
         &r.scene,
         panel,
         canvas.width() as f64,
         canvas.height() as f64,
         dom::device_pixel_ratio(),
+        Attention::view_hold(&r.local),
     )
+}
+
+/// A frame's data window, as `View::hold` takes it.
+fn window_of(frame: &ParticleFrame) -> [f64; 4] {
+    [
+        frame.x_range.0,
+        frame.x_range.1,
+        frame.y_range.0,
+        frame.y_range.1,
+    ]
 }
 
 fn pointer_down(r: &mut R, canvas: &HtmlCanvasElement, panel: usize, x_css: f64, y_css: f64) {
@@ -138,7 +161,8 @@ fn pointer_down(r: &mut R, canvas: &HtmlCanvasElement, panel: usize, x_css: f64,
             token.to_string()
         };
         if k == 0 {
-            r.local = Drag::Token { panel, token };
+            let hold = window_of(&frame);
+            r.local = Drag::Token { panel, token, hold };
         }
         r.edit_pairs(&[("focus".to_string(), focus)]);
         return;
@@ -158,6 +182,12 @@ fn pointer_down(r: &mut R, canvas: &HtmlCanvasElement, panel: usize, x_css: f64,
         return;
     }
     points.extend(point.iter().take(r.state.d));
+    // The press goes on as a drag of the token it added, in this frame.
+    if k == 0 {
+        let token = points.len() / r.state.d.max(1) - 1;
+        let hold = window_of(&frame);
+        r.local = Drag::Token { panel, token, hold };
+    }
     set_start_points(r, &points);
 }
 
@@ -171,9 +201,13 @@ fn pointer_move(r: &mut R, canvas: &HtmlCanvasElement, x_css: f64, y_css: f64) {
                 ("pitch".to_string(), format_number(new_pitch.round())),
             ]);
         }
-        Drag::Token { panel, token } => {
+        Drag::Token { panel, token, .. } => {
             let scale = dom::device_pixel_ratio();
-            let Some(point) = frame(r, canvas, panel).from_px(x_css * scale, y_css * scale) else {
+            let f = frame(r, canvas, panel);
+            // A pointer dragged past the plot's edge keeps the token at the edge, in view.
+            let x = (x_css * scale).clamp(f.left, f.left + f.width);
+            let y = (y_css * scale).clamp(f.top, f.top + f.height);
+            let Some(point) = f.from_px(x, y) else {
                 return;
             };
             let d = r.state.d.max(1);
@@ -206,7 +240,14 @@ fn wire_pointer() {
         });
         for name in ["pointerup", "pointercancel"] {
             dom::listen::<PointerEvent>(&canvas, name, |_| {
-                with_runner::<Attention, _>(|r| r.local = Drag::None);
+                with_runner::<Attention, _>(|r| {
+                    let held = matches!(r.local, Drag::Token { .. });
+                    r.local = Drag::None;
+                    if held {
+                        // Released: the axes fit the tokens again.
+                        r.paint_figures();
+                    }
+                });
             });
         }
     }
