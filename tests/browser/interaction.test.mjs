@@ -193,3 +193,38 @@ test("screen readers: twenty slider steps are one announcement, playback is sile
     }
   }
 });
+
+test("a logit drag far above the chart stays within the axis it began with, and reverses", T_OPTS, async () => {
+  const app = await suite.open("#next-token?flow=entropic", { viewport: DESKTOP });
+  try {
+    const { page } = app;
+    const logits = async () => String((await state(page)).s).split(",").map(Number);
+    const s0 = await logits();
+    await page.locator("#logits-canvas").scrollIntoViewIfNeeded();
+    const box = await page.locator("#logits-canvas").boundingBox();
+    const x = box.x + 40 + (box.width - 48) * (2.5 / 3);
+    const y = box.y + box.height * 0.6;
+    await page.mouse.move(x, y);
+    await page.mouse.down();
+    await waitIdle(page);
+    const pressed = await logits();
+    // 600 px above the press, far outside the chart.
+    await page.mouse.move(x, y - 600, { steps: 12 });
+    await waitIdle(page);
+    const high = await logits();
+    const span = Math.max(Math.max(...s0, 0) - Math.min(...s0, 0), 1);
+    const top = Math.max(...s0, 0) + 0.25 * span;
+    assert.ok(high[2] > pressed[2], `dragging up did not raise the logit: ${pressed} -> ${high}`);
+    assert.ok(high[2] <= top + 1e-9, `the drag ran away: s_2 = ${high[2]}, the axis ended at ${top}`);
+    // Back to where the press began: the same value as at the press.
+    await page.mouse.move(x, y, { steps: 12 });
+    await waitIdle(page);
+    const back = await logits();
+    await page.mouse.up();
+    await waitIdle(page);
+    assert.ok(Math.abs(back[2] - pressed[2]) <= 0.011, `moving back did not undo the drag: ${pressed[2]} -> ${high[2]} -> ${back[2]}`);
+    await app.assertNoErrors();
+  } finally {
+    await app.close();
+  }
+});

@@ -1193,6 +1193,19 @@ pub const MAX_BARS: usize = 24;
 
 impl LogitsFrame {
     pub fn fit(scene: &Scene, width: f64, height: f64, scale: f64) -> LogitsFrame {
+        Self::fit_holding(scene, width, height, scale, None)
+    }
+
+    /// [`LogitsFrame::fit`], keeping the value range `hold` (from, to) when it is given and
+    /// finite: while a bar is dragged the axis stays as it was when the press began, so the
+    /// pointer maps to the same value on the way up and back (re-fitted on release).
+    pub fn fit_holding(
+        scene: &Scene,
+        width: f64,
+        height: f64,
+        scale: f64,
+        hold: Option<(f64, f64)>,
+    ) -> LogitsFrame {
         let v = scene.v;
         let tokens: Vec<usize> = if v <= MAX_BARS {
             (0..v).collect()
@@ -1203,7 +1216,10 @@ impl LogitsFrame {
         let hi = tokens.iter().map(|&i| scene.s[i]).fold(0.0f64, f64::max);
         // Leave headroom so a bar can be dragged beyond the current extremes.
         let span = (hi - lo).max(1.0);
-        let range = (lo - 0.25 * span, hi + 0.25 * span);
+        let range = match hold {
+            Some((from, to)) if from.is_finite() && to.is_finite() && from < to => (from, to),
+            _ => (lo - 0.25 * span, hi + 0.25 * span),
+        };
         let left = 40.0 * scale;
         let bar_width = ((width - left - 8.0 * scale) / tokens.len().max(1) as f64).max(4.0);
         let top = 22.0 * scale;
@@ -1226,8 +1242,9 @@ impl LogitsFrame {
         self.bottom - f * (self.bottom - self.top)
     }
 
+    /// The value at pixel height y, clamped to the axis (a pointer above the chart means its top).
     pub fn value_of(&self, y: f64) -> f64 {
-        let f = (self.bottom - y) / (self.bottom - self.top);
+        let f = ((self.bottom - y) / (self.bottom - self.top)).clamp(0.0, 1.0);
         self.range.0 + f * (self.range.1 - self.range.0)
     }
 
@@ -1242,15 +1259,17 @@ impl LogitsFrame {
 }
 
 /// The logits editor: one bar per token (s_i), π_T as a thin marker, face members highlighted.
+/// `hold`: the value range kept during a drag (see [`LogitsFrame::fit_holding`]).
 pub fn draw_logits<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     scene: &Scene,
     selected: Option<usize>,
     scale: f64,
+    hold: Option<(f64, f64)>,
 ) -> DrawResult<DB> {
     area.fill(&BACKGROUND)?;
     let (width, height) = area.dim_in_pixel();
-    let frame = LogitsFrame::fit(scene, width as f64, height as f64, scale);
+    let frame = LogitsFrame::fit_holding(scene, width as f64, height as f64, scale, hold);
     let lw = |w: f64| ((w * scale).round() as u32).max(1);
     let title = if scene.v > MAX_BARS {
         format!(

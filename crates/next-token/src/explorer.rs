@@ -237,7 +237,10 @@ impl Explorer for NextToken {
                 draw::draw_simplex(area, scene, panel, view.at, view.scale)
             }
             crate::svg::Figure::Series => draw::draw_series(area, scene, view.at, view.scale),
-            crate::svg::Figure::Logits => draw::draw_logits(area, scene, view.focus, view.scale),
+            crate::svg::Figure::Logits => {
+                let hold = view.hold.map(|h| (h[2], h[3]));
+                draw::draw_logits(area, scene, view.focus, view.scale, hold)
+            }
         }
     }
 

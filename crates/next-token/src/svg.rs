@@ -48,7 +48,7 @@ pub fn render_svg(scene: &Scene, figure: Figure, size: (u32, u32), at: f64) -> S
                     .try_for_each(|(i, area)| draw::draw_simplex(area, scene, i, at, 1.0))
             }
             Figure::Series => draw::draw_series(&root, scene, at, 1.0),
-            Figure::Logits => draw::draw_logits(&root, scene, None, 1.0),
+            Figure::Logits => draw::draw_logits(&root, scene, None, 1.0, None),
         };
         // Drawing into a String cannot fail for I/O reasons; a failure would be a bug worth seeing.
         if let Err(error) = result.and_then(|_| root.present()) {

@@ -17,6 +17,9 @@ use crate::runner::{with_runner, Runner, WebExplorer};
 #[derive(Default)]
 pub struct Editor {
     dragging: bool,
+    /// While a bar is dragged: the value range of the axis when the press began (kept until
+    /// release, so the axis cannot run away under the pointer).
+    held: Option<(f64, f64)>,
 }
 
 type R = Runner<NextToken>;
@@ -25,6 +28,9 @@ impl WebExplorer for NextToken {
     type Local = Editor;
 
     fn initial_models(_: &Self::State) {}
+    fn view_hold(local: &Editor) -> Option<[f64; 4]> {
+        local.held.map(|(from, to)| [0.0, 1.0, from, to])
+    }
     fn worker_models(_: &Self::State, _: &wasm_bindgen::JsValue) -> Option<()> {
         Some(())
     }
@@ -111,12 +117,14 @@ fn wire_simplex() {
     }
 }
 
+/// The logits chart's frame as painted now (its axis held during a drag).
 fn logits_frame(r: &R, canvas: &HtmlCanvasElement) -> LogitsFrame {
-    LogitsFrame::fit(
+    LogitsFrame::fit_holding(
         &r.scene,
         canvas.width() as f64,
         canvas.height() as f64,
         dom::device_pixel_ratio(),
+        r.local.held,
     )
 }
 
@@ -137,6 +145,7 @@ fn wire_logits() {
             if let Some(token) = frame.token_at(x) {
                 r.focus = Some(token);
                 r.local.dragging = true;
+                r.local.held = Some(frame.range);
                 set_logit(r, token, frame.value_of(y));
             }
         });
@@ -153,7 +162,13 @@ fn wire_logits() {
     });
     for name in ["pointerup", "pointercancel"] {
         dom::listen::<PointerEvent>(&canvas, name, |_| {
-            with_runner::<NextToken, _>(|r| r.local.dragging = false);
+            with_runner::<NextToken, _>(|r| {
+                r.local.dragging = false;
+                if r.local.held.take().is_some() {
+                    // Released: the axis fits the logits again.
+                    r.paint_named("logits");
+                }
+            });
         });
     }
     dom::listen::<KeyboardEvent>(&canvas, "keydown", |event| {
