@@ -333,3 +333,36 @@ test("exports: SVG of each figure, CSV and JSON with names that say what they ar
     await app.close();
   }
 });
+
+test("typed or pasted text is analysed without leaving the box (after a pause, or at once with Ctrl+Enter), with a visible 'analysing…'", T_OPTS, async () => {
+  const app = await suite.open("energy.html#energy?v=1", { viewport: DESKTOP });
+  try {
+    const { page } = app;
+    await page.waitForSelector('body[data-model="loaded"]', { timeout: 60_000 });
+    await waitIdle(page);
+    // A paste (one input event), the focus staying in the box.
+    await page.focus("#ctl-text");
+    await page.evaluate(() => {
+      const area = document.getElementById("ctl-text");
+      area.value = "Call me Ishmael. Some years ago, never mind how long precisely.";
+      area.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    const pending = await page.evaluate(() => document.querySelector("[data-text-status]").textContent);
+    assert.equal(pending, "analysing…", "no visible pending state after the paste");
+    await page.waitForFunction(() => window.tokenDynamics.state().text.startsWith("Call me Ishmael"), null, { timeout: 5_000 });
+    await waitIdle(page);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "ctl-text", "the box lost the focus");
+    assert.ok((await readout(page)).tokens.length > 50, "the pasted text was not analysed");
+    await page.waitForFunction(() => document.querySelector("[data-text-status]").textContent === "", null, { timeout: 10_000 });
+    // Typing, then Ctrl+Enter: applied at once (well before the pause would).
+    await page.keyboard.press("End");
+    await page.keyboard.type(" Q");
+    await page.keyboard.press("Control+Enter");
+    const applied = await page.evaluate(() => window.tokenDynamics.state().text);
+    assert.ok(applied.endsWith(" Q"), `Ctrl+Enter did not apply the text: …${applied.slice(-20)}`);
+    assert.ok(!(await page.inputValue("#ctl-text")).endsWith("\n"), "Ctrl+Enter also typed a new line");
+    await app.assertNoErrors();
+  } finally {
+    await app.close();
+  }
+});

@@ -32,12 +32,28 @@ pub fn set_busy(busy: bool, progress: f64) {
         set_attr(&body, "data-busy", if busy { "1" } else { "0" });
         set_attr(&body, "aria-busy", if busy { "true" } else { "false" });
     }
+    if !busy {
+        show_text_pending(false);
+    }
     if let Some(bar) = by_id("progress") {
         if busy {
             let _ = bar.remove_attribute("hidden");
             set_attr(&bar, "value", &format!("{progress:.3}"));
         } else {
             set_attr(&bar, "hidden", "");
+        }
+    }
+}
+
+/// Shows (or clears) "analysing…" beside every text box: typed text not yet applied, or a scene
+/// still computing.
+pub fn show_text_pending(pending: bool) {
+    let Ok(list) = dom::document().query_selector_all("[data-text-status]") else {
+        return;
+    };
+    for i in 0..list.length() {
+        if let Some(node) = list.item(i) {
+            node.set_text_content(Some(if pending { "analysing…" } else { "" }));
         }
     }
 }

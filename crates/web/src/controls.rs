@@ -6,6 +6,7 @@
 use wasm_bindgen::JsCast;
 use web_sys::{Event, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
+use crate::chrome;
 use crate::dom::{self, by_id, by_id_as, make, set_attr, set_text};
 use crate::page::with_page;
 use td_core::table::{Kind, Param};
@@ -195,7 +196,56 @@ pub fn use_textareas(keys: &[&str]) {
         }
         set_attr(&area, "rows", "5");
         let _ = input.replace_with_with_node_1(&area);
+        // What typing does, and whether the page is still catching up with it.
+        let hint = make(
+            "p",
+            "text-hint",
+            Some("Applies as you type (Ctrl+Enter: at once). "),
+        );
+        set_attr(&hint, "id", &format!("{id}-hint"));
+        let status = make("span", "text-status", None);
+        set_attr(&status, "data-text-status", "");
+        let _ = hint.append_child(&status);
+        let _ = area.after_with_node_1(&hint);
     }
+}
+
+/// How long (ms) typing must pause before a text box's content is applied.
+const TEXT_SETTLE_MS: i32 = 500;
+
+thread_local! {
+    /// Counts keystrokes in text boxes; a pending apply runs only if it is still the latest.
+    static TEXT_TICKET: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Applies a text box's content now (and cancels any pending apply).
+fn apply_text(area: &HtmlTextAreaElement) {
+    TEXT_TICKET.with(|t| t.set(t.get() + 1));
+    let key = area.get_attribute("data-key").unwrap_or_default();
+    let value = area.value();
+    with_page(|e| e.edit(&[(key, value)]));
+    let busy = dom::document()
+        .body()
+        .and_then(|b| b.get_attribute("data-busy"))
+        .is_some_and(|b| b == "1");
+    chrome::show_text_pending(busy);
+}
+
+/// A keystroke in a text box: applies it once typing pauses for [`TEXT_SETTLE_MS`].
+fn text_typed(area: HtmlTextAreaElement) {
+    let ticket = TEXT_TICKET.with(|t| {
+        t.set(t.get() + 1);
+        t.get()
+    });
+    chrome::show_text_pending(true);
+    dom::set_timeout(
+        move || {
+            if TEXT_TICKET.with(|t| t.get()) == ticket {
+                apply_text(&area);
+            }
+        },
+        TEXT_SETTLE_MS,
+    );
 }
 
 /// Writes the state into every control (values, value displays) and shows a control's row only
@@ -270,10 +320,15 @@ pub fn wire() {
         return;
     };
     dom::listen::<Event>(&root, "input", |event| {
-        let Some(target) = event
-            .target()
-            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-        else {
+        let target = event.target();
+        if let Some(area) = target
+            .clone()
+            .and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok())
+        {
+            text_typed(area);
+            return;
+        }
+        let Some(target) = target.and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else {
             return;
         };
         if target.type_() != "range" {
@@ -293,6 +348,18 @@ pub fn wire() {
                 e.edit(&[(key, format_number(value))]);
             }
         });
+    });
+    dom::listen::<web_sys::KeyboardEvent>(&root, "keydown", |event| {
+        if event.key() != "Enter" || !(event.ctrl_key() || event.meta_key()) {
+            return;
+        }
+        if let Some(area) = event
+            .target()
+            .and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok())
+        {
+            event.prevent_default();
+            apply_text(&area);
+        }
     });
     dom::listen::<Event>(&root, "change", |event| {
         let Some(target) = event
