@@ -1061,3 +1061,23 @@ fn sphere_with_identity_marks_no_leaders_and_says_why() {
         );
     }
 }
+
+/// An exported SVG names itself: the embed title and the figure as `<title>`, the summary and the
+/// link as `<desc>`, before any drawing.
+#[test]
+fn exported_svg_carries_title_and_description() {
+    let link = "#attention?v=1&rule=softmax&norm=sphere&n=12&d=3&steps=10&init=disk";
+    let scene = scene_of(link);
+    let svg = <Attention as Explorer>::render_svg(&scene, "particles", (700, 460), 1.0);
+    let title = svg
+        .find("<title>token-dynamics: attention particles")
+        .expect("a title");
+    let desc = svg.find("<desc>").expect("a description");
+    assert!(title < desc && desc < svg.find("<rect").unwrap_or(usize::MAX));
+    let canonical = <Attention as Explorer>::to_hash(&scene.state).replace('&', "&amp;");
+    assert!(
+        svg.contains(&format!("reproduces the figure: {canonical}</desc>")),
+        "{}",
+        &svg[..600]
+    );
+}

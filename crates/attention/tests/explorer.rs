@@ -34,7 +34,10 @@ fn figures_through_the_interface_are_the_explorer_s_own_svg() {
     for figure in ["particles", "plots"] {
         let size = Attention::default_size(&scene, figure);
         let ours = Attention::render_svg(&scene, figure, size, 0.5);
-        assert!(ours == render_svg(&scene, Figure::parse(figure).unwrap(), size, 0.5));
+        // The same drawing, with the interface's caption (<title>, <desc>) in front of it.
+        let (title, desc) = Attention::svg_caption(&scene, figure);
+        let theirs = render_svg(&scene, Figure::parse(figure).unwrap(), size, 0.5);
+        assert!(ours == td_core::export::caption_svg(&theirs, &title, &desc));
     }
 }
 

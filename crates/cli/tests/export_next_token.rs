@@ -654,9 +654,11 @@ fn command_line_writes_the_same_figure_and_data_as_the_page() {
         let scene = scene_of(link);
         let size = Figure::Simplex.default_size(scene.panels.len());
         let svg = std::fs::read_to_string(file("svg")).unwrap();
+        let (title, desc) = NextToken::svg_caption(&scene, "simplex");
+        let drawn = render_svg(&scene, Figure::Simplex, size, at);
         assert!(
-            svg == render_svg(&scene, Figure::Simplex, size, at),
-            "{link}: the command's SVG differs from render_svg"
+            svg == td_core::export::caption_svg(&drawn, &title, &desc),
+            "{link}: the command's SVG differs from render_svg with its caption"
         );
         let png = std::fs::read(file("png")).unwrap();
         assert_eq!(png_size(&png), size, "{link}");
@@ -702,7 +704,7 @@ fn command_line_writes_the_same_figure_and_data_as_the_page() {
     assert_eq!(png_size(&std::fs::read(&series).unwrap()), (750, 450));
     assert_eq!(
         std::fs::read_to_string(&series_svg).unwrap(),
-        render_svg(&scene_of(link), Figure::Series, (500, 300), 1.0)
+        NextToken::render_svg(&scene_of(link), "series", (500, 300), 1.0)
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,7 +4,7 @@ use td_attention::explorer::Attention;
 use td_attention::export;
 use td_attention::params::State;
 use td_attention::scene::Scene;
-use td_attention::svg::{render_svg, Figure};
+use td_attention::svg::Figure;
 use td_core::explorer::Explorer;
 
 fn computed(state: State) -> Scene {
@@ -52,7 +52,8 @@ fn command_line_renders_attention_links() {
     let scene = computed(state);
     let size = Figure::Particles.default_size(scene.panels.len());
     let svg = std::fs::read_to_string(file("svg")).unwrap();
-    assert!(svg == render_svg(&scene, Figure::Particles, size, at));
+    // The interface's SVG: the explorer's drawing with its caption (crates/attention/tests/explorer.rs).
+    assert!(svg == Attention::render_svg(&scene, "particles", size, at));
     assert_eq!(
         std::fs::read_to_string(file("csv")).unwrap(),
         export::csv(&scene, link)
@@ -76,7 +77,7 @@ fn command_line_renders_attention_links() {
     assert_eq!(code, 0);
     assert!(
         std::fs::read_to_string(file("plots.svg")).unwrap()
-            == render_svg(&scene, Figure::Plots, (500, 600), at)
+            == Attention::render_svg(&scene, "plots", (500, 600), at)
     );
     // A next-token figure name is a usage error for an attention link, and vice versa.
     let code = token_dynamics::cli::main(args(&[

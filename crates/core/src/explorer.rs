@@ -326,7 +326,23 @@ pub trait Explorer: 'static {
             Self::draw(scene, figure, 0, root, view)
         }
     }
-    /// One figure as an SVG document (the page's export and the CLI's output).
+    /// What an exported SVG says of itself ([`crate::export::caption_svg`]): a title (the
+    /// embed title and the figure) and a description (the active rules and the link that
+    /// reproduces the figure). Settings only, no computed numbers: the page's and the command
+    /// line's SVG stay byte-identical.
+    fn svg_caption(scene: &Self::Scene, figure: &str) -> (String, String) {
+        let link = Self::to_hash(Self::scene_state(scene));
+        let mut desc = Self::rule_lines(scene).join("; ");
+        if !desc.is_empty() {
+            desc.push_str(". ");
+        }
+        desc.push_str(&format!(
+            "Made with token-dynamics; this link reproduces the figure: {link}"
+        ));
+        (format!("{} — {figure}", Self::embed_title(scene)), desc)
+    }
+    /// One figure as an SVG document (the page's export and the CLI's output), captioned by
+    /// [`Explorer::svg_caption`].
     fn render_svg(scene: &Self::Scene, figure: &str, size: (u32, u32), at: f64) -> String {
         let mut out = String::new();
         let mut failure = None;
@@ -346,7 +362,8 @@ pub trait Explorer: 'static {
                 failure = Some(format!("<!-- drawing failed: {error:?} -->"));
             }
         }
-        failure.unwrap_or(out)
+        let (title, desc) = Self::svg_caption(scene, figure);
+        failure.unwrap_or_else(|| crate::export::caption_svg(&out, &title, &desc))
     }
     /// The figure name `name` if it is one of this explorer's, else None.
     fn figure(name: &str) -> Option<&'static FigureInfo> {

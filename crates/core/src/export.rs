@@ -205,6 +205,43 @@ pub fn object_keys(text: &str, path: &[&str]) -> Result<Option<Vec<String>>, ser
     Ok(keys)
 }
 
+/// Text as XML character data or an attribute value: `&`, `<`, `>` and `"` escaped, control
+/// characters (which XML 1.0 forbids) dropped.
+pub fn xml_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `svg` with a `<title>` and a `<desc>` as the root element's first children (what a screen
+/// reader, a file manager or a search engine reads of an exported figure), the texts escaped.
+/// Unchanged if it has no `<svg …>` start tag.
+pub fn caption_svg(svg: &str, title: &str, desc: &str) -> String {
+    let Some(open) = svg.find("<svg") else {
+        return svg.to_string();
+    };
+    let Some(end) = svg[open..].find('>').map(|i| open + i + 1) else {
+        return svg.to_string();
+    };
+    format!(
+        "{}\n<title>{}</title>\n<desc>{}</desc>{}",
+        &svg[..end],
+        xml_text(title),
+        xml_text(desc),
+        &svg[end..]
+    )
+}
+
 /// Keeps ASCII letters, digits, `.`, `-` and `_`; anything else becomes `-`.
 pub fn safe_piece(text: &str) -> String {
     text.chars()
@@ -223,6 +260,17 @@ mod tests {
     use super::*;
     use crate::page::Theme;
     use crate::table::value_text;
+
+    #[test]
+    fn svg_caption_is_the_first_child_and_escaped() {
+        let svg = "<?xml version=\"1.0\"?>\n<svg width=\"10\" height=\"10\" xmlns=\"http://www.w3.org/2000/svg\"><rect/></svg>";
+        let out = caption_svg(svg, "a <b> & \"c\"", "link #x?a=1&b=<2>\u{7}");
+        assert_eq!(
+            out,
+            "<?xml version=\"1.0\"?>\n<svg width=\"10\" height=\"10\" xmlns=\"http://www.w3.org/2000/svg\">\n<title>a &lt;b&gt; &amp; &quot;c&quot;</title>\n<desc>link #x?a=1&amp;b=&lt;2&gt;</desc><rect/></svg>"
+        );
+        assert_eq!(caption_svg("no svg here", "t", "d"), "no svg here");
+    }
 
     #[test]
     fn strings_escape_like_before_and_read_back() {

@@ -1004,7 +1004,8 @@ impl Scene {
                 parts.join(", "),
                 r.free_energy,
                 r.entropy,
-                r.kl
+                // KL >= 0: a rounding residue below zero read "-0.0000".
+                r.kl.max(0.0)
             ));
         }
         text

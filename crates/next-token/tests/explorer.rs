@@ -38,7 +38,10 @@ fn figures_through_the_interface_are_the_explorer_s_own_svg() {
         for figure in ["simplex", "series", "logits"] {
             let size = NextToken::default_size(&scene, figure);
             let ours = NextToken::render_svg(&scene, figure, size, 0.4);
+            // The same drawing, with the interface's caption (<title>, <desc>) in front of it.
+            let (title, desc) = NextToken::svg_caption(&scene, figure);
             let theirs = render_svg(&scene, Figure::parse(figure).unwrap(), size, 0.4);
+            let theirs = td_core::export::caption_svg(&theirs, &title, &desc);
             assert!(
                 ours == theirs,
                 "{link} {figure}: the interface draws differently"

@@ -745,7 +745,8 @@ fn render_svg<E: Explorer>(scene: &E::Scene, figure: &str, size: (u32, u32), at:
             failure = Some(format!("<!-- drawing failed: {error:?} -->"));
         }
     }
-    failure.unwrap_or(out)
+    let (title, desc) = E::svg_caption(scene, figure);
+    failure.unwrap_or_else(|| td_core::export::caption_svg(&out, &title, &desc))
 }
 
 /// Paints one canvas with a drawing function; drawing errors are logged, never fatal.
