@@ -171,7 +171,7 @@ fn to_columns(x: &[f64], n: usize, d: usize, scratch: &mut PairScratch) -> f64 {
 
 /// The energy-only pass ([`state_sums`]: a state or two per run), d read at run time.
 fn pass_sums(n: usize, d: usize, beta: f64, shift: f64, scratch: &mut PairScratch) -> PairDiag {
-    pair_pass::<false, false>(n, d, beta, shift, scratch)
+    pair_pass::<false>(n, d, beta, shift, scratch)
 }
 
 /// The step's pass (the sums zeroed by [`reset_sums`]): d = 2 and 3 in blocks, and when every
@@ -181,8 +181,9 @@ fn pass_field(n: usize, d: usize, beta: f64, shift: f64, scratch: &mut PairScrat
     match (d, narrow(beta, shift)) {
         (2, true) => blocked_pass::<2>(n, beta, shift, scratch),
         (3, true) => blocked_pass::<3>(n, beta, shift, scratch),
-        (_, true) => pair_pass::<true, true>(n, d, beta, shift, scratch),
-        _ => pair_pass::<true, false>(n, d, beta, shift, scratch),
+        // Other d: the general exponential (the same bits as the narrow one where both apply;
+        // one copy of this pass less in the page).
+        _ => pair_pass::<true>(n, d, beta, shift, scratch),
     }
 }
 
@@ -251,11 +252,11 @@ pub fn attend(
 /// Every unordered pair once, two at a time: weights and their `expm1`, the state's sums and,
 /// with `FIELD`, row and column sums of the weights and weighted positions, and each row's largest
 /// off-diagonal and largest absolute inner product (the leaders' tie thresholds).
-/// Any d (d = 2 and 3 take [`blocked_pass`] when `NARROW`). `NARROW`: every exponent is in
-/// [`NARROW_EXP_MIN`, 0]. Plain index loops: the page builds this crate for size, where iterator
-/// adaptors over several arrays can stay calls.
+/// Any d (d = 2 and 3 take [`blocked_pass`] when every exponent is in the [`narrow`] range).
+/// Plain index loops: the page builds this crate for size, where iterator adaptors over several
+/// arrays can stay calls.
 #[allow(clippy::needless_range_loop)]
-fn pair_pass<const FIELD: bool, const NARROW: bool>(
+fn pair_pass<const FIELD: bool>(
     n: usize,
     d: usize,
     beta: f64,
@@ -299,12 +300,7 @@ fn pair_pass<const FIELD: bool, const NARROW: bool>(
                 let diff = x_i[c] - x_j[c];
                 r2 = r2 + diff * diff;
             }
-            let exponent = lanes_beta * (s - lanes_shift);
-            let (w, e) = if NARROW {
-                exp_expm1_narrow_with(exponent, &consts)
-            } else {
-                exp_expm1_nonpos_with(exponent, &consts)
-            };
+            let (w, e) = exp_expm1_nonpos_with(lanes_beta * (s - lanes_shift), &consts);
             all.add(e, s, r2);
             all.min_inner = all.min_inner.min(s);
             if FIELD {
