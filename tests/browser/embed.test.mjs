@@ -432,6 +432,12 @@ test("www/embed-example.html: two figures sized by height messages and driven by
   try {
     const { page } = app;
     const [a, b] = [await embeddedFrame(page, 0), await embeddedFrame(page, 1)];
+    // It declares an icon that exists (without one, browsers ask for /favicon.ico, a 404 here).
+    const icon = await page.evaluate(async () => {
+      const link = document.querySelector('link[rel="icon"]');
+      return link ? { href: link.href, ok: (await fetch(link.href)).ok } : null;
+    });
+    assert.ok(icon && icon.ok, `no working icon: ${JSON.stringify(icon)}`);
     await page.waitForFunction(() => document.querySelector("#flow-a-status").textContent.startsWith("Live figure"), null, { timeout: 10_000 });
     // each iframe's height follows its own height messages and its content fits
     await page.waitForTimeout(400);
