@@ -205,8 +205,8 @@ pub fn object_keys(text: &str, path: &[&str]) -> Result<Option<Vec<String>>, ser
     Ok(keys)
 }
 
-/// Text as XML character data or an attribute value: `&`, `<`, `>` and `"` escaped, control
-/// characters (which XML 1.0 forbids) dropped.
+/// Text as XML or HTML character data or attribute value (in either quotes): `&`, `<`, `>`, `"`
+/// and `'` escaped, control characters (which XML 1.0 forbids) dropped.
 pub fn xml_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -215,6 +215,7 @@ pub fn xml_text(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
             '\t' | '\n' | '\r' => out.push(c),
             c if c.is_control() => {}
             c => out.push(c),

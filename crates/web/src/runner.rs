@@ -554,18 +554,14 @@ impl<E: WebExplorer> Runner<E> {
     }
 
     pub fn toggle_play(&mut self) {
-        let mut at = self.chrome.playback.toggle(E::at(&self.state));
-        if !self.chrome.playback.playing {
-            // Paused: the position snaps to the slider's step, so the link and the boxes read it.
-            at = position_step(at);
-            self.set_at(at);
-        }
+        let at = self.chrome.playback.toggle(E::at(&self.state));
         if self.chrome.playback.playing {
+            E::set_at(&mut self.state, at);
+            E::set_scene_state(&mut self.scene, &self.state);
             page::start_playback();
-        }
-        E::set_at(&mut self.state, at);
-        E::set_scene_state(&mut self.scene, &self.state);
-        if !self.chrome.playback.playing {
+        } else {
+            // Paused: the position snaps to the slider's step, so the link and the boxes read it.
+            self.set_at(position_step(at));
             page::schedule_url();
         }
     }

@@ -252,22 +252,6 @@ fn checked(id: &str) -> bool {
     by_id_as::<HtmlInputElement>(id).is_some_and(|i| i.checked())
 }
 
-/// Escapes text for an HTML attribute value in double quotes.
-fn escape_attr(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// The embed link of the current state with the dialog's options.
 fn embed_src(e: &dyn Page) -> String {
     let figures = e.figures();
@@ -317,8 +301,8 @@ fn refresh_snippet(reload: bool) {
     };
     let snippet = format!(
         "<iframe src=\"{src}\"\n  title=\"{title}\"\n  width=\"{w}\" height=\"{h}\" loading=\"lazy\"\n  style=\"width:100%;max-width:{w}px;height:auto;aspect-ratio:{w}/{h};border:0\"\n  sandbox=\"allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox\"></iframe>",
-        src = escape_attr(&src),
-        title = escape_attr(&title),
+        src = td_core::export::xml_text(&src),
+        title = td_core::export::xml_text(&title),
         w = SNIPPET_WIDTH,
         h = height,
     );
