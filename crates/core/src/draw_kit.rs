@@ -11,6 +11,43 @@ pub const MUTED: RGBColor = RGBColor(110, 110, 110);
 pub const GRID: RGBColor = RGBColor(225, 225, 225);
 pub const BACKGROUND: RGBColor = RGBColor(255, 255, 255);
 
+/// WCAG 2 relative luminance of an sRGB colour.
+pub fn luminance(c: &RGBColor) -> f64 {
+    let channel = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(c.0) + 0.7152 * channel(c.1) + 0.0722 * channel(c.2)
+}
+
+/// WCAG 2 contrast ratio of two colours (1 to 21).
+pub fn contrast_ratio(a: &RGBColor, b: &RGBColor) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+/// The contrast every figure's text keeps against [`BACKGROUND`] (WCAG AA for normal text, with a
+/// little room for rounding).
+pub const TEXT_CONTRAST: f64 = 4.6;
+
+/// `colour` for text: the same hue darkened just enough to read at [`TEXT_CONTRAST`] on the
+/// figure's background. Series keep their bright colour for lines and marks; their labels use this.
+pub fn text_colour(colour: &RGBColor) -> RGBColor {
+    let mut factor = 1.0;
+    loop {
+        let scaled = |v: u8| (f64::from(v) * factor).round() as u8;
+        let c = RGBColor(scaled(colour.0), scaled(colour.1), scaled(colour.2));
+        if contrast_ratio(&c, &BACKGROUND) >= TEXT_CONTRAST || factor <= 0.0 {
+            return c;
+        }
+        factor -= 0.02;
+    }
+}
+
 /// A font of `size` CSS pixels at pixel ratio `scale`. plotters' SVG backend (and our canvas
 /// backend) render `size / 1.24`, hence the factor.
 pub fn font(size: f64, scale: f64) -> TextStyle<'static> {
@@ -55,7 +92,8 @@ pub fn star_points(centre: (f64, f64), radius: f64) -> Vec<(i32, i32)> {
 }
 
 /// Joins legend items into lines of at most `(width - 16·scale) / char_width` characters (at least
-/// `min_chars`), three spaces between items.
+/// `min_chars`), three spaces between items. An item longer than a line is broken between words
+/// (a word longer than a line is cut with an ellipsis), so no line runs past the figure's edge.
 pub fn wrap_items<S: AsRef<str>>(
     items: &[S],
     width: f64,
@@ -72,8 +110,33 @@ pub fn wrap_items<S: AsRef<str>>(
                 last.push_str("   ");
                 last.push_str(item);
             }
-            _ => lines.push(item.to_string()),
+            _ => lines.extend(word_wrap(item, max_chars.max(2))),
         }
+    }
+    lines
+}
+
+/// `text` in lines of at most `max_chars` characters, broken at spaces.
+fn word_wrap(text: &str, max_chars: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let word: String = if word.chars().count() > max_chars {
+            word.chars().take(max_chars - 1).chain(['…']).collect()
+        } else {
+            word.to_string()
+        };
+        if current.is_empty() {
+            current = word;
+        } else if current.chars().count() + 1 + word.chars().count() <= max_chars {
+            current.push(' ');
+            current.push_str(&word);
+        } else {
+            lines.push(std::mem::replace(&mut current, word));
+        }
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
     }
     lines
 }
@@ -87,6 +150,72 @@ pub fn fit_text(text: &str, max_px: f64, size: f64, scale: f64) -> String {
     } else {
         text.chars().take(max_chars - 1).collect::<String>() + "…"
     }
+}
+
+/// Estimated width in pixels of `text` at `size` CSS pixels (the drawing code's own estimate: text
+/// is never measured, so canvas, SVG and native renders lay out alike).
+pub fn text_width(text: &str, size: f64, scale: f64) -> f64 {
+    0.58 * size * scale * text.chars().count() as f64
+}
+
+/// Legend items laid out left to right from `x0`: an item that would pass `right` starts a new
+/// line, and an item wider than a whole line is shortened with an ellipsis. Returns each item's
+/// text (perhaps shortened), its x and its line (0 = first).
+pub fn legend_layout<S: AsRef<str>>(
+    items: &[S],
+    x0: f64,
+    right: f64,
+    size: f64,
+    scale: f64,
+) -> Vec<(String, f64, usize)> {
+    let gap = 14.0 * scale;
+    let line_width = (right - x0).max(1.0);
+    let (mut x, mut line) = (x0, 0);
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let mut text = item.as_ref().to_string();
+        if x > x0 && x + text_width(&text, size, scale) > right {
+            x = x0;
+            line += 1;
+        }
+        if text_width(&text, size, scale) > line_width {
+            text = fit_text(&text, line_width, size * 0.58 / 0.56, scale);
+        }
+        let width = text_width(&text, size, scale);
+        out.push((text, x, line));
+        x += width + gap;
+    }
+    out
+}
+
+/// Draws a legend laid out by [`legend_layout`] with its top at `y0`, each item in its colour
+/// made readable ([`text_colour`]); returns the height it took (lines × line height).
+pub fn draw_legend<DB: DrawingBackend, S: AsRef<str>>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    items: &[(S, RGBColor)],
+    (x0, y0, right): (f64, f64, f64),
+    size: f64,
+    scale: f64,
+) -> Result<f64, DrawingAreaErrorKind<DB::ErrorType>> {
+    let texts: Vec<&str> = items.iter().map(|(t, _)| t.as_ref()).collect();
+    let line_height = (size * 1.4).round() * scale;
+    let mut lines = 0;
+    for ((text, x, line), (_, colour)) in legend_layout(&texts, x0, right, size, scale)
+        .into_iter()
+        .zip(items)
+    {
+        area.draw(&Text::new(
+            text,
+            px((x, y0 + line as f64 * line_height)),
+            anchored(
+                font(size, scale).color(&text_colour(colour)),
+                HPos::Left,
+                VPos::Top,
+            ),
+        ))?;
+        lines = lines.max(line + 1);
+    }
+    Ok(lines as f64 * line_height)
 }
 
 /// Tick label with as many decimals as the tick step needs.

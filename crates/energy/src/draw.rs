@@ -14,7 +14,7 @@ use super::params::{byte_label, ModelChoice};
 use super::scene::{capitalise, model_title, top_tokens, Analysis, Scene, SteerOutcome, Trained};
 use td_core::draw_kit::nice_ticks;
 use td_core::draw_kit::{
-    anchored, fit_text, font, lw, px, tick_text, BACKGROUND, GRID, INK, MUTED,
+    anchored, draw_legend, fit_text, font, lw, px, tick_text, BACKGROUND, GRID, INK, MUTED,
 };
 use td_transformer::energy::{EnergyForm, EnergySeries};
 
@@ -309,21 +309,22 @@ fn panel_rects(w: f64, h: f64, top: f64, scale: f64) -> [(f64, f64, f64, f64); 2
     }
 }
 
+/// The legend strip across the top; returns where the panels below it start (its bottom, at
+/// least 20 px: one line).
 fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     items: &[(String, RGBColor)],
     scale: f64,
-) -> DrawResult<DB> {
-    let mut x = 8.0 * scale;
-    for (text, colour) in items {
-        area.draw(&Text::new(
-            text.clone(),
-            px((x, 4.0 * scale)),
-            anchored(font(10.5, scale).color(colour), HPos::Left, VPos::Top),
-        ))?;
-        x += (text.chars().count() as f64 * 6.2 + 14.0) * scale;
-    }
-    Ok(())
+) -> Result<f64, DrawingAreaErrorKind<DB::ErrorType>> {
+    let w = area.dim_in_pixel().0 as f64;
+    let height = draw_legend(
+        area,
+        items,
+        (8.0 * scale, 4.0 * scale, w - 4.0 * scale),
+        10.5,
+        scale,
+    )?;
+    Ok((5.0 * scale + height).max(20.0 * scale))
 }
 
 /// The `series` figure.
@@ -346,7 +347,7 @@ pub fn draw_series<DB: DrawingBackend>(
     if steer.is_some() {
         items.push(("- - E with steering".to_string(), STEER_COLOUR));
     }
-    legend(area, &items, scale)?;
+    let top = legend(area, &items, scale)?;
     let view = SeriesView {
         scene,
         steer,
@@ -355,10 +356,7 @@ pub fn draw_series<DB: DrawingBackend>(
         at,
         scale,
     };
-    for (rect, model) in panel_rects(w, h, 20.0 * scale, scale)
-        .into_iter()
-        .zip(PANEL_MODELS)
-    {
+    for (rect, model) in panel_rects(w, h, top, scale).into_iter().zip(PANEL_MODELS) {
         let Some(a) = analysis(scene, model) else {
             centred_message(area, rect, &missing_text(scene, model), scale)?;
             continue;
@@ -487,7 +485,7 @@ pub fn draw_phase<DB: DrawingBackend>(
     area.fill(&BACKGROUND)?;
     let (w, h) = area.dim_in_pixel();
     let (w, h) = (w as f64, h as f64);
-    legend(
+    let top = legend(
         area,
         &[
             ("● tokens, joined in order".to_string(), INK),
@@ -502,10 +500,7 @@ pub fn draw_phase<DB: DrawingBackend>(
         td_transformer::energy::Potential::Surprisal => "U = −log p(next)",
         td_transformer::energy::Potential::Entropy => "U = H(p_t)",
     };
-    for (rect, model) in panel_rects(w, h, 20.0 * scale, scale)
-        .into_iter()
-        .zip(PANEL_MODELS)
-    {
+    for (rect, model) in panel_rects(w, h, top, scale).into_iter().zip(PANEL_MODELS) {
         let Some(a) = analysis(scene, model) else {
             centred_message(area, rect, &missing_text(scene, model), scale)?;
             continue;
@@ -620,8 +615,8 @@ pub fn draw_scatter<DB: DrawingBackend>(
         }
     }
     items.push(("— ΔU = −ΔK (E exactly conserved)".to_string(), STEER_COLOUR));
-    legend(area, &items, scale)?;
-    let rect = (0.0, 20.0 * scale, w, h - 20.0 * scale);
+    let top = legend(area, &items, scale)?;
+    let rect = (0.0, top, w, h - top);
     if clouds.is_empty() {
         return centred_message(area, rect, &missing_text(scene, ModelChoice::Random), scale);
     }

@@ -13,7 +13,8 @@ use plotters::style::text_anchor::{HPos, VPos};
 use super::params::{self, XAxis};
 use super::scene::{lump, Panel, RunView, Scene};
 use td_core::draw_kit::{
-    anchored, font, lw, nice_ticks, px, star_points, wrap_items, BACKGROUND, GRID, INK, MUTED,
+    anchored, draw_legend, fit_text, font, lw, nice_ticks, px, star_points, text_colour,
+    text_width, wrap_items, BACKGROUND, GRID, INK, MUTED,
 };
 use td_flows::run::Sample;
 
@@ -163,12 +164,13 @@ impl SimplexFrame {
 const LEGEND_MIN_HEIGHT: f64 = 230.0;
 
 /// Every legend item at once: the frame reserves room for this, so the legend never covers labels.
-const LONGEST_LEGEND: [&str; 5] = [
+const LONGEST_LEGEND: [&str; 6] = [
     "★ π_T = softmax(s/T)",
     "◯ argmax",
     "arrows: one step, colour = step size",
     "red ◯ truncated target",
     "yellow: active face",
+    "● centre: the other 1048573 tokens, lumped",
 ];
 
 /// Index of the stored sample at scrub position `at` (0..1).
@@ -291,7 +293,7 @@ impl<DB: DrawingBackend> SimplexPainter<'_, DB> {
     fn title(&self) -> DrawResult<DB> {
         let scale = self.scale;
         self.area.draw(&Text::new(
-            self.panel.title.clone(),
+            fit_text(&self.panel.title, self.width - 12.0 * scale, 13.0, scale),
             px((8.0 * scale, 6.0 * scale)),
             anchored(font(13.0, scale), HPos::Left, VPos::Top),
         ))
@@ -306,8 +308,17 @@ impl<DB: DrawingBackend> SimplexPainter<'_, DB> {
             vec![px(a), px(b)],
             ShapeStyle::from(&INK).stroke_width(self.lw(1.5)),
         ))?;
-        area.draw(&Text::new(
+        let room = 2.0 * c.0.min(self.width - c.0) - 8.0 * scale;
+        let note = [
             "V = 2: the simplex is this edge; below it, each trajectory against time t ↓",
+            "V = 2: the simplex is this edge; time t below ↓",
+            "V = 2: this edge is the simplex",
+        ]
+        .into_iter()
+        .find(|t| text_width(t, 11.0, scale) <= room)
+        .unwrap_or("V = 2");
+        area.draw(&Text::new(
+            note,
             px((c.0, 24.0 * scale)),
             anchored(font(11.0, scale).color(&MUTED), HPos::Center, VPos::Top),
         ))?;
@@ -340,7 +351,7 @@ impl<DB: DrawingBackend> SimplexPainter<'_, DB> {
                 "t = 1",
                 px((b.0 + 3.0 * scale, y)),
                 anchored(
-                    font(9.5, scale).color(&RGBColor(200, 120, 0)),
+                    font(10.5, scale).color(&text_colour(&RGBColor(200, 120, 0))),
                     HPos::Left,
                     VPos::Center,
                 ),
@@ -615,7 +626,11 @@ impl<DB: DrawingBackend> SimplexPainter<'_, DB> {
             area.draw(&Text::new(
                 label,
                 px((vertex.0 + offset.0 * scale, vertex.1 + offset.1 * scale)),
-                anchored(font(13.0, scale).color(&CORNER_COLOURS[slot]), h, vpos),
+                anchored(
+                    font(13.0, scale).color(&text_colour(&CORNER_COLOURS[slot])),
+                    h,
+                    vpos,
+                ),
             ))?;
         }
         if v > 3 {
@@ -625,15 +640,6 @@ impl<DB: DrawingBackend> SimplexPainter<'_, DB> {
                 (4.0 * scale) as i32,
                 CORNER_COLOURS[3].filled(),
             ))?;
-            area.draw(&Text::new(
-                format!("other ({} tokens, lumped)", v - 3),
-                px((centre.0, centre.1 + 8.0 * scale)),
-                anchored(
-                    font(10.0, scale).color(&CORNER_COLOURS[3]),
-                    HPos::Center,
-                    VPos::Top,
-                ),
-            ))?;
         }
         Ok(())
     }
@@ -642,17 +648,27 @@ impl<DB: DrawingBackend> SimplexPainter<'_, DB> {
     /// every backend wraps identically).
     fn legend(&self) -> DrawResult<DB> {
         let scale = self.scale;
-        let mut items = vec!["★ π_T = softmax(s/T)", "◯ argmax"];
+        let mut items = vec!["★ π_T = softmax(s/T)".to_string(), "◯ argmax".to_string()];
+        // The centre dot's label lives here: drawn beside the dot it hid under the ★ and the paths.
+        if self.v() > 3 {
+            items.push(format!(
+                "● centre: the other {} tokens, lumped",
+                self.v() - 3
+            ));
+        }
         if self.shows_field() {
-            items.push(if self.panel.flow.is_discrete() {
-                "arrows: one step, colour = step size"
-            } else {
-                "arrows: flow, colour = speed"
-            });
+            items.push(
+                if self.panel.flow.is_discrete() {
+                    "arrows: one step, colour = step size"
+                } else {
+                    "arrows: flow, colour = speed"
+                }
+                .to_string(),
+            );
         }
         if self.truncated() {
-            items.push("red ◯ truncated target");
-            items.push("yellow: active face");
+            items.push("red ◯ truncated target".to_string());
+            items.push("yellow: active face".to_string());
         }
         let lines = wrap_items(&items, self.width, 6.0 * scale, 10, scale);
         let line_height = 13.0 * scale;
@@ -800,8 +816,9 @@ impl Plot<'_> {
         scale: f64,
     ) -> DrawResult<DB> {
         let (x_range, y_range) = (self.x_range, frame.y_range);
+        let room = self.rect.0 + self.rect.2 - frame.left - 4.0 * scale;
         area.draw(&Text::new(
-            self.title.to_string(),
+            fit_text(self.title, room, 12.0, scale),
             px((frame.left, self.rect.1 + 4.0 * scale)),
             anchored(font(12.0, scale), HPos::Left, VPos::Top),
         ))?;
@@ -893,7 +910,7 @@ fn draw_t1_mark<DB: DrawingBackend>(
         "t = 1",
         px((mx + 3.0 * scale, frame.top + 2.0 * scale)),
         anchored(
-            font(9.5, scale).color(&RGBColor(200, 120, 0)),
+            font(10.5, scale).color(&text_colour(&RGBColor(200, 120, 0))),
             HPos::Left,
             VPos::Top,
         ),
@@ -1098,9 +1115,9 @@ struct SeriesGrid {
 }
 
 impl SeriesGrid {
-    fn new(width: f64, height: f64, scale: f64) -> SeriesGrid {
+    /// `legend_h`: the height of the legend strip above the plots.
+    fn new(width: f64, height: f64, legend_h: f64, scale: f64) -> SeriesGrid {
         let columns = if width >= 560.0 * scale { 2 } else { 1 };
-        let legend_h = 18.0 * scale;
         // Small figures (embeds) show fewer, readable plots rather than four squashed ones; the
         // probabilities come first.
         let min_cell_h = 110.0 * scale;
@@ -1136,17 +1153,20 @@ pub fn draw_series<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     area.fill(&BACKGROUND)?;
     let (width, height) = area.dim_in_pixel();
-    let grid = SeriesGrid::new(width as f64, height as f64, scale);
     let data = SeriesData::new(scene);
-    let mut lx = 6.0 * scale;
-    for (text, colour) in &data.legend() {
-        area.draw(&Text::new(
-            text.clone(),
-            px((lx, 3.0 * scale)),
-            anchored(font(10.5, scale).color(colour), HPos::Left, VPos::Top),
-        ))?;
-        lx += (text.chars().count() as f64 * 6.2 + 14.0) * scale;
-    }
+    let legend_h = draw_legend(
+        area,
+        &data.legend(),
+        (6.0 * scale, 3.0 * scale, width as f64 - 4.0 * scale),
+        10.5,
+        scale,
+    )?;
+    let grid = SeriesGrid::new(
+        width as f64,
+        height as f64,
+        (legend_h + 3.0 * scale).max(18.0 * scale),
+        scale,
+    );
     let metrics = data.metrics();
     let x_range = (0.0, data.x_max());
     let x_label = if data.over_t { "t / T" } else { "t" };
@@ -1258,6 +1278,48 @@ impl LogitsFrame {
     }
 }
 
+/// A bar's s and π in the longest form that fits under it (neighbours' values never touch).
+fn bar_values(scene: &Scene, token: usize, bar_width: f64, scale: f64) -> Option<String> {
+    let pi = format!("{:.3}", scene.pi_t[token]);
+    [
+        format!("s={}  π={pi}", tick_text(scene.s[token])),
+        format!("π={pi}"),
+        pi.clone(),
+    ]
+    .into_iter()
+    .find(|t| text_width(t, 9.5, scale) <= bar_width - 2.0 * scale)
+}
+
+/// The logits chart's title in the longest form that fits `width`.
+fn logits_title(scene: &Scene, width: f64, scale: f64) -> String {
+    let fits = |t: &String| text_width(t, 11.5, scale) <= width - 10.0 * scale;
+    if scene.v > MAX_BARS {
+        let full = format!(
+            "logits s: the {} highest of V = {} (generated, read-only)",
+            MAX_BARS, scene.v
+        );
+        let short = format!("logits s: the {} highest of V = {}", MAX_BARS, scene.v);
+        if fits(&full) {
+            full
+        } else if fits(&short) {
+            short
+        } else {
+            format!("{} highest of V = {}", MAX_BARS, scene.v)
+        }
+    } else {
+        // The instructions where they fit (the page's hint repeats them).
+        [
+            "logits s (drag a bar, or focus the chart: ←/→ pick, ↑/↓ change) · π = softmax(s/T)",
+            "logits s (drag a bar) · π = softmax(s/T)",
+            "logits s · π = softmax(s/T)",
+        ]
+        .into_iter()
+        .find(|t| text_width(t, 11.5, scale) <= width - 10.0 * scale)
+        .unwrap_or("logits s")
+        .to_string()
+    }
+}
+
 /// The logits editor: one bar per token (s_i), π_T as a thin marker, face members highlighted.
 /// `hold`: the value range kept during a drag (see [`LogitsFrame::fit_holding`]).
 pub fn draw_logits<DB: DrawingBackend>(
@@ -1271,15 +1333,7 @@ pub fn draw_logits<DB: DrawingBackend>(
     let (width, height) = area.dim_in_pixel();
     let frame = LogitsFrame::fit_holding(scene, width as f64, height as f64, scale, hold);
     let lw = |w: f64| ((w * scale).round() as u32).max(1);
-    let title = if scene.v > MAX_BARS {
-        format!(
-            "logits s: the {} highest of V = {} (generated, read-only)",
-            MAX_BARS, scene.v
-        )
-    } else {
-        "logits s (drag a bar, or focus the chart: ←/→ pick, ↑/↓ change) · π = softmax(s/T)"
-            .to_string()
-    };
+    let title = logits_title(scene, width as f64, scale);
     area.draw(&Text::new(
         title,
         px((6.0 * scale, 4.0 * scale)),
@@ -1345,17 +1399,19 @@ pub fn draw_logits<DB: DrawingBackend>(
             area.draw(&Text::new(
                 label,
                 px((centre, frame.bottom + 4.0 * scale)),
-                anchored(font(10.5, scale).color(&colour), HPos::Center, VPos::Top),
-            ))?;
-            area.draw(&Text::new(
-                format!(
-                    "s={}  π={:.3}",
-                    tick_text(scene.s[token]),
-                    scene.pi_t[token]
+                anchored(
+                    font(10.5, scale).color(&text_colour(&colour)),
+                    HPos::Center,
+                    VPos::Top,
                 ),
-                px((centre, frame.bottom + 17.0 * scale)),
-                anchored(font(9.5, scale).color(&MUTED), HPos::Center, VPos::Top),
             ))?;
+            if let Some(text) = bar_values(scene, token, frame.bar_width, scale) {
+                area.draw(&Text::new(
+                    text,
+                    px((centre, frame.bottom + 17.0 * scale)),
+                    anchored(font(9.5, scale).color(&MUTED), HPos::Center, VPos::Top),
+                ))?;
+            }
         }
     }
     area.draw(&PathElement::new(

@@ -200,7 +200,11 @@ fn large_vocabulary_lumps_into_other_and_stays_finite() {
         }
     }
     let svg = render_svg(&scene, Figure::Simplex, (440, 420), 1.0);
-    assert!(svg.contains("other (997 tokens, lumped)"));
+    // The centre dot is named in the legend (beside the dot, the ★ and the paths hid it).
+    assert!(
+        svg.contains("● centre: the other 997 tokens, lumped"),
+        "{svg}"
+    );
 }
 
 #[test]

@@ -10,7 +10,9 @@ pub(super) fn draw_axes<DB: DrawingBackend>(
     scale: f64,
 ) -> DrawResult<DB> {
     let (l, t, wd, ht) = (frame.left, frame.top, frame.width, frame.height);
-    let x_ticks = nice_ticks(frame.x_range.0, frame.x_range.1, 5);
+    // About one tick label per 45 px, so narrow panels (three side by side) keep them apart.
+    let x_count = ((wd / (45.0 * scale)).floor() as usize).clamp(2, 5);
+    let x_ticks = nice_ticks(frame.x_range.0, frame.x_range.1, x_count);
     let x_step = tick_step(&x_ticks);
     for &x in &x_ticks {
         let (pxx, _) = frame.plot_px(x, frame.y_range.0);

@@ -64,7 +64,9 @@ impl ParticleFrame {
         } else {
             0.0
         };
-        let legend = if height_px < LEGEND_MIN_HEIGHT * scale {
+        // A panel narrower than about 30 characters (three side by side on a phone) has no room for
+        // a legend: the full-size figure and its export carry it.
+        let legend = if height_px < LEGEND_MIN_HEIGHT * scale || width_px < 200.0 * scale {
             Vec::new()
         } else {
             wrap_items(

@@ -29,11 +29,11 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::params::RuleChoice;
 use super::scene::{Membership, Scene};
-use td_core::draw_kit::nice_ticks;
 use td_core::draw_kit::{
     anchored, fit_text, font, lw, px, star_points, tick_text, wrap_items, BACKGROUND, GRID, INK,
     MUTED,
 };
+use td_core::draw_kit::{nice_ticks, text_colour, text_width};
 use td_particles::pca::Pca;
 use td_particles::{frank_wolfe, hull};
 

@@ -202,15 +202,18 @@ impl<'a, DB: DrawingBackend> ParticlePainter<'a, DB> {
             anchored(font(12.5, scale), HPos::Left, VPos::Top),
         ))?;
         let view_text = self.view_text();
-        if !view_text.is_empty() {
+        let step_text = format!("k = {} / {}", self.k, self.scene.state.steps);
+        // The view line keeps clear of the step label on its right (or is left out).
+        let room = w - 28.0 * scale - text_width(&step_text, 11.5, scale);
+        if !view_text.is_empty() && room >= 60.0 * scale {
             area.draw(&Text::new(
-                fit_text(&view_text, w * 0.62, 10.5, scale),
+                fit_text(&view_text, room, 10.5, scale),
                 px((8.0 * scale, 24.0 * scale)),
                 anchored(font(10.5, scale).color(&MUTED), HPos::Left, VPos::Top),
             ))?;
         }
         area.draw(&Text::new(
-            format!("k = {} / {}", self.k, self.scene.state.steps),
+            step_text,
             px((w - 8.0 * scale, 24.0 * scale)),
             anchored(font(11.5, scale), HPos::Right, VPos::Top),
         ))?;
@@ -218,7 +221,11 @@ impl<'a, DB: DrawingBackend> ParticlePainter<'a, DB> {
             area.draw(&Text::new(
                 format!("computing… {}%", (self.run.progress() * 100.0).floor()),
                 px((w - 8.0 * scale, self.frame.top + 4.0 * scale)),
-                anchored(font(11.0, scale).color(&BUSY), HPos::Right, VPos::Top),
+                anchored(
+                    font(11.0, scale).color(&text_colour(&BUSY)),
+                    HPos::Right,
+                    VPos::Top,
+                ),
             ))?;
         }
         Ok(())

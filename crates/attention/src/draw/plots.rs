@@ -206,7 +206,11 @@ impl Chart<'_> {
                     frame.left + frame.width / 2.0,
                     frame.top + frame.height * 0.35 + index as f64 * 14.0 * scale,
                 )),
-                anchored(font(10.5, scale).color(colour), HPos::Center, VPos::Center),
+                anchored(
+                    font(10.5, scale).color(&text_colour(colour)),
+                    HPos::Center,
+                    VPos::Center,
+                ),
             ))?;
         }
         Ok(())
@@ -404,7 +408,11 @@ pub fn draw_plots<DB: DrawingBackend>(
         area.draw(&Text::new(
             format!("computing… {}%", (scene.progress() * 100.0).floor()),
             px((w - 8.0 * scale, 4.0 * scale)),
-            anchored(font(11.0, scale).color(&BUSY), HPos::Right, VPos::Top),
+            anchored(
+                font(11.0, scale).color(&text_colour(&BUSY)),
+                HPos::Right,
+                VPos::Top,
+            ),
         ))?;
     }
     draw_charts(area, scene, at, (w, h), scale)
@@ -613,7 +621,7 @@ fn draw_rule_legend<DB: DrawingBackend>(
             text.clone(),
             px((lx, 4.0 * scale)),
             anchored(
-                font(11.0, scale).color(&panel_colour(panel)),
+                font(11.0, scale).color(&text_colour(&panel_colour(panel))),
                 HPos::Left,
                 VPos::Top,
             ),
@@ -909,7 +917,7 @@ fn draw_angle_density<DB: DrawingBackend>(
             "steps →, angle θ ↑ (darker: more tokens)".to_string()
         };
         muted(
-            sample,
+            fit_text(&sample, fw, 9.5, scale),
             fx + fw / 2.0,
             fy + fh + 15.0 * scale,
             HPos::Center,
@@ -999,13 +1007,20 @@ fn draw_inner_histogram<DB: DrawingBackend>(
                 VPos::Top,
             )?;
         }
-        muted(
-            format!("{} of pairs", tick_text(top_share, top_share)),
-            fx - 4.0 * scale,
-            fy,
-            HPos::Right,
-            VPos::Center,
-        )?;
+        // The scale of the bars: left of the frame, or inside its top-left corner when the
+        // margin is too narrow for it.
+        let share = format!("{} of pairs", tick_text(top_share, top_share));
+        if text_width(&share, 9.5, scale) <= fx - 6.0 * scale {
+            muted(share, fx - 4.0 * scale, fy, HPos::Right, VPos::Center)?;
+        } else {
+            muted(
+                share,
+                fx + 3.0 * scale,
+                fy + 2.0 * scale,
+                HPos::Left,
+                VPos::Top,
+            )?;
+        }
         let sample = if every > 1 {
             format!(
                 "⟨x_i, x_j⟩ (bars: step {k_shown}; line: step 0; pairs of {} of {n} tokens)",
@@ -1015,7 +1030,7 @@ fn draw_inner_histogram<DB: DrawingBackend>(
             format!("⟨x_i, x_j⟩ (bars: step {k_shown}; line: step 0)")
         };
         muted(
-            sample,
+            fit_text(&sample, fw, 9.5, scale),
             fx + fw / 2.0,
             fy + fh + 15.0 * scale,
             HPos::Center,
