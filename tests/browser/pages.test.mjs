@@ -185,3 +185,65 @@ test("every word on every page reads at WCAG AA contrast, in light and dark them
   }
   assert.deepEqual(failures, [], "text below AA contrast");
 });
+
+/** Focuses every control of the page in turn and reports, for each, whether the control itself is
+ *  on screen and uncovered, and whether the figure it changes intersects the screen. */
+async function figureWhileEachControlIsUsed() {
+  const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const visible = (el) => { const b = el.getBoundingClientRect(); return b.width > 0 && b.height > 0; };
+  const controls = [...document.querySelectorAll("#controls input, #controls select, #playback input, #playback select, #lead-controls textarea, #lead-controls input")]
+    .filter((el) => visible(el) && el.type !== "hidden");
+  const out = [];
+  for (const el of controls) {
+    el.focus();
+    await frame();
+    const b = el.getBoundingClientRect();
+    const figure = el.closest("#lead-controls") ? document.getElementById("tokens")
+      : [...document.querySelectorAll(".pin canvas")].find(visible);
+    const f = figure.getBoundingClientRect();
+    const hit = document.elementFromPoint(b.left + Math.min(b.width / 2, 20), b.top + b.height / 2);
+    out.push({
+      id: el.id,
+      onScreen: b.top >= -1 && b.bottom <= innerHeight + 1,
+      uncovered: !!hit && (hit === el || el.contains(hit) || hit.contains(el)),
+      figureInView: f.bottom > 8 && f.top < innerHeight - 8 && f.height > 60,
+      figure: figure.id,
+    });
+  }
+  return out;
+}
+
+test("the figure stays in view while each control is used, on phones and a desktop; every target is at least 24 px (44 px on touch screens)", async () => {
+  const failures = [];
+  for (const { file } of SITE.pages) {
+    for (const [width, height] of [[320, 568], [360, 640], [390, 844], [1280, 800]]) {
+      const touch = width < 600;
+      const app = await suite.open(file, { viewport: { width, height }, isMobile: touch, hasTouch: touch });
+      const where = `${file} at ${width}×${height}`;
+      try {
+        const used = await app.page.evaluate(figureWhileEachControlIsUsed);
+        assert.ok(used.length >= 10, `${where}: only ${used.length} controls`);
+        for (const u of used) {
+          if (!u.onScreen) failures.push(`${where}: #${u.id} focused but off screen`);
+          if (!u.uncovered) failures.push(`${where}: #${u.id} focused but covered`);
+          if (!u.figureInView) failures.push(`${where}: #${u.id} focused with #${u.figure} out of view`);
+        }
+        const small = await app.page.evaluate((touch) => {
+          const out = [];
+          for (const el of document.querySelectorAll("input, select, textarea, button, summary")) {
+            const b = el.getBoundingClientRect();
+            if (!b.width || !b.height || el.closest("dialog:not([open]), [hidden]") || el.type === "checkbox") continue;
+            const min = touch && el.closest("#controls, .playbar, #lead-controls") ? 44 : 24;
+            if (b.height < min - 0.5 || b.width < 24) out.push(`${el.tagName}#${el.id} ${b.width.toFixed(0)}×${b.height.toFixed(0)} < ${min}`);
+          }
+          return out;
+        }, touch);
+        failures.push(...small.map((s) => `${where}: ${s}`));
+        await app.assertNoErrors();
+      } finally {
+        await app.close();
+      }
+    }
+  }
+  assert.deepEqual(failures, []);
+});

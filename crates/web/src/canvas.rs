@@ -337,9 +337,17 @@ impl DrawingBackend for BatchedCanvas {
     }
 }
 
-/// Gives a canvas a CSS size and the matching backing size at the device pixel ratio.
+/// The canvas's border, each side, in CSS pixels (`www/style.css`: canvases are content-box).
+const CANVAS_BORDER: f64 = 1.0;
+
+/// Gives a canvas an outer size of `width` × `height` CSS pixels (border included) and a backing
+/// store of exactly its content box at the device pixel ratio, so the picture is never resampled.
 /// Returns true when the backing store changed (which clears the canvas).
 pub fn set_canvas_size(canvas: &HtmlCanvasElement, width: f64, height: f64) -> bool {
+    let (width, height) = (
+        (width - 2.0 * CANVAS_BORDER).max(1.0),
+        (height - 2.0 * CANVAS_BORDER).max(1.0),
+    );
     let scale = crate::dom::device_pixel_ratio();
     let (px_w, px_h) = (
         (width * scale).round().max(1.0) as u32,

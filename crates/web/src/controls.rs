@@ -210,6 +210,18 @@ pub fn use_textareas(keys: &[&str]) {
     }
 }
 
+/// Moves the rows of `keys` into the page's `#lead-controls` slot, above the figures.
+pub fn lead(keys: &[&str]) {
+    let Some(slot) = by_id("lead-controls") else {
+        return;
+    };
+    for key in keys {
+        if let Some(row) = by_id(&format!("row-{key}")) {
+            let _ = slot.append_child(&row);
+        }
+    }
+}
+
 /// How long (ms) typing must pause before a text box's content is applied.
 const TEXT_SETTLE_MS: i32 = 500;
 

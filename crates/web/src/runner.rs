@@ -48,6 +48,11 @@ pub trait WebExplorer: Explorer + Sized {
     fn textareas() -> &'static [&'static str] {
         &[]
     }
+    /// Controls shown above the figures (in `#lead-controls`) rather than in the control panel:
+    /// the object of study itself, such as the energy lab's text.
+    fn lead_controls() -> &'static [&'static str] {
+        &[]
+    }
     /// Wires the explorer's own events, once, after the runner exists.
     fn wire() {}
     /// Elements whose keys belong to them (an editor canvas): page shortcuts leave them alone.
@@ -122,6 +127,7 @@ pub fn run<E: WebExplorer>() {
         E::slider_range,
     );
     controls::use_textareas(E::textareas());
+    controls::lead(E::lead_controls());
     chrome::build_presets(E::presets());
     let hash = dom::window().location().hash().unwrap_or_default();
     let mut chrome = Chrome::new(td_core::page::PageOptions::default());
@@ -410,19 +416,20 @@ impl<E: WebExplorer> Runner<E> {
         let mut changed = false;
         for info in E::figures() {
             let in_use = E::figure_panels(&self.scene, info.name).max(1);
-            let min_width = if info.canvas_ids.len() > 1 {
-                160.0
-            } else {
-                200.0
-            };
             for id in info.canvas_ids.iter().take(in_use) {
                 if let Some(canvas) = by_id_as::<HtmlCanvasElement>(id) {
+                    let cap = pinned_height_cap(&canvas);
+                    let min_width = match (cap.is_some(), info.canvas_ids.len() > 1) {
+                        (true, _) => 80.0,
+                        (false, true) => 160.0,
+                        (false, false) => 200.0,
+                    };
                     let width = canvas
                         .parent_element()
                         .map(|p| p.client_width() as f64)
                         .unwrap_or(400.0)
                         .max(min_width);
-                    let height = (info.page_height)(width).round();
+                    let height = fit_height(info.page_height, width, cap);
                     changed |= set_canvas_size(&canvas, width, height);
                 }
             }
@@ -774,4 +781,30 @@ pub fn begin_in_worker<E: WebExplorer>(
         }
         None => false,
     }
+}
+
+/// The tallest a figure may be while its panel is pinned to the top of a phone's screen (the
+/// `.pin` block is sticky there, `www/style.css`): 40% of the window, so the controls beneath it
+/// stay in reach. None when the figure is not pinned.
+fn pinned_height_cap(canvas: &HtmlCanvasElement) -> Option<f64> {
+    let pin = canvas.closest(".pin").ok().flatten()?;
+    let window = dom::window();
+    let position = window
+        .get_computed_style(&pin)
+        .ok()
+        .flatten()?
+        .get_property_value("position")
+        .ok()?;
+    if position != "sticky" {
+        return None;
+    }
+    let height = window.inner_height().ok()?.as_f64()?;
+    Some((0.4 * height).max(120.0))
+}
+
+/// The figure's height at `width`: its page height, at most `cap` (every figure lays itself out
+/// in whatever box it is given).
+fn fit_height(page_height: fn(f64) -> f64, width: f64, cap: Option<f64>) -> f64 {
+    let height = page_height(width).round();
+    cap.map_or(height, |cap| height.min(cap.round()))
 }

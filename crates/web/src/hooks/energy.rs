@@ -46,6 +46,9 @@ impl WebExplorer for Energy {
     fn textareas() -> &'static [&'static str] {
         params::TEXTAREAS
     }
+    fn lead_controls() -> &'static [&'static str] {
+        params::TEXTAREAS
+    }
     fn is_typing_target(el: &web_sys::Element) -> bool {
         el.id() == "tokens"
     }
@@ -55,16 +58,19 @@ impl WebExplorer for Energy {
     }
     fn on_key(r: &mut R, key: &str, _on_canvas: bool) -> bool {
         match key {
-            "ArrowLeft" | "ArrowRight" => {
+            // ← → and [ ] move the inspected position one token (as [ ] step on the other pages).
+            "ArrowLeft" | "ArrowRight" | "[" | "]" => {
                 let n = r.scene.tokens.len();
                 if n == 0 {
                     return false;
                 }
-                let p = r.scene.position() as i64 + if key == "ArrowLeft" { -1 } else { 1 };
+                let back = key == "ArrowLeft" || key == "[";
+                let p = r.scene.position() as i64 + if back { -1 } else { 1 };
                 let p = p.clamp(0, n as i64 - 1);
                 r.edit_pairs(&[("pos".to_string(), p.to_string())]);
             }
             " " | "k" => r.toggle_play(),
+            "r" | "R" => r.scrub(0.0),
             _ => return false,
         }
         true
