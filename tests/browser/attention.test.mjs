@@ -367,11 +367,11 @@ test("exports: SVG of the particles, CSV of every position, JSON with the readou
       return { name: file.name, text: file.bytes.toString("utf8") };
     };
     const svg = await grab("#export-svg");
-    assert.match(svg.name, /^attention.*_particles\.svg$/);
+    assert.match(svg.name, /^token-dynamics_attention_.*_particles\.svg$/);
     assert.match(svg.text, /^<svg/);
     assert.ok(!/NaN/.test(svg.text));
     const csv = await grab("#export-csv");
-    assert.match(csv.name, /^attention.*_data\.csv$/);
+    assert.match(csv.name, /^token-dynamics_attention_.*_data\.csv$/);
     const rows = csv.text.split("\r\n").filter((l) => l && !l.startsWith("#"));
     assert.ok(rows.length >= 12 * 21, `CSV has ${rows.length} rows`);
     const json = await grab("#export-json");

@@ -172,6 +172,19 @@ test("hovering a byte shows its distribution; the next-token link opens a clean 
     const before = (await canvasStats(page, "#dist-canvas")).hash;
     await page.hover('#tokens .tok[data-t="10"]');
     await waitCanvasChange(page, "#dist-canvas", before);
+    // The result shows next to the pointer: a card just under the hovered byte, in view.
+    const card = await page.evaluate(() => {
+      const c = document.getElementById("hover-card");
+      const b = c.getBoundingClientRect();
+      const byte = document.querySelector('#tokens .tok[data-t="10"]').getBoundingClientRect();
+      return { hidden: c.hidden, text: c.textContent, gap: b.top - byte.bottom, left: b.left, right: b.right, bottom: b.bottom, vw: innerWidth, vh: innerHeight };
+    });
+    assert.equal(card.hidden, false);
+    assert.match(card.text, /^After position 10 the trained model expects (.+ \d\.\d{3}( · |)){5} — the text has .+ \(p \d\.\d{3}, \d+\.\d{2} nats\)$/);
+    assert.ok(card.gap >= 0 && card.gap <= 12, `the card is ${card.gap} px below the byte`);
+    assert.ok(card.left >= 0 && card.right <= card.vw && card.bottom <= card.vh, JSON.stringify(card));
+    await page.mouse.move(5, 5);
+    await page.waitForFunction(() => document.getElementById("hover-card").hidden);
     const href = await page.getAttribute("#open-next-token", "href");
     assert.match(href, /^index\.html#next-token\?v=1&s=/);
     assert.match(await page.textContent("#open-next-token"), /position 10/);
@@ -319,7 +332,7 @@ test("exports: SVG of each figure, CSV and JSON with names that say what they ar
     for (const figure of ["series", "phase", "scatter", "dist"]) {
       await page.selectOption("#export-figure", figure);
       const svg = await download(page, "#export-svg");
-      assert.match(svg.name, new RegExp(`^energy_analyse-229B_post-invd-surprisal-additive_steer-delta-post_${figure}\\.svg$`), svg.name);
+      assert.match(svg.name, new RegExp(`^token-dynamics_energy_analyse-229B_post-invd-surprisal-additive_steer-delta-post_${figure}\\.svg$`), svg.name);
       assert.match(svg.bytes.toString("utf8"), /^<svg/);
     }
     const csv = (await download(page, "#export-csv")).bytes.toString("utf8");

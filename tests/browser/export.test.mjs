@@ -77,7 +77,7 @@ const canvasSize = (page, id) =>
   page.evaluate((id) => {
     const c = document.getElementById(id);
     const r = c.getBoundingClientRect();
-    return { w: c.width, h: c.height, cssW: Math.round(r.width), cssH: Math.round(r.height) };
+    return { w: c.width, h: c.height, cssW: c.clientWidth, cssH: c.clientHeight };
   }, id);
 
 test("every export button yields a valid file with a name that says what it is", T_OPTS, async (t) => {
@@ -118,11 +118,15 @@ test("every export button yields a valid file with a name that says what it is",
         const css = [sizes.reduce((a, s) => a + s.cssW, 0), Math.max(...sizes.map((s) => s.cssH))];
         const one = await download(page, "#export-png");
         assert.match(one.name, new RegExp(`_${figure}\\.png$`));
-        assert.deepEqual(pngSize(one.bytes), css, `${figure} PNG at ratio 1 should be the canvas size ${css}`);
-        if (ids.length === 1) assert.deepEqual(pngSize(one.bytes), [sizes[0].w, sizes[0].h]);
+        // The canvases' own pixels, and under them the caption strip (what it shows, the link).
+        const [w1, h1] = pngSize(one.bytes);
+        assert.equal(w1, css[0], `${figure} PNG at ratio 1 should be as wide as the canvases ${css}`);
+        const strip = h1 - css[1];
+        assert.ok(strip >= 30 && strip <= 200, `${figure} PNG: a caption strip of ${strip} px under the figure`);
+        if (ids.length === 1) assert.deepEqual([w1, h1 - strip], [sizes[0].w, sizes[0].h]);
         const two = await download(page, "#export-png2");
         assert.match(two.name, new RegExp(`_${figure}@2x\\.png$`));
-        assert.deepEqual(pngSize(two.bytes), css.map((v) => 2 * v), `${figure} PNG 2x should double`);
+        assert.deepEqual(pngSize(two.bytes), [2 * w1, 2 * h1], `${figure} PNG 2x should double`);
         assert.match(await page.textContent("#share-status"), /Saved .*@2x\.png \(\d+×\d+ px\)/);
       }
       await pngApp.assertNoErrors();
@@ -166,8 +170,11 @@ test("PNG at device pixel ratio 2: the canvas's own pixels, and 2x doubles them"
     const { page } = app;
     const s = await canvasSize(page, "simplex-canvas");
     assert.equal(s.w, 2 * s.cssW);
-    assert.deepEqual(pngSize((await download(page, "#export-png")).bytes), [s.w, s.h]);
-    assert.deepEqual(pngSize((await download(page, "#export-png2")).bytes), [2 * s.w, 2 * s.h]);
+    const [w, h] = pngSize((await download(page, "#export-png")).bytes);
+    assert.equal(w, s.w);
+    const strip = h - s.h; // the caption strip, drawn at the same ratio
+    assert.ok(strip >= 60 && strip <= 400 && strip % 2 === 0, `caption strip ${strip} px`);
+    assert.deepEqual(pngSize((await download(page, "#export-png2")).bytes), [2 * w, 2 * h]);
     await app.assertNoErrors();
   } finally {
     await app.close();

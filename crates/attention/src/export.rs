@@ -334,7 +334,8 @@ pub fn state_json<E: Explorer<State = State, Group = params::Group>>(
 }
 
 /// An ASCII, filesystem-safe file name stem that says what the file is, e.g.
-/// `attention_localmax-additive-delta0.1_square-n64`; the page appends `_<figure>.svg|png|csv|json`.
+/// `token-dynamics_attention_localmax-additive-delta0.1_square-n64` (every explorer's files start
+/// with the tool's and the explorer's names); the page appends `_<figure>.svg|png|csv|json`.
 pub fn file_stem(state: &State) -> String {
     let localmax = || {
         let margin = match state.margin {
@@ -371,6 +372,7 @@ pub fn file_stem(state: &State) -> String {
         InitChoice::Custom => "custom".to_string(),
     };
     let mut parts = vec![
+        td_core::export::TOOL.to_string(),
         params::EXPLORER.to_string(),
         rule,
         format!("{init}-n{}", state.token_count()),

@@ -749,7 +749,7 @@ fn state_json_is_valid_and_names_everything() {
 fn file_stems_say_what_they_are() {
     assert_eq!(
         Attention::file_stem(&State::default()),
-        "attention_localmax-additive-delta0.1_square-n64"
+        "token-dynamics_attention_localmax-additive-delta0.1_square-n64"
     );
     let stem = Attention::file_stem(&State {
         rule: RuleChoice::Hardmax,
@@ -758,7 +758,10 @@ fn file_stems_say_what_they_are() {
         matrix: MatrixChoice::Spd,
         ..State::default()
     });
-    assert_eq!(stem, "attention_hardmax_fig2-leader-n8_d3_A-spd");
+    assert_eq!(
+        stem,
+        "token-dynamics_attention_hardmax_fig2-leader-n8_d3_A-spd"
+    );
     assert!(stem
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));

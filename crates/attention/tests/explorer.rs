@@ -34,10 +34,20 @@ fn figures_through_the_interface_are_the_explorer_s_own_svg() {
     for figure in ["particles", "plots"] {
         let size = Attention::default_size(&scene, figure);
         let ours = Attention::render_svg(&scene, figure, size, 0.5);
-        // The same drawing, with the interface's caption (<title>, <desc>) in front of it.
-        let (title, desc) = Attention::svg_caption(&scene, figure);
+        // The same drawing, with the export's caption under it and in <title>, <desc>.
         let theirs = render_svg(&scene, Figure::parse(figure).unwrap(), size, 0.5);
-        assert!(ours == td_core::export::caption_svg(&theirs, &title, &desc));
+        assert!(ours.contains(td_core::export::svg_body(&theirs)));
+        let strip = Attention::export_caption_height(&scene, figure, f64::from(size.0), 1.0);
+        let head = format!(
+            "<svg width=\"{}\" height=\"{}\"",
+            size.0,
+            size.1 + strip as u32
+        );
+        assert!(ours.starts_with(&head), "{figure}: {}", &ours[..60]);
+        assert!(
+            ours.contains("reproduce: #attention?v=1"),
+            "{figure}: no link drawn"
+        );
     }
 }
 

@@ -18,7 +18,8 @@ usage: token-dynamics render '<link or #hash>' [--svg out.svg] [--png out.png] [
   --figure   which figure the SVG/PNG shows: simplex (default), series or logits for next-token;
              particles (default) or plots for attention; series (default), phase, scatter
              or dist for energy (trained weights: $TOKEN_DYNAMICS_WEIGHTS or www/models/trained.tdgpt)
-  --size     figure size in CSS pixels, 64..8192 each (default: the page's export size)
+  --size     figure size in CSS pixels, 64..8192 each (default: the page's export size); the
+             caption strip (what the figure shows, the link that reproduces it) goes under it
   --scale    PNG pixels per CSS pixel, 0.1..16 (default 1; 2 for print)
   Messages about the link (what was ignored or clamped) go to standard error.";
 

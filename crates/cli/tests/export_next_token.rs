@@ -654,14 +654,19 @@ fn command_line_writes_the_same_figure_and_data_as_the_page() {
         let scene = scene_of(link);
         let size = Figure::Simplex.default_size(scene.panels.len());
         let svg = std::fs::read_to_string(file("svg")).unwrap();
-        let (title, desc) = NextToken::svg_caption(&scene, "simplex");
+        assert_eq!(
+            svg,
+            NextToken::render_svg(&scene, "simplex", size, at),
+            "{link}"
+        );
         let drawn = render_svg(&scene, Figure::Simplex, size, at);
         assert!(
-            svg == td_core::export::caption_svg(&drawn, &title, &desc),
+            svg.contains(td_core::export::svg_body(&drawn)),
             "{link}: the command's SVG differs from render_svg with its caption"
         );
+        let strip = NextToken::export_caption_height(&scene, "simplex", f64::from(size.0), 1.0);
         let png = std::fs::read(file("png")).unwrap();
-        assert_eq!(png_size(&png), size, "{link}");
+        assert_eq!(png_size(&png), (size.0, size.1 + strip as u32), "{link}");
         // The panel title is drawn as text at the top left: the fonts were found.
         assert!(
             dark_pixels(&file("png"), 0, 0, 200, 30) > 20,
@@ -683,6 +688,8 @@ fn command_line_writes_the_same_figure_and_data_as_the_page() {
     let output = cli(&["render", link, "--png", path_str(&scaled), "--scale", "2"]);
     assert!(output.status.success(), "{output:?}");
     let (w, h) = Figure::Simplex.default_size(2);
+    let strip = NextToken::export_caption_height(&scene_of(link), "simplex", f64::from(w), 1.0);
+    let h = h + strip as u32;
     assert_eq!(png_size(&std::fs::read(&scaled).unwrap()), (2 * w, 2 * h));
     let series = dir.join("series.png");
     let series_svg = dir.join("series.svg");
@@ -701,7 +708,10 @@ fn command_line_writes_the_same_figure_and_data_as_the_page() {
         "1.5",
     ]);
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(png_size(&std::fs::read(&series).unwrap()), (750, 450));
+    // --size is the figure's; the caption strip is added under it.
+    let strip = NextToken::export_caption_height(&scene_of(link), "series", 500.0, 1.0);
+    let tall = (1.5 * (300.0 + strip)).round() as u32;
+    assert_eq!(png_size(&std::fs::read(&series).unwrap()), (750, tall));
     assert_eq!(
         std::fs::read_to_string(&series_svg).unwrap(),
         NextToken::render_svg(&scene_of(link), "series", (500, 300), 1.0)

@@ -39,7 +39,13 @@ fn texts(svg: &str) -> Vec<DrawnText> {
         let Some(end) = rest.find('>') else { break };
         let tag = &rest[..end];
         let body_end = rest.find("</text>").unwrap_or(end + 1);
-        let text = rest[end + 1..body_end.max(end + 1)].trim().to_string();
+        let text = rest[end + 1..body_end.max(end + 1)]
+            .trim()
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&");
         rest = &rest[end..];
         let Some(fill) = attribute(tag, "fill").and_then(hex) else {
             panic!("a text without a readable fill: {tag}");
@@ -190,4 +196,33 @@ fn the_svg_reader_sees_a_pale_fill_as_pale() {
     assert!(contrast_ratio(&t.fill, &BACKGROUND) < 2.5);
     let faded = r##"<text x="1" y="2" font-size="10.5" opacity="0.4" fill="#222222">x</text>"##;
     assert!(contrast_ratio(&texts(faded)[0].fill, &BACKGROUND) < 4.5);
+}
+
+struct Stems;
+
+impl Visit for Stems {
+    type Output = Vec<String>;
+    fn visit<E: Native>(self) -> Vec<String> {
+        std::iter::once(String::new())
+            .chain(E::presets().iter().map(|p| p.hash.to_string()))
+            .map(|hash| E::file_stem(&E::from_hash(&hash).0))
+            .collect()
+    }
+}
+
+#[test]
+fn every_explorer_names_its_files_by_one_scheme() {
+    for name in NAMES {
+        for stem in dispatch(name, Stems).expect("a known explorer") {
+            assert!(
+                stem.starts_with(&format!("token-dynamics_{name}_")),
+                "{name}: {stem}"
+            );
+            assert!(
+                stem.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+                "{stem}"
+            );
+        }
+    }
 }

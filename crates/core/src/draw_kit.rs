@@ -116,11 +116,12 @@ pub fn wrap_items<S: AsRef<str>>(
     lines
 }
 
-/// `text` in lines of at most `max_chars` characters, broken at spaces.
-fn word_wrap(text: &str, max_chars: usize) -> Vec<String> {
+/// `text` in lines of at most `max_chars` characters, broken at spaces (a longer word is cut with
+/// an ellipsis).
+pub fn word_wrap(text: &str, max_chars: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
+    for word in text.split_whitespace() {
         let word: String = if word.chars().count() > max_chars {
             word.chars().take(max_chars - 1).chain(['…']).collect()
         } else {

@@ -13,6 +13,10 @@ use crate::page::PageOptions;
 use crate::table::{self, Message, Param, Preset};
 use crate::url;
 
+/// Text size and line height (CSS pixels) of the caption under an exported figure.
+const CAPTION_SIZE: f64 = 10.5;
+const CAPTION_LINE: f64 = 14.0;
+
 /// A drawing failure of backend `DB`.
 pub type DrawError<DB> = DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>;
 /// The result of drawing on backend `DB`.
@@ -341,13 +345,78 @@ pub trait Explorer: 'static {
         ));
         (format!("{} — {figure}", Self::embed_title(scene)), desc)
     }
-    /// One figure as an SVG document (the page's export and the CLI's output), captioned by
-    /// [`Explorer::svg_caption`].
+    /// The caption an exported figure carries under it, in lines that fit `width` pixels at
+    /// pixel ratio `scale`: the title of [`Explorer::svg_caption`], the active rules, and the link
+    /// that reproduces the figure (broken anywhere, never shortened).
+    fn export_caption(scene: &Self::Scene, figure: &str, width: f64, scale: f64) -> Vec<String> {
+        let max_chars = ((width - 16.0 * scale) / (0.56 * CAPTION_SIZE * scale)).max(12.0) as usize;
+        let (title, _) = Self::svg_caption(scene, figure);
+        let mut lines = crate::draw_kit::word_wrap(&title, max_chars);
+        let rules = Self::rule_lines(scene).join("; ");
+        if !rules.is_empty() {
+            lines.extend(crate::draw_kit::word_wrap(&rules, max_chars));
+        }
+        let link = format!("reproduce: {}", Self::to_hash(Self::scene_state(scene)));
+        let chars: Vec<char> = link.chars().collect();
+        lines.extend(
+            chars
+                .chunks(max_chars)
+                .map(|c| c.iter().collect::<String>()),
+        );
+        lines
+    }
+    /// Height in pixels of the caption strip under an exported figure `width` pixels wide.
+    fn export_caption_height(scene: &Self::Scene, figure: &str, width: f64, scale: f64) -> f64 {
+        let lines = Self::export_caption(scene, figure, width, scale).len() as f64;
+        ((10.0 + lines * CAPTION_LINE) * scale).round()
+    }
+    /// An exported figure: the figure, and under it (the last
+    /// [`Explorer::export_caption_height`] pixels of `root`) its caption, so a PNG or SVG
+    /// passed on alone still says what it shows and how to reproduce it.
+    fn draw_export<DB: DrawingBackend>(
+        scene: &Self::Scene,
+        figure: &str,
+        root: &DrawingArea<DB, Shift>,
+        view: &View,
+    ) -> DrawResult<DB> {
+        use crate::draw_kit::{anchored, font, px, BACKGROUND, GRID, MUTED};
+        use plotters::style::text_anchor::{HPos, VPos};
+        let scale = view.scale;
+        let (w, h) = root.dim_in_pixel();
+        let strip = Self::export_caption_height(scene, figure, w as f64, scale);
+        let (figure_area, caption) = root.split_vertically((h as f64 - strip).max(1.0) as u32);
+        Self::draw_figure(scene, figure, &figure_area, view)?;
+        caption.fill(&BACKGROUND)?;
+        caption.draw(&PathElement::new(
+            vec![(0, 0), (w as i32, 0)],
+            ShapeStyle::from(&GRID).stroke_width(1),
+        ))?;
+        for (i, line) in Self::export_caption(scene, figure, w as f64, scale)
+            .into_iter()
+            .enumerate()
+        {
+            caption.draw(&Text::new(
+                line,
+                px((8.0 * scale, (6.0 + i as f64 * CAPTION_LINE) * scale)),
+                anchored(
+                    font(CAPTION_SIZE, scale).color(&MUTED),
+                    HPos::Left,
+                    VPos::Top,
+                ),
+            ))?;
+        }
+        Ok(())
+    }
+    /// One figure as an SVG document (the page's export and the CLI's output): the figure at
+    /// `size`, its caption strip under it ([`Explorer::draw_export`]), and the same words in the
+    /// SVG's title and description ([`Explorer::svg_caption`]).
     fn render_svg(scene: &Self::Scene, figure: &str, size: (u32, u32), at: f64) -> String {
         let mut out = String::new();
         let mut failure = None;
         {
-            let backend = SVGBackend::with_string(&mut out, (size.0.max(1), size.1.max(1)));
+            let strip = Self::export_caption_height(scene, figure, f64::from(size.0), 1.0);
+            let height = size.1.max(1) + strip as u32;
+            let backend = SVGBackend::with_string(&mut out, (size.0.max(1), height));
             let root = backend.into_drawing_area();
             let view = View {
                 at,
@@ -357,7 +426,7 @@ pub trait Explorer: 'static {
             };
             // Drawing into a String cannot fail for I/O reasons; a failure would be a bug worth seeing.
             if let Err(error) =
-                Self::draw_figure(scene, figure, &root, &view).and_then(|_| root.present())
+                Self::draw_export(scene, figure, &root, &view).and_then(|_| root.present())
             {
                 failure = Some(format!("<!-- drawing failed: {error:?} -->"));
             }

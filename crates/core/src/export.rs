@@ -243,6 +243,17 @@ pub fn caption_svg(svg: &str, title: &str, desc: &str) -> String {
     )
 }
 
+/// What an SVG document draws: the text between its `<svg …>` start tag and its end tag (how
+/// tests find one drawing inside another, such as a figure inside its captioned export).
+pub fn svg_body(svg: &str) -> &str {
+    let start = svg
+        .find("<svg")
+        .and_then(|open| svg[open..].find('>').map(|i| open + i + 1))
+        .unwrap_or(0);
+    let end = svg.rfind("</svg>").unwrap_or(svg.len()).max(start);
+    &svg[start..end]
+}
+
 /// Keeps ASCII letters, digits, `.`, `-` and `_`; anything else becomes `-`.
 pub fn safe_piece(text: &str) -> String {
     text.chars()

@@ -688,10 +688,15 @@ pub fn draw_distribution<DB: DrawingBackend>(
         scene.steer_outcome().filter(|s| s.position == t),
         scene.tokens.get(t + 1).map(|&b| b as usize),
     );
+    // As much context as fits: the title keeps its end (the inspected byte) and drops its start.
+    let head = format!(
+        "{}: next byte after position {t} (“…",
+        capitalise(model_title(a.model))
+    );
+    let room = (w - 20.0 * scale) / (0.56 * 12.0 * scale) - head.chars().count() as f64 - 2.0;
     let title = format!(
-        "{}: next byte after position {t} (“…{}”)",
-        capitalise(model_title(a.model)),
-        context_before(&scene.tokens, t)
+        "{head}{}”)",
+        context_before(&scene.tokens, t, room.clamp(3.0, 25.0) as usize)
     );
     let frame = chart(
         area,
@@ -706,9 +711,9 @@ pub fn draw_distribution<DB: DrawingBackend>(
     bars.draw(area, &frame, scale)
 }
 
-/// Up to 25 bytes of the text ending at position t, printable (⏎ for a newline, · otherwise).
-fn context_before(tokens: &[u32], t: usize) -> String {
-    tokens[t.saturating_sub(24)..=t.min(tokens.len() - 1)]
+/// Up to `count` bytes of the text ending at position t, printable (⏎ for a newline, · otherwise).
+fn context_before(tokens: &[u32], t: usize, count: usize) -> String {
+    tokens[t.saturating_sub(count.max(1) - 1)..=t.min(tokens.len() - 1)]
         .iter()
         .map(|&b| match b as u8 {
             b'\n' => '⏎',
@@ -757,7 +762,7 @@ impl<'a> DistBars<'a> {
         let lp = self.lp;
         match (self.steer, self.next) {
             (Some(s), _) => format!(
-                "grey: before steering · red: after steering toward {} (p {:.3} → {:.3})",
+                "red: after steering toward {} (p {:.3} → {:.3}) · left: before (orange: the text's next byte)",
                 byte_label(s.target),
                 s.old_log_p.exp(),
                 s.new_log_p.exp()

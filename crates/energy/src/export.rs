@@ -326,7 +326,7 @@ pub fn state_json<E: Explorer<State = State, Group = params::Group>>(
     .to_json_line()
 }
 
-/// e.g. `energy_analyse-229B_post-invd-surprisal-additive` (+ `_steer-margin-post`).
+/// e.g. `token-dynamics_energy_analyse-229B_post-invd-surprisal-additive` (+ `_steer-margin-post`).
 pub fn file_stem<E: Explorer<State = State, Group = params::Group>>(state: &State) -> String {
     let value = |key: &str| E::param(key).map_or(String::new(), |p| E::value_text(p, state));
     let input = match state.mode {
@@ -338,7 +338,9 @@ pub fn file_stem<E: Explorer<State = State, Group = params::Group>>(state: &Stat
         ),
     };
     let mut stem = format!(
-        "energy_{input}_{}-{}-{}-{}",
+        "{}_{}_{input}_{}-{}-{}-{}",
+        td_core::export::TOOL,
+        params::EXPLORER,
         value("h"),
         value("mass"),
         value("U"),

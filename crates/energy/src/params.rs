@@ -666,10 +666,12 @@ pub fn byte_text(byte: u8) -> String {
     }
 }
 
-/// A byte for display: printable ASCII as itself, space as ␠, newline as ⏎, tab as ⇥, else 0xNN.
+/// A byte for display: printable ASCII as itself, space as ␣ (U+2423: in DejaVu Sans and the
+/// system fonts; U+2420 ␠ is missing from common fonts and drew as a box), newline as ⏎, tab as
+/// ⇥, else 0xNN.
 pub fn byte_label(byte: u8) -> String {
     match byte {
-        b' ' => "␠".to_string(),
+        b' ' => "␣".to_string(),
         b'\n' => "⏎".to_string(),
         b'\t' => "⇥".to_string(),
         b if b.is_ascii_graphic() => (b as char).to_string(),

@@ -462,6 +462,31 @@ impl Scene {
         self.analyses[model_index(self.model)].as_ref()
     }
 
+    /// What hovering the byte at position `t` shows beside it: the chosen model's five most
+    /// likely next bytes and the text's own next byte, with their probabilities.
+    pub fn hover_summary(&self, t: usize) -> Option<String> {
+        let lp = self.chosen()?.log_probs_at(t)?;
+        let label = |b: usize| super::params::byte_label(b as u8);
+        let top: Vec<String> = top_tokens(lp, 5)
+            .into_iter()
+            .map(|b| format!("{} {:.3}", label(b), lp[b].exp()))
+            .collect();
+        let next = self.tokens.get(t + 1).map_or(String::new(), |&b| {
+            let b = b as usize;
+            format!(
+                " — the text has {} (p {:.3}, {:.2} nats)",
+                label(b),
+                lp[b].exp(),
+                -lp[b]
+            )
+        });
+        Some(format!(
+            "After position {t} the {} expects {}{next}",
+            model_title(self.model),
+            top.join(" · ")
+        ))
+    }
+
     /// The byte the page suggests at `t` for the chosen model: the runner-up.
     pub fn suggested_target(&self, t: usize) -> Option<u8> {
         let lp = self.chosen()?.log_probs_at(t)?;

@@ -237,3 +237,34 @@ fn a_fitted_mass_that_is_not_positive_falls_back_and_says_so() {
         );
     }
 }
+
+#[test]
+fn the_hover_summary_names_the_most_likely_bytes_and_the_texts_own_next_byte() {
+    let scene = run("#energy?v=1&model=random&text=ab%20c", &random_only(1));
+    let lp = scene.chosen().unwrap().log_probs_at(1).unwrap();
+    let text = scene.hover_summary(1).expect("a summary at position 1");
+    assert!(
+        text.starts_with("After position 1 the random model expects "),
+        "{text}"
+    );
+    // Five bytes with their probabilities, most likely first, then the text's next byte (a space,
+    // drawn as ␣) with its probability and surprisal.
+    let best = td_energy::scene::top_tokens(lp, 1)[0];
+    assert!(text.contains(&format!(
+        "{} {:.3}",
+        td_energy::params::byte_label(best as u8),
+        lp[best].exp()
+    )));
+    assert_eq!(text.matches(" · ").count(), 4, "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "the text has ␣ (p {:.3}, {:.2} nats)",
+            lp[32].exp(),
+            -lp[32]
+        )),
+        "{text}"
+    );
+    // The last position has no next byte; past the end there is nothing.
+    assert!(!scene.hover_summary(3).unwrap().contains("the text has"));
+    assert_eq!(scene.hover_summary(99), None);
+}

@@ -109,6 +109,9 @@ pub struct State {
     pub at: f64,
     pub speed: f64,
     pub field: bool,
+    /// Transient: positions of logits a link gave that were not numbers (set while `s` is read,
+    /// used and cleared by [`normalise`], so it never travels and two equal links compare equal).
+    pub dropped_logits: Vec<usize>,
 }
 
 impl Default for State {
@@ -146,6 +149,7 @@ impl Default for State {
             at: 1.0,
             speed: 1.0,
             field: true,
+            dropped_logits: Vec::new(),
         }
     }
 }
@@ -479,17 +483,11 @@ pub static PARAMS: &[Param] = &[
     Param {
         key: "labels",
         label: "Token labels",
-        help: "Names of the tokens, comma-separated (shown as plain text).",
+        help: "Names of the tokens, comma-separated (shown as plain text); a name with a comma goes in double quotes: Paris,\"Washington, D.C.\",Nice.",
         group: Group::Vocabulary,
         kind: Kind::Text {
             placeholder: "Paris,Lyon,Nice",
-            get: |st| {
-                st.labels
-                    .iter()
-                    .map(|l| l.replace(',', " "))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            },
+            get: |st| join_labels(&st.labels),
             set: set_labels,
         },
         relevant: |st| st.gen == GenMode::None,
@@ -678,6 +676,10 @@ fn parse_list(text: &str, key: &str, max_len: usize, msgs: &mut Vec<Message>) ->
     table::parse_list(text, key, max_len, f64::INFINITY, msgs)
 }
 
+/// The logits, one per token in order. An entry that is not a finite number is left out (what
+/// links of format 1 have always meant, kept by the link corpus); its position is remembered so
+/// that [`normalise`] removes that token's label too, and the labels after it stay with their
+/// logits instead of shifting onto their neighbours.
 fn set_logits(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
     let mut values = parse_list(text, "s", MAX_EXPLICIT_V, msgs);
     if values.len() < 2 {
@@ -687,6 +689,13 @@ fn set_logits(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
         ));
         return;
     }
+    st.dropped_logits = text
+        .split(',')
+        .take(MAX_EXPLICIT_V)
+        .enumerate()
+        .filter(|(_, item)| td_core::url::parse_number(item).is_none())
+        .map(|(i, _)| i)
+        .collect();
     let mut clamped = false;
     for v in &mut values {
         if v.abs() > MAX_ABS_LOGIT {
@@ -703,16 +712,70 @@ fn set_logits(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
     st.s = values;
 }
 
+/// Labels as comma-separated text, CSV style: a label with a comma or a double quote (or spaces
+/// at its ends) is quoted, its quotes doubled.
+pub fn join_labels(labels: &[String]) -> String {
+    labels
+        .iter()
+        .map(|l| {
+            if l.contains([',', '"']) || l.trim() != l {
+                format!("\"{}\"", l.replace('"', "\"\""))
+            } else {
+                l.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The labels of [`join_labels`]' text: split at commas outside double quotes; a quoted label
+/// keeps its commas, `""` inside quotes is one quote. Unquoted labels are trimmed.
+pub fn split_labels(text: &str) -> Vec<String> {
+    let mut labels = Vec::new();
+    let mut current = String::new();
+    let (mut quoted, mut in_quotes, mut chars) = (false, false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if in_quotes && chars.peek() == Some(&'"') => {
+                current.push('"');
+                chars.next();
+            }
+            '"' if in_quotes => in_quotes = false,
+            '"' if current.trim().is_empty() && !quoted => {
+                current.clear();
+                (quoted, in_quotes) = (true, true);
+            }
+            ',' if !in_quotes => {
+                let label = std::mem::take(&mut current);
+                labels.push(if quoted {
+                    label
+                } else {
+                    label.trim().to_string()
+                });
+                quoted = false;
+            }
+            _ if quoted && !in_quotes => {} // text after a closing quote: ignored
+            _ => current.push(c),
+        }
+    }
+    labels.push(if quoted {
+        current
+    } else {
+        current.trim().to_string()
+    });
+    labels
+}
+
 fn set_labels(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
     let mut labels = Vec::new();
     let mut shortened = false;
-    for (index, item) in text.split(',').enumerate() {
+    for (index, item) in split_labels(text).iter().enumerate() {
         if index >= MAX_EXPLICIT_V {
             break;
         }
         // Drop control characters; labels are only ever shown as text, never parsed as HTML.
         let clean: String = item.chars().filter(|c| !c.is_control()).collect();
-        let trimmed = clean.trim();
+        let trimmed = clean.as_str();
         if trimmed.chars().count() > MAX_LABEL_CHARS {
             shortened = true;
             labels.push(trimmed.chars().take(MAX_LABEL_CHARS).collect::<String>() + "…");
@@ -933,7 +996,26 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
         st.seed = defaults.seed;
     }
     let v = vocab_size(st);
+    // Labels keep their tokens when a logit of the link was left out (see `set_logits`); the
+    // default labels name the default tokens only and are simply cut.
+    let explicit_labels = st.labels != State::default().labels;
+    for &i in std::mem::take(&mut st.dropped_logits).iter().rev() {
+        if explicit_labels && i < st.labels.len() && st.labels.len() > v {
+            st.labels.remove(i);
+        }
+    }
     if st.gen == GenMode::None && st.labels.len() != v {
+        if st.labels.len() > v && explicit_labels {
+            let extra = st.labels.len() - v;
+            msgs.push(Message::new(
+                "labels",
+                format!(
+                    "labels: {} labels for {v} tokens; the last {extra} {} dropped",
+                    st.labels.len(),
+                    if extra == 1 { "was" } else { "were" }
+                ),
+            ));
+        }
         let mut labels = st.labels.clone();
         labels.resize(v, String::new());
         st.labels = labels;

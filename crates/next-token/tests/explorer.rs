@@ -38,15 +38,28 @@ fn figures_through_the_interface_are_the_explorer_s_own_svg() {
         for figure in ["simplex", "series", "logits"] {
             let size = NextToken::default_size(&scene, figure);
             let ours = NextToken::render_svg(&scene, figure, size, 0.4);
-            // The same drawing, with the interface's caption (<title>, <desc>) in front of it.
-            let (title, desc) = NextToken::svg_caption(&scene, figure);
+            // The same drawing, with the export's caption under it and in <title>, <desc>.
             let theirs = render_svg(&scene, Figure::parse(figure).unwrap(), size, 0.4);
-            let theirs = td_core::export::caption_svg(&theirs, &title, &desc);
             assert!(
-                ours == theirs,
+                ours.contains(td_core::export::svg_body(&theirs)),
                 "{link} {figure}: the interface draws differently"
             );
-            assert!(ours.starts_with("<svg"));
+            let strip = NextToken::export_caption_height(&scene, figure, f64::from(size.0), 1.0);
+            let head = format!(
+                "<svg width=\"{}\" height=\"{}\"",
+                size.0,
+                size.1 + strip as u32
+            );
+            assert!(ours.starts_with(&head), "{link} {figure}: {}", &ours[..60]);
+            let (title, _) = NextToken::svg_caption(&scene, figure);
+            assert!(ours.contains(&format!(
+                "<title>{}</title>",
+                td_core::export::xml_text(&title)
+            )));
+            assert!(
+                ours.contains("reproduce: #next-token?v=1"),
+                "{link} {figure}: no link drawn"
+            );
         }
     }
 }

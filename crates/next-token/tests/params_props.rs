@@ -17,7 +17,7 @@ prop_compose! {
     fn any_state()(
         v in 2usize..9,
         seed_s in proptest::collection::vec(-50.0f64..50.0, 8),
-        labels in proptest::collection::vec("[a-zA-Z0-9 <>&\"'🙂א-ת%#?=;:.-]{0,12}", 8),
+        labels in proptest::collection::vec("[a-zA-Z0-9 <>&\"'🙂א-ת%#?=;:.,-]{0,12}", 8),
         temp in finite(1e-3, 1e3),
         flow in 0usize..5,
         eta in finite(1e-3, 10.0),
@@ -58,7 +58,7 @@ prop_compose! {
         let defaults = State::default();
         // Generated logits travel as (gen, V, seed); the typed list is not part of such a link.
         let (s, labels) = if gen == GenMode::None {
-            (seed_s[..v].to_vec(), labels[..v].iter().map(|l| l.trim().replace(',', " ")).collect())
+            (seed_s[..v].to_vec(), labels[..v].iter().map(|l| l.trim().to_string()).collect())
         } else {
             (defaults.s.clone(), defaults.labels.clone())
         };
@@ -89,6 +89,7 @@ prop_compose! {
             at,
             speed,
             field,
+            dropped_logits: Vec::new(),
         }
     }
 }

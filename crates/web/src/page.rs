@@ -95,6 +95,8 @@ pub trait Page {
     fn paint_figure(&self, figure: &str, root: &CanvasArea<'_>, ratio: f64) -> Result<(), String>;
     fn csv(&self, link: &str) -> String;
     fn json(&self, link: &str) -> String;
+    /// Height (CSS px) of the caption strip under an exported figure `css_width` wide.
+    fn export_caption_height(&self, figure: &str, css_width: f64) -> f64;
     fn file_stem(&self) -> String;
     /// Title of the embed snippet's iframe.
     fn embed_title(&self) -> String;

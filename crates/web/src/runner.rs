@@ -662,7 +662,10 @@ impl<E: WebExplorer> Page for Runner<E> {
             focus: None,
             hold: None,
         };
-        E::draw_figure(&self.scene, figure, root, &view).map_err(|e| format!("{e:?}"))
+        E::draw_export(&self.scene, figure, root, &view).map_err(|e| format!("{e:?}"))
+    }
+    fn export_caption_height(&self, figure: &str, css_width: f64) -> f64 {
+        E::export_caption_height(&self.scene, figure, css_width, 1.0)
     }
     fn csv(&self, link: &str) -> String {
         E::csv(&self.scene, link)
@@ -735,7 +738,9 @@ fn render_svg<E: Explorer>(scene: &E::Scene, figure: &str, size: (u32, u32), at:
     let mut out = String::new();
     let mut failure = None;
     {
-        let backend = SVGBackend::with_string(&mut out, (size.0.max(1), size.1.max(1)));
+        let strip = E::export_caption_height(scene, figure, f64::from(size.0), 1.0);
+        let height = size.1.max(1) + strip as u32;
+        let backend = SVGBackend::with_string(&mut out, (size.0.max(1), height));
         let root = PageBackend::Svg(backend).into_drawing_area();
         let view = View {
             at,
@@ -743,7 +748,7 @@ fn render_svg<E: Explorer>(scene: &E::Scene, figure: &str, size: (u32, u32), at:
             focus: None,
             hold: None,
         };
-        if let Err(error) = E::draw_figure(scene, figure, &root, &view).and_then(|_| root.present())
+        if let Err(error) = E::draw_export(scene, figure, &root, &view).and_then(|_| root.present())
         {
             failure = Some(format!("<!-- drawing failed: {error:?} -->"));
         }

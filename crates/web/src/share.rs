@@ -107,17 +107,17 @@ pub fn export_svg(figure: &str) {
     }
 }
 
-/// The on-page CSS size of a figure (its canvases in use side by side); the export's default size
-/// when the figure is not shown.
+/// The on-page CSS size of a figure's pictures (its canvases in use side by side, borders
+/// excluded); the export's default size when the figure is not shown.
 fn css_size(e: &dyn Page, figure: &str) -> (f64, f64) {
     let mut width = 0.0;
     let mut height: f64 = 0.0;
     if let Some(info) = e.figures().iter().find(|f| f.name == figure) {
         for id in info.canvas_ids.iter().take(e.canvases_in_use(figure)) {
             if let Some(c) = by_id_as::<HtmlCanvasElement>(id) {
-                let rect = c.get_bounding_client_rect();
-                width += rect.width().round();
-                height = height.max(rect.height().round());
+                // The content box (what the canvas's pixels cover), without its border.
+                width += f64::from(c.client_width());
+                height = height.max(f64::from(c.client_height()));
             }
         }
     }
@@ -133,7 +133,9 @@ fn css_size(e: &dyn Page, figure: &str) -> (f64, f64) {
 /// device pixel ratio (1 = screen, 2 = print).
 pub fn export_png(figure: &str, factor: f64) {
     let prepared = ready_explorer(|e| {
-        let (css_w, css_h) = css_size(e, figure);
+        let (css_w, figure_h) = css_size(e, figure);
+        // The caption strip under the figure (drawn by the export, see Explorer::draw_export).
+        let css_h = figure_h + e.export_caption_height(figure, css_w);
         let mut ratio = dom::device_pixel_ratio() * factor;
         ratio = ratio.min(MAX_PNG_SIDE / css_w.max(css_h));
         let (px_w, px_h) = (

@@ -306,7 +306,43 @@ fn set_hover(r: &mut R, hover: Option<usize>) {
         r.focus = hover;
         r.paint_named("dist");
         update_next_token_link(r);
+        show_hover_card(r, hover);
     }
+}
+
+/// The hovered byte's next-byte expectations in a card just under it (the distribution figure is
+/// further down the page, often out of view). Text only: set as text content, never as HTML.
+fn show_hover_card(r: &R, hover: Option<usize>) {
+    let (Some(card), Some(panel)) = (by_id("hover-card"), by_id("tokens-panel")) else {
+        return;
+    };
+    let summary = hover.and_then(|t| r.scene.hover_summary(t).map(|text| (t, text)));
+    let Some((t, text)) = summary else {
+        set_attr(&card, "hidden", "");
+        return;
+    };
+    let span = by_id("tokens").and_then(|strip| {
+        strip
+            .query_selector(&format!("[data-t=\"{t}\"]"))
+            .ok()
+            .flatten()
+    });
+    let Some(span) = span else {
+        set_attr(&card, "hidden", "");
+        return;
+    };
+    card.set_text_content(Some(&text));
+    let _ = card.remove_attribute("hidden");
+    let (byte, area) = (
+        span.get_bounding_client_rect(),
+        panel.get_bounding_client_rect(),
+    );
+    let room = (area.width() - f64::from(card.client_width())).max(0.0);
+    let left = (byte.left() - area.left()).clamp(0.0, room);
+    let top = byte.bottom() - area.top() + 4.0;
+    let style = card.unchecked_ref::<web_sys::HtmlElement>().style();
+    let _ = style.set_property("left", &format!("{left:.0}px"));
+    let _ = style.set_property("top", &format!("{top:.0}px"));
 }
 
 fn strip_position(event: &MouseEvent) -> Option<usize> {
