@@ -9,7 +9,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 
 /** Budgets in bytes (gzip -9), per page: the README's table states the same. */
-export const BUDGETS = { "next-token": 209_000, attention: 255_000, energy: 260_000 };
+export const BUDGETS = { "next-token": 214_000, attention: 259_000, energy: 260_000 };
 
 /** The gzip -9 size of each page's cold download (wasm + JS) in `dist`. */
 export function pageSizes(dist) {

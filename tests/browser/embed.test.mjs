@@ -490,3 +490,22 @@ test("hostile labels in an embed are only text (no element injected, link percen
     await app.close();
   }
 });
+
+test("a narrow attention embed (320-366 px) keeps its controls to one row and gives the height to the particles", async () => {
+  for (const width of [320, 366]) {
+    const app = await suite.open("attention.html#attention?v=1&embed=1", { viewport: { width, height: 480 } });
+    try {
+      const info = await app.page.evaluate(() => {
+        const canvas = document.querySelector("#particles-canvas").getBoundingClientRect();
+        const rows = new Set([...document.querySelectorAll("#controls .control")].filter((c) => c.getBoundingClientRect().width > 0).map((c) => Math.round(c.getBoundingClientRect().top)));
+        return { height: canvas.height, rows: rows.size, sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth };
+      });
+      assert.ok(info.height >= 200, `${width} px: the particles are ${info.height} px tall`);
+      assert.equal(info.rows, 1, `${width} px: the controls take ${info.rows} rows`);
+      assert.ok(info.sideways <= 0, `${width} px: the embed scrolls sideways by ${info.sideways} px`);
+      await app.assertNoErrors();
+    } finally {
+      await app.close();
+    }
+  }
+});

@@ -288,6 +288,21 @@ test("Embed dialog: ready-to-paste sandboxed iframe with title and aspect ratio,
     // options change the snippet
     await page.check("#embed-opt-series");
     assert.match(await page.inputValue("#embed-code"), /view=simplex,series/);
+    // The snippet's height follows the options: it is the height the preview (laid out at the
+    // snippet's 640 px) reports for them, and reopening the dialog gives the same.
+    const snippetHeight = async () => Number((await page.inputValue("#embed-code")).match(/ height="(\d+)"/)[1]);
+    const previewHeight = () => page.evaluate(() => parseFloat(document.querySelector("#embed-preview").style.height));
+    await page.waitForFunction(() => {
+      const h = parseFloat(document.querySelector("#embed-preview").style.height);
+      const m = document.querySelector("#embed-code").value.match(/ height="(\d+)"/);
+      return h > 0 && m && Number(m[1]) === Math.round(h) && document.querySelector("#embed-preview").contentWindow.tokenDynamics?.state().view === "simplex,series";
+    }, null, { timeout: 10_000 });
+    const withSeries = await snippetHeight();
+    assert.equal(withSeries, Math.round(await previewHeight()));
+    assert.equal(await page.evaluate(() => document.querySelector("#embed-preview").getBoundingClientRect().width <= document.querySelector("#embed-preview-box").clientWidth + 1), true, "the preview is drawn inside its box");
+    await page.click("#embed-close");
+    await page.click("#embed-open");
+    await page.waitForFunction((h) => Number(document.querySelector("#embed-code").value.match(/ height="(\d+)"/)[1]) === h, withSeries, { timeout: 10_000 });
     // copy with confirmation
     await page.click("#embed-copy");
     await page.waitForFunction(() => document.querySelector("#embed-status").textContent === "HTML copied");
@@ -379,5 +394,61 @@ test("the page's simplex SVG is byte-identical to `token-dynamics render <link> 
   } finally {
     await app.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the data table shows the CSV's columns and rows as text, and follows the settings", T_OPTS, async () => {
+  const app = await suite.open("#next-token?v=1&s=0,1,2&labels=%3Cb%3Ebold%3C%2Fb%3E,%22x,y%22,c", { viewport: DESKTOP });
+  try {
+    const { page } = app;
+    await waitIdle(page);
+    const csv = (await download(page, "#export-csv")).bytes.toString("utf8").split(/\r?\n/).filter((l) => l && !l.startsWith("#"));
+    await page.click("#data-table-box > summary");
+    await page.waitForSelector("#data-table table.data tbody tr");
+    const read = () => page.evaluate(() => ({
+      head: [...document.querySelectorAll("#data-table thead th")].map((th) => th.textContent),
+      first: [...document.querySelectorAll("#data-table tbody tr:first-child td")].map((td) => td.textContent),
+      rows: document.querySelectorAll("#data-table tbody tr").length,
+      caption: document.querySelector("#data-table caption").textContent,
+      markup: document.querySelectorAll("#data-table b").length,
+    }));
+    const table = await read();
+    // The header names the tokens by their labels: "<b>bold</b>" as text, "x,y" whole.
+    assert.ok(table.head.includes("p_<b>bold</b>") && table.head.includes("p_x,y"), table.head.join(" | "));
+    assert.equal(table.markup, 0, "a label became markup");
+    assert.equal(table.head.length, table.first.length);
+    assert.equal(csv[1].startsWith(table.first.slice(0, 3).join(",")), true, `${csv[1]} vs ${table.first}`);
+    assert.ok(table.rows >= 100 && table.rows <= 200, `${table.rows} rows`);
+    assert.match(table.caption, /^\d+ of \d+ rows \(every \d+th\); the CSV button downloads them all$|^\d+ rows$/);
+    // A new temperature rebuilds the open table once the change settles.
+    await page.fill("#ctl-T-num", "0.5");
+    await page.press("#ctl-T-num", "Enter");
+    await page.waitForFunction((before) => {
+      const cells = [...document.querySelectorAll("#data-table tbody tr:nth-child(20) td")].map((td) => td.textContent).join();
+      return cells && cells !== before;
+    }, (await page.evaluate(() => [...document.querySelectorAll("#data-table tbody tr:nth-child(20) td")].map((td) => td.textContent).join())), { timeout: 5000 });
+    await app.assertNoErrors();
+  } finally {
+    await app.close();
+  }
+});
+
+test("the embed dialog offers the text panels too: the energy lab's text and statistics can be embedded", T_OPTS, async () => {
+  const app = await suite.open("energy.html#energy?v=1", { viewport: DESKTOP });
+  try {
+    const { page } = app;
+    await page.click("#embed-open");
+    const shown = await page.evaluate(() => [...document.querySelectorAll("#embed-view-options label")].map((l) => l.textContent));
+    for (const want of ["the text", "statistics"]) assert.ok(shown.includes(want), `Show: ${shown.join(", ")}`);
+    await page.check("#embed-opt-tokens");
+    await page.check("#embed-opt-stats");
+    assert.match(await page.inputValue("#embed-code"), /view=series,tokens,stats/);
+    const frame = page.frameLocator("#embed-preview");
+    await frame.locator("body[data-ready='1']").waitFor({ timeout: 30_000 });
+    await frame.locator("#tokens-panel").waitFor({ state: "visible", timeout: 30_000 });
+    await frame.locator("#stats-panel").waitFor({ state: "visible", timeout: 30_000 });
+    await app.assertNoErrors();
+  } finally {
+    await app.close();
   }
 });

@@ -159,11 +159,11 @@ function pageContrasts() {
   return out;
 }
 
-test("every word on every page reads at WCAG AA contrast, in light and dark themes, on a phone and a desktop", async () => {
+test("every word on every page reads at WCAG AA contrast and nothing scrolls sideways, in light and dark themes, on three phones and a desktop", async () => {
   const failures = [];
   for (const { file } of SITE.pages) {
     for (const colorScheme of ["light", "dark"]) {
-      for (const [width, height] of [[390, 844], [1280, 800]]) {
+      for (const [width, height] of [[320, 568], [360, 640], [390, 844], [1280, 800]]) {
         const app = await suite.open(file, { viewport: { width, height }, colorScheme });
         try {
           // The energy lab's text shading comes from its analysis: wait for the trained model.
@@ -176,6 +176,8 @@ test("every word on every page reads at WCAG AA contrast, in light and dark them
           const listed = [...new Map(low.map((t) => [`${t.tag}.${t.cls}`, t])).values()]
             .map((t) => `${t.tag}.${t.cls} "${t.text}" ${t.ratio.toFixed(2)}:1`);
           failures.push(...listed.map((l) => `${file}, ${colorScheme}, ${width}×${height}: ${l}`));
+          const sideways = await app.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+          if (sideways > 0) failures.push(`${file}, ${colorScheme}, ${width}×${height}: scrolls sideways by ${sideways} px`);
           await app.assertNoErrors();
         } finally {
           await app.close();
@@ -218,7 +220,9 @@ test("the figure stays in view while each control is used, on phones and a deskt
   for (const { file } of SITE.pages) {
     for (const [width, height] of [[320, 568], [360, 640], [390, 844], [1280, 800]]) {
       const touch = width < 600;
-      const app = await suite.open(file, { viewport: { width, height }, isMobile: touch, hasTouch: touch });
+      // Phones at their usual pixel ratios (2 and 3), the desktop at 1.
+      const deviceScaleFactor = touch ? (width === 390 ? 3 : 2) : 1;
+      const app = await suite.open(file, { viewport: { width, height }, isMobile: touch, hasTouch: touch, deviceScaleFactor });
       const where = `${file} at ${width}×${height}`;
       try {
         const used = await app.page.evaluate(figureWhileEachControlIsUsed);
@@ -239,6 +243,12 @@ test("the figure stays in view while each control is used, on phones and a deskt
           return out;
         }, touch);
         failures.push(...small.map((s) => `${where}: ${s}`));
+        // Sharp figures: every canvas's backing store is exactly its content box at the pixel ratio.
+        const blurry = await app.page.evaluate(() => [...document.querySelectorAll("canvas")]
+          .filter((c) => c.clientWidth > 0)
+          .filter((c) => c.width !== Math.round(c.clientWidth * devicePixelRatio) || c.height !== Math.round(c.clientHeight * devicePixelRatio))
+          .map((c) => `#${c.id} ${c.width}×${c.height} for ${c.clientWidth}×${c.clientHeight} css px at ${devicePixelRatio}`));
+        failures.push(...blurry.map((b) => `${where}: resampled ${b}`));
         await app.assertNoErrors();
       } finally {
         await app.close();

@@ -44,6 +44,8 @@ pub struct FigureInfo {
 /// A text panel of the page (readout, notes, statistics …) that `view=` may hide.
 pub struct TextPanel {
     pub name: &'static str,
+    /// What the embed dialog's "Show" list calls it.
+    pub label: &'static str,
     pub id: &'static str,
 }
 

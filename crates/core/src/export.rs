@@ -254,6 +254,27 @@ pub fn svg_body(svg: &str) -> &str {
     &svg[start..end]
 }
 
+/// One CSV line's cells, RFC 4180 quoting undone (`"a,b"` is one cell, `""` inside quotes is a
+/// quote): how the page shows its CSV export as a table.
+pub fn csv_cells(line: &str) -> Vec<String> {
+    let mut cells = Vec::new();
+    let mut current = String::new();
+    let (mut quoted, mut chars) = (false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                current.push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => cells.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    cells.push(current);
+    cells
+}
+
 /// Keeps ASCII letters, digits, `.`, `-` and `_`; anything else becomes `-`.
 pub fn safe_piece(text: &str) -> String {
     text.chars()
@@ -270,6 +291,15 @@ pub fn safe_piece(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_undo_quoting() {
+        assert_eq!(
+            csv_cells("a,\"b,c\",\"say \"\"hi\"\"\",,1e-3"),
+            ["a", "b,c", "say \"hi\"", "", "1e-3"]
+        );
+        assert_eq!(csv_cells(""), [""]);
+    }
     use crate::page::Theme;
     use crate::table::value_text;
 

@@ -72,18 +72,22 @@ static FIGURES: &[FigureInfo] = &[
 static TEXT_PANELS: &[TextPanel] = &[
     TextPanel {
         name: "tokens",
+        label: "the text",
         id: "tokens-panel",
     },
     TextPanel {
         name: "stats",
+        label: "statistics",
         id: "stats-panel",
     },
     TextPanel {
         name: "steering",
+        label: "steering",
         id: "steering-panel",
     },
     TextPanel {
         name: "notes",
+        label: "notes",
         id: "notes-panel",
     },
 ];

@@ -54,10 +54,12 @@ static FIGURES: &[FigureInfo] = &[
 static TEXT_PANELS: &[TextPanel] = &[
     TextPanel {
         name: "readout",
+        label: "readout",
         id: "readout-panel",
     },
     TextPanel {
         name: "notes",
+        label: "notes",
         id: "notes-panel",
     },
 ];

@@ -181,6 +181,9 @@ pub fn on_ready(e: &dyn Page) {
     let _ = Reflect::set(&msg, &"type".into(), &MSG_READY.into());
     let _ = Reflect::set(&msg, &"state".into(), &e.state_object());
     post_to_parent(&msg);
+    // "ready" is always followed by a height, even one already posted while loading (a parent may
+    // count heights from "ready" on: the embed dialog's preview does).
+    LAST_HEIGHT.with(|h| h.set(0));
     post_height(e.page().embed);
 }
 

@@ -86,6 +86,7 @@ pub trait Page {
 
     /// Figures, in page order (the first is what an embed shows by default).
     fn figures(&self) -> &'static [FigureInfo];
+    fn text_panels(&self) -> &'static [td_core::explorer::TextPanel];
     /// How many canvases of `figure` are in use now (compare modes).
     fn canvases_in_use(&self, figure: &str) -> usize;
     /// Default export size (CSS px) of a figure.

@@ -515,6 +515,7 @@ impl<E: WebExplorer> Runner<E> {
         let summary = E::summary(&self.scene);
         set_text("summary", &summary);
         chrome::announce_settled(&summary);
+        share::data_table_changed();
         for info in E::figures() {
             for (panel, id) in info.canvas_ids.iter().enumerate() {
                 if let Some(canvas) = by_id(id) {
@@ -641,6 +642,9 @@ impl<E: WebExplorer> Page for Runner<E> {
     }
     fn readout_object(&self) -> JsValue {
         js_sys::JSON::parse(&E::readout_json(&self.scene)).unwrap_or(JsValue::NULL)
+    }
+    fn text_panels(&self) -> &'static [td_core::explorer::TextPanel] {
+        E::text_panels()
     }
     fn figures(&self) -> &'static [FigureInfo] {
         E::figures()

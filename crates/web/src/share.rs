@@ -25,6 +25,11 @@ const MAX_PNG_SIDE: f64 = 8192.0;
 
 thread_local! {
     static SNIPPET_HEIGHT: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+    /// Whether the preview's current document has said it is ready (see `on_preview_message`).
+    static PREVIEW_LIVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The embed address the preview shows, and how many documents it has loaded.
+    static PREVIEW_SRC: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    static PREVIEW_LOADS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 fn status(text: &str) {
@@ -206,6 +211,94 @@ pub fn export_json() {
     }
 }
 
+/// Rows the data table shows at most (evenly spread over the CSV's rows when it has more).
+const TABLE_ROWS: usize = 200;
+/// How long (ms) changes must settle before an open data table is rebuilt.
+const TABLE_SETTLE_MS: i32 = 700;
+
+thread_local! {
+    /// Counts rebuild requests; only the latest one builds.
+    static TABLE_TICKET: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn data_table_open() -> bool {
+    by_id("data-table-box").is_some_and(|d| d.has_attribute("open"))
+}
+
+/// The page's text changed: an open data table is rebuilt once the changes settle.
+pub fn data_table_changed() {
+    if !data_table_open() {
+        return;
+    }
+    let ticket = TABLE_TICKET.with(|t| {
+        t.set(t.get() + 1);
+        t.get()
+    });
+    dom::set_timeout(
+        move || {
+            if TABLE_TICKET.with(|t| t.get()) == ticket {
+                build_data_table();
+            }
+        },
+        TABLE_SETTLE_MS,
+    );
+}
+
+/// The figures' data (the CSV export) as an HTML table: its comment lines as notes, its header
+/// as column headers, and up to [`TABLE_ROWS`] rows. Every cell is set as text, never as HTML.
+fn build_data_table() {
+    let Some(root) = by_id("data-table") else {
+        return;
+    };
+    let csv = with_page(|e| e.is_done().then(|| e.csv(&current_link(e)))).flatten();
+    dom::clear(&root);
+    let Some(csv) = csv else {
+        let _ = root.append_child(&make("p", "help-text", Some("Still computing…")));
+        return;
+    };
+    let lines: Vec<&str> = csv.lines().filter(|l| !l.trim().is_empty()).collect();
+    let (comments, rest): (Vec<&str>, Vec<&str>) = lines.iter().partition(|l| l.starts_with('#'));
+    for comment in comments {
+        let note = comment.trim_start_matches('#').trim();
+        let _ = root.append_child(&make("p", "help-text", Some(note)));
+    }
+    let Some((header, rows)) = rest.split_first() else {
+        return;
+    };
+    let step = rows.len().div_ceil(TABLE_ROWS).max(1);
+    let shown: Vec<&&str> = rows.iter().step_by(step).collect();
+    let table = make("table", "data", None);
+    let caption = if step > 1 {
+        format!(
+            "{} of {} rows (every {step}th); the CSV button downloads them all",
+            shown.len(),
+            rows.len()
+        )
+    } else {
+        format!("{} rows", rows.len())
+    };
+    let _ = table.append_child(&make("caption", "", Some(&caption)));
+    let head = make("thead", "", None);
+    let tr = make("tr", "", None);
+    for cell in td_core::export::csv_cells(header) {
+        let th = make("th", "", Some(&cell));
+        set_attr(&th, "scope", "col");
+        let _ = tr.append_child(&th);
+    }
+    let _ = head.append_child(&tr);
+    let _ = table.append_child(&head);
+    let body = make("tbody", "", None);
+    for row in shown {
+        let tr = make("tr", "", None);
+        for cell in td_core::export::csv_cells(row) {
+            let _ = tr.append_child(&make("td", "", Some(&cell)));
+        }
+        let _ = body.append_child(&tr);
+    }
+    let _ = table.append_child(&body);
+    let _ = root.append_child(&table);
+}
+
 /// Writes `text` to the clipboard; reports through `report(ok)`.
 fn copy_text(text: &str, report: impl FnOnce(bool) + 'static) {
     let clipboard = dom::window().navigator().clipboard();
@@ -258,9 +351,13 @@ fn checked(id: &str) -> bool {
 fn embed_src(e: &dyn Page) -> String {
     let figures = e.figures();
     let mut view = vec![figures[0].name.to_string()];
-    for info in &figures[1..] {
-        if checked(&format!("embed-opt-{}", info.name)) {
-            view.push(info.name.to_string());
+    let others = figures[1..]
+        .iter()
+        .map(|f| f.name)
+        .chain(e.text_panels().iter().map(|t| t.name));
+    for name in others {
+        if checked(&format!("embed-opt-{name}")) {
+            view.push(name.to_string());
         }
     }
     let theme = match by_id_as::<HtmlSelectElement>("embed-opt-theme")
@@ -313,9 +410,21 @@ fn refresh_snippet(reload: bool) {
     }
     if reload {
         if let Some(frame) = by_id_as::<HtmlIFrameElement>("embed-preview") {
-            if frame.src() != src {
+            if PREVIEW_SRC.with(|p| *p.borrow() != src) || frame.src() == "about:blank" {
                 SNIPPET_HEIGHT.with(|h| h.set(0.0));
-                frame.set_src(&src);
+                PREVIEW_LIVE.with(|l| l.set(false));
+                PREVIEW_SRC.with(|p| *p.borrow_mut() = src.clone());
+                // A new document every time (a query the static server ignores): a change of the
+                // fragment alone would be a same-document navigation, whose first height could
+                // be measured before the new view was laid out.
+                let count = PREVIEW_LOADS.with(|c| {
+                    c.set(c.get() + 1);
+                    c.get()
+                });
+                let (page, hash) = src.split_once('#').unwrap_or((src.as_str(), ""));
+                let join = if page.contains('?') { '&' } else { '?' };
+                let fresh = format!("{page}{join}preview={count}#{hash}");
+                frame.set_src(&fresh);
                 frame.set_title(&format!("Preview: {title}"));
             }
         }
@@ -351,7 +460,14 @@ fn on_preview_message(event: MessageEvent) {
     let kind = Reflect::get(&data, &"type".into())
         .ok()
         .and_then(|t| t.as_string());
-    if kind.as_deref() != Some(embed::MSG_HEIGHT) {
+    // Heights count from the new document's "ready" on: the window is the same object across the
+    // preview's navigations, and a height the previous document posted can arrive after the new
+    // address was set (it made the snippet's height depend on how quickly options were ticked).
+    if kind.as_deref() == Some(embed::MSG_READY) {
+        PREVIEW_LIVE.with(|l| l.set(true));
+        return;
+    }
+    if kind.as_deref() != Some(embed::MSG_HEIGHT) || !PREVIEW_LIVE.with(|l| l.get()) {
         return;
     }
     let Some(height) = Reflect::get(&data, &"height".into())
@@ -362,11 +478,28 @@ fn on_preview_message(event: MessageEvent) {
         return;
     };
     let _ = frame.style().set_property("height", &format!("{height}px"));
-    let width = frame.get_bounding_client_rect().width();
-    if width > 0.0 {
-        SNIPPET_HEIGHT.with(|h| h.set(height * SNIPPET_WIDTH / width));
-        refresh_snippet(false);
-    }
+    fit_preview(height);
+    // The preview is laid out at the snippet's width: its height is the snippet's.
+    SNIPPET_HEIGHT.with(|h| h.set(height));
+    refresh_snippet(false);
+}
+
+/// Draws the preview (laid out at [`SNIPPET_WIDTH`]) scaled to its box's width, and gives the box
+/// the scaled height.
+fn fit_preview(height: f64) {
+    let (Some(frame), Some(container)) = (
+        by_id_as::<HtmlIFrameElement>("embed-preview"),
+        by_id_as::<web_sys::HtmlElement>("embed-preview-box"),
+    ) else {
+        return;
+    };
+    let scale = (f64::from(container.client_width()) / SNIPPET_WIDTH).clamp(0.1, 1.0);
+    let _ = frame
+        .style()
+        .set_property("transform", &format!("scale({scale:.4})"));
+    let _ = container
+        .style()
+        .set_property("height", &format!("{:.0}px", height * scale));
 }
 
 fn on_click(id: &str, handler: impl Fn() + 'static) {
@@ -395,7 +528,7 @@ pub fn shortcut(key: &str) -> bool {
 
 /// Fills the figure chooser and the embed dialog's "show" boxes from the explorer's figures.
 fn build_figure_choices() {
-    let Some(figures) = with_page(|e| e.figures()) else {
+    let Some((figures, text_panels)) = with_page(|e| (e.figures(), e.text_panels())) else {
         return;
     };
     if let Some(select) = by_id("export-figure") {
@@ -408,13 +541,18 @@ fn build_figure_choices() {
     }
     if let Some(root) = by_id("embed-view-options") {
         dom::clear(&root);
-        for info in &figures[1..] {
+        // Every figure but the first (always shown), then the text panels.
+        let choices = figures[1..]
+            .iter()
+            .map(|f| (f.name, f.label))
+            .chain(text_panels.iter().map(|t| (t.name, t.label)));
+        for (name, text) in choices {
             let label = make("label", "", None);
             let input = make("input", "", None);
             set_attr(&input, "type", "checkbox");
-            set_attr(&input, "id", &format!("embed-opt-{}", info.name));
+            set_attr(&input, "id", &format!("embed-opt-{name}"));
             let _ = label.append_child(&input);
-            let _ = label.append_child(&make("span", "", Some(info.label)));
+            let _ = label.append_child(&make("span", "", Some(text)));
             let _ = root.append_child(&label);
         }
     }
@@ -422,6 +560,13 @@ fn build_figure_choices() {
 
 pub fn install() {
     build_figure_choices();
+    if let Some(details) = by_id("data-table-box") {
+        dom::listen::<web_sys::Event>(&details, "toggle", |_| {
+            if data_table_open() {
+                build_data_table();
+            }
+        });
+    }
     on_click("copy-link", copy_link);
     on_click("embed-open", open_embed_dialog);
     on_click("export-svg", || export_svg(&chosen_figure()));

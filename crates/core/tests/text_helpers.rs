@@ -1,4 +1,5 @@
-//! The drawing kit's text helpers: readable colours, legends that stay inside their figure.
+//! Text helpers: readable figure colours, legends that stay inside their figure, and the CSV cells
+//! the page's data table reads back from the CSV export.
 
 use plotters::style::RGBColor;
 use proptest::prelude::*;
@@ -52,5 +53,18 @@ proptest! {
         for line in wrap_items(&[item], width, char_width, 10, 1.0) {
             prop_assert!(line.chars().count() <= max_chars, "{line:?} > {max_chars}");
         }
+    }
+}
+
+proptest! {
+    /// The page's data table reads back exactly what the CSV export wrote.
+    #[test]
+    fn csv_cells_read_back_csv_fields(fields in proptest::collection::vec("[a-z0-9 ,\"\\-]{0,10}", 1..8)) {
+        let line = fields
+            .iter()
+            .map(|f| td_core::export::csv_field(f))
+            .collect::<Vec<_>>()
+            .join(",");
+        prop_assert_eq!(td_core::export::csv_cells(&line), fields);
     }
 }
