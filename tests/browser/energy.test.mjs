@@ -183,11 +183,12 @@ test("hovering a byte shows its distribution; the next-token link opens a clean 
     assert.match(card.text, /^After position 10 the trained model expects (.+ \d\.\d{3}( · |)){5} — the text has .+ \(p \d\.\d{3}, \d+\.\d{2} nats\)$/);
     assert.ok(card.gap >= 0 && card.gap <= 12, `the card is ${card.gap} px below the byte`);
     assert.ok(card.left >= 0 && card.right <= card.vw && card.bottom <= card.vh, JSON.stringify(card));
-    await page.mouse.move(5, 5);
-    await page.waitForFunction(() => document.getElementById("hover-card").hidden);
     const href = await page.getAttribute("#open-next-token", "href");
     assert.match(href, /^index\.html#next-token\?v=1&s=/);
     assert.match(await page.textContent("#open-next-token"), /position 10/);
+    // Leaving the text hides the card.
+    await page.mouse.move(5, 5);
+    await page.waitForFunction(() => document.getElementById("hover-card").hidden);
     // Click pins the position in the link.
     await page.click('#tokens .tok[data-t="10"]');
     await waitHash(page, (h) => h.pos === "10");

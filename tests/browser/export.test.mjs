@@ -443,10 +443,15 @@ test("the embed dialog offers the text panels too: the energy lab's text and sta
     await page.check("#embed-opt-tokens");
     await page.check("#embed-opt-stats");
     assert.match(await page.inputValue("#embed-code"), /view=series,tokens,stats/);
-    const frame = page.frameLocator("#embed-preview");
-    await frame.locator("body[data-ready='1']").waitFor({ timeout: 30_000 });
-    await frame.locator("#tokens-panel").waitFor({ state: "visible", timeout: 30_000 });
-    await frame.locator("#stats-panel").waitFor({ state: "visible", timeout: 30_000 });
+    // The preview shows both panels, filled (read from its document: it is drawn scaled).
+    await page.waitForFunction(() => {
+      const d = document.querySelector("#embed-preview").contentDocument;
+      if (!d || d.body?.dataset.ready !== "1" || !/view=series,tokens,stats/.test(d.location.hash)) return false;
+      return ["tokens-panel", "stats-panel"].every((id) => {
+        const el = d.getElementById(id);
+        return el && !el.hidden && el.getBoundingClientRect().height > 10 && el.textContent.trim().length > 20;
+      });
+    }, null, { timeout: 40_000 });
     await app.assertNoErrors();
   } finally {
     await app.close();

@@ -145,6 +145,11 @@ export async function openApp(
   page.on("pageerror", (err) => errors.push(`pageerror: ${err.stack || err.message || err}`));
   page.on("requestfailed", (req) => {
     if (/\/favicon\.ico$/.test(req.url())) return;
+    // A frame that navigates away cancels its own loads (the embed dialog's preview loads a new
+    // document when an option changes): an abort in a child frame is not a failure.
+    let child = false;
+    try { child = req.frame() !== page.mainFrame(); } catch { child = false; }
+    if (child && /ERR_ABORTED|NS_BINDING_ABORTED/.test(req.failure()?.errorText ?? "")) return;
     errors.push(`requestfailed: ${req.url()} ${req.failure()?.errorText ?? ""}`);
   });
   page.on("response", (res) => {

@@ -329,7 +329,8 @@ pub fn next_token_link(log_probs: &[f64]) -> String {
         .map(|v| format_number((v.max(-1e4) * 1e4).round() / 1e4))
         .collect();
     let labels: Vec<String> = (0..log_probs.len())
-        .map(|b| byte_label(b as u8).replace(',', "comma"))
+        // Quoted like a CSV field where needed: the next-token explorer reads "," and """" back.
+        .map(|b| td_core::export::csv_field(&byte_label(b as u8)))
         .collect();
     let corners = top_tokens(log_probs, 3);
     let pairs = vec![

@@ -1036,6 +1036,14 @@ impl<'a> SeriesData<'a> {
                 format!("curves of {} (■)", view.name),
                 run_colour(view.colour),
             ));
+            // Which colour is which token: an exported series figure names them itself.
+            let plotted = scene.v.min(3);
+            for (slot, label) in scene.corner_labels.iter().enumerate().take(plotted) {
+                legend.push((format!("— {label}"), CORNER_COLOURS[slot]));
+            }
+            if scene.v > 3 {
+                legend.push((format!("— other {}", scene.v - 3), CORNER_COLOURS[3]));
+            }
         }
         legend
     }
@@ -1081,7 +1089,7 @@ impl<'a> SeriesData<'a> {
         if self.overlay {
             format!("p({}) per run", self.scene.corner_labels[0])
         } else {
-            "probabilities p_i(t) (corner colours)".to_string()
+            "probabilities p_i(t), coloured by token".to_string()
         }
     }
 
