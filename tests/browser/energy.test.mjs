@@ -380,3 +380,43 @@ test("typed or pasted text is analysed without leaving the box (after a pause, o
     await app.close();
   }
 });
+
+test("the keys the other pages know work here too, and the shaded text breaks lines between words", T_OPTS, async () => {
+  const app = await suite.open("energy.html#energy?v=1&pos=10", { viewport: DESKTOP });
+  try {
+    const { page } = app;
+    await page.waitForSelector('body[data-model="loaded"]', { timeout: 60_000 });
+    await waitIdle(page);
+    await page.click("body", { position: { x: 5, y: 5 } });
+    // ] and [ move the inspected position one byte, like → and ←.
+    await page.keyboard.press("]");
+    await waitHash(page, (h) => h.pos === "11");
+    await page.keyboard.press("[");
+    await page.keyboard.press("[");
+    await waitHash(page, (h) => h.pos === "9");
+    // R restarts the playback.
+    await page.keyboard.press("Space");
+    await page.waitForTimeout(300);
+    await page.keyboard.press("Space");
+    await page.keyboard.press("r");
+    await page.waitForFunction(() => Number(window.tokenDynamics.state().at) === 0, null, { timeout: 5000 });
+    // Every line of the shaded text ends at a space (the default text has no word longer than a line).
+    const breaks = await page.evaluate(() => {
+      const spans = [...document.querySelectorAll("#tokens .tok")];
+      const out = [];
+      for (let i = 0; i + 1 < spans.length; i++) {
+        if (spans[i + 1].getBoundingClientRect().top > spans[i].getBoundingClientRect().top + 2) {
+          out.push([spans[i].textContent, spans[i + 1].textContent]);
+        }
+      }
+      return out;
+    });
+    assert.ok(breaks.length >= 1, "the text fits one line?");
+    for (const [before, after] of breaks) {
+      assert.ok(before === " " || after === " ", `a line breaks inside a word: "${before}|${after}"`);
+    }
+    await app.assertNoErrors();
+  } finally {
+    await app.close();
+  }
+});

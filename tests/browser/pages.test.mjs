@@ -257,3 +257,24 @@ test("the figure stays in view while each control is used, on phones and a deskt
   }
   assert.deepEqual(failures, []);
 });
+
+test("every canvas that takes the keyboard focus does something with the keys", async () => {
+  for (const { file } of SITE.pages) {
+    const app = await suite.open(file, { viewport: { width: 1280, height: 800 } });
+    try {
+      const ids = await app.page.evaluate(() => [...document.querySelectorAll("canvas")]
+        .filter((c) => c.tabIndex >= 0 && c.getBoundingClientRect().width > 0).map((c) => c.id));
+      for (const id of ids) {
+        const before = await app.page.evaluate((id) => [location.hash, document.getElementById(id).toDataURL()].join(), id);
+        await app.page.focus(`#${id}`);
+        for (const key of ["ArrowDown", "ArrowRight", "ArrowUp"]) await app.page.keyboard.press(key);
+        await app.page.waitForTimeout(600);
+        const after = await app.page.evaluate((id) => [location.hash, document.getElementById(id).toDataURL()].join(), id);
+        assert.notEqual(after, before, `${file}: #${id} is a tab stop, but its keys change nothing`);
+      }
+      await app.assertNoErrors();
+    } finally {
+      await app.close();
+    }
+  }
+});
