@@ -413,28 +413,12 @@ pub trait Explorer: 'static {
     /// `size`, its caption strip under it ([`Explorer::draw_export`]), and the same words in the
     /// SVG's title and description ([`Explorer::svg_caption`]).
     fn render_svg(scene: &Self::Scene, figure: &str, size: (u32, u32), at: f64) -> String {
-        let mut out = String::new();
-        let mut failure = None;
-        {
-            let strip = Self::export_caption_height(scene, figure, f64::from(size.0), 1.0);
-            let height = size.1.max(1) + strip as u32;
-            let backend = SVGBackend::with_string(&mut out, (size.0.max(1), height));
+        svg_document::<Self>(scene, figure, size, at, |backend, view| {
             let root = backend.into_drawing_area();
-            let view = View {
-                at,
-                scale: 1.0,
-                focus: None,
-                hold: None,
-            };
-            // Drawing into a String cannot fail for I/O reasons; a failure would be a bug worth seeing.
-            if let Err(error) =
-                Self::draw_export(scene, figure, &root, &view).and_then(|_| root.present())
-            {
-                failure = Some(format!("<!-- drawing failed: {error:?} -->"));
-            }
-        }
-        let (title, desc) = Self::svg_caption(scene, figure);
-        failure.unwrap_or_else(|| crate::export::caption_svg(&out, &title, &desc))
+            Self::draw_export(scene, figure, &root, view)
+                .and_then(|_| root.present())
+                .map_err(|error| format!("{error:?}"))
+        })
     }
     /// The figure name `name` if it is one of this explorer's, else None.
     fn figure(name: &str) -> Option<&'static FigureInfo> {
@@ -464,6 +448,73 @@ pub trait Explorer: 'static {
     fn bench_prepare(_name: &str) {}
     /// Runs one scenario; a checksum, or None for an unknown name.
     fn bench_run(_name: &str) -> Option<f64> {
+        None
+    }
+}
+
+/// An SVG document of one figure at `size` with its caption strip under it, drawn by `draw` into
+/// the SVG backend it is given (the page first wraps that backend in its one backend type), and the
+/// caption's words in the SVG's title and description ([`Explorer::svg_caption`]). A drawing
+/// failure is a bug worth seeing: the document then says so in a comment.
+pub fn svg_document<E: Explorer + ?Sized>(
+    scene: &E::Scene,
+    figure: &str,
+    size: (u32, u32),
+    at: f64,
+    draw: impl FnOnce(SVGBackend<'_>, &View) -> Result<(), String>,
+) -> String {
+    let mut out = String::new();
+    let strip = E::export_caption_height(scene, figure, f64::from(size.0), 1.0);
+    let height = size.1.max(1) + strip as u32;
+    let view = View {
+        at,
+        scale: 1.0,
+        focus: None,
+        hold: None,
+    };
+    match draw(
+        SVGBackend::with_string(&mut out, (size.0.max(1), height)),
+        &view,
+    ) {
+        Ok(()) => {
+            let (title, desc) = E::svg_caption(scene, figure);
+            crate::export::caption_svg(&out, &title, &desc)
+        }
+        Err(error) => format!("<!-- drawing failed: {error} -->"),
+    }
+}
+
+/// What is wrong, if anything, with the exported SVG of `figure` (each explorer's tests call this):
+/// it must hold `drawn`, the explorer's own drawing of the figure at `size` and time `at`, in a
+/// document as tall as the figure plus its caption strip, with the caption as its title and the
+/// link drawn in the strip.
+pub fn export_svg_problem<E: Explorer>(
+    scene: &E::Scene,
+    figure: &str,
+    size: (u32, u32),
+    at: f64,
+    drawn: &str,
+) -> Option<String> {
+    let exported = E::render_svg(scene, figure, size, at);
+    let strip = E::export_caption_height(scene, figure, f64::from(size.0), 1.0);
+    let head = format!(
+        "<svg width=\"{}\" height=\"{}\"",
+        size.0,
+        size.1 + strip as u32
+    );
+    let (title, _) = E::svg_caption(scene, figure);
+    let title = format!("<title>{}</title>", crate::export::xml_text(&title));
+    let link = format!("reproduce: #{}?v=1", E::NAME);
+    let start: String = exported.chars().take(80).collect();
+    if !exported.contains(crate::export::svg_body(drawn)) {
+        Some(format!("{figure}: the interface draws differently"))
+    } else if !exported.starts_with(&head) {
+        Some(format!("{figure}: not {head}: {start}"))
+    } else if !exported.contains(&title) {
+        Some(format!("{figure}: no {title}"))
+    } else if !exported.contains(&link) {
+        Some(format!("{figure}: no {link} drawn"))
+    } else {
         None
     }
 }

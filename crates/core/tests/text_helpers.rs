@@ -32,6 +32,13 @@ proptest! {
     fn text_colour_always_reads(r in 0u8..=255, g in 0u8..=255, b in 0u8..=255) {
         let c = text_colour(&RGBColor(r, g, b));
         prop_assert!(contrast_ratio(&c, &BACKGROUND) >= TEXT_CONTRAST);
+        // The lightest 2% step that reads: the step before it (if any) does not.
+        let lighter_reads = (0..=50u32).map(|k| 1.0 - 0.02 * f64::from(k)).find_map(|f| {
+            let s = |v: u8| (f64::from(v) * f).round() as u8;
+            let d = RGBColor(s(r), s(g), s(b));
+            (contrast_ratio(&d, &BACKGROUND) >= TEXT_CONTRAST).then_some(d)
+        });
+        prop_assert_eq!(Some(c), lighter_reads.or(Some(RGBColor(0, 0, 0))));
     }
 
     #[test]

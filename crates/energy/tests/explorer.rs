@@ -122,3 +122,16 @@ fn the_strip_shades_by_surprisal() {
     assert_eq!(strip_text(0x01), "\\x01");
     assert_eq!(strip_text(b'a'), "a");
 }
+
+#[test]
+fn figures_through_the_interface_are_the_explorer_s_own_svg() {
+    use td_core::explorer::export_svg_problem;
+    use td_energy::svg::{render_svg, Figure};
+    let scene = computed("#energy?v=1&text=It%20was%20the%20best%20of%20times");
+    for figure in Energy::figures().iter().map(|f| f.name) {
+        let size = Energy::default_size(&scene, figure);
+        let drawn = render_svg(&scene, Figure::parse(figure).unwrap(), size, 0.5);
+        let problem = export_svg_problem::<Energy>(&scene, figure, size, 0.5, &drawn);
+        assert_eq!(problem, None);
+    }
+}

@@ -1,7 +1,7 @@
 //! The next-token explorer through the one Explorer interface: the same links, states, figures and
 //! text panels the page runner, the CLI and the bench use.
 
-use td_core::explorer::{Block, Explorer};
+use td_core::explorer::{export_svg_problem, Block, Explorer};
 use td_next_token::explorer::NextToken;
 use td_next_token::params;
 use td_next_token::svg::{render_svg, Figure};
@@ -37,29 +37,9 @@ fn figures_through_the_interface_are_the_explorer_s_own_svg() {
         let scene = computed(link);
         for figure in ["simplex", "series", "logits"] {
             let size = NextToken::default_size(&scene, figure);
-            let ours = NextToken::render_svg(&scene, figure, size, 0.4);
-            // The same drawing, with the export's caption under it and in <title>, <desc>.
-            let theirs = render_svg(&scene, Figure::parse(figure).unwrap(), size, 0.4);
-            assert!(
-                ours.contains(td_core::export::svg_body(&theirs)),
-                "{link} {figure}: the interface draws differently"
-            );
-            let strip = NextToken::export_caption_height(&scene, figure, f64::from(size.0), 1.0);
-            let head = format!(
-                "<svg width=\"{}\" height=\"{}\"",
-                size.0,
-                size.1 + strip as u32
-            );
-            assert!(ours.starts_with(&head), "{link} {figure}: {}", &ours[..60]);
-            let (title, _) = NextToken::svg_caption(&scene, figure);
-            assert!(ours.contains(&format!(
-                "<title>{}</title>",
-                td_core::export::xml_text(&title)
-            )));
-            assert!(
-                ours.contains("reproduce: #next-token?v=1"),
-                "{link} {figure}: no link drawn"
-            );
+            let drawn = render_svg(&scene, Figure::parse(figure).unwrap(), size, 0.4);
+            let problem = export_svg_problem::<NextToken>(&scene, figure, size, 0.4, &drawn);
+            assert_eq!(problem, None, "{link}");
         }
     }
 }

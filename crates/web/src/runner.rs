@@ -739,26 +739,12 @@ fn prepare_chunk<E: WebExplorer>(generation: u64) {
 /// One figure as an SVG document: [`Explorer::render_svg`] through the page's one backend type
 /// (the same bytes; see [`crate::backend`]).
 fn render_svg<E: Explorer>(scene: &E::Scene, figure: &str, size: (u32, u32), at: f64) -> String {
-    let mut out = String::new();
-    let mut failure = None;
-    {
-        let strip = E::export_caption_height(scene, figure, f64::from(size.0), 1.0);
-        let height = size.1.max(1) + strip as u32;
-        let backend = SVGBackend::with_string(&mut out, (size.0.max(1), height));
+    td_core::explorer::svg_document::<E>(scene, figure, size, at, |backend, view| {
         let root = PageBackend::Svg(backend).into_drawing_area();
-        let view = View {
-            at,
-            scale: 1.0,
-            focus: None,
-            hold: None,
-        };
-        if let Err(error) = E::draw_export(scene, figure, &root, &view).and_then(|_| root.present())
-        {
-            failure = Some(format!("<!-- drawing failed: {error:?} -->"));
-        }
-    }
-    let (title, desc) = E::svg_caption(scene, figure);
-    failure.unwrap_or_else(|| td_core::export::caption_svg(&out, &title, &desc))
+        E::draw_export(scene, figure, &root, view)
+            .and_then(|_| root.present())
+            .map_err(|error| format!("{error:?}"))
+    })
 }
 
 /// Paints one canvas with a drawing function; drawing errors are logged, never fatal.
