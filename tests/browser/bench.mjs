@@ -303,6 +303,31 @@ export function sizes(dir = DIST) {
     });
 }
 
+// The energy lab's forward pass against the machine's limit. f32-mul-add-peak is
+// td_transformer::peak::mul_add_peak(2,000,000 steps) × 96 operations: independent SIMD128
+// multiplies and adds, nothing loaded. The forward pass's matrix products, counted from the shapes
+// of Config::default() (crates/transformer/src/config.rs: d = 128, 4 layers, MLP 512, V = 256,
+// 128 tokens): 2·12·d² per token and layer (QKV, output, MLP), 2·2·d per causal token pair and
+// layer (scores and values), 2·d·V per token (logits).
+const PEAK_FLOPS = 2e6 * 96;
+const FORWARD_MATMUL_FLOPS = 128 * 4 * 2 * 12 * 128 ** 2 + 4 * 2 * 2 * 128 * ((128 * 129) / 2) + 128 * 2 * 128 * 256;
+function machineLimit(micro, numpy) {
+  const peak = micro.get("f32-mul-add-peak")?.median;
+  const page = micro.get("energy-forward128-stats");
+  if (!Number.isFinite(peak) || !page) return;
+  const rounds = page.numpyRoundMedians ?? [];
+  const np = Math.min(numpy.get("energy-forward128-stats") ?? Infinity, ...rounds);
+  const gflops = PEAK_FLOPS / peak / 1e6;
+  const floor = FORWARD_MATMUL_FLOPS / (gflops * 1e6);
+  console.log(
+    `\nMachine limit for energy-forward128-stats: the page's f32 multiply-add peak is ${gflops.toFixed(1)} GFLOP/s ` +
+      `(f32-mul-add-peak: ${(PEAK_FLOPS / 1e6).toFixed(0)} MFLOP of independent SIMD128 multiplies and adds in ${fmt(peak)} ms). ` +
+      `The forward pass's matrix products alone are ${(FORWARD_MATMUL_FLOPS / 1e6).toFixed(1)} MFLOP: at that peak at least ${fmt(floor)} ms, ` +
+      `and the page takes ${fmt(page.median)} ms (${((FORWARD_MATMUL_FLOPS / 1e6 / page.median)).toFixed(1)} GFLOP/s for the products, ${((100 * floor) / page.median).toFixed(0)}% of the peak over the whole pass).` +
+      (Number.isFinite(np) ? ` Twice NumPy's speed is ${fmt(np / 2)} ms: ${floor < np / 2 ? `${((100 * floor) / (np / 2)).toFixed(0)}% of it is the products at peak, before layer norms, GELU, softmax and the statistics` : "below the peak's floor, out of reach for a single worker"}.` : ""),
+  );
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const problems = [];
@@ -371,6 +396,7 @@ async function main() {
   if (numpyLacks.length) console.log(`  NumPy results lack: ${numpyLacks.join(", ")}`);
   console.log("\n| scenario | native ms | browser ms | page / native | NumPy ms | page / NumPy |\n|---|---:|---:|---:|---:|---:|");
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  machineLimit(micro, numpy);
   if (numpy.size && opts.rounds > 1) {
     console.log("\nEach round's median (page ms / NumPy ms), to show how far the machine drifted:");
     for (const [name, m] of micro) {

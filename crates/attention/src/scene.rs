@@ -573,8 +573,11 @@ impl Scene {
         for (index, panel) in self.panels.iter().enumerate() {
             let run = &panel.run;
             let diags = run.state_diags();
-            let d0 = diags.first().map_or(0.0, |s| s.diameter);
-            let dk = diags.get(k).map_or(0.0, |s| s.diameter);
+            let (Some(d0), Some(dk)) = (diags.first(), diags.get(k)) else {
+                // Not measured yet (a worker's first progress brings them).
+                continue;
+            };
+            let (d0, dk) = (d0.diameter, dk.diameter);
             text.push_str(&format!(
                 " {}: hull diameter {} at step {k} (from {}), {}",
                 panel.key(),

@@ -72,3 +72,54 @@ fn token_lists_are_short() {
     let many: Vec<usize> = (0..20).collect();
     assert!(list_tokens(&many).ends_with("… (20 in all)"));
 }
+
+/// A worker computes the scene in slices and ships each slice's progress; the page's copy never
+/// steps. It must end with exactly the scene computed in one place, state 0's diagnostics
+/// included, and claim nothing about states it has not received.
+#[test]
+fn the_page_copy_takes_everything_from_its_worker() {
+    for link in [
+        "#attention?v=1&n=30&steps=12",
+        "#attention?v=1&rule=compare&n=12&steps=9",
+        "#attention?v=1&rule=softmax&norm=sphere&time=layers&d=3&n=40&init=disk&steps=15",
+    ] {
+        let (state, _) = Attention::from_hash(link);
+        let mut worker = Attention::new_scene(&state, &());
+        let mut page = Attention::new_scene(&state, &());
+        assert!(page.panels.iter().all(|p| p.run.state_diags().is_empty()));
+        let summary = Attention::summary(&page);
+        assert!(!summary.contains("hull diameter"), "{link}: {summary}");
+        let mut shipped = Vec::new();
+        loop {
+            let done = Attention::advance(&mut worker, 4);
+            let bytes = Attention::progress_since(&worker, &mut shipped);
+            Attention::apply_progress(&mut page, &bytes)
+                .expect("the page reads the worker's bytes");
+            let first = &page.panels[0].run;
+            assert_eq!(
+                first.state_diags().len(),
+                first.computed_steps() + 1,
+                "{link}"
+            );
+            if done {
+                break;
+            }
+        }
+        let whole = computed(link);
+        assert!(Attention::is_done(&page), "{link}");
+        for (p, w) in page.panels.iter().zip(&whole.panels) {
+            assert_eq!(p.run.state_diags(), w.run.state_diags(), "{link}");
+            assert_eq!(p.run.trajectory(), w.run.trajectory(), "{link}");
+        }
+        assert_eq!(
+            Attention::readout_json(&page),
+            Attention::readout_json(&whole),
+            "{link}"
+        );
+        assert_eq!(
+            Attention::summary(&page),
+            Attention::summary(&whole),
+            "{link}"
+        );
+    }
+}

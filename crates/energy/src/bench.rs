@@ -9,7 +9,15 @@ use td_transformer::energy::{decoupled_null, energy_series, summarize, EnergyOpt
 use td_transformer::generate::{generate, Sampling};
 use td_transformer::{forward, Config, ForwardOptions, Weights};
 
-pub const SCENARIOS: &[&str] = &["energy-forward128-stats", "energy-generate64"];
+pub const SCENARIOS: &[&str] = &[
+    "energy-forward128-stats",
+    "energy-generate64",
+    "f32-mul-add-peak",
+];
+
+/// Steps of the `f32-mul-add-peak` scenario (× [`td_transformer::peak::FLOPS_PER_STEP`] = 192
+/// million floating-point operations, as many as the forward pass's matrix products).
+pub const PEAK_STEPS: u32 = 2_000_000;
 
 /// 128 bytes of English (the default text's start, repeated as needed).
 fn text128() -> Vec<u32> {
@@ -67,6 +75,10 @@ pub fn run(name: &str) -> Option<f64> {
             let out = generate(&w, &text128()[..4], 64, sampling, 1, None).ok()?;
             Some(out.iter().map(|&t| t as f64).sum())
         }
+        // Not the lab's work: the machine's limit for it (the bench prints GFLOP/s from this).
+        "f32-mul-add-peak" => Some(f64::from(td_transformer::peak::mul_add_peak(
+            PEAK_STEPS, 0.5,
+        ))),
         _ => None,
     }
 }

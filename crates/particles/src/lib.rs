@@ -196,6 +196,7 @@ pub struct RunProgress {
     pub from: usize,
     /// Positions of the states `from + 1 ..= from + steps.len()`.
     pub traj: Vec<f64>,
+    /// Diagnostics of the same states, and of state 0 first when `from` is 0.
     pub states: Vec<StateDiag>,
     pub steps: Vec<StepDiag>,
     pub flags: Vec<u8>,
@@ -341,7 +342,13 @@ impl Run {
             spec,
         };
         run.union.reset(n);
-        run.record_state(0);
+        // State 0's diagnostics are measured by the first `advance` (or here, if there is no
+        // step): a page's copy of a run that its worker computes never steps, and gets them from
+        // the worker. Measured here they were the page's longest task (n = 2,000 on the sphere:
+        // 80–150 ms of pair sums and clusters in the task that applied the control change).
+        if run.spec.steps == 0 {
+            run.record_state(0);
+        }
         Ok(run)
     }
 
@@ -392,6 +399,9 @@ impl Run {
     /// One step costs about `cost_per_step()` multiply-adds.
     pub fn advance(&mut self, max_steps: usize) -> bool {
         let (n, d) = (self.n, self.spec.d);
+        if self.states.is_empty() {
+            self.record_state(0);
+        }
         for _ in 0..max_steps.max(1) {
             let k = self.step_diags.len();
             if k >= self.spec.steps {
@@ -464,7 +474,10 @@ impl Run {
         RunProgress {
             from,
             traj: self.traj[(from + 1) * n * d..(to + 1) * n * d].to_vec(),
-            states: self.states[from + 1..=to].to_vec(),
+            states: self
+                .states
+                .get(if from == 0 { 0 } else { from + 1 }..=to)
+                .map_or_else(Vec::new, <[StateDiag]>::to_vec),
             steps: self.step_diags[from..to].to_vec(),
             flags: self.flags[from * n..to * n].to_vec(),
             graphs: finished.then(|| {
@@ -482,10 +495,15 @@ impl Run {
     pub fn absorb(&mut self, p: RunProgress) -> bool {
         let (n, d) = (self.n, self.spec.d);
         let k = p.steps.len();
+        // From step 0 the worker also sends state 0's diagnostics, which a copy that never
+        // stepped lacks (and one that did already has).
+        let skip = usize::from(p.from == 0 && !self.states.is_empty() && p.states.len() == k + 1);
+        let states = p.states.len() - skip.min(p.states.len());
+        let total = self.states.len() + states;
         let fits = p.from == self.step_diags.len()
             && p.from + k <= self.spec.steps
             && p.traj.len() == k * n * d
-            && p.states.len() == k
+            && (total == p.from + k + 1 || (total == 0 && p.from + k == 0))
             && p.flags.len() == k * n;
         if !fits {
             return false;
@@ -513,7 +531,7 @@ impl Run {
                 .reserve_exact(n * self.spec.steps - self.flags.len());
         }
         self.traj.extend_from_slice(&p.traj);
-        self.states.extend_from_slice(&p.states);
+        self.states.extend_from_slice(&p.states[skip..]);
         self.step_diags.extend_from_slice(&p.steps);
         self.flags.extend_from_slice(&p.flags);
         true
@@ -604,7 +622,8 @@ impl Run {
         &self.traj[..(self.computed_steps() + 1) * self.n * self.spec.d]
     }
 
-    /// Diagnostics of states 0..=computed_steps().
+    /// Diagnostics of states 0..=computed_steps(); empty before the first `advance` (a page's
+    /// copy has them once its worker's first progress is absorbed).
     pub fn state_diags(&self) -> &[StateDiag] {
         &self.states
     }

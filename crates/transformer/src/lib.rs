@@ -78,6 +78,7 @@ pub mod energy;
 pub mod format;
 pub mod forward;
 pub mod generate;
+pub mod peak;
 pub mod steer;
 pub mod vjp;
 pub mod weights;

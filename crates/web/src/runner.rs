@@ -111,6 +111,8 @@ pub struct Runner<E: WebExplorer> {
     /// When the last partial picture of a remote scene was painted, and what it cost (ms): the
     /// page paints partial results at most a quarter of the time, so the worker keeps a core.
     partial_paint: (f64, f64),
+    /// The figure the next partial paint of a worker's progress paints (one per reply, in turn).
+    partial_figure: usize,
 }
 
 /// Starts the page of explorer `E`: controls and presets from its table, the state from the
@@ -146,6 +148,7 @@ pub fn run<E: WebExplorer>() {
         remote_generation: None,
         remote_parts: Vec::new(),
         partial_paint: (f64::NEG_INFINITY, 0.0),
+        partial_figure: 0,
     }));
     controls::wire();
     events::wire(E::NAME, E::is_typing_target);
@@ -268,16 +271,9 @@ impl<E: WebExplorer> Runner<E> {
             self.remote_parts = vec![(false, 0.0); parts];
             self.partial_paint = (f64::NEG_INFINITY, 0.0);
             chrome::set_busy(true, 0.0);
-            // The empty picture in the next frame: the event that changed the state stays short.
-            dom::request_frame(move |_| {
-                with_runner::<E, _>(|r| {
-                    if r.chrome.generation == generation && r.remote_generation.is_some() {
-                        let start = dom::now_ms();
-                        r.render_all();
-                        r.chrome.last_paint_ms = dom::now_ms() - start;
-                    }
-                });
-            });
+            // The empty picture from the next frame on, a figure per frame: the event that
+            // changed the state stays short, and so does every task after it.
+            dom::request_frame(move |_| render_step::<E>(generation, 0, |_| {}));
             dom::set_timeout(move || prepare_chunk::<E>(generation), 0);
         } else if self.remote_generation.take().is_some() {
             self.remote.cancel();
@@ -311,19 +307,13 @@ impl<E: WebExplorer> Runner<E> {
                     }
                     self.remote_generation = None;
                     // The last reply's decoding (and the scene's finishing diagnostics) and the
-                    // final paint are two tasks, not one long one; the page stays busy until the
-                    // paint (a newer scene takes over both).
+                    // final paint are separate tasks, not one long one; the page stays busy until
+                    // the paint (a newer scene takes over both). The
+                    // paint is a figure per task too (a 2,000-token figure alone is 10–30 ms).
                     let generation = self.chrome.generation;
                     dom::set_timeout(
                         move || {
-                            with_runner::<E, _>(|r| {
-                                if r.chrome.generation == generation {
-                                    let start = dom::now_ms();
-                                    r.render_all();
-                                    r.chrome.last_paint_ms = dom::now_ms() - start;
-                                    chrome::set_busy(false, 1.0);
-                                }
-                            });
+                            render_step::<E>(generation, 0, |_| chrome::set_busy(false, 1.0));
                         },
                         0,
                     );
@@ -332,7 +322,10 @@ impl<E: WebExplorer> Runner<E> {
                     let (last, cost) = self.partial_paint;
                     let now = dom::now_ms();
                     if now - last >= (4.0 * cost).max(PARTIAL_PAINT_MS) {
-                        self.paint_figures();
+                        // One figure per reply, in turn: applying and painting stay one short task.
+                        let figures = E::figures();
+                        self.paint_one(&figures[self.partial_figure % figures.len()]);
+                        self.partial_figure = (self.partial_figure + 1) % figures.len();
                         let end = dom::now_ms();
                         self.partial_paint = (end, end - now);
                         self.chrome.last_paint_ms = end - start;
@@ -698,6 +691,34 @@ impl<E: WebExplorer> Page for Runner<E> {
 /// The playback position to the Position slider's step (0.001 on every page).
 fn position_step(at: f64) -> f64 {
     (at * 1000.0).round() / 1000.0
+}
+
+/// Paints figure `step` of the page (then the next in a task of its own), and after the last one
+/// the text and `finish`, unless a newer scene (`generation`) took over: heavy scenes' pictures in
+/// tasks of one figure each.
+fn render_step<E: WebExplorer>(generation: u64, step: usize, finish: fn(&mut Runner<E>)) {
+    let more = with_runner::<E, _>(|r| {
+        if r.chrome.generation != generation {
+            return false;
+        }
+        let start = dom::now_ms();
+        if let Some(info) = E::figures().get(step) {
+            r.paint_one(info);
+            r.chrome.last_paint_ms = dom::now_ms() - start;
+            return true;
+        }
+        r.render_text();
+        r.chrome.timings.push(("text", dom::now_ms() - start));
+        if E::is_done(&r.scene) {
+            r.mark_ready();
+        }
+        finish(r);
+        false
+    });
+    if more == Some(true) {
+        // A timer rather than a frame: a hidden page still finishes (and stops being busy).
+        dom::set_timeout(move || render_step::<E>(generation, step + 1, finish), 0);
+    }
 }
 
 /// A message from the worker (for the runner of explorer `E`).
