@@ -162,7 +162,13 @@ impl Scene {
         let trunc = truncation_of(&state);
         let support = truncation::support(&s, state.temp, &trunc, state.order);
         let pi_t = simplex::tempered_softmax(&s, state.temp);
-        let target = truncation::truncated_target(&s, state.temp, &support);
+        // Without truncation the target is pi_T itself (the same softmax of the same numbers):
+        // one pass over the vocabulary, not two, in the task that applies a change.
+        let target = if support.len() == v {
+            pi_t.clone()
+        } else {
+            truncation::truncated_target(&s, state.temp, &support)
+        };
         let argmax = simplex::argmax_face(&s);
 
         let plan = RunPlan {
