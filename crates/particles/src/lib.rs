@@ -498,8 +498,7 @@ impl Run {
         // From step 0 the worker also sends state 0's diagnostics, which a copy that never
         // stepped lacks (and one that did already has).
         let skip = usize::from(p.from == 0 && !self.states.is_empty() && p.states.len() == k + 1);
-        let states = p.states.len() - skip.min(p.states.len());
-        let total = self.states.len() + states;
+        let total = self.states.len() + p.states.len() - skip;
         let fits = p.from == self.step_diags.len()
             && p.from + k <= self.spec.steps
             && p.traj.len() == k * n * d

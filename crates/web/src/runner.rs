@@ -271,9 +271,14 @@ impl<E: WebExplorer> Runner<E> {
             self.remote_parts = vec![(false, 0.0); parts];
             self.partial_paint = (f64::NEG_INFINITY, 0.0);
             chrome::set_busy(true, 0.0);
-            // The empty picture from the next frame on, a figure per frame: the event that
-            // changed the state stays short, and so does every task after it.
-            dom::request_frame(move |_| render_step::<E>(generation, 0, |_| {}));
+            // The empty picture from the next frame on, a figure per task: the event that
+            // changed the state stays short, and so does every task after it. Not if the
+            // worker's last reply came first (its own paint shows everything).
+            dom::request_frame(move |_| {
+                if with_runner::<E, _>(|r| r.remote_generation.is_some()) == Some(true) {
+                    render_step::<E>(generation, 0, |_| {});
+                }
+            });
             dom::set_timeout(move || prepare_chunk::<E>(generation), 0);
         } else if self.remote_generation.take().is_some() {
             self.remote.cancel();
@@ -307,9 +312,9 @@ impl<E: WebExplorer> Runner<E> {
                     }
                     self.remote_generation = None;
                     // The last reply's decoding (and the scene's finishing diagnostics) and the
-                    // final paint are separate tasks, not one long one; the page stays busy until
-                    // the paint (a newer scene takes over both). The
-                    // paint is a figure per task too (a 2,000-token figure alone is 10–30 ms).
+                    // final paint are separate tasks, not one long one, and so is each figure of
+                    // the paint (a 2,000-token figure alone is 10–30 ms); the page stays busy
+                    // until the last (a newer scene takes over them all).
                     let generation = self.chrome.generation;
                     dom::set_timeout(
                         move || {
@@ -443,10 +448,15 @@ impl<E: WebExplorer> Runner<E> {
     pub fn render_all(&mut self) {
         let start = dom::now_ms();
         self.paint_figures();
-        let t1 = dom::now_ms();
-        self.render_text();
-        self.chrome.timings.push(("text", dom::now_ms() - t1));
+        self.render_text_and_mark_ready();
         self.chrome.last_paint_ms = dom::now_ms() - start;
+    }
+
+    /// Refreshes the text (timed as `text`), and marks the page ready once the scene is done.
+    fn render_text_and_mark_ready(&mut self) {
+        let start = dom::now_ms();
+        self.render_text();
+        self.chrome.timings.push(("text", dom::now_ms() - start));
         if E::is_done(&self.scene) {
             self.mark_ready();
         }
@@ -707,11 +717,7 @@ fn render_step<E: WebExplorer>(generation: u64, step: usize, finish: fn(&mut Run
             r.chrome.last_paint_ms = dom::now_ms() - start;
             return true;
         }
-        r.render_text();
-        r.chrome.timings.push(("text", dom::now_ms() - start));
-        if E::is_done(&r.scene) {
-            r.mark_ready();
-        }
+        r.render_text_and_mark_ready();
         finish(r);
         false
     });
