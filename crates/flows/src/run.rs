@@ -585,7 +585,8 @@ impl Run {
             q,
             schedule,
             next: 0,
-            samples: Vec::new(),
+            // One sample per schedule entry at most: no regrowth (and copy) while recording.
+            samples: Vec::with_capacity(schedule_len),
             final_p,
             diverged_at: None,
             finished: false,
