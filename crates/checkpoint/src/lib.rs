@@ -1,0 +1,65 @@
+//! Hugging Face checkpoints read into token-dynamics' transformer (pure Rust, no web-sys).
+//!
+//! A checkpoint is the layout people already have: a model folder with `config.json` and
+//! `model.safetensors`, or `model.safetensors.index.json` and the shards it names, with f32, f16
+//! or bf16 tensors. [`load`] takes the folder's files by name (bytes from a disk, a URL or the
+//! hub: where they came from is the caller's business), validates everything before use and
+//! returns f32 [`td_transformer::Weights`] that the existing forward pass, energy statistics,
+//! steering and generation run on unchanged.
+//!
+//! Supported architectures (see [`config::Family`]): the GPT-2 family (`GPT2LMHeadModel`:
+//! GPT-2 small/medium, DistilGPT-2), whose blocks are exactly td-transformer's (pre-norm
+//! LayerNorm with eps 1e-5, `Conv1D` input-major weights, GELU tanh, tied unembedding). The
+//! Llama family (`LlamaForCausalLM`: RMSNorm, rotary positions, SwiGLU, grouped-query
+//! attention) is recognised and refused with a message that says so: its forward pass is not
+//! written yet. Anything else is refused naming what is supported. Nothing here panics on bad
+//! input: every failure is an `Err(String)` a reader can act on.
+//!
+//! - [`config`]: `config.json` -> [`config::ModelConfig`] (family, sizes, and the checks of the
+//!   settings that change the maths);
+//! - [`tensors`]: the safetensors files (single or sharded) -> named tensors as f32;
+//! - [`gpt2`]: GPT-2 tensor names (with or without the `transformer.` prefix) -> weights.
+
+pub mod config;
+pub mod gpt2;
+pub mod tensors;
+
+use std::collections::BTreeMap;
+
+use td_transformer::Weights;
+
+pub use config::{Family, ModelConfig};
+
+/// A checkpoint's files by name (`config.json`, `model.safetensors`, …), as bytes.
+pub type Files = BTreeMap<String, Vec<u8>>;
+
+/// A checkpoint read and validated.
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub config: ModelConfig,
+    pub weights: Weights,
+    /// What the tensors were stored as (`"f32"`, `"bf16"`, …; several if mixed).
+    pub stored_dtypes: Vec<String>,
+}
+
+/// Reads a checkpoint from its files: `config.json`, then the tensors (`model.safetensors`, or
+/// the shards named by `model.safetensors.index.json`), validated against the config.
+pub fn load(files: &Files) -> Result<Checkpoint, String> {
+    let config_text = files
+        .get("config.json")
+        .ok_or("the checkpoint has no config.json")?;
+    let config_text = std::str::from_utf8(config_text)
+        .map_err(|_| "config.json is not UTF-8 text".to_string())?;
+    let config = config::parse(config_text)?;
+    let store = tensors::TensorStore::open(files)?;
+    match config.family {
+        Family::Gpt2 => {
+            let weights = gpt2::weights(&config, &store)?;
+            Ok(Checkpoint {
+                config,
+                weights,
+                stored_dtypes: store.dtypes(),
+            })
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Hugging Face GPT-2 checkpoints (made by `scripts/fixtures/make_hf_checkpoints.py`, committed):
+//! the weights read by td-checkpoint give PyTorch's logits and final hidden states (transformers'
+//! `GPT2LMHeadModel`, float32) to 1e-4, in every layout; every damaged or foreign checkpoint is an
+//! error that says what is wrong, never a panic.
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use serde_json::Value;
+use td_checkpoint::{load, Files};
+use td_transformer::{forward, ForwardOptions};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn files(variant: &str) -> Files {
+    let dir = fixtures().join(variant);
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (
+                entry.file_name().into_string().unwrap(),
+                std::fs::read(entry.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn reference() -> Value {
+    serde_json::from_slice(&std::fs::read(fixtures().join("reference.json")).unwrap()).unwrap()
+}
+
+fn matrix(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+        .collect()
+}
+
+/// Largest `|a - b| / max(1, |b|)`.
+fn worst(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn every_layout_gives_pytorchs_logits_and_hidden_states() {
+    let refs = reference();
+    for (variant, dtype) in [
+        ("gpt2-hub-f32", "f32"),
+        ("gpt2-saved-bf16", "bf16"),
+        ("gpt2-sharded-f16", "f16"),
+    ] {
+        let checkpoint = load(&files(variant)).unwrap_or_else(|e| panic!("{variant}: {e}"));
+        assert_eq!(
+            checkpoint.stored_dtypes,
+            vec![dtype.to_string()],
+            "{variant}"
+        );
+        assert_eq!(checkpoint.config.architecture, "GPT2LMHeadModel");
+        let r = &refs[variant];
+        let tokens: Vec<u32> = r["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap() as u32)
+            .collect();
+        let out = forward(&checkpoint.weights, &tokens, ForwardOptions::default()).unwrap();
+        let (logits, h_post) = (matrix(&r["logits"]), matrix(&r["h_post"]));
+        let (dz, dh) = (worst(&out.logits, &logits), worst(&out.h_post, &h_post));
+        eprintln!("{variant}: logits {dz:e}, h_post {dh:e}");
+        assert!(dz <= 1e-4, "{variant}: logits differ by {dz:e}");
+        assert!(dh <= 1e-4, "{variant}: hidden states differ by {dh:e}");
+        // The fixture must be able to fail this test: its logits are far from uniform.
+        let spread = logits.iter().fold(0.0f64, |m, z| m.max(z.abs()));
+        assert!(
+            spread > 0.5,
+            "{variant}: logits too flat to test ({spread})"
+        );
+    }
+}
+
+#[test]
+fn an_untied_head_is_refused() {
+    let err = load(&files("gpt2-untied")).unwrap_err();
+    assert!(err.contains("lm_head.weight differs"), "{err}");
+}
+
+#[test]
+fn missing_files_are_named() {
+    let mut f = files("gpt2-hub-f32");
+    f.remove("config.json");
+    assert!(load(&f).unwrap_err().contains("config.json"));
+    let mut f = files("gpt2-hub-f32");
+    f.remove("model.safetensors");
+    assert!(load(&f).unwrap_err().contains("model.safetensors"));
+    let mut f = files("gpt2-sharded-f16");
+    f.remove("model-00002-of-00002.safetensors");
+    let err = load(&f).unwrap_err();
+    assert!(
+        err.contains("model-00002-of-00002.safetensors") && err.contains("missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_config_that_does_not_match_the_tensors_is_refused() {
+    let mut f = files("gpt2-hub-f32");
+    let mut config: Value = serde_json::from_slice(&f["config.json"]).unwrap();
+    config["n_layer"] = 3.into();
+    f.insert("config.json".into(), config.to_string().into_bytes());
+    let err = load(&f).unwrap_err();
+    assert!(err.contains("h.2.ln_1.weight is missing"), "{err}");
+    config["n_layer"] = 2.into();
+    config["n_embd"] = 32.into();
+    f.insert("config.json".into(), config.to_string().into_bytes());
+    let err = load(&f).unwrap_err();
+    assert!(err.contains("has shape [61, 16]"), "{err}");
+    config["n_embd"] = 16.into();
+    config["vocab_size"] = 60.into();
+    f.insert("config.json".into(), config.to_string().into_bytes());
+    let err = load(&f).unwrap_err();
+    assert!(err.contains("wte.weight has shape [61, 16]"), "{err}");
+}
+
+/// The byte offset of a tensor's data in a single safetensors file.
+fn data_offset(bytes: &[u8], name: &str) -> usize {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    8 + n + header[name]["data_offsets"][0].as_u64().unwrap() as usize
+}
+
+#[test]
+fn non_finite_weights_are_refused() {
+    let mut f = files("gpt2-hub-f32");
+    let bytes = f.get_mut("model.safetensors").unwrap();
+    let at = data_offset(bytes, "h.1.mlp.c_fc.weight") + 4 * 5;
+    bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let err = load(&f).unwrap_err();
+    assert!(
+        err.contains("h.1.mlp.c_fc.weight holds a non-finite value at element 5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_files_are_refused() {
+    let whole = files("gpt2-hub-f32");
+    let len = whole["model.safetensors"].len();
+    for cut in [0, 7, 8, 100, len / 2, len - 1] {
+        let mut f = whole.clone();
+        f.get_mut("model.safetensors").unwrap().truncate(cut);
+        let err = load(&f).unwrap_err();
+        assert!(err.contains("truncated or corrupt"), "cut at {cut}: {err}");
+    }
+}
+
+#[test]
+fn foreign_tensors_are_named() {
+    // A file with one more tensor than GPT-2 has: rebuild the header by hand.
+    let mut f = files("gpt2-hub-f32");
+    let bytes = &f["model.safetensors"];
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let data_len = bytes.len() - 8 - n;
+    header["h.0.mlp.gate.weight"] =
+        serde_json::json!({"dtype": "F32", "shape": [1], "data_offsets": [data_len, data_len + 4]});
+    let mut text = header.to_string();
+    while !(text.len()).is_multiple_of(8) {
+        text.push(' ');
+    }
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    out.extend_from_slice(&1.0f32.to_le_bytes());
+    f.insert("model.safetensors".into(), out);
+    let err = load(&f).unwrap_err();
+    assert!(
+        err.contains("a GPT-2 model does not have: h.0.mlp.gate.weight"),
+        "{err}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Any damaged byte anywhere in a checkpoint's files gives weights or an error, never a panic.
+    #[test]
+    fn damaged_bytes_never_panic(file in 0usize..3, at in any::<prop::sample::Index>(), value in any::<u8>()) {
+        let mut f = files("gpt2-sharded-f16");
+        let names: Vec<String> = ["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors"]
+            .iter().map(|s| s.to_string()).collect();
+        let bytes = f.get_mut(&names[file]).unwrap();
+        let i = at.index(bytes.len());
+        bytes[i] = value;
+        let _ = load(&f);
+    }
+}
