@@ -62,7 +62,7 @@ export PUPPETEER_SKIP_DOWNLOAD=1
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] \
    || [ ! -d node_modules/puppeteer-core ] || [ ! -d node_modules/selenium-webdriver ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages (binaryen's wasm-opt, playwright-core, puppeteer-core, selenium-webdriver)"
+  say "installing npm packages (binaryen's wasm-opt, playwright-core, puppeteer-core, selenium-webdriver, gpt-3-encoder)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 

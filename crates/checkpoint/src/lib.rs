@@ -18,11 +18,13 @@
 //! - [`config`]: `config.json` -> [`config::ModelConfig`] (family, sizes, and the checks of the
 //!   settings that change the maths);
 //! - [`tensors`]: the safetensors files (single or sharded) -> named tensors as f32;
-//! - [`gpt2`]: GPT-2 tensor names (with or without the `transformer.` prefix) -> weights.
+//! - [`gpt2`]: GPT-2 tensor names (with or without the `transformer.` prefix) -> weights;
+//! - [`tokenizer`]: `tokenizer.json` through Hugging Face's `tokenizers` (Python's ids exactly).
 
 pub mod config;
 pub mod gpt2;
 pub mod tensors;
+pub mod tokenizer;
 
 use std::collections::BTreeMap;
 
@@ -40,6 +42,9 @@ pub struct Checkpoint {
     pub weights: Weights,
     /// What the tensors were stored as (`"f32"`, `"bf16"`, …; several if mixed).
     pub stored_dtypes: Vec<String>,
+    /// The checkpoint's `tokenizer.json`, if it has one (checked to fit the embedding); without
+    /// it, text cannot be turned into the model's tokens, only token ids can be given.
+    pub tokenizer: Option<tokenizer::TextTokenizer>,
 }
 
 /// Reads a checkpoint from its files: `config.json`, then the tensors (`model.safetensors`, or
@@ -51,15 +56,22 @@ pub fn load(files: &Files) -> Result<Checkpoint, String> {
     let config_text = std::str::from_utf8(config_text)
         .map_err(|_| "config.json is not UTF-8 text".to_string())?;
     let config = config::parse(config_text)?;
-    let store = tensors::TensorStore::open(files)?;
-    match config.family {
-        Family::Gpt2 => {
-            let weights = gpt2::weights(&config, &store)?;
-            Ok(Checkpoint {
-                config,
-                weights,
-                stored_dtypes: store.dtypes(),
-            })
+    let tokenizer = match files.get("tokenizer.json") {
+        Some(bytes) => {
+            let tokenizer = tokenizer::TextTokenizer::from_json(bytes)?;
+            tokenizer.check_fits(config.sizes.vocab)?;
+            Some(tokenizer)
         }
-    }
+        None => None,
+    };
+    let store = tensors::TensorStore::open(files)?;
+    let weights = match config.family {
+        Family::Gpt2 => gpt2::weights(&config, &store)?,
+    };
+    Ok(Checkpoint {
+        config,
+        weights,
+        stored_dtypes: store.dtypes(),
+        tokenizer,
+    })
 }

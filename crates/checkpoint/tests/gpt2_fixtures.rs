@@ -87,6 +87,28 @@ fn every_layout_gives_pytorchs_logits_and_hidden_states() {
 }
 
 #[test]
+fn the_folders_tokenizer_turns_text_into_the_models_tokens() {
+    let checkpoint = load(&files("gpt2-hub-f32")).unwrap();
+    let tokenizer = checkpoint.tokenizer.as_ref().unwrap();
+    let text = "The next-token distribution moves.";
+    let tokens = tokenizer.encode(text).unwrap();
+    assert!(tokens.ids.len() > 2 && tokens.ids.len() < text.len());
+    assert_eq!(tokenizer.decode(&tokens.ids).unwrap(), text);
+    let out = forward(&checkpoint.weights, &tokens.ids, ForwardOptions::default()).unwrap();
+    assert_eq!(out.logits.len(), tokens.ids.len() * 400);
+    assert!(out.logits.iter().all(|z| z.is_finite()));
+}
+
+#[test]
+fn a_tokenizer_that_is_not_json_is_refused() {
+    let mut f = files("gpt2-hub-f32");
+    f.insert("tokenizer.json".into(), b"{\"version\": ".to_vec());
+    assert!(load(&f)
+        .unwrap_err()
+        .contains("tokenizer.json cannot be read"));
+}
+
+#[test]
 fn an_untied_head_is_refused() {
     let err = load(&files("gpt2-untied")).unwrap_err();
     assert!(err.contains("lm_head.weight differs"), "{err}");
@@ -101,10 +123,10 @@ fn missing_files_are_named() {
     f.remove("model.safetensors");
     assert!(load(&f).unwrap_err().contains("model.safetensors"));
     let mut f = files("gpt2-sharded-f16");
-    f.remove("model-00002-of-00002.safetensors");
+    f.remove("model-00002-of-00003.safetensors");
     let err = load(&f).unwrap_err();
     assert!(
-        err.contains("model-00002-of-00002.safetensors") && err.contains("missing"),
+        err.contains("model-00002-of-00003.safetensors") && err.contains("missing"),
         "{err}"
     );
 }
@@ -121,12 +143,20 @@ fn a_config_that_does_not_match_the_tensors_is_refused() {
     config["n_embd"] = 32.into();
     f.insert("config.json".into(), config.to_string().into_bytes());
     let err = load(&f).unwrap_err();
-    assert!(err.contains("has shape [61, 16]"), "{err}");
+    assert!(err.contains("has shape [400, 16]"), "{err}");
     config["n_embd"] = 16.into();
-    config["vocab_size"] = 60.into();
+    config["vocab_size"] = 401.into();
     f.insert("config.json".into(), config.to_string().into_bytes());
     let err = load(&f).unwrap_err();
-    assert!(err.contains("wte.weight has shape [61, 16]"), "{err}");
+    assert!(err.contains("wte.weight has shape [400, 16]"), "{err}");
+    // Fewer embedding rows than the tokenizer has ids: the tokenizer is refused first.
+    config["vocab_size"] = 399.into();
+    f.insert("config.json".into(), config.to_string().into_bytes());
+    let err = load(&f).unwrap_err();
+    assert!(
+        err.contains("ids up to 399") && err.contains("399 rows"),
+        "{err}"
+    );
 }
 
 /// The byte offset of a tensor's data in a single safetensors file.
@@ -193,7 +223,7 @@ proptest! {
     #[test]
     fn damaged_bytes_never_panic(file in 0usize..3, at in any::<prop::sample::Index>(), value in any::<u8>()) {
         let mut f = files("gpt2-sharded-f16");
-        let names: Vec<String> = ["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors"]
+        let names: Vec<String> = ["config.json", "model.safetensors.index.json", "model-00001-of-00003.safetensors"]
             .iter().map(|s| s.to_string()).collect();
         let bytes = f.get_mut(&names[file]).unwrap();
         let i = at.index(bytes.len());
