@@ -21,7 +21,10 @@ usage: token-dynamics render '<link or #hash>' [--svg out.svg] [--png out.png] [
   --size     figure size in CSS pixels, 64..8192 each (default: the page's export size); the
              caption strip (what the figure shows, the link that reproduces it) goes under it
   --scale    PNG pixels per CSS pixel, 0.1..16 (default 1; 2 for print)
-  Messages about the link (what was ignored or clamped) go to standard error.";
+  Messages about the link (what was ignored or clamped) go to standard error.
+
+       token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
+  runs a Hugging Face checkpoint folder (see `token-dynamics model --help`).";
 
 /// Most pixels of one PNG (side and area), whatever `--size` and `--scale` ask for.
 const MAX_PNG_SIDE: u32 = 16_384;
@@ -42,6 +45,9 @@ pub fn main(args: Vec<String>) -> i32 {
     {
         println!("{USAGE}");
         return 0;
+    }
+    if args.first().is_some_and(|a| a == "model") {
+        return crate::model::main(&args[1..]);
     }
     match parse_args(&args)
         .map_err(Failure::Usage)

@@ -1,0 +1,247 @@
+//! `token-dynamics model <folder>`: a Hugging Face checkpoint folder (td-checkpoint) run natively:
+//! its tokens, the hidden-state energy per token (K, U, E, the energy lab's default switches),
+//! the statistics beside those of its random-weight twin (same config, GPT-2's seeded
+//! initialisation), and the next-token distribution's top tokens at the last position.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use td_checkpoint::{load, Checkpoint, Files};
+use td_transformer::energy::{energy_series, summarize, EnergyOptions, EnergySummary};
+use td_transformer::{forward, ForwardOptions, Weights};
+
+pub const USAGE: &str = "\
+usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
+
+  <folder> holds a Hugging Face checkpoint: config.json, model.safetensors (or
+  model.safetensors.index.json and its shards), and tokenizer.json for --text.
+  Prints the tokens, K, U and E per token (post-norm state, mass 1/d, surprisal, and our
+  assumed form E = K + U: the paper's definition was not available),
+  the statistics of the model and of its random-weight twin (seed --twin-seed, default 1),
+  and the --top (default 5) next tokens after the last one.";
+
+/// Files of a folder that a checkpoint may need (config, tokenizer, safetensors, shard index).
+fn read_folder(dir: &Path) -> Result<Files, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut files = BTreeMap::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let wanted = name == "config.json"
+            || name == "tokenizer.json"
+            || name.ends_with(".safetensors")
+            || name == td_checkpoint::tensors::INDEX;
+        if wanted {
+            let bytes = std::fs::read(entry.path())
+                .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+            files.insert(name, bytes);
+        }
+    }
+    Ok(files)
+}
+
+struct Options {
+    folder: String,
+    text: Option<String>,
+    ids: Option<Vec<u32>>,
+    twin_seed: u64,
+    top: usize,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut iter = args.iter();
+    let folder = iter.next().ok_or("missing the checkpoint folder")?.clone();
+    let mut o = Options {
+        folder,
+        text: None,
+        ids: None,
+        twin_seed: 1,
+        top: 5,
+    };
+    while let Some(flag) = iter.next() {
+        let value = iter.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--text" => o.text = Some(value.clone()),
+            "--ids" => {
+                let ids: Result<Vec<u32>, _> =
+                    value.split(',').map(|s| s.trim().parse::<u32>()).collect();
+                o.ids = Some(ids.map_err(|_| format!("--ids {value}: comma-separated token ids"))?);
+            }
+            "--twin-seed" => {
+                o.twin_seed = value
+                    .parse()
+                    .map_err(|_| format!("--twin-seed {value}: a whole number"))?;
+            }
+            "--top" => {
+                o.top = value
+                    .parse()
+                    .ok()
+                    .filter(|k| (1..=100).contains(k))
+                    .ok_or(format!("--top {value}: 1..100"))?;
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if o.text.is_some() && o.ids.is_some() {
+        return Err("give --text or --ids, not both".into());
+    }
+    Ok(o)
+}
+
+/// Runs `model`; returns the exit code (2: bad arguments, 1: the checkpoint or run failed).
+pub fn main(args: &[String]) -> i32 {
+    if args
+        .first()
+        .is_some_and(|a| matches!(a.as_str(), "-h" | "--help"))
+    {
+        println!("{USAGE}");
+        return 0;
+    }
+    let opts = match parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("token-dynamics model: {e}\n{USAGE}");
+            return 2;
+        }
+    };
+    match run(&opts) {
+        Ok(report) => {
+            print!("{report}");
+            0
+        }
+        Err(e) => {
+            eprintln!("token-dynamics model: {e}");
+            1
+        }
+    }
+}
+
+fn run(opts: &Options) -> Result<String, String> {
+    let files = read_folder(Path::new(&opts.folder))?;
+    let checkpoint = load(&files)?;
+    let (ids, pieces) = tokens(&checkpoint, opts)?;
+    let c = checkpoint.config.sizes;
+    if ids.len() < 2 || ids.len() > c.context {
+        return Err(format!(
+            "{} tokens: the energy needs 2 to {} (the model's context)",
+            ids.len(),
+            c.context
+        ));
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: vocab {}, d {}, {} layers, {} heads, context {}; {} parameters stored as {}",
+        checkpoint.config.architecture,
+        c.vocab,
+        c.d_model,
+        c.n_layer,
+        c.n_head,
+        c.context,
+        c.n_params(),
+        checkpoint.stored_dtypes.join(", ")
+    );
+    let twin = Weights::random(c, opts.twin_seed)?;
+    let (model_stats, model_rows, top) = analyse(&checkpoint.weights, &ids, opts.top)?;
+    let (twin_stats, _, _) = analyse(&twin, &ids, opts.top)?;
+    let _ = writeln!(out, "\n{} tokens\n t\ttoken\tK\tU\tE", ids.len());
+    for (t, (k, u, e)) in model_rows {
+        let _ = writeln!(out, " {t}\t{:?}\t{k:.6}\t{u:.6}\t{e:.6}", pieces[t]);
+    }
+    let _ = writeln!(
+        out,
+        "\nstatistic\tmodel\trandom twin (seed {})",
+        opts.twin_seed
+    );
+    for (name, get) in STATISTICS {
+        let show = |s: &EnergySummary| get(s).map_or("n/a".to_string(), |v| format!("{v:.6}"));
+        let _ = writeln!(out, "{name}\t{}\t{}", show(&model_stats), show(&twin_stats));
+    }
+    let _ = writeln!(
+        out,
+        "\nnext token after {:?}",
+        pieces.last().cloned().unwrap_or_default()
+    );
+    for (id, p) in top {
+        let piece = piece_of(&checkpoint, id);
+        let _ = writeln!(out, " {id}\t{piece:?}\t{p:.6}");
+    }
+    Ok(out)
+}
+
+type Statistic = (&'static str, fn(&EnergySummary) -> Option<f64>);
+
+const STATISTICS: [Statistic; 6] = [
+    ("mean K", |s| s.mean_k),
+    ("mean U", |s| s.mean_u),
+    ("mean E", |s| s.mean_e),
+    ("CV(E)", |s| s.cv_e),
+    ("corr(K, U)", |s| s.corr_ku),
+    ("Var(E) / (Var(K) + Var(U))", |s| s.var_ratio),
+];
+
+/// The ids and their text pieces (the text each covers, or `#id` without a tokenizer).
+fn tokens(checkpoint: &Checkpoint, opts: &Options) -> Result<(Vec<u32>, Vec<String>), String> {
+    if let Some(ids) = &opts.ids {
+        if let Some(&bad) = ids
+            .iter()
+            .find(|&&id| id as usize >= checkpoint.config.sizes.vocab)
+        {
+            return Err(format!("token id {bad} is outside the vocabulary"));
+        }
+        let pieces = ids.iter().map(|&id| piece_of(checkpoint, id)).collect();
+        return Ok((ids.clone(), pieces));
+    }
+    let tokenizer = checkpoint
+        .tokenizer
+        .as_ref()
+        .ok_or("the folder has no tokenizer.json: give --ids instead of --text")?;
+    let text = opts
+        .text
+        .as_deref()
+        .unwrap_or("The quick brown fox jumps over the lazy dog.");
+    let encoded = tokenizer.encode(text)?;
+    let pieces = encoded
+        .offsets
+        .iter()
+        .map(|&(a, b)| text.get(a..b).unwrap_or("").to_string())
+        .collect();
+    Ok((encoded.ids, pieces))
+}
+
+fn piece_of(checkpoint: &Checkpoint, id: u32) -> String {
+    checkpoint
+        .tokenizer
+        .as_ref()
+        .and_then(|t| t.decode(&[id]).ok())
+        .unwrap_or_else(|| format!("#{id}"))
+}
+
+/// Per position t: (t, (K, U, E)).
+type Rows = Vec<(usize, (f64, f64, f64))>;
+
+/// The energy statistics, the per-token rows and the top next tokens (id, probability).
+type Analysis = (EnergySummary, Rows, Vec<(u32, f64)>);
+
+/// The energy statistics, the per-token rows and the top next tokens of `weights` on `ids`.
+fn analyse(weights: &Weights, ids: &[u32], top: usize) -> Result<Analysis, String> {
+    let fwd = forward(weights, ids, ForwardOptions::default())?;
+    let series = energy_series(&fwd, ids, &EnergyOptions::default())?;
+    let rows = series
+        .t
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| (t, (series.k[i], series.u[i], series.e[i])))
+        .collect();
+    let v = fwd.vocab;
+    let last = &fwd.log_probs[(fwd.n - 1) * v..fwd.n * v];
+    let mut order: Vec<u32> = (0..v as u32).collect();
+    order.sort_by(|&a, &b| last[b as usize].total_cmp(&last[a as usize]));
+    let best = order
+        .into_iter()
+        .take(top)
+        .map(|id| (id, last[id as usize].exp()))
+        .collect();
+    Ok((summarize(&series), rows, best))
+}
