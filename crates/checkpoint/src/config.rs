@@ -5,26 +5,74 @@
 
 use serde_json::{Map, Value};
 use td_transformer::config::{Config, LN_EPS};
+use td_transformer::llama::LlamaConfig;
 
-/// The architectures this build can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The architectures this build can run, with their sizes (validated).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Family {
-    /// `GPT2LMHeadModel` (GPT-2 small/medium/large, DistilGPT-2).
-    Gpt2,
+    /// `GPT2LMHeadModel` (GPT-2 small/medium/large, DistilGPT-2): td-transformer's blocks.
+    Gpt2(Config),
+    /// `LlamaForCausalLM` (SmolLM, SmolLM2, Llama): td-transformer's `llama` pass.
+    Llama(LlamaConfig),
+}
+
+impl Family {
+    pub fn vocab(&self) -> usize {
+        match self {
+            Family::Gpt2(c) => c.vocab,
+            Family::Llama(c) => c.vocab,
+        }
+    }
+
+    pub fn context(&self) -> usize {
+        match self {
+            Family::Gpt2(c) => c.context,
+            Family::Llama(c) => c.context,
+        }
+    }
+
+    pub fn n_params(&self) -> usize {
+        match self {
+            Family::Gpt2(c) => c.n_params(),
+            Family::Llama(c) => c.n_params(),
+        }
+    }
+
+    /// The sizes in one line.
+    pub fn describe(&self) -> String {
+        match self {
+            Family::Gpt2(c) => format!(
+                "vocab {}, d {}, {} layers, {} heads, context {}, MLP {}",
+                c.vocab, c.d_model, c.n_layer, c.n_head, c.context, c.mlp
+            ),
+            Family::Llama(c) => format!(
+                "vocab {}, d {}, {} layers, {} query heads sharing {} key/value heads, context {}, \
+                 SwiGLU {}, rope theta {}, {} unembedding",
+                c.vocab,
+                c.d_model,
+                c.n_layer,
+                c.n_head,
+                c.n_kv_head,
+                c.context,
+                c.mlp,
+                c.rope_theta,
+                if c.tied { "tied" } else { "untied" }
+            ),
+        }
+    }
 }
 
 /// A parsed `config.json`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelConfig {
     pub family: Family,
-    /// The sizes, as td-transformer's [`Config`] (validated).
-    pub sizes: Config,
     /// `architectures[0]` or `model_type`, for messages and links.
     pub architecture: String,
 }
 
 /// What the supported architectures are, for messages.
-pub const SUPPORTED: &str = "the GPT-2 family (GPT2LMHeadModel: GPT-2 small/medium, DistilGPT-2)";
+pub const SUPPORTED: &str = "the GPT-2 family (GPT2LMHeadModel: GPT-2 small/medium, DistilGPT-2) \
+                             and the Llama family (LlamaForCausalLM: SmolLM, SmolLM2)";
 
 /// Parses and checks `config.json`.
 pub fn parse(text: &str) -> Result<ModelConfig, String> {
@@ -49,10 +97,7 @@ pub fn parse(text: &str) -> Result<ModelConfig, String> {
         return gpt2(obj, architecture);
     }
     if is("LlamaForCausalLM", "llama") {
-        return Err(format!(
-            "{architecture}: Llama-family checkpoints (SmolLM, SmolLM2, Llama) are recognised but \
-             not supported yet: this build runs {SUPPORTED}"
-        ));
+        return llama(obj, architecture);
     }
     let named = if architecture.is_empty() {
         "config.json names no architecture (neither architectures nor model_type)".to_string()
@@ -148,8 +193,100 @@ fn gpt2(obj: &Map<String, Value>, architecture: String) -> Result<ModelConfig, S
         ));
     }
     Ok(ModelConfig {
-        family: Family::Gpt2,
-        sizes,
+        family: Family::Gpt2(sizes),
+        architecture,
+    })
+}
+
+fn number(obj: &Map<String, Value>, key: &str) -> Result<Option<f64>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| format!("config.json: {key} = {v} is not a number")),
+    }
+}
+
+/// A rope setting other than the plain one (`rope_scaling`, or a `rope_type` in
+/// `rope_parameters`), which this build does not compute.
+fn rope_variant(obj: &Map<String, Value>) -> Option<String> {
+    let kind = |v: &Value| {
+        v.get("rope_type")
+            .or_else(|| v.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    for key in ["rope_scaling", "rope_parameters"] {
+        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
+            let k = kind(v);
+            if !(k.is_empty() || k == "default") {
+                return Some(format!("{key} of type {k:?}"));
+            }
+        }
+    }
+    None
+}
+
+fn llama(obj: &Map<String, Value>, architecture: String) -> Result<ModelConfig, String> {
+    let d_model = required(obj, &["hidden_size"])?;
+    let n_head = required(obj, &["num_attention_heads"])?;
+    let theta = match number(obj, "rope_theta")? {
+        Some(t) => t,
+        None => obj
+            .get("rope_parameters")
+            .and_then(|p| p.get("rope_theta"))
+            .and_then(Value::as_f64)
+            .unwrap_or(10_000.0),
+    };
+    let sizes = LlamaConfig {
+        vocab: required(obj, &["vocab_size"])?,
+        d_model,
+        n_layer: required(obj, &["num_hidden_layers"])?,
+        n_head,
+        n_kv_head: size(obj, "num_key_value_heads")?.unwrap_or(n_head),
+        context: required(obj, &["max_position_embeddings"])?,
+        mlp: required(obj, &["intermediate_size"])?,
+        rms_eps: number(obj, "rms_norm_eps")?.unwrap_or(1e-6),
+        rope_theta: theta,
+        tied: flag(obj, "tie_word_embeddings", false)?,
+        init_std: number(obj, "initializer_range")?.unwrap_or(0.02),
+    };
+    sizes
+        .validate()
+        .map_err(|e| format!("{architecture}: {e}"))?;
+    let refuse = |what: String| Err(format!("{architecture}: {what} is not supported"));
+    let activation = obj
+        .get("hidden_act")
+        .and_then(Value::as_str)
+        .unwrap_or("silu");
+    if activation != "silu" {
+        return refuse(format!(
+            "hidden_act = {activation:?} (this build computes SwiGLU with silu)"
+        ));
+    }
+    for key in ["attention_bias", "mlp_bias"] {
+        if flag(obj, key, false)? {
+            return refuse(format!("{key} = true"));
+        }
+    }
+    if let Some(hd) = size(obj, "head_dim")? {
+        if hd != sizes.head_dim() {
+            return refuse(format!(
+                "head_dim = {hd} (other than hidden_size / num_attention_heads = {})",
+                sizes.head_dim()
+            ));
+        }
+    }
+    if size(obj, "pretraining_tp")?.is_some_and(|tp| tp != 1) {
+        return refuse("pretraining_tp other than 1".into());
+    }
+    if let Some(variant) = rope_variant(obj) {
+        return refuse(variant);
+    }
+    Ok(ModelConfig {
+        family: Family::Llama(sizes),
         architecture,
     })
 }
@@ -167,20 +304,19 @@ mod tests {
     #[test]
     fn gpt2_small_config_reads_as_its_sizes() {
         let c = parse(GPT2_SMALL).unwrap();
-        assert_eq!(c.family, Family::Gpt2);
         assert_eq!(c.architecture, "GPT2LMHeadModel");
         assert_eq!(
-            c.sizes,
-            Config {
+            c.family,
+            Family::Gpt2(Config {
                 vocab: 50257,
                 d_model: 768,
                 n_layer: 12,
                 n_head: 12,
                 context: 1024,
                 mlp: 3072
-            }
+            })
         );
-        assert_eq!(c.sizes.n_params(), 124_439_808);
+        assert_eq!(c.family.n_params(), 124_439_808);
     }
 
     #[test]
@@ -211,11 +347,60 @@ mod tests {
         assert!(with("activation_function", "\"gelu_pytorch_tanh\"").is_ok());
     }
 
+    /// SmolLM2-135M's config.json as the hub serves it.
+    const SMOLLM2_135M: &str = r#"{"architectures": ["LlamaForCausalLM"], "attention_bias": false,
+        "attention_dropout": 0.0, "bos_token_id": 0, "eos_token_id": 0, "hidden_act": "silu",
+        "hidden_size": 576, "initializer_range": 0.041666666666666664, "intermediate_size": 1536,
+        "is_llama_config": true, "max_position_embeddings": 8192, "model_type": "llama",
+        "num_attention_heads": 9, "num_hidden_layers": 30, "num_key_value_heads": 3,
+        "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_interleaved": false,
+        "rope_scaling": null, "rope_theta": 100000, "tie_word_embeddings": true,
+        "torch_dtype": "bfloat16", "transformers_version": "4.42.3", "use_cache": true,
+        "vocab_size": 49152}"#;
+
+    #[test]
+    fn smollm2_config_reads_as_its_sizes() {
+        let c = parse(SMOLLM2_135M).unwrap();
+        let Family::Llama(l) = c.family else {
+            panic!("{c:?}")
+        };
+        assert_eq!(
+            (l.d_model, l.n_head, l.n_kv_head, l.head_dim()),
+            (576, 9, 3, 64)
+        );
+        assert_eq!((l.rope_theta, l.rms_eps, l.tied), (100_000.0, 1e-5, true));
+        assert_eq!(c.family.n_params(), 134_515_008);
+        let with = |key: &str, value: &str| {
+            let mut v: Value = serde_json::from_str(SMOLLM2_135M).unwrap();
+            v[key] = serde_json::from_str(value).unwrap();
+            parse(&v.to_string())
+        };
+        for (key, value, needle) in [
+            ("hidden_act", "\"gelu\"", "hidden_act"),
+            ("attention_bias", "true", "attention_bias"),
+            (
+                "rope_scaling",
+                r#"{"rope_type": "llama3", "factor": 8}"#,
+                "llama3",
+            ),
+            ("num_key_value_heads", "4", "n_kv_head"),
+            ("head_dim", "32", "head_dim"),
+        ] {
+            let err = with(key, value).unwrap_err();
+            assert!(err.contains(needle), "{key} = {value}: {err}");
+        }
+        // transformers 5 writes the rope settings inside rope_parameters.
+        let mut v: Value = serde_json::from_str(SMOLLM2_135M).unwrap();
+        v.as_object_mut().unwrap().remove("rope_theta");
+        v["rope_parameters"] = serde_json::json!({"rope_theta": 5000.0, "rope_type": "default"});
+        let Family::Llama(l) = parse(&v.to_string()).unwrap().family else {
+            panic!()
+        };
+        assert_eq!(l.rope_theta, 5000.0);
+    }
+
     #[test]
     fn other_architectures_say_what_is_supported() {
-        let llama = r#"{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}"#;
-        let err = parse(llama).unwrap_err();
-        assert!(err.contains("Llama") && err.contains("GPT-2"), "{err}");
         let bert = r#"{"architectures": ["BertForMaskedLM"], "model_type": "bert"}"#;
         let err = parse(bert).unwrap_err();
         assert!(

@@ -9,9 +9,8 @@
 //! mean a computation this build does not do.
 
 use td_transformer::weights::tensor_specs;
-use td_transformer::Weights;
+use td_transformer::{Config, Weights};
 
-use crate::config::ModelConfig;
 use crate::tensors::TensorStore;
 
 /// The Hugging Face name (without prefix) of td-transformer's tensor `ours` (`h3.fc_w`, …).
@@ -51,7 +50,7 @@ fn ignored_buffer(name: &str) -> bool {
 }
 
 /// The weights of a GPT-2 family checkpoint, every tensor checked against the config's shapes.
-pub fn weights(config: &ModelConfig, store: &TensorStore) -> Result<Weights, String> {
+pub fn weights(config: &Config, store: &TensorStore) -> Result<Weights, String> {
     let prefix = if store.has("wte.weight") {
         ""
     } else if store.has("transformer.wte.weight") {
@@ -63,7 +62,7 @@ pub fn weights(config: &ModelConfig, store: &TensorStore) -> Result<Weights, Str
                 .into(),
         );
     };
-    let specs = tensor_specs(&config.sizes);
+    let specs = tensor_specs(config);
     let mut expected: Vec<String> = Vec::with_capacity(specs.len() + 1);
     let mut tensors = Vec::with_capacity(specs.len());
     for (ours, shape, _) in &specs {
@@ -97,7 +96,7 @@ pub fn weights(config: &ModelConfig, store: &TensorStore) -> Result<Weights, Str
             if unexpected.len() > 3 { ", …" } else { "" }
         ));
     }
-    Weights::from_tensors(config.sizes, tensors)
+    Weights::from_tensors(*config, tensors)
 }
 
 #[cfg(test)]

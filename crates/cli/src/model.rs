@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use td_checkpoint::{load, Checkpoint, Files};
+use td_checkpoint::{load, Checkpoint, Files, Model};
 use td_transformer::energy::{energy_series, summarize, EnergyOptions, EnergySummary};
-use td_transformer::{forward, ForwardOptions, Weights};
 
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
@@ -18,7 +17,8 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   model.safetensors.index.json and its shards), and tokenizer.json for --text.
   Prints the tokens, K, U and E per token (post-norm state, mass 1/d, surprisal, and our
   assumed form E = K + U: the paper's definition was not available),
-  the statistics of the model and of its random-weight twin (seed --twin-seed, default 1),
+  the statistics of the model and of its random-weight twin (the architecture's standard
+  initialisation, seed --twin-seed, default 1),
   and the --top (default 5) next tokens after the last one.";
 
 /// Files of a folder that a checkpoint may need (config, tokenizer, safetensors, shard index).
@@ -121,29 +121,25 @@ fn run(opts: &Options) -> Result<String, String> {
     let files = read_folder(Path::new(&opts.folder))?;
     let checkpoint = load(&files)?;
     let (ids, pieces) = tokens(&checkpoint, opts)?;
-    let c = checkpoint.config.sizes;
-    if ids.len() < 2 || ids.len() > c.context {
+    let family = checkpoint.config.family;
+    if ids.len() < 2 || ids.len() > family.context() {
         return Err(format!(
             "{} tokens: the energy needs 2 to {} (the model's context)",
             ids.len(),
-            c.context
+            family.context()
         ));
     }
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{}: vocab {}, d {}, {} layers, {} heads, context {}; {} parameters stored as {}",
+        "{}: {}; {} parameters stored as {}",
         checkpoint.config.architecture,
-        c.vocab,
-        c.d_model,
-        c.n_layer,
-        c.n_head,
-        c.context,
-        c.n_params(),
+        family.describe(),
+        family.n_params(),
         checkpoint.stored_dtypes.join(", ")
     );
-    let twin = Weights::random(c, opts.twin_seed)?;
-    let (model_stats, model_rows, top) = analyse(&checkpoint.weights, &ids, opts.top)?;
+    let twin = checkpoint.model.random_twin(opts.twin_seed)?;
+    let (model_stats, model_rows, top) = analyse(&checkpoint.model, &ids, opts.top)?;
     let (twin_stats, _, _) = analyse(&twin, &ids, opts.top)?;
     let _ = writeln!(out, "\n{} tokens\n t\ttoken\tK\tU\tE", ids.len());
     for (t, (k, u, e)) in model_rows {
@@ -186,7 +182,7 @@ fn tokens(checkpoint: &Checkpoint, opts: &Options) -> Result<(Vec<u32>, Vec<Stri
     if let Some(ids) = &opts.ids {
         if let Some(&bad) = ids
             .iter()
-            .find(|&&id| id as usize >= checkpoint.config.sizes.vocab)
+            .find(|&&id| id as usize >= checkpoint.config.family.vocab())
         {
             return Err(format!("token id {bad} is outside the vocabulary"));
         }
@@ -225,8 +221,8 @@ type Rows = Vec<(usize, (f64, f64, f64))>;
 type Analysis = (EnergySummary, Rows, Vec<(u32, f64)>);
 
 /// The energy statistics, the per-token rows and the top next tokens of `weights` on `ids`.
-fn analyse(weights: &Weights, ids: &[u32], top: usize) -> Result<Analysis, String> {
-    let fwd = forward(weights, ids, ForwardOptions::default())?;
+fn analyse(model: &Model, ids: &[u32], top: usize) -> Result<Analysis, String> {
+    let fwd = model.forward(ids)?;
     let series = energy_series(&fwd, ids, &EnergyOptions::default())?;
     let rows = series
         .t

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use td_transformer::energy::{energy_series, EnergyOptions};
-use td_transformer::{forward, ForwardOptions};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -52,7 +51,7 @@ fn the_printed_energy_is_the_librarys() {
         .encode(text)
         .unwrap()
         .ids;
-    let fwd = forward(&checkpoint.weights, &ids, ForwardOptions::default()).unwrap();
+    let fwd = checkpoint.model.forward(&ids).unwrap();
     let series = energy_series(&fwd, &ids, &EnergyOptions::default()).unwrap();
     assert!(out.contains(&format!("{} tokens", ids.len())), "{out}");
     for i in 0..series.t.len() {

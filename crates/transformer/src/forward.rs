@@ -175,7 +175,7 @@ pub fn log_softmax(z: &[f64]) -> Vec<f64> {
     out
 }
 
-fn log_softmax_in_place(z: &mut [f64]) {
+pub(crate) fn log_softmax_in_place(z: &mut [f64]) {
     let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let sum: f64 = z.iter().map(|&v| (v - max).exp()).sum();
     let lse = max + sum.ln();
@@ -514,12 +514,16 @@ impl Cache {
 /// the transpose would cost as much as the readout) read the rows of `wte` directly, 8 tokens at
 /// a time.
 pub fn readout(w: &Weights, h: &[f64], n: usize) -> Vec<f64> {
-    let (d, v) = (w.config.d_model, w.config.vocab);
+    readout_matrix(&w.wte, w.config.d_model, w.config.vocab, h, n)
+}
+
+/// [`readout`] through any `v × d` unembedding matrix (row j: token j), in the same order.
+pub(crate) fn readout_matrix(unembed: &[f32], d: usize, v: usize, h: &[f64], n: usize) -> Vec<f64> {
     let mut out = vec![0f64; n * v];
     let blocks = n / 4;
     if blocks > 0 {
         let mut wt = vec![0f64; d * v];
-        for (j, row) in w.wte.chunks_exact(d).enumerate() {
+        for (j, row) in unembed.chunks_exact(d).enumerate() {
             for (i, &val) in row.iter().enumerate() {
                 wt[i * v + j] = val as f64;
             }
@@ -536,7 +540,11 @@ pub fn readout(w: &Weights, h: &[f64], n: usize) -> Vec<f64> {
         }
     }
     for t in 4 * blocks..n {
-        readout_row(&w.wte, &h[t * d..(t + 1) * d], &mut out[t * v..(t + 1) * v]);
+        readout_row(
+            unembed,
+            &h[t * d..(t + 1) * d],
+            &mut out[t * v..(t + 1) * v],
+        );
     }
     out
 }
@@ -728,7 +736,7 @@ fn layer_norm_rows(x: &[f32], n: usize, d: usize, g: &[f32], b: &[f32], out: &mu
     clippy::too_many_arguments,
     reason = "a matrix product: input, its shape, weights, bias, output and one scratch buffer"
 )]
-fn linear(
+pub(crate) fn linear(
     x: &[f32],
     n: usize,
     k: usize,
@@ -824,7 +832,7 @@ fn linear_row(x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
 
 /// Dot product with 8 interleaved partial sums (lane j sums indices ≡ j mod 8), then the lanes in
 /// order: a fixed, vectorisable order.
-fn dot8(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot8(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let ca = a.chunks_exact(8);
     let cb = b.chunks_exact(8);
@@ -910,7 +918,13 @@ fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mu
 
 /// `out = 0 + p_0·m[0, off..off+B] + p_1·m[1, off..off+B] + …` (rows of `m` `stride` apart).
 #[inline(always)]
-fn weighted_rows<const B: usize>(p: &[f32], m: &[f32], stride: usize, off: usize, out: &mut [f32]) {
+pub(crate) fn weighted_rows<const B: usize>(
+    p: &[f32],
+    m: &[f32],
+    stride: usize,
+    off: usize,
+    out: &mut [f32],
+) {
     let mut acc = [0f32; B];
     for (s, &ps) in p.iter().enumerate() {
         let v: [f32; B] = m[s * stride + off..s * stride + off + B]

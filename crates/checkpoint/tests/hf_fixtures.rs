@@ -1,14 +1,13 @@
-//! Hugging Face GPT-2 checkpoints (made by `scripts/fixtures/make_hf_checkpoints.py`, committed):
-//! the weights read by td-checkpoint give PyTorch's logits and final hidden states (transformers'
-//! `GPT2LMHeadModel`, float32) to 1e-4, in every layout; every damaged or foreign checkpoint is an
-//! error that says what is wrong, never a panic.
+//! Hugging Face checkpoints (made by `scripts/fixtures/make_hf_checkpoints.py`, committed): the
+//! weights read by td-checkpoint give PyTorch's logits and final hidden states (transformers'
+//! `GPT2LMHeadModel` and `LlamaForCausalLM`, float32) to 1e-4, in every layout; every damaged or
+//! foreign checkpoint is an error that says what is wrong, never a panic.
 
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use serde_json::Value;
 use td_checkpoint::{load, Files};
-use td_transformer::{forward, ForwardOptions};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -56,6 +55,8 @@ fn every_layout_gives_pytorchs_logits_and_hidden_states() {
         ("gpt2-hub-f32", "f32"),
         ("gpt2-saved-bf16", "bf16"),
         ("gpt2-sharded-f16", "f16"),
+        ("llama-tied-f32", "f32"),
+        ("llama-untied-bf16", "bf16"),
     ] {
         let checkpoint = load(&files(variant)).unwrap_or_else(|e| panic!("{variant}: {e}"));
         assert_eq!(
@@ -63,7 +64,16 @@ fn every_layout_gives_pytorchs_logits_and_hidden_states() {
             vec![dtype.to_string()],
             "{variant}"
         );
-        assert_eq!(checkpoint.config.architecture, "GPT2LMHeadModel");
+        assert_eq!(
+            checkpoint.tokenizer.is_some(),
+            variant == "gpt2-hub-f32" || variant == "llama-tied-f32"
+        );
+        let family = if variant.starts_with("gpt2") {
+            "GPT2LMHeadModel"
+        } else {
+            "LlamaForCausalLM"
+        };
+        assert_eq!(checkpoint.config.architecture, family);
         let r = &refs[variant];
         let tokens: Vec<u32> = r["tokens"]
             .as_array()
@@ -71,7 +81,7 @@ fn every_layout_gives_pytorchs_logits_and_hidden_states() {
             .iter()
             .map(|t| t.as_u64().unwrap() as u32)
             .collect();
-        let out = forward(&checkpoint.weights, &tokens, ForwardOptions::default()).unwrap();
+        let out = checkpoint.model.forward(&tokens).unwrap();
         let (logits, h_post) = (matrix(&r["logits"]), matrix(&r["h_post"]));
         let (dz, dh) = (worst(&out.logits, &logits), worst(&out.h_post, &h_post));
         eprintln!("{variant}: logits {dz:e}, h_post {dh:e}");
@@ -94,7 +104,7 @@ fn the_folders_tokenizer_turns_text_into_the_models_tokens() {
     let tokens = tokenizer.encode(text).unwrap();
     assert!(tokens.ids.len() > 2 && tokens.ids.len() < text.len());
     assert_eq!(tokenizer.decode(&tokens.ids).unwrap(), text);
-    let out = forward(&checkpoint.weights, &tokens.ids, ForwardOptions::default()).unwrap();
+    let out = checkpoint.model.forward(&tokens.ids).unwrap();
     assert_eq!(out.logits.len(), tokens.ids.len() * 400);
     assert!(out.logits.iter().all(|z| z.is_finite()));
 }
@@ -106,6 +116,29 @@ fn a_tokenizer_that_is_not_json_is_refused() {
     assert!(load(&f)
         .unwrap_err()
         .contains("tokenizer.json cannot be read"));
+}
+
+#[test]
+fn a_llama_head_that_contradicts_tied_embeddings_is_refused() {
+    let mut f = files("llama-untied-bf16");
+    let mut config: Value = serde_json::from_slice(&f["config.json"]).unwrap();
+    config["tie_word_embeddings"] = true.into();
+    f.insert("config.json".into(), config.to_string().into_bytes());
+    let err = load(&f).unwrap_err();
+    assert!(err.contains("tie_word_embeddings = true"), "{err}");
+    // Untied in the config but no head in the file.
+    let mut f = files("llama-tied-f32");
+    let mut config: Value = serde_json::from_slice(&f["config.json"]).unwrap();
+    config["tie_word_embeddings"] = false.into();
+    f.insert("config.json".into(), config.to_string().into_bytes());
+    assert!(load(&f).unwrap_err().contains("lm_head.weight is missing"));
+    // Grouped-query attention that does not match the tensors.
+    let mut f = files("llama-tied-f32");
+    let mut config: Value = serde_json::from_slice(&f["config.json"]).unwrap();
+    config["num_key_value_heads"] = 4.into();
+    f.insert("config.json".into(), config.to_string().into_bytes());
+    let err = load(&f).unwrap_err();
+    assert!(err.contains("k_proj.weight has shape [12, 24]"), "{err}");
 }
 
 #[test]

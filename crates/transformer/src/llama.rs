@@ -1,0 +1,528 @@
+//! The Llama family's forward pass (`LlamaForCausalLM`: SmolLM, SmolLM2, Llama): RMSNorm, rotary
+//! positions, SwiGLU, grouped-query attention, a tied or untied unembedding.
+//!
+//! It returns the same [`Forward`] as the GPT-2 pass (`h_pre`, `h_post` after the final RMSNorm,
+//! f64 logits and log-probabilities), so the energy statistics run on it unchanged. Per block:
+//! `a = RMSNorm(x)`, `q, k, v = a·Wq, a·Wk, a·Wv` (no biases), rotary positions on q and k,
+//! causal attention where query head `h` reads key/value head `h / (n_head / n_kv_head)`,
+//! `x += att·Wo`; then `a = RMSNorm(x)`, `x += (silu(a·Wg) ⊙ a·Wu)·Wd`.
+//!
+//! As in Hugging Face's implementation: `RMSNorm(x) = g ⊙ (x · 1/sqrt(mean(x²) + eps))` (the mean
+//! accumulated here in f64); rotary frequencies `θ^(-2i/hd)` rounded to f32, the pair
+//! `(i, i + hd/2)` of each head rotated by the angle `t·freq_i` (`rotate_half`), attention
+//! scaled by `1/sqrt(hd)`. Weights are stored input-major (`[in, out]`), as the GPT-2 blocks'
+//! are: a checkpoint's `[out, in]` `nn.Linear` matrices are transposed once when read.
+//!
+//! Determinism: f32 products and sums in a fixed order, the exponentials by td-lanes' `exp`
+//! (the same bits on every target); the rotary angles' `sin` and `cos` are the platform's (f64,
+//! rounded to f32), so a page and a native run may differ there by one f32 rounding.
+
+use td_lanes::{exp_nonpos_with, exp_with, ExpConsts, L2};
+use td_rng::Source;
+
+use super::config::{
+    MAX_CONTEXT, MAX_D_MODEL, MAX_HEADS, MAX_LAYERS, MAX_MLP, MAX_PARAMS, MAX_VOCAB,
+};
+use super::forward::{dot8, linear, log_softmax_in_place, readout_matrix, weighted_rows, Forward};
+
+/// Sizes and settings of a Llama-family model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LlamaConfig {
+    pub vocab: usize,
+    pub d_model: usize,
+    pub n_layer: usize,
+    /// Query heads.
+    pub n_head: usize,
+    /// Key/value heads (grouped-query attention: each serves `n_head / n_kv_head` query heads).
+    pub n_kv_head: usize,
+    pub context: usize,
+    /// SwiGLU width (`intermediate_size`).
+    pub mlp: usize,
+    pub rms_eps: f64,
+    pub rope_theta: f64,
+    /// Whether the unembedding is the token embedding (`tie_word_embeddings`).
+    pub tied: bool,
+    /// Standard deviation of the random-weight twin's matrices (`initializer_range`: 0.02 by
+    /// default, 0.0417 for SmolLM2); not used by the forward pass.
+    pub init_std: f64,
+}
+
+impl LlamaConfig {
+    pub fn head_dim(&self) -> usize {
+        self.d_model / self.n_head.max(1)
+    }
+
+    /// Width of the keys (and values): `n_kv_head · head_dim`.
+    pub fn kv_dim(&self) -> usize {
+        self.n_kv_head * self.head_dim()
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let checks: [(&str, usize, usize, usize); 7] = [
+            ("vocab", self.vocab, 2, MAX_VOCAB),
+            ("d_model", self.d_model, 2, MAX_D_MODEL),
+            ("n_layer", self.n_layer, 1, MAX_LAYERS),
+            ("n_head", self.n_head, 1, MAX_HEADS),
+            ("n_kv_head", self.n_kv_head, 1, MAX_HEADS),
+            ("context", self.context, 1, MAX_CONTEXT),
+            ("mlp", self.mlp, 1, MAX_MLP),
+        ];
+        for (name, value, lo, hi) in checks {
+            if value < lo || value > hi {
+                return Err(format!("{name} = {value} is outside {lo}..={hi}"));
+            }
+        }
+        if !self.d_model.is_multiple_of(self.n_head) || !self.head_dim().is_multiple_of(2) {
+            return Err(format!(
+                "n_head = {} must divide d_model = {} into heads of an even size",
+                self.n_head, self.d_model
+            ));
+        }
+        if !self.n_head.is_multiple_of(self.n_kv_head) {
+            return Err(format!(
+                "n_kv_head = {} does not divide n_head = {}",
+                self.n_kv_head, self.n_head
+            ));
+        }
+        if !(self.rms_eps.is_finite() && self.rms_eps > 0.0 && self.rms_eps < 1.0) {
+            return Err(format!("rms_norm_eps = {} is not in (0, 1)", self.rms_eps));
+        }
+        if !(self.init_std.is_finite() && self.init_std > 0.0 && self.init_std < 1.0) {
+            return Err(format!(
+                "initializer_range = {} is not in (0, 1)",
+                self.init_std
+            ));
+        }
+        if !(self.rope_theta.is_finite() && self.rope_theta > 1.0) {
+            return Err(format!("rope_theta = {} is not above 1", self.rope_theta));
+        }
+        if self.n_params() > MAX_PARAMS {
+            return Err(format!(
+                "{} parameters exceed the limit of {MAX_PARAMS}",
+                self.n_params()
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn n_params(&self) -> usize {
+        let (d, m, kv) = (self.d_model, self.mlp, self.kv_dim());
+        let per_layer = 2 * d + d * d + 2 * d * kv + d * d + 3 * d * m;
+        let embed = self.vocab.saturating_mul(d);
+        embed
+            .saturating_add(if self.tied { 0 } else { embed })
+            .saturating_add(self.n_layer.saturating_mul(per_layer))
+            .saturating_add(d)
+    }
+}
+
+/// One block's weights, input-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlamaLayer {
+    pub input_norm: Vec<f32>,
+    pub wq: Vec<f32>,
+    pub wk: Vec<f32>,
+    pub wv: Vec<f32>,
+    pub wo: Vec<f32>,
+    pub post_norm: Vec<f32>,
+    pub gate: Vec<f32>,
+    pub up: Vec<f32>,
+    pub down: Vec<f32>,
+}
+
+/// Every weight of a Llama-family model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlamaWeights {
+    pub config: LlamaConfig,
+    /// `[vocab, d]` token embedding.
+    pub embed: Vec<f32>,
+    pub layers: Vec<LlamaLayer>,
+    /// Final RMSNorm gain.
+    pub norm: Vec<f32>,
+    /// `[vocab, d]` unembedding when untied.
+    pub lm_head: Option<Vec<f32>>,
+}
+
+/// Our name and shape (input-major) of every tensor, in order: `embed`, per layer `input_norm`,
+/// `wq`, `wk`, `wv`, `wo`, `post_norm`, `gate`, `up`, `down`, then `norm` and (untied) `lm_head`.
+pub fn tensor_specs(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
+    let (v, d, m, kv) = (c.vocab, c.d_model, c.mlp, c.kv_dim());
+    let mut out = vec![("embed".to_string(), vec![v, d])];
+    for l in 0..c.n_layer {
+        for (name, shape) in [
+            ("input_norm", vec![d]),
+            ("wq", vec![d, d]),
+            ("wk", vec![d, kv]),
+            ("wv", vec![d, kv]),
+            ("wo", vec![d, d]),
+            ("post_norm", vec![d]),
+            ("gate", vec![d, m]),
+            ("up", vec![d, m]),
+            ("down", vec![m, d]),
+        ] {
+            out.push((format!("h{l}.{name}"), shape));
+        }
+    }
+    out.push(("norm".to_string(), vec![d]));
+    if !c.tied {
+        out.push(("lm_head".to_string(), vec![v, d]));
+    }
+    out
+}
+
+impl LlamaWeights {
+    /// Builds the weights from tensors in [`tensor_specs`] order, checking count and lengths.
+    pub fn from_tensors(config: LlamaConfig, tensors: Vec<Vec<f32>>) -> Result<Self, String> {
+        config.validate()?;
+        let specs = tensor_specs(&config);
+        if tensors.len() != specs.len() {
+            return Err(format!(
+                "expected {} tensors, got {}",
+                specs.len(),
+                tensors.len()
+            ));
+        }
+        for ((name, shape), t) in specs.iter().zip(&tensors) {
+            let len: usize = shape.iter().product();
+            if t.len() != len {
+                return Err(format!(
+                    "tensor {name}: expected {len} values, got {}",
+                    t.len()
+                ));
+            }
+        }
+        let mut it = tensors.into_iter();
+        let mut next = || it.next().unwrap_or_default();
+        let embed = next();
+        let layers = (0..config.n_layer)
+            .map(|_| LlamaLayer {
+                input_norm: next(),
+                wq: next(),
+                wk: next(),
+                wv: next(),
+                wo: next(),
+                post_norm: next(),
+                gate: next(),
+                up: next(),
+                down: next(),
+            })
+            .collect();
+        let norm = next();
+        let lm_head = (!config.tied).then(next);
+        Ok(LlamaWeights {
+            config,
+            embed,
+            layers,
+            norm,
+            lm_head,
+        })
+    }
+
+    /// The architecture's standard initialisation (Hugging Face's `LlamaPreTrainedModel`):
+    /// every matrix `normal(0, init_std)` (the config's `initializer_range`), every RMSNorm gain
+    /// 1; one seeded source drawn in tensor order, element by element (as
+    /// [`crate::Weights::random`]).
+    pub fn random(config: LlamaConfig, seed: u64) -> Result<Self, String> {
+        config.validate()?;
+        let mut src = Source::new(seed);
+        let tensors = tensor_specs(&config)
+            .into_iter()
+            .map(|(name, shape)| {
+                let len: usize = shape.iter().product();
+                if name.ends_with("norm") {
+                    vec![1.0; len]
+                } else {
+                    (0..len)
+                        .map(|_| (config.init_std * src.normal()) as f32)
+                        .collect()
+                }
+            })
+            .collect();
+        Self::from_tensors(config, tensors)
+    }
+
+    /// The `[vocab, d]` unembedding: `lm_head`, or the embedding when tied.
+    pub fn unembedding(&self) -> &[f32] {
+        self.lm_head.as_deref().unwrap_or(&self.embed)
+    }
+}
+
+/// `out = g ⊙ (x · rstd)` per row, `rstd = 1/sqrt(mean(x²) + eps)` (mean in f64, rstd rounded to f32).
+fn rms_norm_rows(x: &[f32], d: usize, g: &[f32], eps: f64, out: &mut [f32]) {
+    for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+        let mean_sq = row.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>() / d as f64;
+        let rstd = (1.0 / (mean_sq + eps).sqrt()) as f32;
+        for ((oi, &v), &gi) in o.iter_mut().zip(row).zip(g) {
+            *oi = gi * (v * rstd);
+        }
+    }
+}
+
+/// Rotary tables: `cos` and `sin` of `t·freq_i` for `t < n`, `i < hd/2` (f32).
+fn rotary_tables(c: &LlamaConfig, n: usize) -> (Vec<f32>, Vec<f32>) {
+    let hd = c.head_dim();
+    let half = hd / 2;
+    let freqs: Vec<f32> = (0..half)
+        .map(|i| (1.0 / c.rope_theta.powf((2 * i) as f64 / hd as f64)) as f32)
+        .collect();
+    let mut cos = Vec::with_capacity(n * half);
+    let mut sin = Vec::with_capacity(n * half);
+    for t in 0..n {
+        for &f in &freqs {
+            let angle = (t as f32 * f) as f64;
+            cos.push(angle.cos() as f32);
+            sin.push(angle.sin() as f32);
+        }
+    }
+    (cos, sin)
+}
+
+/// Rotates every head of every row of `m` (`n × heads·hd`) by its position's angles.
+fn apply_rotary(m: &mut [f32], heads: usize, hd: usize, cos: &[f32], sin: &[f32]) {
+    let half = hd / 2;
+    for (t, row) in m.chunks_exact_mut(heads * hd).enumerate() {
+        let (c, s) = (
+            &cos[t * half..(t + 1) * half],
+            &sin[t * half..(t + 1) * half],
+        );
+        for head in row.chunks_exact_mut(hd) {
+            let (a, b) = head.split_at_mut(half);
+            for i in 0..half {
+                let (x1, x2) = (a[i], b[i]);
+                a[i] = x1 * c[i] + (-x2) * s[i];
+                b[i] = x2 * c[i] + x1 * s[i];
+            }
+        }
+    }
+}
+
+/// Attention output of row `t` over rows `0..=t`: query head `h` reads key/value head
+/// `h / group`; softmax as in the GPT-2 pass (f64 exp, rounded to f32, sum in order).
+fn attention_row(
+    c: &LlamaConfig,
+    (q, k, v): (&[f32], &[f32], &[f32]),
+    t: usize,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let (d, hd, kv) = (c.d_model, c.head_dim(), c.kv_dim());
+    let group = c.n_head / c.n_kv_head;
+    let scale = (1.0 / (hd as f64).sqrt()) as f32;
+    let (exp2, exp1) = (ExpConsts::<L2>::hoisted(), ExpConsts::<f64>::inline());
+    for h in 0..c.n_head {
+        let kvh = h / group;
+        let qh = &q[t * d + h * hd..t * d + (h + 1) * hd];
+        let sc = &mut scores[..=t];
+        let mut max = f32::NEG_INFINITY;
+        for (s, val) in sc.iter_mut().enumerate() {
+            let ks = &k[s * kv + kvh * hd..s * kv + (kvh + 1) * hd];
+            *val = dot8(qh, ks) * scale;
+            max = max.max(*val);
+        }
+        let mut sum = 0f32;
+        let (pairs, tail) = sc.as_chunks_mut::<2>();
+        for pair in pairs {
+            let x = L2::new((pair[0] - max) as f64, (pair[1] - max) as f64);
+            let e = exp_nonpos_with(x, &exp2).lanes();
+            *pair = [e[0] as f32, e[1] as f32];
+            sum += pair[0];
+            sum += pair[1];
+        }
+        for val in tail {
+            *val = exp_nonpos_with((*val - max) as f64, &exp1) as f32;
+            sum += *val;
+        }
+        let inv = 1.0 / sum;
+        for val in sc.iter_mut() {
+            *val *= inv;
+        }
+        let o = &mut out[h * hd..(h + 1) * hd];
+        let off = kvh * hd;
+        let mut j0 = 0;
+        while j0 + 8 <= hd {
+            weighted_rows::<8>(sc, v, kv, off + j0, &mut o[j0..j0 + 8]);
+            j0 += 8;
+        }
+        for (j, oj) in o.iter_mut().enumerate().skip(j0) {
+            let mut acc = 0f32;
+            for (s, &p) in sc.iter().enumerate() {
+                acc += p * v[s * kv + off + j];
+            }
+            *oj = acc;
+        }
+    }
+}
+
+/// `gate ← silu(gate) ⊙ up`, silu in f64 (`x / (1 + exp(-x))`, td-lanes' exp), rounded to f32.
+fn swiglu_in_place(gate: &mut [f32], up: &[f32]) {
+    let c = ExpConsts::<f64>::inline();
+    for (g, &u) in gate.iter_mut().zip(up) {
+        let x = *g as f64;
+        let silu = (x / (1.0 + exp_with(-x, &c))) as f32;
+        *g = silu * u;
+    }
+}
+
+/// The full forward pass over `tokens` (1 ..= context tokens, each < vocab).
+pub fn forward_llama(w: &LlamaWeights, tokens: &[u32]) -> Result<Forward, String> {
+    let c = w.config;
+    let (d, kv, m, n) = (c.d_model, c.kv_dim(), c.mlp, tokens.len());
+    if n == 0 || n > c.context {
+        return Err(format!("{n} tokens: the model takes 1 to {}", c.context));
+    }
+    let mut x = Vec::with_capacity(n * d);
+    for &tok in tokens {
+        let tok = tok as usize;
+        if tok >= c.vocab {
+            return Err(format!(
+                "token {tok} is outside the vocabulary of {}",
+                c.vocab
+            ));
+        }
+        x.extend_from_slice(&w.embed[tok * d..(tok + 1) * d]);
+    }
+    let (cos, sin) = rotary_tables(&c, n);
+    let zeros = vec![0f32; d.max(m)];
+    let mut pack = Vec::new();
+    let (mut a, mut q, mut att, mut tmp) = (
+        vec![0f32; n * d],
+        vec![0f32; n * d],
+        vec![0f32; n * d],
+        vec![0f32; n * d],
+    );
+    let (mut k, mut v) = (vec![0f32; n * kv], vec![0f32; n * kv]);
+    let (mut gate, mut up) = (vec![0f32; n * m], vec![0f32; n * m]);
+    let mut scores = vec![0f32; n];
+    for l in &w.layers {
+        rms_norm_rows(&x, d, &l.input_norm, c.rms_eps, &mut a);
+        linear(&a, n, d, &l.wq, &zeros[..d], d, &mut q, &mut pack);
+        linear(&a, n, d, &l.wk, &zeros[..kv], kv, &mut k, &mut pack);
+        linear(&a, n, d, &l.wv, &zeros[..kv], kv, &mut v, &mut pack);
+        apply_rotary(&mut q, c.n_head, c.head_dim(), &cos, &sin);
+        apply_rotary(&mut k, c.n_kv_head, c.head_dim(), &cos, &sin);
+        for t in 0..n {
+            attention_row(
+                &c,
+                (&q, &k, &v),
+                t,
+                &mut scores,
+                &mut att[t * d..(t + 1) * d],
+            );
+        }
+        linear(&att, n, d, &l.wo, &zeros[..d], d, &mut tmp, &mut pack);
+        for (xi, &ti) in x.iter_mut().zip(&tmp) {
+            *xi += ti;
+        }
+        rms_norm_rows(&x, d, &l.post_norm, c.rms_eps, &mut a);
+        linear(&a, n, d, &l.gate, &zeros[..m], m, &mut gate, &mut pack);
+        linear(&a, n, d, &l.up, &zeros[..m], m, &mut up, &mut pack);
+        swiglu_in_place(&mut gate, &up);
+        linear(&gate, n, m, &l.down, &zeros[..d], d, &mut tmp, &mut pack);
+        for (xi, &ti) in x.iter_mut().zip(&tmp) {
+            *xi += ti;
+        }
+    }
+    rms_norm_rows(&x, d, &w.norm, c.rms_eps, &mut a);
+    let h_pre: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let h_post: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+    let logits = readout_matrix(w.unembedding(), d, c.vocab, &h_post, n);
+    let mut log_probs = logits.clone();
+    for row in log_probs.chunks_exact_mut(c.vocab) {
+        log_softmax_in_place(row);
+    }
+    Ok(Forward {
+        n,
+        d,
+        vocab: c.vocab,
+        n_layer: c.n_layer,
+        h_pre,
+        h_post,
+        logits,
+        log_probs,
+        first_layer: 0,
+        residuals: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(tied: bool) -> LlamaConfig {
+        LlamaConfig {
+            vocab: 50,
+            d_model: 16,
+            n_layer: 2,
+            n_head: 4,
+            n_kv_head: 2,
+            context: 12,
+            mlp: 24,
+            rms_eps: 1e-5,
+            rope_theta: 10_000.0,
+            tied,
+            init_std: 0.02,
+        }
+    }
+
+    #[test]
+    fn sizes_are_validated() {
+        assert!(tiny(true).validate().is_ok());
+        for bad in [
+            LlamaConfig {
+                n_kv_head: 3,
+                ..tiny(true)
+            },
+            LlamaConfig {
+                n_head: 3,
+                ..tiny(true)
+            },
+            LlamaConfig {
+                rms_eps: 0.0,
+                ..tiny(true)
+            },
+            LlamaConfig {
+                rope_theta: f64::NAN,
+                ..tiny(true)
+            },
+            LlamaConfig {
+                vocab: 1,
+                ..tiny(true)
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+        // SmolLM2-135M: 134,515,008 parameters (tied).
+        let smol = LlamaConfig {
+            vocab: 49_152,
+            d_model: 576,
+            n_layer: 30,
+            n_head: 9,
+            n_kv_head: 3,
+            context: 8192,
+            mlp: 1536,
+            rms_eps: 1e-5,
+            rope_theta: 100_000.0,
+            tied: true,
+            init_std: 0.041_666_666_666_666_664,
+        };
+        assert!(smol.validate().is_ok());
+        assert_eq!(smol.n_params(), 134_515_008);
+    }
+
+    #[test]
+    fn the_pass_is_causal_and_finite() {
+        for tied in [true, false] {
+            let w = LlamaWeights::random(tiny(tied), 3).unwrap();
+            assert_eq!(w.lm_head.is_some(), !tied);
+            let a = forward_llama(&w, &[1, 2, 3, 4, 5]).unwrap();
+            let b = forward_llama(&w, &[1, 2, 3, 9, 9]).unwrap();
+            // Positions before the change are unaffected; later ones are.
+            assert_eq!(a.logits[..3 * 50], b.logits[..3 * 50]);
+            assert_ne!(a.logits[3 * 50..], b.logits[3 * 50..]);
+            assert!(a.log_probs.iter().all(|v| v.is_finite()));
+            assert!(forward_llama(&w, &[50]).is_err());
+            assert!(forward_llama(&w, &[]).is_err());
+            assert!(forward_llama(&w, &[0; 13]).is_err());
+        }
+    }
+}
