@@ -8,18 +8,41 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use td_checkpoint::{load, Checkpoint, Files, Model};
-use td_transformer::energy::{energy_series, summarize, EnergyOptions, EnergySummary};
+use td_transformer::energy::{
+    decoupled_null, energy_series, summarize, DecoupledNull, EnergyForm, EnergyOptions,
+    EnergySummary,
+};
+use td_transformer::steer::{steer_delta, steer_margin_to_top, Steer};
 
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
+                            [--steer TOKEN]
 
   <folder> holds a Hugging Face checkpoint: config.json, model.safetensors (or
   model.safetensors.index.json and its shards), and tokenizer.json for --text.
-  Prints the tokens, K, U and E per token (post-norm state, mass 1/d, surprisal, and our
-  assumed form E = K + U: the paper's definition was not available),
+  Prints the tokens, K, U and E per token (the energy lab's defaults: post-norm state, mass 1/d,
+  surprisal, the first position skipped, and our assumed form E = K + U: the paper's definition
+  was not available), with the decoupled null (200 seeded shuffles of U against K),
   the statistics of the model and of its random-weight twin (the architecture's standard
   initialisation, seed --twin-seed, default 1),
-  and the --top (default 5) next tokens after the last one.";
+  and the --top (default 5) next tokens after the last one.
+  --steer TOKEN (an id, or text that is one token) steers the last position's final post-norm
+  state toward it: the Δ form (Δ log p = 1, first order) and the margin form (margin 1, repeated
+  until the token leads), each with ‖δ‖, the new probability and rank.";
+
+/// The energy lab's default switches (`crates/energy/src/params.rs`): post-norm state, mass
+/// 1/d, surprisal, additive form, the first position skipped.
+const LAB_DEFAULTS: EnergyOptions = EnergyOptions {
+    state: td_transformer::HiddenState::PostNorm,
+    mass: td_transformer::energy::Mass::InvD,
+    potential: td_transformer::energy::Potential::Surprisal,
+    form: EnergyForm::Additive,
+    skip: 1,
+};
+
+/// Shuffles of the decoupled null, and their seed.
+const NULL_DRAWS: usize = 200;
+const NULL_SEED: u64 = 1;
 
 /// Files of a folder that a checkpoint may need (config, tokenizer, safetensors, shard index).
 fn read_folder(dir: &Path) -> Result<Files, String> {
@@ -47,6 +70,7 @@ struct Options {
     ids: Option<Vec<u32>>,
     twin_seed: u64,
     top: usize,
+    steer: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -58,6 +82,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         ids: None,
         twin_seed: 1,
         top: 5,
+        steer: None,
     };
     while let Some(flag) = iter.next() {
         let value = iter.next().ok_or(format!("{flag} needs a value"))?;
@@ -80,6 +105,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .filter(|k| (1..=100).contains(k))
                     .ok_or(format!("--top {value}: 1..100"))?;
             }
+            "--steer" => o.steer = Some(value.clone()),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -141,6 +167,8 @@ fn run(opts: &Options) -> Result<String, String> {
     let twin = checkpoint.model.random_twin(opts.twin_seed)?;
     let (model_stats, model_rows, top) = analyse(&checkpoint.model, &ids, opts.top)?;
     let (twin_stats, _, _) = analyse(&twin, &ids, opts.top)?;
+    let (model_stats, model_null) = model_stats;
+    let (twin_stats, twin_null) = twin_stats;
     let _ = writeln!(out, "\n{} tokens\n t\ttoken\tK\tU\tE", ids.len());
     for (t, (k, u, e)) in model_rows {
         let _ = writeln!(out, " {t}\t{:?}\t{k:.6}\t{u:.6}\t{e:.6}", pieces[t]);
@@ -154,6 +182,20 @@ fn run(opts: &Options) -> Result<String, String> {
         let show = |s: &EnergySummary| get(s).map_or("n/a".to_string(), |v| format!("{v:.6}"));
         let _ = writeln!(out, "{name}\t{}\t{}", show(&model_stats), show(&twin_stats));
     }
+    type NullStatistic = (&'static str, fn(&DecoupledNull) -> Option<f64>);
+    let nulls: [NullStatistic; 3] = [
+        ("null: mean CV(E) of the shuffles", |n| n.cv_e_mean),
+        ("null: p-value (shuffles with CV(E) <= observed)", |n| {
+            n.p_value
+        }),
+        ("null: CV(E) if K and U were uncorrelated", |n| {
+            n.cv_e_independent
+        }),
+    ];
+    for (name, get) in nulls {
+        let show = |n: &DecoupledNull| get(n).map_or("n/a".to_string(), |v| format!("{v:.6}"));
+        let _ = writeln!(out, "{name}\t{}\t{}", show(&model_null), show(&twin_null));
+    }
     let _ = writeln!(
         out,
         "\nnext token after {:?}",
@@ -163,7 +205,72 @@ fn run(opts: &Options) -> Result<String, String> {
         let piece = piece_of(&checkpoint, id);
         let _ = writeln!(out, " {id}\t{piece:?}\t{p:.6}");
     }
+    if let Some(target) = &opts.steer {
+        let y = steer_target(&checkpoint, target)?;
+        let _ = writeln!(
+            out,
+            "\nsteering the last position's post-norm state toward {:?} (id {y})",
+            piece_of(&checkpoint, y)
+        );
+        for (name, s) in steer(&checkpoint.model, &ids, y)? {
+            let _ = writeln!(
+                out,
+                " {name}: |delta| {:.6}, p {:.6} -> {:.6}, rank {} -> {}",
+                s.norm,
+                s.old_log_p.exp(),
+                s.new_p,
+                s.old_rank,
+                s.new_rank
+            );
+        }
+    }
     Ok(out)
+}
+
+/// The steering target: an id, or text that the tokenizer makes one token.
+fn steer_target(checkpoint: &Checkpoint, target: &str) -> Result<u32, String> {
+    let vocab = checkpoint.config.family.vocab();
+    if let Ok(id) = target.parse::<u32>() {
+        return if (id as usize) < vocab {
+            Ok(id)
+        } else {
+            Err(format!("--steer {id} is outside the vocabulary"))
+        };
+    }
+    let tokenizer = checkpoint
+        .tokenizer
+        .as_ref()
+        .ok_or("--steer takes an id: the folder has no tokenizer.json")?;
+    match tokenizer.encode(target)?.ids[..] {
+        [id] => Ok(id),
+        ref ids => Err(format!(
+            "--steer {target:?} is {} tokens, not one: give one token (or its id)",
+            ids.len()
+        )),
+    }
+}
+
+/// The Δ form and the margin form at the last position's post-norm state.
+fn steer(model: &Model, ids: &[u32], y: u32) -> Result<[(&'static str, Steer); 2], String> {
+    let fwd = model.forward(ids)?;
+    let h = &fwd.h_post[(fwd.n - 1) * fwd.d..fwd.n * fwd.d];
+    let y = y as usize;
+    Ok(match model {
+        Model::Gpt2(w) => [
+            ("delta form (delta log p = 1)", steer_delta(w, h, y, 1.0)?),
+            (
+                "margin form (margin 1, until it leads)",
+                steer_margin_to_top(w, h, y, 1.0)?,
+            ),
+        ],
+        Model::Llama(w) => [
+            ("delta form (delta log p = 1)", steer_delta(w, h, y, 1.0)?),
+            (
+                "margin form (margin 1, until it leads)",
+                steer_margin_to_top(w, h, y, 1.0)?,
+            ),
+        ],
+    })
 }
 
 type Statistic = (&'static str, fn(&EnergySummary) -> Option<f64>);
@@ -217,13 +324,14 @@ fn piece_of(checkpoint: &Checkpoint, id: u32) -> String {
 /// Per position t: (t, (K, U, E)).
 type Rows = Vec<(usize, (f64, f64, f64))>;
 
-/// The energy statistics, the per-token rows and the top next tokens (id, probability).
-type Analysis = (EnergySummary, Rows, Vec<(u32, f64)>);
+/// The energy statistics and their null, the per-token rows and the top next tokens (id,
+/// probability).
+type Analysis = ((EnergySummary, DecoupledNull), Rows, Vec<(u32, f64)>);
 
 /// The energy statistics, the per-token rows and the top next tokens of `weights` on `ids`.
 fn analyse(model: &Model, ids: &[u32], top: usize) -> Result<Analysis, String> {
     let fwd = model.forward(ids)?;
-    let series = energy_series(&fwd, ids, &EnergyOptions::default())?;
+    let series = energy_series(&fwd, ids, &LAB_DEFAULTS)?;
     let rows = series
         .t
         .iter()
@@ -239,5 +347,6 @@ fn analyse(model: &Model, ids: &[u32], top: usize) -> Result<Analysis, String> {
         .take(top)
         .map(|id| (id, last[id as usize].exp()))
         .collect();
-    Ok((summarize(&series), rows, best))
+    let null = decoupled_null(&series, LAB_DEFAULTS.form, NULL_DRAWS, NULL_SEED);
+    Ok(((summarize(&series), null), rows, best))
 }

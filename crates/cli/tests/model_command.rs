@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use td_transformer::energy::{energy_series, EnergyOptions};
+use td_transformer::steer::steer_delta;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -52,7 +53,13 @@ fn the_printed_energy_is_the_librarys() {
         .unwrap()
         .ids;
     let fwd = checkpoint.model.forward(&ids).unwrap();
-    let series = energy_series(&fwd, &ids, &EnergyOptions::default()).unwrap();
+    // The energy lab's defaults: the first position skipped.
+    let lab = EnergyOptions {
+        skip: 1,
+        ..EnergyOptions::default()
+    };
+    let series = energy_series(&fwd, &ids, &lab).unwrap();
+    assert_eq!(series.t[0], 1);
     assert!(out.contains(&format!("{} tokens", ids.len())), "{out}");
     for i in 0..series.t.len() {
         let row = format!(
@@ -72,6 +79,71 @@ fn the_printed_energy_is_the_librarys() {
         "the random twin must differ from the model"
     );
     assert!(out.contains("next token after \".\""), "{out}");
+}
+
+#[test]
+fn steering_prints_the_librarys_step_for_both_families() {
+    let dir = fixture("gpt2-hub-f32");
+    let (code, out, err) = run(&[
+        "model",
+        dir.to_str().unwrap(),
+        "--ids",
+        "3,9,27,81",
+        "--steer",
+        "7",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    let checkpoint = td_checkpoint::load(&files).unwrap();
+    let fwd = checkpoint.model.forward(&[3, 9, 27, 81]).unwrap();
+    let td_checkpoint::Model::Gpt2(w) = &checkpoint.model else {
+        panic!("a GPT-2 fixture")
+    };
+    let s = steer_delta(w, &fwd.h_post[3 * fwd.d..], 7, 1.0).unwrap();
+    let line = format!(
+        "delta form (delta log p = 1): |delta| {:.6}, p {:.6} -> {:.6}, rank {} -> {}",
+        s.norm,
+        s.old_log_p.exp(),
+        s.new_p,
+        s.old_rank,
+        s.new_rank
+    );
+    assert!(out.contains(&line), "{line:?} missing from\n{out}");
+    let dir = fixture("llama-tied-f32");
+    let (code, out, err) = run(&[
+        "model",
+        dir.to_str().unwrap(),
+        "--text",
+        "It's 2026.",
+        "--steer",
+        " and",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("toward \" and\""), "{out}");
+    let margin = out.lines().find(|l| l.contains("margin form")).unwrap();
+    assert!(
+        margin.ends_with("-> 1"),
+        "the margin form must make the target lead: {margin}"
+    );
+    let (code, _, err) = run(&[
+        "model",
+        dir.to_str().unwrap(),
+        "--text",
+        "It's 2026.",
+        "--steer",
+        " and we",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not one"), "{err}");
 }
 
 #[test]

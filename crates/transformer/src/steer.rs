@@ -1,6 +1,7 @@
-//! Jacobian steering at the final post-norm state (the logits `z = W_U·h` are linear in h, with
-//! `W_U = wte`, no bias), and the closed-form LayerNorm vector-Jacobian product for steering the
-//! state before the final norm. All f64.
+//! Jacobian steering at the final post-norm state (the logits `z = W_U·h` are linear in h, no
+//! bias: `W_U = wte` for the GPT-2 blocks, the embedding or `lm_head` for the Llama family, both
+//! through [`Unembedding`]), and the closed-form LayerNorm vector-Jacobian product for steering
+//! the GPT-2 state before the final norm. All f64.
 //!
 //! - `g_y = ∂ log p(y|h)/∂h = W_U[y] - Σ_j p_j·W_U[j]`;
 //! - Delta form: `δ = Δ·g_y/‖g_y‖²`, the minimal-norm δ raising log p(y) by Δ to first order;
@@ -10,7 +11,46 @@
 
 use super::config::LN_EPS;
 use super::forward::log_softmax;
+use super::llama::LlamaWeights;
 use super::weights::Weights;
+
+/// A model's linear readout at the post-norm state: `v × d` rows `U`, logits `z = U·h`. Steering
+/// at the final post-norm state needs nothing else, so it works for both families.
+pub trait Unembedding {
+    /// The `v × d` rows, row j for token j.
+    fn rows(&self) -> &[f32];
+    fn d_model(&self) -> usize;
+    fn vocab(&self) -> usize;
+    /// Row `y`.
+    fn row(&self, y: usize) -> &[f32] {
+        let d = self.d_model();
+        &self.rows()[y * d..(y + 1) * d]
+    }
+}
+
+impl Unembedding for Weights {
+    fn rows(&self) -> &[f32] {
+        &self.wte
+    }
+    fn d_model(&self) -> usize {
+        self.config.d_model
+    }
+    fn vocab(&self) -> usize {
+        self.config.vocab
+    }
+}
+
+impl Unembedding for LlamaWeights {
+    fn rows(&self) -> &[f32] {
+        self.unembedding()
+    }
+    fn d_model(&self) -> usize {
+        self.config.d_model
+    }
+    fn vocab(&self) -> usize {
+        self.config.vocab
+    }
+}
 
 /// A steering step and its effect.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,9 +71,9 @@ pub struct Steer {
 }
 
 /// Logits `W_U·h` (f64, summation in coordinate order).
-pub fn logits(w: &Weights, h: &[f64]) -> Vec<f64> {
-    let d = w.config.d_model;
-    w.wte
+pub fn logits<U: Unembedding + ?Sized>(w: &U, h: &[f64]) -> Vec<f64> {
+    let d = w.d_model();
+    w.rows()
         .chunks_exact(d)
         .map(|row| row.iter().zip(h).map(|(&a, &b)| a as f64 * b).sum())
         .collect()
@@ -45,16 +85,20 @@ pub fn rank(z: &[f64], y: usize) -> usize {
 }
 
 /// `g_y = W_U[y] - Σ_j p_j W_U[j]` at the post-norm state `h`.
-pub fn gradient_log_p(w: &Weights, h: &[f64], y: usize) -> Result<Vec<f64>, String> {
+pub fn gradient_log_p<U: Unembedding + ?Sized>(
+    w: &U,
+    h: &[f64],
+    y: usize,
+) -> Result<Vec<f64>, String> {
     check(w, h, y)?;
     let lp = log_softmax(&logits(w, h));
     Ok(gradient_from_log_probs(w, &lp, y))
 }
 
-fn gradient_from_log_probs(w: &Weights, lp: &[f64], y: usize) -> Vec<f64> {
-    let d = w.config.d_model;
-    let mut g: Vec<f64> = w.unembedding_row(y).iter().map(|&v| v as f64).collect();
-    for (j, row) in w.wte.chunks_exact(d).enumerate() {
+fn gradient_from_log_probs<U: Unembedding + ?Sized>(w: &U, lp: &[f64], y: usize) -> Vec<f64> {
+    let d = w.d_model();
+    let mut g: Vec<f64> = w.row(y).iter().map(|&v| v as f64).collect();
+    for (j, row) in w.rows().chunks_exact(d).enumerate() {
         let p = lp[j].exp();
         for (gi, &r) in g.iter_mut().zip(row) {
             *gi -= p * r as f64;
@@ -63,15 +107,15 @@ fn gradient_from_log_probs(w: &Weights, lp: &[f64], y: usize) -> Vec<f64> {
     g
 }
 
-fn check(w: &Weights, h: &[f64], y: usize) -> Result<(), String> {
-    if h.len() != w.config.d_model {
+fn check<U: Unembedding + ?Sized>(w: &U, h: &[f64], y: usize) -> Result<(), String> {
+    if h.len() != w.d_model() {
         return Err(format!(
             "state has {} coordinates, d_model = {}",
             h.len(),
-            w.config.d_model
+            w.d_model()
         ));
     }
-    if y >= w.config.vocab {
+    if y >= w.vocab() {
         return Err(format!("target {y} outside the vocabulary"));
     }
     if h.iter().any(|v| !v.is_finite()) {
@@ -80,8 +124,8 @@ fn check(w: &Weights, h: &[f64], y: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn finish(
-    w: &Weights,
+fn finish<U: Unembedding + ?Sized>(
+    w: &U,
     h: &[f64],
     y: usize,
     delta: Vec<f64>,
@@ -108,7 +152,12 @@ fn finish(
 
 /// Delta form: `δ = Δ·g_y/‖g_y‖²` at the post-norm state `h`. Errors when `g_y = 0` (p_y = 1 in
 /// floating point, or all unembedding rows equal) and Δ != 0, or Δ is not finite.
-pub fn steer_delta(w: &Weights, h: &[f64], y: usize, delta_log_p: f64) -> Result<Steer, String> {
+pub fn steer_delta<U: Unembedding + ?Sized>(
+    w: &U,
+    h: &[f64],
+    y: usize,
+    delta_log_p: f64,
+) -> Result<Steer, String> {
     check(w, h, y)?;
     if !delta_log_p.is_finite() {
         return Err("Δ must be finite".into());
@@ -129,7 +178,12 @@ pub fn steer_delta(w: &Weights, h: &[f64], y: usize, delta_log_p: f64) -> Result
 
 /// Margin form: make y beat the current top token c ≠ y by `margin` (logits). Errors when
 /// `W_U[y] = W_U[c]` and a step is needed, or margin is not finite.
-pub fn steer_margin(w: &Weights, h: &[f64], y: usize, margin: f64) -> Result<Steer, String> {
+pub fn steer_margin<U: Unembedding + ?Sized>(
+    w: &U,
+    h: &[f64],
+    y: usize,
+    margin: f64,
+) -> Result<Steer, String> {
     check(w, h, y)?;
     if !margin.is_finite() {
         return Err("margin must be finite".into());
@@ -143,14 +197,14 @@ pub fn steer_margin(w: &Weights, h: &[f64], y: usize, margin: f64) -> Result<Ste
         })
         .ok_or("the vocabulary has a single token")?;
     let need = (margin - (z[y] - z[c])).max(0.0);
-    let d = w.config.d_model;
+    let d = w.d_model();
     let delta = if need == 0.0 {
         vec![0.0; d]
     } else {
         let wv: Vec<f64> = w
-            .unembedding_row(y)
+            .row(y)
             .iter()
-            .zip(w.unembedding_row(c))
+            .zip(w.row(c))
             .map(|(&a, &b)| a as f64 - b as f64)
             .collect();
         let w2: f64 = wv.iter().map(|v| v * v).sum();
@@ -253,7 +307,12 @@ pub fn steer_delta_pre_norm(
 
 /// Margin steps until the target leads every other byte by `margin` (one step beats the current
 /// top byte; another may then lead, so step again, at most 16 times). The deltas add up.
-pub fn steer_margin_to_top(w: &Weights, h: &[f64], y: usize, margin: f64) -> Result<Steer, String> {
+pub fn steer_margin_to_top<U: Unembedding + ?Sized>(
+    w: &U,
+    h: &[f64],
+    y: usize,
+    margin: f64,
+) -> Result<Steer, String> {
     let mut total = steer_margin(w, h, y, margin)?;
     let mut current: Vec<f64> = h.iter().zip(&total.delta).map(|(a, b)| a + b).collect();
     for _ in 0..16 {
