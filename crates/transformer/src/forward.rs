@@ -510,7 +510,7 @@ impl Cache {
 /// `0 + h[t,0]·wte[j,0] + h[t,1]·wte[j,1] + …` in index order (f64 products of the f32 weights).
 ///
 /// Blocks of 4 rows use register tiles of 4 rows × 4 tokens over the unembedding transposed to
-/// f64, one chunk of [`READOUT_CHUNK`] tokens at a time (a `d × chunk` copy that stays in cache,
+/// f64, one chunk of 256 tokens at a time (a `d × chunk` copy that stays in cache,
 /// instead of a `d × vocab` one: 309 MB for GPT-2 small); the last `n mod 4` rows (all of them
 /// for the one-row decoding step, where the transpose would cost as much as the readout) read
 /// the rows of `wte` directly, 8 tokens at a time.
