@@ -30,10 +30,24 @@ pub mod tokenizer;
 
 use std::collections::BTreeMap;
 
-use td_transformer::llama::{forward_llama, LlamaWeights};
+use td_transformer::config::LN_EPS;
+use td_transformer::forward::log_softmax;
+use td_transformer::llama::{forward_llama, forward_llama_with, rms_norm_f64, LlamaWeights};
+use td_transformer::steer::{layer_norm, logits};
 use td_transformer::{forward, Forward, ForwardOptions, Weights};
 
 pub use config::{Family, ModelConfig};
+
+/// One layer's view (see [`Model::layer_lens`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerLens {
+    /// 0..n_layer: the stream entering block `layer`; n_layer: the last block's output.
+    pub layer: usize,
+    /// Mean `‖r(t+1) - r(t)‖` (None with fewer than 3 tokens).
+    pub mean_speed: Option<f64>,
+    /// The lens' most probable next tokens at the last position (id, probability).
+    pub top: Vec<(u32, f64)>,
+}
 
 /// A model's weights, of either family.
 #[derive(Debug)]
@@ -49,6 +63,65 @@ impl Model {
             Model::Gpt2(w) => forward(w, tokens, ForwardOptions::default()),
             Model::Llama(w) => forward_llama(w, tokens),
         }
+    }
+
+    /// Every layer's view of the tokens: the residual stream entering each block (and, last, the
+    /// final one before the norm) — its mean speed `‖r(t+1) - r(t)‖` over t = 1..=n-2 (the
+    /// positions of the energy with the first one skipped), and the logit lens at the last
+    /// position: the final norm (f64) and the unembedding applied to that layer's stream, its
+    /// `top` most probable tokens.
+    pub fn layer_lens(&self, tokens: &[u32], top: usize) -> Result<Vec<LayerLens>, String> {
+        let fwd = match self {
+            Model::Gpt2(w) => forward(
+                w,
+                tokens,
+                ForwardOptions {
+                    keep_residuals: true,
+                },
+            )?,
+            Model::Llama(w) => forward_llama_with(w, tokens, true)?,
+        };
+        let (n, d) = (fwd.n, fwd.d);
+        let mut out = Vec::with_capacity(fwd.n_layer + 1);
+        for layer in 0..=fwd.n_layer {
+            let row = |t: usize| fwd.residual(layer, t).unwrap_or(&[]);
+            let speeds: Vec<f64> = (1..n.saturating_sub(1))
+                .map(|t| {
+                    row(t + 1)
+                        .iter()
+                        .zip(row(t))
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .collect();
+            let mean_speed =
+                (!speeds.is_empty()).then(|| speeds.iter().sum::<f64>() / speeds.len() as f64);
+            let last = row(n - 1);
+            let z = match self {
+                Model::Gpt2(w) => {
+                    let g: Vec<f64> = w.lnf_g.iter().map(|&v| v as f64).collect();
+                    let b: Vec<f64> = w.lnf_b.iter().map(|&v| v as f64).collect();
+                    logits(w, &layer_norm(last, &g, &b, LN_EPS as f64))
+                }
+                Model::Llama(w) => logits(w, &rms_norm_f64(last, &w.norm, w.config.rms_eps)),
+            };
+            let lp = log_softmax(&z);
+            let mut order: Vec<u32> = (0..lp.len() as u32).collect();
+            order.sort_by(|&a, &b| lp[b as usize].total_cmp(&lp[a as usize]));
+            let top = order
+                .into_iter()
+                .take(top)
+                .map(|id| (id, lp[id as usize].exp()))
+                .collect();
+            debug_assert_eq!(last.len(), d);
+            out.push(LayerLens {
+                layer,
+                mean_speed,
+                top,
+            });
+        }
+        Ok(out)
     }
 
     /// The random-weight twin: the same config with the architecture's standard seeded

@@ -264,3 +264,33 @@ proptest! {
         let _ = load(&f);
     }
 }
+
+#[test]
+fn the_last_layers_lens_is_the_models_own_prediction() {
+    for variant in ["gpt2-hub-f32", "llama-tied-f32", "llama-untied-bf16"] {
+        let checkpoint = load(&files(variant)).unwrap();
+        let tokens = [5, 17, 0, 42, 42, 9, 399, 3];
+        let lens = checkpoint.model.layer_lens(&tokens, 5).unwrap();
+        let fwd = checkpoint.model.forward(&tokens).unwrap();
+        assert_eq!(lens.len(), fwd.n_layer + 1, "{variant}");
+        let last = lens.last().unwrap();
+        let lp = fwd.log_probs_at(tokens.len() - 1);
+        for &(id, p) in &last.top {
+            // The lens normalises in f64, the pass in f32: the same distribution to ~1e-6.
+            let q = lp[id as usize].exp();
+            assert!(
+                (p - q).abs() <= 1e-5 * q.max(1e-3),
+                "{variant}: token {id}: {p} vs {q}"
+            );
+        }
+        let best = (0..lp.len())
+            .max_by(|&a, &b| lp[a].total_cmp(&lp[b]))
+            .unwrap();
+        assert_eq!(last.top[0].0 as usize, best, "{variant}");
+        // Earlier layers see other things: the first layer's lens differs from the last's.
+        assert_ne!(lens[0].top, last.top, "{variant}");
+        assert!(lens
+            .iter()
+            .all(|l| l.mean_speed.is_some_and(|s| s.is_finite() && s > 0.0)));
+    }
+}

@@ -16,7 +16,7 @@ use td_transformer::steer::{steer_delta, steer_margin_to_top, Steer};
 
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
-                            [--steer TOKEN]
+                            [--steer TOKEN] [--layers]
 
   <folder> holds a Hugging Face checkpoint: config.json, model.safetensors (or
   model.safetensors.index.json and its shards), and tokenizer.json for --text.
@@ -28,7 +28,10 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   and the --top (default 5) next tokens after the last one.
   --steer TOKEN (an id, or text that is one token) steers the last position's final post-norm
   state toward it: the Δ form (Δ log p = 1, first order) and the margin form (margin 1, repeated
-  until the token leads), each with ‖δ‖, the new probability and rank.";
+  until the token leads), each with ‖δ‖, the new probability and rank.
+  --layers adds a line per layer: the mean speed ‖r(t+1) - r(t)‖ of the residual stream entering
+  it (over the energy's positions), and its logit lens at the last position (the final norm and
+  the unembedding applied to that stream: its most probable next token).";
 
 /// The energy lab's default switches (`crates/energy/src/params.rs`): post-norm state, mass
 /// 1/d, surprisal, additive form, the first position skipped.
@@ -71,6 +74,7 @@ struct Options {
     twin_seed: u64,
     top: usize,
     steer: Option<String>,
+    layers: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -83,8 +87,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
         twin_seed: 1,
         top: 5,
         steer: None,
+        layers: false,
     };
     while let Some(flag) = iter.next() {
+        if flag == "--layers" {
+            o.layers = true;
+            continue;
+        }
         let value = iter.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--text" => o.text = Some(value.clone()),
@@ -204,6 +213,23 @@ fn run(opts: &Options) -> Result<String, String> {
     for (id, p) in top {
         let piece = piece_of(&checkpoint, id);
         let _ = writeln!(out, " {id}\t{piece:?}\t{p:.6}");
+    }
+    if opts.layers {
+        let _ = writeln!(
+            out,
+            "\nlayer\tmean speed\tlens at {:?}: top token\tprobability",
+            pieces.last().cloned().unwrap_or_default()
+        );
+        for lens in checkpoint.model.layer_lens(&ids, 1)? {
+            let speed = lens.mean_speed.map_or("n/a".into(), |s| format!("{s:.6}"));
+            let (id, p) = lens.top.first().copied().unwrap_or((0, f64::NAN));
+            let _ = writeln!(
+                out,
+                "{}\t{speed}\t{:?}\t{p:.6}",
+                lens.layer,
+                piece_of(&checkpoint, id)
+            );
+        }
     }
     if let Some(target) = &opts.steer {
         let y = steer_target(&checkpoint, target)?;

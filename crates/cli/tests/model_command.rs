@@ -168,3 +168,39 @@ fn bad_folders_and_arguments_exit_with_a_message() {
     assert_eq!(code, 2);
     assert!(err.contains("comma-separated"), "{err}");
 }
+
+#[test]
+fn the_layer_lines_end_at_the_models_prediction() {
+    let dir = fixture("llama-untied-bf16");
+    let (code, out, err) = run(&[
+        "model",
+        dir.to_str().unwrap(),
+        "--ids",
+        "5,17,0,42,9",
+        "--layers",
+        "--top",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let after = out.split("next token after").nth(1).unwrap();
+    let predicted = after
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .nth(2)
+        .unwrap()
+        .to_string();
+    let layers: Vec<&str> = out
+        .split("\nlayer\tmean speed")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(layers.len(), 3, "two blocks and the output: {out}");
+    let last_p = layers[2].split('\t').nth(3).unwrap();
+    // The lens normalises in f64, the pass in f32: equal to the printed 6 decimals here.
+    assert_eq!(last_p, predicted, "{out}");
+}

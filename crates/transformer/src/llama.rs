@@ -363,8 +363,30 @@ fn swiglu_in_place(gate: &mut [f32], up: &[f32]) {
     }
 }
 
+/// `g ⊙ x/sqrt(mean(x²) + eps)` in f64 (the final norm applied to any state, e.g. a layer's
+/// residual stream for the logit lens).
+pub fn rms_norm_f64(x: &[f64], g: &[f32], eps: f64) -> Vec<f64> {
+    let mean_sq = x.iter().map(|v| v * v).sum::<f64>() / x.len().max(1) as f64;
+    let rstd = 1.0 / (mean_sq + eps).sqrt();
+    x.iter()
+        .zip(g)
+        .map(|(&v, &gi)| gi as f64 * (v * rstd))
+        .collect()
+}
+
 /// The full forward pass over `tokens` (1 ..= context tokens, each < vocab).
 pub fn forward_llama(w: &LlamaWeights, tokens: &[u32]) -> Result<Forward, String> {
+    forward_llama_with(w, tokens, false)
+}
+
+/// [`forward_llama`], keeping the residual stream entering every block when `keep_residuals`
+/// (as the GPT-2 pass: block `l` of `Forward::residuals` enters layer `l`, block `n_layer` is
+/// `h_pre`).
+pub fn forward_llama_with(
+    w: &LlamaWeights,
+    tokens: &[u32],
+    keep_residuals: bool,
+) -> Result<Forward, String> {
     let c = w.config;
     let (d, kv, m, n) = (c.d_model, c.kv_dim(), c.mlp, tokens.len());
     if n == 0 || n > c.context {
@@ -393,7 +415,11 @@ pub fn forward_llama(w: &LlamaWeights, tokens: &[u32]) -> Result<Forward, String
     let (mut k, mut v) = (vec![0f32; n * kv], vec![0f32; n * kv]);
     let (mut gate, mut up) = (vec![0f32; n * m], vec![0f32; n * m]);
     let mut scores = vec![0f32; n];
+    let mut residuals = Vec::new();
     for l in &w.layers {
+        if keep_residuals {
+            residuals.extend(x.iter().map(|&v| v as f64));
+        }
         rms_norm_rows(&x, d, &l.input_norm, c.rms_eps, &mut a);
         linear(&a, n, d, &l.wq, &zeros[..d], d, &mut q, &mut pack);
         linear(&a, n, d, &l.wk, &zeros[..kv], kv, &mut k, &mut pack);
@@ -424,6 +450,9 @@ pub fn forward_llama(w: &LlamaWeights, tokens: &[u32]) -> Result<Forward, String
     }
     rms_norm_rows(&x, d, &w.norm, c.rms_eps, &mut a);
     let h_pre: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    if keep_residuals {
+        residuals.extend_from_slice(&h_pre);
+    }
     let h_post: Vec<f64> = a.iter().map(|&v| v as f64).collect();
     let logits = readout_matrix(w.unembedding(), d, c.vocab, &h_post, n);
     let mut log_probs = logits.clone();
@@ -440,7 +469,7 @@ pub fn forward_llama(w: &LlamaWeights, tokens: &[u32]) -> Result<Forward, String
         logits,
         log_probs,
         first_layer: 0,
-        residuals: Vec::new(),
+        residuals,
     })
 }
 
