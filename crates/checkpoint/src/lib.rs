@@ -32,9 +32,11 @@ use std::collections::BTreeMap;
 
 use td_transformer::config::LN_EPS;
 use td_transformer::forward::log_softmax;
-use td_transformer::llama::{forward_llama, forward_llama_with, rms_norm_f64, LlamaWeights};
+use td_transformer::llama::{
+    forward_llama, forward_llama_with, generate_llama, rms_norm_f64, LlamaWeights,
+};
 use td_transformer::steer::{layer_norm, logits};
-use td_transformer::{forward, Forward, ForwardOptions, Weights};
+use td_transformer::{forward, generate, Forward, ForwardOptions, Sampling, Weights};
 
 pub use config::{Family, ModelConfig};
 
@@ -122,6 +124,21 @@ impl Model {
             });
         }
         Ok(out)
+    }
+
+    /// Up to `n_new` tokens after `prompt` (capped by the context), with the key/value cache and
+    /// seeded sampling; returns prompt + generated tokens.
+    pub fn generate(
+        &self,
+        prompt: &[u32],
+        n_new: usize,
+        sampling: Sampling,
+        seed: u64,
+    ) -> Result<Vec<u32>, String> {
+        match self {
+            Model::Gpt2(w) => generate(w, prompt, n_new, sampling, seed, None),
+            Model::Llama(w) => generate_llama(w, prompt, n_new, sampling, seed),
+        }
     }
 
     /// The random-weight twin: the same config with the architecture's standard seeded

@@ -17,21 +17,24 @@ use td_transformer::steer::{steer_delta, steer_margin_to_top, Steer};
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
                             [--steer TOKEN] [--layers]
+                            [--generate N [--temperature T] [--top-k K] [--top-p P] [--seed S]]
 
   <folder> holds a Hugging Face checkpoint: config.json, model.safetensors (or
   model.safetensors.index.json and its shards), and tokenizer.json for --text.
   Prints the tokens, K, U and E per token (the energy lab's defaults: post-norm state, mass 1/d,
   surprisal, the first position skipped, and our assumed form E = K + U: the paper's definition
-  was not available), with the decoupled null (200 seeded shuffles of U against K),
-  the statistics of the model and of its random-weight twin (the architecture's standard
-  initialisation, seed --twin-seed, default 1),
-  and the --top (default 5) next tokens after the last one.
+  was not available); the statistics of the model and of its random-weight twin (the
+  architecture's standard initialisation, seed --twin-seed, default 1), each with the decoupled
+  null (200 seeded shuffles of U against K); and the --top (default 5) next tokens after the
+  last one.
   --steer TOKEN (an id, or text that is one token) steers the last position's final post-norm
   state toward it: the Δ form (Δ log p = 1, first order) and the margin form (margin 1, repeated
   until the token leads), each with ‖δ‖, the new probability and rank.
   --layers adds a line per layer: the mean speed ‖r(t+1) - r(t)‖ of the residual stream entering
   it (over the energy's positions), and its logit lens at the last position (the final norm and
-  the unembedding applied to that stream: its most probable next token).";
+  the unembedding applied to that stream: its most probable next token).
+  --generate N continues the text by up to N tokens (the context caps it) with the key/value
+  cache: temperature (default 1; 0 = greedy), top-k (0 = off), top-p (1 = off), seed (default 1).";
 
 /// The energy lab's default switches (`crates/energy/src/params.rs`): post-norm state, mass
 /// 1/d, surprisal, additive form, the first position skipped.
@@ -75,6 +78,9 @@ struct Options {
     top: usize,
     steer: Option<String>,
     layers: bool,
+    generate: Option<usize>,
+    sampling: td_transformer::Sampling,
+    seed: u64,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -88,6 +94,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         top: 5,
         steer: None,
         layers: false,
+        generate: None,
+        sampling: td_transformer::Sampling::default(),
+        seed: 1,
     };
     while let Some(flag) = iter.next() {
         if flag == "--layers" {
@@ -115,9 +124,39 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .ok_or(format!("--top {value}: 1..100"))?;
             }
             "--steer" => o.steer = Some(value.clone()),
+            "--generate" => {
+                o.generate = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=4096).contains(n))
+                        .ok_or(format!("--generate {value}: 1..4096 tokens"))?,
+                );
+            }
+            "--temperature" | "--top-p" => {
+                let x: f64 = value
+                    .parse()
+                    .map_err(|_| format!("{flag} {value}: a number"))?;
+                if flag == "--temperature" {
+                    o.sampling.temperature = x;
+                } else {
+                    o.sampling.top_p = x;
+                }
+            }
+            "--top-k" => {
+                o.sampling.top_k = value
+                    .parse()
+                    .map_err(|_| format!("--top-k {value}: a whole number"))?;
+            }
+            "--seed" => {
+                o.seed = value
+                    .parse()
+                    .map_err(|_| format!("--seed {value}: a whole number"))?;
+            }
             other => return Err(format!("unknown option {other}")),
         }
     }
+    o.sampling.validate()?;
     if o.text.is_some() && o.ids.is_some() {
         return Err("give --text or --ids, not both".into());
     }
@@ -215,42 +254,96 @@ fn run(opts: &Options) -> Result<String, String> {
         let _ = writeln!(out, " {id}\t{piece:?}\t{p:.6}");
     }
     if opts.layers {
-        let _ = writeln!(
-            out,
-            "\nlayer\tmean speed\tlens at {:?}: top token\tprobability",
-            pieces.last().cloned().unwrap_or_default()
-        );
-        for lens in checkpoint.model.layer_lens(&ids, 1)? {
-            let speed = lens.mean_speed.map_or("n/a".into(), |s| format!("{s:.6}"));
-            let (id, p) = lens.top.first().copied().unwrap_or((0, f64::NAN));
-            let _ = writeln!(
-                out,
-                "{}\t{speed}\t{:?}\t{p:.6}",
-                lens.layer,
-                piece_of(&checkpoint, id)
-            );
-        }
+        write_layers(&mut out, &checkpoint, &ids, &pieces)?;
+    }
+    if let Some(n_new) = opts.generate {
+        write_generation(&mut out, &checkpoint, &ids, n_new, opts)?;
     }
     if let Some(target) = &opts.steer {
-        let y = steer_target(&checkpoint, target)?;
-        let _ = writeln!(
-            out,
-            "\nsteering the last position's post-norm state toward {:?} (id {y})",
-            piece_of(&checkpoint, y)
-        );
-        for (name, s) in steer(&checkpoint.model, &ids, y)? {
-            let _ = writeln!(
-                out,
-                " {name}: |delta| {:.6}, p {:.6} -> {:.6}, rank {} -> {}",
-                s.norm,
-                s.old_log_p.exp(),
-                s.new_p,
-                s.old_rank,
-                s.new_rank
-            );
-        }
+        write_steering(&mut out, &checkpoint, &ids, target)?;
     }
     Ok(out)
+}
+
+/// `--layers`: per layer, the mean speed and the logit lens' top token at the last position.
+fn write_layers(
+    out: &mut String,
+    checkpoint: &Checkpoint,
+    ids: &[u32],
+    pieces: &[String],
+) -> Result<(), String> {
+    let _ = writeln!(
+        out,
+        "\nlayer\tmean speed\tlens at {:?}: top token\tprobability",
+        pieces.last().cloned().unwrap_or_default()
+    );
+    for lens in checkpoint.model.layer_lens(ids, 1)? {
+        let speed = lens.mean_speed.map_or("n/a".into(), |s| format!("{s:.6}"));
+        let (id, p) = lens.top.first().copied().unwrap_or((0, f64::NAN));
+        let _ = writeln!(
+            out,
+            "{}\t{speed}\t{:?}\t{p:.6}",
+            lens.layer,
+            piece_of(checkpoint, id)
+        );
+    }
+    Ok(())
+}
+
+/// `--generate N`: the continuation, as text when the folder has a tokenizer.
+fn write_generation(
+    out: &mut String,
+    checkpoint: &Checkpoint,
+    ids: &[u32],
+    n_new: usize,
+    opts: &Options,
+) -> Result<(), String> {
+    let all = checkpoint
+        .model
+        .generate(ids, n_new, opts.sampling, opts.seed)?;
+    let new = &all[ids.len()..];
+    let text = match &checkpoint.tokenizer {
+        Some(t) => format!("{:?}", t.decode(new)?),
+        None => format!("{new:?}"),
+    };
+    let s = opts.sampling;
+    let _ = writeln!(
+        out,
+        "\ncontinuation ({} tokens; temperature {}, top-k {}, top-p {}, seed {}): {text}",
+        new.len(),
+        s.temperature,
+        s.top_k,
+        s.top_p,
+        opts.seed
+    );
+    Ok(())
+}
+
+/// `--steer TOKEN`: the Δ and margin forms at the last position.
+fn write_steering(
+    out: &mut String,
+    checkpoint: &Checkpoint,
+    ids: &[u32],
+    target: &str,
+) -> Result<(), String> {
+    let y = steer_target(checkpoint, target)?;
+    let _ = writeln!(
+        out,
+        "\nsteering the last position's post-norm state toward {:?} (id {y})",
+        piece_of(checkpoint, y)
+    );
+    for (name, s) in steer(&checkpoint.model, ids, y)? {
+        let _ = writeln!(
+            out,
+            " {name}: |delta| {:.6}, p {:.6} -> {:.6}, rank {} -> {}",
+            s.norm,
+            s.old_log_p.exp(),
+            s.new_p,
+            s.old_rank,
+            s.new_rank
+        );
+    }
+    Ok(())
 }
 
 /// The steering target: an id, or text that the tokenizer makes one token.

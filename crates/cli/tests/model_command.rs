@@ -204,3 +204,56 @@ fn the_layer_lines_end_at_the_models_prediction() {
     // The lens normalises in f64, the pass in f32: equal to the printed 6 decimals here.
     assert_eq!(last_p, predicted, "{out}");
 }
+
+#[test]
+fn generation_prints_the_models_greedy_continuation() {
+    for variant in ["gpt2-hub-f32", "llama-tied-f32"] {
+        let dir = fixture(variant);
+        let (code, out, err) = run(&[
+            "model",
+            dir.to_str().unwrap(),
+            "--text",
+            "It's 2026",
+            "--generate",
+            "4",
+            "--temperature",
+            "0",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().into_string().unwrap(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        let checkpoint = td_checkpoint::load(&files).unwrap();
+        let tokenizer = checkpoint.tokenizer.as_ref().unwrap();
+        let ids = tokenizer.encode("It's 2026").unwrap().ids;
+        let all = checkpoint
+            .model
+            .generate(&ids, 4, td_transformer::Sampling::greedy(), 1)
+            .unwrap();
+        let text = tokenizer.decode(&all[ids.len()..]).unwrap();
+        let want =
+            format!("continuation (4 tokens; temperature 0, top-k 0, top-p 1, seed 1): {text:?}");
+        assert!(
+            out.contains(&want),
+            "{variant}: {want:?} missing from\n{out}"
+        );
+    }
+    let dir = fixture("llama-tied-f32");
+    let (code, _, err) = run(&[
+        "model",
+        dir.to_str().unwrap(),
+        "--generate",
+        "3",
+        "--top-p",
+        "0",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("top_p") || err.contains("top-p"), "{err}");
+}

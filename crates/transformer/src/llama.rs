@@ -260,14 +260,19 @@ fn rms_norm_rows(x: &[f32], d: usize, g: &[f32], eps: f64, out: &mut [f32]) {
 
 /// Rotary tables: `cos` and `sin` of `t·freq_i` for `t < n`, `i < hd/2` (f32).
 fn rotary_tables(c: &LlamaConfig, n: usize) -> (Vec<f32>, Vec<f32>) {
+    rotary_tables_from(c, 0, n)
+}
+
+/// Rotary tables for positions `first..n`.
+fn rotary_tables_from(c: &LlamaConfig, first: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
     let hd = c.head_dim();
     let half = hd / 2;
     let freqs: Vec<f32> = (0..half)
         .map(|i| (1.0 / c.rope_theta.powf((2 * i) as f64 / hd as f64)) as f32)
         .collect();
-    let mut cos = Vec::with_capacity(n * half);
-    let mut sin = Vec::with_capacity(n * half);
-    for t in 0..n {
+    let mut cos = Vec::with_capacity((n - first) * half);
+    let mut sin = Vec::with_capacity((n - first) * half);
+    for t in first..n {
         for &f in &freqs {
             let angle = (t as f32 * f) as f64;
             cos.push(angle.cos() as f32);
@@ -300,18 +305,18 @@ fn apply_rotary(m: &mut [f32], heads: usize, hd: usize, cos: &[f32], sin: &[f32]
 /// `h / group`; softmax as in the GPT-2 pass (f64 exp, rounded to f32, sum in order).
 fn attention_row(
     c: &LlamaConfig,
-    (q, k, v): (&[f32], &[f32], &[f32]),
+    (q_row, k, v): (&[f32], &[f32], &[f32]),
     t: usize,
     scores: &mut [f32],
     out: &mut [f32],
 ) {
-    let (d, hd, kv) = (c.d_model, c.head_dim(), c.kv_dim());
+    let (hd, kv) = (c.head_dim(), c.kv_dim());
     let group = c.n_head / c.n_kv_head;
     let scale = (1.0 / (hd as f64).sqrt()) as f32;
     let (exp2, exp1) = (ExpConsts::<L2>::hoisted(), ExpConsts::<f64>::inline());
     for h in 0..c.n_head {
         let kvh = h / group;
-        let qh = &q[t * d + h * hd..t * d + (h + 1) * hd];
+        let qh = &q_row[h * hd..(h + 1) * hd];
         let sc = &mut scores[..=t];
         let mut max = f32::NEG_INFINITY;
         for (s, val) in sc.iter_mut().enumerate() {
@@ -427,9 +432,10 @@ pub fn forward_llama_with(
         apply_rotary(&mut q, c.n_head, c.head_dim(), &cos, &sin);
         apply_rotary(&mut k, c.n_kv_head, c.head_dim(), &cos, &sin);
         for t in 0..n {
+            let q_row = &q[t * d..(t + 1) * d];
             attention_row(
                 &c,
-                (&q, &k, &v),
+                (q_row, &k, &v),
                 t,
                 &mut scores,
                 &mut att[t * d..(t + 1) * d],
@@ -473,9 +479,164 @@ pub fn forward_llama_with(
     })
 }
 
+/// Keys and values of the positions seen so far, per layer: decoding one token at a time gives
+/// the same bits as a full pass (every row is computed by the same per-row arithmetic).
+pub struct LlamaCache {
+    keys: Vec<Vec<f32>>,
+    values: Vec<Vec<f32>>,
+    n: usize,
+}
+
+impl LlamaCache {
+    pub fn new(w: &LlamaWeights) -> LlamaCache {
+        LlamaCache {
+            keys: vec![Vec::new(); w.config.n_layer],
+            values: vec![Vec::new(); w.config.n_layer],
+            n: 0,
+        }
+    }
+
+    /// Positions seen so far.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Feeds the next token; returns the log-probabilities of the token after it.
+    pub fn extend(&mut self, w: &LlamaWeights, token: u32) -> Result<Vec<f64>, String> {
+        let c = w.config;
+        let (d, kv, m, t) = (c.d_model, c.kv_dim(), c.mlp, self.n);
+        if t >= c.context {
+            return Err(format!("the context of {} tokens is full", c.context));
+        }
+        let tok = token as usize;
+        if tok >= c.vocab {
+            return Err(format!(
+                "token {tok} is outside the vocabulary of {}",
+                c.vocab
+            ));
+        }
+        let mut x = w.embed[tok * d..(tok + 1) * d].to_vec();
+        let (cos, sin) = rotary_tables_from(&c, t, t + 1);
+        let zeros = vec![0f32; d.max(m)];
+        let mut pack = Vec::new();
+        let (mut a, mut q, mut att, mut tmp) =
+            (vec![0f32; d], vec![0f32; d], vec![0f32; d], vec![0f32; d]);
+        let (mut k, mut v) = (vec![0f32; kv], vec![0f32; kv]);
+        let (mut gate, mut up) = (vec![0f32; m], vec![0f32; m]);
+        let mut scores = vec![0f32; t + 1];
+        for (li, l) in w.layers.iter().enumerate() {
+            rms_norm_rows(&x, d, &l.input_norm, c.rms_eps, &mut a);
+            linear(&a, 1, d, &l.wq, &zeros[..d], d, &mut q, &mut pack);
+            linear(&a, 1, d, &l.wk, &zeros[..kv], kv, &mut k, &mut pack);
+            linear(&a, 1, d, &l.wv, &zeros[..kv], kv, &mut v, &mut pack);
+            apply_rotary(&mut q, c.n_head, c.head_dim(), &cos, &sin);
+            apply_rotary(&mut k, c.n_kv_head, c.head_dim(), &cos, &sin);
+            self.keys[li].extend_from_slice(&k);
+            self.values[li].extend_from_slice(&v);
+            let rows = (&q[..], &self.keys[li][..], &self.values[li][..]);
+            attention_row(&c, rows, t, &mut scores, &mut att);
+            linear(&att, 1, d, &l.wo, &zeros[..d], d, &mut tmp, &mut pack);
+            for (xi, &ti) in x.iter_mut().zip(&tmp) {
+                *xi += ti;
+            }
+            rms_norm_rows(&x, d, &l.post_norm, c.rms_eps, &mut a);
+            linear(&a, 1, d, &l.gate, &zeros[..m], m, &mut gate, &mut pack);
+            linear(&a, 1, d, &l.up, &zeros[..m], m, &mut up, &mut pack);
+            swiglu_in_place(&mut gate, &up);
+            linear(&gate, 1, m, &l.down, &zeros[..d], d, &mut tmp, &mut pack);
+            for (xi, &ti) in x.iter_mut().zip(&tmp) {
+                *xi += ti;
+            }
+        }
+        self.n += 1;
+        rms_norm_rows(&x, d, &w.norm, c.rms_eps, &mut a);
+        let h_post: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+        let mut lp = readout_matrix(w.unembedding(), d, c.vocab, &h_post, 1);
+        log_softmax_in_place(&mut lp);
+        Ok(lp)
+    }
+}
+
+/// Generates up to `n_new` tokens after `prompt` (capped by the context) with the key/value
+/// cache, sampling as [`crate::Generator`] does (one seeded uniform per token, the same
+/// [`Sampling`](crate::Sampling) rules); returns prompt + generated tokens.
+pub fn generate_llama(
+    w: &LlamaWeights,
+    prompt: &[u32],
+    n_new: usize,
+    sampling: crate::Sampling,
+    seed: u64,
+) -> Result<Vec<u32>, String> {
+    sampling.validate()?;
+    let c = w.config;
+    if prompt.is_empty() || prompt.len() > c.context {
+        return Err(format!(
+            "prompt of {} tokens: need 1..={}",
+            prompt.len(),
+            c.context
+        ));
+    }
+    let n_new = n_new.min(c.context - prompt.len());
+    let mut cache = LlamaCache::new(w);
+    let mut log_probs = Vec::new();
+    for &tok in prompt {
+        log_probs = cache.extend(w, tok)?;
+    }
+    let mut source = Source::new(seed);
+    let mut tokens = prompt.to_vec();
+    for i in 0..n_new {
+        let probs = crate::generate::sampling_distribution(&log_probs, &sampling);
+        let token = crate::generate::draw(&probs, source.uniform()) as u32;
+        tokens.push(token);
+        if i + 1 < n_new {
+            log_probs = cache.extend(w, token)?;
+        }
+    }
+    Ok(tokens)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoding_with_the_cache_gives_the_full_pass_bits() {
+        let w = LlamaWeights::random(tiny(false), 5).unwrap();
+        let tokens = [3, 1, 4, 1, 5, 9, 2, 6];
+        let full = forward_llama(&w, &tokens).unwrap();
+        let mut cache = LlamaCache::new(&w);
+        for (t, &tok) in tokens.iter().enumerate() {
+            let lp = cache.extend(&w, tok).unwrap();
+            let bits: Vec<u64> = lp.iter().map(|v| v.to_bits()).collect();
+            let want: Vec<u64> = full.log_probs_at(t).iter().map(|v| v.to_bits()).collect();
+            assert_eq!(bits, want, "position {t}");
+        }
+        // Greedy generation is the argmax of full passes (lowest index on ties), token by token.
+        let out = generate_llama(&w, &tokens[..3], 4, crate::Sampling::greedy(), 1).unwrap();
+        let mut seq = tokens[..3].to_vec();
+        for _ in 0..4 {
+            let f = forward_llama(&w, &seq).unwrap();
+            let lp = f.log_probs_at(seq.len() - 1);
+            let best = (0..lp.len())
+                .rev()
+                .max_by(|&a, &b| lp[a].total_cmp(&lp[b]))
+                .unwrap();
+            seq.push(best as u32);
+        }
+        assert_eq!(out, seq);
+        // Seeded sampling: the same seed, the same tokens; the context caps the length.
+        let a = generate_llama(&w, &[1], 50, crate::Sampling::default(), 9).unwrap();
+        assert_eq!(
+            a,
+            generate_llama(&w, &[1], 50, crate::Sampling::default(), 9).unwrap()
+        );
+        assert_eq!(a.len(), 12);
+        assert!(generate_llama(&w, &[], 3, crate::Sampling::default(), 9).is_err());
+    }
 
     fn tiny(tied: bool) -> LlamaConfig {
         LlamaConfig {
