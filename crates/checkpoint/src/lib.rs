@@ -30,12 +30,9 @@ pub mod tokenizer;
 
 use std::collections::BTreeMap;
 
-use td_transformer::config::LN_EPS;
 use td_transformer::forward::log_softmax;
-use td_transformer::llama::{
-    forward_llama, forward_llama_with, generate_llama, rms_norm_f64, LlamaWeights,
-};
-use td_transformer::steer::{layer_norm, logits};
+use td_transformer::llama::{forward_llama, forward_llama_with, generate_llama, LlamaWeights};
+use td_transformer::steer::{logits, FinalNorm};
 use td_transformer::{forward, generate, Forward, ForwardOptions, Sampling, Weights};
 
 pub use config::{Family, ModelConfig};
@@ -101,12 +98,8 @@ impl Model {
                 (!speeds.is_empty()).then(|| speeds.iter().sum::<f64>() / speeds.len() as f64);
             let last = row(n - 1);
             let z = match self {
-                Model::Gpt2(w) => {
-                    let g: Vec<f64> = w.lnf_g.iter().map(|&v| v as f64).collect();
-                    let b: Vec<f64> = w.lnf_b.iter().map(|&v| v as f64).collect();
-                    logits(w, &layer_norm(last, &g, &b, LN_EPS as f64))
-                }
-                Model::Llama(w) => logits(w, &rms_norm_f64(last, &w.norm, w.config.rms_eps)),
+                Model::Gpt2(w) => logits(w, &w.final_norm(last)),
+                Model::Llama(w) => logits(w, &w.final_norm(last)),
             };
             let lp = log_softmax(&z);
             let mut order: Vec<u32> = (0..lp.len() as u32).collect();

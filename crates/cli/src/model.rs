@@ -12,7 +12,7 @@ use td_transformer::energy::{
     decoupled_null, energy_series, summarize, DecoupledNull, EnergyForm, EnergyOptions,
     EnergySummary,
 };
-use td_transformer::steer::{steer_delta, steer_margin_to_top, Steer};
+use td_transformer::steer::{steer_delta, steer_delta_pre_norm, steer_margin_to_top, Steer};
 
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
@@ -27,9 +27,10 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   architecture's standard initialisation, seed --twin-seed, default 1), each with the decoupled
   null (200 seeded shuffles of U against K); and the --top (default 5) next tokens after the
   last one.
-  --steer TOKEN (an id, or text that is one token) steers the last position's final post-norm
-  state toward it: the Δ form (Δ log p = 1, first order) and the margin form (margin 1, repeated
-  until the token leads), each with ‖δ‖, the new probability and rank.
+  --steer TOKEN (an id, or text that is one token) steers the last position toward it: at the
+  final post-norm state, the Δ form (Δ log p = 1, first order) and the margin form (margin 1,
+  repeated until the token leads); before the final norm, the Δ form (through the norm's
+  vector-Jacobian product); each with ‖δ‖, the new probability and rank.
   --layers adds a line per layer: the mean speed ‖r(t+1) - r(t)‖ of the residual stream entering
   it (over the energy's positions), and its logit lens at the last position (the final norm and
   the unembedding applied to that stream: its most probable next token).
@@ -329,7 +330,7 @@ fn write_steering(
     let y = steer_target(checkpoint, target)?;
     let _ = writeln!(
         out,
-        "\nsteering the last position's post-norm state toward {:?} (id {y})",
+        "\nsteering the last position toward {:?} (id {y})",
         piece_of(checkpoint, y)
     );
     for (name, s) in steer(&checkpoint.model, ids, y)? {
@@ -369,25 +370,28 @@ fn steer_target(checkpoint: &Checkpoint, target: &str) -> Result<u32, String> {
     }
 }
 
-/// The Δ form and the margin form at the last position's post-norm state.
-fn steer(model: &Model, ids: &[u32], y: u32) -> Result<[(&'static str, Steer); 2], String> {
+/// Names of the three steering lines.
+const DELTA: &str = "delta form (delta log p = 1)";
+const MARGIN: &str = "margin form (margin 1, until it leads)";
+const PRE_NORM: &str = "delta form before the final norm (delta log p = 1, first order)";
+
+/// The Δ and margin forms at the last position's post-norm state, and the Δ form before the
+/// final norm (through its vector-Jacobian product).
+fn steer(model: &Model, ids: &[u32], y: u32) -> Result<[(&'static str, Steer); 3], String> {
     let fwd = model.forward(ids)?;
-    let h = &fwd.h_post[(fwd.n - 1) * fwd.d..fwd.n * fwd.d];
+    let last = (fwd.n - 1) * fwd.d..fwd.n * fwd.d;
+    let (h, h_pre) = (&fwd.h_post[last.clone()], &fwd.h_pre[last]);
     let y = y as usize;
     Ok(match model {
         Model::Gpt2(w) => [
-            ("delta form (delta log p = 1)", steer_delta(w, h, y, 1.0)?),
-            (
-                "margin form (margin 1, until it leads)",
-                steer_margin_to_top(w, h, y, 1.0)?,
-            ),
+            (DELTA, steer_delta(w, h, y, 1.0)?),
+            (MARGIN, steer_margin_to_top(w, h, y, 1.0)?),
+            (PRE_NORM, steer_delta_pre_norm(w, h_pre, y, 1.0)?),
         ],
         Model::Llama(w) => [
-            ("delta form (delta log p = 1)", steer_delta(w, h, y, 1.0)?),
-            (
-                "margin form (margin 1, until it leads)",
-                steer_margin_to_top(w, h, y, 1.0)?,
-            ),
+            (DELTA, steer_delta(w, h, y, 1.0)?),
+            (MARGIN, steer_margin_to_top(w, h, y, 1.0)?),
+            (PRE_NORM, steer_delta_pre_norm(w, h_pre, y, 1.0)?),
         ],
     })
 }

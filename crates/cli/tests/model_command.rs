@@ -134,6 +134,7 @@ fn steering_prints_the_librarys_step_for_both_families() {
         margin.ends_with("-> 1"),
         "the margin form must make the target lead: {margin}"
     );
+    assert!(out.contains("delta form before the final norm"), "{out}");
     let (code, _, err) = run(&[
         "model",
         dir.to_str().unwrap(),

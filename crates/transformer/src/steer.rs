@@ -1,7 +1,8 @@
 //! Jacobian steering at the final post-norm state (the logits `z = W_U·h` are linear in h, no
 //! bias: `W_U = wte` for the GPT-2 blocks, the embedding or `lm_head` for the Llama family, both
-//! through [`Unembedding`]), and the closed-form LayerNorm vector-Jacobian product for steering
-//! the GPT-2 state before the final norm. All f64.
+//! through [`Unembedding`]), and the closed-form vector-Jacobian products of the final norm
+//! ([`FinalNorm`]: LayerNorm for GPT-2, RMSNorm for Llama) for steering the state before it.
+//! All f64.
 //!
 //! - `g_y = ∂ log p(y|h)/∂h = W_U[y] - Σ_j p_j·W_U[j]`;
 //! - Delta form: `δ = Δ·g_y/‖g_y‖²`, the minimal-norm δ raising log p(y) by Δ to first order;
@@ -38,6 +39,56 @@ impl Unembedding for Weights {
     fn vocab(&self) -> usize {
         self.config.vocab
     }
+}
+
+/// A model's final norm, applied (f64) to a state before it and differentiated: what steering
+/// before the norm needs. GPT-2 blocks: LayerNorm (`lnf_g`, `lnf_b`, [`LN_EPS`]); Llama: RMSNorm
+/// (`norm`, the config's eps).
+pub trait FinalNorm {
+    /// The final norm of `x` (length d), f64.
+    fn final_norm(&self, x: &[f64]) -> Vec<f64>;
+    /// `(∂norm/∂x)ᵀ·upstream` at `x`.
+    fn final_norm_vjp(&self, x: &[f64], upstream: &[f64]) -> Vec<f64>;
+}
+
+impl FinalNorm for Weights {
+    fn final_norm(&self, x: &[f64]) -> Vec<f64> {
+        let g: Vec<f64> = self.lnf_g.iter().map(|&v| v as f64).collect();
+        let b: Vec<f64> = self.lnf_b.iter().map(|&v| v as f64).collect();
+        layer_norm(x, &g, &b, LN_EPS as f64)
+    }
+    fn final_norm_vjp(&self, x: &[f64], upstream: &[f64]) -> Vec<f64> {
+        let g: Vec<f64> = self.lnf_g.iter().map(|&v| v as f64).collect();
+        layer_norm_vjp(x, &g, LN_EPS as f64, upstream)
+    }
+}
+
+impl FinalNorm for LlamaWeights {
+    fn final_norm(&self, x: &[f64]) -> Vec<f64> {
+        crate::llama::rms_norm_f64(x, &self.norm, self.config.rms_eps)
+    }
+    fn final_norm_vjp(&self, x: &[f64], upstream: &[f64]) -> Vec<f64> {
+        let g: Vec<f64> = self.norm.iter().map(|&v| v as f64).collect();
+        rms_norm_vjp(x, &g, self.config.rms_eps, upstream)
+    }
+}
+
+/// Vector-Jacobian product of RMSNorm `g ⊙ x·r`, `r = 1/sqrt(mean(x²) + eps)`: with
+/// `a = g ⊙ u`, `grad = r·a - x·r³·(a·x)/n`. Lengths must match (else the shortest is used).
+pub fn rms_norm_vjp(x: &[f64], gain: &[f64], eps: f64, upstream: &[f64]) -> Vec<f64> {
+    let len = x.len().min(gain.len()).min(upstream.len());
+    let (x, gain, upstream) = (&x[..len], &gain[..len], &upstream[..len]);
+    if len == 0 {
+        return Vec::new();
+    }
+    let n = len as f64;
+    let r = 1.0 / (x.iter().map(|v| v * v).sum::<f64>() / n + eps).sqrt();
+    let a: Vec<f64> = gain.iter().zip(upstream).map(|(g, u)| g * u).collect();
+    let ax = a.iter().zip(x).map(|(a, x)| a * x).sum::<f64>();
+    a.iter()
+        .zip(x)
+        .map(|(a, xi)| r * a - xi * r * r * r * ax / n)
+        .collect()
 }
 
 impl Unembedding for LlamaWeights {
@@ -252,21 +303,24 @@ pub fn layer_norm_vjp(x: &[f64], gain: &[f64], eps: f64, upstream: &[f64]) -> Ve
         .collect()
 }
 
-/// `∂ log p(y)/∂h_pre` at a pre-norm state (through the final LayerNorm, f64, eps = `LN_EPS`).
-pub fn gradient_log_p_pre_norm(w: &Weights, h_pre: &[f64], y: usize) -> Result<Vec<f64>, String> {
+/// `∂ log p(y)/∂h_pre` at a pre-norm state (through the final norm, f64: LayerNorm with
+/// `LN_EPS` for the GPT-2 blocks, RMSNorm for Llama).
+pub fn gradient_log_p_pre_norm<W: Unembedding + FinalNorm + ?Sized>(
+    w: &W,
+    h_pre: &[f64],
+    y: usize,
+) -> Result<Vec<f64>, String> {
     check(w, h_pre, y)?;
-    let g: Vec<f64> = w.lnf_g.iter().map(|&v| v as f64).collect();
-    let b: Vec<f64> = w.lnf_b.iter().map(|&v| v as f64).collect();
-    let post = layer_norm(h_pre, &g, &b, LN_EPS as f64);
+    let post = w.final_norm(h_pre);
     let up = gradient_log_p(w, &post, y)?;
-    Ok(layer_norm_vjp(h_pre, &g, LN_EPS as f64, &up))
+    Ok(w.final_norm_vjp(h_pre, &up))
 }
 
 /// Delta form before the final norm: `δ = Δ·g/‖g‖²` with g from [`gradient_log_p_pre_norm`]; only
 /// first-order accurate (the norm is nonlinear). The returned log-probabilities are evaluated
 /// through the f64 final norm at `h_pre` and `h_pre + δ`.
-pub fn steer_delta_pre_norm(
-    w: &Weights,
+pub fn steer_delta_pre_norm<W: Unembedding + FinalNorm + ?Sized>(
+    w: &W,
     h_pre: &[f64],
     y: usize,
     delta_log_p: f64,
@@ -283,11 +337,9 @@ pub fn steer_delta_pre_norm(
     } else {
         return Err("the gradient of log p(y) is zero: no direction raises it".into());
     };
-    let g: Vec<f64> = w.lnf_g.iter().map(|&v| v as f64).collect();
-    let b: Vec<f64> = w.lnf_b.iter().map(|&v| v as f64).collect();
-    let post_old = layer_norm(h_pre, &g, &b, LN_EPS as f64);
+    let post_old = w.final_norm(h_pre);
     let moved: Vec<f64> = h_pre.iter().zip(&delta).map(|(a, b)| a + b).collect();
-    let post_new = layer_norm(&moved, &g, &b, LN_EPS as f64);
+    let post_new = w.final_norm(&moved);
     let z_old = logits(w, &post_old);
     let z_new = logits(w, &post_new);
     let (lp_old, lp_new) = (log_softmax(&z_old), log_softmax(&z_new));
