@@ -17,7 +17,8 @@ use td_transformer::steer::{steer_delta, steer_delta_pre_norm, steer_margin_to_t
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
                             [--steer TOKEN] [--layers]
-                            [--generate N [--temperature T] [--top-k K] [--top-p P] [--seed S]]
+                            [--generate N [--temperature T] [--top-k K] [--top-p P]
+                                          [--min-p M] [--seed S]]
 
   <folder> holds a Hugging Face checkpoint: config.json, model.safetensors (or
   model.safetensors.index.json and its shards), and tokenizer.json for --text.
@@ -35,7 +36,8 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   it (over the energy's positions), and its logit lens at the last position (the final norm and
   the unembedding applied to that stream: its most probable next token).
   --generate N continues the text by up to N tokens (the context caps it) with the key/value
-  cache: temperature (default 1; 0 = greedy), top-k (0 = off), top-p (1 = off), seed (default 1).";
+  cache: temperature (default 1; 0 = greedy), top-k (0 = off), top-p (1 = off), min-p (0 = off),
+  seed (default 1).";
 
 /// The energy lab's default switches (`crates/energy/src/params.rs`): post-norm state, mass
 /// 1/d, surprisal, additive form, the first position skipped.
@@ -134,14 +136,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
                         .ok_or(format!("--generate {value}: 1..4096 tokens"))?,
                 );
             }
-            "--temperature" | "--top-p" => {
+            "--temperature" | "--top-p" | "--min-p" => {
                 let x: f64 = value
                     .parse()
                     .map_err(|_| format!("{flag} {value}: a number"))?;
-                if flag == "--temperature" {
-                    o.sampling.temperature = x;
-                } else {
-                    o.sampling.top_p = x;
+                match flag.as_str() {
+                    "--temperature" => o.sampling.temperature = x,
+                    "--top-p" => o.sampling.top_p = x,
+                    _ => o.sampling.min_p = x,
                 }
             }
             "--top-k" => {
@@ -310,11 +312,12 @@ fn write_generation(
     let s = opts.sampling;
     let _ = writeln!(
         out,
-        "\ncontinuation ({} tokens; temperature {}, top-k {}, top-p {}, seed {}): {text}",
+        "\ncontinuation ({} tokens; temperature {}, top-k {}, top-p {}, min-p {}, seed {}): {text}",
         new.len(),
         s.temperature,
         s.top_k,
         s.top_p,
+        s.min_p,
         opts.seed
     );
     Ok(())

@@ -239,8 +239,9 @@ fn generation_prints_the_models_greedy_continuation() {
             .generate(&ids, 4, td_transformer::Sampling::greedy(), 1)
             .unwrap();
         let text = tokenizer.decode(&all[ids.len()..]).unwrap();
-        let want =
-            format!("continuation (4 tokens; temperature 0, top-k 0, top-p 1, seed 1): {text:?}");
+        let want = format!(
+            "continuation (4 tokens; temperature 0, top-k 0, top-p 1, min-p 0, seed 1): {text:?}"
+        );
         assert!(
             out.contains(&want),
             "{variant}: {want:?} missing from\n{out}"

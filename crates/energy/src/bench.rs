@@ -71,6 +71,7 @@ pub fn run(name: &str) -> Option<f64> {
                 temperature: 0.8,
                 top_k: 40,
                 top_p: 0.95,
+                min_p: 0.0,
             };
             let out = generate(&w, &text128()[..4], 64, sampling, 1, None).ok()?;
             Some(out.iter().map(|&t| t as f64).sum())

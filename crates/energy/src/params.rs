@@ -159,6 +159,8 @@ impl State {
             temperature: self.temperature,
             top_k: self.top_k,
             top_p: self.top_p,
+            // The byte model's lab has no min-p control (its links have no key for it).
+            min_p: 0.0,
         }
     }
 

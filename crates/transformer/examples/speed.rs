@@ -54,6 +54,7 @@ fn main() {
         temperature: 0.8,
         top_k: 40,
         top_p: 0.95,
+        min_p: 0.0,
     };
     let (med, min, sum) = time(runs, || {
         let out = generate(&w, &tokens[..4], 64, sampling, 1, None).expect("generate");

@@ -25,6 +25,9 @@ pub struct Sampling {
     /// Nucleus: keep the smallest prefix, by descending probability, with mass ≥ top_p; in (0, 1],
     /// 1 = off.
     pub top_p: f64,
+    /// Keep only tokens whose probability is at least `min_p` times the largest one (as
+    /// transformers' `MinPLogitsWarper`, after temperature, top-k and top-p); in [0, 1], 0 = off.
+    pub min_p: f64,
 }
 
 impl Default for Sampling {
@@ -34,6 +37,7 @@ impl Default for Sampling {
             temperature: 1.0,
             top_k: 0,
             top_p: 1.0,
+            min_p: 0.0,
         }
     }
 }
@@ -47,7 +51,7 @@ impl Sampling {
         }
     }
 
-    /// temperature finite in `0..=MAX_TEMPERATURE`, top_p finite in (0, 1].
+    /// temperature finite in `0..=MAX_TEMPERATURE`, top_p finite in (0, 1], min_p in [0, 1].
     pub fn validate(&self) -> Result<(), String> {
         if !self.temperature.is_finite()
             || self.temperature < 0.0
@@ -61,20 +65,25 @@ impl Sampling {
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return Err(format!("top_p {} is outside (0, 1]", self.top_p));
         }
+        if !(0.0..=1.0).contains(&self.min_p) {
+            return Err(format!("min_p {} is outside [0, 1]", self.min_p));
+        }
         Ok(())
     }
 }
 
 /// The distribution actually sampled from: temperature-scaled softmax of the log-probabilities
 /// (log-sum-exp, max subtracted), then top-k, then the top-p nucleus of the renormalised top-k
-/// distribution, renormalised. Order for top-k/top-p: descending log-probability, ties by lower
+/// distribution, then min-p (tokens below `min_p` times the most probable one dropped; the most
+/// probable is always kept), renormalised. Order for top-k/top-p: descending log-probability, ties by lower
 /// index; the nucleus test `cumulative ≥ top_p·mass` has a relative slack of 1e-12 (rounding).
 /// Returns probabilities (0 outside the kept set) summing to 1 (to rounding), never NaN.
 ///
 /// Total on any input: NaN entries count as −∞ (probability 0); if some entry is +∞ the +∞ entries
 /// share the mass; if none is above −∞ the distribution is uniform. Settings outside
 /// [`Sampling::validate`] are clamped: temperature NaN or ≤ 0 → greedy, above 100 → 100; top_p NaN
-/// or ≥ 1 → off, ≤ 0 → the top token only. Empty input → empty output.
+/// or ≥ 1 → off, ≤ 0 → the top token only; min_p NaN or ≤ 0 → off, above 1 → 1. Empty input →
+/// empty output.
 pub fn sampling_distribution(log_probs: &[f64], s: &Sampling) -> Vec<f64> {
     let n = log_probs.len();
     if n == 0 {
@@ -131,6 +140,21 @@ pub fn sampling_distribution(log_probs: &[f64], s: &Sampling) -> Vec<f64> {
         }
         for &j in &order[cut..k] {
             p[j] = 0.0;
+        }
+    }
+    // Min-p, relative to the most probable token (order[0], whose weight is 1 before
+    // normalising): the ratio is the same before and after renormalising.
+    let min_p = if s.min_p.is_nan() {
+        0.0
+    } else {
+        s.min_p.min(1.0)
+    };
+    if min_p > 0.0 {
+        let floor = min_p * p[order[0]];
+        for &j in &order[1..k] {
+            if p[j] < floor {
+                p[j] = 0.0;
+            }
         }
     }
     let total: f64 = p.iter().sum();

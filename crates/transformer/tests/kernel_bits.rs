@@ -172,6 +172,7 @@ fn add_generate(
         temperature: 0.8,
         top_k: 40,
         top_p: 0.95,
+        min_p: 0.0,
     };
     let mut g = Generator::new(w, prompt, n_new, sampling, 1, patch).unwrap();
     let mut h = Fnv::new();

@@ -38,6 +38,7 @@ fn s(temperature: f64, top_k: usize, top_p: f64) -> Sampling {
         temperature,
         top_k,
         top_p,
+        min_p: 0.0,
     }
 }
 
@@ -145,6 +146,54 @@ fn sampling_distribution_basics() {
     ] {
         assert_distribution(&sampling_distribution(&lp, &bad));
     }
+}
+
+#[test]
+fn min_p_keeps_the_tokens_within_its_ratio_of_the_top_one() {
+    // probabilities 0.5, 0.25, 0.125, 0.0625, 0.0625 (log space)
+    let lp: Vec<f64> = [0.5f64, 0.25, 0.125, 0.0625, 0.0625]
+        .iter()
+        .map(|p| p.ln())
+        .collect();
+    let with = |min_p: f64| {
+        sampling_distribution(
+            &lp,
+            &Sampling {
+                min_p,
+                ..s(1.0, 0, 1.0)
+            },
+        )
+    };
+    assert_eq!(with(0.0), sampling_distribution(&lp, &s(1.0, 0, 1.0)));
+    // 0.5·0.5 = 0.25: the first two stay (0.25 is not below the floor), renormalised.
+    let p = with(0.5);
+    assert!((p[0] - 2.0 / 3.0).abs() < 1e-15 && (p[1] - 1.0 / 3.0).abs() < 1e-15);
+    assert_eq!(&p[2..], &[0.0, 0.0, 0.0]);
+    // min_p = 1: only the most probable; above 1 or NaN is clamped / off, never NaN.
+    assert_eq!(with(1.0), vec![1.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(with(7.0), vec![1.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(with(f64::NAN), with(0.0));
+    // After temperature: T = 2 flattens the ratios (0.25 -> sqrt(0.25) = 0.5 of the top).
+    let flat = sampling_distribution(
+        &lp,
+        &Sampling {
+            min_p: 0.4,
+            ..s(2.0, 0, 1.0)
+        },
+    );
+    assert_eq!(flat.iter().filter(|&&v| v > 0.0).count(), 3);
+    assert!(Sampling {
+        min_p: 1.5,
+        ..s(1.0, 0, 1.0)
+    }
+    .validate()
+    .is_err());
+    assert!(Sampling {
+        min_p: -0.1,
+        ..s(1.0, 0, 1.0)
+    }
+    .validate()
+    .is_err());
 }
 
 #[test]

@@ -226,6 +226,7 @@ fn energy_checks(name: &str) -> Option<Vec<(&'static str, f64)>> {
                 temperature: 0.8,
                 top_k: 40,
                 top_p: 0.95,
+                min_p: 0.0,
             };
             let out = generate(&w, &text128()[..4], 64, sampling, 1, None).ok()?;
             let weighted: f64 = out
