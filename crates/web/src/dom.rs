@@ -36,14 +36,9 @@ pub fn set_attr(el: &Element, name: &str, value: &str) {
     let _ = el.set_attribute(name, value);
 }
 
-/// Sets the text of the element `id`, unless it already reads exactly that: writing text replaces
-/// the element's text node, which costs the next frame a style and layout pass even when the
-/// words are the same (a slider's move rewrites every control's output).
 pub fn set_text(id: &str, text: &str) {
     if let Some(el) = by_id(id) {
-        if el.text_content().as_deref() != Some(text) {
-            el.set_text_content(Some(text));
-        }
+        el.set_text_content(Some(text));
     }
 }
 
