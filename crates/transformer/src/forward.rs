@@ -895,24 +895,7 @@ fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mu
             *v = dot8(q, k) * scale;
             max = max.max(*v);
         }
-        // exp in f64 two at a time (td-lanes), rounded to f32; the sum in order of s.
-        let mut sum = 0f32;
-        let (pairs, tail) = sc.as_chunks_mut::<2>();
-        for pair in pairs {
-            let d = L2::new((pair[0] - max) as f64, (pair[1] - max) as f64);
-            let e = exp_nonpos_with(d, &exp2).lanes();
-            *pair = [e[0] as f32, e[1] as f32];
-            sum += pair[0];
-            sum += pair[1];
-        }
-        for v in tail {
-            *v = exp_nonpos_with((*v - max) as f64, &exp1) as f32;
-            sum += *v;
-        }
-        let inv = 1.0 / sum;
-        for v in sc.iter_mut() {
-            *v *= inv;
-        }
+        softmax_scores(sc, max, &exp2, &exp1);
         let o = &mut out[h * hd..(h + 1) * hd];
         let off = 2 * d + h * hd;
         let mut j0 = 0;
@@ -931,6 +914,34 @@ fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mu
             }
             *oj = acc;
         }
+    }
+}
+
+/// Attention weights from scores in place: `exp(score - max)` in f64 two at a time (td-lanes),
+/// rounded to f32, the sum in order of s, then each times `1/sum`. Shared by both families'
+/// passes (and their caches), so they weigh positions with the same bits.
+pub(crate) fn softmax_scores(
+    sc: &mut [f32],
+    max: f32,
+    exp2: &ExpConsts<L2>,
+    exp1: &ExpConsts<f64>,
+) {
+    let mut sum = 0f32;
+    let (pairs, tail) = sc.as_chunks_mut::<2>();
+    for pair in pairs {
+        let d = L2::new((pair[0] - max) as f64, (pair[1] - max) as f64);
+        let e = exp_nonpos_with(d, exp2).lanes();
+        *pair = [e[0] as f32, e[1] as f32];
+        sum += pair[0];
+        sum += pair[1];
+    }
+    for v in tail {
+        *v = exp_nonpos_with((*v - max) as f64, exp1) as f32;
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in sc.iter_mut() {
+        *v *= inv;
     }
 }
 

@@ -17,13 +17,15 @@
 //! (the same bits on every target); the rotary angles' `sin` and `cos` are the platform's (f64,
 //! rounded to f32), so a page and a native run may differ there by one f32 rounding.
 
-use td_lanes::{exp_nonpos_with, exp_with, ExpConsts, L2};
+use td_lanes::{exp_with, ExpConsts, L2};
 use td_rng::Source;
 
 use super::config::{
     MAX_CONTEXT, MAX_D_MODEL, MAX_HEADS, MAX_LAYERS, MAX_MLP, MAX_PARAMS, MAX_VOCAB,
 };
-use super::forward::{dot8, linear, log_softmax_in_place, readout_matrix, weighted_rows, Forward};
+use super::forward::{
+    dot8, linear, log_softmax_in_place, readout_matrix, softmax_scores, weighted_rows, Forward,
+};
 
 /// Sizes and settings of a Llama-family model.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -324,23 +326,7 @@ fn attention_row(
             *val = dot8(qh, ks) * scale;
             max = max.max(*val);
         }
-        let mut sum = 0f32;
-        let (pairs, tail) = sc.as_chunks_mut::<2>();
-        for pair in pairs {
-            let x = L2::new((pair[0] - max) as f64, (pair[1] - max) as f64);
-            let e = exp_nonpos_with(x, &exp2).lanes();
-            *pair = [e[0] as f32, e[1] as f32];
-            sum += pair[0];
-            sum += pair[1];
-        }
-        for val in tail {
-            *val = exp_nonpos_with((*val - max) as f64, &exp1) as f32;
-            sum += *val;
-        }
-        let inv = 1.0 / sum;
-        for val in sc.iter_mut() {
-            *val *= inv;
-        }
+        softmax_scores(sc, max, &exp2, &exp1);
         let o = &mut out[h * hd..(h + 1) * hd];
         let off = kvh * hd;
         let mut j0 = 0;
