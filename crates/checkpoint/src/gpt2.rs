@@ -82,20 +82,11 @@ pub fn weights(config: &Config, store: &TensorStore) -> Result<Weights, String> 
         }
         expected.push("lm_head.weight".into());
     }
-    let unexpected: Vec<&str> = store
-        .names()
-        .filter(|n| !expected.iter().any(|e| e == n))
-        .filter(|n| !ignored_buffer(n.strip_prefix(prefix).unwrap_or(n)))
-        .collect();
-    if !unexpected.is_empty() {
-        let shown: Vec<&str> = unexpected.iter().copied().take(3).collect();
-        return Err(format!(
-            "{} tensor(s) a GPT-2 model does not have: {}{}",
-            unexpected.len(),
-            shown.join(", "),
-            if unexpected.len() > 3 { ", …" } else { "" }
-        ));
-    }
+    store.check_no_others(
+        &expected,
+        |n| ignored_buffer(n.strip_prefix(prefix).unwrap_or(n)),
+        "GPT-2",
+    )?;
     Weights::from_tensors(*config, tensors)
 }
 

@@ -79,20 +79,7 @@ pub fn weights(config: &LlamaConfig, store: &TensorStore) -> Result<LlamaWeights
         }
         expected.push("lm_head.weight".into());
     }
-    let unexpected: Vec<&str> = store
-        .names()
-        .filter(|n| !expected.iter().any(|e| e == n))
-        .filter(|n| !n.ends_with("rotary_emb.inv_freq"))
-        .collect();
-    if !unexpected.is_empty() {
-        let shown: Vec<&str> = unexpected.iter().copied().take(3).collect();
-        return Err(format!(
-            "{} tensor(s) a Llama model does not have: {}{}",
-            unexpected.len(),
-            shown.join(", "),
-            if unexpected.len() > 3 { ", …" } else { "" }
-        ));
-    }
+    store.check_no_others(&expected, |n| n.ends_with("rotary_emb.inv_freq"), "Llama")?;
     LlamaWeights::from_tensors(*config, tensors)
 }
 

@@ -90,6 +90,32 @@ impl<'a> TensorStore<'a> {
         self.owner.keys().map(String::as_str)
     }
 
+    /// Errs naming the tensors (up to 3, and how many) that are neither in `expected` nor
+    /// accepted by `ignored`: a tensor the architecture does not have means a computation this
+    /// build does not do.
+    pub fn check_no_others(
+        &self,
+        expected: &[String],
+        ignored: impl Fn(&str) -> bool,
+        architecture: &str,
+    ) -> Result<(), String> {
+        let expected: BTreeSet<&str> = expected.iter().map(String::as_str).collect();
+        let others: Vec<&str> = self
+            .names()
+            .filter(|n| !expected.contains(n) && !ignored(n))
+            .collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<&str> = others.iter().copied().take(3).collect();
+        Err(format!(
+            "{} tensor(s) a {architecture} model does not have: {}{}",
+            others.len(),
+            shown.join(", "),
+            if others.len() > 3 { ", …" } else { "" }
+        ))
+    }
+
     /// The dtypes stored, by name (`"bf16"`, …), each once.
     pub fn dtypes(&self) -> Vec<String> {
         let set: BTreeSet<&str> = self
