@@ -15,6 +15,21 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The checkpoint of a fixture folder, read as the command reads it.
+fn load_fixture(dir: &std::path::Path) -> td_checkpoint::Checkpoint {
+    let files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    td_checkpoint::load(&files).unwrap()
+}
+
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_token-dynamics"))
         .args(args)
@@ -34,17 +49,7 @@ fn the_printed_energy_is_the_librarys() {
     let (code, out, err) = run(&["model", dir.to_str().unwrap(), "--text", text]);
     assert_eq!(code, 0, "{err}");
     // The same numbers straight from the libraries.
-    let files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    let checkpoint = td_checkpoint::load(&files).unwrap();
+    let checkpoint = load_fixture(&dir);
     let ids = checkpoint
         .tokenizer
         .as_ref()
@@ -93,17 +98,7 @@ fn steering_prints_the_librarys_step_for_both_families() {
         "7",
     ]);
     assert_eq!(code, 0, "{err}");
-    let files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    let checkpoint = td_checkpoint::load(&files).unwrap();
+    let checkpoint = load_fixture(&dir);
     let fwd = checkpoint.model.forward(&[3, 9, 27, 81]).unwrap();
     let td_checkpoint::Model::Gpt2(w) = &checkpoint.model else {
         panic!("a GPT-2 fixture")
@@ -221,17 +216,7 @@ fn generation_prints_the_models_greedy_continuation() {
             "0",
         ]);
         assert_eq!(code, 0, "{err}");
-        let files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.file_name().into_string().unwrap(),
-                    std::fs::read(e.path()).unwrap(),
-                )
-            })
-            .collect();
-        let checkpoint = td_checkpoint::load(&files).unwrap();
+        let checkpoint = load_fixture(&dir);
         let tokenizer = checkpoint.tokenizer.as_ref().unwrap();
         let ids = tokenizer.encode("It's 2026").unwrap().ids;
         let all = checkpoint
