@@ -29,19 +29,27 @@ TARGET_DIR="$(cargo metadata --format-version 1 --no-deps --offline \
 
 rm -rf "$OUT"
 mkdir -p "$OUT" "$TARGET_DIR/wasm-bindgen/$OUT" "$TARGET_DIR/wasm-opt/$OUT"
-for page in "${PAGES[@]}"; do
-  crate="td-page-$page"
-  lib="td_page_${page//-/_}"
-  # One cargo invocation per page: features are not unified across pages, so each module holds
+# One module through cargo -> wasm-bindgen -> wasm-opt into $OUT: build_module <crate> <out-name>.
+build_module() {
+  local crate="$1" name="$2" lib="${1//-/_}"
+  # One cargo invocation per module: features are not unified across pages, so each module holds
   # its own explorer's hooks only.
   cargo build --offline --quiet --profile "$PROFILE" --target "$TARGET" -p "$crate" "${FEATURES[@]}"
   wasm-bindgen --target web --no-typescript --out-dir "$TARGET_DIR/wasm-bindgen/$OUT" \
-    --out-name "td-$page" "$TARGET_DIR/$TARGET/$PROFILE/$lib.wasm"
-  "$WASM_OPT" -Oz "$TARGET_DIR/wasm-bindgen/$OUT/td-${page}_bg.wasm" \
-    -o "$TARGET_DIR/wasm-opt/$OUT/td-${page}_bg.wasm"
-  cp "$TARGET_DIR/wasm-opt/$OUT/td-${page}_bg.wasm" "$OUT/"
-  cp "$TARGET_DIR/wasm-bindgen/$OUT/td-$page.js" "$OUT/"
-  printf 'build: %-10s wasm %8d bytes (wasm-bindgen %d)\n' "$page" \
-    "$(stat -c %s "$OUT/td-${page}_bg.wasm")" "$(stat -c %s "$TARGET_DIR/wasm-bindgen/$OUT/td-${page}_bg.wasm")"
+    --out-name "$name" "$TARGET_DIR/$TARGET/$PROFILE/$lib.wasm"
+  "$WASM_OPT" -Oz "$TARGET_DIR/wasm-bindgen/$OUT/${name}_bg.wasm" \
+    -o "$TARGET_DIR/wasm-opt/$OUT/${name}_bg.wasm"
+  cp "$TARGET_DIR/wasm-opt/$OUT/${name}_bg.wasm" "$OUT/"
+  cp "$TARGET_DIR/wasm-bindgen/$OUT/$name.js" "$OUT/"
+  printf 'build: %-14s wasm %8d bytes (wasm-bindgen %d)\n' "$name" \
+    "$(stat -c %s "$OUT/${name}_bg.wasm")" "$(stat -c %s "$TARGET_DIR/wasm-bindgen/$OUT/${name}_bg.wasm")"
+}
+
+for page in "${PAGES[@]}"; do
+  build_module "td-page-$page" "td-$page"
 done
+# The real-model module (pages/real-model): loaded by the energy page's model worker only when a
+# reader loads a checkpoint, so it is in no page's cold download. No bench feature.
+FEATURES=()
+build_module td-real-model td-real-model
 node scripts/build-site.mjs "$OUT"

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Checks every page's shipped module: it is wasm-opt's output (not wasm-bindgen's unoptimised
+// Checks every shipped module (one per page, and the on-demand real-model module): it is wasm-opt's output (not wasm-bindgen's unoptimised
 // one), valid, compiles, has no debug "name" section, and re-optimising it gains little.
 //   node scripts/check-wasm.mjs <dist> <cargo target dir>
 import fs from "node:fs";
@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 const [dist, targetDir] = process.argv.slice(2);
 const site = JSON.parse(fs.readFileSync(new URL("../www/site.json", import.meta.url), "utf8"));
 const wasms = fs.readdirSync(dist).filter((f) => f.endsWith(".wasm"));
-const expected = site.pages.map((p) => `td-${p.explorer}_bg.wasm`).sort();
+const expected = [...site.pages.map((p) => `td-${p.explorer}_bg.wasm`), "td-real-model_bg.wasm"].sort();
 if (JSON.stringify(wasms.sort()) !== JSON.stringify(expected)) {
   console.error(`expected exactly ${expected.join(", ")} in ${dist}, found ${wasms.join(", ") || "none"}`);
   process.exit(1);

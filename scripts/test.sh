@@ -19,10 +19,11 @@ cargo fmt --all --check
 step "cargo clippy (native: every crate, all targets)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "cargo clippy (wasm32: each page with its own features)"
+step "cargo clippy (wasm32: each page with its own features, and the real-model module)"
 for page in next-token attention energy; do
   cargo clippy --target wasm32-unknown-unknown -p "td-page-$page" -- -D warnings
 done
+cargo clippy --target wasm32-unknown-unknown -p td-real-model -- -D warnings
 
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --quiet

@@ -21,10 +21,13 @@
 //! - [`gpt2`]: GPT-2 tensor names (with or without the `transformer.` prefix) -> weights;
 //! - [`llama`]: Llama tensor names -> weights (the `[out, in]` projections transposed);
 //! - [`tokenizer`]: `tokenizer.json` through Hugging Face's `tokenizers` (Python's ids exactly).
+//! - [`report`]: one report of a checkpoint on a text (energy, statistics beside the random twin,
+//!   next tokens, layers, generation, steering), printed by `token-dynamics model` and the page.
 
 pub mod config;
 pub mod gpt2;
 pub mod llama;
+pub mod report;
 pub mod tensors;
 pub mod tokenizer;
 
@@ -131,6 +134,14 @@ impl Model {
         match self {
             Model::Gpt2(w) => generate(w, prompt, n_new, sampling, seed, None),
             Model::Llama(w) => generate_llama(w, prompt, n_new, sampling, seed),
+        }
+    }
+
+    /// Parameters of the model (the config's count).
+    pub fn n_params(&self) -> usize {
+        match self {
+            Model::Gpt2(w) => w.config.n_params(),
+            Model::Llama(w) => w.config.n_params(),
         }
     }
 

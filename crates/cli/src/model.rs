@@ -7,16 +7,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use td_checkpoint::{load, Checkpoint, Files, Model};
-use td_transformer::energy::{
-    decoupled_null, energy_series, summarize, DecoupledNull, EnergyForm, EnergyOptions,
-    EnergySummary,
-};
-use td_transformer::steer::{steer_delta, steer_delta_pre_norm, steer_margin_to_top, Steer};
+use td_checkpoint::report::{report, Generate, Report, Request};
+use td_checkpoint::{load, Files};
 
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
-                            [--steer TOKEN] [--layers]
+                            [--steer TOKEN] [--layers] [--json]
                             [--generate N [--temperature T] [--top-k K] [--top-p P]
                                           [--min-p M] [--seed S]]
 
@@ -37,21 +33,8 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   the unembedding applied to that stream: its most probable next token).
   --generate N continues the text by up to N tokens (the context caps it) with the key/value
   cache: temperature (default 1; 0 = greedy), top-k (0 = off), top-p (1 = off), min-p (0 = off),
-  seed (default 1).";
-
-/// The energy lab's default switches (`crates/energy/src/params.rs`): post-norm state, mass
-/// 1/d, surprisal, additive form, the first position skipped.
-const LAB_DEFAULTS: EnergyOptions = EnergyOptions {
-    state: td_transformer::HiddenState::PostNorm,
-    mass: td_transformer::energy::Mass::InvD,
-    potential: td_transformer::energy::Potential::Surprisal,
-    form: EnergyForm::Additive,
-    skip: 1,
-};
-
-/// Shuffles of the decoupled null, and their seed.
-const NULL_DRAWS: usize = 200;
-const NULL_SEED: u64 = 1;
+  seed (default 1).
+  --json prints the same report as one JSON object (what the page's real-model panel shows).";
 
 /// Files of a folder that a checkpoint may need (config, tokenizer, safetensors, shard index).
 fn read_folder(dir: &Path) -> Result<Files, String> {
@@ -81,6 +64,7 @@ struct Options {
     top: usize,
     steer: Option<String>,
     layers: bool,
+    json: bool,
     generate: Option<usize>,
     sampling: td_transformer::Sampling,
     seed: u64,
@@ -97,13 +81,18 @@ fn parse(args: &[String]) -> Result<Options, String> {
         top: 5,
         steer: None,
         layers: false,
+        json: false,
         generate: None,
         sampling: td_transformer::Sampling::default(),
         seed: 1,
     };
     while let Some(flag) = iter.next() {
-        if flag == "--layers" {
-            o.layers = true;
+        if flag == "--layers" || flag == "--json" {
+            if flag == "--layers" {
+                o.layers = true;
+            } else {
+                o.json = true;
+            }
             continue;
         }
         let value = iter.next().ok_or(format!("{flag} needs a value"))?;
@@ -197,282 +186,109 @@ pub fn main(args: &[String]) -> i32 {
 fn run(opts: &Options) -> Result<String, String> {
     let files = read_folder(Path::new(&opts.folder))?;
     let checkpoint = load(&files)?;
-    let (ids, pieces) = tokens(&checkpoint, opts)?;
-    let family = checkpoint.config.family;
-    if ids.len() < 2 || ids.len() > family.context() {
-        return Err(format!(
-            "{} tokens: the energy needs 2 to {} (the model's context)",
-            ids.len(),
-            family.context()
-        ));
+    let request = Request {
+        text: opts.text.clone(),
+        ids: opts.ids.clone(),
+        twin_seed: opts.twin_seed,
+        top: opts.top,
+        layers: opts.layers,
+        steer: opts.steer.clone(),
+        generate: opts.generate.map(|n| Generate {
+            n,
+            temperature: opts.sampling.temperature,
+            top_k: opts.sampling.top_k,
+            top_p: opts.sampling.top_p,
+            min_p: opts.sampling.min_p,
+            seed: opts.seed,
+        }),
+    };
+    let twin = checkpoint.model.random_twin(opts.twin_seed)?;
+    let report = report(&checkpoint, &twin, &request)?;
+    if opts.json {
+        return Ok(format!("{}\n", report.to_json()));
     }
+    Ok(as_text(&report))
+}
+
+/// The report as the command's plain text.
+fn as_text(r: &Report) -> String {
     let mut out = String::new();
+    let m = &r.model;
     let _ = writeln!(
         out,
         "{}: {}; {} parameters stored as {}",
-        checkpoint.config.architecture,
-        family.describe(),
-        family.n_params(),
-        checkpoint.stored_dtypes.join(", ")
+        m.architecture,
+        m.description,
+        m.n_params,
+        m.stored_dtypes.join(", ")
     );
-    let twin = checkpoint.model.random_twin(opts.twin_seed)?;
-    let (model_stats, model_rows, top) = analyse(&checkpoint.model, &ids, opts.top)?;
-    let (twin_stats, _, _) = analyse(&twin, &ids, opts.top)?;
-    let (model_stats, model_null) = model_stats;
-    let (twin_stats, twin_null) = twin_stats;
-    let _ = writeln!(out, "\n{} tokens\n t\ttoken\tK\tU\tE", ids.len());
-    for (t, (k, u, e)) in model_rows {
-        let _ = writeln!(out, " {t}\t{:?}\t{k:.6}\t{u:.6}\t{e:.6}", pieces[t]);
+    let _ = writeln!(out, "\n{} tokens\n t\ttoken\tK\tU\tE", r.tokens.len());
+    for row in &r.rows {
+        let piece = r.tokens.get(row.t).map_or("", |t| t.piece.as_str());
+        let _ = writeln!(
+            out,
+            " {}\t{piece:?}\t{:.6}\t{:.6}\t{:.6}",
+            row.t, row.k, row.u, row.e
+        );
     }
     let _ = writeln!(
         out,
         "\nstatistic\tmodel\trandom twin (seed {})",
-        opts.twin_seed
+        r.twin_seed
     );
-    for (name, get) in STATISTICS {
-        let show = |s: &EnergySummary| get(s).map_or("n/a".to_string(), |v| format!("{v:.6}"));
-        let _ = writeln!(out, "{name}\t{}\t{}", show(&model_stats), show(&twin_stats));
+    let show = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6}"));
+    for s in &r.statistics {
+        let _ = writeln!(out, "{}\t{}\t{}", s.name, show(s.model), show(s.twin));
     }
-    type NullStatistic = (&'static str, fn(&DecoupledNull) -> Option<f64>);
-    let nulls: [NullStatistic; 3] = [
-        ("null: mean CV(E) of the shuffles", |n| n.cv_e_mean),
-        ("null: p-value (shuffles with CV(E) <= observed)", |n| {
-            n.p_value
-        }),
-        ("null: CV(E) if K and U were uncorrelated", |n| {
-            n.cv_e_independent
-        }),
-    ];
-    for (name, get) in nulls {
-        let show = |n: &DecoupledNull| get(n).map_or("n/a".to_string(), |v| format!("{v:.6}"));
-        let _ = writeln!(out, "{name}\t{}\t{}", show(&model_null), show(&twin_null));
+    let last = r.tokens.last().map_or("", |t| t.piece.as_str());
+    let _ = writeln!(out, "\nnext token after {last:?}");
+    for t in &r.next {
+        let _ = writeln!(out, " {}\t{:?}\t{:.6}", t.id, t.piece, t.p);
     }
-    let _ = writeln!(
-        out,
-        "\nnext token after {:?}",
-        pieces.last().cloned().unwrap_or_default()
-    );
-    for (id, p) in top {
-        let piece = piece_of(&checkpoint, id);
-        let _ = writeln!(out, " {id}\t{piece:?}\t{p:.6}");
-    }
-    if opts.layers {
-        write_layers(&mut out, &checkpoint, &ids, &pieces)?;
-    }
-    if let Some(n_new) = opts.generate {
-        write_generation(&mut out, &checkpoint, &ids, n_new, opts)?;
-    }
-    if let Some(target) = &opts.steer {
-        write_steering(&mut out, &checkpoint, &ids, target)?;
-    }
-    Ok(out)
-}
-
-/// `--layers`: per layer, the mean speed and the logit lens' top token at the last position.
-fn write_layers(
-    out: &mut String,
-    checkpoint: &Checkpoint,
-    ids: &[u32],
-    pieces: &[String],
-) -> Result<(), String> {
-    let _ = writeln!(
-        out,
-        "\nlayer\tmean speed\tlens at {:?}: top token\tprobability",
-        pieces.last().cloned().unwrap_or_default()
-    );
-    for lens in checkpoint.model.layer_lens(ids, 1)? {
-        let speed = lens.mean_speed.map_or("n/a".into(), |s| format!("{s:.6}"));
-        let (id, p) = lens.top.first().copied().unwrap_or((0, f64::NAN));
+    if let Some(layers) = &r.layers {
         let _ = writeln!(
             out,
-            "{}\t{speed}\t{:?}\t{p:.6}",
-            lens.layer,
-            piece_of(checkpoint, id)
+            "\nlayer\tmean speed\tlens at {last:?}: top token\tprobability"
         );
-    }
-    Ok(())
-}
-
-/// `--generate N`: the continuation, as text when the folder has a tokenizer.
-fn write_generation(
-    out: &mut String,
-    checkpoint: &Checkpoint,
-    ids: &[u32],
-    n_new: usize,
-    opts: &Options,
-) -> Result<(), String> {
-    let all = checkpoint
-        .model
-        .generate(ids, n_new, opts.sampling, opts.seed)?;
-    let new = &all[ids.len()..];
-    let text = match &checkpoint.tokenizer {
-        Some(t) => format!("{:?}", t.decode(new)?),
-        None => format!("{new:?}"),
-    };
-    let s = opts.sampling;
-    let _ = writeln!(
-        out,
-        "\ncontinuation ({} tokens; temperature {}, top-k {}, top-p {}, min-p {}, seed {}): {text}",
-        new.len(),
-        s.temperature,
-        s.top_k,
-        s.top_p,
-        s.min_p,
-        opts.seed
-    );
-    Ok(())
-}
-
-/// `--steer TOKEN`: the Δ and margin forms at the last position.
-fn write_steering(
-    out: &mut String,
-    checkpoint: &Checkpoint,
-    ids: &[u32],
-    target: &str,
-) -> Result<(), String> {
-    let y = steer_target(checkpoint, target)?;
-    let _ = writeln!(
-        out,
-        "\nsteering the last position toward {:?} (id {y})",
-        piece_of(checkpoint, y)
-    );
-    for (name, s) in steer(&checkpoint.model, ids, y)? {
-        let _ = writeln!(
-            out,
-            " {name}: |delta| {:.6}, p {:.6} -> {:.6}, rank {} -> {}",
-            s.norm,
-            s.old_log_p.exp(),
-            s.new_p,
-            s.old_rank,
-            s.new_rank
-        );
-    }
-    Ok(())
-}
-
-/// The steering target: an id, or text that the tokenizer makes one token.
-fn steer_target(checkpoint: &Checkpoint, target: &str) -> Result<u32, String> {
-    let vocab = checkpoint.config.family.vocab();
-    if let Ok(id) = target.parse::<u32>() {
-        return if (id as usize) < vocab {
-            Ok(id)
-        } else {
-            Err(format!("--steer {id} is outside the vocabulary"))
-        };
-    }
-    let tokenizer = checkpoint
-        .tokenizer
-        .as_ref()
-        .ok_or("--steer takes an id: the folder has no tokenizer.json")?;
-    match tokenizer.encode(target)?.ids[..] {
-        [id] => Ok(id),
-        ref ids => Err(format!(
-            "--steer {target:?} is {} tokens, not one: give one token (or its id)",
-            ids.len()
-        )),
-    }
-}
-
-/// Names of the three steering lines.
-const DELTA: &str = "delta form (delta log p = 1)";
-const MARGIN: &str = "margin form (margin 1, until it leads)";
-const PRE_NORM: &str = "delta form before the final norm (delta log p = 1, first order)";
-
-/// The Δ and margin forms at the last position's post-norm state, and the Δ form before the
-/// final norm (through its vector-Jacobian product).
-fn steer(model: &Model, ids: &[u32], y: u32) -> Result<[(&'static str, Steer); 3], String> {
-    let fwd = model.forward(ids)?;
-    let last = (fwd.n - 1) * fwd.d..fwd.n * fwd.d;
-    let (h, h_pre) = (&fwd.h_post[last.clone()], &fwd.h_pre[last]);
-    let y = y as usize;
-    Ok(match model {
-        Model::Gpt2(w) => [
-            (DELTA, steer_delta(w, h, y, 1.0)?),
-            (MARGIN, steer_margin_to_top(w, h, y, 1.0)?),
-            (PRE_NORM, steer_delta_pre_norm(w, h_pre, y, 1.0)?),
-        ],
-        Model::Llama(w) => [
-            (DELTA, steer_delta(w, h, y, 1.0)?),
-            (MARGIN, steer_margin_to_top(w, h, y, 1.0)?),
-            (PRE_NORM, steer_delta_pre_norm(w, h_pre, y, 1.0)?),
-        ],
-    })
-}
-
-type Statistic = (&'static str, fn(&EnergySummary) -> Option<f64>);
-
-const STATISTICS: [Statistic; 6] = [
-    ("mean K", |s| s.mean_k),
-    ("mean U", |s| s.mean_u),
-    ("mean E", |s| s.mean_e),
-    ("CV(E)", |s| s.cv_e),
-    ("corr(K, U)", |s| s.corr_ku),
-    ("Var(E) / (Var(K) + Var(U))", |s| s.var_ratio),
-];
-
-/// The ids and their text pieces (the text each covers, or `#id` without a tokenizer).
-fn tokens(checkpoint: &Checkpoint, opts: &Options) -> Result<(Vec<u32>, Vec<String>), String> {
-    if let Some(ids) = &opts.ids {
-        if let Some(&bad) = ids
-            .iter()
-            .find(|&&id| id as usize >= checkpoint.config.family.vocab())
-        {
-            return Err(format!("token id {bad} is outside the vocabulary"));
+        for l in layers {
+            let (piece, p) = l
+                .top
+                .first()
+                .map_or(("", f64::NAN), |t| (t.piece.as_str(), t.p));
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{piece:?}\t{p:.6}",
+                l.layer,
+                show(l.mean_speed)
+            );
         }
-        let pieces = ids.iter().map(|&id| piece_of(checkpoint, id)).collect();
-        return Ok((ids.clone(), pieces));
     }
-    let tokenizer = checkpoint
-        .tokenizer
-        .as_ref()
-        .ok_or("the folder has no tokenizer.json: give --ids instead of --text")?;
-    let text = opts
-        .text
-        .as_deref()
-        .unwrap_or("The quick brown fox jumps over the lazy dog.");
-    let encoded = tokenizer.encode(text)?;
-    let pieces = encoded
-        .offsets
-        .iter()
-        .map(|&(a, b)| text.get(a..b).unwrap_or("").to_string())
-        .collect();
-    Ok((encoded.ids, pieces))
-}
-
-fn piece_of(checkpoint: &Checkpoint, id: u32) -> String {
-    checkpoint
-        .tokenizer
-        .as_ref()
-        .and_then(|t| t.decode(&[id]).ok())
-        .unwrap_or_else(|| format!("#{id}"))
-}
-
-/// Per position t: (t, (K, U, E)).
-type Rows = Vec<(usize, (f64, f64, f64))>;
-
-/// The energy statistics and their null, the per-token rows and the top next tokens (id,
-/// probability).
-type Analysis = ((EnergySummary, DecoupledNull), Rows, Vec<(u32, f64)>);
-
-/// The energy statistics, the per-token rows and the top next tokens of `weights` on `ids`.
-fn analyse(model: &Model, ids: &[u32], top: usize) -> Result<Analysis, String> {
-    let fwd = model.forward(ids)?;
-    let series = energy_series(&fwd, ids, &LAB_DEFAULTS)?;
-    let rows = series
-        .t
-        .iter()
-        .enumerate()
-        .map(|(i, &t)| (t, (series.k[i], series.u[i], series.e[i])))
-        .collect();
-    let v = fwd.vocab;
-    let last = &fwd.log_probs[(fwd.n - 1) * v..fwd.n * v];
-    let mut order: Vec<u32> = (0..v as u32).collect();
-    order.sort_by(|&a, &b| last[b as usize].total_cmp(&last[a as usize]));
-    let best = order
-        .into_iter()
-        .take(top)
-        .map(|id| (id, last[id as usize].exp()))
-        .collect();
-    let null = decoupled_null(&series, LAB_DEFAULTS.form, NULL_DRAWS, NULL_SEED);
-    Ok(((summarize(&series), null), rows, best))
+    if let Some(g) = &r.generation {
+        let _ = writeln!(
+            out,
+            "\ncontinuation ({} tokens; temperature {}, top-k {}, top-p {}, min-p {}, seed {}): {:?}",
+            g.ids.len(),
+            g.temperature,
+            g.top_k,
+            g.top_p,
+            g.min_p,
+            g.seed,
+            g.text
+        );
+    }
+    if let Some(s) = &r.steering {
+        let _ = writeln!(
+            out,
+            "\nsteering the last position toward {:?} (id {})",
+            s.target.piece, s.target.id
+        );
+        for f in &s.forms {
+            let _ = writeln!(
+                out,
+                " {}: |delta| {:.6}, p {:.6} -> {:.6}, rank {} -> {}",
+                f.name, f.norm, f.old_p, f.new_p, f.old_rank, f.new_rank
+            );
+        }
+    }
+    out
 }

@@ -244,3 +244,39 @@ fn generation_prints_the_models_greedy_continuation() {
     assert_eq!(code, 2);
     assert!(err.contains("top_p") || err.contains("top-p"), "{err}");
 }
+
+#[test]
+fn json_is_the_librarys_report() {
+    let dir = fixture("llama-tied-f32");
+    let text = "The cat sat on the mat.";
+    let (code, out, err) = run(&[
+        "model",
+        dir.to_str().unwrap(),
+        "--json",
+        "--text",
+        text,
+        "--twin-seed",
+        "4",
+        "--layers",
+        "--generate",
+        "3",
+        "--seed",
+        "9",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let c = load_fixture(&dir);
+    let request = td_checkpoint::report::Request {
+        text: Some(text.into()),
+        twin_seed: 4,
+        layers: true,
+        generate: Some(td_checkpoint::report::Generate {
+            n: 3,
+            seed: 9,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let twin = c.model.random_twin(4).unwrap();
+    let want = td_checkpoint::report::report(&c, &twin, &request).unwrap();
+    assert_eq!(out.trim_end(), want.to_json());
+}

@@ -1,0 +1,603 @@
+//! One report of a loaded checkpoint on a text: its tokens, the hidden-state energy per token
+//! (K, U, E with the energy lab's default switches), the statistics beside those of its
+//! random-weight twin, each with the decoupled null, the next tokens after the last one, and on
+//! request the per-layer view, a generated continuation and the steering forms.
+//!
+//! The native `token-dynamics model <folder> --json` and the page's real-model module
+//! (`pages/real-model`) both print this one structure, so the page's numbers can be checked
+//! against native ones field by field.
+
+use serde::{Deserialize, Serialize};
+use td_transformer::energy::{
+    decoupled_null, energy_series, summarize, DecoupledNull, EnergyForm, EnergyOptions,
+    EnergySummary, Mass, Potential,
+};
+use td_transformer::steer::{steer_delta, steer_delta_pre_norm, steer_margin_to_top, Steer};
+use td_transformer::{HiddenState, Sampling};
+
+use crate::{Checkpoint, Model};
+
+/// The energy lab's default switches (`crates/energy/src/params.rs`): post-norm state, mass
+/// 1/d, surprisal, our assumed additive form, the first position skipped.
+pub const LAB_DEFAULTS: EnergyOptions = EnergyOptions {
+    state: HiddenState::PostNorm,
+    mass: Mass::InvD,
+    potential: Potential::Surprisal,
+    form: EnergyForm::Additive,
+    skip: 1,
+};
+
+/// Shuffles of the decoupled null, and their seed.
+pub const NULL_DRAWS: usize = 200;
+pub const NULL_SEED: u64 = 1;
+
+/// The text analysed when a request gives neither text nor ids.
+pub const DEFAULT_TEXT: &str = "The quick brown fox jumps over the lazy dog.";
+
+/// Longest text a request may carry (bytes): far beyond any supported context, small enough
+/// that tokenising it is instant.
+pub const MAX_TEXT_BYTES: usize = 65_536;
+
+/// What to compute (the command line's options; the page sends it as JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Request {
+    /// The text, tokenised by the checkpoint's tokenizer (default [`DEFAULT_TEXT`]).
+    pub text: Option<String>,
+    /// Token ids instead of a text (for checkpoints without a tokenizer).
+    pub ids: Option<Vec<u32>>,
+    /// Seed of the random-weight twin.
+    pub twin_seed: u64,
+    /// How many next tokens to list (1..=100).
+    pub top: usize,
+    /// Add the per-layer view.
+    pub layers: bool,
+    /// Steer the last position toward this token (an id, or text that is one token).
+    pub steer: Option<String>,
+    /// Continue the text.
+    pub generate: Option<Generate>,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            text: None,
+            ids: None,
+            twin_seed: 1,
+            top: 5,
+            layers: false,
+            steer: None,
+            generate: None,
+        }
+    }
+}
+
+/// A continuation's length, sampling and seed.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Generate {
+    /// Tokens to add (1..=4096; the context caps it).
+    pub n: usize,
+    pub temperature: f64,
+    pub top_k: usize,
+    pub top_p: f64,
+    pub min_p: f64,
+    pub seed: u64,
+}
+
+impl Default for Generate {
+    fn default() -> Self {
+        let s = Sampling::default();
+        Generate {
+            n: 20,
+            temperature: s.temperature,
+            top_k: s.top_k,
+            top_p: s.top_p,
+            min_p: s.min_p,
+            seed: 1,
+        }
+    }
+}
+
+impl Generate {
+    pub fn sampling(&self) -> Sampling {
+        Sampling {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+        }
+    }
+}
+
+impl Request {
+    /// Reads a request from JSON (unknown keys and wrong types are errors that name them).
+    pub fn from_json(text: &str) -> Result<Request, String> {
+        let request: Request =
+            serde_json::from_str(text).map_err(|e| format!("the request is not valid: {e}"))?;
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.text.is_some() && self.ids.is_some() {
+            return Err("give a text or token ids, not both".into());
+        }
+        if self.text.as_ref().is_some_and(|t| t.len() > MAX_TEXT_BYTES) {
+            return Err(format!("the text is longer than {MAX_TEXT_BYTES} bytes"));
+        }
+        if !(1..=100).contains(&self.top) {
+            return Err(format!("top {}: list 1 to 100 next tokens", self.top));
+        }
+        if let Some(g) = &self.generate {
+            if !(1..=4096).contains(&g.n) {
+                return Err(format!("generate {}: 1 to 4096 tokens", g.n));
+            }
+            g.sampling().validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// What the checkpoint is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelSummary {
+    pub architecture: String,
+    /// `"gpt2"` or `"llama"`.
+    pub family: &'static str,
+    pub description: String,
+    pub n_params: usize,
+    pub vocab: usize,
+    pub context: usize,
+    pub stored_dtypes: Vec<String>,
+    pub has_tokenizer: bool,
+}
+
+impl ModelSummary {
+    pub fn of(checkpoint: &Checkpoint) -> ModelSummary {
+        let family = checkpoint.config.family;
+        ModelSummary {
+            architecture: checkpoint.config.architecture.clone(),
+            family: match family {
+                crate::Family::Gpt2(_) => "gpt2",
+                crate::Family::Llama(_) => "llama",
+            },
+            description: family.describe(),
+            n_params: family.n_params(),
+            vocab: family.vocab(),
+            context: family.context(),
+            stored_dtypes: checkpoint.stored_dtypes.clone(),
+            has_tokenizer: checkpoint.tokenizer.is_some(),
+        }
+    }
+}
+
+/// The summary as JSON (what the page shows once a checkpoint is loaded).
+pub fn summary_json(summary: &ModelSummary) -> String {
+    serde_json::to_string(summary).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// A token: its id and the piece of text it covers (`#id` without a tokenizer).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TokenPiece {
+    pub id: u32,
+    pub piece: String,
+}
+
+/// A token with its probability.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ranked {
+    pub id: u32,
+    pub piece: String,
+    pub p: f64,
+}
+
+/// K, U and E at position t.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Row {
+    pub t: usize,
+    pub k: f64,
+    pub u: f64,
+    pub e: f64,
+}
+
+/// One statistic of the model and of its twin (`None`: undefined for these tokens).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Statistic {
+    pub name: &'static str,
+    pub model: Option<f64>,
+    pub twin: Option<f64>,
+}
+
+/// One layer's view (see [`Model::layer_lens`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerRow {
+    pub layer: usize,
+    pub mean_speed: Option<f64>,
+    pub top: Vec<Ranked>,
+}
+
+/// A continuation and how it was drawn.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Generation {
+    /// The new ids only.
+    pub ids: Vec<u32>,
+    /// Their text (the ids as `#id` without a tokenizer).
+    pub text: String,
+    pub temperature: f64,
+    pub top_k: usize,
+    pub top_p: f64,
+    pub min_p: f64,
+    pub seed: u64,
+}
+
+/// One steering form's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SteerForm {
+    pub name: &'static str,
+    pub norm: f64,
+    pub old_p: f64,
+    pub new_p: f64,
+    pub old_rank: usize,
+    pub new_rank: usize,
+}
+
+/// Steering the last position toward a token.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Steering {
+    pub target: TokenPiece,
+    pub forms: Vec<SteerForm>,
+}
+
+/// Everything one request computes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub model: ModelSummary,
+    pub tokens: Vec<TokenPiece>,
+    pub rows: Vec<Row>,
+    pub twin_seed: u64,
+    pub statistics: Vec<Statistic>,
+    pub next: Vec<Ranked>,
+    pub layers: Option<Vec<LayerRow>>,
+    pub generation: Option<Generation>,
+    pub steering: Option<Steering>,
+}
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+type SummaryStatistic = (&'static str, fn(&EnergySummary) -> Option<f64>);
+type NullStatistic = (&'static str, fn(&DecoupledNull) -> Option<f64>);
+
+/// The statistics, in the order they are shown.
+const STATISTICS: [SummaryStatistic; 6] = [
+    ("mean K", |s| s.mean_k),
+    ("mean U", |s| s.mean_u),
+    ("mean E", |s| s.mean_e),
+    ("CV(E)", |s| s.cv_e),
+    ("corr(K, U)", |s| s.corr_ku),
+    ("Var(E) / (Var(K) + Var(U))", |s| s.var_ratio),
+];
+
+const NULLS: [NullStatistic; 3] = [
+    ("null: mean CV(E) of the shuffles", |n| n.cv_e_mean),
+    ("null: p-value (shuffles with CV(E) <= observed)", |n| {
+        n.p_value
+    }),
+    ("null: CV(E) if K and U were uncorrelated", |n| {
+        n.cv_e_independent
+    }),
+];
+
+/// The report of `request` on `checkpoint`, beside `twin` (its random-weight twin, made by the
+/// caller with [`Model::random_twin`] and `request.twin_seed`, so a page can keep it between
+/// requests).
+pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Result<Report, String> {
+    request.validate()?;
+    let tokens = tokens(checkpoint, request)?;
+    let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
+    let family = checkpoint.config.family;
+    if ids.len() < 2 || ids.len() > family.context() {
+        return Err(format!(
+            "{} tokens: the energy needs 2 to {} (the model's context)",
+            ids.len(),
+            family.context()
+        ));
+    }
+    let model = analyse(&checkpoint.model, &ids, request.top)?;
+    let twin = analyse(twin, &ids, request.top)?;
+    let mut statistics: Vec<Statistic> = STATISTICS
+        .iter()
+        .map(|(name, get)| Statistic {
+            name,
+            model: get(&model.summary),
+            twin: get(&twin.summary),
+        })
+        .collect();
+    statistics.extend(NULLS.iter().map(|(name, get)| Statistic {
+        name,
+        model: get(&model.null),
+        twin: get(&twin.null),
+    }));
+    let rank = |list: Vec<(u32, f64)>| -> Vec<Ranked> {
+        list.into_iter()
+            .map(|(id, p)| Ranked {
+                id,
+                piece: piece_of(checkpoint, id),
+                p,
+            })
+            .collect()
+    };
+    let layers = if request.layers {
+        let lens = checkpoint.model.layer_lens(&ids, 3)?;
+        Some(
+            lens.into_iter()
+                .map(|l| LayerRow {
+                    layer: l.layer,
+                    mean_speed: l.mean_speed,
+                    top: rank(l.top),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let generation = match &request.generate {
+        Some(g) => Some(generate(checkpoint, &ids, g)?),
+        None => None,
+    };
+    let steering = match &request.steer {
+        Some(target) => Some(steering(checkpoint, &ids, target)?),
+        None => None,
+    };
+    Ok(Report {
+        model: ModelSummary::of(checkpoint),
+        tokens,
+        rows: model.rows,
+        twin_seed: request.twin_seed,
+        statistics,
+        next: rank(model.next),
+        layers,
+        generation,
+        steering,
+    })
+}
+
+/// The tokens of the request: its ids, or its text through the checkpoint's tokenizer.
+fn tokens(checkpoint: &Checkpoint, request: &Request) -> Result<Vec<TokenPiece>, String> {
+    if let Some(ids) = &request.ids {
+        let vocab = checkpoint.config.family.vocab();
+        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= vocab) {
+            return Err(format!(
+                "token id {bad} is outside the vocabulary (0 to {})",
+                vocab - 1
+            ));
+        }
+        return Ok(ids
+            .iter()
+            .map(|&id| TokenPiece {
+                id,
+                piece: piece_of(checkpoint, id),
+            })
+            .collect());
+    }
+    let tokenizer = checkpoint.tokenizer.as_ref().ok_or(
+        "this checkpoint has no tokenizer.json, so text cannot be turned into its tokens: \
+         add the folder's tokenizer.json, or give token ids",
+    )?;
+    let text = request.text.as_deref().unwrap_or(DEFAULT_TEXT);
+    let encoded = tokenizer.encode(text)?;
+    Ok(encoded
+        .ids
+        .iter()
+        .zip(&encoded.offsets)
+        .map(|(&id, &(a, b))| TokenPiece {
+            id,
+            piece: text.get(a..b).unwrap_or("").to_string(),
+        })
+        .collect())
+}
+
+/// The text of one token (`#id` without a tokenizer).
+pub fn piece_of(checkpoint: &Checkpoint, id: u32) -> String {
+    checkpoint
+        .tokenizer
+        .as_ref()
+        .and_then(|t| t.decode(&[id]).ok())
+        .unwrap_or_else(|| format!("#{id}"))
+}
+
+/// One model's part of the report.
+struct Analysis {
+    summary: EnergySummary,
+    null: DecoupledNull,
+    rows: Vec<Row>,
+    /// The most probable next tokens after the last one (id, probability).
+    next: Vec<(u32, f64)>,
+}
+
+fn analyse(model: &Model, ids: &[u32], top: usize) -> Result<Analysis, String> {
+    let fwd = model.forward(ids)?;
+    let series = energy_series(&fwd, ids, &LAB_DEFAULTS)?;
+    let rows = series
+        .t
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| Row {
+            t,
+            k: series.k[i],
+            u: series.u[i],
+            e: series.e[i],
+        })
+        .collect();
+    let v = fwd.vocab;
+    let last = &fwd.log_probs[(fwd.n - 1) * v..fwd.n * v];
+    let mut order: Vec<u32> = (0..v as u32).collect();
+    order.sort_by(|&a, &b| last[b as usize].total_cmp(&last[a as usize]));
+    let next = order
+        .into_iter()
+        .take(top)
+        .map(|id| (id, last[id as usize].exp()))
+        .collect();
+    Ok(Analysis {
+        summary: summarize(&series),
+        null: decoupled_null(&series, LAB_DEFAULTS.form, NULL_DRAWS, NULL_SEED),
+        rows,
+        next,
+    })
+}
+
+fn generate(checkpoint: &Checkpoint, ids: &[u32], g: &Generate) -> Result<Generation, String> {
+    let all = checkpoint.model.generate(ids, g.n, g.sampling(), g.seed)?;
+    let new = all[ids.len()..].to_vec();
+    let text = match &checkpoint.tokenizer {
+        Some(t) => t.decode(&new)?,
+        None => new
+            .iter()
+            .map(|id| format!("#{id}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    Ok(Generation {
+        ids: new,
+        text,
+        temperature: g.temperature,
+        top_k: g.top_k,
+        top_p: g.top_p,
+        min_p: g.min_p,
+        seed: g.seed,
+    })
+}
+
+/// The steering target: an id, or text that the tokenizer makes one token.
+pub fn steer_target(checkpoint: &Checkpoint, target: &str) -> Result<u32, String> {
+    let vocab = checkpoint.config.family.vocab();
+    if let Ok(id) = target.trim().parse::<u32>() {
+        return if (id as usize) < vocab {
+            Ok(id)
+        } else {
+            Err(format!("steering target {id} is outside the vocabulary"))
+        };
+    }
+    let tokenizer = checkpoint
+        .tokenizer
+        .as_ref()
+        .ok_or("the steering target must be a token id: this checkpoint has no tokenizer.json")?;
+    match tokenizer.encode(target)?.ids[..] {
+        [id] => Ok(id),
+        ref ids => Err(format!(
+            "the steering target {target:?} is {} tokens, not one: give one token (or its id)",
+            ids.len()
+        )),
+    }
+}
+
+/// Names of the three steering forms.
+pub const DELTA: &str = "delta form (delta log p = 1)";
+pub const MARGIN: &str = "margin form (margin 1, until it leads)";
+pub const PRE_NORM: &str = "delta form before the final norm (delta log p = 1, first order)";
+
+/// The Δ and margin forms at the last position's post-norm state, and the Δ form before the
+/// final norm (through its vector-Jacobian product).
+fn steering(checkpoint: &Checkpoint, ids: &[u32], target: &str) -> Result<Steering, String> {
+    let y = steer_target(checkpoint, target)?;
+    let fwd = checkpoint.model.forward(ids)?;
+    let last = (fwd.n - 1) * fwd.d..fwd.n * fwd.d;
+    let (h, h_pre) = (&fwd.h_post[last.clone()], &fwd.h_pre[last]);
+    let yi = y as usize;
+    let forms: [(&'static str, Steer); 3] = match &checkpoint.model {
+        Model::Gpt2(w) => [
+            (DELTA, steer_delta(w, h, yi, 1.0)?),
+            (MARGIN, steer_margin_to_top(w, h, yi, 1.0)?),
+            (PRE_NORM, steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
+        ],
+        Model::Llama(w) => [
+            (DELTA, steer_delta(w, h, yi, 1.0)?),
+            (MARGIN, steer_margin_to_top(w, h, yi, 1.0)?),
+            (PRE_NORM, steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
+        ],
+    };
+    Ok(Steering {
+        target: TokenPiece {
+            id: y,
+            piece: piece_of(checkpoint, y),
+        },
+        forms: forms
+            .into_iter()
+            .map(|(name, s)| SteerForm {
+                name,
+                norm: s.norm,
+                old_p: s.old_log_p.exp(),
+                new_p: s.new_p,
+                old_rank: s.old_rank,
+                new_rank: s.new_rank,
+            })
+            .collect(),
+    })
+}
+
+/// The issue's benchmark shapes, built from a seed without a download: `"gpt2-small"` (GPT-2
+/// small: 124M parameters) and `"smollm2-135m"` (SmolLM2-135M's config), random weights with the
+/// architecture's standard initialisation.
+pub fn random_shape(name: &str, seed: u64) -> Result<Model, String> {
+    use td_transformer::llama::{LlamaConfig, LlamaWeights};
+    use td_transformer::{Config, Weights};
+    match name {
+        "gpt2-small" => Ok(Model::Gpt2(Weights::random(
+            Config {
+                vocab: 50_257,
+                d_model: 768,
+                n_layer: 12,
+                n_head: 12,
+                context: 1024,
+                mlp: 3072,
+            },
+            seed,
+        )?)),
+        "smollm2-135m" => Ok(Model::Llama(LlamaWeights::random(
+            LlamaConfig {
+                vocab: 49_152,
+                d_model: 576,
+                n_layer: 30,
+                n_head: 9,
+                n_kv_head: 3,
+                context: 8192,
+                mlp: 1536,
+                rms_eps: 1e-5,
+                rope_theta: 100_000.0,
+                tied: true,
+                init_std: 0.041_666_666_666_666_664,
+            },
+            seed,
+        )?)),
+        other => Err(format!(
+            "no benchmark shape {other:?}: gpt2-small or smollm2-135m"
+        )),
+    }
+}
+
+/// The benchmark's work on `model`: a forward pass over `tokens` (ids spread over the
+/// vocabulary) and every statistic of the report (series, summary, decoupled null). Returns the
+/// number of parameters, for the effective GFLOP/s (2 × parameters × tokens / time).
+pub fn bench_pass(model: &Model, tokens: usize) -> Result<usize, String> {
+    let ids = bench_ids(tokens);
+    let fwd = model.forward(&ids)?;
+    let series = energy_series(&fwd, &ids, &LAB_DEFAULTS)?;
+    std::hint::black_box(summarize(&series));
+    std::hint::black_box(decoupled_null(
+        &series,
+        LAB_DEFAULTS.form,
+        NULL_DRAWS,
+        NULL_SEED,
+    ));
+    Ok(model.n_params())
+}
+
+/// The benchmark's token ids: `n` ids spread over the first 1,000 of the vocabulary.
+pub fn bench_ids(n: usize) -> Vec<u32> {
+    (0..n as u32).map(|i| (i * 7919) % 1000).collect()
+}

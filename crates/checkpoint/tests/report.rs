@@ -1,0 +1,170 @@
+//! The report (`td_checkpoint::report`) that `token-dynamics model --json` and the page's
+//! real-model module print: its numbers are the library's, its JSON carries them exactly, and
+//! bad requests are errors that name what is wrong.
+
+use std::path::Path;
+
+use serde_json::Value;
+use td_checkpoint::report::{random_shape, report, Request, LAB_DEFAULTS};
+use td_checkpoint::{load, Checkpoint, Files};
+use td_transformer::energy::energy_series;
+
+fn checkpoint(variant: &str) -> Checkpoint {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(variant);
+    let files: Files = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    load(&files).unwrap()
+}
+
+fn request(json: &str) -> Request {
+    Request::from_json(json).unwrap()
+}
+
+#[test]
+fn the_reports_rows_and_statistics_are_the_librarys_for_both_families() {
+    for variant in ["gpt2-hub-f32", "llama-tied-f32"] {
+        let c = checkpoint(variant);
+        let twin = c.model.random_twin(3).unwrap();
+        let r = report(
+            &c,
+            &twin,
+            &request(r#"{"text":"The cat sat on the mat.","twin_seed":3}"#),
+        )
+        .unwrap();
+        let ids: Vec<u32> = r.tokens.iter().map(|t| t.id).collect();
+        assert_eq!(
+            ids,
+            c.tokenizer
+                .as_ref()
+                .unwrap()
+                .encode("The cat sat on the mat.")
+                .unwrap()
+                .ids
+        );
+        let pieces: String = r.tokens.iter().map(|t| t.piece.as_str()).collect();
+        assert_eq!(
+            pieces, "The cat sat on the mat.",
+            "{variant}: pieces cover the text"
+        );
+        let series = energy_series(&c.model.forward(&ids).unwrap(), &ids, &LAB_DEFAULTS).unwrap();
+        assert_eq!(r.rows.len(), series.t.len());
+        for (i, row) in r.rows.iter().enumerate() {
+            assert_eq!(
+                (row.t, row.k, row.u, row.e),
+                (series.t[i], series.k[i], series.u[i], series.e[i])
+            );
+        }
+        let twin_series = energy_series(&twin.forward(&ids).unwrap(), &ids, &LAB_DEFAULTS).unwrap();
+        let mean_e = &r.statistics[2];
+        assert_eq!(mean_e.name, "mean E");
+        let mean = |e: &[f64]| e.iter().sum::<f64>() / e.len() as f64;
+        assert!((mean_e.model.unwrap() - mean(&series.e)).abs() < 1e-12);
+        assert!((mean_e.twin.unwrap() - mean(&twin_series.e)).abs() < 1e-12);
+        assert_ne!(
+            mean_e.model, mean_e.twin,
+            "{variant}: the twin is another model"
+        );
+        assert_eq!(r.statistics.len(), 9);
+        assert_eq!(r.twin_seed, 3);
+        // The next tokens: descending, and the first is the forward pass's argmax.
+        assert_eq!(r.next.len(), 5);
+        assert!(r.next.windows(2).all(|w| w[0].p >= w[1].p));
+        let fwd = c.model.forward(&ids).unwrap();
+        let last = fwd.log_probs_at(ids.len() - 1);
+        let argmax = (0..last.len())
+            .max_by(|&a, &b| last[a].total_cmp(&last[b]))
+            .unwrap();
+        assert_eq!(r.next[0].id as usize, argmax);
+        assert!(r.layers.is_none() && r.generation.is_none() && r.steering.is_none());
+    }
+}
+
+#[test]
+fn the_json_carries_every_number_exactly() {
+    let c = checkpoint("gpt2-hub-f32");
+    let twin = c.model.random_twin(1).unwrap();
+    let r = report(
+        &c,
+        &twin,
+        &request(r#"{"text":"The cat sat.","layers":true,"steer":"5","generate":{"n":3,"temperature":0}}"#),
+    )
+    .unwrap();
+    let v: Value = serde_json::from_str(&r.to_json()).unwrap();
+    for (i, row) in r.rows.iter().enumerate() {
+        let j = &v["rows"][i];
+        assert_eq!(j["k"].as_f64(), Some(row.k));
+        assert_eq!(j["u"].as_f64(), Some(row.u));
+        assert_eq!(j["e"].as_f64(), Some(row.e));
+    }
+    for (i, s) in r.statistics.iter().enumerate() {
+        assert_eq!(v["statistics"][i]["model"].as_f64(), s.model);
+        assert_eq!(v["statistics"][i]["twin"].as_f64(), s.twin);
+    }
+    assert_eq!(
+        v["layers"].as_array().unwrap().len(),
+        3,
+        "two blocks and the output"
+    );
+    assert_eq!(v["generation"]["ids"].as_array().unwrap().len(), 3);
+    assert_eq!(v["steering"]["target"]["id"], 5);
+    assert_eq!(v["steering"]["forms"].as_array().unwrap().len(), 3);
+    assert_eq!(v["model"]["family"], "gpt2");
+    assert_eq!(v["model"]["has_tokenizer"], true);
+}
+
+#[test]
+fn bad_requests_name_what_is_wrong() {
+    let cases = [
+        (r#"{"bogus":1}"#, "unknown field `bogus`"),
+        (r#"{"top":"five"}"#, "invalid type"),
+        (r#"{"top":0}"#, "list 1 to 100"),
+        (r#"{"text":"a","ids":[1]}"#, "not both"),
+        (r#"{"generate":{"n":0}}"#, "1 to 4096"),
+        (r#"{"generate":{"temperature":-1}}"#, "temperature"),
+        ("not json", "not valid"),
+    ];
+    for (json, want) in cases {
+        let err = Request::from_json(json).unwrap_err();
+        assert!(err.contains(want), "{json}: {err}");
+    }
+}
+
+#[test]
+fn checkpoints_without_a_tokenizer_take_ids_and_say_why_text_fails() {
+    let c = checkpoint("gpt2-sharded-f16");
+    let twin = c.model.random_twin(1).unwrap();
+    let err = report(&c, &twin, &request(r#"{"text":"hello"}"#)).unwrap_err();
+    assert!(err.contains("no tokenizer.json"), "{err}");
+    let r = report(&c, &twin, &request(r#"{"ids":[1,2,3,4]}"#)).unwrap();
+    assert_eq!(r.tokens[0].piece, "#1");
+    let err = report(&c, &twin, &request(r#"{"ids":[1,99999]}"#)).unwrap_err();
+    assert!(err.contains("outside the vocabulary"), "{err}");
+    let err = report(&c, &twin, &request(r#"{"ids":[1]}"#)).unwrap_err();
+    assert!(err.contains("2 to 16"), "{err}");
+    let long: Vec<String> = (0..17).map(|i| i.to_string()).collect();
+    let err = report(
+        &c,
+        &twin,
+        &request(&format!("{{\"ids\":[{}]}}", long.join(","))),
+    )
+    .unwrap_err();
+    assert!(err.contains("the model's context"), "{err}");
+    let err = report(&c, &twin, &request(r#"{"ids":[1,2,3],"steer":"x"}"#)).unwrap_err();
+    assert!(err.contains("must be a token id"), "{err}");
+}
+
+#[test]
+fn unknown_benchmark_shapes_are_refused() {
+    let err = random_shape("gpt5", 1).unwrap_err();
+    assert!(err.contains("gpt2-small or smollm2-135m"), "{err}");
+}
