@@ -50,6 +50,9 @@ pub struct Request {
     pub twin_seed: u64,
     /// How many next tokens to list (1..=100).
     pub top: usize,
+    /// The position whose next-token distribution is listed and linked (0-based index of a
+    /// token; default the last).
+    pub position: Option<usize>,
     /// Add the per-layer view.
     pub layers: bool,
     /// Steer the last position toward this token (an id, or text that is one token).
@@ -65,6 +68,7 @@ impl Default for Request {
             ids: None,
             twin_seed: 1,
             top: 5,
+            position: None,
             layers: false,
             steer: None,
             generate: None,
@@ -258,7 +262,13 @@ pub struct Report {
     pub rows: Vec<Row>,
     pub twin_seed: u64,
     pub statistics: Vec<Statistic>,
+    /// The position of `next` (0-based index of the token they follow).
+    pub position: usize,
     pub next: Vec<Ranked>,
+    /// The next-token explorer's link of the distribution at `position`: the
+    /// [`LINKED_TOKENS`] most probable tokens' log-probabilities and, lumped into one "other"
+    /// token, the rest's (exact at temperature 1; a flow moves the lumped tokens as one).
+    pub next_token_link: String,
     pub layers: Option<Vec<LayerRow>>,
     pub generation: Option<Generation>,
     pub steering: Option<Steering>,
@@ -308,8 +318,16 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
             family.context()
         ));
     }
-    let model = analyse(&checkpoint.model, &ids, request.top)?;
-    let twin = analyse(twin, &ids, request.top)?;
+    let position = request.position.unwrap_or(ids.len() - 1);
+    if position >= ids.len() {
+        return Err(format!(
+            "position {position}: the text has {} tokens (0 to {})",
+            ids.len(),
+            ids.len() - 1
+        ));
+    }
+    let model = analyse(&checkpoint.model, &ids, request.top, position)?;
+    let twin = analyse(twin, &ids, request.top, position)?;
     let mut statistics: Vec<Statistic> = STATISTICS
         .iter()
         .map(|(name, get)| Statistic {
@@ -360,7 +378,9 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         rows: model.rows,
         twin_seed: request.twin_seed,
         statistics,
+        position,
         next: rank(model.next),
+        next_token_link: next_token_link(checkpoint, &model.log_probs),
         layers,
         generation,
         steering,
@@ -416,11 +436,13 @@ struct Analysis {
     summary: EnergySummary,
     null: DecoupledNull,
     rows: Vec<Row>,
-    /// The most probable next tokens after the last one (id, probability).
+    /// The most probable next tokens after `position` (id, probability).
     next: Vec<(u32, f64)>,
+    /// The whole next-token distribution after `position` (log-probabilities).
+    log_probs: Vec<f64>,
 }
 
-fn analyse(model: &Model, ids: &[u32], top: usize) -> Result<Analysis, String> {
+fn analyse(model: &Model, ids: &[u32], top: usize, position: usize) -> Result<Analysis, String> {
     let fwd = model.forward(ids)?;
     let series = energy_series(&fwd, ids, &LAB_DEFAULTS)?;
     let rows = series
@@ -435,7 +457,7 @@ fn analyse(model: &Model, ids: &[u32], top: usize) -> Result<Analysis, String> {
         })
         .collect();
     let v = fwd.vocab;
-    let last = &fwd.log_probs[(fwd.n - 1) * v..fwd.n * v];
+    let last = &fwd.log_probs[position * v..(position + 1) * v];
     let mut order: Vec<u32> = (0..v as u32).collect();
     order.sort_by(|&a, &b| last[b as usize].total_cmp(&last[a as usize]));
     let next = order
@@ -448,7 +470,58 @@ fn analyse(model: &Model, ids: &[u32], top: usize) -> Result<Analysis, String> {
         null: decoupled_null(&series, LAB_DEFAULTS.form, NULL_DRAWS, NULL_SEED),
         rows,
         next,
+        log_probs: last.to_vec(),
     })
+}
+
+/// Tokens a next-token link carries by name (the rest are lumped into one).
+pub const LINKED_TOKENS: usize = 64;
+
+/// A token's text as a next-token label: whitespace made visible (as the byte lab's labels),
+/// and the id added where the text is a part of a character (shown as U+FFFD) or a control
+/// character (shown as ·), so that every label names one token.
+fn label_of(piece: &str, id: usize) -> String {
+    let label: String = piece
+        .chars()
+        .map(|c| match c {
+            ' ' => '␣',
+            '\n' => '⏎',
+            '\t' => '⇥',
+            c if c.is_control() => '·',
+            c => c,
+        })
+        .collect();
+    let ambiguous = piece
+        .chars()
+        .any(|c| c == '\u{FFFD}' || (c.is_control() && !matches!(c, '\n' | '\t')));
+    if ambiguous || label.is_empty() {
+        format!("{label}#{id}")
+    } else {
+        label
+    }
+}
+
+/// The next-token explorer's link of `log_probs`: the [`LINKED_TOKENS`] most probable tokens,
+/// and one "other" token holding the rest's probability (log-sum-exp of theirs).
+fn next_token_link(checkpoint: &Checkpoint, log_probs: &[f64]) -> String {
+    let mut order: Vec<usize> = (0..log_probs.len()).collect();
+    order.sort_by(|&a, &b| log_probs[b].total_cmp(&log_probs[a]).then(a.cmp(&b)));
+    let (kept, rest) = order.split_at(order.len().min(LINKED_TOKENS));
+    let mut scores: Vec<f64> = kept.iter().map(|&i| log_probs[i]).collect();
+    let mut labels: Vec<String> = kept
+        .iter()
+        .map(|&i| label_of(&piece_of(checkpoint, i as u32), i))
+        .collect();
+    if !rest.is_empty() {
+        let max = rest
+            .iter()
+            .map(|&i| log_probs[i])
+            .fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = rest.iter().map(|&i| (log_probs[i] - max).exp()).sum();
+        scores.push(max + sum.ln());
+        labels.push(format!("other ({} tokens)", rest.len()));
+    }
+    td_core::export::scores_link(&scores, &labels)
 }
 
 fn generate(checkpoint: &Checkpoint, ids: &[u32], g: &Generate) -> Result<Generation, String> {

@@ -168,3 +168,58 @@ fn unknown_benchmark_shapes_are_refused() {
     let err = random_shape("gpt5", 1).unwrap_err();
     assert!(err.contains("gpt2-small or smollm2-135m"), "{err}");
 }
+
+#[test]
+fn the_next_token_link_names_the_top_64_and_lumps_the_rest() {
+    let c = checkpoint("gpt2-hub-f32");
+    let twin = c.model.random_twin(1).unwrap();
+    let r = report(
+        &c,
+        &twin,
+        &request(r#"{"text":"The cat sat on the mat.","position":2}"#),
+    )
+    .unwrap();
+    assert_eq!(r.position, 2);
+    let ids: Vec<u32> = r.tokens.iter().map(|t| t.id).collect();
+    let fwd = c.model.forward(&ids).unwrap();
+    let lp = fwd.log_probs_at(2);
+    assert_eq!(
+        r.next[0].p,
+        lp[r.next[0].id as usize].exp(),
+        "next is at the position"
+    );
+    let link = r.next_token_link.strip_prefix("index.html").unwrap();
+    let parts = td_core::url::split_hash(link);
+    assert_eq!(parts.explorer, "next-token");
+    let get = |k: &str| {
+        parts
+            .pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .unwrap()
+            .1
+            .clone()
+    };
+    let scores: Vec<f64> = get("s").split(',').map(|x| x.parse().unwrap()).collect();
+    let labels = td_core::export::csv_cells(&get("labels"));
+    assert_eq!((scores.len(), labels.len()), (65, 65));
+    assert_eq!(labels[64], format!("other ({} tokens)", lp.len() - 64));
+    // The lumped token carries the rest's probability, and the 65 sum to one (4-decimal rounding).
+    let total: f64 = scores.iter().map(|s| s.exp()).sum();
+    assert!((total - 1.0).abs() < 1e-3, "{total}");
+    let mut sorted = lp.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    assert!((scores[0] - sorted[0]).abs() <= 5e-5);
+    let rest: f64 = sorted[64..].iter().map(|x| x.exp()).sum();
+    assert!((scores[64] - rest.ln()).abs() <= 5e-5);
+    assert!(
+        !labels[..64].iter().any(|l| l.contains(' ')),
+        "whitespace is made visible: {labels:?}"
+    );
+    let mut unique = labels.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 65, "every label names one token: {labels:?}");
+    let err = report(&c, &twin, &request(r#"{"text":"The cat","position":9}"#)).unwrap_err();
+    assert!(err.contains("position 9"), "{err}");
+}

@@ -12,6 +12,7 @@ use td_checkpoint::{load, Files};
 
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
+                            [--position T]
                             [--steer TOKEN] [--layers] [--json]
                             [--generate N [--temperature T] [--top-k K] [--top-p P]
                                           [--min-p M] [--seed S]]
@@ -23,7 +24,8 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   was not available); the statistics of the model and of its random-weight twin (the
   architecture's standard initialisation, seed --twin-seed, default 1), each with the decoupled
   null (200 seeded shuffles of U against K); and the --top (default 5) next tokens after the
-  last one.
+  token at --position (0-based; default the last), with the next-token explorer's link of that
+  distribution (its 64 most probable tokens by name, the rest lumped into one 'other' token).
   --steer TOKEN (an id, or text that is one token) steers the last position toward it: at the
   final post-norm state, the Δ form (Δ log p = 1, first order) and the margin form (margin 1,
   repeated until the token leads); before the final norm, the Δ form (through the norm's
@@ -62,6 +64,7 @@ struct Options {
     ids: Option<Vec<u32>>,
     twin_seed: u64,
     top: usize,
+    position: Option<usize>,
     steer: Option<String>,
     layers: bool,
     json: bool,
@@ -79,6 +82,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         ids: None,
         twin_seed: 1,
         top: 5,
+        position: None,
         steer: None,
         layers: false,
         json: false,
@@ -114,6 +118,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .ok()
                     .filter(|k| (1..=100).contains(k))
                     .ok_or(format!("--top {value}: 1..100"))?;
+            }
+            "--position" => {
+                o.position = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--position {value}: a token index (0, 1, ...)"))?,
+                );
             }
             "--steer" => o.steer = Some(value.clone()),
             "--generate" => {
@@ -191,6 +202,7 @@ fn run(opts: &Options) -> Result<String, String> {
         ids: opts.ids.clone(),
         twin_seed: opts.twin_seed,
         top: opts.top,
+        position: opts.position,
         layers: opts.layers,
         steer: opts.steer.clone(),
         generate: opts.generate.map(|n| Generate {
@@ -241,10 +253,12 @@ fn as_text(r: &Report) -> String {
         let _ = writeln!(out, "{}\t{}\t{}", s.name, show(s.model), show(s.twin));
     }
     let last = r.tokens.last().map_or("", |t| t.piece.as_str());
-    let _ = writeln!(out, "\nnext token after {last:?}");
+    let at = r.tokens.get(r.position).map_or("", |t| t.piece.as_str());
+    let _ = writeln!(out, "\nnext token after {at:?}");
     for t in &r.next {
         let _ = writeln!(out, " {}\t{:?}\t{:.6}", t.id, t.piece, t.p);
     }
+    let _ = writeln!(out, "in the next-token explorer: {}", r.next_token_link);
     if let Some(layers) = &r.layers {
         let _ = writeln!(
             out,

@@ -22,3 +22,32 @@ fn the_energy_labs_next_token_link_opens_clean_with_every_byte_named() {
         (",", "\"")
     );
 }
+
+#[test]
+fn a_real_models_next_token_link_opens_clean_with_the_lumped_rest_named() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../checkpoint/tests/fixtures/gpt2-hub-f32");
+    let files: td_checkpoint::Files = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    let c = td_checkpoint::load(&files).unwrap();
+    let twin = c.model.random_twin(1).unwrap();
+    let request = td_checkpoint::report::Request {
+        text: Some("A, \"b\"\tc.".into()),
+        ..Default::default()
+    };
+    let r = td_checkpoint::report::report(&c, &twin, &request).unwrap();
+    let (st, msgs) = NextToken::from_hash(r.next_token_link.trim_start_matches("index.html"));
+    assert!(msgs.is_empty(), "{msgs:?}");
+    assert_eq!(st.labels.len(), 65);
+    assert_eq!(st.s.len(), 65);
+    assert_eq!(st.labels[64], "other (336 tokens)");
+    assert_eq!(st.labels[0], r.next[0].piece.replace(' ', "␣"));
+}

@@ -288,6 +288,35 @@ pub fn safe_piece(text: &str) -> String {
         .collect()
 }
 
+/// The link of a next-token flow over these log-probabilities (`index.html#next-token?v=1&s=…`):
+/// each rounded to 4 decimals (and floored at −10,000), the tokens named by `labels` (CSV
+/// fields, as the next-token explorer reads them back), and its three most probable tokens as the
+/// simplex corners. Every explorer that hands a distribution to the next-token explorer writes
+/// it here.
+pub fn scores_link(log_probs: &[f64], labels: &[String]) -> String {
+    let scores: Vec<String> = log_probs
+        .iter()
+        .map(|v| crate::url::format_number((v.max(-1e4) * 1e4).round() / 1e4))
+        .collect();
+    let labels: Vec<String> = labels.iter().map(|l| csv_field(l)).collect();
+    let mut order: Vec<usize> = (0..log_probs.len()).collect();
+    // Most probable first; ties by lower index.
+    order.sort_by(|&a, &b| {
+        log_probs[b]
+            .partial_cmp(&log_probs[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    let corners: Vec<String> = order.iter().take(3).map(|c| c.to_string()).collect();
+    let pairs = vec![
+        ("v".to_string(), "1".to_string()),
+        ("s".to_string(), scores.join(",")),
+        ("labels".to_string(), labels.join(",")),
+        ("corners".to_string(), corners.join(",")),
+    ];
+    format!("index.html{}", crate::url::join_hash("next-token", &pairs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use td_core::table::{Message, Param, Preset};
 use td_core::url::format_number;
 
 use crate::params::{self, byte_label, Group, State, SteerMode, PARAMS};
-use crate::scene::{model_title, opt, top_tokens, Analysis, Models, Scene};
+use crate::scene::{model_title, opt, Analysis, Models, Scene};
 use crate::svg::Figure;
 use crate::{draw, export, presets};
 
@@ -324,32 +324,8 @@ pub fn strip_caption(scene: &Scene) -> String {
 /// The link of a next-token flow whose logits are this position's (all 256 bytes, log-probs
 /// rounded to 4 decimals; the three most likely bytes are the simplex corners).
 pub fn next_token_link(log_probs: &[f64]) -> String {
-    let s: Vec<String> = log_probs
-        .iter()
-        .map(|v| format_number((v.max(-1e4) * 1e4).round() / 1e4))
-        .collect();
-    let labels: Vec<String> = (0..log_probs.len())
-        // Quoted like a CSV field where needed: the next-token explorer reads "," and """" back.
-        .map(|b| td_core::export::csv_field(&byte_label(b as u8)))
-        .collect();
-    let corners = top_tokens(log_probs, 3);
-    let pairs = vec![
-        ("v".to_string(), "1".to_string()),
-        ("s".to_string(), s.join(",")),
-        ("labels".to_string(), labels.join(",")),
-        (
-            "corners".to_string(),
-            corners
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-    ];
-    format!(
-        "index.html{}",
-        td_core::url::join_hash("next-token", &pairs)
-    )
+    let labels: Vec<String> = (0..log_probs.len()).map(|b| byte_label(b as u8)).collect();
+    td_core::export::scores_link(log_probs, &labels)
 }
 
 type Cell = fn(&Analysis) -> String;
