@@ -92,6 +92,10 @@ pub struct State {
     pub model: ModelChoice,
     /// Seed of the random model's initialisation.
     pub seed: u64,
+    /// The real model of the "Real model" panel: a Hugging Face repo id, a folder URL, or
+    /// `file:NAME@HASH` for files the reader loaded from disk (see [`check_checkpoint`]); empty
+    /// when none. The lab's own figures still show the byte models.
+    pub checkpoint: String,
     // Energy switches (our assumptions).
     pub hidden: HiddenState,
     pub mass: Mass,
@@ -126,6 +130,7 @@ impl Default for State {
             gseed: 1,
             model: ModelChoice::Trained,
             seed: 1,
+            checkpoint: String::new(),
             hidden: HiddenState::PostNorm,
             mass: Mass::InvD,
             potential: Potential::Surprisal,
@@ -381,6 +386,18 @@ pub static PARAMS: &[Param] = &[
                     ModelChoice::Trained
                 }
             },
+        },
+        relevant: always,
+    },
+    Param {
+        key: "checkpoint",
+        label: "Real model (GPT-2 or Llama family)",
+        help: "A Hugging Face checkpoint for the Real model panel below: a repo id (openai-community/gpt2), the https URL of a folder holding its files, or file:NAME@HASH for files loaded from disk (the page then asks for those files). Nothing is downloaded until you confirm.",
+        group: Group::Model,
+        kind: Kind::Text {
+            placeholder: "openai-community/gpt2",
+            get: |st| st.checkpoint.clone(),
+            set: set_checkpoint,
         },
         relevant: always,
     },
@@ -704,6 +721,69 @@ fn set_text(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
         ));
     }
     st.text = cut(text, MAX_TEXT_BYTES);
+}
+
+/// Longest `checkpoint` value (a URL of a folder, or a repo id).
+pub const MAX_CHECKPOINT_CHARS: usize = 512;
+
+/// Checks a `checkpoint` value: a Hugging Face repo id (`owner/name`, letters, digits, `.`, `_`,
+/// `-`), an `http(s)://` URL without spaces or quotes, or `file:NAME@HASH` (NAME up to 100
+/// characters without `@`, HASH 64 hex digits: SHA-256 of the files, see docs/page-contract.md).
+/// Returns why not, for the message.
+pub fn check_checkpoint(value: &str) -> Result<(), &'static str> {
+    let safe = |c: char, extra: &str| c.is_ascii_alphanumeric() || extra.contains(c);
+    if value.chars().count() > MAX_CHECKPOINT_CHARS {
+        return Err("longer than 512 characters");
+    }
+    if let Some(rest) = value.strip_prefix("file:") {
+        let (name, hash) = rest.rsplit_once('@').ok_or("file: needs NAME@HASH")?;
+        let name_ok = !name.is_empty()
+            && name.chars().count() <= 100
+            && !name.chars().any(|c| c.is_control() || c == '@');
+        let hash_ok = hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit());
+        return if name_ok && hash_ok {
+            Ok(())
+        } else {
+            Err("file: needs a name (up to 100 characters) and a 64-digit hex hash")
+        };
+    }
+    if value.starts_with("https://") || value.starts_with("http://") {
+        let ok = value.len() > 8
+            && !value
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "\"'<>`\\".contains(c));
+        return if ok { Ok(()) } else { Err("not a usable URL") };
+    }
+    match value.split_once('/') {
+        Some((owner, name))
+            if !owner.is_empty()
+                && !name.is_empty()
+                && owner.len() <= 96
+                && name.len() <= 96
+                && owner.chars().all(|c| safe(c, "._-"))
+                && name.chars().all(|c| safe(c, "._-"))
+                && !owner.starts_with(['.', '-'])
+                && !name.starts_with(['.', '-']) =>
+        {
+            Ok(())
+        }
+        _ => Err("not a repo id (owner/name), an http(s) URL or file:NAME@HASH"),
+    }
+}
+
+fn set_checkpoint(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
+    let value = text.trim();
+    match check_checkpoint(value) {
+        Ok(()) => st.checkpoint = value.to_string(),
+        Err(_) if value.is_empty() => st.checkpoint.clear(),
+        Err(why) => {
+            msgs.push(Message::new(
+                "checkpoint",
+                format!("checkpoint: {why}; no real model is named"),
+            ));
+            st.checkpoint.clear();
+        }
+    }
 }
 
 fn set_prompt(st: &mut State, text: &str, msgs: &mut Vec<Message>) {

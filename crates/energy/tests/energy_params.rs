@@ -36,6 +36,7 @@ fn every_switch_round_trips_exactly() {
         gseed: 9_007_199_254_740_991,
         model: ModelChoice::Random,
         seed: 42,
+        checkpoint: "https://example.org/models/gpt2 (copy)/".replace(' ', "%20"),
         hidden: HiddenState::PreNorm,
         mass: Mass::Fitted,
         potential: Potential::Entropy,
@@ -60,6 +61,52 @@ fn every_switch_round_trips_exactly() {
         assert!(msgs.is_empty());
         assert!(Energy::to_hash(&st).contains(&format!("layer={layer}")) || layer == "post");
     }
+}
+
+#[test]
+fn checkpoint_names_a_repo_a_url_or_files_from_disk_and_nothing_else() {
+    let hash = "a".repeat(64);
+    for good in [
+        "openai-community/gpt2",
+        "HuggingFaceTB/SmolLM2-135M",
+        "http://127.0.0.1:8000/gpt2/",
+        "https://example.org/m?x=1&y=2",
+        &format!("file:gpt2 small (mine)@{hash}"),
+    ] {
+        let link = Energy::to_hash(&State {
+            checkpoint: good.to_string(),
+            ..State::default()
+        });
+        let (st, msgs) = Energy::from_hash(&link);
+        assert!(msgs.is_empty(), "{good}: {msgs:?}");
+        assert_eq!(st.checkpoint, good, "{link}");
+    }
+    for bad in [
+        "gpt2",
+        "javascript:alert(1)",
+        "owner/name/extra",
+        "../x/y",
+        "https://a b/",
+        "https://x/\"onload=",
+        "file:gpt2@abc",
+        "file:@",
+        "<b>x</b>/y",
+    ] {
+        let link = format!(
+            "#energy?v=1&seed=5&checkpoint={}",
+            td_core::url::percent_encode(bad)
+        );
+        let (st, msgs) = Energy::from_hash(&link);
+        assert_eq!(st.checkpoint, "", "{bad}");
+        assert_eq!(st.seed, 5, "{bad}: the other settings are kept");
+        assert!(
+            msgs.iter().any(|m| m.text.starts_with("checkpoint:")),
+            "{bad}: {msgs:?}"
+        );
+    }
+    let long = format!("https://example.org/{}", "a".repeat(600));
+    let (st, msgs) = Energy::from_hash(&format!("#energy?v=1&checkpoint={long}"));
+    assert_eq!((st.checkpoint.as_str(), msgs.len()), ("", 1));
 }
 
 #[test]
