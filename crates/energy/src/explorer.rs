@@ -165,6 +165,8 @@ impl Explorer for Energy {
         State {
             at: defaults.at,
             speed: defaults.speed,
+            // The real model is the panel's business: naming one changes none of the lab's numbers.
+            checkpoint: defaults.checkpoint,
             ..st.clone()
         }
     }
