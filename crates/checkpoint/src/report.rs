@@ -12,8 +12,10 @@ use td_transformer::energy::{
     decoupled_null, energy_series, summarize, DecoupledNull, EnergyForm, EnergyOptions,
     EnergySummary, Mass, Potential,
 };
+use td_transformer::forward::{Patch, PatchSite};
 use td_transformer::steer::{steer_delta, steer_delta_pre_norm, steer_margin_to_top, Steer};
-use td_transformer::{HiddenState, Sampling};
+use td_transformer::vjp::steer_delta_at_layer;
+use td_transformer::{generate, HiddenState, Sampling};
 
 use crate::{Checkpoint, Model};
 
@@ -57,6 +59,10 @@ pub struct Request {
     pub layers: bool,
     /// Steer the last position toward this token (an id, or text that is one token).
     pub steer: Option<String>,
+    /// Also steer at the residual stream entering this block (GPT-2 family, 0..=n_layer: the
+    /// first-order Δ form through the blocks' vector-Jacobian products, realised by a patched
+    /// pass); the steered continuation is then generated with this patch.
+    pub steer_layer: Option<usize>,
     /// Continue the text.
     pub generate: Option<Generate>,
 }
@@ -71,6 +77,7 @@ impl Default for Request {
             position: None,
             layers: false,
             steer: None,
+            steer_layer: None,
             generate: None,
         }
     }
@@ -130,6 +137,9 @@ impl Request {
         }
         if self.text.as_ref().is_some_and(|t| t.len() > MAX_TEXT_BYTES) {
             return Err(format!("the text is longer than {MAX_TEXT_BYTES} bytes"));
+        }
+        if self.steer_layer.is_some() && self.steer.is_none() {
+            return Err("steer_layer needs a steering target (steer)".into());
         }
         if !(1..=100).contains(&self.top) {
             return Err(format!("top {}: list 1 to 100 next tokens", self.top));
@@ -239,7 +249,7 @@ pub struct Generation {
 /// One steering form's outcome.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SteerForm {
-    pub name: &'static str,
+    pub name: String,
     pub norm: f64,
     pub old_p: f64,
     pub new_p: f64,
@@ -252,6 +262,18 @@ pub struct SteerForm {
 pub struct Steering {
     pub target: TokenPiece,
     pub forms: Vec<SteerForm>,
+    /// With a continuation requested (GPT-2 family): the continuation generated with the
+    /// perturbation added on every pass, the same sampler and seed as the plain one.
+    pub steered: Option<SteeredContinuation>,
+}
+
+/// A continuation generated with a steering perturbation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SteeredContinuation {
+    /// Where the perturbation is added, in words.
+    pub site: String,
+    pub ids: Vec<u32>,
+    pub text: String,
 }
 
 /// Everything one request computes.
@@ -272,6 +294,8 @@ pub struct Report {
     pub layers: Option<Vec<LayerRow>>,
     pub generation: Option<Generation>,
     pub steering: Option<Steering>,
+    /// What the report could not do for this checkpoint, and why.
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -365,11 +389,12 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         None
     };
     let generation = match &request.generate {
-        Some(g) => Some(generate(checkpoint, &ids, g)?),
+        Some(g) => Some(continuation(checkpoint, &ids, g)?),
         None => None,
     };
+    let mut notes = Vec::new();
     let steering = match &request.steer {
-        Some(target) => Some(steering(checkpoint, &ids, target)?),
+        Some(target) => Some(steering(checkpoint, &ids, target, request, &mut notes)?),
         None => None,
     };
     Ok(Report {
@@ -384,6 +409,7 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         layers,
         generation,
         steering,
+        notes,
     })
 }
 
@@ -524,17 +550,10 @@ fn next_token_link(checkpoint: &Checkpoint, log_probs: &[f64]) -> String {
     td_core::export::scores_link(&scores, &labels)
 }
 
-fn generate(checkpoint: &Checkpoint, ids: &[u32], g: &Generate) -> Result<Generation, String> {
+fn continuation(checkpoint: &Checkpoint, ids: &[u32], g: &Generate) -> Result<Generation, String> {
     let all = checkpoint.model.generate(ids, g.n, g.sampling(), g.seed)?;
     let new = all[ids.len()..].to_vec();
-    let text = match &checkpoint.tokenizer {
-        Some(t) => t.decode(&new)?,
-        None => new
-            .iter()
-            .map(|id| format!("#{id}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-    };
+    let text = text_of(checkpoint, &new)?;
     Ok(Generation {
         ids: new,
         text,
@@ -574,42 +593,119 @@ pub const DELTA: &str = "delta form (delta log p = 1)";
 pub const MARGIN: &str = "margin form (margin 1, until it leads)";
 pub const PRE_NORM: &str = "delta form before the final norm (delta log p = 1, first order)";
 
-/// The Δ and margin forms at the last position's post-norm state, and the Δ form before the
-/// final norm (through its vector-Jacobian product).
-fn steering(checkpoint: &Checkpoint, ids: &[u32], target: &str) -> Result<Steering, String> {
+/// The Δ and margin forms at the last position's post-norm state, the Δ form before the final
+/// norm (through its vector-Jacobian product), and for the GPT-2 family the Δ form at an earlier
+/// layer (`request.steer_layer`); with a continuation requested, the steered continuation.
+fn steering(
+    checkpoint: &Checkpoint,
+    ids: &[u32],
+    target: &str,
+    request: &Request,
+    notes: &mut Vec<String>,
+) -> Result<Steering, String> {
     let y = steer_target(checkpoint, target)?;
     let fwd = checkpoint.model.forward(ids)?;
     let last = (fwd.n - 1) * fwd.d..fwd.n * fwd.d;
     let (h, h_pre) = (&fwd.h_post[last.clone()], &fwd.h_pre[last]);
     let yi = y as usize;
-    let forms: [(&'static str, Steer); 3] = match &checkpoint.model {
-        Model::Gpt2(w) => [
-            (DELTA, steer_delta(w, h, yi, 1.0)?),
-            (MARGIN, steer_margin_to_top(w, h, yi, 1.0)?),
-            (PRE_NORM, steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
-        ],
-        Model::Llama(w) => [
-            (DELTA, steer_delta(w, h, yi, 1.0)?),
-            (MARGIN, steer_margin_to_top(w, h, yi, 1.0)?),
-            (PRE_NORM, steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
-        ],
+    let form = |name: &str, s: &Steer| SteerForm {
+        name: name.to_string(),
+        norm: s.norm,
+        old_p: s.old_log_p.exp(),
+        new_p: s.new_p,
+        old_rank: s.old_rank,
+        new_rank: s.new_rank,
+    };
+    let mut steered = None;
+    let forms = match &checkpoint.model {
+        Model::Gpt2(w) => {
+            let delta = steer_delta(w, h, yi, 1.0)?;
+            let mut forms = vec![
+                form(DELTA, &delta),
+                form(MARGIN, &steer_margin_to_top(w, h, yi, 1.0)?),
+                form(PRE_NORM, &steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
+            ];
+            let position = ids.len() - 1;
+            let mut patch = Patch {
+                site: PatchSite::PostNorm,
+                position,
+                delta: delta.delta.clone(),
+            };
+            let mut site = "the final post-norm state (delta form)".to_string();
+            if let Some(layer) = request.steer_layer {
+                let s = steer_delta_at_layer(w, ids, layer, position, yi, 1.0)?;
+                let name = format!(
+                    "delta form at the residual stream entering block {layer} (delta log p = 1, \
+                     first order, realised by a patched pass)"
+                );
+                forms.push(SteerForm {
+                    name,
+                    norm: s.norm,
+                    old_p: s.old_log_p.exp(),
+                    new_p: s.new_p,
+                    old_rank: s.old_rank,
+                    new_rank: s.new_rank,
+                });
+                site = format!("the residual stream entering block {layer} (delta form)");
+                patch = Patch {
+                    site: PatchSite::Residual(layer),
+                    position,
+                    delta: s.delta,
+                };
+            }
+            if let Some(g) = &request.generate {
+                let all = generate(w, ids, g.n, g.sampling(), g.seed, Some(&patch))?;
+                let new = all[ids.len()..].to_vec();
+                steered = Some(SteeredContinuation {
+                    site,
+                    text: text_of(checkpoint, &new)?,
+                    ids: new,
+                });
+            }
+            forms
+        }
+        Model::Llama(w) => {
+            if request.steer_layer.is_some() {
+                notes.push(
+                    "Steering before an earlier layer needs the Llama block's vector-Jacobian \
+                     product (RMSNorm, rotary attention, SwiGLU), which this build does not have: \
+                     only the final norm's forms are shown."
+                        .into(),
+                );
+            }
+            if request.generate.is_some() {
+                notes.push(
+                    "The steered continuation needs a patched pass, which the Llama family's \
+                     generation does not have yet: only the plain continuation is shown."
+                        .into(),
+                );
+            }
+            vec![
+                form(DELTA, &steer_delta(w, h, yi, 1.0)?),
+                form(MARGIN, &steer_margin_to_top(w, h, yi, 1.0)?),
+                form(PRE_NORM, &steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
+            ]
+        }
     };
     Ok(Steering {
         target: TokenPiece {
             id: y,
             piece: piece_of(checkpoint, y),
         },
-        forms: forms
-            .into_iter()
-            .map(|(name, s)| SteerForm {
-                name,
-                norm: s.norm,
-                old_p: s.old_log_p.exp(),
-                new_p: s.new_p,
-                old_rank: s.old_rank,
-                new_rank: s.new_rank,
-            })
-            .collect(),
+        forms,
+        steered,
+    })
+}
+
+/// The text of `ids` (as `#id`s without a tokenizer).
+fn text_of(checkpoint: &Checkpoint, ids: &[u32]) -> Result<String, String> {
+    Ok(match &checkpoint.tokenizer {
+        Some(t) => t.decode(ids)?,
+        None => ids
+            .iter()
+            .map(|id| format!("#{id}"))
+            .collect::<Vec<_>>()
+            .join(" "),
     })
 }
 

@@ -223,3 +223,63 @@ fn the_next_token_link_names_the_top_64_and_lumps_the_rest() {
     let err = report(&c, &twin, &request(r#"{"text":"The cat","position":9}"#)).unwrap_err();
     assert!(err.contains("position 9"), "{err}");
 }
+
+#[test]
+fn gpt2_steers_at_earlier_layers_and_continues_steered_while_llama_says_what_it_lacks() {
+    let c = checkpoint("gpt2-hub-f32");
+    let twin = c.model.random_twin(1).unwrap();
+    let req = request(
+        r#"{"text":"The cat sat","steer":"7","steer_layer":1,"generate":{"n":4,"temperature":0}}"#,
+    );
+    let r = report(&c, &twin, &req).unwrap();
+    let s = r.steering.unwrap();
+    assert_eq!(s.forms.len(), 4);
+    assert!(
+        s.forms[3].name.contains("entering block 1"),
+        "{}",
+        s.forms[3].name
+    );
+    // The library's own numbers for that form.
+    let ids: Vec<u32> = r.tokens.iter().map(|t| t.id).collect();
+    let td_checkpoint::Model::Gpt2(w) = &c.model else {
+        panic!("GPT-2 fixture")
+    };
+    let want =
+        td_transformer::vjp::steer_delta_at_layer(w, &ids, 1, ids.len() - 1, 7, 1.0).unwrap();
+    assert_eq!((s.forms[3].norm, s.forms[3].new_p), (want.norm, want.new_p));
+    let steered = s.steered.unwrap();
+    assert!(steered.site.contains("block 1"));
+    assert_eq!(steered.ids.len(), 4);
+    let patch = td_transformer::forward::Patch {
+        site: td_transformer::forward::PatchSite::Residual(1),
+        position: ids.len() - 1,
+        delta: want.delta,
+    };
+    let sampling = td_checkpoint::report::Generate {
+        temperature: 0.0,
+        ..Default::default()
+    }
+    .sampling();
+    let all = td_transformer::generate(w, &ids, 4, sampling, 1, Some(&patch)).unwrap();
+    assert_eq!(steered.ids, all[ids.len()..]);
+    assert!(r.notes.is_empty());
+    let err = report(
+        &c,
+        &twin,
+        &request(r#"{"text":"The cat","steer":"7","steer_layer":3}"#),
+    )
+    .unwrap_err();
+    assert!(err.contains("layer 3"), "{err}");
+    assert!(Request::from_json(r#"{"steer_layer":1}"#)
+        .unwrap_err()
+        .contains("needs a steering target"));
+
+    let c = checkpoint("llama-tied-f32");
+    let twin = c.model.random_twin(1).unwrap();
+    let r = report(&c, &twin, &req).unwrap();
+    let s = r.steering.unwrap();
+    assert_eq!(s.forms.len(), 3);
+    assert!(s.steered.is_none());
+    assert_eq!(r.notes.len(), 2, "{:?}", r.notes);
+    assert!(r.notes[0].contains("Llama block's vector-Jacobian product"));
+}

@@ -13,7 +13,7 @@ use td_checkpoint::{load, Files};
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
                             [--position T]
-                            [--steer TOKEN] [--layers] [--json]
+                            [--steer TOKEN [--steer-layer L]] [--layers] [--json]
                             [--generate N [--temperature T] [--top-k K] [--top-p P]
                                           [--min-p M] [--seed S]]
 
@@ -29,7 +29,10 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   --steer TOKEN (an id, or text that is one token) steers the last position toward it: at the
   final post-norm state, the Δ form (Δ log p = 1, first order) and the margin form (margin 1,
   repeated until the token leads); before the final norm, the Δ form (through the norm's
-  vector-Jacobian product); each with ‖δ‖, the new probability and rank.
+  vector-Jacobian product); each with ‖δ‖, the new probability and rank. --steer-layer L (GPT-2
+  family) adds the Δ form at the residual stream entering block L (through the blocks' VJPs,
+  realised by a patched pass); with --generate, the continuation is generated again with the
+  perturbation (at block L, or else the final post-norm Δ) on every pass.
   --layers adds a line per layer: the mean speed ‖r(t+1) - r(t)‖ of the residual stream entering
   it (over the energy's positions), and its logit lens at the last position (the final norm and
   the unembedding applied to that stream: its most probable next token).
@@ -66,6 +69,7 @@ struct Options {
     top: usize,
     position: Option<usize>,
     steer: Option<String>,
+    steer_layer: Option<usize>,
     layers: bool,
     json: bool,
     generate: Option<usize>,
@@ -84,6 +88,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         top: 5,
         position: None,
         steer: None,
+        steer_layer: None,
         layers: false,
         json: false,
         generate: None,
@@ -127,6 +132,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 );
             }
             "--steer" => o.steer = Some(value.clone()),
+            "--steer-layer" => {
+                o.steer_layer =
+                    Some(value.parse().map_err(|_| {
+                        format!("--steer-layer {value}: a block index (0, 1, ...)")
+                    })?);
+            }
             "--generate" => {
                 o.generate = Some(
                     value
@@ -205,6 +216,7 @@ fn run(opts: &Options) -> Result<String, String> {
         position: opts.position,
         layers: opts.layers,
         steer: opts.steer.clone(),
+        steer_layer: opts.steer_layer,
         generate: opts.generate.map(|n| Generate {
             n,
             temperature: opts.sampling.temperature,
@@ -303,6 +315,12 @@ fn as_text(r: &Report) -> String {
                 f.name, f.norm, f.old_p, f.new_p, f.old_rank, f.new_rank
             );
         }
+        if let Some(c) = &s.steered {
+            let _ = writeln!(out, " steered continuation (at {}): {:?}", c.site, c.text);
+        }
+    }
+    for note in &r.notes {
+        let _ = writeln!(out, "\nnote: {note}");
     }
     out
 }
