@@ -79,7 +79,15 @@ for (const page of site.pages) {
   fs.writeFileSync(path.join(out, page.file), html);
 }
 
-const STATIC = ["style.css", "boot.js", "worker.js", "favicon.svg", "embed-example.html", "embed-example.js", "embed-example.css"];
+// real-model.js is the energy page's real-model panel; model-worker.js, its worker, loads the
+// td-real-model module that scripts/build.sh builds beside the pages' own.
+const STATIC = [
+  "style.css", "boot.js", "worker.js", "real-model.js", "model-worker.js", "favicon.svg",
+  "embed-example.html", "embed-example.js", "embed-example.css",
+];
+for (const needed of ["td-real-model.js", "td-real-model_bg.wasm"]) {
+  if (!fs.existsSync(path.join(out, needed))) throw new Error(`${out}/${needed} missing: build the real-model module first`);
+}
 for (const name of STATIC) fs.copyFileSync(path.join(WWW, name), path.join(out, name));
 fs.cpSync(path.join(WWW, "models"), path.join(out, "models"), { recursive: true });
 console.log(`site: ${site.pages.map((p) => p.file).join(", ")} + ${STATIC.length} static files -> ${path.relative(REPO, out) || out}`);

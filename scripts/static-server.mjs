@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Tiny dependency-free static file server for the built site (dist/).
 //
-//   node scripts/static-server.mjs [--root dist] [--port 8080] [--host 127.0.0.1] [--no-csp]
+//   node scripts/static-server.mjs [--root dist] [--port 8080] [--host 127.0.0.1] [--no-csp] [--cors]
 //   (PORT env var also sets the port; port 0 picks a free one.)
 //
 // Also usable in-process (the browser tests do this):
@@ -9,14 +9,19 @@
 //   const { url, close } = await startServer({ root: "dist", port: 0, csp: true });
 //
 // It sends the same Content-Security-Policy the page must live with when deployed, so the
-// browser tests catch inline scripts/styles and eval before a real host does.
+// browser tests catch inline scripts/styles and eval before a real host does. `cors: true` makes it
+// a host any page may read from (Access-Control-Allow-Origin: *), as Hugging Face is: the energy
+// page's real-model panel tests load checkpoint folders from such a second origin.
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
+// connect-src: the energy page's real-model panel fetches checkpoints from any https host (the
+// Hugging Face hub and its CDN) or from a server on this machine; everything else stays 'self'.
 export const CSP =
-  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'";
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
+  "connect-src 'self' https: http://127.0.0.1:* http://localhost:*";
 
 const MIME = {
   ".html": "text/html; charset=utf-8",
@@ -56,9 +61,9 @@ function send(res, status, body, headers = {}) {
 
 /**
  * Start serving `root`. Resolves to { url, port, server, close() } once listening.
- * @param {{root?: string, port?: number, host?: string, csp?: boolean, log?: boolean}} opts
+ * @param {{root?: string, port?: number, host?: string, csp?: boolean, cors?: boolean, log?: boolean}} opts
  */
-export function startServer({ root = "dist", port = 0, host = "127.0.0.1", csp = true, log = false } = {}) {
+export function startServer({ root = "dist", port = 0, host = "127.0.0.1", csp = true, cors = false, log = false } = {}) {
   const rootAbs = fs.realpathSync(path.resolve(root));
   if (!fs.statSync(rootAbs).isDirectory()) throw new Error(`not a directory: ${rootAbs}`);
 
@@ -67,6 +72,7 @@ export function startServer({ root = "dist", port = 0, host = "127.0.0.1", csp =
       "X-Content-Type-Options": "nosniff",
       "Cache-Control": "no-cache",
       ...(csp ? { "Content-Security-Policy": CSP } : {}),
+      ...(cors ? { "Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Content-Length" } : {}),
     };
     const done = (status) => {
       if (log) console.log(`${status} ${req.method} ${req.url}`);
@@ -135,7 +141,7 @@ export function startServer({ root = "dist", port = 0, host = "127.0.0.1", csp =
 }
 
 function parseArgs(argv) {
-  const opts = { root: "dist", port: Number(process.env.PORT ?? 8080), host: "127.0.0.1", csp: true, log: false };
+  const opts = { root: "dist", port: Number(process.env.PORT ?? 8080), host: "127.0.0.1", csp: true, cors: false, log: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -143,13 +149,14 @@ function parseArgs(argv) {
       return argv[++i];
     };
     if (a === "--no-csp") opts.csp = false;
+    else if (a === "--cors") opts.cors = true;
     else if (a === "--csp") opts.csp = true;
     else if (a === "--log") opts.log = true;
     else if (a === "--root") opts.root = val();
     else if (a === "--port") opts.port = Number(val());
     else if (a === "--host") opts.host = val();
     else if (a === "-h" || a === "--help") {
-      console.log("usage: static-server.mjs [--root dist] [--port 8080] [--host 127.0.0.1] [--no-csp] [--log]");
+      console.log("usage: static-server.mjs [--root dist] [--port 8080] [--host 127.0.0.1] [--no-csp] [--cors] [--log]");
       process.exit(0);
     } else throw new Error(`unknown argument: ${a}`);
   }
@@ -167,7 +174,7 @@ if (isMain) {
     process.exit(2);
   }
   const { url, close } = await startServer(opts);
-  console.log(`Serving ${path.resolve(opts.root)} at ${url}${opts.csp ? "" : " (no CSP)"}  (Ctrl+C to stop)`);
+  console.log(`Serving ${path.resolve(opts.root)} at ${url}${opts.csp ? "" : " (no CSP)"}${opts.cors ? " (CORS: any origin)" : ""}  (Ctrl+C to stop)`);
   const stop = () => close().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

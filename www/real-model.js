@@ -1,0 +1,453 @@
+// The energy page's real-model panel (#real-model): a Hugging Face checkpoint (the reader's files,
+// a folder URL or a hub repo id) and the report of `token-dynamics model` on it, computed in a
+// worker (model-worker.js) by the on-demand module td-real-model. Part of the page's cold download,
+// so it only fetches, stores and renders. Its contract (data-state, window.tokenDynamicsRealModel):
+// docs/page-contract.md.
+const $ = (id) => document.getElementById(id);
+const panel = $('real-model');
+// The panel is written with the page's figures but is not one of them: it goes below the lab,
+// where the figure pinned at the top of a phone's screen (style.css, .pin) does not cover it.
+$('controls-area').after(panel);
+const CACHE = 'token-dynamics-models-v1';
+const LARGE = 100e6; // bytes: a download beyond this waits for the reader's go-ahead
+const INDEX = 'model.safetensors.index.json';
+const REPO_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const CANCELLED = 'cancelled';
+const busy = () => state === 'loading' || state === 'computing';
+const IDS = /^\s*\d+(\s*,\s*\d+)*\s*$/;
+
+let state = 'idle';
+let current = null; // the model in use: {files: [{name, blob}], summary, source}
+let report = null;
+let worker = null;
+let workerFiles = null; // the files the worker holds loaded (null: nothing, or unknown)
+let abort = null; // the running download's AbortController
+let nextId = 0;
+const pending = new Map();
+
+window.tokenDynamicsRealModel = {
+  get state() { return state; },
+  get summary() { return current && current.summary; },
+  get report() { return report; },
+  get source() { return current && current.source; },
+};
+
+function setState(s) {
+  state = panel.dataset.state = s;
+  panel.setAttribute('aria-busy', busy());
+  $('rm-cancel').hidden = !busy();
+  for (const id of ['rm-files', 'rm-folder', 'rm-fetch', 'rm-delete']) $(id).disabled = busy();
+  $('rm-analyse').disabled = busy() || !current;
+  if (!busy()) $('rm-progress').hidden = $('rm-confirm').hidden = true;
+}
+const say = (text) => { $('rm-status').textContent = text; $('rm-error').textContent = ''; };
+
+function fail(error) {
+  const message = error?.message || String(error);
+  if (message === CANCELLED || error?.name === 'AbortError') {
+    say('Cancelled.' + (current ? ` ${current.summary.architecture} stays in use${workerFiles ? '' : ': its files are kept here and read again at the next Analyse'}.` : ''));
+    setState(current ? 'ready' : 'idle');
+  } else {
+    $('rm-status').textContent = '';
+    $('rm-error').textContent = message;
+    setState('error');
+  }
+}
+
+// ---------- the worker ----------
+
+function call(msg) {
+  if (!worker) {
+    worker = new Worker('model-worker.js', { type: 'module' });
+    worker.onmessage = ({ data }) => {
+      const p = pending.get(data.id);
+      pending.delete(data.id);
+      if (data.type === 'error') p.reject(new Error(data.message));
+      else p.resolve(data);
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      stopWorker(`The model worker stopped: ${e.message || 'it could not start'}.`);
+    };
+  }
+  const id = ++nextId;
+  worker.postMessage({ ...msg, id });
+  return new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
+}
+
+function stopWorker(why) {
+  worker?.terminate();
+  worker = workerFiles = null;
+  for (const p of pending.values()) p.reject(new Error(why));
+  pending.clear();
+}
+
+async function loadIntoWorker(files) {
+  workerFiles = null; // the module lets the old checkpoint go before reading the new one
+  const { summary, hash } = await call({ type: 'load', files });
+  workerFiles = files;
+  return { summary, hash };
+}
+
+// ---------- loading ----------
+
+// ---------- the link (checkpoint=, validated by the lab's parameter table) ----------
+
+const linked = () => window.tokenDynamics?.state().checkpoint || '';
+let named = ''; // the checkpoint the link named when the page last looked
+
+/** Says what the link's checkpoint needs: nothing is fetched until the reader asks. */
+function followLink() {
+  const c = linked();
+  if (c === named) return;
+  named = c;
+  if (!c || busy() || c === current?.link) return;
+  const file = /^file:(.+)@([0-9a-f]{64})$/i.exec(c);
+  if (file) {
+    say(`This link was made with a checkpoint loaded from disk: "${file[1]}" (files' SHA-256 ${file[2].slice(0, 12)}…). Choose those files above to continue; the page checks they are the same.`);
+  } else {
+    $('rm-url').value = c;
+    say(`This link names the real model ${c}. Press Download to load it: nothing is downloaded before.`);
+  }
+}
+const watch = setInterval(() => {
+  if (!window.tokenDynamics) return;
+  clearInterval(watch);
+  followLink();
+  window.addEventListener('hashchange', followLink);
+  document.addEventListener('change', (e) => e.target.id === 'ctl-checkpoint' && setTimeout(followLink));
+}, 100);
+
+/** Puts the model in use into the link, and says whether it is the one the link named. */
+function toLink(link) {
+  const was = named;
+  named = link;
+  window.tokenDynamics?.set({ checkpoint: link });
+  const file = /^file:(.+)@([0-9a-f]{64})$/i.exec(was);
+  if (!file || !link.startsWith('file:')) return '';
+  return link.endsWith(`@${file[2]}`) ? ' These are the files the link was made with (same SHA-256).' : ` These files differ from the ones the link was made with (SHA-256 ${link.slice(-64, -52)}…, the link's ${file[2].slice(0, 12)}…).`;
+}
+
+/** Reads a checkpoint (files: [{name, blob}]) in the worker; on success it is the model in use.
+ *  `link`: the checkpoint= value of a download (repo id or URL); files from disk get
+ *  file:NAME@HASH. */
+async function use(files, source, link, name) {
+  setState('loading');
+  say(`Reading the checkpoint (${size(files.reduce((n, f) => n + f.blob.size, 0))}) in a worker…`);
+  try {
+    const { summary, hash } = await loadIntoWorker(files);
+    link ||= hash ? `file:${name || summary.architecture}@${hash}` : '';
+    source += link ? toLink(link) : '';
+    // The text box holds text for a model with a tokenizer, token ids for one without.
+    const text = $('rm-text');
+    if (summary.has_tokenizer ? current?.summary.has_tokenizer === false : !IDS.test(text.value)) text.value = '';
+    current = { files, summary, source, link };
+    report = null;
+    $('rm-results').replaceChildren();
+    $('rm-summary').textContent = `${summary.architecture} (${summary.family} family): ${summary.description}; ${summary.n_params.toLocaleString('en-US')} parameters stored as ${summary.stored_dtypes.join(', ')}. ${source}`;
+    $('rm-text-label').textContent = summary.has_tokenizer ? 'Text' : `Token ids, comma-separated (0 to ${summary.vocab - 1})`;
+    if (summary.has_tokenizer) return analyse();
+    say(`Loaded. This checkpoint has no tokenizer.json, and the panel needs tokenizer.json for text: type token ids and press Analyse.`);
+    setState('ready');
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** Keeps the files a checkpoint may need (the names the module reads), by their bare names. */
+function pick(list) {
+  const byName = new Map();
+  for (const f of list) {
+    const depth = (f.webkitRelativePath || f.name).split('/').length;
+    if (/^(config\.json|tokenizer\.json|.*\.safetensors|model\.safetensors\.index\.json)$/.test(f.name) && depth <= 2) byName.set(f.name, { name: f.name, blob: f });
+  }
+  return [...byName.values()];
+}
+
+function useLocal(list) {
+  const files = pick(list);
+  // The link names files from disk by their folder, else by what they are.
+  const folder = list.map((f) => f.webkitRelativePath?.split('/')[0]).find(Boolean);
+  if (!files.length) fail(new Error('None of these is a checkpoint file: choose config.json, tokenizer.json and the .safetensors file(s), or their folder.'));
+  else use(files, `From your files (${files.map((f) => f.name).join(', ')}).`, '', folder?.slice(0, 100).replace(/@/g, '_'));
+}
+
+for (const id of ['rm-files', 'rm-folder']) {
+  $(id).addEventListener('change', (e) => {
+    useLocal([...e.target.files]);
+    e.target.value = ''; // so that choosing the same files again is a change too
+  });
+}
+
+panel.addEventListener('dragover', (e) => { e.preventDefault(); panel.classList.add('dragging'); });
+panel.addEventListener('dragleave', () => panel.classList.remove('dragging'));
+panel.addEventListener('drop', async (e) => {
+  e.preventDefault();
+  panel.classList.remove('dragging');
+  if (busy()) return;
+  // A dropped folder arrives as a directory entry: its files are read one level deep. The entries
+  // must be taken now: the drop's data is gone after the first await.
+  const items = [...e.dataTransfer.items].map((i) => i.webkitGetAsEntry?.() || i.getAsFile());
+  const files = [];
+  const read = (entry) => new Promise((ok, no) => entry.file(ok, no));
+  for (const item of items) {
+    if (item instanceof File) files.push(item);
+    else if (item?.isFile) files.push(await read(item));
+    else if (item?.isDirectory) {
+      const reader = item.createReader();
+      for (let batch; (batch = await new Promise((ok, no) => reader.readEntries(ok, no))).length; ) {
+        for (const entry of batch) if (entry.isFile) files.push(await read(entry));
+      }
+    }
+  }
+  useLocal(files);
+});
+
+$('rm-url-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = $('rm-url').value.trim();
+  let base;
+  if (REPO_ID.test(text)) base = `https://huggingface.co/${text}/resolve/main/`;
+  else {
+    try {
+      const url = new URL(text);
+      if (url.protocol === 'http:' || url.protocol === 'https:') base = url.href.replace(/[^/]*\.(json|safetensors)$/, '').replace(/\/?$/, '/');
+    } catch {
+      // neither a repo id nor a URL: said below
+    }
+  }
+  if (!base) return fail(new Error(`"${text}" is neither a Hugging Face repo id (owner/name, e.g. openai-community/gpt2) nor an http(s) URL of a folder.`));
+  download(base, text);
+});
+
+/** Fetches a checkpoint folder (or takes it from the browser's storage) and uses it. */
+async function download(base, link) {
+  abort = new AbortController();
+  const signal = abort.signal;
+  setState('loading');
+  say(`Looking at ${base}…`);
+  // No Cache Storage in an insecure context (no `caches`) or an opaque origin (open fails).
+  const cache = await window.caches?.open(CACHE).catch(() => null);
+  const files = [];
+  let notStored = cache ? '' : 'this browser offers no storage here';
+  let hits = 0;
+  let done = 0;
+  let total = 0; // what the progress bar goes to: the Content-Lengths seen, or the shards' declared size
+  let confirmed = false;
+  let t0 = performance.now(); // moved on by the time spent waiting for the reader's go-ahead
+  let shown = 0;
+  const progress = (force) => {
+    const now = performance.now();
+    if (!force && now - shown < 100) return;
+    shown = now;
+    const bar = $('rm-progress');
+    bar.hidden = false;
+    const rate = (done / Math.max(1, now - t0)) * 1000;
+    if (total) [bar.max, bar.value] = [total, Math.min(done, total)];
+    else bar.removeAttribute('value');
+    const left = total && rate ? `, ${Math.max(0, Math.ceil((total - done) / rate))} s left` : '';
+    say(`Downloading: ${size(done)}${total ? ` of ${size(total)}` : ''} (${size(rate)}/s${left})`);
+  };
+  const store = async (key, response) => {
+    try {
+      await cache?.put(key, response);
+    } catch (e) {
+      notStored = e.name === 'QuotaExceededError' ? "the browser's storage is full" : `the browser refused (${e.message.replace(/\.+$/, '')})`;
+    }
+  };
+  // One file: from storage, else downloaded (null when optional and absent).
+  const get = async (name, optional) => {
+    const url = base + name;
+    const hit = await cache?.match(url);
+    if (hit) {
+      hits++;
+      files.push({ name, blob: await hit.blob() });
+      return files.at(-1).blob;
+    }
+    let response;
+    try {
+      response = await fetch(url, { signal });
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      throw new Error(`Could not fetch ${url}: the host is unreachable, or it does not let other sites read its files (CORS). Hugging Face does; another server must send Access-Control-Allow-Origin. You can also download the files and choose them above.`);
+    }
+    if (response.status === 404 && optional) return null;
+    if (response.status === 401 || response.status === 403) throw new Error(`${url}: HTTP ${response.status}. A gated or private repository needs a login this page cannot do: download the files and choose them above.`);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}${response.status === 404 ? ' (not found): check the URL or repo id; the folder needs config.json and model.safetensors or its index' : ''}.`);
+    const length = Number(response.headers.get('Content-Length')) || 0;
+    total = Math.max(total, done + length);
+    progress(true);
+    if (total > LARGE && !confirmed) {
+      $('rm-confirm-text').textContent = `This checkpoint is ${size(total)}${length ? '' : ' or more'}. Download it?`;
+      $('rm-confirm').hidden = false;
+      say('Waiting for your go-ahead.');
+      const asked = performance.now();
+      await new Promise((ok, no) => {
+        $('rm-confirm-yes').onclick = ok;
+        signal.addEventListener('abort', () => no(signal.reason), { once: true });
+      });
+      t0 += performance.now() - asked;
+      $('rm-confirm').hidden = true;
+      confirmed = true;
+    }
+    const chunks = [];
+    const reader = response.body.getReader();
+    try {
+      for (let part; !(part = await reader.read()).done; ) {
+        chunks.push(part.value);
+        done += part.value.length;
+        progress();
+      }
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      throw new Error(`The download of ${url} broke off (${e.message}).`);
+    }
+    progress(true);
+    const blob = new Blob(chunks);
+    await store(url, new Response(blob, { headers: { 'Content-Length': blob.size } }));
+    files.push({ name, blob });
+    return blob;
+  };
+  let failed = null;
+  try {
+    // The folder's list of files, kept beside them, spares a second visit the probing (and 404s).
+    const known = await cache?.match(base);
+    if (known) for (const name of (await known.json()).files) await get(name);
+    else {
+      await get('config.json');
+      await get('tokenizer.json', true);
+      if (!(await get('model.safetensors', true))) {
+        const index = await get(INDEX, true);
+        if (!index) throw new Error(`${base} has neither model.safetensors nor ${INDEX}.`);
+        let map;
+        try {
+          map = JSON.parse(await index.text());
+        } catch {
+          throw new Error(`${base}${INDEX} is not JSON.`);
+        }
+        total = Math.max(total, done + (map.metadata?.total_size || 0));
+        for (const shard of new Set(Object.values(map.weight_map || {}))) await get(shard);
+      }
+      if (!notStored) await store(base, new Response(JSON.stringify({ files: files.map((f) => f.name) })));
+    }
+  } catch (e) {
+    failed = e;
+  }
+  abort = null;
+  await showStored(); // what arrived in full is stored, even when the download stopped
+  if (failed) return fail(failed);
+  const from = hits === files.length ? "from this browser's storage (downloaded earlier)" : `downloaded from ${base}`;
+  use(files, `Files ${from}${notStored ? `; not stored: ${notStored}` : ''}.`, link);
+}
+
+// ---------- the report ----------
+
+function readRequest() {
+  const num = (id) => {
+    const x = $(id).valueAsNumber;
+    if (!Number.isFinite(x)) throw new Error(`${$(id).parentElement.textContent.replace(/\s+/g, ' ').trim()}: give a number.`);
+    return x;
+  };
+  const r = { twin_seed: num('rm-twin'), layers: $('rm-layers').checked };
+  const text = $('rm-text');
+  if (current.summary.has_tokenizer) {
+    text.value ||= $('ctl-text')?.value || new URLSearchParams(location.hash.split('?')[1]).get('text') || 'The quick brown fox jumps over the lazy dog.';
+    r.text = text.value;
+  } else {
+    if (!IDS.test(text.value)) throw new Error('Token ids: whole numbers separated by commas, e.g. 464, 2068, 7586.');
+    r.ids = text.value.split(',').map(Number);
+  }
+  if ($('rm-steer').value.trim()) r.steer = $('rm-steer').value;
+  const n = num('rm-n');
+  if (n > 0) {
+    r.generate = { n, temperature: num('rm-temperature'), top_k: num('rm-top-k'), top_p: num('rm-top-p'), min_p: num('rm-min-p'), seed: num('rm-seed') };
+  }
+  return r;
+}
+
+async function analyse() {
+  try {
+    const request = readRequest();
+    setState('computing');
+    const t0 = performance.now();
+    if (workerFiles !== current.files) {
+      say('Reading the checkpoint again in a new worker…');
+      await loadIntoWorker(current.files);
+    }
+    say('Computing the report of the model and its random twin…');
+    const answer = await call({ type: 'analyse', request });
+    report = answer.report;
+    render(answer.view);
+    say(`Report computed in ${((performance.now() - t0) / 1000).toFixed(2)} s.`);
+    setState('ready');
+  } catch (e) {
+    fail(e);
+  }
+}
+
+$('rm-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (current && !busy()) analyse();
+});
+
+$('rm-cancel').addEventListener('click', () => {
+  abort?.abort();
+  if (pending.size) stopWorker(CANCELLED);
+});
+
+const size = (bytes) => (bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`);
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  node.textContent = text ?? '';
+  if (className) node.className = className;
+  return node;
+}
+
+/** Shows the report's parts, shaped for reading by the worker (model-worker.js, `view`): tables
+ *  of text cells (`num`: the columns that hold numbers) and headings or paragraphs (`tag`). */
+function render(view) {
+  $('rm-results').replaceChildren(...view.map((part) => {
+    if (part.tag) return Object.assign(el(part.tag, part.text, part.className), part.href ? { href: part.href } : {});
+    const t = el('table', null, 'stats');
+    t.append(el('caption', part.caption));
+    const head = t.insertRow();
+    for (const h of part.head) head.append(Object.assign(el('th', h), { scope: 'col' }));
+    for (const row of part.rows) {
+      const r = t.insertRow();
+      row.forEach((cell, i) => r.append(el('td', cell, part.num.includes(i) ? 'num' : null)));
+    }
+    const box = el('div', null, 'rm-table'); // scrolls sideways on a phone
+    box.append(t);
+    return box;
+  }));
+}
+
+// ---------- the browser's storage ----------
+
+async function showStored() {
+  let bytes = 0;
+  let models = 0;
+  try {
+    if (await caches.has(CACHE)) {
+      const cache = await caches.open(CACHE);
+      for (const request of await cache.keys()) {
+        if (request.url.endsWith('/')) models++; // a folder's list of files
+        else bytes += Number((await cache.match(request)).headers.get('Content-Length'));
+      }
+    }
+  } catch {
+    // no Cache Storage here (an insecure context or an opaque origin): nothing stored
+  }
+  // An unfinished download leaves files without their folder's list: stored, but not complete.
+  $('rm-stored').textContent = bytes ? `Stored in this browser: ${size(bytes)}, ${models} complete checkpoint folder${models === 1 ? '' : 's'}.` : 'No checkpoint is stored in this browser.';
+  $('rm-delete').hidden = !bytes;
+}
+
+$('rm-delete').addEventListener('click', async () => {
+  await caches.delete(CACHE);
+  say('Deleted the stored checkpoints.');
+  showStored();
+});
+
+showStored();
