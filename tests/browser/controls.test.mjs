@@ -150,6 +150,8 @@ const ENERGY_CASES = [
   ["gseed", GEN, "7", [S]],
   ["model", "#energy?steer=delta", "random", [D]],
   ["seed", "#energy", "5", [S]],
+  // Names the Real model panel's checkpoint: no figure of the lab changes (it shows the byte models).
+  ["checkpoint", "#energy", "openai-community/gpt2", []],
   ["h", "#energy", "pre", [S]],
   ["mass", "#energy", "fitted", [S]],
   ["U", "#energy", "entropy", [S]],

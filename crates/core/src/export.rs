@@ -293,6 +293,9 @@ pub fn safe_piece(text: &str) -> String {
 /// fields, as the next-token explorer reads them back), and its three most probable tokens as the
 /// simplex corners. Every explorer that hands a distribution to the next-token explorer writes
 /// it here.
+// `#[inline]`: codegen happens in the crates that call it (the energy lab, the real-model
+// module), so the pages that never do are not changed by it (measured: 83 bytes gzip otherwise).
+#[inline]
 pub fn scores_link(log_probs: &[f64], labels: &[String]) -> String {
     let scores: Vec<String> = log_probs
         .iter()
