@@ -46,8 +46,11 @@ async function run({ generation, hash, payload, shard = 0, shards = 1 }) {
   for (;;) {
     if (generation !== latest) return; // superseded
     const bytes = wasm.worker_step(SLICE_MS);
+    // Read before posting: the transfer detaches the buffer, and a detached view reads
+    // `undefined`, which once kept a finished job posting its last part forever.
+    const done = bytes[0] === 1;
     postMessage({ type: 'progress', generation, shard, bytes }, [bytes.buffer]);
-    if (bytes[0] === 1) return;
+    if (done) return;
     await yieldToMessages();
   }
 }

@@ -153,3 +153,24 @@ test("the worker runs under the strict CSP inside a sandboxed iframe (allow-scri
     await host.close();
   }
 });
+
+test("a finished job stops: once a part reports done, its worker posts nothing more", async () => {
+  // Counts every message of every worker the page starts.
+  const count = `globalThis.tdMaxWorkers = 3; globalThis.__posts = 0; const W = globalThis.Worker;
+    globalThis.Worker = class extends W {
+      constructor(...args) { super(...args); this.addEventListener("message", () => globalThis.__posts++); }
+    };`;
+  const link = "#next-token?v=1&gen=gauss&V=20000&seed=2&flow=entropic&trunc=top-p&top_p=0.9&overlay=T:0.5,1,2";
+  const app = await suite.open(link, { initScripts: [count] });
+  try {
+    await settled(app.page);
+    const before = await app.page.evaluate(() => globalThis.__posts);
+    assert.ok(before > 0, "the scene was computed in workers");
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const after = await app.page.evaluate(() => globalThis.__posts);
+    assert.equal(after, before, `the workers kept posting after the scene was done (${after - before} more messages in 1.5 s)`);
+    await app.assertNoErrors();
+  } finally {
+    await app.close();
+  }
+});
