@@ -158,6 +158,27 @@ impl Model {
 /// A checkpoint's files by name (`config.json`, `model.safetensors`, …), as bytes.
 pub type Files = BTreeMap<String, Vec<u8>>;
 
+/// The files of a checkpoint folder on disk that a checkpoint may need (config, tokenizer,
+/// safetensors, shard index), by name; the command line and the tests read folders with it.
+pub fn read_folder(dir: &std::path::Path) -> Result<Files, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut files = Files::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let wanted = name == "config.json"
+            || name == "tokenizer.json"
+            || name.ends_with(".safetensors")
+            || name == tensors::INDEX;
+        if wanted {
+            let bytes = std::fs::read(entry.path())
+                .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+            files.insert(name, bytes);
+        }
+    }
+    Ok(files)
+}
+
 /// A checkpoint read and validated.
 #[derive(Debug)]
 pub struct Checkpoint {

@@ -6,24 +6,14 @@ use std::path::Path;
 
 use serde_json::Value;
 use td_checkpoint::report::{random_shape, report, Request, LAB_DEFAULTS};
-use td_checkpoint::{load, Checkpoint, Files};
+use td_checkpoint::{load, Checkpoint};
 use td_transformer::energy::energy_series;
 
 fn checkpoint(variant: &str) -> Checkpoint {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(variant);
-    let files: Files = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    load(&files).unwrap()
+    load(&td_checkpoint::read_folder(&dir).unwrap()).unwrap()
 }
 
 fn request(json: &str) -> Request {

@@ -3,12 +3,11 @@
 //! the statistics beside those of its random-weight twin (same config, GPT-2's seeded
 //! initialisation), and the next-token distribution's top tokens at the last position.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use td_checkpoint::report::{report, Generate, Report, Request};
-use td_checkpoint::{load, Files};
+use td_checkpoint::load;
 
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
@@ -40,26 +39,6 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   cache: temperature (default 1; 0 = greedy), top-k (0 = off), top-p (1 = off), min-p (0 = off),
   seed (default 1).
   --json prints the same report as one JSON object (what the page's real-model panel shows).";
-
-/// Files of a folder that a checkpoint may need (config, tokenizer, safetensors, shard index).
-fn read_folder(dir: &Path) -> Result<Files, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut files = BTreeMap::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let wanted = name == "config.json"
-            || name == "tokenizer.json"
-            || name.ends_with(".safetensors")
-            || name == td_checkpoint::tensors::INDEX;
-        if wanted {
-            let bytes = std::fs::read(entry.path())
-                .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
-            files.insert(name, bytes);
-        }
-    }
-    Ok(files)
-}
 
 struct Options {
     folder: String,
@@ -206,7 +185,7 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 fn run(opts: &Options) -> Result<String, String> {
-    let files = read_folder(Path::new(&opts.folder))?;
+    let files = td_checkpoint::read_folder(Path::new(&opts.folder))?;
     let checkpoint = load(&files)?;
     let request = Request {
         text: opts.text.clone(),

@@ -27,17 +27,7 @@ fn the_energy_labs_next_token_link_opens_clean_with_every_byte_named() {
 fn a_real_models_next_token_link_opens_clean_with_the_lumped_rest_named() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../checkpoint/tests/fixtures/gpt2-hub-f32");
-    let files: td_checkpoint::Files = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    let c = td_checkpoint::load(&files).unwrap();
+    let c = td_checkpoint::load(&td_checkpoint::read_folder(&dir).unwrap()).unwrap();
     let twin = c.model.random_twin(1).unwrap();
     let request = td_checkpoint::report::Request {
         text: Some("A, \"b\"\tc.".into()),

@@ -2,7 +2,6 @@
 //! printed K, U, E are the library's, the twin differs from the model, and bad folders or
 //! arguments exit non-zero with a message.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -17,17 +16,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// The checkpoint of a fixture folder, read as the command reads it.
 fn load_fixture(dir: &std::path::Path) -> td_checkpoint::Checkpoint {
-    let files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().into_string().unwrap(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    td_checkpoint::load(&files).unwrap()
+    td_checkpoint::load(&td_checkpoint::read_folder(dir).unwrap()).unwrap()
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
