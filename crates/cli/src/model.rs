@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use td_checkpoint::report::{report, Generate, Report, Request};
 use td_checkpoint::load;
+use td_checkpoint::report::{report, Generate, Report, Request};
 
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
