@@ -31,6 +31,14 @@ impl Family {
         }
     }
 
+    /// How many transformer blocks.
+    pub fn n_layer(&self) -> usize {
+        match self {
+            Family::Gpt2(c) => c.n_layer,
+            Family::Llama(c) => c.n_layer,
+        }
+    }
+
     pub fn n_params(&self) -> usize {
         match self {
             Family::Gpt2(c) => c.n_params(),
@@ -92,12 +100,35 @@ pub fn parse(text: &str) -> Result<ModelConfig, String> {
         .copied()
         .unwrap_or(model_type)
         .to_string();
-    let is = |arch: &str, ty: &str| architectures.contains(&arch) || model_type == ty;
-    if is("GPT2LMHeadModel", "gpt2") {
-        return gpt2(obj, architecture);
-    }
-    if is("LlamaForCausalLM", "llama") {
-        return llama(obj, architecture);
+    // `architectures` names the class (a causal LM, or a classifier on the same blocks), and
+    // `model_type` the family: a config whose two disagree, or that names another class, is not
+    // run as one of ours.
+    const CLASSES: [(&str, &str); 2] = [("GPT2LMHeadModel", "gpt2"), ("LlamaForCausalLM", "llama")];
+    let family = if architectures.is_empty() {
+        CLASSES.iter().find(|(_, ty)| *ty == model_type)
+    } else {
+        let found = CLASSES
+            .iter()
+            .find(|(class, _)| architectures.contains(class));
+        if let Some((class, ty)) = found {
+            if !model_type.is_empty() && model_type != *ty {
+                return Err(format!(
+                    "config.json: architectures says {class} but model_type says {model_type}; \
+                     one of them is wrong, so the checkpoint is not run"
+                ));
+            }
+        } else if CLASSES.iter().any(|(_, ty)| *ty == model_type) {
+            return Err(format!(
+                "{architecture} is a {model_type} model with another head, not a causal language \
+                 model: this build runs {SUPPORTED}"
+            ));
+        }
+        found
+    };
+    match family {
+        Some(("GPT2LMHeadModel", _)) => return gpt2(obj, architecture),
+        Some(_) => return llama(obj, architecture),
+        None => {}
     }
     let named = if architecture.is_empty() {
         "config.json names no architecture (neither architectures nor model_type)".to_string()
@@ -410,6 +441,20 @@ mod tests {
         for bad in ["", "[]", "{", "null", r#"{"n_embd": 4}"#] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+        // The class and the family must agree, and the class be a causal language model.
+        let err = parse(&GPT2_SMALL.replace(r#""model_type": "gpt2""#, r#""model_type": "llama""#))
+            .unwrap_err();
+        assert!(
+            err.contains("architectures says GPT2LMHeadModel but model_type says llama"),
+            "{err}"
+        );
+        let err = parse(&GPT2_SMALL.replace("GPT2LMHeadModel", "GPT2ForSequenceClassification"))
+            .unwrap_err();
+        assert!(
+            err.contains("GPT2ForSequenceClassification is a gpt2 model with another head"),
+            "{err}"
+        );
+        assert!(parse(&GPT2_SMALL.replace(r#""model_type": "gpt2","#, "")).is_ok());
         let missing =
             r#"{"model_type": "gpt2", "n_embd": 16, "n_layer": 1, "n_head": 2, "vocab_size": 10}"#;
         let err = parse(missing).unwrap_err();
