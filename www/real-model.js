@@ -30,6 +30,7 @@ window.tokenDynamicsRealModel = {
   get summary() { return current && current.summary; },
   get report() { return report; },
   get source() { return current && current.source; },
+  get link() { return current && current.link; },
 };
 
 function setState(s) {
@@ -95,6 +96,7 @@ async function loadIntoWorker(files) {
 
 const linked = () => window.tokenDynamics?.state().checkpoint || '';
 let named = ''; // the checkpoint the link named when the page last looked
+let asked = ''; // a file:NAME@HASH a link asked for, until files with that hash are chosen
 
 /** Says what the link's checkpoint needs: nothing is fetched until the reader asks. */
 function followLink() {
@@ -104,6 +106,7 @@ function followLink() {
   if (!c || busy() || c === current?.link) return;
   const file = /^file:(.+)@([0-9a-f]{64})$/i.exec(c);
   if (file) {
+    asked = c;
     say(`This link was made with a checkpoint loaded from disk: "${file[1]}" (files' SHA-256 ${file[2].slice(0, 12)}…). Choose those files above to continue; the page checks they are the same.`);
   } else {
     $('rm-url').value = c;
@@ -120,12 +123,19 @@ const watch = setInterval(() => {
 
 /** Puts the model in use into the link, and says whether it is the one the link named. */
 function toLink(link) {
-  const was = named;
   named = link;
   window.tokenDynamics?.set({ checkpoint: link });
-  const file = /^file:(.+)@([0-9a-f]{64})$/i.exec(was);
-  if (!file || !link.startsWith('file:')) return '';
-  return link.endsWith(`@${file[2]}`) ? ' These are the files the link was made with (same SHA-256).' : ` These files differ from the ones the link was made with (SHA-256 ${link.slice(-64, -52)}…, the link's ${file[2].slice(0, 12)}…).`;
+  // Only a link opened here is compared with: the reader's own earlier loads wrote the others.
+  const file = /^file:(.+)@([0-9a-f]{64})$/i.exec(asked);
+  if (!file || !link.startsWith('file:')) {
+    asked = '';
+    return '';
+  }
+  if (link.endsWith(`@${file[2]}`)) {
+    asked = '';
+    return ' These are the files the link was made with (same SHA-256).';
+  }
+  return ` These files differ from the ones the link was made with (SHA-256 ${link.slice(-64, -52)}…, the link's ${file[2].slice(0, 12)}…).`;
 }
 
 /** Reads a checkpoint (files: [{name, blob}]) in the worker; on success it is the model in use.
@@ -145,6 +155,7 @@ async function use(files, source, link, name) {
     report = null;
     $('rm-results').replaceChildren();
     $('rm-summary').textContent = `${summary.architecture} (${summary.family} family): ${summary.description}; ${summary.n_params.toLocaleString('en-US')} parameters stored as ${summary.stored_dtypes.join(', ')}. ${source}`;
+    steerLayers(summary);
     $('rm-text-label').textContent = summary.has_tokenizer ? 'Text' : `Token ids, comma-separated (0 to ${summary.vocab - 1})`;
     if (summary.has_tokenizer) return analyse();
     say(`Loaded. This checkpoint has no tokenizer.json, and the panel needs tokenizer.json for text: type token ids and press Analyse.`);
@@ -342,6 +353,26 @@ async function download(base, link) {
 
 // ---------- the report ----------
 
+/** The blocks a GPT-2 model can be steered at (the residual stream entering block 0..n_layer);
+ *  a Llama model has only the final norm's forms in this build, and the menu says so. */
+function steerLayers(summary) {
+  const menu = $('rm-steer-layer');
+  const keep = menu.value;
+  const options = [el('option', 'the final norm only')];
+  options[0].value = '';
+  if (summary.family === 'gpt2') {
+    for (let layer = 0; layer <= summary.n_layer; layer++) {
+      const o = el('option', layer === summary.n_layer ? `block ${layer} (after the last block, before the final norm)` : `block ${layer}`);
+      o.value = String(layer);
+      options.push(o);
+    }
+  } else {
+    options[0].textContent = 'the final norm only (earlier blocks: GPT-2 family only)';
+  }
+  menu.replaceChildren(...options);
+  menu.value = options.some((o) => o.value === keep) ? keep : '';
+}
+
 function readRequest() {
   const num = (id) => {
     const x = $(id).valueAsNumber;
@@ -349,6 +380,7 @@ function readRequest() {
     return x;
   };
   const r = { twin_seed: num('rm-twin'), layers: $('rm-layers').checked };
+  if (current.link) r.source = current.link; // named in the next-token link's `from`
   const text = $('rm-text');
   if (current.summary.has_tokenizer) {
     text.value ||= $('ctl-text')?.value || new URLSearchParams(location.hash.split('?')[1]).get('text') || 'The quick brown fox jumps over the lazy dog.';
@@ -357,7 +389,16 @@ function readRequest() {
     if (!IDS.test(text.value)) throw new Error('Token ids: whole numbers separated by commas, e.g. 464, 2068, 7586.');
     r.ids = text.value.split(',').map(Number);
   }
+  if ($('rm-position').value !== '') {
+    const position = num('rm-position');
+    if (!Number.isInteger(position) || position < 0) throw new Error('Next token after position: a whole number from 0 (the t column of the token table), or empty for the last token.');
+    r.position = position;
+  }
   if ($('rm-steer').value.trim()) r.steer = $('rm-steer').value;
+  if ($('rm-steer-layer').value !== '') {
+    if (!r.steer) throw new Error('Steer also at a block: say which token to steer toward first.');
+    r.steer_layer = Number($('rm-steer-layer').value);
+  }
   const n = num('rm-n');
   if (n > 0) {
     r.generate = { n, temperature: num('rm-temperature'), top_k: num('rm-top-k'), top_p: num('rm-top-p'), min_p: num('rm-min-p'), seed: num('rm-seed') };

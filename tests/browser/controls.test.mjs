@@ -28,6 +28,7 @@ const CASES = [
   ["mu", "#next-token?adjust=memory", "3", ["#simplex-canvas"]],
   ["s", "", "0,1,2", ["#simplex-canvas", "#logits-canvas"]],
   ["labels", "", "x,y,z", ["#simplex-canvas", "#logits-canvas"]],
+  ["from", "#next-token?s=3,2,1,0", "a model, after <b>\"The\"</b>", []],
   ["gen", "", "zipf", ["#simplex-canvas", "#logits-canvas"]],
   ["V", "#next-token?gen=zipf", "7", ["#logits-canvas"]],
   ["seed", "#next-token?gen=zipf&V=7", "5", ["#logits-canvas"]],

@@ -36,8 +36,11 @@ after(async () => {
 });
 
 /** The native report of a fixture folder (a path) with `args`. */
-function native(folder, args) {
-  return JSON.parse(execFileSync(NATIVE, ["model", folder, "--json", ...args], { encoding: "utf8" }));
+function native(folder, args, source) {
+  // The page names its checkpoint in the next-token link's `from` (a repo id, a URL or
+  // file:NAME@HASH): the native command is given the same name.
+  const named = source ? [...args, "--source", source] : args;
+  return JSON.parse(execFileSync(NATIVE, ["model", folder, "--json", ...named], { encoding: "utf8" }));
 }
 
 /** What the native command says when it refuses a folder (its message, without the prefix). */
@@ -76,6 +79,7 @@ const panel = (page) =>
     summary: window.tokenDynamicsRealModel.summary,
     report: window.tokenDynamicsRealModel.report,
     source: window.tokenDynamicsRealModel.source,
+    link: window.tokenDynamicsRealModel.link,
   }));
 
 /** Waits until the panel is neither loading nor computing, and returns what it shows. */
@@ -139,7 +143,11 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
       const p = await chooseFiles(page, folderFiles(dir));
       t.diagnostic(`${name}: loaded and analysed in ${Date.now() - started} ms`);
       assert.equal(p.state, "ready", `${name}: ${p.error}`);
-      const worst = assertSameReport(p.report, native(dir, ["--text", TEXT]), name);
+      // Earlier blocks are offered for the GPT-2 family only (the Llama block has no VJP here).
+      const menu = await page.$$eval("#rm-steer-layer option", (os) => os.map((o) => o.textContent));
+      if (name.startsWith("llama")) assert.deepEqual(menu, ["the final norm only (earlier blocks: GPT-2 family only)"]);
+      else assert.equal(menu.length, p.summary.n_layer + 2);
+      const worst = assertSameReport(p.report, native(dir, ["--text", TEXT], p.link), name);
       t.diagnostic(`${name}: largest relative difference from native ${worst.toExponential(2)}`);
       assert.deepEqual(p.summary, p.report.model);
       assert.match(p.source, /From your files/);
@@ -163,7 +171,8 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     // Options: per-layer view, steering, generation; the twin of another seed.
     const dir = path.join(FIXTURES, "gpt2-hub-f32");
     await page.setInputFiles("#rm-files", folderFiles(dir));
-    await settle(page);
+    // No link was opened: the files the page itself put in the link are compared with nothing.
+    assert.doesNotMatch((await settle(page)).source, /the link was made with/);
     await page.check("#rm-layers");
     await page.fill("#rm-steer", "5");
     await page.fill("#rm-n", "4");
@@ -172,7 +181,7 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     await page.waitForFunction(() => document.getElementById("real-model").dataset.state === "computing" || window.tokenDynamicsRealModel.report?.layers);
     const p = await settle(page);
     assert.equal(p.state, "ready", p.error);
-    assertSameReport(p.report, native(dir, ["--text", TEXT, "--layers", "--steer", "5", "--generate", "4", "--twin-seed", "7"]), "options");
+    assertSameReport(p.report, native(dir, ["--text", TEXT, "--layers", "--steer", "5", "--generate", "4", "--twin-seed", "7"], p.link), "options");
     assert.equal(p.report.layers.length, 3);
     const text = await page.textContent("#rm-results");
     for (const part of ["Steering the last position toward", "Per layer", "Continuation (4 tokens", "Steered continuation (", "seed 7"]) assert.ok(text.includes(part), part);
@@ -185,11 +194,44 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     try {
       assert.equal(await flow.page.evaluate(() => window.tokenDynamics.state().explorer), "next-token");
       assert.ok(await flow.page.isHidden("#messages"), "the link opens without messages");
+      // It says where the logits came from: the files' name and hash, the position, the text.
+      const from = await flow.page.inputValue("#ctl-from");
+      assert.match(p.link, /^file:GPT2LMHeadModel@[0-9a-f]{64}$/);
+      const v = p.summary.vocab;
+      const kept = v > 64 ? `the 64 most probable of ${v} tokens, the other ${v - 64} lumped as one` : `all ${v} tokens`;
+      assert.equal(from, `${p.link}, next token after position ${p.report.position} (${p.report.tokens.at(-1).piece.replace(/ /g, "␣")}) of "${TEXT}": ${kept}`);
       await flow.assertNoErrors();
     } finally {
       await flow.close();
     }
+    // Another position and steering at an earlier block: the native report of the same options.
+    const blocks = await page.$$eval("#rm-steer-layer option", (os) => os.map((o) => o.value));
+    assert.deepEqual(blocks, ["", ...Array.from({ length: p.summary.n_layer + 1 }, (_, i) => String(i))]);
+    await page.fill("#rm-position", "1");
+    await page.selectOption("#rm-steer-layer", "1");
+    await page.click("#rm-analyse");
+    await page.waitForFunction(() => window.tokenDynamicsRealModel.report?.position === 1);
+    const q = await settle(page);
+    assert.equal(q.state, "ready", q.error);
+    assertSameReport(q.report, native(dir, ["--text", TEXT, "--layers", "--steer", "5", "--generate", "4", "--twin-seed", "7", "--position", "1", "--steer-layer", "1"], q.link), "position and block");
+    assert.equal(q.report.steering.forms.length, 4);
+    assert.notEqual(q.report.next_token_link, p.report.next_token_link, "another position, another distribution");
+    const moved = await page.textContent("#rm-results");
+    for (const part of ["(position 1)", "entering block 1", "Steered continuation (the residual stream entering block 1"]) assert.ok(moved.includes(part), part);
+    assert.equal(await page.getAttribute("#rm-results a", "href"), q.report.next_token_link);
     await shoot(page, "real-model-1280.png");
+    // A position past the text is refused with the native message; a block without a target too.
+    await page.fill("#rm-position", "99");
+    await page.click("#rm-analyse");
+    let bad = await settle(page);
+    assert.equal(bad.error, nativeError(dir, ["--text", TEXT, "--position", "99"]));
+    await page.fill("#rm-position", "");
+    await page.fill("#rm-steer", "");
+    await page.click("#rm-analyse");
+    bad = await settle(page);
+    assert.match(bad.error, /say which token to steer toward/);
+    await page.selectOption("#rm-steer-layer", "");
+    await page.fill("#rm-steer", "5");
     // The lab was not touched.
     assert.equal(await page.evaluate(() => JSON.stringify(window.tokenDynamics.readout())), lab);
     for (const sel of LAB_CANVASES) await assertCanvasDrawn(page, sel);
@@ -287,7 +329,7 @@ test("a folder URL on another origin: progress to 100%, the native report; shard
     await page.fill("#rm-text", TEXT);
     let p = await fetchFolder(page, `${fixtures.url}gpt2-hub-f32/`);
     assert.equal(p.state, "ready", p.error);
-    assertSameReport(p.report, native(dir, ["--text", TEXT]), "URL");
+    assertSameReport(p.report, native(dir, ["--text", TEXT], p.link), "URL");
     const bytes = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
     const progress = await page.evaluate(() => window.__progress);
     t.diagnostic(`progress values: ${JSON.stringify(progress.slice(-3))} of ${bytes} bytes`);
@@ -310,7 +352,7 @@ test("a folder URL on another origin: progress to 100%, the native report; shard
     await page.click("#rm-analyse");
     p = await settle(page);
     assert.equal(p.state, "ready", p.error);
-    assertSameReport(p.report, native(sharded, ["--ids", "3,1,4,1,5"]), "sharded");
+    assertSameReport(p.report, native(sharded, ["--ids", "3,1,4,1,5"], p.link), "sharded");
     assert.deepEqual(p.summary.stored_dtypes, ["f16"]);
     await assertClean(app, [`${fixtures.url}gpt2-sharded-f16/tokenizer.json`, `${fixtures.url}gpt2-sharded-f16/model.safetensors`]);
   } finally {
@@ -342,7 +384,7 @@ test("a Hugging Face repo id: the native report; a second load comes from the br
     await page.fill("#rm-text", TEXT);
     let p = await fetchFolder(page, "fixtures/llama-tied-f32");
     assert.equal(p.state, "ready", p.error);
-    assertSameReport(p.report, native(llama, ["--text", TEXT]), "hub");
+    assertSameReport(p.report, native(llama, ["--text", TEXT], p.link), "hub");
     assert.deepEqual(hits, ["llama-tied-f32/config.json", "llama-tied-f32/tokenizer.json", "llama-tied-f32/model.safetensors"]);
     assert.match(p.source, /downloaded from https:\/\/huggingface\.co\/fixtures\/llama-tied-f32\/resolve\/main\//);
     // Sharded, without a tokenizer: the absent files are asked for once.
@@ -359,7 +401,7 @@ test("a Hugging Face repo id: the native report; a second load comes from the br
     p = await fetchFolder(page, "fixtures/llama-tied-f32");
     assert.equal(p.state, "ready", p.error);
     assert.match(p.source, /from this browser's storage/);
-    assertSameReport(p.report, native(llama, ["--text", TEXT]), "stored");
+    assertSameReport(p.report, native(llama, ["--text", TEXT], p.link), "stored");
     p = await fetchFolder(page, "fixtures/gpt2-sharded-f16");
     assert.equal(p.state, "ready", p.error);
     assert.match(p.source, /from this browser's storage/);
@@ -460,7 +502,7 @@ test("cancel: a large download asks first and stops on Cancel, a computation too
     await page.click("#rm-analyse");
     p = await settle(page);
     assert.equal(p.state, "ready", p.error);
-    assertSameReport(p.report, native(dir, ["--text", TEXT]), "after cancel");
+    assertSameReport(p.report, native(dir, ["--text", TEXT], p.link), "after cancel");
 
     // A download that breaks off says so; the model in use stays.
     p = await fetchFolder(page, host.broken);
@@ -553,7 +595,7 @@ test("bad inputs say what is wrong, and the lab keeps working", T_OPTS, async ()
     await page.fill("#rm-text", "7, 8, 9");
     await page.click("#rm-analyse");
     p = await settle(page);
-    assertSameReport(p.report, native(bf16, ["--ids", "7,8,9"]), "bf16");
+    assertSameReport(p.report, native(bf16, ["--ids", "7,8,9"], p.link), "bf16");
 
     assert.equal(await page.evaluate(() => window.__imgInserted.length), 0);
     for (const sel of LAB_CANVASES) await assertCanvasDrawn(page, sel);
@@ -581,7 +623,7 @@ test("a folder dropped on the panel is loaded", T_OPTS, async () => {
     await page.waitForFunction(() => window.tokenDynamicsRealModel.report || document.getElementById("real-model").dataset.state === "error", null, { timeout: 60_000 });
     const p = await settle(page);
     assert.equal(p.state, "ready", p.error);
-    assertSameReport(p.report, native(dir, ["--text", TEXT]), "drop");
+    assertSameReport(p.report, native(dir, ["--text", TEXT], p.link), "drop");
     await assertClean(app);
   } finally {
     await app.close();
@@ -616,7 +658,7 @@ test("links: checkpoint= names the model and nothing is fetched before Download;
     await page.click("#rm-fetch");
     const p = await settle(page);
     assert.equal(p.state, "ready", p.error);
-    assertSameReport(p.report, native(gpt2, ["--text", TEXT]), "linked");
+    assertSameReport(p.report, native(gpt2, ["--text", TEXT], p.link), "linked");
     // Loading another model by repo id puts it in the link (and keeps the lab's settings).
     await page.evaluate(() => window.tokenDynamics.set({ seed: 9 }));
     await fetchFolder(page, "fixtures/llama-tied-f32");
@@ -654,6 +696,10 @@ test("links: checkpoint= names the model and nothing is fetched before Download;
     assert.match(p.source, /These files differ from the ones the link was made with/);
     // The link now names the files in use.
     assert.match(await page.evaluate(() => window.tokenDynamics.state().checkpoint), /^file:LlamaForCausalLM@[0-9a-f]{64}$/);
+    // Still the link's files are asked for (not the ones the page just wrote): choosing them says so,
+    // and after that the reader's own loads are compared with nothing.
+    assert.match((await chooseFiles(page, files)).source, /These are the files the link was made with/);
+    assert.doesNotMatch((await chooseFiles(page, folderFiles(llama))).source, /the link was made with/);
     await app.assertNoErrors();
   } finally {
     await app.close();
@@ -667,7 +713,7 @@ test("links: checkpoint= names the model and nothing is fetched before Download;
     await page.fill("#rm-text", TEXT);
     const p = await chooseFiles(page, files);
     assert.match(p.source, /These are the files the link was made with \(same SHA-256\)/);
-    assertSameReport(p.report, native(gpt2, ["--text", TEXT]), "from the link");
+    assertSameReport(p.report, native(gpt2, ["--text", TEXT], p.link), "from the link");
     await app.assertNoErrors();
   } finally {
     await app.close();

@@ -17,7 +17,8 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { DIST, RESULTS } from "../browser/harness.mjs";
+import { DIST, RESULTS, REPO } from "../browser/harness.mjs";
+import { startServer } from "../../scripts/static-server.mjs";
 import { launchEngine, selectedEngines } from "./drivers.mjs";
 import { startObservedServer } from "./server.mjs";
 import { firstDifference, countDifferences } from "./compare.mjs";
@@ -34,7 +35,13 @@ const computedInWorker = (explorer) => (requests) =>
     ? []
     : [`the ${explorer} worker was never requested: the page computed the heavy scene itself`];
 
-// `checks` runs in the page (no closure) and returns a list of failed expectations.
+// The real-model panel's checkpoint: a fixture folder served by a second origin with CORS, as a
+// static host would (its URL is known once that server runs).
+const FIXTURES = path.join(REPO, "crates", "checkpoint", "tests", "fixtures");
+let fixtureServer;
+
+// `checks` runs in the page (no closure) and returns a list of failed expectations. `act` (optional) runs in
+// the page once it is ready, and `acted` is then waited for, as the reader's next step.
 const LINKS = [
   {
     id: "next-token default",
@@ -152,6 +159,33 @@ const LINKS = [
     requestChecks: computedInWorker("energy"),
   },
   {
+    // The real-model panel: a link naming a checkpoint folder fills the form; the reader presses Download;
+    // the report (computed by the td-real-model module in the panel's worker) is compared across engines.
+    id: "energy real model (fixture URL)",
+    get path() {
+      const folder = `${fixtureServer.url}gpt2-hub-f32`;
+      return `energy.html#energy?v=1&text=The%20fox&checkpoint=${encodeURIComponent(folder)}`;
+    },
+    model: true,
+    timeout: HEAVY_MS,
+    act: () => document.getElementById("rm-fetch").click(),
+    acted: () => ["ready", "error"].includes(document.getElementById("real-model").dataset.state) && !!window.tokenDynamicsRealModel.summary,
+    checks: () => {
+      const f = [];
+      const m = window.tokenDynamicsRealModel;
+      if (m.state !== "ready") f.push(`panel state ${m.state}: ${document.getElementById("rm-error").textContent}`);
+      if (m.report?.model?.architecture !== "GPT2LMHeadModel") f.push(`report of ${m.report?.model?.architecture}`);
+      if (m.report?.tokens?.map((t) => t.piece).join("") !== "The fox") f.push(`tokens ${JSON.stringify(m.report?.tokens)}`);
+      if (!/downloaded from http:\/\/127\.0\.0\.1:\d+\/gpt2-hub-f32|from this browser's storage/.test(m.source || "")) f.push(`source ${m.source}`);
+      if (document.querySelectorAll("#rm-results table.stats").length < 3) f.push("the report's tables are not shown");
+      return f;
+    },
+    requestChecks: (requests) =>
+      requests.some((r) => r.url.includes("/model-worker.js")) && requests.some((r) => /td-real-model_bg\.wasm/.test(r.url))
+        ? []
+        : ["the panel's worker and module were never requested"],
+  },
+  {
     id: "next-token embed",
     path: "index.html#next-token?v=1&embed=1",
     checks: () => {
@@ -249,8 +283,11 @@ function collect(frames) {
   const one = (win) => {
     const doc = win.document;
     const box = doc.querySelector("#messages");
+    // The real-model panel's report, when it has one, is part of what the engines must agree on.
+    const report = win.tokenDynamicsRealModel?.report;
+    const readout = JSON.stringify(win.tokenDynamics.readout());
     return {
-      readout: JSON.stringify(win.tokenDynamics.readout()),
+      readout: report ? `{"lab":${readout},"real_model":${JSON.stringify(report)}}` : readout,
       hash: win.tokenDynamics.state().hash,
       messages: !box || box.hidden ? [] : [...doc.querySelectorAll("#message-list li")].map((li) => li.textContent),
       location: win.location.pathname + win.location.hash,
@@ -341,11 +378,13 @@ before(async () => {
     throw new Error(`${DIST}/index.html missing: build first (bash scripts/build.sh)`);
   }
   server = await startObservedServer({ root: DIST });
+  fixtureServer = await startServer({ root: FIXTURES, port: 0, cors: true });
   fs.rmSync(OUT, { recursive: true, force: true });
   fs.mkdirSync(OUT, { recursive: true });
 });
 after(async () => {
   await server?.close();
+  await fixtureServer?.close();
 });
 
 async function visit(engine, link) {
@@ -374,6 +413,10 @@ async function visit(engine, link) {
       }
     }
     await engine.waitFor(readyPredicate, timeout, link.frames || null, !!link.model);
+    if (link.act) {
+      await engine.evaluate(link.act);
+      await engine.waitFor(link.acted, timeout);
+    }
   } catch (e) {
     const f = await engine.evaluate(flags, link.frames || null).catch((err) => `(unreadable: ${err.message})`);
     const problems = await allProblems(engine, label).catch(() => []);

@@ -65,6 +65,9 @@ pub struct Request {
     pub steer_layer: Option<usize>,
     /// Continue the text.
     pub generate: Option<Generate>,
+    /// How the caller names the checkpoint (a repo id, a folder URL, `file:NAME@HASH`): it goes
+    /// into the next-token link's `from` (default: the architecture).
+    pub source: Option<String>,
 }
 
 impl Default for Request {
@@ -79,6 +82,7 @@ impl Default for Request {
             steer: None,
             steer_layer: None,
             generate: None,
+            source: None,
         }
     }
 }
@@ -162,6 +166,8 @@ pub struct ModelSummary {
     pub family: &'static str,
     pub description: String,
     pub n_params: usize,
+    /// How many blocks (the page offers steering at the residual stream entering 0..=n_layer).
+    pub n_layer: usize,
     pub vocab: usize,
     pub context: usize,
     pub stored_dtypes: Vec<String>,
@@ -179,6 +185,7 @@ impl ModelSummary {
             },
             description: family.describe(),
             n_params: family.n_params(),
+            n_layer: family.n_layer(),
             vocab: family.vocab(),
             context: family.context(),
             stored_dtypes: checkpoint.stored_dtypes.clone(),
@@ -397,6 +404,8 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         Some(target) => Some(steering(checkpoint, &ids, target, request, &mut notes)?),
         None => None,
     };
+    let from = link_source(checkpoint, request, &tokens, position);
+    let next_token_link = next_token_link(checkpoint, &model.log_probs, &from);
     Ok(Report {
         model: ModelSummary::of(checkpoint),
         tokens,
@@ -405,7 +414,7 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         statistics,
         position,
         next: rank(model.next),
-        next_token_link: next_token_link(checkpoint, &model.log_probs),
+        next_token_link,
         layers,
         generation,
         steering,
@@ -527,9 +536,56 @@ fn label_of(piece: &str, id: usize) -> String {
     }
 }
 
+/// The next-token link's `from`: the model, the position and its token, the text (its first
+/// 80 characters) and what the link keeps of the distribution.
+fn link_source(
+    checkpoint: &Checkpoint,
+    request: &Request,
+    tokens: &[TokenPiece],
+    position: usize,
+) -> String {
+    let name = request
+        .source
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&checkpoint.config.architecture);
+    let name: String = name.chars().take(120).collect();
+    // Shown as one line of plain text: line breaks and other control characters made visible.
+    let text: String = tokens
+        .iter()
+        .flat_map(|t| t.piece.chars())
+        .map(|c| match c {
+            '\n' => '⏎',
+            '\t' => '⇥',
+            c if c.is_control() => '·',
+            c => c,
+        })
+        .collect();
+    let text = if text.chars().count() > 80 {
+        text.chars().take(80).collect::<String>() + "…"
+    } else {
+        text
+    };
+    let v = checkpoint.config.family.vocab();
+    let kept = v.min(LINKED_TOKENS);
+    let lumped = if kept < v {
+        format!(
+            "the {kept} most probable of {v} tokens, the other {} lumped as one",
+            v - kept
+        )
+    } else {
+        format!("all {v} tokens")
+    };
+    format!(
+        "{name}, next token after position {position} ({}) of \"{text}\": {lumped}",
+        label_of(&tokens[position].piece, tokens[position].id as usize)
+    )
+}
+
 /// The next-token explorer's link of `log_probs`: the [`LINKED_TOKENS`] most probable tokens,
-/// and one "other" token holding the rest's probability (log-sum-exp of theirs).
-fn next_token_link(checkpoint: &Checkpoint, log_probs: &[f64]) -> String {
+/// and one "other" token holding the rest's probability (log-sum-exp of theirs), with `from`.
+fn next_token_link(checkpoint: &Checkpoint, log_probs: &[f64], from: &str) -> String {
     let mut order: Vec<usize> = (0..log_probs.len()).collect();
     order.sort_by(|&a, &b| log_probs[b].total_cmp(&log_probs[a]).then(a.cmp(&b)));
     let (kept, rest) = order.split_at(order.len().min(LINKED_TOKENS));
@@ -547,7 +603,7 @@ fn next_token_link(checkpoint: &Checkpoint, log_probs: &[f64]) -> String {
         scores.push(max + sum.ln());
         labels.push(format!("other ({} tokens)", rest.len()));
     }
-    td_core::export::scores_link(&scores, &labels)
+    td_core::export::scores_link(&scores, &labels, from)
 }
 
 fn continuation(checkpoint: &Checkpoint, ids: &[u32], g: &Generate) -> Result<Generation, String> {

@@ -11,7 +11,7 @@ use td_checkpoint::report::{report, Generate, Report, Request};
 
 pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
-                            [--position T]
+                            [--position T] [--source NAME]
                             [--steer TOKEN [--steer-layer L]] [--layers] [--json]
                             [--generate N [--temperature T] [--top-k K] [--top-p P]
                                           [--min-p M] [--seed S]]
@@ -24,7 +24,8 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   architecture's standard initialisation, seed --twin-seed, default 1), each with the decoupled
   null (200 seeded shuffles of U against K); and the --top (default 5) next tokens after the
   token at --position (0-based; default the last), with the next-token explorer's link of that
-  distribution (its 64 most probable tokens by name, the rest lumped into one 'other' token).
+  distribution (its 64 most probable tokens by name, the rest lumped into one 'other' token,
+  and `from`: the checkpoint's name, --source or else its architecture, the position and text).
   --steer TOKEN (an id, or text that is one token) steers the last position toward it: at the
   final post-norm state, the Δ form (Δ log p = 1, first order) and the margin form (margin 1,
   repeated until the token leads); before the final norm, the Δ form (through the norm's
@@ -49,6 +50,7 @@ struct Options {
     position: Option<usize>,
     steer: Option<String>,
     steer_layer: Option<usize>,
+    source: Option<String>,
     layers: bool,
     json: bool,
     generate: Option<usize>,
@@ -68,6 +70,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         position: None,
         steer: None,
         steer_layer: None,
+        source: None,
         layers: false,
         json: false,
         generate: None,
@@ -111,6 +114,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 );
             }
             "--steer" => o.steer = Some(value.clone()),
+            "--source" => o.source = Some(value.clone()),
             "--steer-layer" => {
                 o.steer_layer =
                     Some(value.parse().map_err(|_| {
@@ -196,6 +200,7 @@ fn run(opts: &Options) -> Result<String, String> {
         layers: opts.layers,
         steer: opts.steer.clone(),
         steer_layer: opts.steer_layer,
+        source: opts.source.clone(),
         generate: opts.generate.map(|n| Generate {
             n,
             temperature: opts.sampling.temperature,

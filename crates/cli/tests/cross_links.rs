@@ -31,6 +31,7 @@ fn a_real_models_next_token_link_opens_clean_with_the_lumped_rest_named() {
     let twin = c.model.random_twin(1).unwrap();
     let request = td_checkpoint::report::Request {
         text: Some("A, \"b\"\tc.".into()),
+        source: Some("openai-community/gpt2 &co=#1".into()),
         ..Default::default()
     };
     let r = td_checkpoint::report::report(&c, &twin, &request).unwrap();
@@ -40,4 +41,17 @@ fn a_real_models_next_token_link_opens_clean_with_the_lumped_rest_named() {
     assert_eq!(st.s.len(), 65);
     assert_eq!(st.labels[64], "other (336 tokens)");
     assert_eq!(st.labels[0], r.next[0].piece.replace(' ', "␣"));
+    // Where the logits came from, through the link's encoding, as one line of text.
+    let head = format!(
+        "openai-community/gpt2 &co=#1, next token after position {} (",
+        r.position
+    );
+    assert!(st.from.starts_with(&head), "{}", st.from);
+    assert!(
+        st.from.ends_with(
+            "of \"A, \"b\"⇥c.\": the 64 most probable of 400 tokens, the other 336 lumped as one"
+        ),
+        "{}",
+        st.from
+    );
 }

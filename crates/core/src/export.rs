@@ -291,12 +291,12 @@ pub fn safe_piece(text: &str) -> String {
 /// The link of a next-token flow over these log-probabilities (`index.html#next-token?v=1&s=…`):
 /// each rounded to 4 decimals (and floored at −10,000), the tokens named by `labels` (CSV
 /// fields, as the next-token explorer reads them back), and its three most probable tokens as the
-/// simplex corners. Every explorer that hands a distribution to the next-token explorer writes
-/// it here.
+/// simplex corners; `from`, when not empty, says where the scores came from (the explorer shows
+/// it as text). Every explorer that hands a distribution to the next-token explorer writes it here.
 // `#[inline]`: codegen happens in the crates that call it (the energy lab, the real-model
 // module), so the pages that never do are not changed by it (measured: 83 bytes gzip otherwise).
 #[inline]
-pub fn scores_link(log_probs: &[f64], labels: &[String]) -> String {
+pub fn scores_link(log_probs: &[f64], labels: &[String], from: &str) -> String {
     let scores: Vec<String> = log_probs
         .iter()
         .map(|v| crate::url::format_number((v.max(-1e4) * 1e4).round() / 1e4))
@@ -311,12 +311,15 @@ pub fn scores_link(log_probs: &[f64], labels: &[String]) -> String {
             .then(a.cmp(&b))
     });
     let corners: Vec<String> = order.iter().take(3).map(|c| c.to_string()).collect();
-    let pairs = vec![
+    let mut pairs = vec![
         ("v".to_string(), "1".to_string()),
         ("s".to_string(), scores.join(",")),
         ("labels".to_string(), labels.join(",")),
         ("corners".to_string(), corners.join(",")),
     ];
+    if !from.is_empty() {
+        pairs.insert(3, ("from".to_string(), from.to_string()));
+    }
     format!("index.html{}", crate::url::join_hash("next-token", &pairs))
 }
 

@@ -327,7 +327,7 @@ pub fn strip_caption(scene: &Scene) -> String {
 /// rounded to 4 decimals; the three most likely bytes are the simplex corners).
 pub fn next_token_link(log_probs: &[f64]) -> String {
     let labels: Vec<String> = (0..log_probs.len()).map(|b| byte_label(b as u8)).collect();
-    td_core::export::scores_link(log_probs, &labels)
+    td_core::export::scores_link(log_probs, &labels, "")
 }
 
 type Cell = fn(&Analysis) -> String;

@@ -83,6 +83,9 @@ pub enum Start {
 pub struct State {
     pub s: Vec<f64>,
     pub labels: Vec<String>,
+    /// Where the typed logits came from, as the link that brought them says (a real model, its
+    /// text and position); plain text, cleared when the logits are changed.
+    pub from: String,
     pub temp: f64,
     pub flow: FlowChoice,
     pub eta: f64,
@@ -119,6 +122,7 @@ impl Default for State {
         State {
             s: vec![2.0, 1.0, 0.0],
             labels: vec!["Paris".into(), "Lyon".into(), "Nice".into()],
+            from: String::new(),
             temp: 1.0,
             flow: FlowChoice::Compare,
             eta: 0.25,
@@ -493,6 +497,18 @@ pub static PARAMS: &[Param] = &[
         relevant: |st| st.gen == GenMode::None,
     },
     Param {
+        key: "from",
+        label: "Logits from",
+        help: "Where these logits came from, as the link that brought them says (for example a real model, its text and the position); plain text, not checked here, and cleared when the logits change.",
+        group: Group::Vocabulary,
+        kind: Kind::Text {
+            placeholder: "typed here",
+            get: |st| st.from.clone(),
+            set: set_from,
+        },
+        relevant: |st| st.gen == GenMode::None,
+    },
+    Param {
         key: "gen",
         label: "Logits",
         help: "Type the logits yourself, or generate a large vocabulary (up to 50,257 tokens, like GPT-2) from a seed: Zipf-like or Gaussian.",
@@ -709,6 +725,9 @@ fn set_logits(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
             format!("s: logits clamped to ±{}", format_number(MAX_ABS_LOGIT)),
         ));
     }
+    if values != st.s {
+        st.from.clear(); // other logits: the link's word on where they came from no longer holds
+    }
     st.s = values;
 }
 
@@ -764,6 +783,23 @@ pub fn split_labels(text: &str) -> Vec<String> {
         current.trim().to_string()
     });
     labels
+}
+
+/// The longest `from` text kept.
+pub const MAX_FROM_CHARS: usize = 300;
+
+fn set_from(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
+    // Shown only as text; control characters dropped like the labels'.
+    let clean: String = text.trim().chars().filter(|c| !c.is_control()).collect();
+    st.from = if clean.chars().count() > MAX_FROM_CHARS {
+        msgs.push(Message::new(
+            "from",
+            format!("from: longer than {MAX_FROM_CHARS} characters; shortened"),
+        ));
+        clean.chars().take(MAX_FROM_CHARS - 1).collect::<String>() + "…"
+    } else {
+        clean
+    };
 }
 
 fn set_labels(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
@@ -994,6 +1030,9 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
         let defaults = State::default();
         st.v = defaults.v;
         st.seed = defaults.seed;
+    } else {
+        // Generated logits came from no model.
+        st.from.clear();
     }
     let v = vocab_size(st);
     // Labels keep their tokens when a logit of the link was left out (see `set_logits`); the

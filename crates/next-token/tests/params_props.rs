@@ -18,6 +18,7 @@ prop_compose! {
         v in 2usize..9,
         seed_s in proptest::collection::vec(-50.0f64..50.0, 8),
         labels in proptest::collection::vec("[a-zA-Z0-9 <>&\"'🙂א-ת%#?=;:.,-]{0,12}", 8),
+        from in "[a-zA-Z0-9 <>&\"'🙂א-ת%#?=;:.,-]{0,60}",
         temp in finite(1e-3, 1e3),
         flow in 0usize..5,
         eta in finite(1e-3, 10.0),
@@ -62,9 +63,11 @@ prop_compose! {
         } else {
             (defaults.s.clone(), defaults.labels.clone())
         };
+        let from = if gen == GenMode::None { from.trim().to_string() } else { String::new() };
         State {
             s,
             labels,
+            from,
             temp,
             flow: [FlowChoice::Replicator, FlowChoice::Mw, FlowChoice::Entropic, FlowChoice::EntropicMw, FlowChoice::Compare][flow],
             eta,
@@ -117,7 +120,7 @@ proptest! {
 
     #[test]
     fn arbitrary_pairs_of_known_keys_never_panic(
-        pairs in proptest::collection::vec((prop::sample::select(vec!["s","labels","T","flow","eta","kappa","t","p0","trunc","k","top_p","min_p","order","adjust","W","gamma","mu","V","gen","seed","corners","overlay","x","field","at","speed","v"]), ".{0,40}"), 0..12)
+        pairs in proptest::collection::vec((prop::sample::select(vec!["s","labels","from","T","flow","eta","kappa","t","p0","trunc","k","top_p","min_p","order","adjust","W","gamma","mu","V","gen","seed","corners","overlay","x","field","at","speed","v"]), ".{0,40}"), 0..12)
     ) {
         let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", td_core::url::percent_encode(v))).collect();
         let (state, _) = NextToken::from_hash(&format!("#next-token?{}", query.join("&")));
@@ -136,4 +139,33 @@ fn a_one_megabyte_link_is_handled_quickly() {
     assert!(!messages.is_empty());
     assert!(state.s.len() <= td_next_token::params::MAX_EXPLICIT_V);
     assert!(start.elapsed().as_secs_f64() < 2.0);
+}
+
+#[test]
+fn from_says_where_the_logits_came_from_until_they_change() {
+    let link = "#next-token?s=3,2,1&from=GPT-2%2C%20after%20%22The%22%0A%3Cb%3E";
+    let (state, messages) = NextToken::from_hash(link);
+    assert!(messages.is_empty(), "{messages:?}");
+    // Control characters are dropped; the rest is kept as text (never parsed as HTML).
+    assert_eq!(state.from, "GPT-2, after \"The\"<b>");
+    let (again, messages) = NextToken::from_hash(&NextToken::to_hash(&state));
+    assert!(messages.is_empty(), "{messages:?}");
+    assert_eq!(again, state);
+    // Other logits: the link's word no longer holds.
+    let (edited, _) = NextToken::from_hash(&format!("{link}&s=3,2,0"));
+    assert_eq!(edited.from, "");
+    // Generated logits came from no model.
+    let (generated, _) = NextToken::from_hash(&format!("{link}&gen=zipf"));
+    assert_eq!(generated.from, "");
+    // A long text is shortened, with a message, to a length that reads back unchanged.
+    let long = "x".repeat(1000);
+    let (st, messages) = NextToken::from_hash(&format!("#next-token?s=3,2,1&from={long}"));
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(
+        st.from.chars().count(),
+        td_next_token::params::MAX_FROM_CHARS
+    );
+    let (again, messages) = NextToken::from_hash(&NextToken::to_hash(&st));
+    assert!(messages.is_empty(), "{messages:?}");
+    assert_eq!(again, st);
 }

@@ -34,6 +34,10 @@ impl WebExplorer for NextToken {
     fn worker_models(_: &Self::State, _: &wasm_bindgen::JsValue) -> Option<()> {
         Some(())
     }
+    fn textareas() -> &'static [&'static str] {
+        // Where a real model's logits came from: a sentence, read whole.
+        &["from"]
+    }
     fn slider_range(key: &str) -> Option<(f64, f64)> {
         // The temperature slider spans 0.01..100; typing reaches the full range.
         (key == "T").then_some((0.01, 100.0))
@@ -96,7 +100,11 @@ fn set_logit(r: &mut R, token: usize, value: f64) {
     }
     let mut state = r.state.clone();
     if let Some(slot) = state.s.get_mut(token) {
-        *slot = (value * 100.0).round() / 100.0;
+        let value = (value * 100.0).round() / 100.0;
+        if *slot != value {
+            *slot = value;
+            state.from.clear(); // edited logits are no longer what the link said they came from
+        }
     }
     let mut messages = Vec::new();
     NextToken::normalise(&mut state, &mut messages);
