@@ -790,7 +790,9 @@ pub const MAX_FROM_CHARS: usize = 300;
 
 fn set_from(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
     // Shown only as text; control characters dropped like the labels'.
-    let clean: String = text.trim().chars().filter(|c| !c.is_control()).collect();
+    // Dropped before trimming: what is left reads back the same (a link round trip is exact).
+    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim().to_string();
     st.from = if clean.chars().count() > MAX_FROM_CHARS {
         msgs.push(Message::new(
             "from",
