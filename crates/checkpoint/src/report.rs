@@ -68,6 +68,10 @@ pub struct Request {
     /// How the caller names the checkpoint (a repo id, a folder URL, `file:NAME@HASH`): it goes
     /// into the next-token link's `from` (default: the architecture).
     pub source: Option<String>,
+    /// Also make the whole distribution at `position` as a vocabulary file
+    /// ([`td_core::vocabulary`], [`Report::vocabulary`]): the page keeps it in the browser for
+    /// the next-token explorer, whose link carries only the top tokens.
+    pub vocabulary: bool,
 }
 
 impl Default for Request {
@@ -83,6 +87,7 @@ impl Default for Request {
             steer_layer: None,
             generate: None,
             source: None,
+            vocabulary: false,
         }
     }
 }
@@ -303,6 +308,10 @@ pub struct Report {
     pub steering: Option<Steering>,
     /// What the report could not do for this checkpoint, and why.
     pub notes: Vec<String>,
+    /// The whole distribution at `position` as a vocabulary file, when the request asked for it
+    /// (not in the JSON: the page stores the bytes and adds their id to the link).
+    #[serde(skip)]
+    pub vocabulary: Option<Vec<u8>>,
 }
 
 impl Report {
@@ -406,6 +415,15 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
     };
     let from = link_source(checkpoint, request, &tokens, position);
     let next_token_link = next_token_link(checkpoint, &model.log_probs, &from);
+    let vocabulary = request.vocabulary.then(|| {
+        td_core::vocabulary::Vocabulary {
+            labels: (0..model.log_probs.len())
+                .map(|i| label_of(&piece_of(checkpoint, i as u32), i))
+                .collect(),
+            log_probs: model.log_probs.clone(),
+        }
+        .encode()
+    });
     Ok(Report {
         model: ModelSummary::of(checkpoint),
         tokens,
@@ -419,6 +437,7 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         generation,
         steering,
         notes,
+        vocabulary,
     })
 }
 
@@ -508,6 +527,9 @@ fn analyse(model: &Model, ids: &[u32], top: usize, position: usize) -> Result<An
         log_probs: last.to_vec(),
     })
 }
+
+/// The id of a vocabulary file ([`Report::vocabulary`]): its `vocab=` in a next-token link.
+pub use td_core::vocabulary::id_of as vocabulary_id;
 
 /// Tokens a next-token link carries by name (the rest are lumped into one).
 pub const LINKED_TOKENS: usize = 64;

@@ -215,6 +215,54 @@ fn the_next_token_link_names_the_top_64_and_lumps_the_rest() {
 }
 
 #[test]
+fn the_whole_distribution_file_is_the_positions_log_probs_and_its_top_64_are_the_links() {
+    let c = checkpoint("gpt2-hub-f32");
+    let twin = c.model.random_twin(1).unwrap();
+    let plain = report(
+        &c,
+        &twin,
+        &request(r#"{"text":"The cat sat","position":1}"#),
+    )
+    .unwrap();
+    assert_eq!(plain.vocabulary, None, "made only when asked for");
+    let r = report(
+        &c,
+        &twin,
+        &request(r#"{"text":"The cat sat","position":1,"vocabulary":true}"#),
+    )
+    .unwrap();
+    assert_eq!(r.next_token_link, plain.next_token_link);
+    assert!(!r.to_json().contains("vocabulary"), "not in the JSON");
+    let v = td_core::vocabulary::Vocabulary::decode(r.vocabulary.as_ref().unwrap()).unwrap();
+    let ids: Vec<u32> = r.tokens.iter().map(|t| t.id).collect();
+    let fwd = c.model.forward(&ids).unwrap();
+    assert_eq!(v.log_probs, fwd.log_probs_at(1).to_vec(), "exact, all V");
+    assert_eq!(v.labels.len(), 400);
+    // The link's token i is the file's token order()[i]: same label, the score to 4 decimals.
+    let link = r.next_token_link.strip_prefix("index.html").unwrap();
+    let parts = td_core::url::split_hash(link);
+    let get = |k: &str| {
+        parts
+            .pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .unwrap()
+            .1
+            .clone()
+    };
+    let scores: Vec<f64> = get("s").split(',').map(|x| x.parse().unwrap()).collect();
+    let labels = td_core::export::csv_cells(&get("labels"));
+    let order = v.order();
+    for i in 0..64 {
+        assert_eq!(labels[i], v.labels[order[i]], "token {i}");
+        assert!(
+            (scores[i] - v.log_probs[order[i]]).abs() <= 5e-5,
+            "token {i}"
+        );
+    }
+}
+
+#[test]
 fn gpt2_steers_at_earlier_layers_and_continues_steered_while_llama_says_what_it_lacks() {
     let c = checkpoint("gpt2-hub-f32");
     let twin = c.model.random_twin(1).unwrap();

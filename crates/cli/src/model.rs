@@ -201,6 +201,7 @@ fn run(opts: &Options) -> Result<String, String> {
         steer: opts.steer.clone(),
         steer_layer: opts.steer_layer,
         source: opts.source.clone(),
+        vocabulary: false,
         generate: opts.generate.map(|n| Generate {
             n,
             temperature: opts.sampling.temperature,

@@ -9,6 +9,8 @@
 //! - [`export`]: CSV and JSON writing and file-name pieces;
 //! - [`explorer`]: the one interface every explorer implements (page runner, CLI, bench);
 //! - [`rank`]: the top entries of a long vector without sorting it;
+//! - [`vocabulary`]: a real model's whole next-token distribution, kept in the browser for the
+//!   next-token explorer (a link carries only its top tokens);
 //! - [`draw_kit`]: colours, fonts, ticks and text fitting for the drawing code of every explorer.
 
 pub mod codec;
@@ -20,3 +22,4 @@ pub mod page;
 pub mod rank;
 pub mod table;
 pub mod url;
+pub mod vocabulary;

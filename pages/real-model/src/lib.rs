@@ -20,6 +20,8 @@ struct Loaded {
 
 thread_local! {
     static LOADED: RefCell<Option<Loaded>> = const { RefCell::new(None) };
+    /// The whole-distribution file of the last report that asked for one ([`take_vocabulary`]).
+    static VOCABULARY: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
 }
 
 /// Reads a checkpoint from its files (`names[i]` is the bare file name of `files[i]`) and keeps
@@ -76,10 +78,24 @@ pub fn analyse(request_json: &str) -> Result<String, JsValue> {
             loaded.twin = Some((request.twin_seed, twin));
         }
         let twin = &loaded.twin.as_ref().expect("made above").1;
-        report(&loaded.checkpoint, twin, &request)
-            .map(|r| r.to_json())
-            .map_err(|e| JsValue::from_str(&e))
+        let mut report =
+            report(&loaded.checkpoint, twin, &request).map_err(|e| JsValue::from_str(&e))?;
+        VOCABULARY.with(|v| *v.borrow_mut() = report.vocabulary.take());
+        Ok(report.to_json())
     })
+}
+
+/// The whole-distribution file (`td_core::vocabulary`) of the last report whose request had
+/// `"vocabulary": true`, once; the worker keeps it in the browser's storage under its id.
+#[wasm_bindgen]
+pub fn take_vocabulary() -> Option<Vec<u8>> {
+    VOCABULARY.with(|v| v.borrow_mut().take())
+}
+
+/// The id of a vocabulary file (its `vocab=` in a next-token link).
+#[wasm_bindgen]
+pub fn vocabulary_id(bytes: &[u8]) -> String {
+    td_checkpoint::report::vocabulary_id(bytes)
 }
 
 fn serialise(summary: &ModelSummary) -> String {
