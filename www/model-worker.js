@@ -7,9 +7,10 @@
 //
 //   page -> worker: {type: 'load', id, files: [{name, blob}]}   {type: 'analyse', id, request}
 //                   {type: 'bench', id, shape, tokens, runs, generate}   (scripts/bench-real-model.mjs)
-//   worker -> page: {type: 'loaded', id, summary, hash}   {type: 'report', id, report, view, memory_bytes}
+//   worker -> page: {type: 'loaded', id, summary, hash}   {type: 'report', id, report, view, memory_bytes, vocab}
 //                   {type: 'bench', id, result}   {type: 'error', id, message}
-// memory_bytes: the size of the module's WebAssembly memory afterwards.
+// memory_bytes: the size of the module's WebAssembly memory afterwards. vocab: {id, bytes} of the
+// whole next-token distribution (td_core::vocabulary's file) when the request asked for it.
 //
 // The files arrive as Blobs (references, not copies): the page keeps them, so after a cancel (the
 // page terminates this worker) it can load the same files into a new worker.
@@ -42,7 +43,12 @@ self.onmessage = async ({ data: msg }) => {
       postMessage({ type: 'loaded', id: msg.id, summary: JSON.parse(json), hash: await filesHash(msg.files, bytes) });
     } else if (msg.type === 'analyse') {
       const report = JSON.parse(glue.analyse(JSON.stringify(msg.request)));
-      postMessage({ type: 'report', id: msg.id, report, view: view(report), memory_bytes: memory.buffer.byteLength });
+      // The whole distribution goes to the page (transferred), which keeps it in the browser's
+      // storage for the next-token explorer and adds its id to the link.
+      const vocabulary = glue.take_vocabulary();
+      const vocab = vocabulary ? { id: glue.vocabulary_id(vocabulary), bytes: vocabulary } : null;
+      postMessage({ type: 'report', id: msg.id, report, view: view(report), memory_bytes: memory.buffer.byteLength, vocab },
+        vocabulary ? [vocabulary.buffer] : []);
     } else if (msg.type === 'bench') {
       const result = JSON.parse(glue.bench_shape(msg.shape, msg.tokens, msg.runs, msg.generate));
       postMessage({ type: 'bench', id: msg.id, result: { ...result, memory_bytes: memory.buffer.byteLength } });
@@ -87,7 +93,7 @@ function view(r) {
   ];
   // The link is the module's own (td_core::export::scores_link); only a next-token link is shown.
   if (r.next_token_link.startsWith('index.html#next-token?')) {
-    out.push({ tag: 'a', text: 'Open this distribution in the next-token explorer ↗', href: r.next_token_link });
+    out.push({ tag: 'a', text: 'Open this distribution in the next-token explorer ↗', href: r.next_token_link, nextToken: true });
   }
   const g = r.generation;
   if (g) {

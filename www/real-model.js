@@ -9,6 +9,10 @@ const panel = $('real-model');
 // where the figure pinned at the top of a phone's screen (style.css, .pin) does not cover it.
 $('controls-area').after(panel);
 const CACHE = 'token-dynamics-models-v1';
+// Whole next-token distributions, for the next-token page (crates/web/src/hooks/next_token.rs reads
+// them): about 1 MB each for GPT-2's 50,257 tokens; the newest KEPT_VOCABULARIES stay.
+const VOCABULARIES = 'token-dynamics-vocabularies-v1';
+const KEPT_VOCABULARIES = 8;
 const LARGE = 100e6; // bytes: a download beyond this waits for the reader's go-ahead
 const INDEX = 'model.safetensors.index.json';
 const REPO_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -19,6 +23,7 @@ const IDS = /^\s*\d+(\s*,\s*\d+)*\s*$/;
 let state = 'idle';
 let current = null; // the model in use: {files: [{name, blob}], summary, source}
 let report = null;
+let vocab = null; // the id of the report's whole distribution kept for the next-token explorer
 let worker = null;
 let workerFiles = null; // the files the worker holds loaded (null: nothing, or unknown)
 let abort = null; // the running download's AbortController
@@ -29,6 +34,7 @@ window.tokenDynamicsRealModel = {
   get state() { return state; },
   get summary() { return current && current.summary; },
   get report() { return report; },
+  get vocab() { return vocab; },
   get source() { return current && current.source; },
   get link() { return current && current.link; },
 };
@@ -379,7 +385,8 @@ function readRequest() {
     if (!Number.isFinite(x)) throw new Error(`${$(id).parentElement.textContent.replace(/\s+/g, ' ').trim()}: give a number.`);
     return x;
   };
-  const r = { twin_seed: num('rm-twin'), layers: $('rm-layers').checked };
+  // vocabulary: the whole next-token distribution is kept for the next-token explorer.
+  const r = { twin_seed: num('rm-twin'), layers: $('rm-layers').checked, vocabulary: true };
   if (current.link) r.source = current.link; // named in the next-token link's `from`
   const text = $('rm-text');
   if (current.summary.has_tokenizer) {
@@ -418,7 +425,10 @@ async function analyse() {
     say('Computing the report of the model and its random twin…');
     const answer = await call({ type: 'analyse', request });
     report = answer.report;
-    render(answer.view);
+    const kept = await keepVocabulary(answer.vocab);
+    vocab = kept.id;
+    render(answer.view, kept);
+    await showStored(); // the report's whole distribution was kept
     say(`Report computed in ${((performance.now() - t0) / 1000).toFixed(2)} s.`);
     setState('ready');
   } catch (e) {
@@ -445,10 +455,40 @@ function el(tag, text, className) {
   return node;
 }
 
+/** Keeps the report's whole distribution ({id, bytes} from the worker) in the browser's storage
+ *  under its id. {id, size} when kept; {id: null, why} when it could not be. */
+async function keepVocabulary(file) {
+  if (!file) return { id: null, why: null };
+  try {
+    const cache = await caches.open(VOCABULARIES);
+    const key = new URL(`vocabularies/${file.id}`, location.href).href;
+    await cache.put(key, new Response(file.bytes, { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(file.bytes.length) } }));
+    const keys = await cache.keys(); // oldest first
+    await Promise.all(keys.slice(0, Math.max(0, keys.length - KEPT_VOCABULARIES)).map((k) => cache.delete(k)));
+    return { id: file.id, size: file.bytes.length };
+  } catch (error) {
+    return { id: null, why: String(error?.name || error) };
+  }
+}
+
+/** What the next-token link carries, and what this browser adds (the kept whole distribution). */
+function linkNote(kept) {
+  const v = report.model.vocab;
+  const linked = Math.min(v, 64);
+  const carried = linked < v ? `its ${linked} most probable tokens and the other ${v - linked} lumped as one` : `all ${v} tokens`;
+  if (kept.id) return `In this browser the explorer runs on all ${v} tokens (kept in the browser's storage, ${size(kept.size)}); the link itself carries ${carried}, which is what it shows elsewhere.`;
+  return `The link carries ${carried}${kept.why ? `; the whole distribution could not be kept in this browser's storage (${kept.why})` : ''}.`;
+}
+
 /** Shows the report's parts, shaped for reading by the worker (model-worker.js, `view`): tables
- *  of text cells (`num`: the columns that hold numbers) and headings or paragraphs (`tag`). */
-function render(view) {
-  $('rm-results').replaceChildren(...view.map((part) => {
+ *  of text cells (`num`: the columns that hold numbers) and headings or paragraphs (`tag`); the
+ *  next-token link gains the kept distribution's id and a note. */
+function render(view, kept) {
+  $('rm-results').replaceChildren(...view.flatMap((part) => {
+    if (part.nextToken) {
+      const a = Object.assign(el('a', part.text), { href: kept.id ? `${part.href}&vocab=${kept.id}` : part.href });
+      return [a, el('p', linkNote(kept), 'help-text')];
+    }
     if (part.tag) return Object.assign(el(part.tag, part.text, part.className), part.href ? { href: part.href } : {});
     const t = el('table', null, 'stats');
     t.append(el('caption', part.caption));
@@ -469,6 +509,8 @@ function render(view) {
 async function showStored() {
   let bytes = 0;
   let models = 0;
+  let kept = 0;
+  let keptBytes = 0;
   try {
     if (await caches.has(CACHE)) {
       const cache = await caches.open(CACHE);
@@ -477,17 +519,26 @@ async function showStored() {
         else bytes += Number((await cache.match(request)).headers.get('Content-Length'));
       }
     }
+    if (await caches.has(VOCABULARIES)) {
+      const cache = await caches.open(VOCABULARIES);
+      for (const request of await cache.keys()) {
+        kept++;
+        keptBytes += Number((await cache.match(request)).headers.get('Content-Length'));
+      }
+    }
   } catch {
     // no Cache Storage here (an insecure context or an opaque origin): nothing stored
   }
   // An unfinished download leaves files without their folder's list: stored, but not complete.
-  $('rm-stored').textContent = bytes ? `Stored in this browser: ${size(bytes)}, ${models} complete checkpoint folder${models === 1 ? '' : 's'}.` : 'No checkpoint is stored in this browser.';
-  $('rm-delete').hidden = !bytes;
+  const also = kept ? ` Also ${kept} whole next-token distribution${kept === 1 ? '' : 's'} for the next-token explorer (${size(keptBytes)}).` : '';
+  $('rm-stored').textContent = (bytes ? `Stored in this browser: ${size(bytes)}, ${models} complete checkpoint folder${models === 1 ? '' : 's'}.` : 'No checkpoint is stored in this browser.') + also;
+  $('rm-delete').hidden = !bytes && !kept;
 }
 
 $('rm-delete').addEventListener('click', async () => {
   await caches.delete(CACHE);
-  say('Deleted the stored checkpoints.');
+  await caches.delete(VOCABULARIES);
+  say('Deleted the stored checkpoints and next-token distributions.');
   showStored();
 });
 

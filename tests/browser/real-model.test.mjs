@@ -80,6 +80,7 @@ const panel = (page) =>
     report: window.tokenDynamicsRealModel.report,
     source: window.tokenDynamicsRealModel.source,
     link: window.tokenDynamicsRealModel.link,
+    vocab: window.tokenDynamicsRealModel.vocab,
   }));
 
 /** Waits until the panel is neither loading nor computing, and returns what it shows. */
@@ -187,9 +188,32 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     for (const part of ["Steering the last position toward", "Per layer", "Continuation (4 tokens", "Steered continuation (", "seed 7"]) assert.ok(text.includes(part), part);
     assert.deepEqual(await page.$$eval("#rm-results p.continuation", (ps) => ps.map((e) => e.textContent)),
       [p.report.generation.text, p.report.steering.steered.text]);
-    // The next-token link opens that distribution, cleanly, in the next-token explorer.
+    // The next-token link opens that distribution, cleanly, in the next-token explorer: in this
+    // browser on all V tokens (kept in its storage), elsewhere on the link's 64 + 1 lumped.
+    assert.match(p.vocab ?? "", /^[0-9a-f]{16}$/);
     const href = await page.getAttribute("#rm-results a", "href");
-    assert.equal(href, p.report.next_token_link);
+    assert.equal(href, `${p.report.next_token_link}&vocab=${p.vocab}`);
+    const v = p.summary.vocab;
+    assert.ok(v > 65, "the fixture's vocabulary is larger than what a link carries");
+    assert.match(await page.textContent("#rm-results a + p"), new RegExp(`In this browser the explorer runs on all ${v} tokens`));
+    // Two kept: the GPT-2 and Llama fixtures' (the same distribution again replaces its copy).
+    await page.waitForFunction(() => /Also 2 whole next-token distributions for the next-token explorer \(\d+\.\d kB\)\./.test(document.getElementById("rm-stored").textContent));
+    const whole = await openWhole(app, href);
+    try {
+      const top = [...whole.readout.p.keys()].sort((a, b) => whole.readout.p[b] - whole.readout.p[a])[0];
+      assert.equal(whole.readout.p.length, v, "all V tokens");
+      assert.ok(whole.readout.notes.some((n) => n.startsWith(`All ${v} tokens of a real model's next-token distribution, kept in this browser by the energy lab (vocab=${p.vocab})`)), whole.readout.notes.join("\n"));
+      // The flows of the whole vocabulary: the corners are the model's three most probable tokens
+      // (the link's first three), and at temperature 1 the entropic flow C ends at the model's
+      // own distribution, whose top token is the report's.
+      assert.equal(whole.readout.compare.target.length, v);
+      const native = p.report.next[0];
+      assert.ok(Math.abs(whole.readout.compare.target[native.id] - native.p) < 1e-12, `${whole.readout.compare.target[native.id]} vs ${native.p}`);
+      assert.equal(top, native.id, "flow A ends on the argmax token");
+      assert.deepEqual(whole.errors, []);
+    } finally {
+      await whole.page.close();
+    }
     const flow = await suite.open(href);
     try {
       assert.equal(await flow.page.evaluate(() => window.tokenDynamics.state().explorer), "next-token");
@@ -197,9 +221,14 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
       // It says where the logits came from: the files' name and hash, the position, the text.
       const from = await flow.page.inputValue("#ctl-from");
       assert.match(p.link, /^file:GPT2LMHeadModel@[0-9a-f]{64}$/);
-      const v = p.summary.vocab;
       const kept = v > 64 ? `the 64 most probable of ${v} tokens, the other ${v - 64} lumped as one` : `all ${v} tokens`;
       assert.equal(from, `${p.link}, next token after position ${p.report.position} (${p.report.tokens.at(-1).piece.replace(/ /g, "␣")}) of "${TEXT}": ${kept}`);
+      // Another browser (a new context: empty storage): the link's own 65 tokens, and a note why.
+      const readout = await flow.page.waitForFunction(() => {
+        const r = window.tokenDynamics.readout();
+        return r && r.done && r.notes.some((n) => n.includes("not in this browser's storage")) && r;
+      }, null, { timeout: 30_000 }).then((h) => h.jsonValue());
+      assert.equal(readout.p.length, 65);
       await flow.assertNoErrors();
     } finally {
       await flow.close();
@@ -218,7 +247,8 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     assert.notEqual(q.report.next_token_link, p.report.next_token_link, "another position, another distribution");
     const moved = await page.textContent("#rm-results");
     for (const part of ["(position 1)", "entering block 1", "Steered continuation (the residual stream entering block 1"]) assert.ok(moved.includes(part), part);
-    assert.equal(await page.getAttribute("#rm-results a", "href"), q.report.next_token_link);
+    assert.notEqual(q.vocab, p.vocab);
+    assert.equal(await page.getAttribute("#rm-results a", "href"), `${q.report.next_token_link}&vocab=${q.vocab}`);
     await shoot(page, "real-model-1280.png");
     // A position past the text is refused with the native message; a block without a target too.
     await page.fill("#rm-position", "99");
@@ -240,6 +270,21 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     await app.close();
   }
 });
+
+/** Opens a next-token link from the lab's page in the same browser (its storage), and waits
+ *  until the scene on the whole vocabulary is computed: {page, readout, errors}. */
+async function openWhole(app, href) {
+  const page = await app.context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  await page.goto(new URL(href, app.page.url()).href);
+  const readout = await page.waitForFunction(() => {
+    const r = window.tokenDynamics?.readout();
+    return r && r.done && r.notes.some((n) => n.startsWith("All ")) && r;
+  }, null, { timeout: 60_000 }).then((h) => h.jsonValue());
+  return { page, readout, errors };
+}
 
 /** Texts of the panel below WCAG AA contrast (4.5:1; computed styles, the nearest opaque
  *  background up the tree, translucent layers blended over it). */
@@ -392,7 +437,9 @@ test("a Hugging Face repo id: the native report; a second load comes from the br
     assert.equal(p.state, "ready", p.error);
     assert.equal(hits.length, 3 + 7, `${hits}`);
     const bytes = [llama, sharded].flatMap((d) => fs.readdirSync(d).map((f) => fs.statSync(path.join(d, f)).size)).reduce((a, b) => a + b);
-    assert.equal(p.stored, `Stored in this browser: ${(bytes / 1e3).toFixed(1)} kB, 2 complete checkpoint folders.`);
+    // The checkpoints, and the whole distribution of the one report (the sharded folder has no
+    // tokenizer: no report until the reader gives token ids).
+    assert.match(p.stored, new RegExp(`^Stored in this browser: ${(bytes / 1e3).toFixed(1)} kB, 2 complete checkpoint folders\\. Also 1 whole next-token distribution for the next-token explorer \\([\\d.]+ kB\\)\\.$`));
 
     await page.reload();
     await page.waitForSelector('body[data-model="loaded"]', { timeout: 60_000 });
@@ -410,6 +457,7 @@ test("a Hugging Face repo id: the native report; a second load comes from the br
     await page.click("#rm-delete");
     await page.waitForFunction(() => /No checkpoint is stored/.test(document.getElementById("rm-stored").textContent));
     assert.equal(await page.evaluate(() => caches.has("token-dynamics-models-v1")), false);
+    assert.equal(await page.evaluate(() => caches.has("token-dynamics-vocabularies-v1")), false);
     assert.ok(await page.isHidden("#rm-delete"));
     const hub = "https://huggingface.co/fixtures/gpt2-sharded-f16/resolve/main/";
     // The reload may abort the favicon's fetch (a race of the reload, not a fault of the page).
@@ -432,6 +480,10 @@ test("storage full: the model is used, and the page says it was not stored", T_O
     assert.match(p.source, /not stored: the browser's storage is full/);
     assert.ok(p.report);
     assert.equal(p.stored, "No checkpoint is stored in this browser.");
+    // Nor the whole distribution: the link carries the top tokens only, and the page says why.
+    assert.equal(p.vocab, null);
+    assert.equal(await page.getAttribute("#rm-results a", "href"), p.report.next_token_link);
+    assert.match(await page.textContent("#rm-results a + p"), /the whole distribution could not be kept in this browser's storage \(QuotaExceededError\)/);
     await assertClean(app);
   } finally {
     await app.close();
@@ -488,8 +540,9 @@ test("cancel: a large download asks first and stops on Cancel, a computation too
     assert.match(p.status, /Cancelled\. GPT2LMHeadModel stays in use\./);
     assert.equal(p.summary.architecture, "GPT2LMHeadModel");
     assert.ok(await page.isHidden("#rm-progress"));
-    // What arrived in full before the cancel is stored, but no complete folder.
-    assert.match(p.stored, /^Stored in this browser: [\d.]+ kB, 0 complete checkpoint folders\.$/);
+    // What arrived in full before the cancel is stored, but no complete folder (and the whole
+    // distribution of the report of the model in use).
+    assert.match(p.stored, /^Stored in this browser: [\d.]+ kB, 0 complete checkpoint folders\. Also 1 whole next-token distribution for the next-token explorer \([\d.]+ kB\)\.$/);
 
     // A computation: Cancel ends the worker; the files stay, and the next Analyse reads them again.
     await page.evaluate(() => {

@@ -7,6 +7,7 @@ use td_core::explorer::Explorer;
 use td_energy::explorer::Energy;
 use td_energy::scene::{Models, Trained};
 use td_next_token::explorer::NextToken;
+use td_next_token::whole::Whole;
 
 /// Every explorer's link name, in site order.
 pub const NAMES: &[&str] = &[NextToken::NAME, Attention::NAME, Energy::NAME];
@@ -18,8 +19,17 @@ pub trait Native: Explorer {
 }
 
 impl Native for NextToken {
-    fn native_models(_: &Self::State) -> ((), Option<String>) {
-        ((), None)
+    /// A link's `vocab=` names a file in a browser's storage, which the command line cannot
+    /// read: the scene runs on the link's tokens, and its note says why.
+    fn native_models(st: &Self::State) -> (Whole, Option<String>) {
+        if st.vocab.is_empty() {
+            return (Whole::None, None);
+        }
+        let whole = Whole::Missing {
+            id: st.vocab.clone(),
+            reason: "the command line cannot read a browser's storage".into(),
+        };
+        (whole, None)
     }
 }
 

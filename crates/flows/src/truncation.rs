@@ -28,7 +28,7 @@ pub enum TruncOrder {
 }
 
 /// Token order by decreasing score, ties broken by lower index (a total, reproducible order).
-fn order_desc(s: &[f64]) -> Vec<usize> {
+pub fn order_desc(s: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..s.len()).collect();
     idx.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
     idx

@@ -10,7 +10,7 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::params::{self, XAxis};
+use super::params::XAxis;
 use super::scene::{lump, Panel, RunView, Scene};
 use td_core::draw_kit::{
     anchored, draw_legend, fit_text, font, lw, nice_ticks, px, star_points, text_colour,
@@ -1302,8 +1302,16 @@ fn bar_values(scene: &Scene, token: usize, bar_width: f64, scale: f64) -> Option
 fn logits_title(scene: &Scene, width: f64, scale: f64) -> String {
     let fits = |t: &String| text_width(t, 11.5, scale) <= width - 10.0 * scale;
     if scene.v > MAX_BARS {
+        // Typed logits stay editable (drag a bar); generated ones and a real model's are not.
+        let source = if scene.whole.is_some() {
+            " (a real model's, read-only)"
+        } else if scene.state.gen != crate::params::GenMode::None {
+            " (generated, read-only)"
+        } else {
+            ""
+        };
         let full = format!(
-            "logits s: the {} highest of V = {} (generated, read-only)",
+            "logits s: the {} highest of V = {}{source}",
             MAX_BARS, scene.v
         );
         let short = format!("logits s: the {} highest of V = {}", MAX_BARS, scene.v);
@@ -1399,7 +1407,7 @@ pub fn draw_logits<DB: DrawingBackend>(
         }
         let centre = (x0 + x1) / 2.0;
         if frame.bar_width >= 18.0 * scale {
-            let mut label = params::label(&scene.state, token);
+            let mut label = scene.label(token);
             let max_chars = ((frame.bar_width / (6.5 * scale)) as usize).max(2);
             if label.chars().count() > max_chars {
                 label = label.chars().take(max_chars - 1).collect::<String>() + "…";

@@ -78,7 +78,7 @@ impl Explorer for NextToken {
     type State = State;
     type Group = Group;
     type Scene = Scene;
-    type Models = ();
+    type Models = crate::whole::Whole;
 
     fn params() -> &'static [Param<State, Group>] {
         PARAMS
@@ -144,8 +144,19 @@ impl Explorer for NextToken {
         }
     }
 
-    fn new_scene(st: &State, _models: &()) -> Scene {
-        Scene::new(st.clone())
+    /// A link naming another whole vocabulary (or none): the page reads it from storage.
+    fn follow_state(whole: &mut crate::whole::Whole, st: &State) {
+        let wanted = crate::whole::wanted(st);
+        if whole.id() != wanted {
+            *whole = if wanted.is_empty() {
+                crate::whole::Whole::None
+            } else {
+                crate::whole::Whole::Loading(wanted.to_string())
+            };
+        }
+    }
+    fn new_scene(st: &State, whole: &crate::whole::Whole) -> Scene {
+        Scene::with_whole(st.clone(), crate::whole::for_state(st, whole))
     }
     fn scene_state(scene: &Scene) -> &State {
         &scene.state
@@ -323,7 +334,7 @@ fn top_tokens_table(scene: &Scene, r: &Readout) -> Block {
             .take(8)
             .map(|&i| {
                 vec![
-                    ("", params::label(&scene.state, i)),
+                    ("", scene.label(i)),
                     ("", format!("{:.6}", r.p[i])),
                     ("", format!("{:.6}", r.target[i])),
                 ]

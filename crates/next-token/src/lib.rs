@@ -9,3 +9,4 @@ pub mod params;
 pub mod presets;
 pub mod scene;
 pub mod svg;
+pub mod whole;

@@ -86,6 +86,9 @@ pub struct State {
     /// Where the typed logits came from, as the link that brought them says (a real model, its
     /// text and position); plain text, cleared when the logits are changed.
     pub from: String,
+    /// The id of a real model's whole distribution kept in this browser, whose top tokens the
+    /// logits are ([`crate::whole`]); empty: none. Cleared when the logits are changed.
+    pub vocab: String,
     pub temp: f64,
     pub flow: FlowChoice,
     pub eta: f64,
@@ -123,6 +126,7 @@ impl Default for State {
             s: vec![2.0, 1.0, 0.0],
             labels: vec!["Paris".into(), "Lyon".into(), "Nice".into()],
             from: String::new(),
+            vocab: String::new(),
             temp: 1.0,
             flow: FlowChoice::Compare,
             eta: 0.25,
@@ -509,6 +513,18 @@ pub static PARAMS: &[Param] = &[
         relevant: |st| st.gen == GenMode::None,
     },
     Param {
+        key: "vocab",
+        label: "Whole vocabulary",
+        help: "The id of a real model's whole next-token distribution that the energy lab kept in this browser; the link itself carries only its 64 most probable tokens and the rest lumped as one. Found here and matching these logits: the flows run on all of its tokens. Otherwise the logits above are used, and a note says why. Cleared when the logits change.",
+        group: Group::Vocabulary,
+        kind: Kind::Text {
+            placeholder: "none",
+            get: |st| st.vocab.clone(),
+            set: set_vocab,
+        },
+        relevant: |st| st.gen == GenMode::None,
+    },
+    Param {
         key: "gen",
         label: "Logits",
         help: "Type the logits yourself, or generate a large vocabulary (up to 50,257 tokens, like GPT-2) from a seed: Zipf-like or Gaussian.",
@@ -726,7 +742,9 @@ fn set_logits(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
         ));
     }
     if values != st.s {
-        st.from.clear(); // other logits: the link's word on where they came from no longer holds
+        // Other logits: the link's word on where they came from no longer holds.
+        st.from.clear();
+        st.vocab.clear();
     }
     st.s = values;
 }
@@ -802,6 +820,19 @@ fn set_from(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
     } else {
         clean
     };
+}
+
+fn set_vocab(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
+    let id = text.trim().to_ascii_lowercase();
+    if id.is_empty() || td_core::vocabulary::is_id(&id) {
+        st.vocab = id;
+    } else {
+        msgs.push(Message::new(
+            "vocab",
+            "vocab: not the id of a kept distribution (16 hex digits); the link's logits are used",
+        ));
+        st.vocab.clear();
+    }
 }
 
 fn set_labels(st: &mut State, text: &str, msgs: &mut Vec<Message>) {
@@ -1035,6 +1066,7 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
     } else {
         // Generated logits came from no model.
         st.from.clear();
+        st.vocab.clear();
     }
     let v = vocab_size(st);
     // Labels keep their tokens when a logit of the link was left out (see `set_logits`); the

@@ -14,6 +14,8 @@ use td_flows::scores::{self, Adjust};
 use td_flows::simplex;
 use td_flows::truncation::{self, TruncOrder, Truncation};
 
+use crate::whole::Used;
+
 /// Stored points per continuous trajectory (and at most this many per discrete one).
 pub const SAMPLES: usize = 301;
 /// Side of the vector-field grid for V = 3.
@@ -75,6 +77,11 @@ pub struct Scene {
     /// [`Scene::top_logits`] as last asked (k and the tokens): the logits figure asks at every
     /// paint, and at V = 50,257 each answer is a pass over the vocabulary.
     top_logits: std::cell::OnceCell<(usize, Vec<usize>)>,
+    /// A real model's whole vocabulary the scene runs on instead of the link's top tokens
+    /// ([`crate::whole`]); `s`, `v` and the labels are then its.
+    pub whole: Option<Used>,
+    /// Why the whole vocabulary the link names is not used (the note says so).
+    pub whole_unused: Option<String>,
 }
 
 /// One worker's part of a scene computed by several.
@@ -140,6 +147,17 @@ pub fn lump(p: &[f64], corners: [usize; 3], v: usize) -> [f64; 4] {
 
 impl Scene {
     pub fn new(state: State) -> Scene {
+        Scene::with_whole(state, None)
+    }
+
+    /// A scene on a real model's whole vocabulary ([`crate::whole::for_state`]: None when the
+    /// link names none, the reason when it cannot be used: the link's tokens then).
+    pub fn with_whole(state: State, whole: Option<Result<Used, String>>) -> Scene {
+        let (whole, unused) = match whole {
+            Some(Ok(used)) => (Some(used), None),
+            Some(Err(reason)) => (None, Some(reason)),
+            None => (None, None),
+        };
         let runs = state
             .starts
             .len()
@@ -149,16 +167,39 @@ impl Scene {
             } else {
                 1
             };
-        let v = params::vocab_size(&state);
-        Scene::with_options(state, samples_for(v, runs), FIELD_GRID)
+        let v = whole
+            .as_ref()
+            .map_or_else(|| params::vocab_size(&state), |w| w.order.len());
+        let mut scene = Scene::build(state, samples_for(v, runs), FIELD_GRID, whole);
+        if unused.is_some() {
+            scene.whole_unused = unused;
+            scene.notes = scene.compute_notes();
+        }
+        scene
     }
 
     /// A scene with a chosen number of samples per trajectory and field grid side (benchmarks).
     pub fn with_options(state: State, samples: usize, field_grid: usize) -> Scene {
-        let s = params::logits(&state);
+        Scene::build(state, samples, field_grid, None)
+    }
+
+    fn build(state: State, samples: usize, field_grid: usize, whole: Option<Used>) -> Scene {
+        let s = match &whole {
+            Some(w) => w.vocabulary.log_probs.clone(),
+            None => params::logits(&state),
+        };
         let v = s.len();
-        let corners = params::effective_corners(&state, &s);
-        let corner_labels = corner_labels(&state, corners, v);
+        let corners = corners_in(&state, whole.as_ref(), &s);
+        let label = |i: usize| label_in(&state, whole.as_ref(), i);
+        let corner_labels = [
+            label(corners[0]),
+            label(corners[1]),
+            if v == 2 {
+                String::new()
+            } else {
+                label(corners[2])
+            },
+        ];
         let trunc = truncation_of(&state);
         let support = truncation::support(&s, state.temp, &trunc, state.order);
         let pi_t = simplex::tempered_softmax(&s, state.temp);
@@ -180,7 +221,11 @@ impl Scene {
             starts: state
                 .starts
                 .iter()
-                .map(|start| start_distribution(start, corners, v))
+                .map(|start| match (start, &whole) {
+                    // A full start over the link's tokens, over the whole vocabulary.
+                    (Start::Full(p), Some(w)) if p.len() == state.s.len() => w.spread(p),
+                    _ => start_distribution(start, corners, v),
+                })
                 .collect(),
             samples,
             corners,
@@ -217,12 +262,19 @@ impl Scene {
             held_parts: Vec::new(),
             next_part: 0,
             top_logits: std::cell::OnceCell::new(),
+            whole,
+            whole_unused: None,
         };
         if scene.field_pending && !scene.field_is_defined() {
             scene.field_pending = false;
         }
         scene.notes = scene.compute_notes();
         scene
+    }
+
+    /// Token i's label.
+    pub fn label(&self, index: usize) -> String {
+        label_in(&self.state, self.whole.as_ref(), index)
     }
 
     /// The tokens of the `k` highest logits, highest first (ties by lower index); computed once per
@@ -493,7 +545,7 @@ impl Scene {
                 .argmax
                 .iter()
                 .take(3)
-                .map(|&i| params::label(st, i))
+                .map(|&i| self.label(i))
                 .collect::<Vec<_>>()
                 .join(", ");
             // Tied top scores: the limit is the face they span (the mass inside it keeps p0's
@@ -654,7 +706,7 @@ impl Scene {
                             .support
                             .iter()
                             .take(8)
-                            .map(|&i| params::label(st, i))
+                            .map(|&i| self.label(i))
                             .collect();
                         notes.push(format!("{}: face = {{{}}}", view.name, names.join(", ")));
                     }
@@ -702,6 +754,25 @@ impl Scene {
     /// Score adjustment, vector field and lumped view.
     fn view_notes(&self, notes: &mut Vec<String>) {
         let st = &self.state;
+        let link_v = st.s.len();
+        if self.whole.is_some() {
+            let named = crate::whole::named_tokens(link_v, self.v);
+            notes.push(format!(
+                "All {} tokens of a real model's next-token distribution, kept in this browser by the energy lab (vocab={}). The link itself carries {}; opened in another browser it shows those.",
+                self.v,
+                st.vocab,
+                if named < self.v {
+                    format!("its {named} most probable tokens and the other {} lumped as one", self.v - named)
+                } else {
+                    "every token".to_string()
+                }
+            ));
+        } else if let Some(reason) = &self.whole_unused {
+            notes.push(format!(
+                "This link names a real model's whole distribution (vocab={}), but {reason}: the flows run on the link's {link_v} tokens. To see every token, load the model in the energy lab in this browser and open its next-token link from there.",
+                st.vocab
+            ));
+        }
         if st.adjust != AdjustMode::None {
             notes.push("Score adjustment is an illustrative stand-in (standard replicator models), not the paper's equation, which is not public in a form we could read.".into());
             if st.adjust == AdjustMode::Matrix && scores::is_antisymmetric(&st.w, self.v, 1e-12) {
@@ -735,17 +806,28 @@ impl Scene {
     }
 }
 
-/// Labels of the three corner tokens (V = 2 has no third).
-fn corner_labels(state: &State, corners: [usize; 3], v: usize) -> [String; 3] {
-    [
-        params::label(state, corners[0]),
-        params::label(state, corners[1]),
-        if v == 2 {
-            String::new()
-        } else {
-            params::label(state, corners[2])
-        },
-    ]
+/// The corner tokens: the link's, as tokens of the whole vocabulary when the scene runs on one
+/// (the three most probable when one of the link's is the lumped token).
+fn corners_in(state: &State, whole: Option<&Used>, s: &[f64]) -> [usize; 3] {
+    let Some(w) = whole else {
+        return params::effective_corners(state, s);
+    };
+    let mapped = state
+        .corners
+        .map(|c| c.map(|i| w.token_of_link(i, state.s.len())));
+    match mapped {
+        Some([Some(a), Some(b), Some(c)]) => [a, b, c],
+        _ => params::effective_corners(&State::default(), s),
+    }
+}
+
+/// Token i's label: the whole vocabulary's when the scene runs on one, else the link's.
+fn label_in(state: &State, whole: Option<&Used>, index: usize) -> String {
+    match whole.and_then(|w| w.vocabulary.labels.get(index)) {
+        Some(l) if !l.is_empty() => l.clone(),
+        Some(_) => format!("tok{index}"),
+        None => params::label(state, index),
+    }
 }
 
 /// The truncation rule the state asks for.
@@ -1001,7 +1083,7 @@ impl Scene {
             let parts: Vec<String> = td_core::rank::top_indices(r.p, 3)
                 .iter()
                 .take(3)
-                .map(|&i| format!("{} {:.3}", params::label(st, i), r.p[i]))
+                .map(|&i| format!("{} {:.3}", self.label(i), r.p[i]))
                 .collect();
             text.push_str(&format!(
                 "Flow {} at t = {}: {}; free energy {:.4}, entropy {:.4}, KL to target {:.4}. ",

@@ -5,11 +5,12 @@ use td_core::explorer::{export_svg_problem, Block, Explorer};
 use td_next_token::explorer::NextToken;
 use td_next_token::params;
 use td_next_token::svg::{render_svg, Figure};
+use td_next_token::whole::Whole;
 
 fn computed(link: &str) -> td_next_token::scene::Scene {
     let (state, msgs) = NextToken::from_hash(link);
     assert!(msgs.is_empty(), "{link}: {msgs:?}");
-    let mut scene = NextToken::new_scene(&state, &());
+    let mut scene = NextToken::new_scene(&state, &Whole::None);
     NextToken::run_to_end(&mut scene);
     assert!(NextToken::is_done(&scene));
     scene
@@ -83,10 +84,10 @@ fn readout_json_is_the_script_interface_s_object() {
 /// messages interleaved as they would arrive).
 fn through_workers(link: &str, workers: usize, slice: usize) -> td_next_token::scene::Scene {
     let (state, _) = NextToken::from_hash(link);
-    let mut page = NextToken::new_scene(&state, &());
+    let mut page = NextToken::new_scene(&state, &Whole::None);
     let mut parts: Vec<_> = (0..workers)
         .map(|w| {
-            let mut scene = NextToken::new_scene(&state, &());
+            let mut scene = NextToken::new_scene(&state, &Whole::None);
             if workers > 1 {
                 NextToken::restrict_to_shard(&mut scene, w, workers);
             }
@@ -129,7 +130,7 @@ fn several_workers_give_the_page_the_scene_one_computes() {
     ] {
         let whole = computed(link);
         let runs = whole.run_count();
-        let fresh = NextToken::new_scene(&NextToken::from_hash(link).0, &());
+        let fresh = NextToken::new_scene(&NextToken::from_hash(link).0, &Whole::None);
         let parts = NextToken::shards(&fresh);
         if runs > 1 {
             assert_eq!(parts, runs, "{link}: one part per trajectory");

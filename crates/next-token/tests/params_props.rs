@@ -19,6 +19,7 @@ prop_compose! {
         seed_s in proptest::collection::vec(-50.0f64..50.0, 8),
         labels in proptest::collection::vec("[a-zA-Z0-9 <>&\"'🙂א-ת%#?=;:.,-]{0,12}", 8),
         from in "[a-zA-Z0-9 <>&\"'🙂א-ת%#?=;:.,-]{0,60}",
+        vocab_id in proptest::option::of("[0-9a-f]{16}"),
         temp in finite(1e-3, 1e3),
         flow in 0usize..5,
         eta in finite(1e-3, 10.0),
@@ -64,10 +65,12 @@ prop_compose! {
             (defaults.s.clone(), defaults.labels.clone())
         };
         let from = if gen == GenMode::None { from.trim().to_string() } else { String::new() };
+        let vocab_id = if gen == GenMode::None { vocab_id.unwrap_or_default() } else { String::new() };
         State {
             s,
             labels,
             from,
+            vocab: vocab_id,
             temp,
             flow: [FlowChoice::Replicator, FlowChoice::Mw, FlowChoice::Entropic, FlowChoice::EntropicMw, FlowChoice::Compare][flow],
             eta,
@@ -120,7 +123,7 @@ proptest! {
 
     #[test]
     fn arbitrary_pairs_of_known_keys_never_panic(
-        pairs in proptest::collection::vec((prop::sample::select(vec!["s","labels","from","T","flow","eta","kappa","t","p0","trunc","k","top_p","min_p","order","adjust","W","gamma","mu","V","gen","seed","corners","overlay","x","field","at","speed","v"]), ".{0,40}"), 0..12)
+        pairs in proptest::collection::vec((prop::sample::select(vec!["s","labels","from","vocab","T","flow","eta","kappa","t","p0","trunc","k","top_p","min_p","order","adjust","W","gamma","mu","V","gen","seed","corners","overlay","x","field","at","speed","v"]), ".{0,40}"), 0..12)
     ) {
         let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", td_core::url::percent_encode(v))).collect();
         let (state, _) = NextToken::from_hash(&format!("#next-token?{}", query.join("&")));
@@ -143,20 +146,25 @@ fn a_one_megabyte_link_is_handled_quickly() {
 
 #[test]
 fn from_says_where_the_logits_came_from_until_they_change() {
-    let link = "#next-token?s=3,2,1&from=GPT-2%2C%20after%20%22The%22%0A%3Cb%3E";
+    let link =
+        "#next-token?s=3,2,1&from=GPT-2%2C%20after%20%22The%22%0A%3Cb%3E&vocab=0123456789ABCDEF";
     let (state, messages) = NextToken::from_hash(link);
     assert!(messages.is_empty(), "{messages:?}");
     // Control characters are dropped; the rest is kept as text (never parsed as HTML).
     assert_eq!(state.from, "GPT-2, after \"The\"<b>");
+    assert_eq!(state.vocab, "0123456789abcdef", "an id, in lower case");
     let (again, messages) = NextToken::from_hash(&NextToken::to_hash(&state));
     assert!(messages.is_empty(), "{messages:?}");
     assert_eq!(again, state);
     // Other logits: the link's word no longer holds.
     let (edited, _) = NextToken::from_hash(&format!("{link}&s=3,2,0"));
-    assert_eq!(edited.from, "");
+    assert_eq!((edited.from.as_str(), edited.vocab.as_str()), ("", ""));
     // Generated logits came from no model.
     let (generated, _) = NextToken::from_hash(&format!("{link}&gen=zipf"));
-    assert_eq!(generated.from, "");
+    assert_eq!(
+        (generated.from.as_str(), generated.vocab.as_str()),
+        ("", "")
+    );
     // A long text is shortened, with a message, to a length that reads back unchanged.
     let long = "x".repeat(1000);
     let (st, messages) = NextToken::from_hash(&format!("#next-token?s=3,2,1&from={long}"));

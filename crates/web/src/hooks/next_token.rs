@@ -6,6 +6,7 @@ use td_core::url::format_number;
 use td_next_token::draw::{LogitsFrame, SimplexFrame};
 use td_next_token::explorer::NextToken;
 use td_next_token::params::{self, GenMode, Start};
+use td_next_token::whole::Whole;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, HtmlCanvasElement, HtmlInputElement, KeyboardEvent, PointerEvent};
 
@@ -13,9 +14,13 @@ use crate::controls::is_focused;
 use crate::dom::{self, by_id, by_id_as, set_attr, set_text};
 use crate::runner::{with_runner, Runner, WebExplorer};
 
-/// The logits editor's state.
+/// The logits editor's state, and the whole vocabulary read from the browser's storage.
 #[derive(Default)]
 pub struct Editor {
+    /// The id of the whole vocabulary being read, so that it is read once.
+    reading: Option<String>,
+    /// The file of the whole vocabulary in use, for the page's workers.
+    kept: Option<(String, js_sys::Uint8Array)>,
     dragging: bool,
     /// While a bar is dragged: the value range of the axis when the press began (kept until
     /// release, so the axis cannot run away under the pointer).
@@ -27,12 +32,41 @@ type R = Runner<NextToken>;
 impl WebExplorer for NextToken {
     type Local = Editor;
 
-    fn initial_models(_: &Self::State) {}
+    fn initial_models(st: &Self::State) -> Whole {
+        let mut whole = Whole::None;
+        NextToken::follow_state(&mut whole, st);
+        whole
+    }
     fn view_hold(local: &Editor) -> Option<[f64; 4]> {
         local.held.map(|(from, to)| [0.0, 1.0, from, to])
     }
-    fn worker_models(_: &Self::State, _: &wasm_bindgen::JsValue) -> Option<()> {
-        Some(())
+    /// The file of the whole vocabulary in use, so the workers run on the same tokens.
+    fn job_payload(r: &R) -> Option<wasm_bindgen::JsValue> {
+        let (id, bytes) = r.local.kept.as_ref()?;
+        if !matches!(&r.models, Whole::Ready { id: ready, .. } if ready == id) {
+            return None;
+        }
+        let payload = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&payload, &"vocab".into(), &id.into());
+        let _ = js_sys::Reflect::set(&payload, &"bytes".into(), bytes);
+        Some(payload.into())
+    }
+    fn remote_ready(r: &R) -> bool {
+        !matches!(r.models, Whole::Loading(_))
+    }
+    fn worker_models(_: &Self::State, payload: &wasm_bindgen::JsValue) -> Option<Whole> {
+        let get = |key: &str| js_sys::Reflect::get(payload, &key.into()).ok();
+        let Some(id) = get("vocab").and_then(|v| v.as_string()) else {
+            return Some(Whole::None);
+        };
+        let cached = WORKER_WHOLE.with(|c| c.borrow().clone().filter(|w| w.id() == id));
+        Some(cached.unwrap_or_else(|| {
+            let bytes =
+                get("bytes").map_or_else(Vec::new, |b| js_sys::Uint8Array::new(&b).to_vec());
+            let whole = Whole::from_file(&id, &bytes);
+            WORKER_WHOLE.with(|c| *c.borrow_mut() = Some(whole.clone()));
+            whole
+        }))
     }
     fn textareas() -> &'static [&'static str] {
         // Where a real model's logits came from: a sentence, read whole.
@@ -52,7 +86,120 @@ impl WebExplorer for NextToken {
     }
     fn render_extra(r: &mut R) {
         sync_token_editor(r);
+        read_whole_vocabulary(r);
     }
+}
+
+thread_local! {
+    /// In a worker: the whole vocabulary last received, read once.
+    static WORKER_WHOLE: std::cell::RefCell<Option<Whole>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The Cache Storage cache the energy lab keeps whole distributions in (www/model-worker.js).
+const KEPT_CACHE: &str = "token-dynamics-vocabularies-v1";
+
+/// Starts reading the whole vocabulary the link names from the browser's storage, once; the
+/// scene is rebuilt when it arrives (or says why it did not).
+fn read_whole_vocabulary(r: &mut R) {
+    let Whole::Loading(id) = &r.models else {
+        return;
+    };
+    if r.local.reading.as_deref() == Some(id.as_str()) {
+        return;
+    }
+    let id = id.clone();
+    r.local.reading = Some(id.clone());
+    let global = js_sys::global();
+    let caches = js_sys::Reflect::get(&global, &"caches".into())
+        .ok()
+        .filter(|c| c.is_object());
+    let Some(caches) = caches else {
+        return whole_read(
+            id,
+            Err("this page cannot use the browser's storage here".into()),
+        );
+    };
+    let url = web_sys::Url::new_with_base(
+        &format!("vocabularies/{id}"),
+        &dom::window().location().href().unwrap_or_default(),
+    )
+    .map(|u| u.href())
+    .unwrap_or_default();
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"cacheName".into(), &KEPT_CACHE.into());
+    let found = call(&caches, "match", &[url.into(), options.into()]);
+    let (id_ok, id_err) = (id.clone(), id.clone());
+    then(
+        found,
+        move |response| {
+            if !response.is_object() {
+                return whole_read(id_ok, Err("it is not in this browser's storage".into()));
+            }
+            let (id_ok, id_err) = (id_ok.clone(), id_ok);
+            then(
+                call(&response, "arrayBuffer", &[]),
+                move |buffer| whole_read(id_ok, Ok(js_sys::Uint8Array::new(&buffer))),
+                move |e| whole_read(id_err, Err(storage_error(&e))),
+            );
+        },
+        move |e| whole_read(id_err, Err(storage_error(&e))),
+    );
+}
+
+/// `target.name(args…)`, the promise it returns (a rejected one when the call throws).
+fn call(
+    target: &wasm_bindgen::JsValue,
+    name: &str,
+    args: &[wasm_bindgen::JsValue],
+) -> wasm_bindgen::JsValue {
+    let result = js_sys::Reflect::get(target, &name.into())
+        .and_then(|f| f.dyn_into::<js_sys::Function>())
+        .and_then(|f| f.apply(target, &args.iter().collect::<js_sys::Array>()));
+    match result {
+        Ok(value) => value,
+        Err(e) => js_sys::Promise::reject(&e).into(),
+    }
+}
+
+/// `promise.then(ok, err)`.
+fn then(
+    promise: wasm_bindgen::JsValue,
+    ok: impl FnOnce(wasm_bindgen::JsValue) + 'static,
+    err: impl FnOnce(wasm_bindgen::JsValue) + 'static,
+) {
+    let ok = wasm_bindgen::closure::Closure::once_into_js(ok);
+    let err = wasm_bindgen::closure::Closure::once_into_js(err);
+    let _ = call(&promise, "then", &[ok, err]);
+}
+
+fn storage_error(e: &wasm_bindgen::JsValue) -> String {
+    let name = js_sys::Reflect::get(e, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_else(|| "an error".into());
+    format!("the browser's storage could not be read ({name})")
+}
+
+/// The read finished: the scene runs on the whole vocabulary, or its note says why not.
+fn whole_read(id: String, result: Result<js_sys::Uint8Array, String>) {
+    with_runner::<NextToken, _>(|r| {
+        if r.models.id() != id {
+            return; // the reader moved on to another link
+        }
+        r.models = match result {
+            Ok(bytes) => {
+                let whole = Whole::from_file(&id, &bytes.to_vec());
+                r.local.kept = Some((id.clone(), bytes));
+                whole
+            }
+            Err(reason) => Whole::Missing {
+                id: id.clone(),
+                reason,
+            },
+        };
+        r.local.reading = None;
+        r.rebuild_scene();
+    });
 }
 
 fn round4(x: f64) -> f64 {
@@ -91,6 +238,13 @@ fn add_start_from_click(r: &mut R, canvas: &HtmlCanvasElement, x_css: f64, y_css
 }
 
 fn set_logit(r: &mut R, token: usize, value: f64) {
+    if r.scene.whole.is_some() {
+        r.tell(
+            "s",
+            "a real model's whole vocabulary is read-only here; change the logits in the text box to edit the link's tokens instead",
+        );
+        return;
+    }
     if r.state.gen != GenMode::None {
         r.tell(
             "s",
@@ -257,6 +411,7 @@ fn wire_token_editor() {
 /// on the page).
 fn sync_token_editor(r: &R) {
     let editable = r.state.gen == GenMode::None
+        && r.scene.whole.is_none()
         && crate::chrome::panel_shown(&r.chrome.page, "logits", "simplex")
         && !r.chrome.page.embed;
     if let Some(row) = by_id("token-editor") {
