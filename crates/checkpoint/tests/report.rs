@@ -20,6 +20,15 @@ fn request(json: &str) -> Request {
     Request::from_json(json).unwrap()
 }
 
+/// The logits (`s`) and labels of a report's next-token link.
+fn link_scores_and_labels(link: &str) -> (Vec<f64>, Vec<String>) {
+    let parts = td_core::url::split_hash(link.strip_prefix("index.html").unwrap());
+    assert_eq!(parts.explorer, "next-token");
+    let get = |k: &str| &parts.pairs.iter().find(|(key, _)| key == k).unwrap().1;
+    let scores = get("s").split(',').map(|x| x.parse().unwrap()).collect();
+    (scores, td_core::export::csv_cells(get("labels")))
+}
+
 #[test]
 fn the_reports_rows_and_statistics_are_the_librarys_for_both_families() {
     for variant in ["gpt2-hub-f32", "llama-tied-f32"] {
@@ -178,20 +187,7 @@ fn the_next_token_link_names_the_top_64_and_lumps_the_rest() {
         lp[r.next[0].id as usize].exp(),
         "next is at the position"
     );
-    let link = r.next_token_link.strip_prefix("index.html").unwrap();
-    let parts = td_core::url::split_hash(link);
-    assert_eq!(parts.explorer, "next-token");
-    let get = |k: &str| {
-        parts
-            .pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .unwrap()
-            .1
-            .clone()
-    };
-    let scores: Vec<f64> = get("s").split(',').map(|x| x.parse().unwrap()).collect();
-    let labels = td_core::export::csv_cells(&get("labels"));
+    let (scores, labels) = link_scores_and_labels(&r.next_token_link);
     assert_eq!((scores.len(), labels.len()), (65, 65));
     assert_eq!(labels[64], format!("other ({} tokens)", lp.len() - 64));
     // The lumped token carries the rest's probability, and the 65 sum to one (4-decimal rounding).
@@ -238,21 +234,11 @@ fn the_whole_distribution_file_is_the_positions_log_probs_and_its_top_64_are_the
     let fwd = c.model.forward(&ids).unwrap();
     assert_eq!(v.log_probs, fwd.log_probs_at(1).to_vec(), "exact, all V");
     assert_eq!(v.labels.len(), 400);
-    // The link's token i is the file's token order()[i]: same label, the score to 4 decimals.
-    let link = r.next_token_link.strip_prefix("index.html").unwrap();
-    let parts = td_core::url::split_hash(link);
-    let get = |k: &str| {
-        parts
-            .pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .unwrap()
-            .1
-            .clone()
-    };
-    let scores: Vec<f64> = get("s").split(',').map(|x| x.parse().unwrap()).collect();
-    let labels = td_core::export::csv_cells(&get("labels"));
-    let order = v.order();
+    // The link's token i is the file's i-th most probable token (ties by lower index): same
+    // label, the score to 4 decimals. The order, written here apart from the library's.
+    let (scores, labels) = link_scores_and_labels(&r.next_token_link);
+    let mut order: Vec<usize> = (0..v.log_probs.len()).collect();
+    order.sort_by(|&a, &b| v.log_probs[b].total_cmp(&v.log_probs[a]).then(a.cmp(&b)));
     for i in 0..64 {
         assert_eq!(labels[i], v.labels[order[i]], "token {i}");
         assert!(

@@ -4,7 +4,9 @@
 //! A link cannot carry 50,257 logits (about 400 kB of text), so the lab's link carries the 64 most
 //! probable tokens with the rest lumped as one, plus `vocab=<id>`: the id of this file, which the
 //! lab keeps in the browser's Cache Storage. The next-token page opened in the same browser finds
-//! it there and shows all V tokens; elsewhere it says so and shows what the link carries.
+//! it there and shows all V tokens; elsewhere it says so and shows what the link carries. The
+//! link's token i is the file's i-th most probable token, ties by lower index (the order of
+//! `td_flows::truncation::order_desc`, which the next-token page uses to map them).
 //!
 //! File: `TDVOCAB1`, V (u32 LE), V log-probabilities (f64 LE), then V labels, each a u32 LE byte
 //! length and UTF-8. The id is the FNV-1a 64 hash of the whole file, in 16 hex digits: it names
@@ -86,18 +88,6 @@ impl Vocabulary {
         }
         Ok(Vocabulary { log_probs, labels })
     }
-
-    /// The tokens, most probable first (ties by lower index): the order of the lab's link, whose
-    /// token i is the whole vocabulary's token `order()[i]`.
-    pub fn order(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.log_probs.len()).collect();
-        order.sort_by(|&a, &b| {
-            self.log_probs[b]
-                .total_cmp(&self.log_probs[a])
-                .then(a.cmp(&b))
-        });
-        order
-    }
 }
 
 /// The id of a vocabulary file: FNV-1a 64 of its bytes, 16 lower-case hex digits.
@@ -156,11 +146,6 @@ mod tests {
         // FNV-1a 64 of nothing is its offset basis (the published constant).
         assert_eq!(id_of(b""), "cbf29ce484222325");
         assert_eq!(id_of(b"a"), "af63dc4c8601ec8c");
-    }
-
-    #[test]
-    fn order_is_most_probable_first_ties_by_index() {
-        assert_eq!(sample().order(), vec![0, 2, 1, 3]);
     }
 
     #[test]

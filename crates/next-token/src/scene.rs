@@ -170,20 +170,21 @@ impl Scene {
         let v = whole
             .as_ref()
             .map_or_else(|| params::vocab_size(&state), |w| w.order.len());
-        let mut scene = Scene::build(state, samples_for(v, runs), FIELD_GRID, whole);
-        if unused.is_some() {
-            scene.whole_unused = unused;
-            scene.notes = scene.compute_notes();
-        }
-        scene
+        Scene::build(state, samples_for(v, runs), FIELD_GRID, (whole, unused))
     }
 
     /// A scene with a chosen number of samples per trajectory and field grid side (benchmarks).
     pub fn with_options(state: State, samples: usize, field_grid: usize) -> Scene {
-        Scene::build(state, samples, field_grid, None)
+        Scene::build(state, samples, field_grid, (None, None))
     }
 
-    fn build(state: State, samples: usize, field_grid: usize, whole: Option<Used>) -> Scene {
+    /// `whole`: the whole vocabulary in use, or why the one the link names is not.
+    fn build(
+        state: State,
+        samples: usize,
+        field_grid: usize,
+        (whole, whole_unused): (Option<Used>, Option<String>),
+    ) -> Scene {
         let s = match &whole {
             Some(w) => w.vocabulary.log_probs.clone(),
             None => params::logits(&state),
@@ -263,7 +264,7 @@ impl Scene {
             next_part: 0,
             top_logits: std::cell::OnceCell::new(),
             whole,
-            whole_unused: None,
+            whole_unused,
         };
         if scene.field_pending && !scene.field_is_defined() {
             scene.field_pending = false;
@@ -769,7 +770,7 @@ impl Scene {
             ));
         } else if let Some(reason) = &self.whole_unused {
             notes.push(format!(
-                "This link names a real model's whole distribution (vocab={}), but {reason}: the flows run on the link's {link_v} tokens. To see every token, load the model in the energy lab in this browser and open its next-token link from there.",
+                "This link names a real model's whole distribution (vocab={}), but {reason}: the flows run on the link's {link_v} tokens. To see every token, analyse the model in the energy lab and open its next-token link in that browser.",
                 st.vocab
             ));
         }

@@ -44,8 +44,7 @@ impl Whole {
         match Vocabulary::decode(bytes) {
             Ok(vocabulary) => Whole::Ready {
                 id: id.to_string(),
-                // The order of td_core::vocabulary::Vocabulary::order, by the sort the page
-                // already has (one more instance of a sort is ~3 kB of WebAssembly).
+                // The link's order (td_core::vocabulary), by the sort the page already has.
                 order: Rc::new(td_flows::truncation::order_desc(&vocabulary.log_probs)),
                 vocabulary: Rc::new(vocabulary),
             },
@@ -195,7 +194,7 @@ mod tests {
 
     fn link_state(named: usize) -> State {
         let v = vocabulary();
-        let order = v.order();
+        let order = td_flows::truncation::order_desc(&v.log_probs);
         let mut s: Vec<f64> = order[..named]
             .iter()
             .map(|&i| (v.log_probs[i] * 1e4).round() / 1e4)

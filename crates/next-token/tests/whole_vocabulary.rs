@@ -20,7 +20,7 @@ fn vocabulary() -> Vocabulary {
 
 /// The lab's link of `v` (64 most probable, the rest lumped), with `extra` keys.
 fn link(v: &Vocabulary, extra: &str) -> String {
-    let order = v.order();
+    let order = td_flows::truncation::order_desc(&v.log_probs);
     let mut scores: Vec<f64> = order[..64].iter().map(|&i| v.log_probs[i]).collect();
     let rest: f64 = order[64..].iter().map(|&i| v.log_probs[i].exp()).sum();
     scores.push(rest.ln());
@@ -35,7 +35,7 @@ fn link(v: &Vocabulary, extra: &str) -> String {
 fn with_the_kept_file_every_token_flows_and_the_links_tokens_keep_their_meaning() {
     let v = vocabulary();
     let bytes = v.encode();
-    let order = v.order();
+    let order = td_flows::truncation::order_desc(&v.log_probs);
     // Corners: the link's tokens 1, 0 and 2; a start: half on the link's token 1, the rest
     // lumped (token 64).
     let mut p0 = vec!["0".to_string(); 65];
