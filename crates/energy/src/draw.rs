@@ -11,12 +11,12 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::params::{byte_label, ModelChoice};
-use super::scene::{capitalise, model_title, top_tokens, Analysis, Scene, SteerOutcome, Trained};
+use super::scene::{capitalise, model_title, top_tokens, Scene, SteerOutcome, Trained};
 use td_core::draw_kit::nice_ticks;
 use td_core::draw_kit::{
     anchored, draw_legend, fit_text, font, lw, px, tick_text, BACKGROUND, GRID, INK, MUTED,
 };
-use td_transformer::energy::{EnergyForm, EnergySeries};
+use td_transformer::energy::{EnergyForm, EnergySeries, EnergySummary, Potential};
 
 pub type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
@@ -33,6 +33,59 @@ fn model_colour(model: ModelChoice) -> RGBColor {
     match model {
         ModelChoice::Trained => TRAINED_COLOUR,
         ModelChoice::Random => RANDOM_COLOUR,
+    }
+}
+
+/// What one side of the `series`, `phase` and `scatter` figures shows: a model's series.
+#[derive(Clone, Copy, Debug)]
+pub struct Panel<'a> {
+    /// The model's name as the titles say it, lower case ("trained model", "random twin").
+    pub title: &'a str,
+    pub series: &'a EnergySeries,
+    /// ‖v_t‖ aligned with `series.t`.
+    pub speed: &'a [f64],
+    pub summary: &'a EnergySummary,
+}
+
+/// What the `series`, `phase` and `scatter` figures draw: two models side by side (the lab's
+/// trained and random models, or a real checkpoint and its random twin, td_checkpoint::figures).
+pub struct Panels<'a> {
+    /// Left then right; a side not computed says why, one line per entry.
+    pub sides: [Result<Panel<'a>, Vec<String>>; 2],
+    /// Tokens of the text (the x range of `series`).
+    pub token_count: usize,
+    /// The inspected position, marked on one side (its index).
+    pub cursor: Option<(usize, usize)>,
+    /// Steering of one side (its index), drawn dashed near its position.
+    pub steer: Option<(usize, &'a SteerOutcome)>,
+    pub potential: Potential,
+    pub form: EnergyForm,
+}
+
+impl Scene {
+    /// The lab's two models as the figures draw them.
+    pub fn panels(&self) -> Panels<'_> {
+        let side = |i: usize| {
+            let model = PANEL_MODELS[i];
+            match &self.analyses[i] {
+                Some(a) => Ok(Panel {
+                    title: model_title(model),
+                    series: &a.series,
+                    speed: &a.speed,
+                    summary: &a.summary,
+                }),
+                None => Err(missing_text(self, model)),
+            }
+        };
+        let index = |m: ModelChoice| PANEL_MODELS.iter().position(|&p| p == m).unwrap_or(0);
+        Panels {
+            sides: [side(0), side(1)],
+            token_count: self.tokens.len(),
+            cursor: Some((index(self.model), self.position())),
+            steer: self.steer_outcome().map(|s| (index(s.model), s)),
+            potential: self.state.potential,
+            form: self.state.form,
+        }
     }
 }
 
@@ -290,14 +343,6 @@ pub fn shown_count(series: &EnergySeries, at: f64) -> usize {
 /// The models in panel order (trained left, random right).
 pub const PANEL_MODELS: [ModelChoice; 2] = [ModelChoice::Trained, ModelChoice::Random];
 
-fn analysis(scene: &Scene, model: ModelChoice) -> Option<&Analysis> {
-    scene.analyses[match model {
-        ModelChoice::Trained => 0,
-        ModelChoice::Random => 1,
-    }]
-    .as_ref()
-}
-
 /// Two panels side by side (one above the other when narrow).
 fn panel_rects(w: f64, h: f64, top: f64, scale: f64) -> [(f64, f64, f64, f64); 2] {
     if w >= 600.0 * scale {
@@ -330,7 +375,7 @@ fn legend<DB: DrawingBackend>(
 /// The `series` figure.
 pub fn draw_series<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    scene: &Scene,
+    panels: &Panels,
     at: f64,
     scale: f64,
 ) -> DrawResult<DB> {
@@ -338,7 +383,7 @@ pub fn draw_series<DB: DrawingBackend>(
     area.fill(&BACKGROUND)?;
     let (w, h) = area.dim_in_pixel();
     let (w, h) = (w as f64, h as f64);
-    let steer = scene.steer_outcome();
+    let steer = panels.steer;
     let mut items = vec![
         ("— K (kinetic)".to_string(), K_COLOUR),
         ("— U (potential)".to_string(), U_COLOUR),
@@ -349,31 +394,29 @@ pub fn draw_series<DB: DrawingBackend>(
     }
     let top = legend(area, &items, scale)?;
     let view = SeriesView {
-        scene,
-        steer,
-        x: (0.0, scene.tokens.len().saturating_sub(1).max(1) as f64),
-        y: shared_energy_range(scene, steer),
+        panels,
+        x: (0.0, panels.token_count.saturating_sub(1).max(1) as f64),
+        y: shared_energy_range(panels),
         at,
         scale,
     };
-    for (rect, model) in panel_rects(w, h, top, scale).into_iter().zip(PANEL_MODELS) {
-        let Some(a) = analysis(scene, model) else {
-            centred_message(area, rect, &missing_text(scene, model), scale)?;
-            continue;
-        };
-        view.panel(area, rect, model, a)?;
+    for (i, rect) in panel_rects(w, h, top, scale).into_iter().enumerate() {
+        match &panels.sides[i] {
+            Ok(side) => view.panel(area, rect, i, side)?,
+            Err(why) => centred_message(area, rect, why, scale)?,
+        }
     }
     Ok(())
 }
 
 /// One y scale for both panels of the `series` figure (K, U, E and the steered E), so their
 /// spreads compare honestly.
-fn shared_energy_range(scene: &Scene, steer: Option<&SteerOutcome>) -> (f64, f64) {
+fn shared_energy_range(panels: &Panels) -> (f64, f64) {
     let mut all = Vec::new();
-    for a in scene.analyses.iter().flatten() {
+    for a in panels.sides.iter().flatten() {
         all.extend(a.series.k.iter().chain(&a.series.u).chain(&a.series.e));
     }
-    if let Some(s) = steer {
+    if let Some((_, s)) = panels.steer {
         all.extend(s.series.e.iter());
     }
     range_of(all.into_iter().copied(), true)
@@ -381,8 +424,7 @@ fn shared_energy_range(scene: &Scene, steer: Option<&SteerOutcome>) -> (f64, f64
 
 /// What both panels of the `series` figure share.
 struct SeriesView<'a> {
-    scene: &'a Scene,
-    steer: Option<&'a SteerOutcome>,
+    panels: &'a Panels<'a>,
     /// Positions shown.
     x: (f64, f64),
     /// The shared energy range.
@@ -399,13 +441,13 @@ impl SeriesView<'_> {
         &self,
         area: &DrawingArea<DB, Shift>,
         rect: (f64, f64, f64, f64),
-        model: ModelChoice,
-        a: &Analysis,
+        index: usize,
+        a: &Panel,
     ) -> DrawResult<DB> {
         let scale = self.scale;
         let sub = format!(
             "mass {} · CV(E) {} · CV(K) {} · CV(U) {} · corr(K,U) {}",
-            mass_text(a),
+            mass_text(a.series),
             super::scene::opt(a.summary.cv_e, 3),
             super::scene::opt(a.summary.cv_k, 3),
             super::scene::opt(a.summary.cv_u, 3),
@@ -414,17 +456,14 @@ impl SeriesView<'_> {
         let frame = chart(
             area,
             rect,
-            &format!(
-                "{}: K, U and E per position",
-                capitalise(model_title(model))
-            ),
+            &format!("{}: K, U and E per position", capitalise(a.title)),
             &sub,
             self.x,
             self.y,
             ("position t", "nats"),
             scale,
         )?;
-        let count = shown_count(&a.series, self.at);
+        let count = shown_count(a.series, self.at);
         let pick = |v: &[f64]| -> Vec<(f64, f64)> {
             a.series
                 .t
@@ -441,7 +480,7 @@ impl SeriesView<'_> {
         ] {
             polyline(area, &frame, &pick(values), colour, width, false, scale)?;
         }
-        if let Some(s) = self.steer.filter(|s| s.model == model) {
+        if let Some((_, s)) = self.panels.steer.filter(|(i, _)| *i == index) {
             let points: Vec<(f64, f64)> = s
                 .series
                 .t
@@ -452,8 +491,8 @@ impl SeriesView<'_> {
                 .collect();
             polyline(area, &frame, &points, STEER_COLOUR, 1.6, true, scale)?;
         }
-        if model == self.scene.model {
-            let (cx, _) = frame.to_px(self.scene.position() as f64, self.y.0);
+        if let Some((_, position)) = self.panels.cursor.filter(|(i, _)| *i == index) {
+            let (cx, _) = frame.to_px(position as f64, self.y.0);
             area.draw(&PathElement::new(
                 vec![px((cx, frame.top)), px((cx, frame.top + frame.height))],
                 ShapeStyle::from(&CURSOR).stroke_width(lw(1.2, scale)),
@@ -463,11 +502,11 @@ impl SeriesView<'_> {
     }
 }
 
-fn mass_text(a: &Analysis) -> String {
-    let m = a.series.mass.value;
+fn mass_text(series: &EnergySeries) -> String {
+    let m = series.mass.value;
     if (m - 1.0).abs() < 1e-15 {
         "1".into()
-    } else if a.series.mass.fitted.is_some() && !a.series.mass.fell_back {
+    } else if series.mass.fitted.is_some() && !series.mass.fell_back {
         format!("m* = {m:.4}")
     } else {
         format!("{m:.5}")
@@ -477,7 +516,7 @@ fn mass_text(a: &Analysis) -> String {
 /// The `phase` figure: ‖v_t‖ against U_t, consecutive tokens joined, iso-energy curves.
 pub fn draw_phase<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    scene: &Scene,
+    panels: &Panels,
     at: f64,
     scale: f64,
 ) -> DrawResult<DB> {
@@ -496,21 +535,24 @@ pub fn draw_phase<DB: DrawingBackend>(
         ],
         scale,
     )?;
-    let u_label = match scene.state.potential {
-        td_transformer::energy::Potential::Surprisal => "U = −log p(next)",
-        td_transformer::energy::Potential::Entropy => "U = H(p_t)",
+    let u_label = match panels.potential {
+        Potential::Surprisal => "U = −log p(next)",
+        Potential::Entropy => "U = H(p_t)",
     };
-    for (rect, model) in panel_rects(w, h, top, scale).into_iter().zip(PANEL_MODELS) {
-        let Some(a) = analysis(scene, model) else {
-            centred_message(area, rect, &missing_text(scene, model), scale)?;
-            continue;
+    for (i, rect) in panel_rects(w, h, top, scale).into_iter().enumerate() {
+        let a = match &panels.sides[i] {
+            Ok(side) => side,
+            Err(why) => {
+                centred_message(area, rect, why, scale)?;
+                continue;
+            }
         };
         let x = range_of(a.speed.iter().copied(), false);
         let y = range_of(a.series.u.iter().copied(), false);
         let frame = chart(
             area,
             rect,
-            &format!("{}: phase portrait", capitalise(model_title(model))),
+            &format!("{}: phase portrait", capitalise(a.title)),
             &format!("{} points · {}", a.series.t.len(), u_label),
             x,
             y,
@@ -527,7 +569,7 @@ pub fn draw_phase<DB: DrawingBackend>(
                 let curve: Vec<(f64, f64)> = (0..=80)
                     .map(|i| {
                         let v = x.0.max(0.0) + (x.1 - x.0.max(0.0)) * i as f64 / 80.0;
-                        let u = match scene.state.form {
+                        let u = match panels.form {
                             EnergyForm::Additive => e - 0.5 * m * v * v,
                             EnergyForm::Product => e - (m * v * v).ln(),
                         };
@@ -538,7 +580,7 @@ pub fn draw_phase<DB: DrawingBackend>(
                 polyline(area, &frame, &curve, ISO, 1.0, true, scale)?;
             }
         }
-        let count = shown_count(&a.series, at);
+        let count = shown_count(a.series, at);
         let points: Vec<(f64, f64)> = a
             .speed
             .iter()
@@ -546,7 +588,7 @@ pub fn draw_phase<DB: DrawingBackend>(
             .take(count)
             .map(|(&v, &u)| (v, u))
             .collect();
-        let colour = model_colour(model);
+        let colour = model_colour(PANEL_MODELS[i]);
         polyline(
             area,
             &frame,
@@ -588,7 +630,7 @@ impl IntoRgb for RGBAColor {
 /// The `scatter` figure: ΔK_t against ΔU_t for both models.
 pub fn draw_scatter<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    scene: &Scene,
+    panels: &Panels,
     at: f64,
     scale: f64,
 ) -> DrawResult<DB> {
@@ -598,9 +640,9 @@ pub fn draw_scatter<DB: DrawingBackend>(
     let (w, h) = (w as f64, h as f64);
     let mut items = Vec::new();
     let mut clouds = Vec::new();
-    for model in PANEL_MODELS {
-        if let Some(a) = analysis(scene, model) {
-            let count = shown_count(&a.series, at);
+    for (model, side) in PANEL_MODELS.into_iter().zip(&panels.sides) {
+        if let Ok(a) = side {
+            let count = shown_count(a.series, at);
             let points: Vec<(f64, f64)> = (1..count)
                 .filter(|&i| a.series.t[i] == a.series.t[i - 1] + 1)
                 .map(|i| {
@@ -610,7 +652,7 @@ pub fn draw_scatter<DB: DrawingBackend>(
                     )
                 })
                 .collect();
-            items.push((format!("● {}", model_title(model)), model_colour(model)));
+            items.push((format!("● {}", a.title), model_colour(model)));
             clouds.push((model, points));
         }
     }
@@ -618,7 +660,8 @@ pub fn draw_scatter<DB: DrawingBackend>(
     let top = legend(area, &items, scale)?;
     let rect = (0.0, top, w, h - top);
     if clouds.is_empty() {
-        return centred_message(area, rect, &missing_text(scene, ModelChoice::Random), scale);
+        let why = panels.sides[1].as_ref().err().cloned().unwrap_or_default();
+        return centred_message(area, rect, &why, scale);
     }
     let xs = clouds.iter().flat_map(|(_, p)| p.iter().map(|q| q.0));
     let ys = clouds.iter().flat_map(|(_, p)| p.iter().map(|q| q.1));

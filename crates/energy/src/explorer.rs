@@ -238,9 +238,9 @@ impl Explorer for Energy {
         view: &View,
     ) -> DrawResult<DB> {
         match figure_of(figure) {
-            Figure::Series => draw::draw_series(area, scene, view.at, view.scale),
-            Figure::Phase => draw::draw_phase(area, scene, view.at, view.scale),
-            Figure::Scatter => draw::draw_scatter(area, scene, view.at, view.scale),
+            Figure::Series => draw::draw_series(area, &scene.panels(), view.at, view.scale),
+            Figure::Phase => draw::draw_phase(area, &scene.panels(), view.at, view.scale),
+            Figure::Scatter => draw::draw_scatter(area, &scene.panels(), view.at, view.scale),
             Figure::Dist => draw::draw_distribution(area, scene, view.focus, view.scale),
         }
     }

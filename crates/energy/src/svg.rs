@@ -50,22 +50,32 @@ pub fn draw_figure<DB: DrawingBackend>(
     scale: f64,
 ) -> draw::DrawResult<DB> {
     match figure {
-        Figure::Series => draw::draw_series(area, scene, at, scale),
-        Figure::Phase => draw::draw_phase(area, scene, at, scale),
-        Figure::Scatter => draw::draw_scatter(area, scene, at, scale),
+        Figure::Series => draw::draw_series(area, &scene.panels(), at, scale),
+        Figure::Phase => draw::draw_phase(area, &scene.panels(), at, scale),
+        Figure::Scatter => draw::draw_scatter(area, &scene.panels(), at, scale),
         Figure::Dist => draw::draw_distribution(area, scene, None, scale),
     }
 }
 
 /// Renders one figure of the scene as an SVG document.
 pub fn render_svg(scene: &Scene, figure: Figure, size: (u32, u32), at: f64) -> String {
+    svg_document(size, |root| draw_figure(root, scene, figure, at, 1.0))
+}
+
+/// An SVG document of `size` painted by `paint` (a comment saying why if drawing failed): the
+/// lab's figures, and the same figures of a real checkpoint (td_checkpoint::figures).
+pub fn svg_document(
+    size: (u32, u32),
+    paint: impl for<'b> FnOnce(
+        &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    ) -> draw::DrawResult<SVGBackend<'b>>,
+) -> String {
     let mut out = String::new();
     let mut failure = None;
     {
         let backend = SVGBackend::with_string(&mut out, (size.0.max(1), size.1.max(1)));
         let root = backend.into_drawing_area();
-        let result = draw_figure(&root, scene, figure, at, 1.0);
-        if let Err(error) = result.and_then(|_| root.present()) {
+        if let Err(error) = paint(&root).and_then(|_| root.present()) {
             failure = Some(format!("<!-- drawing failed: {error:?} -->"));
         }
     }
