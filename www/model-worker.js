@@ -5,12 +5,14 @@
 // The module is imported on the first message only; its exports are synchronous and throw a
 // reader-facing string on failure.
 //
-//   page -> worker: {type: 'load', id, files: [{name, blob}]}   {type: 'analyse', id, request}
+//   page -> worker: {type: 'load', id, files: [{name, blob}]}   {type: 'analyse', id, request, width}
 //                   {type: 'bench', id, shape, tokens, runs, generate}   (scripts/bench-real-model.mjs)
 //   worker -> page: {type: 'loaded', id, summary, hash}   {type: 'report', id, report, view, memory_bytes, vocab}
 //                   {type: 'bench', id, result}   {type: 'error', id, message}
 // memory_bytes: the size of the module's WebAssembly memory afterwards. vocab: {id, bytes} of the
 // whole next-token distribution (td_core::vocabulary's file) when the request asked for it.
+// width: the CSS pixels the report's figures get (their SVG documents are drawn that wide, by the
+// energy lab's own drawing code, td_checkpoint::figures).
 //
 // The files arrive as Blobs (references, not copies): the page keeps them, so after a cancel (the
 // page terminates this worker) it can load the same files into a new worker.
@@ -47,7 +49,8 @@ self.onmessage = async ({ data: msg }) => {
       // storage for the next-token explorer and adds its id to the link.
       const vocabulary = glue.take_vocabulary();
       const vocab = vocabulary ? { id: glue.vocabulary_id(vocabulary), bytes: vocabulary } : null;
-      postMessage({ type: 'report', id: msg.id, report, view: view(report), memory_bytes: memory.buffer.byteLength, vocab },
+      const figures = FIGURES.map((name) => ({ name, caption: glue.figure_caption(name), svg: glue.figure_svg(name, msg.width || 960) }));
+      postMessage({ type: 'report', id: msg.id, report, view: view(report, figures), memory_bytes: memory.buffer.byteLength, vocab },
         vocabulary ? [vocabulary.buffer] : []);
     } else if (msg.type === 'bench') {
       const result = JSON.parse(glue.bench_shape(msg.shape, msg.tokens, msg.runs, msg.generate));
@@ -71,6 +74,9 @@ async function filesHash(files, bytes) {
   return hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(order.map((o) => o[1]).join(''))));
 }
 
+/** The energy lab's figures of a report, in the order shown. */
+const FIGURES = ['series', 'phase', 'scatter'];
+
 /** A number with 6 significant digits; null (not defined) is "n/a". */
 const fmt = (x) => (x == null ? 'n/a' : Number.isInteger(x) ? String(x) : x.toPrecision(6));
 /** A token's text with its whitespace visible. */
@@ -81,13 +87,15 @@ function table(caption, head, rows, num) {
   return { caption, head, num, rows: rows.map((row) => row.map((cell, i) => (num.includes(i) ? fmt(cell) : String(cell)))) };
 }
 
-/** The report as the panel shows it: tables, headings, paragraphs and the next-token link. */
-function view(r) {
+/** The report as the panel shows it: tables, headings, paragraphs, figures (SVG documents with
+ *  their captions) and the next-token link. */
+function view(r, figures) {
   const at = r.tokens[r.position];
   const out = [
     ...r.notes.map((note) => ({ tag: 'p', text: note, className: 'help-text' })),
     table(`Statistics: the model beside its random-weight twin (seed ${r.twin_seed})`, ['statistic', 'model', 'random twin'],
       r.statistics.map((s) => [s.name, s.model, s.twin]), [1, 2]),
+    ...figures.map((f) => ({ figure: f.name, caption: f.caption, svg: f.svg })),
     table(`Next token after ${show(at.piece)} (position ${r.position})`, ['token', 'id', 'probability'],
       r.next.map((n) => [show(n.piece), n.id, n.p]), [1, 2]),
   ];
@@ -114,7 +122,8 @@ function view(r) {
       r.layers.map((l) => [l.layer, l.mean_speed, l.top.map((t) => `${show(t.piece)} ${fmt(t.p)}`).join(', ')]), [0, 1]));
   }
   const rows = new Map(r.rows.map((row) => [row.t, row]));
-  out.push(table('K, U and E per token (the lab\'s default switches; "n/a": not defined at that position)', ['t', 'token', 'id', 'K', 'U', 'E'],
-    r.tokens.map((tok, t) => [t, show(tok.piece), tok.id, rows.get(t)?.k, rows.get(t)?.u, rows.get(t)?.e]), [0, 2, 3, 4, 5]));
+  const twin = new Map(r.twin_rows.map((row) => [row.t, row]));
+  out.push(table('K, U and E per token, the model and its random twin (the lab\'s default switches; "n/a": not defined at that position)', ['t', 'token', 'id', 'K', 'U', 'E', 'K twin', 'U twin', 'E twin'],
+    r.tokens.map((tok, t) => [t, show(tok.piece), tok.id, rows.get(t)?.k, rows.get(t)?.u, rows.get(t)?.e, twin.get(t)?.k, twin.get(t)?.u, twin.get(t)?.e]), [0, 2, 3, 4, 5, 6, 7, 8]));
   return out;
 }

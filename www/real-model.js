@@ -423,7 +423,8 @@ async function analyse() {
       await loadIntoWorker(current.files);
     }
     say('Computing the report of the model and its random twin…');
-    const answer = await call({ type: 'analyse', request });
+    // The figures are drawn as wide as the panel's results (SVG: they scale if it changes).
+    const answer = await call({ type: 'analyse', request, width: Math.round($('rm-results').clientWidth) || 960 });
     report = answer.report;
     const kept = await keepVocabulary(answer.vocab);
     vocab = kept.id;
@@ -480,13 +481,63 @@ function linkNote(kept) {
   return `The link carries ${carried}${kept.why ? `; the whole distribution could not be kept in this browser's storage (${kept.why})` : ''}.`;
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+// What the figures' drawing code writes (plotters' SVG backend): nothing else is let in.
+const SVG_ELEMENTS = new Set(['svg', 'rect', 'text', 'polyline', 'polygon', 'circle', 'line', 'path', 'g']);
+const SVG_ATTRIBUTES = new Set(['width', 'height', 'viewBox', 'x', 'y', 'dx', 'dy', 'cx', 'cy', 'r', 'rx', 'ry', 'x1', 'y1', 'x2', 'y2',
+  'points', 'd', 'fill', 'stroke', 'stroke-width', 'stroke-dasharray', 'opacity', 'fill-opacity', 'stroke-opacity',
+  'text-anchor', 'dominant-baseline', 'font-family', 'font-size', 'font-weight', 'font-style']);
+
+/** An SVG document (from the worker) as an element of this page, parsed as XML (never as HTML)
+ *  and cut down to the elements and attributes a figure uses: the token texts in it cannot add
+ *  markup, scripts or links. Null if it does not parse. */
+function svgElement(text) {
+  const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const root = doc.documentElement;
+  if (root.namespaceURI !== SVG || root.localName !== 'svg' || doc.getElementsByTagName('parsererror').length) return null;
+  for (const node of [root, ...root.querySelectorAll('*')]) {
+    if (node.namespaceURI !== SVG || !SVG_ELEMENTS.has(node.localName)) node.remove();
+    else for (const { name } of [...node.attributes]) if (!SVG_ATTRIBUTES.has(name)) node.removeAttribute(name);
+  }
+  // The width follows the panel (CSS) up to the one it was drawn for; the height the viewBox.
+  const width = Number(root.getAttribute('width'));
+  if (width > 0) root.style.maxWidth = `${width}px`;
+  root.removeAttribute('height');
+  root.removeAttribute('width');
+  return document.importNode(root, true);
+}
+
+let downloads = []; // the figures' SVG files offered for download (object URLs), until the next report
+
+/** One figure: the SVG, its caption, and its SVG file to download. */
+function figure(part) {
+  const box = el('figure', null, 'rm-figure');
+  box.dataset.figure = part.figure;
+  const svg = svgElement(part.svg);
+  const caption = el('figcaption', part.caption + '. ');
+  if (svg) {
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', `${part.caption}. The numbers are in the tables of this report.`);
+    const url = URL.createObjectURL(new Blob([part.svg], { type: 'image/svg+xml' }));
+    downloads.push(url);
+    caption.append(Object.assign(el('a', 'Download SVG'), { href: url, download: `real-model-${part.figure}.svg` }));
+    box.append(svg, caption);
+  } else {
+    box.append(el('p', 'This figure could not be drawn; the numbers are in the tables below.', 'help-text'));
+  }
+  return box;
+}
+
 /** Shows the report's parts, shaped for reading by the worker (model-worker.js, `view`): tables
- *  of text cells (`num`: the columns that hold numbers) and headings or paragraphs (`tag`); the
- *  next-token link gains the kept distribution's id and a note. */
+ *  of text cells (`num`: the columns that hold numbers), headings or paragraphs (`tag`) and the
+ *  lab's figures (`figure`); the next-token link gains the kept distribution's id and a note. */
 function render(view, kept) {
+  downloads.forEach((url) => URL.revokeObjectURL(url));
+  downloads = [];
   $('rm-results').replaceChildren(...view.flatMap((part) => {
+    if (part.figure) return figure(part);
     if (part.nextToken) {
-      const a = Object.assign(el('a', part.text), { href: kept.id ? `${part.href}&vocab=${kept.id}` : part.href });
+      const a = Object.assign(el('a', part.text, 'rm-next-token'), { href: kept.id ? `${part.href}&vocab=${kept.id}` : part.href });
       return [a, el('p', linkNote(kept), 'help-text')];
     }
     if (part.tag) return Object.assign(el(part.tag, part.text, part.className), part.href ? { href: part.href } : {});

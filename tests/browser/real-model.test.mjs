@@ -111,6 +111,45 @@ async function shoot(page, name) {
 }
 const folderFiles = (dir) => fs.readdirSync(dir).map((f) => path.join(dir, f));
 
+/** The report's figures (the lab's series, phase and scatter, drawn in the worker) are shown as
+ *  SVG cut down to drawing elements, titled with the model and its twin, with the report's points:
+ *  K lines of rows.length points, a phase dot per row and side, a scatter dot per consecutive pair. */
+async function assertFigures(page, p, where) {
+  const figures = await page.$$eval("#rm-results figure.rm-figure", (fs) => fs.map((f) => {
+    const svg = f.querySelector("svg");
+    const box = svg?.getBoundingClientRect();
+    const fills = (colour) => svg ? [...svg.querySelectorAll("circle")].filter((c) => c.getAttribute("fill") === colour).length : 0;
+    return {
+      name: f.dataset.figure,
+      label: svg?.getAttribute("aria-label"),
+      role: svg?.getAttribute("role"),
+      size: box ? [box.width, box.height] : null,
+      tags: svg ? [...new Set([...svg.querySelectorAll("*")].map((e) => e.localName))].sort() : [],
+      text: svg?.textContent ?? "",
+      kLines: svg ? [...svg.querySelectorAll("polyline")].filter((l) => l.getAttribute("stroke") === "#1F77B4").map((l) => l.getAttribute("points").trim().split(/\s+/).length) : [],
+      dots: fills("#1F77B4") + fills("#969696") + fills("#FFAA00"),
+      download: f.querySelector("figcaption a[download]")?.getAttribute("download"),
+    };
+  }));
+  assert.deepEqual(figures.map((f) => f.name), ["series", "phase", "scatter"], `${where}: figures`);
+  const n = p.report.rows.length;
+  const named = /^file:(.+)@[0-9a-f]{64}$/.exec(p.link)?.[1] ?? p.link;
+  for (const f of figures) {
+    assert.equal(f.role, "img", `${where} ${f.name}: role`);
+    assert.ok(f.label.length > 40, `${where} ${f.name}: a text alternative`);
+    assert.ok(f.size[0] > 300 && f.size[1] > 150, `${where} ${f.name}: drawn ${f.size}`);
+    assert.ok(f.tags.every((t) => ["circle", "polyline", "rect", "text"].includes(t)), `${where} ${f.name}: only drawing elements (${f.tags})`);
+    assert.equal(f.download, `real-model-${f.name}.svg`);
+  }
+  const [series, phase, scatter] = figures;
+  assert.ok(series.text.includes(`${named}: K, U and E per position`), `${where}: the model's title (${named})`);
+  assert.ok(series.text.includes(`Random twin (seed ${p.report.twin_seed}): K, U and E per position`), `${where}: the twin's title`);
+  assert.deepEqual(series.kLines, [n, n], `${where}: a K line of ${n} points per side`);
+  assert.equal(phase.dots, 2 * n, `${where}: phase dots`);
+  const pairs = p.report.rows.filter((r, i) => i > 0 && r.t === p.report.rows[i - 1].t + 1).length;
+  assert.equal(scatter.dots, 2 * pairs, `${where}: scatter dots`);
+}
+
 /** Loads a folder URL or repo id through the panel's form. */
 async function fetchFolder(page, text) {
   await page.fill("#rm-url", text);
@@ -163,11 +202,13 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
       const first = p.report.statistics[0];
       assert.deepEqual(stats[1], [first.name, first.model.toPrecision(6), first.twin.toPrecision(6)]);
       const perToken = cells.at(-1);
-      assert.deepEqual(perToken[0], ["t", "token", "id", "K", "U", "E"]);
+      assert.deepEqual(perToken[0], ["t", "token", "id", "K", "U", "E", "K twin", "U twin", "E twin"]);
       assert.equal(perToken.length - 1, p.report.tokens.length);
       assert.equal(perToken[1][3], "n/a", "the first position has no K");
       assert.equal(perToken[2][1], p.report.tokens[1].piece.replace(/ /g, "·"));
       assert.equal(perToken[2][3], p.report.rows[0].k.toPrecision(6));
+      assert.equal(perToken[2][6], p.report.twin_rows[0].k.toPrecision(6));
+      await assertFigures(page, p, name);
     }
     // Options: per-layer view, steering, generation; the twin of another seed.
     const dir = path.join(FIXTURES, "gpt2-hub-f32");
@@ -191,11 +232,11 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     // The next-token link opens that distribution, cleanly, in the next-token explorer: in this
     // browser on all V tokens (kept in its storage), elsewhere on the link's 64 + 1 lumped.
     assert.match(p.vocab ?? "", /^[0-9a-f]{16}$/);
-    const href = await page.getAttribute("#rm-results a", "href");
+    const href = await page.getAttribute("#rm-results a.rm-next-token", "href");
     assert.equal(href, `${p.report.next_token_link}&vocab=${p.vocab}`);
     const v = p.summary.vocab;
     assert.ok(v > 65, "the fixture's vocabulary is larger than what a link carries");
-    assert.match(await page.textContent("#rm-results a + p"), new RegExp(`In this browser the explorer runs on all ${v} tokens`));
+    assert.match(await page.textContent("#rm-results a.rm-next-token + p"), new RegExp(`In this browser the explorer runs on all ${v} tokens`));
     // Two kept: the GPT-2 and Llama fixtures' (the same distribution again replaces its copy).
     await page.waitForFunction(() => /Also 2 whole next-token distributions for the next-token explorer \(\d+\.\d kB\)\./.test(document.getElementById("rm-stored").textContent));
     const whole = await openWhole(app, href);
@@ -248,7 +289,7 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     const moved = await page.textContent("#rm-results");
     for (const part of ["(position 1)", "entering block 1", "Steered continuation (the residual stream entering block 1"]) assert.ok(moved.includes(part), part);
     assert.notEqual(q.vocab, p.vocab);
-    assert.equal(await page.getAttribute("#rm-results a", "href"), `${q.report.next_token_link}&vocab=${q.vocab}`);
+    assert.equal(await page.getAttribute("#rm-results a.rm-next-token", "href"), `${q.report.next_token_link}&vocab=${q.vocab}`);
     await shoot(page, "real-model-1280.png");
     // A position past the text is refused with the native message; a block without a target too.
     await page.fill("#rm-position", "99");
@@ -287,7 +328,7 @@ async function openWhole(app, href) {
 }
 
 /** Texts of the panel below WCAG AA contrast (4.5:1; computed styles, the nearest opaque
- *  background up the tree, translucent layers blended over it). */
+ *  background up the tree, translucent layers blended over it), the figures' texts included. */
 function lowContrast() {
   const rgba = (c) => { const [r, g, b, a = 1] = c.match(/[\d.]+/g).map(Number); return { r, g, b, a }; };
   const over = (t, u) => ({ r: t.r * t.a + u.r * (1 - t.a), g: t.g * t.a + u.g * (1 - t.a), b: t.b * t.a + u.b * (1 - t.a), a: 1 });
@@ -307,7 +348,9 @@ function lowContrast() {
     el.getBoundingClientRect().width > 0);
   for (const el of els) {
     const bg = background(el);
-    const [a, b] = [lum(over(rgba(getComputedStyle(el).color), bg)), lum(bg)];
+    // An SVG text (the report's figures) is painted in its fill, not in the CSS colour.
+    const style = getComputedStyle(el);
+    const [a, b] = [lum(over(rgba(el instanceof SVGElement ? style.fill : style.color), bg)), lum(bg)];
     const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
     if (ratio < 4.5) low.push(`${el.tagName}#${el.id}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}:1`);
   }
@@ -482,8 +525,8 @@ test("storage full: the model is used, and the page says it was not stored", T_O
     assert.equal(p.stored, "No checkpoint is stored in this browser.");
     // Nor the whole distribution: the link carries the top tokens only, and the page says why.
     assert.equal(p.vocab, null);
-    assert.equal(await page.getAttribute("#rm-results a", "href"), p.report.next_token_link);
-    assert.match(await page.textContent("#rm-results a + p"), /the whole distribution could not be kept in this browser's storage \(QuotaExceededError\)/);
+    assert.equal(await page.getAttribute("#rm-results a.rm-next-token", "href"), p.report.next_token_link);
+    assert.match(await page.textContent("#rm-results a.rm-next-token + p"), /the whole distribution could not be kept in this browser's storage \(QuotaExceededError\)/);
     await assertClean(app);
   } finally {
     await app.close();

@@ -178,6 +178,11 @@ const LINKS = [
       if (m.report?.tokens?.map((t) => t.piece).join("") !== "The fox") f.push(`tokens ${JSON.stringify(m.report?.tokens)}`);
       if (!/downloaded from http:\/\/127\.0\.0\.1:\d+\/gpt2-hub-f32|from this browser's storage/.test(m.source || "")) f.push(`source ${m.source}`);
       if (document.querySelectorAll("#rm-results table.stats").length < 3) f.push("the report's tables are not shown");
+      // The figures' SVG, parsed and cut down by the panel (DOMParser in every engine).
+      const figures = [...document.querySelectorAll("#rm-results figure.rm-figure svg")];
+      if (figures.length !== 3 || figures.some((s) => s.querySelectorAll("polyline, circle").length < 3 || s.getBoundingClientRect().width < 200)) {
+        f.push(`the report's figures: ${figures.length} drawn`);
+      }
       return f;
     },
     requestChecks: (requests) =>

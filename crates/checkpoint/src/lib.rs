@@ -23,8 +23,10 @@
 //! - [`tokenizer`]: `tokenizer.json` through Hugging Face's `tokenizers` (Python's ids exactly).
 //! - [`report`]: one report of a checkpoint on a text (energy, statistics beside the random twin,
 //!   next tokens, layers, generation, steering), printed by `token-dynamics model` and the page.
+//! - [`figures`]: the energy lab's figures of a report (the model beside its random twin), as SVG.
 
 pub mod config;
+pub mod figures;
 pub mod gpt2;
 pub mod llama;
 pub mod report;

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use td_transformer::energy::{
     decoupled_null, energy_series, summarize, DecoupledNull, EnergyForm, EnergyOptions,
-    EnergySummary, Mass, Potential,
+    EnergySeries, EnergySummary, Mass, Potential,
 };
 use td_transformer::forward::{Patch, PatchSite};
 use td_transformer::steer::{steer_delta, steer_delta_pre_norm, steer_margin_to_top, Steer};
@@ -294,6 +294,8 @@ pub struct Report {
     pub model: ModelSummary,
     pub tokens: Vec<TokenPiece>,
     pub rows: Vec<Row>,
+    /// The random twin's K, U and E (same positions as `rows`).
+    pub twin_rows: Vec<Row>,
     pub twin_seed: u64,
     pub statistics: Vec<Statistic>,
     /// The position of `next` (0-based index of the token they follow).
@@ -312,6 +314,19 @@ pub struct Report {
     /// (not in the JSON: the page stores the bytes and adds their id to the link).
     #[serde(skip)]
     pub vocabulary: Option<Vec<u8>>,
+    /// The model's and the twin's series, for the lab's figures ([`crate::figures`]; the JSON
+    /// has them as `rows` and `twin_rows`).
+    #[serde(skip)]
+    pub sides: [Side; 2],
+}
+
+/// One model's series as the lab's figures draw them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Side {
+    pub series: EnergySeries,
+    /// ‖v_t‖ (the post-norm hidden state's step from t to t+1), aligned with `series.t`.
+    pub speed: Vec<f64>,
+    pub summary: EnergySummary,
 }
 
 impl Report {
@@ -428,6 +443,7 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         model: ModelSummary::of(checkpoint),
         tokens,
         rows: model.rows,
+        twin_rows: twin.rows,
         twin_seed: request.twin_seed,
         statistics,
         position,
@@ -438,6 +454,7 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         steering,
         notes,
         vocabulary,
+        sides: [model.side, twin.side],
     })
 }
 
@@ -487,6 +504,7 @@ pub fn piece_of(checkpoint: &Checkpoint, id: u32) -> String {
 
 /// One model's part of the report.
 struct Analysis {
+    side: Side,
     summary: EnergySummary,
     null: DecoupledNull,
     rows: Vec<Row>,
@@ -510,6 +528,23 @@ fn analyse(model: &Model, ids: &[u32], top: usize, position: usize) -> Result<An
             e: series.e[i],
         })
         .collect();
+    // ‖h_{t+1} − h_t‖ of the state the series uses, at the series' positions (as the lab's).
+    let (d, hidden) = (fwd.d, fwd.hidden(LAB_DEFAULTS.state));
+    let speed = series
+        .t
+        .iter()
+        .map(|&t| {
+            let (a, b) = (
+                &hidden[t * d..(t + 1) * d],
+                &hidden[(t + 1) * d..(t + 2) * d],
+            );
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (y - x) * (y - x))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect();
     let v = fwd.vocab;
     let last = &fwd.log_probs[position * v..(position + 1) * v];
     let mut order: Vec<u32> = (0..v as u32).collect();
@@ -519,12 +554,18 @@ fn analyse(model: &Model, ids: &[u32], top: usize, position: usize) -> Result<An
         .take(top)
         .map(|id| (id, last[id as usize].exp()))
         .collect();
+    let summary = summarize(&series);
     Ok(Analysis {
-        summary: summarize(&series),
+        summary,
         null: decoupled_null(&series, LAB_DEFAULTS.form, NULL_DRAWS, NULL_SEED),
         rows,
         next,
         log_probs: last.to_vec(),
+        side: Side {
+            series,
+            speed,
+            summary,
+        },
     })
 }
 

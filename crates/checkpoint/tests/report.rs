@@ -64,6 +64,25 @@ fn the_reports_rows_and_statistics_are_the_librarys_for_both_families() {
             );
         }
         let twin_series = energy_series(&twin.forward(&ids).unwrap(), &ids, &LAB_DEFAULTS).unwrap();
+        let twin_rows: Vec<_> = r.twin_rows.iter().map(|w| (w.t, w.k, w.u, w.e)).collect();
+        let expected: Vec<_> = (0..twin_series.t.len())
+            .map(|i| {
+                let s = &twin_series;
+                (s.t[i], s.k[i], s.u[i], s.e[i])
+            })
+            .collect();
+        assert_eq!(twin_rows, expected, "{variant}: the twin's rows");
+        // The figures' sides are these series, with ‖v_t‖ = sqrt(2K/m) (K = ½·m·‖v‖², additive).
+        for (side, series) in r.sides.iter().zip([&series, &twin_series]) {
+            assert_eq!(&side.series, series);
+            for (v, k) in side.speed.iter().zip(&series.k) {
+                let from_k = (2.0 * k / series.mass.value).sqrt();
+                assert!(
+                    (v - from_k).abs() <= 1e-9 * (1.0 + v),
+                    "{variant}: ‖v‖ {v} vs {from_k}"
+                );
+            }
+        }
         let mean_e = &r.statistics[2];
         assert_eq!(mean_e.name, "mean E");
         let mean = |e: &[f64]| e.iter().sum::<f64>() / e.len() as f64;

@@ -13,6 +13,7 @@ pub const USAGE: &str = "\
 usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N] [--top K]
                             [--position T] [--source NAME]
                             [--steer TOKEN [--steer-layer L]] [--layers] [--json]
+                            [--figures DIR]
                             [--generate N [--temperature T] [--top-k K] [--top-p P]
                                           [--min-p M] [--seed S]]
 
@@ -39,7 +40,10 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   --generate N continues the text by up to N tokens (the context caps it) with the key/value
   cache: temperature (default 1; 0 = greedy), top-k (0 = off), top-p (1 = off), min-p (0 = off),
   seed (default 1).
-  --json prints the same report as one JSON object (what the page's real-model panel shows).";
+  --json prints the same report as one JSON object (what the page's real-model panel shows).
+  --figures DIR also writes the energy lab's figures of the report (the model beside its random
+  twin) as DIR/series.svg, DIR/phase.svg and DIR/scatter.svg, 960 px wide: the pictures the
+  page's real-model panel draws.";
 
 struct Options {
     folder: String,
@@ -53,30 +57,39 @@ struct Options {
     source: Option<String>,
     layers: bool,
     json: bool,
+    figures: Option<String>,
     generate: Option<usize>,
     sampling: td_transformer::Sampling,
     seed: u64,
 }
 
+impl Options {
+    /// The options when only the folder is given.
+    fn defaults(folder: String) -> Options {
+        Options {
+            folder,
+            text: None,
+            ids: None,
+            twin_seed: 1,
+            top: 5,
+            position: None,
+            steer: None,
+            steer_layer: None,
+            source: None,
+            layers: false,
+            json: false,
+            figures: None,
+            generate: None,
+            sampling: td_transformer::Sampling::default(),
+            seed: 1,
+        }
+    }
+}
+
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut iter = args.iter();
     let folder = iter.next().ok_or("missing the checkpoint folder")?.clone();
-    let mut o = Options {
-        folder,
-        text: None,
-        ids: None,
-        twin_seed: 1,
-        top: 5,
-        position: None,
-        steer: None,
-        steer_layer: None,
-        source: None,
-        layers: false,
-        json: false,
-        generate: None,
-        sampling: td_transformer::Sampling::default(),
-        seed: 1,
-    };
+    let mut o = Options::defaults(folder);
     while let Some(flag) = iter.next() {
         if flag == "--layers" || flag == "--json" {
             if flag == "--layers" {
@@ -115,6 +128,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--steer" => o.steer = Some(value.clone()),
             "--source" => o.source = Some(value.clone()),
+            "--figures" => o.figures = Some(value.clone()),
             "--steer-layer" => {
                 o.steer_layer =
                     Some(value.parse().map_err(|_| {
@@ -213,10 +227,30 @@ fn run(opts: &Options) -> Result<String, String> {
     };
     let twin = checkpoint.model.random_twin(opts.twin_seed)?;
     let report = report(&checkpoint, &twin, &request)?;
+    if let Some(dir) = &opts.figures {
+        write_figures(&report, opts, Path::new(dir))?;
+    }
     if opts.json {
         return Ok(format!("{}\n", report.to_json()));
     }
     Ok(as_text(&report))
+}
+
+/// The report's figures as SVG files in `dir` (made if missing), titled with --source or else the
+/// folder's name.
+fn write_figures(report: &Report, opts: &Options, dir: &Path) -> Result<(), String> {
+    use td_checkpoint::figures::{names, render_svg, Figure};
+    std::fs::create_dir_all(dir).map_err(|e| format!("--figures {}: {e}", dir.display()))?;
+    let folder = Path::new(&opts.folder)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned());
+    let names = names(report, opts.source.as_deref().or(folder.as_deref()));
+    for figure in Figure::ALL {
+        let path = dir.join(format!("{}.svg", figure.name()));
+        let svg = render_svg(report, &names, figure, figure.size_for_width(960));
+        std::fs::write(&path, svg).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// The report as the command's plain text.

@@ -7,7 +7,8 @@
 use std::cell::RefCell;
 
 use js_sys::{Array, Uint8Array};
-use td_checkpoint::report::{report, ModelSummary, Request};
+use td_checkpoint::figures::{self, Figure};
+use td_checkpoint::report::{report, ModelSummary, Report, Request};
 use td_checkpoint::{load, Checkpoint, Files, Model};
 use wasm_bindgen::prelude::*;
 
@@ -22,6 +23,8 @@ thread_local! {
     static LOADED: RefCell<Option<Loaded>> = const { RefCell::new(None) };
     /// The whole-distribution file of the last report that asked for one ([`take_vocabulary`]).
     static VOCABULARY: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+    /// The last report and its sides' titles, for its figures ([`figure_svg`]).
+    static LAST: RefCell<Option<(Report, [String; 2])>> = const { RefCell::new(None) };
 }
 
 /// Reads a checkpoint from its files (`names[i]` is the bare file name of `files[i]`) and keeps
@@ -81,8 +84,36 @@ pub fn analyse(request_json: &str) -> Result<String, JsValue> {
         let mut report =
             report(&loaded.checkpoint, twin, &request).map_err(|e| JsValue::from_str(&e))?;
         VOCABULARY.with(|v| *v.borrow_mut() = report.vocabulary.take());
-        Ok(report.to_json())
+        let json = report.to_json();
+        let names = figures::names(&report, request.source.as_deref());
+        LAST.with(|last| *last.borrow_mut() = Some((report, names)));
+        Ok(json)
     })
+}
+
+/// One of the energy lab's figures (`series`, `phase`, `scatter`) of the last report, the model
+/// beside its random twin, as an SVG document `width` CSS pixels wide (its height follows).
+#[wasm_bindgen]
+pub fn figure_svg(name: &str, width: u32) -> Result<String, JsValue> {
+    let figure = Figure::parse(name).ok_or_else(|| JsValue::from_str("no such figure"))?;
+    LAST.with(|last| {
+        let last = last.borrow();
+        let (report, names) = last
+            .as_ref()
+            .ok_or_else(|| JsValue::from_str("no report yet"))?;
+        Ok(figures::render_svg(
+            report,
+            names,
+            figure,
+            figure.size_for_width(width),
+        ))
+    })
+}
+
+/// What a figure shows, in words (its caption and text alternative).
+#[wasm_bindgen]
+pub fn figure_caption(name: &str) -> String {
+    Figure::parse(name).map_or_else(String::new, |f| f.caption().to_string())
 }
 
 /// The whole-distribution file (`td_core::vocabulary`) of the last report whose request had
