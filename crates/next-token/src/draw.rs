@@ -617,15 +617,35 @@ impl<DB: DrawingBackend> SimplexPainter<'_, DB> {
                 (6.0 * scale) as i32,
                 CORNER_COLOURS[slot].filled(),
             ))?;
-            let label = self.scene.corner_labels[slot].clone();
-            let (h, vpos, offset) = match slot {
-                0 => (HPos::Center, VPos::Top, (0.0, 10.0)),
-                1 => (HPos::Center, VPos::Top, (0.0, 10.0)),
-                _ => (HPos::Left, VPos::Center, (12.0, 0.0)),
+            // A label stays inside the figure: shortened to its width, and a bottom label
+            // centred under its dot only as far as the edge allows ("other (336 tokens)" at the
+            // right-hand corner used to run off it).
+            let edge = 4.0 * scale;
+            let (h, vpos, y) = match slot {
+                0 | 1 => (HPos::Center, VPos::Top, vertex.1 + 10.0 * scale),
+                _ => (HPos::Left, VPos::Center, vertex.1),
+            };
+            let (label, x) = if slot < 2 {
+                let label = fit_text(
+                    &self.scene.corner_labels[slot],
+                    self.width - 2.0 * edge,
+                    13.0,
+                    scale,
+                );
+                let half = text_width(&label, 13.0, scale) / 2.0;
+                let x = vertex.0.min(self.width - edge - half).max(edge + half);
+                (label, x)
+            } else {
+                let x = vertex.0 + 12.0 * scale;
+                let room = (self.width - edge - x).max(0.0);
+                (
+                    fit_text(&self.scene.corner_labels[slot], room, 13.0, scale),
+                    x,
+                )
             };
             area.draw(&Text::new(
                 label,
-                px((vertex.0 + offset.0 * scale, vertex.1 + offset.1 * scale)),
+                px((x, y)),
                 anchored(
                     font(13.0, scale).color(&text_colour(&CORNER_COLOURS[slot])),
                     h,

@@ -237,3 +237,59 @@ fn hostile_links_never_panic_and_keep_other_settings() {
     let _ = State::default();
     let _ = Start::Uniform;
 }
+
+/// The SVG `<text>` elements' estimated extents (the drawing code's own width estimate):
+/// (left, right, text) for each.
+fn text_extents(svg: &str) -> Vec<(f64, f64, String)> {
+    let attr = |e: &str, name: &str| -> Option<String> {
+        let start = e.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(e[start..start + e[start..].find('"')?].to_string())
+    };
+    svg.split("<text")
+        .skip(1)
+        .map(|e| {
+            let x: f64 = attr(e, "x").unwrap().parse().unwrap();
+            let size: f64 = attr(e, "font-size").unwrap().parse().unwrap();
+            let text = e[e.find('>').unwrap() + 1..e.find("</text>").unwrap()]
+                .trim()
+                .to_string();
+            let width = td_core::draw_kit::text_width(&text, size, 1.0);
+            match attr(e, "text-anchor").as_deref() {
+                Some("middle") => (x - width / 2.0, x + width / 2.0, text),
+                Some("end") => (x - width, x, text),
+                _ => (x, x + width, text),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn corner_labels_stay_inside_the_figure() {
+    // A real model's link: its lumped "other (336 tokens)" is the second corner (bottom right).
+    let scene = computed(
+        "#next-token?s=2,1.9,-3,-3,-3&labels=·the,·a,x,y,other%20(336%20tokens)&corners=0,4,1",
+    );
+    assert!(scene
+        .corner_labels
+        .iter()
+        .any(|l| l == "other (336 tokens)"));
+    for width in [300u32, 440, 640] {
+        let svg = render_svg(&scene, Figure::Simplex, (width, 420), 1.0);
+        let labels: Vec<_> = text_extents(&svg)
+            .into_iter()
+            .filter(|(_, _, t)| {
+                scene
+                    .corner_labels
+                    .iter()
+                    .any(|l| l.starts_with(t.trim_end_matches('…')))
+            })
+            .collect();
+        assert!(labels.len() >= 3, "{width}: {labels:?}");
+        for (left, right, text) in labels {
+            assert!(
+                left >= 0.0 && right <= width as f64,
+                "{width}: {text} at {left}..{right}"
+            );
+        }
+    }
+}
