@@ -1093,7 +1093,10 @@ pub fn normalise(st: &mut State, msgs: &mut Vec<Message>) {
         labels.resize(v, String::new());
         st.labels = labels;
     }
-    if st.trunc == TruncMode::TopK && st.k > v {
+    // With a whole vocabulary named (vocab=), the flows may run on far more tokens than the
+    // link's V: k is bounded by the table's range only, and the scene says if it exceeds the V
+    // it runs on.
+    if st.trunc == TruncMode::TopK && st.k > v && st.vocab.is_empty() {
         msgs.push(Message::new(
             "k",
             format!("k={} is larger than V={v}; using k={v}", st.k),

@@ -669,19 +669,26 @@ impl Scene {
         let st = &self.state;
         match st.trunc {
             TruncMode::None => {}
-            TruncMode::TopK => notes.push(format!(
-                "top-k keeps the same {} at every temperature; the flow stays on that face{}.",
+            TruncMode::TopK => {
+                notes.push(format!(
+                "top-k keeps the same {}{} at every temperature; the flow stays on that face{}.",
                 if self.support.len() == 1 {
                     "token".to_string()
                 } else {
                     format!("{} tokens", self.support.len())
+                },
+                if st.k > self.v {
+                    format!(" (k = {} is more than the {} tokens here: all of them)", st.k, self.v)
+                } else {
+                    String::new()
                 },
                 if st.adjust == AdjustMode::None {
                     " and C converges to the renormalised truncated softmax"
                 } else {
                     ""
                 }
-            )),
+            ))
+            }
             TruncMode::TopP | TruncMode::MinP => {
                 let set = if st.trunc == TruncMode::TopP {
                     "nucleus (top-p)"

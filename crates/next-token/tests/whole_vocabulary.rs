@@ -133,3 +133,46 @@ fn without_it_or_with_another_the_link_flows_on_its_own_tokens_and_says_why() {
     assert!(bad.vocab.is_empty() && bad.temp == 2.0);
     assert!(msgs.iter().any(|m| m.text.contains("vocab: not the id")));
 }
+
+#[test]
+fn top_k_reaches_past_the_links_tokens_when_the_whole_vocabulary_is_named() {
+    let v = vocabulary();
+    let bytes = v.encode();
+    let hash = link(&v, "&trunc=top-k&k=200");
+    let (st, msgs) = NextToken::from_hash(&hash);
+    assert!(msgs.is_empty(), "{msgs:?}");
+    assert_eq!(st.k, 200, "not cut to the link's 65 tokens");
+    // With the file: the 200 most probable of the 300 tokens.
+    let mut scene = NextToken::new_scene(&st, &Whole::from_file(&st.vocab, &bytes));
+    while !scene.advance(10_000) {}
+    assert_eq!(scene.v, 300);
+    assert_eq!(scene.support.len(), 200);
+    let order = td_flows::truncation::order_desc(&v.log_probs);
+    let mut support = scene.support.clone();
+    support.sort_unstable();
+    let mut top: Vec<usize> = order[..200].to_vec();
+    top.sort_unstable();
+    assert_eq!(support, top);
+    assert!(scene
+        .notes
+        .iter()
+        .any(|n| n.starts_with("top-k keeps the same 200 tokens at")));
+    // Without it: all of the link's 65, and the note says k is more than that.
+    let mut scene = NextToken::new_scene(&st, &Whole::None);
+    while !scene.advance(10_000) {}
+    assert_eq!(scene.support.len(), 65);
+    assert!(
+        scene.notes.iter().any(|n| n.starts_with(
+            "top-k keeps the same 65 tokens (k = 200 is more than the 65 tokens here: all of them)"
+        )),
+        "{:?}",
+        scene.notes
+    );
+    // A link without vocab= still has k cut to its V, with a message.
+    let plain = hash.replace(&format!("&vocab={}", st.vocab), "");
+    let (st, msgs) = NextToken::from_hash(&plain);
+    assert_eq!(st.k, 65);
+    assert!(msgs
+        .iter()
+        .any(|m| m.text.contains("k=200 is larger than V=65")));
+}
