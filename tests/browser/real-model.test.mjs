@@ -229,6 +229,16 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     for (const part of ["Steering the last position toward", "Per layer", "Continuation (4 tokens", "Steered continuation (", "seed 7"]) assert.ok(text.includes(part), part);
     assert.deepEqual(await page.$$eval("#rm-results p.continuation", (ps) => ps.map((e) => e.textContent)),
       [p.report.generation.text, p.report.steering.steered.text]);
+    // A Llama checkpoint continues steered too (the final post-norm Δ), as natively.
+    const llama = path.join(FIXTURES, "llama-tied-f32");
+    await page.setInputFiles("#rm-files", folderFiles(llama));
+    const q0 = await settle(page);
+    assert.equal(q0.state, "ready", q0.error);
+    assertSameReport(q0.report, native(llama, ["--text", TEXT, "--layers", "--steer", "5", "--generate", "4", "--twin-seed", "7"], q0.link), "llama options");
+    assert.equal(q0.report.steering.steered.site, "the final post-norm state (delta form)");
+    assert.ok((await page.textContent("#rm-results")).includes("Steered continuation (the final post-norm state (delta form))"));
+    await page.setInputFiles("#rm-files", folderFiles(dir));
+    assert.equal((await settle(page)).state, "ready");
     // The next-token link opens that distribution, cleanly, in the next-token explorer: in this
     // browser on all V tokens (kept in its storage), elsewhere on the link's 64 + 1 lumped.
     assert.match(p.vocab ?? "", /^[0-9a-f]{16}$/);

@@ -13,6 +13,7 @@ use td_transformer::energy::{
     EnergySeries, EnergySummary, Mass, Potential,
 };
 use td_transformer::forward::{Patch, PatchSite};
+use td_transformer::llama::generate_llama_steered;
 use td_transformer::steer::{steer_delta, steer_delta_pre_norm, steer_margin_to_top, Steer};
 use td_transformer::vjp::steer_delta_at_layer;
 use td_transformer::{generate, HiddenState, Sampling};
@@ -792,15 +793,25 @@ fn steering(
                         .into(),
                 );
             }
-            if request.generate.is_some() {
-                notes.push(
-                    "The steered continuation needs a patched pass, which the Llama family's \
-                     generation does not have yet: only the plain continuation is shown."
-                        .into(),
-                );
+            let delta = steer_delta(w, h, yi, 1.0)?;
+            // The steered continuation: the Δ form at the final post-norm state, as GPT-2's
+            // without a block (it steers the first generated token; the rest follow from it).
+            if let Some(g) = &request.generate {
+                let patch = Patch {
+                    site: PatchSite::PostNorm,
+                    position: ids.len() - 1,
+                    delta: delta.delta.clone(),
+                };
+                let all = generate_llama_steered(w, ids, g.n, g.sampling(), g.seed, Some(&patch))?;
+                let new = all[ids.len()..].to_vec();
+                steered = Some(SteeredContinuation {
+                    site: "the final post-norm state (delta form)".into(),
+                    text: text_of(checkpoint, &new)?,
+                    ids: new,
+                });
             }
             vec![
-                form(DELTA, &steer_delta(w, h, yi, 1.0)?),
+                form(DELTA, &delta),
                 form(MARGIN, &steer_margin_to_top(w, h, yi, 1.0)?),
                 form(PRE_NORM, &steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
             ]

@@ -268,7 +268,7 @@ fn the_whole_distribution_file_is_the_positions_log_probs_and_its_top_64_are_the
 }
 
 #[test]
-fn gpt2_steers_at_earlier_layers_and_continues_steered_while_llama_says_what_it_lacks() {
+fn gpt2_steers_at_earlier_layers_both_families_continue_steered_and_llama_says_what_it_lacks() {
     let c = checkpoint("gpt2-hub-f32");
     let twin = c.model.random_twin(1).unwrap();
     let req = request(
@@ -322,7 +322,40 @@ fn gpt2_steers_at_earlier_layers_and_continues_steered_while_llama_says_what_it_
     let r = report(&c, &twin, &req).unwrap();
     let s = r.steering.unwrap();
     assert_eq!(s.forms.len(), 3);
-    assert!(s.steered.is_none());
-    assert_eq!(r.notes.len(), 2, "{:?}", r.notes);
+    assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
     assert!(r.notes[0].contains("Llama block's vector-Jacobian product"));
+    // The steered continuation at the final post-norm state: the library's patched generation
+    // with the Δ form's vector.
+    let steered = s.steered.unwrap();
+    assert_eq!(steered.site, "the final post-norm state (delta form)");
+    let ids: Vec<u32> = r.tokens.iter().map(|t| t.id).collect();
+    let td_checkpoint::Model::Llama(w) = &c.model else {
+        panic!("Llama fixture")
+    };
+    let fwd = c.model.forward(&ids).unwrap();
+    let h = &fwd.h_post[(fwd.n - 1) * fwd.d..];
+    let delta = td_transformer::steer::steer_delta(w, h, 7, 1.0).unwrap();
+    assert_eq!(s.forms[0].norm, delta.norm);
+    let patch = td_transformer::forward::Patch {
+        site: td_transformer::forward::PatchSite::PostNorm,
+        position: ids.len() - 1,
+        delta: delta.delta,
+    };
+    let all = td_transformer::llama::generate_llama_steered(w, &ids, 4, sampling, 1, Some(&patch))
+        .unwrap();
+    assert_eq!(steered.ids, all[ids.len()..]);
+    // Greedy: its first token is the argmax of the steered state's logits.
+    let plain = r.generation.unwrap();
+    assert_eq!(plain.ids.len(), 4);
+    assert_eq!(steered.ids[0] as usize, argmax_steered(w, h, &patch.delta));
+}
+
+/// The greedy token of the final post-norm state `h` moved by `delta` (lowest id on ties).
+fn argmax_steered(w: &td_transformer::llama::LlamaWeights, h: &[f64], delta: &[f64]) -> usize {
+    let moved: Vec<f64> = h.iter().zip(delta).map(|(a, b)| a + b).collect();
+    let logits = td_transformer::steer::logits(w, &moved);
+    (0..logits.len())
+        .rev()
+        .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+        .unwrap()
 }

@@ -493,7 +493,22 @@ impl LlamaCache {
 
     /// Feeds the next token; returns the log-probabilities of the token after it.
     pub fn extend(&mut self, w: &LlamaWeights, token: u32) -> Result<Vec<f64>, String> {
+        self.extend_steered(w, token, None)
+    }
+
+    /// [`LlamaCache::extend`], with `post_norm_delta` (length d) added to this position's final
+    /// post-norm state before the readout: only this position's log-probabilities change (the
+    /// state feeds no later position), so the cache is the same as without it.
+    pub fn extend_steered(
+        &mut self,
+        w: &LlamaWeights,
+        token: u32,
+        post_norm_delta: Option<&[f64]>,
+    ) -> Result<Vec<f64>, String> {
         let c = w.config;
+        if post_norm_delta.is_some_and(|delta| delta.len() != c.d_model) {
+            return Err(format!("a steering vector of length d = {}", c.d_model));
+        }
         let (d, kv, m, t) = (c.d_model, c.kv_dim(), c.mlp, self.n);
         if t >= c.context {
             return Err(format!("the context of {} tokens is full", c.context));
@@ -540,7 +555,10 @@ impl LlamaCache {
         }
         self.n += 1;
         rms_norm_rows(&x, d, &w.norm, c.rms_eps, &mut a);
-        let h_post: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+        let mut h_post: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+        if let Some(delta) = post_norm_delta {
+            h_post.iter_mut().zip(delta).for_each(|(h, d)| *h += d);
+        }
         let mut lp = readout_matrix(w.unembedding(), d, c.vocab, &h_post, 1);
         log_softmax_in_place(&mut lp);
         Ok(lp)
@@ -557,7 +575,42 @@ pub fn generate_llama(
     sampling: crate::Sampling,
     seed: u64,
 ) -> Result<Vec<u32>, String> {
+    generate_llama_steered(w, prompt, n_new, sampling, seed, None)
+}
+
+/// [`generate_llama`] with a steering patch applied on every pass, as the GPT-2 family's
+/// [`crate::generate()`] does. The Llama family takes it at the final post-norm state
+/// ([`PatchSite::PostNorm`](crate::forward::PatchSite)): there it changes only its position's
+/// log-probabilities, so at the prompt's last position it steers the first generated token and
+/// the rest follow from it; at an earlier position it changes nothing generated. A patch in the
+/// residual stream needs a patched pass through the blocks, which this family does not have:
+/// an error says so.
+pub fn generate_llama_steered(
+    w: &LlamaWeights,
+    prompt: &[u32],
+    n_new: usize,
+    sampling: crate::Sampling,
+    seed: u64,
+    patch: Option<&crate::forward::Patch>,
+) -> Result<Vec<u32>, String> {
     sampling.validate()?;
+    if let Some(p) = patch {
+        if p.site != crate::forward::PatchSite::PostNorm {
+            return Err(
+                "the Llama family's generation takes a steering vector at the final \
+                        post-norm state only"
+                    .into(),
+            );
+        }
+        if p.position >= prompt.len() || p.delta.len() != w.config.d_model {
+            return Err(format!(
+                "a steering vector of length d = {} at a position of the prompt (0 to {})",
+                w.config.d_model,
+                prompt.len().saturating_sub(1)
+            ));
+        }
+    }
+    let steer_at = patch.map(|p| (p.position, &p.delta[..]));
     let c = w.config;
     if prompt.is_empty() || prompt.len() > c.context {
         return Err(format!(
@@ -569,8 +622,9 @@ pub fn generate_llama(
     let n_new = n_new.min(c.context - prompt.len());
     let mut cache = LlamaCache::new(w);
     let mut log_probs = Vec::new();
-    for &tok in prompt {
-        log_probs = cache.extend(w, tok)?;
+    for (t, &tok) in prompt.iter().enumerate() {
+        let delta = steer_at.filter(|&(at, _)| at == t).map(|(_, d)| d);
+        log_probs = cache.extend_steered(w, tok, delta)?;
     }
     let mut source = Source::new(seed);
     let mut tokens = prompt.to_vec();
@@ -622,6 +676,48 @@ mod tests {
         );
         assert_eq!(a.len(), 12);
         assert!(generate_llama(&w, &[], 3, crate::Sampling::default(), 9).is_err());
+    }
+
+    #[test]
+    fn a_post_norm_patch_steers_the_first_generated_token_and_the_rest_follow_from_it() {
+        use crate::forward::{Patch, PatchSite};
+        for tied in [false, true] {
+            let w = LlamaWeights::random(tiny(tied), 5).unwrap();
+            let (d, prompt) = (w.config.d_model, [3u32, 1, 4, 1]);
+            let greedy = crate::Sampling::greedy();
+            let plain = generate_llama(&w, &prompt, 4, greedy, 1).unwrap();
+            let patch = |position: usize, delta: Vec<f64>| Patch {
+                site: PatchSite::PostNorm,
+                position,
+                delta,
+            };
+            // Nothing added, or added where no generated token reads it: the plain continuation.
+            for p in [patch(3, vec![0.0; d]), patch(1, vec![5.0; d])] {
+                let out = generate_llama_steered(&w, &prompt, 4, greedy, 1, Some(&p)).unwrap();
+                assert_eq!(out, plain);
+            }
+            // Far along the target's unembedding row: the first token is the target, and the
+            // rest is the plain continuation of the prompt followed by it.
+            let target = (0..w.config.vocab as u32).find(|&t| t != plain[4]).unwrap();
+            let row = &w.unembedding()[target as usize * d..(target as usize + 1) * d];
+            let push = patch(3, row.iter().map(|&x| 1e3 * x as f64).collect());
+            let steered = generate_llama_steered(&w, &prompt, 4, greedy, 1, Some(&push)).unwrap();
+            assert_eq!(steered[4], target, "tied {tied}");
+            let after = generate_llama(&w, &steered[..5], 3, greedy, 1).unwrap();
+            assert_eq!(steered, after);
+            // Refused: a residual-stream site, a position past the prompt, a wrong length.
+            let bad = [
+                Patch {
+                    site: PatchSite::Residual(1),
+                    ..push.clone()
+                },
+                patch(4, vec![0.0; d]),
+                patch(3, vec![0.0; d - 1]),
+            ];
+            for p in bad {
+                assert!(generate_llama_steered(&w, &prompt, 4, greedy, 1, Some(&p)).is_err());
+            }
+        }
     }
 
     fn tiny(tied: bool) -> LlamaConfig {
