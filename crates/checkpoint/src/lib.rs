@@ -8,8 +8,8 @@
 //! steering and generation run on unchanged.
 //!
 //! Supported architectures (see [`config::Family`]): the GPT-2 family (`GPT2LMHeadModel`:
-//! GPT-2 small/medium, DistilGPT-2), whose blocks are exactly td-transformer's (pre-norm
-//! LayerNorm with eps 1e-5, `Conv1D` input-major weights, GELU tanh, tied unembedding), and
+//! GPT-2 small/medium, DistilGPT-2; up to 268M parameters run, see `config`), whose blocks
+//! are exactly td-transformer's (pre-norm LayerNorm with eps 1e-5, `Conv1D` input-major weights, GELU tanh, tied unembedding), and
 //! the Llama family (`LlamaForCausalLM`: SmolLM, SmolLM2: RMSNorm, rotary positions, SwiGLU,
 //! grouped-query attention, tied or untied), run by `td_transformer::llama`. Anything else is
 //! refused naming what is supported. Nothing here panics on bad input: every failure is an
