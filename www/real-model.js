@@ -359,21 +359,17 @@ async function download(base, link) {
 
 // ---------- the report ----------
 
-/** The blocks a GPT-2 model can be steered at (the residual stream entering block 0..n_layer);
- *  a Llama model has only the final norm's forms in this build, and the menu says so. */
+/** The blocks a model can be steered at (the residual stream entering block 0..n_layer, through
+ *  the blocks' vector-Jacobian products of either family). */
 function steerLayers(summary) {
   const menu = $('rm-steer-layer');
   const keep = menu.value;
   const options = [el('option', 'the final norm only')];
   options[0].value = '';
-  if (summary.family === 'gpt2') {
-    for (let layer = 0; layer <= summary.n_layer; layer++) {
-      const o = el('option', layer === summary.n_layer ? `block ${layer} (after the last block, before the final norm)` : `block ${layer}`);
-      o.value = String(layer);
-      options.push(o);
-    }
-  } else {
-    options[0].textContent = 'the final norm only (earlier blocks: GPT-2 family only)';
+  for (let layer = 0; layer <= summary.n_layer; layer++) {
+    const o = el('option', layer === summary.n_layer ? `block ${layer} (after the last block, before the final norm)` : `block ${layer}`);
+    o.value = String(layer);
+    options.push(o);
   }
   menu.replaceChildren(...options);
   menu.value = options.some((o) => o.value === keep) ? keep : '';

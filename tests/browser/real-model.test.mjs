@@ -183,10 +183,10 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
       const p = await chooseFiles(page, folderFiles(dir));
       t.diagnostic(`${name}: loaded and analysed in ${Date.now() - started} ms`);
       assert.equal(p.state, "ready", `${name}: ${p.error}`);
-      // Earlier blocks are offered for the GPT-2 family only (the Llama block has no VJP here).
+      // Every block is offered, for either family (the final norm only, then blocks 0..n_layer).
       const menu = await page.$$eval("#rm-steer-layer option", (os) => os.map((o) => o.textContent));
-      if (name.startsWith("llama")) assert.deepEqual(menu, ["the final norm only (earlier blocks: GPT-2 family only)"]);
-      else assert.equal(menu.length, p.summary.n_layer + 2);
+      assert.equal(menu.length, p.summary.n_layer + 2);
+      assert.equal(menu[0], "the final norm only");
       const worst = assertSameReport(p.report, native(dir, ["--text", TEXT], p.link), name);
       t.diagnostic(`${name}: largest relative difference from native ${worst.toExponential(2)}`);
       assert.deepEqual(p.summary, p.report.model);
@@ -229,14 +229,19 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     for (const part of ["Steering the last position toward", "Per layer", "Continuation (4 tokens", "Steered continuation (", "seed 7"]) assert.ok(text.includes(part), part);
     assert.deepEqual(await page.$$eval("#rm-results p.continuation", (ps) => ps.map((e) => e.textContent)),
       [p.report.generation.text, p.report.steering.steered.text]);
-    // A Llama checkpoint continues steered too (the final post-norm Δ), as natively.
+    // A Llama checkpoint steers at a block and continues steered too, as natively.
     const llama = path.join(FIXTURES, "llama-tied-f32");
     await page.setInputFiles("#rm-files", folderFiles(llama));
+    assert.equal((await settle(page)).state, "ready");
+    await page.selectOption("#rm-steer-layer", "1");
+    await page.click("#rm-analyse");
+    await page.waitForFunction(() => window.tokenDynamicsRealModel.report?.steering?.forms?.length === 4);
     const q0 = await settle(page);
     assert.equal(q0.state, "ready", q0.error);
-    assertSameReport(q0.report, native(llama, ["--text", TEXT, "--layers", "--steer", "5", "--generate", "4", "--twin-seed", "7"], q0.link), "llama options");
-    assert.equal(q0.report.steering.steered.site, "the final post-norm state (delta form)");
-    assert.ok((await page.textContent("#rm-results")).includes("Steered continuation (the final post-norm state (delta form))"));
+    assertSameReport(q0.report, native(llama, ["--text", TEXT, "--layers", "--steer", "5", "--steer-layer", "1", "--generate", "4", "--twin-seed", "7"], q0.link), "llama options");
+    assert.equal(q0.report.steering.steered.site, "the residual stream entering block 1 (delta form)");
+    assert.ok((await page.textContent("#rm-results")).includes("Steered continuation (the residual stream entering block 1 (delta form))"));
+    await page.selectOption("#rm-steer-layer", "");
     await page.setInputFiles("#rm-files", folderFiles(dir));
     assert.equal((await settle(page)).state, "ready");
     // The next-token link opens that distribution, cleanly, in the next-token explorer: in this

@@ -14,6 +14,7 @@ use td_transformer::energy::{
 };
 use td_transformer::forward::{Patch, PatchSite};
 use td_transformer::llama::generate_llama_steered;
+use td_transformer::llama_vjp::llama_steer_delta_at_layer;
 use td_transformer::steer::{steer_delta, steer_delta_pre_norm, steer_margin_to_top, Steer};
 use td_transformer::vjp::steer_delta_at_layer;
 use td_transformer::{generate, HiddenState, Sampling};
@@ -424,9 +425,11 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         Some(g) => Some(continuation(checkpoint, &ids, g)?),
         None => None,
     };
-    let mut notes = Vec::new();
+    // What the report could not do for this checkpoint: nothing at present (both families
+    // steer at every block and continue steered); the page shows any that appear.
+    let notes = Vec::new();
     let steering = match &request.steer {
-        Some(target) => Some(steering(checkpoint, &ids, target, request, &mut notes)?),
+        Some(target) => Some(steering(checkpoint, &ids, target, request)?),
         None => None,
     };
     let from = link_source(checkpoint, request, &tokens, position);
@@ -714,14 +717,13 @@ pub const MARGIN: &str = "margin form (margin 1, until it leads)";
 pub const PRE_NORM: &str = "delta form before the final norm (delta log p = 1, first order)";
 
 /// The Δ and margin forms at the last position's post-norm state, the Δ form before the final
-/// norm (through its vector-Jacobian product), and for the GPT-2 family the Δ form at an earlier
-/// layer (`request.steer_layer`); with a continuation requested, the steered continuation.
+/// norm (through its vector-Jacobian product), and the Δ form at an earlier layer through the
+/// blocks' VJPs (`request.steer_layer`); with a continuation requested, the steered continuation.
 fn steering(
     checkpoint: &Checkpoint,
     ids: &[u32],
     target: &str,
     request: &Request,
-    notes: &mut Vec<String>,
 ) -> Result<Steering, String> {
     let y = steer_target(checkpoint, target)?;
     let fwd = checkpoint.model.forward(ids)?;
@@ -754,18 +756,7 @@ fn steering(
             let mut site = "the final post-norm state (delta form)".to_string();
             if let Some(layer) = request.steer_layer {
                 let s = steer_delta_at_layer(w, ids, layer, position, yi, 1.0)?;
-                let name = format!(
-                    "delta form at the residual stream entering block {layer} (delta log p = 1, \
-                     first order, realised by a patched pass)"
-                );
-                forms.push(SteerForm {
-                    name,
-                    norm: s.norm,
-                    old_p: s.old_log_p.exp(),
-                    new_p: s.new_p,
-                    old_rank: s.old_rank,
-                    new_rank: s.new_rank,
-                });
+                forms.push(layer_form(layer, &s));
                 site = format!("the residual stream entering block {layer} (delta form)");
                 patch = Patch {
                     site: PatchSite::Residual(layer),
@@ -785,36 +776,41 @@ fn steering(
             forms
         }
         Model::Llama(w) => {
-            if request.steer_layer.is_some() {
-                notes.push(
-                    "Steering before an earlier layer needs the Llama block's vector-Jacobian \
-                     product (RMSNorm, rotary attention, SwiGLU), which this build does not have: \
-                     only the final norm's forms are shown."
-                        .into(),
-                );
-            }
             let delta = steer_delta(w, h, yi, 1.0)?;
-            // The steered continuation: the Δ form at the final post-norm state, as GPT-2's
-            // without a block (it steers the first generated token; the rest follow from it).
-            if let Some(g) = &request.generate {
-                let patch = Patch {
-                    site: PatchSite::PostNorm,
-                    position: ids.len() - 1,
-                    delta: delta.delta.clone(),
+            let mut forms = vec![
+                form(DELTA, &delta),
+                form(MARGIN, &steer_margin_to_top(w, h, yi, 1.0)?),
+                form(PRE_NORM, &steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
+            ];
+            let position = ids.len() - 1;
+            // As GPT-2's: the final post-norm Δ, or the block's when one is asked for (through
+            // the Llama blocks' VJPs, td_transformer::llama_vjp).
+            let mut patch = Patch {
+                site: PatchSite::PostNorm,
+                position,
+                delta: delta.delta.clone(),
+            };
+            let mut site = "the final post-norm state (delta form)".to_string();
+            if let Some(layer) = request.steer_layer {
+                let s = llama_steer_delta_at_layer(w, ids, layer, position, yi, 1.0)?;
+                forms.push(layer_form(layer, &s));
+                site = format!("the residual stream entering block {layer} (delta form)");
+                patch = Patch {
+                    site: PatchSite::Residual(layer),
+                    position,
+                    delta: s.delta,
                 };
+            }
+            if let Some(g) = &request.generate {
                 let all = generate_llama_steered(w, ids, g.n, g.sampling(), g.seed, Some(&patch))?;
                 let new = all[ids.len()..].to_vec();
                 steered = Some(SteeredContinuation {
-                    site: "the final post-norm state (delta form)".into(),
+                    site,
                     text: text_of(checkpoint, &new)?,
                     ids: new,
                 });
             }
-            vec![
-                form(DELTA, &delta),
-                form(MARGIN, &steer_margin_to_top(w, h, yi, 1.0)?),
-                form(PRE_NORM, &steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
-            ]
+            forms
         }
     };
     Ok(Steering {
@@ -825,6 +821,21 @@ fn steering(
         forms,
         steered,
     })
+}
+
+/// The Δ form at the residual stream entering a block, as the report lists it.
+fn layer_form(layer: usize, s: &td_transformer::LayerSteer) -> SteerForm {
+    SteerForm {
+        name: format!(
+            "delta form at the residual stream entering block {layer} (delta log p = 1, first \
+             order, realised by a patched pass)"
+        ),
+        norm: s.norm,
+        old_p: s.old_log_p.exp(),
+        new_p: s.new_p,
+        old_rank: s.old_rank,
+        new_rank: s.new_rank,
+    }
 }
 
 /// The text of `ids` (as `#id`s without a tokenizer).

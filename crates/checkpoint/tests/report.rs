@@ -268,7 +268,7 @@ fn the_whole_distribution_file_is_the_positions_log_probs_and_its_top_64_are_the
 }
 
 #[test]
-fn gpt2_steers_at_earlier_layers_both_families_continue_steered_and_llama_says_what_it_lacks() {
+fn gpt2_steers_at_earlier_layers_and_continues_steered() {
     let c = checkpoint("gpt2-hub-f32");
     let twin = c.model.random_twin(1).unwrap();
     let req = request(
@@ -316,26 +316,64 @@ fn gpt2_steers_at_earlier_layers_both_families_continue_steered_and_llama_says_w
     assert!(Request::from_json(r#"{"steer_layer":1}"#)
         .unwrap_err()
         .contains("needs a steering target"));
+}
 
+#[test]
+fn llama_steers_at_earlier_layers_and_continues_steered() {
+    // The GPT-2 test's request (block 1, steered continuation), through the Llama blocks' VJPs.
+    let req = request(
+        r#"{"text":"The cat sat","steer":"7","steer_layer":1,"generate":{"n":4,"temperature":0}}"#,
+    );
+    let sampling = td_checkpoint::report::Generate {
+        temperature: 0.0,
+        ..Default::default()
+    }
+    .sampling();
     let c = checkpoint("llama-tied-f32");
     let twin = c.model.random_twin(1).unwrap();
     let r = report(&c, &twin, &req).unwrap();
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
     let s = r.steering.unwrap();
-    assert_eq!(s.forms.len(), 3);
-    assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
-    assert!(r.notes[0].contains("Llama block's vector-Jacobian product"));
-    // The steered continuation at the final post-norm state: the library's patched generation
-    // with the Δ form's vector.
-    let steered = s.steered.unwrap();
-    assert_eq!(steered.site, "the final post-norm state (delta form)");
+    assert_eq!(s.forms.len(), 4);
+    assert!(s.forms[3].name.contains("entering block 1"));
     let ids: Vec<u32> = r.tokens.iter().map(|t| t.id).collect();
     let td_checkpoint::Model::Llama(w) = &c.model else {
         panic!("Llama fixture")
     };
+    let want =
+        td_transformer::llama_vjp::llama_steer_delta_at_layer(w, &ids, 1, ids.len() - 1, 7, 1.0)
+            .unwrap();
+    assert_eq!((s.forms[3].norm, s.forms[3].new_p), (want.norm, want.new_p));
+    let steered = s.steered.unwrap();
+    assert_eq!(
+        steered.site,
+        "the residual stream entering block 1 (delta form)"
+    );
+    let patch = td_transformer::forward::Patch {
+        site: td_transformer::forward::PatchSite::Residual(1),
+        position: ids.len() - 1,
+        delta: want.delta,
+    };
+    let all = td_transformer::llama::generate_llama_steered(w, &ids, 4, sampling, 1, Some(&patch))
+        .unwrap();
+    assert_eq!(steered.ids, all[ids.len()..]);
+    // Without a block: the final post-norm Δ drives it, and greedy, its first token is the argmax
+    // of the steered state's logits.
+    let r = report(
+        &c,
+        &twin,
+        &request(r#"{"text":"The cat sat","steer":"7","generate":{"n":4,"temperature":0}}"#),
+    )
+    .unwrap();
+    let s = r.steering.unwrap();
+    assert_eq!(s.forms.len(), 3);
+    let steered = s.steered.unwrap();
+    assert_eq!(steered.site, "the final post-norm state (delta form)");
     let fwd = c.model.forward(&ids).unwrap();
     let h = &fwd.h_post[(fwd.n - 1) * fwd.d..];
     let delta = td_transformer::steer::steer_delta(w, h, 7, 1.0).unwrap();
     assert_eq!(s.forms[0].norm, delta.norm);
+    assert_eq!(steered.ids[0] as usize, argmax_steered(w, h, &delta.delta));
     let patch = td_transformer::forward::Patch {
         site: td_transformer::forward::PatchSite::PostNorm,
         position: ids.len() - 1,
@@ -344,10 +382,13 @@ fn gpt2_steers_at_earlier_layers_both_families_continue_steered_and_llama_says_w
     let all = td_transformer::llama::generate_llama_steered(w, &ids, 4, sampling, 1, Some(&patch))
         .unwrap();
     assert_eq!(steered.ids, all[ids.len()..]);
-    // Greedy: its first token is the argmax of the steered state's logits.
-    let plain = r.generation.unwrap();
-    assert_eq!(plain.ids.len(), 4);
-    assert_eq!(steered.ids[0] as usize, argmax_steered(w, h, &patch.delta));
+    assert!(report(
+        &c,
+        &twin,
+        &request(r#"{"text":"The cat","steer":"7","steer_layer":3}"#)
+    )
+    .unwrap_err()
+    .contains("layer 3"));
 }
 
 /// The greedy token of the final post-norm state `h` moved by `delta` (lowest id on ties).

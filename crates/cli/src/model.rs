@@ -30,7 +30,7 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   --steer TOKEN (an id, or text that is one token) steers the last position toward it: at the
   final post-norm state, the Δ form (Δ log p = 1, first order) and the margin form (margin 1,
   repeated until the token leads); before the final norm, the Δ form (through the norm's
-  vector-Jacobian product); each with ‖δ‖, the new probability and rank. --steer-layer L (GPT-2
+  vector-Jacobian product); each with ‖δ‖, the new probability and rank. --steer-layer L (either
   family) adds the Δ form at the residual stream entering block L (through the blocks' VJPs,
   realised by a patched pass); with --generate, the continuation is generated again with the
   perturbation (at block L, or else the final post-norm Δ) on every pass.

@@ -63,6 +63,12 @@ impl Patch {
     /// Checks the patch against a model and a sequence length `n`: `position < n`, layer ≤
     /// n_layer, `delta.len() = d`, every value finite with |δ_i| ≤ [`MAX_PATCH`].
     pub fn validate(&self, config: &Config, n: usize) -> Result<(), String> {
+        self.validate_for(config.n_layer, config.d_model, n)
+    }
+
+    /// [`Patch::validate`] for any model of `n_layer` blocks and width `d_model` (the Llama
+    /// family's too).
+    pub fn validate_for(&self, n_layer: usize, d_model: usize, n: usize) -> Result<(), String> {
         if self.position >= n {
             return Err(format!(
                 "patch position {} is outside the {n} tokens",
@@ -70,15 +76,14 @@ impl Patch {
             ));
         }
         if let PatchSite::Residual(l) = self.site {
-            if l > config.n_layer {
-                return Err(format!("patch layer {l} > n_layer = {}", config.n_layer));
+            if l > n_layer {
+                return Err(format!("patch layer {l} > n_layer = {n_layer}"));
             }
         }
-        if self.delta.len() != config.d_model {
+        if self.delta.len() != d_model {
             return Err(format!(
-                "patch has {} values, d_model = {}",
-                self.delta.len(),
-                config.d_model
+                "patch has {} values, d_model = {d_model}",
+                self.delta.len()
             ));
         }
         if self

@@ -25,6 +25,7 @@ use super::config::{
 };
 use super::forward::{
     dot8, linear, log_softmax_in_place, readout_matrix, softmax_scores, weighted_rows, Forward,
+    Patch, PatchSite,
 };
 
 /// Sizes and settings of a Llama-family model.
@@ -266,7 +267,7 @@ fn rotary_tables(c: &LlamaConfig, n: usize) -> (Vec<f32>, Vec<f32>) {
 }
 
 /// Rotary tables for positions `first..n`.
-fn rotary_tables_from(c: &LlamaConfig, first: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn rotary_tables_from(c: &LlamaConfig, first: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
     let hd = c.head_dim();
     let half = hd / 2;
     let freqs: Vec<f32> = (0..half)
@@ -378,8 +379,13 @@ pub fn forward_llama_with(
     tokens: &[u32],
     keep_residuals: bool,
 ) -> Result<Forward, String> {
+    forward_llama_patched(w, tokens, keep_residuals, None)
+}
+
+/// The tokens' embedding rows (1 ..= context tokens, each < vocab).
+fn embed_tokens(w: &LlamaWeights, tokens: &[u32]) -> Result<Vec<f32>, String> {
     let c = w.config;
-    let (d, kv, m, n) = (c.d_model, c.kv_dim(), c.mlp, tokens.len());
+    let (d, n) = (c.d_model, tokens.len());
     if n == 0 || n > c.context {
         return Err(format!("{n} tokens: the model takes 1 to {}", c.context));
     }
@@ -394,6 +400,38 @@ pub fn forward_llama_with(
         }
         x.extend_from_slice(&w.embed[tok * d..(tok + 1) * d]);
     }
+    Ok(x)
+}
+
+/// Adds `delta` to one row of an f32 stream (each value rounded once, as the GPT-2 pass does).
+fn add_to_row(x: &mut [f32], delta: &[f64]) {
+    for (v, &dv) in x.iter_mut().zip(delta) {
+        *v = (*v as f64 + dv) as f32;
+    }
+}
+
+/// [`forward_llama_with`] with a steering patch, as the GPT-2 family's
+/// [`forward_patched`](crate::forward::forward_patched): δ added to the residual stream entering
+/// block `l` at its position (`l = n_layer`: `h_pre`, before the final norm; the kept residuals
+/// and `h_pre` include it, and later positions attend to it), or to the final post-norm state
+/// (only that position's logits change). `None` is [`forward_llama_with`], bit for bit.
+pub fn forward_llama_patched(
+    w: &LlamaWeights,
+    tokens: &[u32],
+    keep_residuals: bool,
+    patch: Option<&Patch>,
+) -> Result<Forward, String> {
+    let c = w.config;
+    if let Some(p) = patch {
+        p.validate_for(c.n_layer, c.d_model, tokens.len())?;
+    }
+    let residual_patch = |layer: usize| {
+        patch
+            .filter(|p| p.site == PatchSite::Residual(layer))
+            .map(|p| (p.position, &p.delta[..]))
+    };
+    let (d, kv, m, n) = (c.d_model, c.kv_dim(), c.mlp, tokens.len());
+    let mut x = embed_tokens(w, tokens)?;
     let (cos, sin) = rotary_tables(&c, n);
     let zeros = vec![0f32; d.max(m)];
     let mut pack = Vec::new();
@@ -407,7 +445,10 @@ pub fn forward_llama_with(
     let (mut gate, mut up) = (vec![0f32; n * m], vec![0f32; n * m]);
     let mut scores = vec![0f32; n];
     let mut residuals = Vec::new();
-    for l in &w.layers {
+    for (li, l) in w.layers.iter().enumerate() {
+        if let Some((t, delta)) = residual_patch(li) {
+            add_to_row(&mut x[t * d..(t + 1) * d], delta);
+        }
         if keep_residuals {
             residuals.extend(x.iter().map(|&v| v as f64));
         }
@@ -440,12 +481,19 @@ pub fn forward_llama_with(
             *xi += ti;
         }
     }
+    if let Some((t, delta)) = residual_patch(c.n_layer) {
+        add_to_row(&mut x[t * d..(t + 1) * d], delta);
+    }
     rms_norm_rows(&x, d, &w.norm, c.rms_eps, &mut a);
     let h_pre: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     if keep_residuals {
         residuals.extend_from_slice(&h_pre);
     }
-    let h_post: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+    let mut h_post: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+    if let Some(p) = patch.filter(|p| p.site == PatchSite::PostNorm) {
+        let row = &mut h_post[p.position * d..(p.position + 1) * d];
+        row.iter_mut().zip(&p.delta).for_each(|(h, dv)| *h += dv);
+    }
     let logits = readout_matrix(w.unembedding(), d, c.vocab, &h_post, n);
     let mut log_probs = logits.clone();
     for row in log_probs.chunks_exact_mut(c.vocab) {
@@ -493,22 +541,31 @@ impl LlamaCache {
 
     /// Feeds the next token; returns the log-probabilities of the token after it.
     pub fn extend(&mut self, w: &LlamaWeights, token: u32) -> Result<Vec<f64>, String> {
-        self.extend_steered(w, token, None)
+        self.extend_patched(w, token, None)
     }
 
-    /// [`LlamaCache::extend`], with `post_norm_delta` (length d) added to this position's final
-    /// post-norm state before the readout: only this position's log-probabilities change (the
-    /// state feeds no later position), so the cache is the same as without it.
-    pub fn extend_steered(
+    /// [`LlamaCache::extend`] with a steering patch, applied if it is at this position (as
+    /// [`forward_llama_patched`] applies it: the cached keys and values of a residual patch
+    /// carry it to later positions; a post-norm patch changes only this position's
+    /// log-probabilities).
+    pub fn extend_patched(
         &mut self,
         w: &LlamaWeights,
         token: u32,
-        post_norm_delta: Option<&[f64]>,
+        patch: Option<&Patch>,
     ) -> Result<Vec<f64>, String> {
         let c = w.config;
-        if post_norm_delta.is_some_and(|delta| delta.len() != c.d_model) {
-            return Err(format!("a steering vector of length d = {}", c.d_model));
+        let here = patch.filter(|p| p.position == self.n);
+        if let Some(p) = here {
+            p.validate_for(c.n_layer, c.d_model, self.n + 1)?;
         }
+        let residual_patch = |layer: usize| {
+            here.filter(|p| p.site == PatchSite::Residual(layer))
+                .map(|p| &p.delta[..])
+        };
+        let post_norm_delta = here
+            .filter(|p| p.site == PatchSite::PostNorm)
+            .map(|p| &p.delta[..]);
         let (d, kv, m, t) = (c.d_model, c.kv_dim(), c.mlp, self.n);
         if t >= c.context {
             return Err(format!("the context of {} tokens is full", c.context));
@@ -530,6 +587,9 @@ impl LlamaCache {
         let (mut gate, mut up) = (vec![0f32; m], vec![0f32; m]);
         let mut scores = vec![0f32; t + 1];
         for (li, l) in w.layers.iter().enumerate() {
+            if let Some(delta) = residual_patch(li) {
+                add_to_row(&mut x, delta);
+            }
             rms_norm_rows(&x, d, &l.input_norm, c.rms_eps, &mut a);
             linear(&a, 1, d, &l.wq, &zeros[..d], d, &mut q, &mut pack);
             linear(&a, 1, d, &l.wk, &zeros[..kv], kv, &mut k, &mut pack);
@@ -554,6 +614,9 @@ impl LlamaCache {
             }
         }
         self.n += 1;
+        if let Some(delta) = residual_patch(c.n_layer) {
+            add_to_row(&mut x, delta);
+        }
         rms_norm_rows(&x, d, &w.norm, c.rms_eps, &mut a);
         let mut h_post: Vec<f64> = a.iter().map(|&v| v as f64).collect();
         if let Some(delta) = post_norm_delta {
@@ -579,38 +642,23 @@ pub fn generate_llama(
 }
 
 /// [`generate_llama`] with a steering patch applied on every pass, as the GPT-2 family's
-/// [`crate::generate()`] does. The Llama family takes it at the final post-norm state
-/// ([`PatchSite::PostNorm`](crate::forward::PatchSite)): there it changes only its position's
-/// log-probabilities, so at the prompt's last position it steers the first generated token and
-/// the rest follow from it; at an earlier position it changes nothing generated. A patch in the
-/// residual stream needs a patched pass through the blocks, which this family does not have:
-/// an error says so.
+/// [`crate::generate()`] does (the cache decodes with the bits of [`forward_llama_patched`]
+/// over the tokens so far). At the final post-norm state ([`PatchSite::PostNorm`]) it changes
+/// only its position's log-probabilities, so at the prompt's last position it steers the first
+/// generated token and the rest follow from it; in the residual stream it also reaches every
+/// later position through the cached keys and values.
 pub fn generate_llama_steered(
     w: &LlamaWeights,
     prompt: &[u32],
     n_new: usize,
     sampling: crate::Sampling,
     seed: u64,
-    patch: Option<&crate::forward::Patch>,
+    patch: Option<&Patch>,
 ) -> Result<Vec<u32>, String> {
     sampling.validate()?;
     if let Some(p) = patch {
-        if p.site != crate::forward::PatchSite::PostNorm {
-            return Err(
-                "the Llama family's generation takes a steering vector at the final \
-                        post-norm state only"
-                    .into(),
-            );
-        }
-        if p.position >= prompt.len() || p.delta.len() != w.config.d_model {
-            return Err(format!(
-                "a steering vector of length d = {} at a position of the prompt (0 to {})",
-                w.config.d_model,
-                prompt.len().saturating_sub(1)
-            ));
-        }
+        p.validate_for(w.config.n_layer, w.config.d_model, prompt.len())?;
     }
-    let steer_at = patch.map(|p| (p.position, &p.delta[..]));
     let c = w.config;
     if prompt.is_empty() || prompt.len() > c.context {
         return Err(format!(
@@ -622,9 +670,8 @@ pub fn generate_llama_steered(
     let n_new = n_new.min(c.context - prompt.len());
     let mut cache = LlamaCache::new(w);
     let mut log_probs = Vec::new();
-    for (t, &tok) in prompt.iter().enumerate() {
-        let delta = steer_at.filter(|&(at, _)| at == t).map(|(_, d)| d);
-        log_probs = cache.extend_steered(w, tok, delta)?;
+    for &tok in prompt {
+        log_probs = cache.extend_patched(w, tok, patch)?;
     }
     let mut source = Source::new(seed);
     let mut tokens = prompt.to_vec();
@@ -705,10 +752,10 @@ mod tests {
             assert_eq!(steered[4], target, "tied {tied}");
             let after = generate_llama(&w, &steered[..5], 3, greedy, 1).unwrap();
             assert_eq!(steered, after);
-            // Refused: a residual-stream site, a position past the prompt, a wrong length.
+            // Refused: a block past the last, a position past the prompt, a wrong length.
             let bad = [
                 Patch {
-                    site: PatchSite::Residual(1),
+                    site: PatchSite::Residual(3),
                     ..push.clone()
                 },
                 patch(4, vec![0.0; d]),
@@ -718,6 +765,53 @@ mod tests {
                 assert!(generate_llama_steered(&w, &prompt, 4, greedy, 1, Some(&p)).is_err());
             }
         }
+    }
+
+    #[test]
+    fn a_patched_cache_decodes_with_the_patched_full_passs_bits() {
+        use crate::forward::{Patch, PatchSite};
+        let w = LlamaWeights::random(tiny(true), 9).unwrap();
+        let tokens = [3, 1, 4, 1, 5, 9];
+        let d = w.config.d_model;
+        let delta: Vec<f64> = (0..d).map(|i| 0.05 * (i as f64 - 7.0)).collect();
+        let plain = forward_llama(&w, &tokens).unwrap();
+        for site in [
+            PatchSite::Residual(0),
+            PatchSite::Residual(1),
+            PatchSite::Residual(2),
+            PatchSite::PostNorm,
+        ] {
+            let patch = Patch {
+                site,
+                position: 2,
+                delta: delta.clone(),
+            };
+            let full = forward_llama_patched(&w, &tokens, true, Some(&patch)).unwrap();
+            let mut cache = LlamaCache::new(&w);
+            for (t, &tok) in tokens.iter().enumerate() {
+                let lp = cache.extend_patched(&w, tok, Some(&patch)).unwrap();
+                assert_eq!(lp, full.log_probs_at(t), "{site:?}, position {t}");
+                // Before the patch nothing moves; at it always; after it only through the blocks
+                // (h_pre and the post-norm state feed no later position).
+                let moved = lp != plain.log_probs_at(t);
+                let through_blocks = matches!(site, PatchSite::Residual(l) if l < w.config.n_layer);
+                let expected = t == 2 || (t > 2 && through_blocks);
+                assert_eq!(moved, expected, "{site:?}, position {t}");
+            }
+            if let PatchSite::Residual(l) = site {
+                // The kept residual entering block l includes δ.
+                let kept = full.residual(l, 2).unwrap();
+                let before = forward_llama_with(&w, &tokens, true).unwrap();
+                let was = before.residual(l, 2).unwrap();
+                for ((k, b), dv) in kept.iter().zip(was).zip(&delta) {
+                    assert_eq!(*k, ((*b + dv) as f32) as f64);
+                }
+            }
+        }
+        assert_eq!(
+            forward_llama_patched(&w, &tokens, false, None).unwrap(),
+            plain
+        );
     }
 
     fn tiny(tied: bool) -> LlamaConfig {

@@ -51,7 +51,7 @@ fn f64v(v: &[f32]) -> Vec<f64> {
 }
 
 /// `x·W + b`, W input-major `[x.len() × m]`.
-fn lin(x: &[f64], w: &[f32], b: &[f32], m: usize) -> Vec<f64> {
+pub(crate) fn lin(x: &[f64], w: &[f32], b: &[f32], m: usize) -> Vec<f64> {
     let mut y: Vec<f64> = f64v(b);
     for (&xi, row) in x.iter().zip(w.chunks_exact(m)) {
         for (yo, &wo) in y.iter_mut().zip(row) {
@@ -62,7 +62,7 @@ fn lin(x: &[f64], w: &[f32], b: &[f32], m: usize) -> Vec<f64> {
 }
 
 /// `∂(x·W)/∂x` applied to an output gradient: `ḡ_x[i] = Σ_o W[i,o]·ḡ[o]`.
-fn lin_vjp(w: &[f32], m: usize, g: &[f64]) -> Vec<f64> {
+pub(crate) fn lin_vjp(w: &[f32], m: usize, g: &[f64]) -> Vec<f64> {
     w.chunks_exact(m)
         .map(|row| row.iter().zip(g).map(|(&a, &b)| a as f64 * b).sum())
         .collect()
