@@ -148,6 +148,7 @@ const ENERGY_CASES = [
   ["T", GEN, "0.3", [S]],
   ["top_k", GEN, "2", [S]],
   ["top_p", GEN, "0.3", [S]],
+  ["min_p", GEN, "0.5", [S]],
   ["gseed", GEN, "7", [S]],
   ["model", "#energy?steer=delta", "random", [D]],
   ["seed", "#energy", "5", [S]],

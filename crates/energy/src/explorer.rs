@@ -581,11 +581,12 @@ fn continuation_blocks(scene: &Scene) -> Vec<Block> {
     blocks.push(Block::text(
         "help-text",
         format!(
-            "Both continuations: {} bytes, same sampler and seed (T = {}, top-k {}, top-p {}, seed {}).",
+            "Both continuations: {} bytes, same sampler and seed (T = {}, top-k {}, top-p {}, min-p {}, seed {}).",
             s.n_new,
             format_number(st.temperature),
             st.top_k,
             format_number(st.top_p),
+            format_number(st.min_p),
             st.gseed
         ),
     ));

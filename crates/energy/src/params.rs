@@ -86,6 +86,8 @@ pub struct State {
     pub temperature: f64,
     pub top_k: usize,
     pub top_p: f64,
+    /// Keep only bytes at least this fraction of the most likely one's probability (0 = off).
+    pub min_p: f64,
     /// Sampling seed.
     pub gseed: u64,
     // Model.
@@ -127,6 +129,7 @@ impl Default for State {
             temperature: 0.8,
             top_k: 40,
             top_p: 0.95,
+            min_p: 0.0,
             gseed: 1,
             model: ModelChoice::Trained,
             seed: 1,
@@ -164,8 +167,7 @@ impl State {
             temperature: self.temperature,
             top_k: self.top_k,
             top_p: self.top_p,
-            // The byte model's lab has no min-p control (its links have no key for it).
-            min_p: 0.0,
+            min_p: self.min_p,
         }
     }
 
@@ -355,6 +357,21 @@ pub static PARAMS: &[Param] = &[
             step: 0.01,
             get: |st| st.top_p,
             set: |st, v| st.top_p = v,
+        },
+        relevant: always,
+    },
+    Param {
+        key: "min_p",
+        label: "Min-p",
+        help: "Sample only among bytes at least this fraction as likely as the most likely one (0 = no limit).",
+        group: Group::Input,
+        kind: Kind::Number {
+            min: 0.0,
+            max: 1.0,
+            log: false,
+            step: 0.01,
+            get: |st| st.min_p,
+            set: |st, v| st.min_p = v,
         },
         relevant: always,
     },

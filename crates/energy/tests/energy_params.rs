@@ -33,6 +33,7 @@ fn every_switch_round_trips_exactly() {
         temperature: 0.35,
         top_k: 7,
         top_p: 0.5,
+        min_p: 0.125,
         gseed: 9_007_199_254_740_991,
         model: ModelChoice::Random,
         seed: 42,

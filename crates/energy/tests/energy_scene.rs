@@ -131,6 +131,26 @@ fn generation_is_seeded_and_capped_by_the_context() {
 }
 
 #[test]
+fn min_p_one_keeps_only_the_most_likely_byte_as_greedy_decoding_does() {
+    let models = random_only(1);
+    let base = "#energy?v=1&mode=generate&model=random&prompt=Call%20me&n=20&gseed=5";
+    let sampled = run(&format!("{base}&T=1.5"), &models);
+    let min_p = run(&format!("{base}&T=1.5&min_p=1"), &models);
+    let greedy = run(&format!("{base}&T=0"), &models);
+    assert_eq!(
+        min_p.tokens, greedy.tokens,
+        "min-p 1 leaves only the top byte"
+    );
+    assert_ne!(
+        sampled.tokens, greedy.tokens,
+        "at T = 1.5 the sampler wanders"
+    );
+    let (st, msgs) = Energy::from_hash(&format!("{base}&min_p=2"));
+    assert_eq!(st.min_p, 1.0, "clamped to its range");
+    assert!(!msgs.is_empty());
+}
+
+#[test]
 fn waiting_for_trained_weights_is_not_done_and_fills_the_random_side() {
     let models = Models::new(Trained::Loading(Some(0.5)), 1);
     let mut scene = Scene::new(State::default(), &models);
