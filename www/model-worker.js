@@ -49,7 +49,8 @@ self.onmessage = async ({ data: msg }) => {
       // storage for the next-token explorer and adds its id to the link.
       const vocabulary = glue.take_vocabulary();
       const vocab = vocabulary ? { id: glue.vocabulary_id(vocabulary), bytes: vocabulary } : null;
-      const figures = FIGURES.map((name) => ({ name, caption: glue.figure_caption(name), svg: glue.figure_svg(name, msg.width || 960) }));
+      const names = report.layers ? [...FIGURES, 'layers'] : FIGURES;
+      const figures = names.map((name) => ({ name, caption: glue.figure_caption(name), svg: glue.figure_svg(name, msg.width || 960) }));
       postMessage({ type: 'report', id: msg.id, report, view: view(report, figures), memory_bytes: memory.buffer.byteLength, vocab },
         vocabulary ? [vocabulary.buffer] : []);
     } else if (msg.type === 'bench') {
@@ -74,7 +75,7 @@ async function filesHash(files, bytes) {
   return hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(order.map((o) => o[1]).join(''))));
 }
 
-/** The energy lab's figures of a report, in the order shown. */
+/** The energy lab's figures of a report, in the order shown (then the per-layer one, when asked for). */
 const FIGURES = ['series', 'phase', 'scatter'];
 
 /** A number with 6 significant digits; null (not defined) is "n/a". */

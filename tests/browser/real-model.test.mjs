@@ -225,6 +225,10 @@ test("files: GPT-2 and Llama checkpoints give the native report, rendered as tab
     assert.equal(p.state, "ready", p.error);
     assertSameReport(p.report, native(dir, ["--text", TEXT, "--layers", "--steer", "5", "--generate", "4", "--twin-seed", "7"], p.link), "options");
     assert.equal(p.report.layers.length, 3);
+    // The per-layer view adds its figure: a lens dot per layer, each labelled with its token.
+    const layersFigure = await page.$$eval("#rm-results figure.rm-figure", (fs) => fs.map((f) => [f.dataset.figure, [...f.querySelectorAll("circle")].filter((c) => c.getAttribute("fill") === "#E67814").length]));
+    assert.deepEqual(layersFigure.map((f) => f[0]), ["series", "phase", "scatter", "layers"]);
+    assert.equal(layersFigure[3][1], p.report.layers.length);
     const text = await page.textContent("#rm-results");
     for (const part of ["Steering the last position toward", "Per layer", "Continuation (4 tokens", "Steered continuation (", "seed 7"]) assert.ok(text.includes(part), part);
     assert.deepEqual(await page.$$eval("#rm-results p.continuation", (ps) => ps.map((e) => e.textContent)),

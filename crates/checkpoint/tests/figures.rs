@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use td_checkpoint::figures::{names, render_svg, Figure};
+use td_checkpoint::figures::{figures_of, names, render_svg, Figure};
 use td_checkpoint::load;
 use td_checkpoint::report::{report, Report, Request};
 
@@ -82,6 +82,41 @@ fn each_figure_draws_the_reports_points_for_both_sides() {
 }
 
 #[test]
+fn the_per_layer_figure_draws_each_layers_speed_and_lens_when_the_report_has_them() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2-hub-f32");
+    let c = load(&td_checkpoint::read_folder(&dir).unwrap()).unwrap();
+    let twin = c.model.random_twin(1).unwrap();
+    let plain = fixture_report("gpt2-hub-f32", 1);
+    assert!(!figures_of(&plain).contains(&Figure::Layers));
+    let request =
+        Request::from_json(r#"{"text":"The cat sat on the mat.","layers":true}"#).unwrap();
+    let r = report(&c, &twin, &request).unwrap();
+    assert_eq!(figures_of(&r), Figure::ALL.to_vec());
+    let layers = r.layers.as_ref().unwrap();
+    let names = names(&r, None);
+    let svg = render_svg(&r, &names, Figure::Layers, (960, 360));
+    // A dot per layer on each panel: speed (blue), lens (orange), each lens dot with its token.
+    let speeds = layers.iter().filter(|l| l.mean_speed.is_some()).count();
+    assert_eq!(elements(&svg, "circle", "fill", "#1F77B4").len(), speeds);
+    assert_eq!(
+        elements(&svg, "circle", "fill", "#E67814").len(),
+        layers.len()
+    );
+    let last = layers.last().unwrap();
+    assert_eq!(
+        last.top[0].id, r.next[0].id,
+        "the last layer's lens is the model's prediction"
+    );
+    assert!(svg.contains(&format!(
+        "GPT2LMHeadModel: logit lens after position {}",
+        r.tokens.len() - 1
+    )));
+    // Without the per-layer view, the figure says how to get it.
+    let empty = render_svg(&plain, &names, Figure::Layers, (960, 360));
+    assert!(empty.contains("no per-layer view"));
+}
+
+#[test]
 fn the_sides_are_named_by_the_source_and_a_name_adds_no_markup() {
     let r = fixture_report("gpt2-hub-f32", 1);
     let name = |source: Option<&str>| names(&r, source)[0].clone();
@@ -108,6 +143,7 @@ fn sizes_follow_the_width_and_stack_on_a_phone() {
     assert_eq!(Figure::Phase.size_for_width(0).0, 280);
     assert_eq!(Figure::Scatter.size_for_width(u32::MAX).0, 720);
     assert_eq!(Figure::Series.size_for_width(u32::MAX).0, 1600);
+    assert_eq!(Figure::Layers.size_for_width(360), (360, 560));
     for f in Figure::ALL {
         assert_eq!(Figure::parse(f.name()), Some(f));
         assert!(!f.caption().is_empty());

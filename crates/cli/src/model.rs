@@ -42,8 +42,8 @@ usage: token-dynamics model <folder> [--text TEXT | --ids 1,2,3] [--twin-seed N]
   seed (default 1).
   --json prints the same report as one JSON object (what the page's real-model panel shows).
   --figures DIR also writes the energy lab's figures of the report (the model beside its random
-  twin) as DIR/series.svg, DIR/phase.svg and DIR/scatter.svg, 960 px wide: the pictures the
-  page's real-model panel draws.";
+  twin) as DIR/series.svg, DIR/phase.svg and DIR/scatter.svg, and with --layers DIR/layers.svg,
+  960 px wide: the pictures the page's real-model panel draws.";
 
 struct Options {
     folder: String,
@@ -239,13 +239,13 @@ fn run(opts: &Options) -> Result<String, String> {
 /// The report's figures as SVG files in `dir` (made if missing), titled with --source or else the
 /// folder's name.
 fn write_figures(report: &Report, opts: &Options, dir: &Path) -> Result<(), String> {
-    use td_checkpoint::figures::{names, render_svg, Figure};
+    use td_checkpoint::figures::{figures_of, names, render_svg};
     std::fs::create_dir_all(dir).map_err(|e| format!("--figures {}: {e}", dir.display()))?;
     let folder = Path::new(&opts.folder)
         .file_name()
         .map(|f| f.to_string_lossy().into_owned());
     let names = names(report, opts.source.as_deref().or(folder.as_deref()));
-    for figure in Figure::ALL {
+    for figure in figures_of(report) {
         let path = dir.join(format!("{}.svg", figure.name()));
         let svg = render_svg(report, &names, figure, figure.size_for_width(960));
         std::fs::write(&path, svg).map_err(|e| format!("{}: {e}", path.display()))?;

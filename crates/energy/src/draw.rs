@@ -120,7 +120,7 @@ impl Frame {
 }
 
 /// A padded range of finite values (a flat or empty set gets a unit span).
-fn range_of(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
+pub fn range_of(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| v.is_finite()) {
         lo = lo.min(v);
@@ -144,7 +144,7 @@ fn range_of(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64)
 /// Title, subtitle, grid, ticks and axis labels (`labels.0` empty: no x ticks); returns the inner
 /// frame.
 #[allow(clippy::too_many_arguments)]
-fn chart<DB: DrawingBackend>(
+pub fn chart<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     rect: (f64, f64, f64, f64),
     title: &str,
@@ -238,7 +238,7 @@ fn step_of(ticks: &[f64]) -> f64 {
 }
 
 /// A polyline through the finite points (split at gaps), solid or dashed.
-fn polyline<DB: DrawingBackend>(
+pub fn polyline<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     frame: &Frame,
     points: &[(f64, f64)],
@@ -344,7 +344,7 @@ pub fn shown_count(series: &EnergySeries, at: f64) -> usize {
 pub const PANEL_MODELS: [ModelChoice; 2] = [ModelChoice::Trained, ModelChoice::Random];
 
 /// Two panels side by side (one above the other when narrow).
-fn panel_rects(w: f64, h: f64, top: f64, scale: f64) -> [(f64, f64, f64, f64); 2] {
+pub fn panel_rects(w: f64, h: f64, top: f64, scale: f64) -> [(f64, f64, f64, f64); 2] {
     if w >= 600.0 * scale {
         let half = w / 2.0;
         [(0.0, top, half, h - top), (half, top, half, h - top)]
