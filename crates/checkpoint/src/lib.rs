@@ -36,7 +36,9 @@ pub mod tokenizer;
 use std::collections::BTreeMap;
 
 use td_transformer::forward::log_softmax;
-use td_transformer::llama::{forward_llama, forward_llama_with, generate_llama, LlamaWeights};
+use td_transformer::llama::{
+    forward_llama, forward_llama_with, generate_llama_steered, LlamaWeights,
+};
 use td_transformer::steer::{logits, FinalNorm};
 use td_transformer::{forward, generate, Forward, ForwardOptions, Sampling, Weights};
 
@@ -133,9 +135,21 @@ impl Model {
         sampling: Sampling,
         seed: u64,
     ) -> Result<Vec<u32>, String> {
+        self.generate_patched(prompt, n_new, sampling, seed, None)
+    }
+
+    /// [`Model::generate`] with a steering patch added on every pass (either family).
+    pub fn generate_patched(
+        &self,
+        prompt: &[u32],
+        n_new: usize,
+        sampling: Sampling,
+        seed: u64,
+        patch: Option<&td_transformer::forward::Patch>,
+    ) -> Result<Vec<u32>, String> {
         match self {
-            Model::Gpt2(w) => generate(w, prompt, n_new, sampling, seed, None),
-            Model::Llama(w) => generate_llama(w, prompt, n_new, sampling, seed),
+            Model::Gpt2(w) => generate(w, prompt, n_new, sampling, seed, patch),
+            Model::Llama(w) => generate_llama_steered(w, prompt, n_new, sampling, seed, patch),
         }
     }
 

@@ -13,11 +13,9 @@ use td_transformer::energy::{
     EnergySeries, EnergySummary, Mass, Potential,
 };
 use td_transformer::forward::{Patch, PatchSite};
-use td_transformer::llama::generate_llama_steered;
-use td_transformer::llama_vjp::llama_steer_delta_at_layer;
 use td_transformer::steer::{steer_delta, steer_delta_pre_norm, steer_margin_to_top, Steer};
-use td_transformer::vjp::steer_delta_at_layer;
-use td_transformer::{generate, HiddenState, Sampling};
+use td_transformer::vjp::{steer_delta_at_layer, LayeredModel};
+use td_transformer::{HiddenState, Sampling};
 
 use crate::{Checkpoint, Model};
 
@@ -729,89 +727,22 @@ fn steering(
     let fwd = checkpoint.model.forward(ids)?;
     let last = (fwd.n - 1) * fwd.d..fwd.n * fwd.d;
     let (h, h_pre) = (&fwd.h_post[last.clone()], &fwd.h_pre[last]);
-    let yi = y as usize;
-    let form = |name: &str, s: &Steer| SteerForm {
-        name: name.to_string(),
-        norm: s.norm,
-        old_p: s.old_log_p.exp(),
-        new_p: s.new_p,
-        old_rank: s.old_rank,
-        new_rank: s.new_rank,
+    let (forms, patch, site) = match &checkpoint.model {
+        Model::Gpt2(w) => steer_forms(w, ids, (h, h_pre), y as usize, request.steer_layer)?,
+        Model::Llama(w) => steer_forms(w, ids, (h, h_pre), y as usize, request.steer_layer)?,
     };
-    let mut steered = None;
-    let forms = match &checkpoint.model {
-        Model::Gpt2(w) => {
-            let delta = steer_delta(w, h, yi, 1.0)?;
-            let mut forms = vec![
-                form(DELTA, &delta),
-                form(MARGIN, &steer_margin_to_top(w, h, yi, 1.0)?),
-                form(PRE_NORM, &steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
-            ];
-            let position = ids.len() - 1;
-            let mut patch = Patch {
-                site: PatchSite::PostNorm,
-                position,
-                delta: delta.delta.clone(),
-            };
-            let mut site = "the final post-norm state (delta form)".to_string();
-            if let Some(layer) = request.steer_layer {
-                let s = steer_delta_at_layer(w, ids, layer, position, yi, 1.0)?;
-                forms.push(layer_form(layer, &s));
-                site = format!("the residual stream entering block {layer} (delta form)");
-                patch = Patch {
-                    site: PatchSite::Residual(layer),
-                    position,
-                    delta: s.delta,
-                };
-            }
-            if let Some(g) = &request.generate {
-                let all = generate(w, ids, g.n, g.sampling(), g.seed, Some(&patch))?;
-                let new = all[ids.len()..].to_vec();
-                steered = Some(SteeredContinuation {
-                    site,
-                    text: text_of(checkpoint, &new)?,
-                    ids: new,
-                });
-            }
-            forms
+    let steered = match &request.generate {
+        Some(g) => {
+            let model = &checkpoint.model;
+            let all = model.generate_patched(ids, g.n, g.sampling(), g.seed, Some(&patch))?;
+            let new = all[ids.len()..].to_vec();
+            Some(SteeredContinuation {
+                site,
+                text: text_of(checkpoint, &new)?,
+                ids: new,
+            })
         }
-        Model::Llama(w) => {
-            let delta = steer_delta(w, h, yi, 1.0)?;
-            let mut forms = vec![
-                form(DELTA, &delta),
-                form(MARGIN, &steer_margin_to_top(w, h, yi, 1.0)?),
-                form(PRE_NORM, &steer_delta_pre_norm(w, h_pre, yi, 1.0)?),
-            ];
-            let position = ids.len() - 1;
-            // As GPT-2's: the final post-norm Δ, or the block's when one is asked for (through
-            // the Llama blocks' VJPs, td_transformer::llama_vjp).
-            let mut patch = Patch {
-                site: PatchSite::PostNorm,
-                position,
-                delta: delta.delta.clone(),
-            };
-            let mut site = "the final post-norm state (delta form)".to_string();
-            if let Some(layer) = request.steer_layer {
-                let s = llama_steer_delta_at_layer(w, ids, layer, position, yi, 1.0)?;
-                forms.push(layer_form(layer, &s));
-                site = format!("the residual stream entering block {layer} (delta form)");
-                patch = Patch {
-                    site: PatchSite::Residual(layer),
-                    position,
-                    delta: s.delta,
-                };
-            }
-            if let Some(g) = &request.generate {
-                let all = generate_llama_steered(w, ids, g.n, g.sampling(), g.seed, Some(&patch))?;
-                let new = all[ids.len()..].to_vec();
-                steered = Some(SteeredContinuation {
-                    site,
-                    text: text_of(checkpoint, &new)?,
-                    ids: new,
-                });
-            }
-            forms
-        }
+        None => None,
     };
     Ok(Steering {
         target: TokenPiece {
@@ -821,6 +752,57 @@ fn steering(
         forms,
         steered,
     })
+}
+
+/// The forms of either family at the last position (`h`, `h_pre`: its post- and pre-norm
+/// states), and the patch that drives the steered continuation with the words for where it goes:
+/// the final post-norm Δ, or the block's Δ when `steer_layer` asks for one.
+fn steer_forms<W: LayeredModel>(
+    w: &W,
+    ids: &[u32],
+    (h, h_pre): (&[f64], &[f64]),
+    y: usize,
+    steer_layer: Option<usize>,
+) -> Result<(Vec<SteerForm>, Patch, String), String> {
+    let form = |name: &str, s: &Steer| SteerForm {
+        name: name.to_string(),
+        norm: s.norm,
+        old_p: s.old_log_p.exp(),
+        new_p: s.new_p,
+        old_rank: s.old_rank,
+        new_rank: s.new_rank,
+    };
+    let delta = steer_delta(w, h, y, 1.0)?;
+    let mut forms = vec![
+        form(DELTA, &delta),
+        form(MARGIN, &steer_margin_to_top(w, h, y, 1.0)?),
+        form(PRE_NORM, &steer_delta_pre_norm(w, h_pre, y, 1.0)?),
+    ];
+    let position = ids.len() - 1;
+    let Some(layer) = steer_layer else {
+        let patch = Patch {
+            site: PatchSite::PostNorm,
+            position,
+            delta: delta.delta,
+        };
+        return Ok((
+            forms,
+            patch,
+            "the final post-norm state (delta form)".into(),
+        ));
+    };
+    let s = steer_delta_at_layer(w, ids, layer, position, y, 1.0)?;
+    forms.push(layer_form(layer, &s));
+    let patch = Patch {
+        site: PatchSite::Residual(layer),
+        position,
+        delta: s.delta,
+    };
+    Ok((
+        forms,
+        patch,
+        format!("the residual stream entering block {layer} (delta form)"),
+    ))
 }
 
 /// The Δ form at the residual stream entering a block, as the report lists it.

@@ -341,8 +341,7 @@ fn llama_steers_at_earlier_layers_and_continues_steered() {
         panic!("Llama fixture")
     };
     let want =
-        td_transformer::llama_vjp::llama_steer_delta_at_layer(w, &ids, 1, ids.len() - 1, 7, 1.0)
-            .unwrap();
+        td_transformer::vjp::steer_delta_at_layer(w, &ids, 1, ids.len() - 1, 7, 1.0).unwrap();
     assert_eq!((s.forms[3].norm, s.forms[3].new_p), (want.norm, want.new_p));
     let steered = s.steered.unwrap();
     assert_eq!(

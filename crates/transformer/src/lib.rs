@@ -42,8 +42,8 @@
 //!   [`steer::steer_margin`]) and the LayerNorm vector-Jacobian product;
 //! - [`vjp`]: steering at earlier layers ([`steer_delta_at_layer`]) through closed-form
 //!   vector-Jacobian products of the blocks;
-//! - [`llama_vjp`]: the same for the Llama family's blocks (RMSNorm, rotary grouped-query
-//!   attention, SwiGLU), realised by [`llama::forward_llama_patched`];
+//! - [`llama_vjp`]: the Llama family's block VJPs (RMSNorm, rotary grouped-query attention,
+//!   SwiGLU), so the same steering runs on it, realised by [`llama::forward_llama_patched`];
 //! - [`generate`](mod@generate): sampling (temperature, top-k, top-p:
 //!   [`generate::sampling_distribution`]) and stepwise generation ([`Generator`]) with cached keys
 //!   and values, bit-identical to full passes;

@@ -20,13 +20,13 @@
 //! forward pass's f32 residual streams, so the result is the exact gradient of the f64 model at
 //! the f32 forward's state (checked against central differences of the f32 pass).
 
-use super::forward::{Patch, PatchSite};
+use super::forward::Patch;
 use super::llama::{
     forward_llama_patched, forward_llama_with, rms_norm_f64, rotary_tables_from, LlamaLayer,
     LlamaWeights,
 };
-use super::steer::{gradient_log_p_pre_norm, rank, rms_norm_vjp};
-use super::vjp::{lin, lin_vjp, LayerSteer};
+use super::steer::rms_norm_vjp;
+use super::vjp::{lin, lin_vjp, LayeredModel};
 
 fn f64v(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
@@ -233,127 +233,18 @@ fn block_vjp(w: &LlamaWeights, l: &LlamaLayer, xs: &[f64], t: usize, g: &[f64]) 
         .collect()
 }
 
-fn check_inputs(
-    w: &LlamaWeights,
-    tokens: &[u32],
-    layer: usize,
-    t: usize,
-    y: usize,
-) -> Result<(), String> {
-    let c = w.config;
-    if tokens.is_empty() || tokens.len() > c.context {
-        return Err(format!("{} tokens: need 1..={}", tokens.len(), c.context));
+impl LayeredModel for LlamaWeights {
+    fn sizes(&self) -> (usize, usize, usize, usize) {
+        let c = self.config;
+        (c.n_layer, c.d_model, c.context, c.vocab)
     }
-    if let Some(&bad) = tokens.iter().find(|&&v| v as usize >= c.vocab) {
-        return Err(format!(
-            "token {bad} is outside the vocabulary of {}",
-            c.vocab
-        ));
+    fn forward_keeping_residuals(&self, tokens: &[u32]) -> Result<crate::Forward, String> {
+        forward_llama_with(self, tokens, true)
     }
-    if layer > c.n_layer {
-        return Err(format!("layer {layer} > n_layer = {}", c.n_layer));
+    fn forward_with_patch(&self, tokens: &[u32], patch: &Patch) -> Result<crate::Forward, String> {
+        forward_llama_patched(self, tokens, false, Some(patch))
     }
-    if t >= tokens.len() {
-        return Err(format!(
-            "position {t} is outside the {} tokens",
-            tokens.len()
-        ));
+    fn block_vjp(&self, l: usize, xs: &[f64], t: usize, g: &[f64]) -> Vec<f64> {
+        block_vjp(self, &self.layers[l], xs, t, g)
     }
-    if y >= c.vocab {
-        return Err(format!("target {y} outside the vocabulary"));
-    }
-    Ok(())
-}
-
-fn gradient_from_forward(
-    w: &LlamaWeights,
-    fwd: &crate::Forward,
-    layer: usize,
-    t: usize,
-    y: usize,
-) -> Result<Vec<f64>, String> {
-    let c = w.config;
-    let d = c.d_model;
-    let rows = |l: usize| -> Vec<f64> {
-        (0..=t)
-            .flat_map(|s| fwd.residual(l, s).unwrap_or(&[]).iter().copied())
-            .collect()
-    };
-    let h_pre = rows(c.n_layer);
-    if h_pre.len() != (t + 1) * d {
-        return Err("the forward pass kept no residuals".into());
-    }
-    let mut g = gradient_log_p_pre_norm(w, &h_pre[t * d..], y)?;
-    for l in (layer..c.n_layer).rev() {
-        g = block_vjp(w, &w.layers[l], &rows(l), t, &g);
-    }
-    if g.iter().any(|v| !v.is_finite()) {
-        return Err("the gradient is not finite".into());
-    }
-    Ok(g)
-}
-
-/// `∂ log p(y | x_≤t) / ∂r` of a Llama-family model, r = the residual stream entering block
-/// `layer` at position t (`layer = n_layer`: `h_pre`), every other position held fixed. f64,
-/// linearised at the f32 forward pass's state. Errors (never panics): bad tokens,
-/// `layer > n_layer`, `t ≥ n`, `y ≥ V`.
-pub fn llama_gradient_log_p_at_layer(
-    w: &LlamaWeights,
-    tokens: &[u32],
-    layer: usize,
-    t: usize,
-    y: usize,
-) -> Result<Vec<f64>, String> {
-    check_inputs(w, tokens, layer, t, y)?;
-    let fwd = forward_llama_with(w, &tokens[..=t], true)?;
-    gradient_from_forward(w, &fwd, layer, t, y)
-}
-
-/// Minimal-norm first-order step `δ = Δ·g/‖g‖²` at (layer, t) of a Llama-family model, realised
-/// with [`forward_llama_patched`] (`PatchSite::Residual(layer)`, the tokens up to t): the
-/// Llama twin of [`crate::vjp::steer_delta_at_layer`].
-pub fn llama_steer_delta_at_layer(
-    w: &LlamaWeights,
-    tokens: &[u32],
-    layer: usize,
-    t: usize,
-    y: usize,
-    delta_log_p: f64,
-) -> Result<LayerSteer, String> {
-    check_inputs(w, tokens, layer, t, y)?;
-    if !delta_log_p.is_finite() {
-        return Err("Δ must be finite".into());
-    }
-    let prefix = &tokens[..=t];
-    let fwd = forward_llama_with(w, prefix, true)?;
-    let g = gradient_from_forward(w, &fwd, layer, t, y)?;
-    let g2: f64 = g.iter().map(|v| v * v).sum();
-    let delta: Vec<f64> = if delta_log_p == 0.0 {
-        vec![0.0; g.len()]
-    } else if g2 > 0.0 && g2.is_finite() {
-        g.iter().map(|v| delta_log_p * v / g2).collect()
-    } else {
-        return Err("the gradient of log p(y) is zero: no direction raises it".into());
-    };
-    let patch = Patch {
-        site: PatchSite::Residual(layer),
-        position: t,
-        delta,
-    };
-    let new = forward_llama_patched(w, prefix, false, Some(&patch))?;
-    let old_log_p = fwd.log_probs_at(t)[y];
-    let new_log_p = new.log_probs_at(t)[y];
-    Ok(LayerSteer {
-        layer,
-        position: t,
-        target: y,
-        norm: patch.delta.iter().map(|v| v * v).sum::<f64>().sqrt(),
-        delta: patch.delta,
-        old_log_p,
-        predicted_log_p: old_log_p + delta_log_p,
-        new_log_p,
-        new_p: new_log_p.exp(),
-        old_rank: rank(fwd.logits_at(t), y),
-        new_rank: rank(new.logits_at(t), y),
-    })
 }

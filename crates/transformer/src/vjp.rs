@@ -21,8 +21,10 @@
 //! is the exact gradient of the f64 model at the f32 forward's state.
 
 use super::config::LN_EPS;
-use super::forward::{forward, forward_patched, ForwardOptions, Patch, PatchSite};
-use super::steer::{gradient_log_p_pre_norm, layer_norm, layer_norm_vjp, rank};
+use super::forward::{forward, forward_patched, Forward, ForwardOptions, Patch, PatchSite};
+use super::steer::{
+    gradient_log_p_pre_norm, layer_norm, layer_norm_vjp, rank, FinalNorm, Unembedding,
+};
 use super::weights::{Layer, Weights};
 
 /// A steering step at an earlier layer and its effect.
@@ -181,25 +183,57 @@ fn block_vjp(w: &Weights, l: &Layer, xs: &[f64], t: usize, g: &[f64]) -> Vec<f64
         .collect()
 }
 
-fn check_inputs(
-    w: &Weights,
+/// What steering at an earlier layer needs of a model family: its sizes, a forward pass that
+/// keeps the residual streams, the same pass with a patch, and its block's VJP at one row. The
+/// GPT-2 family implements it here, the Llama family in [`crate::llama_vjp`]; the gradient and
+/// the steering step below are written once for both.
+pub trait LayeredModel: Unembedding + FinalNorm {
+    /// (n_layer, d_model, context, vocab).
+    fn sizes(&self) -> (usize, usize, usize, usize);
+    fn forward_keeping_residuals(&self, tokens: &[u32]) -> Result<Forward, String>;
+    fn forward_with_patch(&self, tokens: &[u32], patch: &Patch) -> Result<Forward, String>;
+    /// `∂L/∂x[t]` of block `l` from `g = ∂L/∂x_out[t]`, `xs` its input rows `0..=t`.
+    fn block_vjp(&self, l: usize, xs: &[f64], t: usize, g: &[f64]) -> Vec<f64>;
+}
+
+impl LayeredModel for Weights {
+    fn sizes(&self) -> (usize, usize, usize, usize) {
+        let c = self.config;
+        (c.n_layer, c.d_model, c.context, c.vocab)
+    }
+    fn forward_keeping_residuals(&self, tokens: &[u32]) -> Result<Forward, String> {
+        forward(
+            self,
+            tokens,
+            ForwardOptions {
+                keep_residuals: true,
+            },
+        )
+    }
+    fn forward_with_patch(&self, tokens: &[u32], patch: &Patch) -> Result<Forward, String> {
+        forward_patched(self, tokens, ForwardOptions::default(), Some(patch))
+    }
+    fn block_vjp(&self, l: usize, xs: &[f64], t: usize, g: &[f64]) -> Vec<f64> {
+        block_vjp(self, &self.layers[l], xs, t, g)
+    }
+}
+
+fn check_inputs<W: LayeredModel + ?Sized>(
+    w: &W,
     tokens: &[u32],
     layer: usize,
     t: usize,
     y: usize,
 ) -> Result<(), String> {
-    let c = w.config;
-    if tokens.is_empty() || tokens.len() > c.context {
-        return Err(format!("{} tokens: need 1..={}", tokens.len(), c.context));
+    let (n_layer, _, context, vocab) = w.sizes();
+    if tokens.is_empty() || tokens.len() > context {
+        return Err(format!("{} tokens: need 1..={context}", tokens.len()));
     }
-    if let Some(&bad) = tokens.iter().find(|&&v| v as usize >= c.vocab) {
-        return Err(format!(
-            "token {bad} is outside the vocabulary of {}",
-            c.vocab
-        ));
+    if let Some(&bad) = tokens.iter().find(|&&v| v as usize >= vocab) {
+        return Err(format!("token {bad} is outside the vocabulary of {vocab}"));
     }
-    if layer > c.n_layer {
-        return Err(format!("layer {layer} > n_layer = {}", c.n_layer));
+    if layer > n_layer {
+        return Err(format!("layer {layer} > n_layer = {n_layer}"));
     }
     if t >= tokens.len() {
         return Err(format!(
@@ -207,7 +241,7 @@ fn check_inputs(
             tokens.len()
         ));
     }
-    if y >= c.vocab {
+    if y >= vocab {
         return Err(format!("target {y} outside the vocabulary"));
     }
     Ok(())
@@ -217,8 +251,8 @@ fn check_inputs(
 /// (`layer = n_layer`: `h_pre`, where this is `steer::gradient_log_p_pre_norm`), every other
 /// position held fixed. f64, linearised at the f32 forward pass's state. Errors (never panics):
 /// bad tokens, `layer > n_layer`, `t ≥ n`, `y ≥ V`, malformed weights.
-pub fn gradient_log_p_at_layer(
-    w: &Weights,
+pub fn gradient_log_p_at_layer<W: LayeredModel + ?Sized>(
+    w: &W,
     tokens: &[u32],
     layer: usize,
     t: usize,
@@ -226,37 +260,30 @@ pub fn gradient_log_p_at_layer(
 ) -> Result<Vec<f64>, String> {
     check_inputs(w, tokens, layer, t, y)?;
     // Position t's output depends on tokens ≤ t only (and the prefix pass is bit-identical).
-    let fwd = forward(
-        w,
-        &tokens[..=t],
-        ForwardOptions {
-            keep_residuals: true,
-        },
-    )?;
+    let fwd = w.forward_keeping_residuals(&tokens[..=t])?;
     gradient_from_forward(w, &fwd, layer, t, y)
 }
 
-fn gradient_from_forward(
-    w: &Weights,
-    fwd: &super::forward::Forward,
+fn gradient_from_forward<W: LayeredModel + ?Sized>(
+    w: &W,
+    fwd: &Forward,
     layer: usize,
     t: usize,
     y: usize,
 ) -> Result<Vec<f64>, String> {
-    let c = w.config;
-    let d = c.d_model;
+    let (n_layer, d, _, _) = w.sizes();
     let rows = |l: usize| -> Vec<f64> {
         (0..=t)
             .flat_map(|s| fwd.residual(l, s).unwrap_or(&[]).iter().copied())
             .collect()
     };
-    let h_pre = rows(c.n_layer);
+    let h_pre = rows(n_layer);
     if h_pre.len() != (t + 1) * d {
         return Err("the forward pass kept no residuals".into());
     }
     let mut g = gradient_log_p_pre_norm(w, &h_pre[t * d..], y)?;
-    for l in (layer..c.n_layer).rev() {
-        g = block_vjp(w, &w.layers[l], &rows(l), t, &g);
+    for l in (layer..n_layer).rev() {
+        g = w.block_vjp(l, &rows(l), t, &g);
     }
     if g.iter().any(|v| !v.is_finite()) {
         return Err("the gradient is not finite".into());
@@ -265,11 +292,11 @@ fn gradient_from_forward(
 }
 
 /// Minimal-norm first-order step `δ = Δ·g/‖g‖²` at (layer, t), g from
-/// [`gradient_log_p_at_layer`], realised with [`forward_patched`] (`PatchSite::Residual(layer)`,
-/// the tokens up to t). Errors: as [`gradient_log_p_at_layer`], Δ not finite, `g = 0` with Δ ≠ 0,
-/// a step too large for a patch.
-pub fn steer_delta_at_layer(
-    w: &Weights,
+/// [`gradient_log_p_at_layer`], realised by the family's patched pass
+/// (`PatchSite::Residual(layer)`, the tokens up to t). Errors: as [`gradient_log_p_at_layer`],
+/// Δ not finite, `g = 0` with Δ ≠ 0, a step too large for a patch.
+pub fn steer_delta_at_layer<W: LayeredModel + ?Sized>(
+    w: &W,
     tokens: &[u32],
     layer: usize,
     t: usize,
@@ -281,13 +308,7 @@ pub fn steer_delta_at_layer(
         return Err("Δ must be finite".into());
     }
     let prefix = &tokens[..=t];
-    let fwd = forward(
-        w,
-        prefix,
-        ForwardOptions {
-            keep_residuals: true,
-        },
-    )?;
+    let fwd = w.forward_keeping_residuals(prefix)?;
     let g = gradient_from_forward(w, &fwd, layer, t, y)?;
     let g2: f64 = g.iter().map(|v| v * v).sum();
     let delta: Vec<f64> = if delta_log_p == 0.0 {
@@ -302,7 +323,7 @@ pub fn steer_delta_at_layer(
         position: t,
         delta,
     };
-    let new = forward_patched(w, prefix, ForwardOptions::default(), Some(&patch))?;
+    let new = w.forward_with_patch(prefix, &patch)?;
     let old_log_p = fwd.log_probs_at(t)[y];
     let new_log_p = new.log_probs_at(t)[y];
     Ok(LayerSteer {

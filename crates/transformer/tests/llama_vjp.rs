@@ -1,4 +1,5 @@
-//! Steering the Llama family at earlier layers (`td_transformer::llama_vjp`): the closed-form VJP
+//! Steering the Llama family at earlier layers (`td_transformer::vjp` through the blocks of
+//! `td_transformer::llama_vjp`): the closed-form VJP
 //! through RMSNorm, rotary grouped-query attention and SwiGLU against central finite differences
 //! of the f32 patched pass, the final-norm VJP at `h_pre`, first-order realisation of a requested
 //! Δ, and errors.
@@ -6,8 +7,8 @@
 use td_rng::Source;
 use td_transformer::forward::{Patch, PatchSite};
 use td_transformer::llama::{forward_llama_patched, forward_llama_with, LlamaConfig, LlamaWeights};
-use td_transformer::llama_vjp::{llama_gradient_log_p_at_layer, llama_steer_delta_at_layer};
 use td_transformer::steer::gradient_log_p_pre_norm;
+use td_transformer::vjp::{gradient_log_p_at_layer, steer_delta_at_layer};
 
 /// Grouped-query attention (4 query heads sharing 2 key/value heads), untied.
 fn config() -> LlamaConfig {
@@ -119,7 +120,7 @@ fn gradient_matches_finite_differences_at_every_layer() {
     let mut worst = 0.0f64;
     for (t, y) in [(9usize, 5usize), (4, 17), (0, 2)] {
         for layer in 0..=w.config.n_layer {
-            let g = llama_gradient_log_p_at_layer(&w, &TOKENS, layer, t, y).unwrap();
+            let g = gradient_log_p_at_layer(&w, &TOKENS, layer, t, y).unwrap();
             assert!(g.iter().all(|v| v.is_finite()) && norm(&g) > 0.0);
             let err = fd_error(&w, layer, t, y, &g, (layer * 100 + t) as u64);
             eprintln!(
@@ -139,7 +140,7 @@ fn at_h_pre_it_is_the_final_norms_vjp() {
     let fwd = forward_llama_with(&w, &TOKENS, true).unwrap();
     for t in [0, 4, 9] {
         let y = (7 * t + 3) % 40;
-        let g = llama_gradient_log_p_at_layer(&w, &TOKENS, 3, t, y).unwrap();
+        let g = gradient_log_p_at_layer(&w, &TOKENS, 3, t, y).unwrap();
         let h_pre = fwd.residual(3, t).unwrap();
         assert_eq!(g, gradient_log_p_pre_norm(&w, h_pre, y).unwrap());
     }
@@ -151,7 +152,7 @@ fn a_requested_delta_is_realised_to_first_order_and_bad_input_is_refused() {
     for (t, y) in [(9usize, 30usize), (5, 7)] {
         for layer in 0..=w.config.n_layer {
             for delta in [0.01, -0.01] {
-                let s = llama_steer_delta_at_layer(&w, &TOKENS, layer, t, y, delta).unwrap();
+                let s = steer_delta_at_layer(&w, &TOKENS, layer, t, y, delta).unwrap();
                 let ratio = (s.new_log_p - s.old_log_p) / delta;
                 eprintln!("t = {t}, layer {layer}, Δ = {delta:+}: realised/requested = {ratio:.5}");
                 assert!((ratio - 1.0).abs() <= 0.05, "layer {layer}: ratio {ratio}");
@@ -169,18 +170,18 @@ fn a_requested_delta_is_realised_to_first_order_and_bad_input_is_refused() {
         }
     }
     assert_eq!(
-        llama_steer_delta_at_layer(&w, &TOKENS, 1, 5, 7, 0.0)
+        steer_delta_at_layer(&w, &TOKENS, 1, 5, 7, 0.0)
             .unwrap()
             .norm,
         0.0
     );
     for bad in [
-        llama_gradient_log_p_at_layer(&w, &TOKENS, 4, 0, 0),
-        llama_gradient_log_p_at_layer(&w, &TOKENS, 0, 10, 0),
-        llama_gradient_log_p_at_layer(&w, &TOKENS, 0, 0, 40),
-        llama_gradient_log_p_at_layer(&w, &[99], 0, 0, 0),
+        gradient_log_p_at_layer(&w, &TOKENS, 4, 0, 0),
+        gradient_log_p_at_layer(&w, &TOKENS, 0, 10, 0),
+        gradient_log_p_at_layer(&w, &TOKENS, 0, 0, 40),
+        gradient_log_p_at_layer(&w, &[99], 0, 0, 0),
     ] {
         assert!(bad.is_err());
     }
-    assert!(llama_steer_delta_at_layer(&w, &TOKENS, 0, 0, 0, f64::NAN).is_err());
+    assert!(steer_delta_at_layer(&w, &TOKENS, 0, 0, 0, f64::NAN).is_err());
 }
