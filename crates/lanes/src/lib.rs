@@ -7,7 +7,8 @@
 //! call in the page (the wasm libm, about a sixth of a transformer forward pass) and differs from
 //! glibc's in the last bit. Used by the next-token kernels (td-flows), the softmax weights and the
 //! sphere energy of the attention particles (td-particles), and the transformer's GELU and
-//! attention weights (td-transformer).
+//! attention weights (td-transformer). [`F4`] is the same idea for four f32 lanes (the
+//! transformer's attention scores, four keys at a time).
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod pair {
@@ -206,6 +207,115 @@ mod pair {
 
 pub use pair::L2;
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod quad {
+    use core::arch::wasm32::*;
+
+    /// Four f32 lanes (WebAssembly SIMD).
+    #[derive(Clone, Copy)]
+    pub struct F4(v128);
+
+    impl F4 {
+        /// The first four entries of `s` (a shorter slice panics).
+        #[inline(always)]
+        pub fn load(s: &[f32]) -> F4 {
+            F4(f32x4(s[0], s[1], s[2], s[3]))
+        }
+        #[inline(always)]
+        pub fn splat(a: f32) -> F4 {
+            F4(f32x4_splat(a))
+        }
+        #[inline(always)]
+        pub fn lanes(self) -> [f32; 4] {
+            [
+                f32x4_extract_lane::<0>(self.0),
+                f32x4_extract_lane::<1>(self.0),
+                f32x4_extract_lane::<2>(self.0),
+                f32x4_extract_lane::<3>(self.0),
+            ]
+        }
+        /// Rows to columns: lane `j` of result `i` is lane `i` of `v[j]`.
+        #[inline(always)]
+        pub fn transpose(v: [F4; 4]) -> [F4; 4] {
+            let [a, b, c, d] = v.map(|x| x.0);
+            let ab_lo = i32x4_shuffle::<0, 4, 1, 5>(a, b);
+            let cd_lo = i32x4_shuffle::<0, 4, 1, 5>(c, d);
+            let ab_hi = i32x4_shuffle::<2, 6, 3, 7>(a, b);
+            let cd_hi = i32x4_shuffle::<2, 6, 3, 7>(c, d);
+            [
+                F4(i32x4_shuffle::<0, 1, 4, 5>(ab_lo, cd_lo)),
+                F4(i32x4_shuffle::<2, 3, 6, 7>(ab_lo, cd_lo)),
+                F4(i32x4_shuffle::<0, 1, 4, 5>(ab_hi, cd_hi)),
+                F4(i32x4_shuffle::<2, 3, 6, 7>(ab_hi, cd_hi)),
+            ]
+        }
+    }
+
+    impl core::ops::Add for F4 {
+        type Output = F4;
+        #[inline(always)]
+        fn add(self, o: F4) -> F4 {
+            F4(f32x4_add(self.0, o.0))
+        }
+    }
+
+    impl core::ops::Mul for F4 {
+        type Output = F4;
+        #[inline(always)]
+        fn mul(self, o: F4) -> F4 {
+            F4(f32x4_mul(self.0, o.0))
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod quad {
+    /// Four f32 lanes (a plain array; the same operations as the SIMD version, lane by lane).
+    #[derive(Clone, Copy)]
+    pub struct F4([f32; 4]);
+
+    impl F4 {
+        /// The first four entries of `s` (a shorter slice panics).
+        #[inline(always)]
+        pub fn load(s: &[f32]) -> F4 {
+            F4([s[0], s[1], s[2], s[3]])
+        }
+        #[inline(always)]
+        pub fn splat(a: f32) -> F4 {
+            F4([a; 4])
+        }
+        #[inline(always)]
+        pub fn lanes(self) -> [f32; 4] {
+            self.0
+        }
+        /// Rows to columns: lane `j` of result `i` is lane `i` of `v[j]`.
+        #[inline(always)]
+        pub fn transpose(v: [F4; 4]) -> [F4; 4] {
+            core::array::from_fn(|i| F4(core::array::from_fn(|j| v[j].0[i])))
+        }
+    }
+
+    impl core::ops::Add for F4 {
+        type Output = F4;
+        #[inline(always)]
+        fn add(self, o: F4) -> F4 {
+            F4(core::array::from_fn(|i| self.0[i] + o.0[i]))
+        }
+    }
+
+    impl core::ops::Mul for F4 {
+        type Output = F4;
+        #[inline(always)]
+        fn mul(self, o: F4) -> F4 {
+            F4(core::array::from_fn(|i| self.0[i] * o.0[i]))
+        }
+    }
+}
+
+/// Four f32 lanes: WebAssembly SIMD (`f32x4`) in the page, a plain array natively, the same IEEE
+/// operations lane by lane (as [`L2`] is for f64).
+pub use quad::F4;
+
 /// What the `exp` below needs of a number type: [`L2`] (two lanes) or `f64` (one), with the
 /// same IEEE operations, so a scalar call gives the bits of a lane (one-off calls in the page
 /// avoid building two-lane constants).
@@ -313,6 +423,12 @@ pub struct ExpConsts<V: Lane> {
     k_ceil: V,
     overflow: V,
     inf: V,
+}
+
+impl<V: Lane> core::fmt::Debug for ExpConsts<V> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ExpConsts")
+    }
 }
 
 impl<V: Lane> ExpConsts<V> {
@@ -483,8 +599,9 @@ pub fn exp_expm1_narrow_with<V: Lane>(x: V, c: &ExpConsts<V>) -> (V, V) {
 /// Below this [`exp_narrow`] may not be used (`k` would pass -1000).
 pub const NARROW_EXP_MIN: f64 = -690.0;
 
-/// [`exp_nonpos`] for `x` in `[NARROW_EXP_MIN, 0]` (a little above 0 is fine): the same bits
-/// with one power of two and no underflow test (there `k >= -1000`, so `2^(k - k1)` is 1).
+/// [`exp_nonpos`] for `x` in `[NARROW_EXP_MIN, 0]`, and [`exp_with`] for `x` in
+/// `[NARROW_EXP_MIN, -NARROW_EXP_MIN]`: the same bits with one power of two and no range tests
+/// (there `|k| <= 1000`, so `2^(k - k1)` is 1, and nothing overflows or underflows).
 #[inline(always)]
 pub fn exp_narrow<V: Lane>(x: V, c: &ExpConsts<V>) -> V {
     let (y, k) = exp_reduced(x, c);
@@ -674,6 +791,17 @@ mod tests {
         #[test]
         fn exp_small_arguments(x in -1e-3f64..=0.0) {
             prop_assert!(ulps(exp1(x), x.exp()) <= 1);
+        }
+
+        /// In its range the narrow exp is the full-range one, bit for bit (the transformer's GELU
+        /// and attention weights switch between them by their arguments' range).
+        #[test]
+        fn narrow_exp_is_exact_in_its_range(x in NARROW_EXP_MIN..=-NARROW_EXP_MIN, y in NARROW_EXP_MIN..=0.0) {
+            let c = ExpConsts::<L2>::inline();
+            let (a, b) = (exp_narrow(L2::new(x, y), &c).lanes(), exp_with(L2::new(x, y), &c).lanes());
+            prop_assert_eq!(a[0].to_bits(), b[0].to_bits(), "exp({})", x);
+            prop_assert_eq!(a[1].to_bits(), b[1].to_bits(), "exp({})", y);
+            prop_assert_eq!(a[1].to_bits(), exp1(y).to_bits(), "exp_nonpos({})", y);
         }
 
         #[test]

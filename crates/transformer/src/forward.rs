@@ -16,7 +16,7 @@
 //! per-row arithmetic of the full pass: every output row is computed in the same order whatever
 //! the number of rows).
 
-use td_lanes::{exp_nonpos_with, exp_with, ExpConsts, Lane, L2};
+use td_lanes::{exp_narrow, exp_nonpos_with, exp_with, ExpConsts, Lane, F4, L2, NARROW_EXP_MIN};
 
 use super::config::{Config, LN_EPS};
 use super::weights::{Layer, Weights};
@@ -706,22 +706,49 @@ pub fn gelu(x: f32) -> f32 {
 /// [`gelu`] in f64 on one number or two lanes (the same operations in the same order).
 #[inline(always)]
 fn gelu_lanes<V: Lane + core::ops::Div<Output = V>>(x: V, c: &ExpConsts<V>) -> V {
-    let cubic = V::splat(0.044715) * x * x * x;
-    let u = V::splat(GELU_SQRT_2_OVER_PI) * (x + cubic);
-    x / (V::splat(1.0) + exp_with(V::splat(-2.0) * u, c))
+    x / (V::splat(1.0) + exp_with(gelu_exponent(x), c))
 }
 
+/// The GELU's exponent `-2u`, `u = sqrt(2/π)·(x + 0.044715·x³)`.
+#[inline(always)]
+fn gelu_exponent<V: Lane>(x: V) -> V {
+    let cubic = V::splat(0.044715) * x * x * x;
+    V::splat(-2.0) * (V::splat(GELU_SQRT_2_OVER_PI) * (x + cubic))
+}
+
+/// Up to this |x| the GELU's exponent `-2u` stays within `±NARROW_EXP_MIN` (|2u| <= 603 at 20),
+/// where `exp_narrow` gives `exp_with`'s bits.
+const GELU_NARROW_MAX: f32 = 20.0;
+
 /// [`gelu`] of every entry, two at a time (f64x2 in the page: the platform `exp` there is a
-/// scalar call, which cost about a sixth of a forward pass).
+/// scalar call, which cost about a sixth of a forward pass), by blocks of 64. A block whose
+/// entries all lie within `GELU_NARROW_MAX` (every block but near outliers) takes the cheaper
+/// exp, in two sweeps (the exps, then the quotients: one sweep holding both ran out of
+/// registers in the page, 20% slower): the same operations on each entry, the same bits.
 fn gelu_in_place(h: &mut [f32]) {
     let c = ExpConsts::<L2>::hoisted();
-    let (pairs, tail) = h.as_chunks_mut::<2>();
-    for pair in pairs {
-        let g = gelu_lanes(L2::new(pair[0] as f64, pair[1] as f64), &c).lanes();
-        *pair = [g[0] as f32, g[1] as f32];
-    }
-    for v in tail {
-        *v = gelu(*v);
+    let mut exps = [c.zero(); 32];
+    let pair_of = |p: &[f32; 2]| L2::new(p[0] as f64, p[1] as f64);
+    for block in h.chunks_mut(64) {
+        let narrow = block.iter().all(|v| v.abs() <= GELU_NARROW_MAX);
+        let (pairs, tail) = block.as_chunks_mut::<2>();
+        if narrow {
+            for (pair, e) in pairs.iter().zip(exps.iter_mut()) {
+                *e = exp_narrow(gelu_exponent(pair_of(pair)), &c);
+            }
+            for (pair, &e) in pairs.iter_mut().zip(exps.iter()) {
+                let g = (pair_of(pair) / (L2::splat(1.0) + e)).lanes();
+                *pair = [g[0] as f32, g[1] as f32];
+            }
+        } else {
+            for pair in pairs.iter_mut() {
+                let g = gelu_lanes(pair_of(pair), &c).lanes();
+                *pair = [g[0] as f32, g[1] as f32];
+            }
+        }
+        for v in tail {
+            *v = gelu(*v);
+        }
     }
 }
 
@@ -871,6 +898,60 @@ pub(crate) fn dot8(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
+/// [`dot8`] of `q` with four vectors at once (each as long as `q`, a multiple of 8): each result
+/// is [`dot8`]'s, bit for bit. The four keys sit in the lanes, so their partial sums are added
+/// across lanes after one transpose, not lane by lane per key (which took about half of the
+/// attention's time in the page).
+#[inline(always)]
+pub(crate) fn dot8_x4(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
+    let zero = F4::splat(0.0);
+    let (mut lo, mut hi) = ([zero; 4], [zero; 4]);
+    for (c, qc) in q.chunks_exact(8).enumerate() {
+        let (q_lo, q_hi) = (F4::load(&qc[..4]), F4::load(&qc[4..]));
+        for i in 0..4 {
+            let kc = &k[i][8 * c..8 * c + 8];
+            lo[i] = lo[i] + q_lo * F4::load(&kc[..4]);
+            hi[i] = hi[i] + q_hi * F4::load(&kc[4..]);
+        }
+    }
+    // Column j holds partial sum j of the four keys: per key ((a0 + a1) + (a2 + a3)) +
+    // ((a4 + a5) + (a6 + a7)), dot8's order.
+    let pairs = |v: [F4; 4]| {
+        let [c0, c1, c2, c3] = F4::transpose(v);
+        (c0 + c1) + (c2 + c3)
+    };
+    (pairs(lo) + pairs(hi)).lanes()
+}
+
+/// Attention scores `sc[s] = dot8(q, key(s))·scale` for every slot of `sc` (four keys at a time
+/// when the head width is a multiple of 8); returns their maximum.
+#[inline(always)]
+pub(crate) fn scaled_scores<'a>(
+    q: &[f32],
+    key: impl Fn(usize) -> &'a [f32],
+    scale: f32,
+    sc: &mut [f32],
+) -> f32 {
+    let mut max = f32::NEG_INFINITY;
+    let quads = if q.len().is_multiple_of(8) {
+        sc.len() / 4 * 4
+    } else {
+        0
+    };
+    for s0 in (0..quads).step_by(4) {
+        let dots = dot8_x4(q, [key(s0), key(s0 + 1), key(s0 + 2), key(s0 + 3)]);
+        for (v, dot) in sc[s0..s0 + 4].iter_mut().zip(dots) {
+            *v = dot * scale;
+            max = max.max(*v);
+        }
+    }
+    for (s, v) in sc.iter_mut().enumerate().skip(quads) {
+        *v = dot8(q, key(s)) * scale;
+        max = max.max(*v);
+    }
+    max
+}
+
 /// Causal multi-head self-attention on `qkv` (`n × 3d`, q | k | v), result `n × d` (heads concatenated).
 fn attention(c: &Config, qkv: &[f32], n: usize, scores: &mut [f32], out: &mut [f32]) {
     let d = c.d_model;
@@ -894,12 +975,8 @@ fn attention_row(c: &Config, qkv: &[f32], t: usize, scores: &mut [f32], out: &mu
     for h in 0..c.n_head {
         let q = &qkv[t * stride + h * hd..t * stride + (h + 1) * hd];
         let sc = &mut scores[..=t];
-        let mut max = f32::NEG_INFINITY;
-        for (s, v) in sc.iter_mut().enumerate() {
-            let k = &qkv[s * stride + d + h * hd..s * stride + d + (h + 1) * hd];
-            *v = dot8(q, k) * scale;
-            max = max.max(*v);
-        }
+        let key = |s: usize| &qkv[s * stride + d + h * hd..s * stride + d + (h + 1) * hd];
+        let max = scaled_scores(q, key, scale, sc);
         softmax_scores(sc, max, &exp2, &exp1);
         let o = &mut out[h * hd..(h + 1) * hd];
         let off = 2 * d + h * hd;
@@ -932,10 +1009,19 @@ pub(crate) fn softmax_scores(
     exp1: &ExpConsts<f64>,
 ) {
     let mut sum = 0f32;
+    // With every exponent above NARROW_EXP_MIN (scores within ~690 of their maximum, as always
+    // but for pathological weights), exp_narrow gives exp_nonpos's bits for less work.
+    let lowest = sc.iter().fold(f32::INFINITY, |m, &v| m.min(v));
+    let narrow = (lowest - max) as f64 >= NARROW_EXP_MIN;
     let (pairs, tail) = sc.as_chunks_mut::<2>();
     for pair in pairs {
         let d = L2::new((pair[0] - max) as f64, (pair[1] - max) as f64);
-        let e = exp_nonpos_with(d, exp2).lanes();
+        let e = if narrow {
+            exp_narrow(d, exp2)
+        } else {
+            exp_nonpos_with(d, exp2)
+        }
+        .lanes();
         *pair = [e[0] as f32, e[1] as f32];
         sum += pair[0];
         sum += pair[1];
@@ -996,5 +1082,74 @@ mod readout_tests {
                 assert_eq!(got[t * v + j].to_bits(), acc.to_bits(), "t {t}, j {j}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Four keys at a time give each key's dot8 bit for bit.
+        #[test]
+        fn dot8_x4_is_dot8(
+            q in prop::collection::vec(-50.0f32..50.0, 40),
+            keys in prop::collection::vec(prop::collection::vec(-50.0f32..50.0, 40), 4),
+            eighths in 1usize..=5,
+        ) {
+            let n = 8 * eighths;
+            let k: [&[f32]; 4] = core::array::from_fn(|i| &keys[i][..n]);
+            let got = dot8_x4(&q[..n], k);
+            for i in 0..4 {
+                prop_assert_eq!(got[i].to_bits(), dot8(&q[..n], k[i]).to_bits(), "key {}", i);
+            }
+        }
+
+        /// The scores of a row, whatever its length and head width, are dot8's times the scale.
+        #[test]
+        fn scaled_scores_are_dot8s(
+            rows in prop::collection::vec(-9.0f32..9.0, 13 * 12),
+            hd in 1usize..=12,
+            len in 1usize..=13,
+        ) {
+            let q = &rows[..hd];
+            let key = |s: usize| &rows[s * 12..s * 12 + hd];
+            let mut sc = vec![0f32; len];
+            let max = scaled_scores(q, key, 0.3, &mut sc);
+            let want: Vec<f32> = (0..len).map(|s| dot8(q, key(s)) * 0.3).collect();
+            prop_assert_eq!(sc.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+            prop_assert_eq!(max, want.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)));
+        }
+
+        /// The attention weights, by the narrow exp or the full one, are `exp_nonpos` of each
+        /// shifted score rounded to f32, times 1/Σ.
+        #[test]
+        fn softmax_scores_use_exp_nonpos(
+            scores in prop::collection::vec(-900.0f32..20.0, 1..40),
+        ) {
+            let max = scores.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut got = scores.clone();
+            softmax_scores(&mut got, max, &ExpConsts::hoisted(), &ExpConsts::inline());
+            let e: Vec<f32> = scores.iter().map(|&v| td_lanes::exp_nonpos_scalar((v - max) as f64) as f32).collect();
+            let inv = 1.0 / e.iter().fold(0f32, |s, &v| s + v);
+            for (g, w) in got.iter().zip(&e) {
+                prop_assert_eq!(g.to_bits(), (w * inv).to_bits());
+            }
+        }
+    }
+
+    /// Every GELU of a slice (the narrow blocks and the ones with outliers) is the scalar one.
+    #[test]
+    fn gelu_blocks_are_the_scalar_gelu() {
+        let mut h: Vec<f32> = (0..4001).map(|i| (i as f32 - 2000.0) * 0.013).collect();
+        // Outliers in some blocks: those take the full-range exp.
+        for (i, v) in [(70, 25.0), (300, -31.5), (301, 400.0), (3999, -1e4)] {
+            h[i] = v;
+        }
+        let want: Vec<u32> = h.iter().map(|&x| gelu(x).to_bits()).collect();
+        gelu_in_place(&mut h);
+        assert_eq!(h.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want);
     }
 }

@@ -24,8 +24,8 @@ use super::config::{
     MAX_CONTEXT, MAX_D_MODEL, MAX_HEADS, MAX_LAYERS, MAX_MLP, MAX_PARAMS, MAX_VOCAB,
 };
 use super::forward::{
-    dot8, linear, log_softmax_in_place, readout_matrix, softmax_scores, weighted_rows, Forward,
-    Patch, PatchSite,
+    linear, log_softmax_in_place, readout_matrix, scaled_scores, softmax_scores, weighted_rows,
+    Forward, Patch, PatchSite,
 };
 
 /// Sizes and settings of a Llama-family model.
@@ -321,12 +321,8 @@ fn attention_row(
         let kvh = h / group;
         let qh = &q_row[h * hd..(h + 1) * hd];
         let sc = &mut scores[..=t];
-        let mut max = f32::NEG_INFINITY;
-        for (s, val) in sc.iter_mut().enumerate() {
-            let ks = &k[s * kv + kvh * hd..s * kv + (kvh + 1) * hd];
-            *val = dot8(qh, ks) * scale;
-            max = max.max(*val);
-        }
+        let key = |s: usize| &k[s * kv + kvh * hd..s * kv + (kvh + 1) * hd];
+        let max = scaled_scores(qh, key, scale, sc);
         softmax_scores(sc, max, &exp2, &exp1);
         let o = &mut out[h * hd..(h + 1) * hd];
         let off = kvh * hd;
