@@ -96,8 +96,13 @@ impl AffineHull {
             if !u.is_finite() {
                 return None;
             }
-            max = max.max(u);
-            min = min.min(u);
+            // Comparisons, not f64::max/min (u is finite here): in the page those are calls.
+            if u > max {
+                max = u;
+            }
+            if u < min {
+                min = u;
+            }
         }
         (!self.vertices.is_empty()).then_some(Extremes {
             max,

@@ -265,6 +265,7 @@ pub fn exp_affine(
     m: f64,
     r: &Reference,
     e: &mut [f64],
+    c: &ExpConsts<L2>,
 ) -> WeightSums {
     let n = e.len();
     assert!(
@@ -272,7 +273,6 @@ pub fn exp_affine(
         "exp_affine: lengths differ"
     );
     let (va, vb, vm) = (L2::splat(a), L2::splat(b), L2::splat(m));
-    let c = ExpConsts::hoisted();
     let (l2, l_tail) = log_p0.as_chunks::<2>();
     let (s2, s_tail) = s.as_chunks::<2>();
     let (t2, t_tail) = r.t.as_chunks::<2>();
@@ -299,14 +299,14 @@ pub fn exp_affine(
     for (((eo, l), si), (t, lt)) in rows {
         let s = pair(si);
         let x = va.mul(pair(l)).add(vb.mul(s)).sub(vm);
-        let w = exp_narrow(x, &c);
+        let w = exp_narrow(x, c);
         put(eo, w);
         add(&mut acc, w, x, s, pair(t), pair(lt), false);
     }
     if !e_tail.is_empty() {
         let s = tail(s_tail, 0.0);
         let x = affine_pair(tail(l_tail, f64::NEG_INFINITY), s, va, vb).sub(vm);
-        let w = exp_nonpos_with(x, &c);
+        let w = exp_nonpos_with(x, c);
         put_tail(e_tail, w);
         let (t, lt) = (tail(t_tail, 0.0), tail(lt_tail, 0.0));
         add(&mut acc, w, x, s, t, lt, true);
@@ -393,7 +393,7 @@ mod tests {
             // The two-pass kernels take narrow samples only.
             prop_assume!(min - m >= NARROW_EXP_MIN && l.iter().all(|x| x.is_finite()));
             let mut e = vec![0.0; l.len()];
-            let w = exp_affine(&l, &s, (a, b), m, &reference, &mut e);
+            let w = exp_affine(&l, &s, (a, b), m, &reference, &mut e, &ExpConsts::hoisted());
             prop_assert_eq!(w.z.to_bits(), z.to_bits());
             let p2: Vec<f64> = e.iter().map(|x| x * inv).collect();
             prop_assert_eq!(&p2, &p);

@@ -45,7 +45,7 @@ use super::flows::{
 };
 use super::hull::AffineHull;
 use super::integrate::{etd2_step, rk4_step, Rk4Scratch};
-use super::lanes::{self, Reference};
+use super::lanes::{self, ExpConsts, Reference, L2};
 use super::scores::{interior_rest_point, is_antisymmetric, Adjust};
 use super::simplex::{logsumexp, max_of, normalise_log_into};
 use super::truncation::truncated_target;
@@ -176,6 +176,9 @@ pub struct Run {
     /// Closed forms: the hull giving each sample's shift and range without a pass over V, built
     /// by the first sample (a page whose worker computes never builds it).
     hull: Option<AffineHull>,
+    /// The exp's constants, built once per run (a V = 3 sample is short enough for building them
+    /// to show).
+    exp_consts: ExpConsts<L2>,
 }
 
 /// The O(V) part of a run that depends only on the scores, the support, the start, the
@@ -609,6 +612,7 @@ impl Run {
             start: 0,
             end: schedule_len,
             hull: None,
+            exp_consts: ExpConsts::hoisted(),
             basis,
             model,
             spec,
@@ -813,6 +817,7 @@ impl Run {
             m,
             &reference,
             &mut self.p,
+            &self.exp_consts,
         );
         let inv = 1.0 / w.z;
         let abs_diff = lanes::abs_diff(&self.p, inv, &self.basis.target_c);
@@ -849,11 +854,11 @@ impl Run {
     /// quantity, never closed forms) `self.u` holding the normalised log p.
     fn record(&mut self, t: f64, sums: &lanes::Sums) {
         let (lp, p, scale) = (&self.u, &self.p, self.p_scale);
-        let h = sums.entropy.max(0.0);
+        let h = non_negative(sums.entropy);
         let kl_from = if self.basis.active.len() < self.basis.face_n {
             f64::INFINITY
         } else {
-            sums.kl_from.max(0.0)
+            non_negative(sums.kl_from)
         };
         let conserved = self
             .q
@@ -863,7 +868,7 @@ impl Run {
             expected_score: sums.expected_score,
             entropy: h,
             free_energy: sums.expected_score + self.temp * h,
-            kl_to_target: sums.kl_to.max(0.0),
+            kl_to_target: non_negative(sums.kl_to),
             kl_from_target: kl_from,
             dist_to_face_target: 0.5 * (self.basis.target_off_active + sums.abs_diff),
             conserved,
@@ -872,7 +877,7 @@ impl Run {
         for (slot, pos) in lumped.iter_mut().zip(self.basis.corner_pos) {
             *slot = pos.map_or(0.0, |j| p[j] * scale);
         }
-        lumped[3] = (1.0 - lumped[0] - lumped[1] - lumped[2]).max(0.0);
+        lumped[3] = non_negative(1.0 - lumped[0] - lumped[1] - lumped[2]);
         self.p_pending = true;
         self.samples.push(Sample { t, lumped, diag });
     }
@@ -1041,6 +1046,17 @@ impl Run {
         self.u.copy_from_slice(&self.y[..n]);
         self.record_from_u(t_target, max_of(&self.u));
         self.next += 1;
+    }
+}
+
+/// `max(x, 0)`, NaN giving 0 as `f64::max` does: a comparison (in the page `f64::max` is a call,
+/// several per sample).
+#[inline(always)]
+fn non_negative(x: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        0.0
     }
 }
 
