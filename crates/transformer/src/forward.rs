@@ -7,8 +7,8 @@
 //! Cross-target determinism: only IEEE-exact operations (+, ·, /, sqrt) are done in f32, in a fixed
 //! order (no FMA contraction in Rust); the transcendental functions (exp in the attention softmax,
 //! the GELU sigmoid) are evaluated in f64 by td-lanes' `exp` (the same function on every target)
-//! and rounded to f32. Only the f64 log-sum-exp of the logits uses the platform's `exp` and `ln`,
-//! whose last bit may differ between glibc and the wasm libm.
+//! and rounded to f32; so are the exps of the logits' f64 log-sum-exp. Only its `ln` (one per
+//! position) is the platform's, whose last bit may differ between glibc and the wasm libm.
 //!
 //! [`forward_patched`] adds a steering vector to one position's state (the residual stream entering
 //! a block, or the final post-norm state); the crate-private `Cache` decodes one token at a time
@@ -180,9 +180,24 @@ pub fn log_softmax(z: &[f64]) -> Vec<f64> {
     out
 }
 
+/// In place: `z - (max + ln Σ exp(z - max))`, the exps by td-lanes two at a time (the platform
+/// `exp` is a scalar call in the page, and differs from glibc's in the last bit), summed in index
+/// order; the maximum by comparisons (`f64::max` is a call in the page).
 pub(crate) fn log_softmax_in_place(z: &mut [f64]) {
-    let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let sum: f64 = z.iter().map(|&v| (v - max).exp()).sum();
+    let max = z
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    let c = ExpConsts::<L2>::hoisted();
+    let mut sum = 0.0;
+    let (pairs, tail) = z.as_chunks::<2>();
+    for pair in pairs {
+        let e = exp_nonpos_with(L2::new(pair[0] - max, pair[1] - max), &c).lanes();
+        sum += e[0];
+        sum += e[1];
+    }
+    for &v in tail {
+        sum += td_lanes::exp_nonpos_scalar(v - max);
+    }
     let lse = max + sum.ln();
     for v in z.iter_mut() {
         *v -= lse;
@@ -1136,6 +1151,21 @@ mod kernel_tests {
             let inv = 1.0 / e.iter().fold(0f32, |s, &v| s + v);
             for (g, w) in got.iter().zip(&e) {
                 prop_assert_eq!(g.to_bits(), (w * inv).to_bits());
+            }
+        }
+    }
+
+    proptest! {
+        /// The log-sum-exp by td-lanes' exp is the platform-exp one within 1e-15 (relative to
+        /// the row's scale): what the pinned bits of the log-probabilities moved by.
+        #[test]
+        fn log_softmax_matches_the_platform_exp(z in prop::collection::vec(-60.0f64..60.0, 1..300)) {
+            let mut got = z.clone();
+            log_softmax_in_place(&mut got);
+            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let lse = max + z.iter().map(|&v| (v - max).exp()).sum::<f64>().ln();
+            for (g, v) in got.iter().zip(&z) {
+                prop_assert!((g - (v - lse)).abs() <= 1e-15 * (1.0 + max.abs() + lse.abs()), "{} vs {}", g, v - lse);
             }
         }
     }
