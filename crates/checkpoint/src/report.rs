@@ -176,6 +176,10 @@ pub struct ModelSummary {
     pub vocab: usize,
     pub context: usize,
     pub stored_dtypes: Vec<String>,
+    /// The precision the matrices are kept in, in memory (`"bf16"`, …: the checkpoint's).
+    pub weights_dtype: &'static str,
+    /// Bytes the weights take in memory (the random twin takes as many).
+    pub weight_bytes: usize,
     pub has_tokenizer: bool,
 }
 
@@ -194,6 +198,8 @@ impl ModelSummary {
             vocab: family.vocab(),
             context: family.context(),
             stored_dtypes: checkpoint.stored_dtypes.clone(),
+            weights_dtype: checkpoint.model.matrix_dtype().name(),
+            weight_bytes: checkpoint.model.bytes(),
             has_tokenizer: checkpoint.tokenizer.is_some(),
         }
     }
@@ -297,6 +303,8 @@ pub struct Report {
     /// The random twin's K, U and E (same positions as `rows`).
     pub twin_rows: Vec<Row>,
     pub twin_seed: u64,
+    /// The precision the twin's matrices are kept in (the model's, see [`Model::random_twin`]).
+    pub twin_dtype: &'static str,
     pub statistics: Vec<Statistic>,
     /// The position of `next` (0-based index of the token they follow).
     pub position: usize,
@@ -382,6 +390,7 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         ));
     }
     let model = analyse(&checkpoint.model, &ids, request.top, position)?;
+    let twin_dtype = twin.matrix_dtype().name();
     let twin = analyse(twin, &ids, request.top, position)?;
     let mut statistics: Vec<Statistic> = STATISTICS
         .iter()
@@ -447,6 +456,7 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         rows: model.rows,
         twin_rows: twin.rows,
         twin_seed: request.twin_seed,
+        twin_dtype,
         statistics,
         position,
         next: rank(model.next),
