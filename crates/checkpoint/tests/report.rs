@@ -183,8 +183,13 @@ fn checkpoints_without_a_tokenizer_take_ids_and_say_why_text_fails() {
 
 #[test]
 fn unknown_benchmark_shapes_are_refused() {
-    let err = random_shape("gpt5", 1).unwrap_err();
-    assert!(err.contains("gpt2-small or smollm2-135m"), "{err}");
+    for bad in ["gpt5", "gpt2-small-f64", "smollm2-bf16"] {
+        let err = random_shape(bad, 1).unwrap_err();
+        assert!(
+            err.contains("gpt2-small, smollm2-135m or smollm2-360m, optionally with -bf16 or -f16"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
