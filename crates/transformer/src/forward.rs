@@ -512,7 +512,8 @@ impl Cache {
 }
 
 /// `n × vocab` logits `h · wteᵀ` in f64: every logit is summed as
-/// `0 + h[t,0]·wte[j,0] + h[t,1]·wte[j,1] + …` in index order (f64 products of the f32 weights).
+/// `0 + h[t,0]·wte[j,0] + h[t,1]·wte[j,1] + …` in index order (f64 products of the weights,
+/// each widened exactly to f32 first, whatever their stored precision).
 ///
 /// Blocks of 4 rows use register tiles of 4 rows × 4 tokens over the unembedding transposed to
 /// f64, one chunk of 256 tokens at a time (a `d × chunk` copy that stays in cache,

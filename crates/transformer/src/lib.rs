@@ -1,5 +1,5 @@
 //! A small GPT-style byte-level transformer for the hidden-state energy lab (pure Rust, f32
-//! weights, f64 outputs, no web-sys), its hidden-state "energy" statistics and Jacobian steering.
+//! arithmetic on weights stored in f32, or a checkpoint's bf16 or f16, f64 outputs, no web-sys), its hidden-state "energy" statistics and Jacobian steering.
 //! The energy explorer (`td-energy`), the CLI and the trainer (`td-train`) code against the items
 //! below; the crate's only workspace dependency is `td-rng` (seeded initialisation and sampling).
 //!
