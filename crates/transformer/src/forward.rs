@@ -764,9 +764,10 @@ fn layer_norm_rows(x: &[f32], n: usize, d: usize, g: &[f32], b: &[f32], out: &mu
 ///
 /// Pairs of rows go through register tiles of 2 rows × 16 outputs (8 vectors of 4 lanes: enough
 /// independent sums to hide the add latency, with 2 broadcasts per 8 products). The 16 columns
-/// of W a tile reads are first copied to `pack` (`k × 16`, contiguous) and every row pair then
-/// runs over that strip while it sits in L1. A single row (the cached decoding step, and the last
-/// row when n is odd) is an `axpy` sweep instead, [`linear_row`]. `pack` is scratch space.
+/// of W a tile reads are first copied to `pack` (`k × 16`, contiguous, widened to f32 from the
+/// stored precision) and every row pair then runs over that strip while it sits in L1. A single
+/// row (the cached decoding step, and the last row when n is odd) is an `axpy` sweep instead,
+/// [`linear_row`]. `pack` is scratch space.
 #[expect(
     clippy::too_many_arguments,
     reason = "a matrix product: input, its shape, weights, bias, output and one scratch buffer"
@@ -781,28 +782,12 @@ pub(crate) fn linear(
     out: &mut [f32],
     pack: &mut Vec<f32>,
 ) {
-    dispatch!(w, |w| linear_stored(x, (n, k, m), w, b, out, pack))
-}
-
-/// [`linear`] over the stored weights: the strips are widened to f32 as they are packed, the
-/// leftover columns and single rows where they are read.
-fn linear_stored<T: Element>(
-    x: &[f32],
-    (n, k, m): (usize, usize, usize),
-    w: &[T],
-    b: &[f32],
-    out: &mut [f32],
-    pack: &mut Vec<f32>,
-) {
     const C: usize = 16;
     let paired = n - n % 2;
     if paired > 0 {
         let mut o0 = 0;
         while o0 + C <= m {
-            pack.clear();
-            for wrow in w.chunks_exact(m).take(k) {
-                pack.extend(wrow[o0..o0 + C].iter().map(|v| v.widen()));
-            }
+            pack_columns(w, m, o0, C, pack);
             let bias: [f32; C] = b[o0..o0 + C].try_into().unwrap_or([0.0; C]);
             for t in (0..paired).step_by(2) {
                 let (x0, x1) = x[t * k..(t + 2) * k].split_at(k);
@@ -813,19 +798,34 @@ fn linear_stored<T: Element>(
             o0 += C;
         }
         // Columns left over when m is not a multiple of C (not at the default sizes).
+        let rest = m - o0;
+        pack_columns(w, m, o0, rest, pack);
         for o in o0..m {
             for t in 0..paired {
                 let mut acc = b[o];
                 for (i, &xv) in x[t * k..(t + 1) * k].iter().enumerate() {
-                    acc += xv * w[i * m + o].widen();
+                    acc += xv * pack[i * rest + o - o0];
                 }
                 out[t * m + o] = acc;
             }
         }
     }
     for t in paired..n {
-        linear_row(&x[t * k..(t + 1) * k], w, b, &mut out[t * m..(t + 1) * m]);
+        let (x, out) = (&x[t * k..(t + 1) * k], &mut out[t * m..(t + 1) * m]);
+        dispatch!(w, |w| linear_row(x, w, b, out));
     }
+}
+
+/// Columns `o0..o0 + width` of every row of `w` (rows of `m`), widened to f32, into `pack`
+/// (`rows × width`, contiguous): the only step of [`linear`]'s tiles that reads the stored
+/// precision, so the tiles themselves are compiled once.
+fn pack_columns(w: &Matrix, m: usize, o0: usize, width: usize, pack: &mut Vec<f32>) {
+    pack.clear();
+    dispatch!(w, |w| {
+        for wrow in w.chunks_exact(m) {
+            pack.extend(wrow[o0..o0 + width].iter().map(|v| v.widen()));
+        }
+    })
 }
 
 /// Two rows `x0`, `x1` (length k) times a packed strip `p` (`k × C`) plus `bias`.
