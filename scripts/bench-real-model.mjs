@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // The real-model benchmark (issue "Real language models in the page"): random-weight models of
-// GPT-2 small's and SmolLM2-135M's shapes built from a seed in the page's model worker (no
-// download), a forward pass over 128 tokens plus every statistic of the report, and greedy
-// generation with the key/value cache; beside the same work natively
-// (`cargo run --release -p td-checkpoint --example bench_shapes`). Also, with --full-size DIR
+// GPT-2 small's and SmolLM2's shapes built from a seed in the page's model worker (no download;
+// a "-bf16" shape keeps its matrices in bf16, as the hub's SmolLM2 checkpoints are kept), a
+// forward pass over 128 tokens plus every statistic of the report, and greedy generation with
+// the key/value cache; beside the same work natively, one process per shape so that each peak
+// resident memory is its own (`cargo run --release -p td-checkpoint --example bench_shapes`).
+// Also, with --full-size DIR
 // (checkpoints from scripts/fixtures/make_shape_checkpoints.py), the whole reader's path at full
 // size: the files chosen in the energy page's Real model panel, loaded, and the report of a
 // 128-token text computed, with the worker's WebAssembly memory afterwards.
 //
 //   node scripts/bench-real-model.mjs [--runs 3] [--generate 16] [--no-native] [--full-size DIR]
+//                                     [--shapes gpt2-small,smollm2-135m,smollm2-135m-bf16,smollm2-360m-bf16]
 //
 // Needs dist/ (scripts/build.sh). Prints a markdown table.
 import fs from "node:fs";
@@ -24,18 +27,21 @@ const opt = (name, fallback) => {
 const RUNS = Number(opt("--runs", 3));
 const GENERATE = Number(opt("--generate", 16));
 const FULL = opt("--full-size", null);
-const SHAPES = ["gpt2-small", "smollm2-135m"];
+const SHAPES = opt("--shapes", "gpt2-small,smollm2-135m,smollm2-135m-bf16,smollm2-360m-bf16").split(",");
 const TOKENS = 128;
 
 function native() {
   if (args.includes("--no-native")) return {};
-  console.error(`native: cargo run --release -p td-checkpoint --example bench_shapes ${RUNS} ${GENERATE}`);
-  const out = execFileSync("cargo", ["run", "--release", "--quiet", "-p", "td-checkpoint", "--example", "bench_shapes", String(RUNS), String(GENERATE)], {
-    cwd: REPO,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
+  const rows = SHAPES.map((shape) => {
+    console.error(`native: cargo run --release -p td-checkpoint --example bench_shapes ${RUNS} ${GENERATE} ${shape}`);
+    const out = execFileSync("cargo", ["run", "--release", "--quiet", "-p", "td-checkpoint", "--example", "bench_shapes", String(RUNS), String(GENERATE), shape], {
+      cwd: REPO,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    return JSON.parse(out.trim());
   });
-  return Object.fromEntries(out.trim().split("\n").map((l) => JSON.parse(l)).map((r) => [r.shape, r]));
+  return Object.fromEntries(rows.map((r) => [r.shape, r]));
 }
 
 /** Runs `message` in a fresh model worker of the page; resolves with the worker's answer. */
@@ -75,12 +81,12 @@ async function main() {
       const n = nat[shape];
       const pageMin = Math.min(...result.pass_ms);
       rows.push(
-        `| ${shape} | ${(result.params / 1e6).toFixed(1)}M | ${fmt(result.build_ms / 1e3, 2)} s | ${fmt(pageMin / 1e3, 2)} s | ${fmt(result.gflops, 2)} | ${fmt(n?.gflops, 2)} | ${fmt(n ? result.gflops / n.gflops : NaN, 2)} | ${fmt(result.generate_ms_per_token)} (${fmt(n?.generate_ms_per_token)}) | ${fmt(result.memory_bytes / 2 ** 20, 0)} MB |`,
+        `| ${shape} | ${(result.params / 1e6).toFixed(1)}M | ${fmt(result.weight_bytes / 2 ** 20, 0)} MB | ${fmt(result.build_ms / 1e3, 2)} s | ${fmt(pageMin / 1e3, 2)} s | ${fmt(result.gflops, 2)} | ${fmt(n?.gflops, 2)} | ${fmt(n ? result.gflops / n.gflops : NaN, 2)} | ${fmt(result.generate_ms_per_token)} (${fmt(n?.generate_ms_per_token)}) | ${fmt(result.memory_bytes / 2 ** 20, 0)} MB | ${fmt(n?.peak_rss_mb, 0)} MB |`,
       );
     }
     console.log(`\nReal-model shapes, random weights from a seed, ${TOKENS} tokens (forward + every statistic), fastest of ${RUNS}; generation: greedy, ${GENERATE} tokens after a 16-token prompt, KV cache.\n`);
-    console.log("| shape | parameters | build (page) | pass (page) | GFLOP/s page | GFLOP/s native | page / native | generate ms/token page (native) | worker wasm memory |");
-    console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    console.log("| shape | parameters | weights in memory | build (page) | pass (page) | GFLOP/s page | GFLOP/s native | page / native | generate ms/token page (native) | worker wasm memory | native peak RSS |");
+    console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const r of rows) console.log(r);
     if (FULL) await fullSize(suite, FULL);
   } finally {
@@ -95,9 +101,9 @@ async function fullSize(suite, dir) {
   console.log("\nFull-size checkpoints through the Real model panel (files chosen in the page):\n");
   console.log("| checkpoint | files | load | report (128 tokens, model + twin) | worker wasm memory |");
   console.log("|---|---:|---:|---:|---:|");
-  for (const shape of SHAPES) {
+  for (const shape of fs.readdirSync(dir).sort()) {
     const folder = path.join(dir, shape);
-    if (!fs.existsSync(folder)) continue;
+    if (!fs.statSync(folder).isDirectory()) continue;
     const files = fs.readdirSync(folder).map((f) => path.join(folder, f));
     const bytes = files.reduce((a, f) => a + fs.statSync(f).size, 0);
     const ids = Array.from({ length: TOKENS }, (_, i) => (i * 7919) % 1000);

@@ -94,7 +94,7 @@ function view(r, figures) {
   const at = r.tokens[r.position];
   const out = [
     ...r.notes.map((note) => ({ tag: 'p', text: note, className: 'help-text' })),
-    table(`Statistics: the model beside its random-weight twin (seed ${r.twin_seed})`, ['statistic', 'model', 'random twin'],
+    table(`Statistics: the model beside its random-weight twin (seed ${r.twin_seed}; stored in ${r.twin_dtype}${r.twin_dtype === r.model.weights_dtype ? ' like the checkpoint' : ''})`, ['statistic', 'model', 'random twin'],
       r.statistics.map((s) => [s.name, s.model, s.twin]), [1, 2]),
     ...figures.map((f) => ({ figure: f.name, caption: f.caption, svg: f.svg })),
     table(`Next token after ${show(at.piece)} (position ${r.position})`, ['token', 'id', 'probability'],

@@ -711,6 +711,10 @@ test("bad inputs say what is wrong, and the lab keeps working", T_OPTS, async ()
     await page.click("#rm-analyse");
     p = await settle(page);
     assertSameReport(p.report, native(bf16, ["--ids", "7,8,9"], p.link), "bf16");
+    // Kept in bf16, the twin too, and the reader is told so.
+    assert.equal(p.report.twin_dtype, "bf16");
+    assert.match(await page.textContent("#rm-summary"), /stored as bf16, kept in memory as bf16 \([\d.]+ MB, and as much for its random twin\)/);
+    assert.match(await page.textContent("#rm-results table caption"), /random-weight twin \(seed \d+; stored in bf16 like the checkpoint\)/);
 
     assert.equal(await page.evaluate(() => window.__imgInserted.length), 0);
     for (const sel of LAB_CANVASES) await assertCanvasDrawn(page, sel);

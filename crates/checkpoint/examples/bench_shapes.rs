@@ -1,6 +1,7 @@
 //! The real-model benchmark natively: the same work as the page's `bench_shape`
 //! (pages/real-model) — a random model of GPT-2 small's or SmolLM2-135M's shape built from a
-//! seed, forward passes over 128 tokens plus every statistic (`report::bench_pass`), and greedy
+//! seed (`report::random_shape`: f32, or with `-bf16` its matrices in bf16), forward passes over
+//! 128 tokens plus every statistic (`report::bench_pass`), and greedy
 //! generation with the key/value cache after a 16-token prompt — so `scripts/bench-real-model.mjs`
 //! can set the page's numbers beside these. Prints one JSON line per shape.
 //!
@@ -53,7 +54,8 @@ fn main() -> Result<(), String> {
         let made = out.len() - 16;
         let per_token = start.elapsed().as_secs_f64() * 1e3 / made.max(1) as f64;
         println!(
-            "{{\"shape\":\"{shape}\",\"params\":{params},\"tokens\":{TOKENS},\"build_ms\":{build_ms:.1},\"pass_ms\":{pass_ms:.1?},\"gflops\":{:.2},\"generate_tokens\":{made},\"generate_ms_per_token\":{per_token:.1},\"peak_rss_mb\":{:.0}}}",
+            "{{\"shape\":\"{shape}\",\"params\":{params},\"weight_bytes\":{},\"tokens\":{TOKENS},\"build_ms\":{build_ms:.1},\"pass_ms\":{pass_ms:.1?},\"gflops\":{:.2},\"generate_tokens\":{made},\"generate_ms_per_token\":{per_token:.1},\"peak_rss_mb\":{:.0}}}",
+            model.bytes(),
             2.0 * params as f64 * TOKENS as f64 / (fastest * 1e6),
             peak_rss_mb()
         );

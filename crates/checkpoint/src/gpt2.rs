@@ -11,7 +11,7 @@
 use td_transformer::weights::tensor_specs;
 use td_transformer::{Config, Weights};
 
-use crate::tensors::TensorStore;
+use crate::tensors::{same_values, TensorStore};
 
 /// The Hugging Face name (without prefix) of td-transformer's tensor `ours` (`h3.fc_w`, …).
 fn hf_name(ours: &str) -> String {
@@ -67,13 +67,13 @@ pub fn weights(config: &Config, store: &TensorStore) -> Result<Weights, String> 
     let mut tensors = Vec::with_capacity(specs.len());
     for (ours, shape, _) in &specs {
         let name = format!("{prefix}{}", hf_name(ours));
-        tensors.push(store.f32(&name, shape)?.values);
+        tensors.push(store.tensor(&name, shape)?);
         expected.push(name);
     }
     if store.has("lm_head.weight") {
         let wte_shape = &specs[0].1;
-        let head = store.f32("lm_head.weight", wte_shape)?;
-        if head.values != tensors[0] {
+        let head = store.tensor("lm_head.weight", wte_shape)?;
+        if !same_values(&head, &tensors[0]) {
             return Err(
                 "lm_head.weight differs from the token embedding: an untied GPT-2 head is not \
                  supported (GPT-2 ties them)"
@@ -87,7 +87,7 @@ pub fn weights(config: &Config, store: &TensorStore) -> Result<Weights, String> 
         |n| ignored_buffer(n.strip_prefix(prefix).unwrap_or(n)),
         "GPT-2",
     )?;
-    Weights::from_tensors(*config, tensors)
+    Weights::from_stored(*config, tensors)
 }
 
 #[cfg(test)]

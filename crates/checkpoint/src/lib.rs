@@ -4,11 +4,13 @@
 //! `model.safetensors`, or `model.safetensors.index.json` and the shards it names, with f32, f16
 //! or bf16 tensors. [`load`] takes the folder's files by name (bytes from a disk, a URL or the
 //! hub: where they came from is the caller's business), validates everything before use and
-//! returns f32 [`td_transformer::Weights`] that the existing forward pass, energy statistics,
-//! steering and generation run on unchanged.
+//! returns [`td_transformer::Weights`] (or the Llama family's) that the existing forward pass,
+//! energy statistics, steering and generation run on unchanged. The matrices stay in the
+//! checkpoint's precision (a bf16 checkpoint takes half the memory of its f32 widening); the
+//! kernels widen them exactly as they read them, so every result has the bits of the f32 model.
 //!
 //! Supported architectures (see [`config::Family`]): the GPT-2 family (`GPT2LMHeadModel`:
-//! GPT-2 small/medium, DistilGPT-2; up to 268M parameters run, see `config`), whose blocks
+//! GPT-2 small/medium, DistilGPT-2; what fits a tab is decided by its bytes, see [`memory`]), whose blocks
 //! are exactly td-transformer's (pre-norm LayerNorm with eps 1e-5, `Conv1D` input-major weights, GELU tanh, tied unembedding), and
 //! the Llama family (`LlamaForCausalLM`: SmolLM, SmolLM2: RMSNorm, rotary positions, SwiGLU,
 //! grouped-query attention, tied or untied), run by `td_transformer::llama`. Anything else is
@@ -17,7 +19,9 @@
 //!
 //! - [`config`]: `config.json` -> [`config::ModelConfig`] (family, sizes, and the checks of the
 //!   settings that change the maths);
-//! - [`tensors`]: the safetensors files (single or sharded) -> named tensors as f32;
+//! - [`tensors`]: the safetensors files (single or sharded) -> named tensors in their precision;
+//! - [`memory`]: the bytes a checkpoint takes in the page (file, weights, twin) and the budget
+//!   they must fit, checked before any tensor is read;
 //! - [`gpt2`]: GPT-2 tensor names (with or without the `transformer.` prefix) -> weights;
 //! - [`llama`]: Llama tensor names -> weights (the `[out, in]` projections transposed);
 //! - [`tokenizer`]: `tokenizer.json` through Hugging Face's `tokenizers` (Python's ids exactly).
@@ -29,6 +33,7 @@ pub mod config;
 pub mod figures;
 pub mod gpt2;
 pub mod llama;
+pub mod memory;
 pub mod report;
 pub mod tensors;
 pub mod tokenizer;
@@ -39,6 +44,7 @@ use td_transformer::forward::log_softmax;
 use td_transformer::llama::{
     forward_llama, forward_llama_with, generate_llama_steered, LlamaWeights,
 };
+use td_transformer::matrix::{Dtype, TensorRef};
 use td_transformer::steer::{logits, FinalNorm};
 use td_transformer::{forward, generate, Forward, ForwardOptions, Sampling, Weights};
 
@@ -162,12 +168,45 @@ impl Model {
     }
 
     /// The random-weight twin: the same config with the architecture's standard seeded
-    /// initialisation.
+    /// initialisation, drawn in f32 and rounded (to nearest, ties to even) to the precision of
+    /// each of the model's tensors, so it takes the memory the model does.
     pub fn random_twin(&self, seed: u64) -> Result<Model, String> {
         Ok(match self {
-            Model::Gpt2(w) => Model::Gpt2(Weights::random(w.config, seed)?),
-            Model::Llama(w) => Model::Llama(LlamaWeights::random(w.config, seed)?),
+            Model::Gpt2(w) => Model::Gpt2(w.random_like(seed)?),
+            Model::Llama(w) => Model::Llama(w.random_like(seed)?),
         })
+    }
+
+    /// Bytes the weights take in memory.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Model::Gpt2(w) => w.bytes(),
+            Model::Llama(w) => w.bytes(),
+        }
+    }
+
+    /// The precision the matrices are kept in (the widest, if they differ).
+    pub fn matrix_dtype(&self) -> Dtype {
+        let refs = match self {
+            Model::Gpt2(w) => w.tensor_refs(),
+            Model::Llama(w) => w.tensor_refs(),
+        };
+        refs.iter()
+            .filter_map(|t| match t {
+                TensorRef::Matrix(m) => Some(m.dtype()),
+                TensorRef::Vector(_) => None,
+            })
+            .max_by_key(|d| d.size())
+            .unwrap_or(Dtype::F32)
+    }
+
+    /// The same model with every matrix stored as f32 (the values, and so every result, are
+    /// unchanged: widening is exact).
+    pub fn widened(&self) -> Model {
+        match self {
+            Model::Gpt2(w) => Model::Gpt2(w.widened()),
+            Model::Llama(w) => Model::Llama(w.widened()),
+        }
     }
 }
 
@@ -225,6 +264,8 @@ pub fn load(files: &Files) -> Result<Checkpoint, String> {
         None => None,
     };
     let store = tensors::TensorStore::open(files)?;
+    memory::Footprint::of(&config.family, store.matrix_dtype(), store.file_bytes())
+        .check(&config.architecture, &config.family)?;
     let model = match &config.family {
         Family::Gpt2(sizes) => Model::Gpt2(gpt2::weights(sizes, &store)?),
         Family::Llama(sizes) => Model::Llama(llama::weights(sizes, &store)?),

@@ -10,7 +10,7 @@
 
 use td_transformer::llama::{tensor_specs, LlamaConfig, LlamaWeights};
 
-use crate::tensors::TensorStore;
+use crate::tensors::{same_values, TensorStore};
 
 /// The Hugging Face name of our tensor `ours`, and whether it is stored `[out, in]` (transposed).
 fn hf_name(ours: &str) -> (String, bool) {
@@ -39,17 +39,6 @@ fn hf_name(ours: &str) -> (String, bool) {
     (format!("model.layers.{l}.{hf}"), linear)
 }
 
-/// `[out, in]` row-major -> `[in, out]` row-major.
-fn transpose(m: &[f32], out_dim: usize, in_dim: usize) -> Vec<f32> {
-    let mut t = vec![0f32; m.len()];
-    for (o, row) in m.chunks_exact(in_dim).enumerate().take(out_dim) {
-        for (i, &v) in row.iter().enumerate() {
-            t[i * out_dim + o] = v;
-        }
-    }
-    t
-}
-
 /// The weights of a Llama-family checkpoint, every tensor checked against the config's shapes.
 pub fn weights(config: &LlamaConfig, store: &TensorStore) -> Result<LlamaWeights, String> {
     let specs = tensor_specs(config);
@@ -60,17 +49,18 @@ pub fn weights(config: &LlamaConfig, store: &TensorStore) -> Result<LlamaWeights
         let values = if linear {
             // Ours is [in, out]; the file's is [out, in].
             let (in_dim, out_dim) = (shape[0], shape[1]);
-            let stored = store.f32(&name, &[out_dim, in_dim])?;
-            transpose(&stored.values, out_dim, in_dim)
+            store
+                .tensor(&name, &[out_dim, in_dim])?
+                .transposed(out_dim, in_dim)
         } else {
-            store.f32(&name, shape)?.values
+            store.tensor(&name, shape)?
         };
         tensors.push(values);
         expected.push(name);
     }
     if config.tied && store.has("lm_head.weight") {
-        let head = store.f32("lm_head.weight", &specs[0].1)?;
-        if head.values != tensors[0] {
+        let head = store.tensor("lm_head.weight", &specs[0].1)?;
+        if !same_values(&head, &tensors[0]) {
             return Err(
                 "lm_head.weight differs from the token embedding, but config.json says \
                  tie_word_embeddings = true"
@@ -80,7 +70,7 @@ pub fn weights(config: &LlamaConfig, store: &TensorStore) -> Result<LlamaWeights
         expected.push("lm_head.weight".into());
     }
     store.check_no_others(&expected, |n| n.ends_with("rotary_emb.inv_freq"), "Llama")?;
-    LlamaWeights::from_tensors(*config, tensors)
+    LlamaWeights::from_stored(*config, tensors)
 }
 
 #[cfg(test)]
@@ -103,11 +93,6 @@ mod tests {
                 "model.layers.0.post_attention_layernorm.weight".into(),
                 false
             )
-        );
-        // [[1, 2, 3], [4, 5, 6]] (2 out × 3 in) -> [[1, 4], [2, 5], [3, 6]].
-        assert_eq!(
-            transpose(&[1., 2., 3., 4., 5., 6.], 2, 3),
-            vec![1., 4., 2., 5., 3., 6.]
         );
     }
 }

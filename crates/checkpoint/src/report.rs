@@ -176,6 +176,10 @@ pub struct ModelSummary {
     pub vocab: usize,
     pub context: usize,
     pub stored_dtypes: Vec<String>,
+    /// The precision the matrices are kept in, in memory (`"bf16"`, …: the checkpoint's).
+    pub weights_dtype: &'static str,
+    /// Bytes the weights take in memory (the random twin takes as many).
+    pub weight_bytes: usize,
     pub has_tokenizer: bool,
 }
 
@@ -194,6 +198,8 @@ impl ModelSummary {
             vocab: family.vocab(),
             context: family.context(),
             stored_dtypes: checkpoint.stored_dtypes.clone(),
+            weights_dtype: checkpoint.model.matrix_dtype().name(),
+            weight_bytes: checkpoint.model.bytes(),
             has_tokenizer: checkpoint.tokenizer.is_some(),
         }
     }
@@ -297,6 +303,8 @@ pub struct Report {
     /// The random twin's K, U and E (same positions as `rows`).
     pub twin_rows: Vec<Row>,
     pub twin_seed: u64,
+    /// The precision the twin's matrices are kept in (the model's, see [`Model::random_twin`]).
+    pub twin_dtype: &'static str,
     pub statistics: Vec<Statistic>,
     /// The position of `next` (0-based index of the token they follow).
     pub position: usize,
@@ -382,6 +390,7 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         ));
     }
     let model = analyse(&checkpoint.model, &ids, request.top, position)?;
+    let twin_dtype = twin.matrix_dtype().name();
     let twin = analyse(twin, &ids, request.top, position)?;
     let mut statistics: Vec<Statistic> = STATISTICS
         .iter()
@@ -447,6 +456,7 @@ pub fn report(checkpoint: &Checkpoint, twin: &Model, request: &Request) -> Resul
         rows: model.rows,
         twin_rows: twin.rows,
         twin_seed: request.twin_seed,
+        twin_dtype,
         statistics,
         position,
         next: rank(model.next),
@@ -833,13 +843,32 @@ fn text_of(checkpoint: &Checkpoint, ids: &[u32]) -> Result<String, String> {
 }
 
 /// The issue's benchmark shapes, built from a seed without a download: `"gpt2-small"` (GPT-2
-/// small: 124M parameters) and `"smollm2-135m"` (SmolLM2-135M's config), random weights with the
-/// architecture's standard initialisation.
+/// small: 124M parameters), `"smollm2-135m"` and `"smollm2-360m"` (SmolLM2's configs), random
+/// weights with the architecture's standard initialisation; with `-bf16` or `-f16` appended, the
+/// matrices rounded to that precision (as the hub's bf16 SmolLM2 checkpoints are kept), else f32.
 pub fn random_shape(name: &str, seed: u64) -> Result<Model, String> {
     use td_transformer::llama::{LlamaConfig, LlamaWeights};
-    use td_transformer::{Config, Weights};
-    match name {
-        "gpt2-small" => Ok(Model::Gpt2(Weights::random(
+    use td_transformer::{Config, Dtype, Weights};
+    let (shape, dtype) = match name.rsplit_once('-') {
+        Some((shape, "bf16")) => (shape, Dtype::Bf16),
+        Some((shape, "f16")) => (shape, Dtype::F16),
+        _ => (name, Dtype::F32),
+    };
+    let smollm2 = |d_model, n_layer, n_head, mlp, init_std| LlamaConfig {
+        vocab: 49_152,
+        d_model,
+        n_layer,
+        n_head,
+        n_kv_head: n_head / 3,
+        context: 8192,
+        mlp,
+        rms_eps: 1e-5,
+        rope_theta: 100_000.0,
+        tied: true,
+        init_std,
+    };
+    match shape {
+        "gpt2-small" => Ok(Model::Gpt2(Weights::random_in(
             Config {
                 vocab: 50_257,
                 d_model: 768,
@@ -849,25 +878,21 @@ pub fn random_shape(name: &str, seed: u64) -> Result<Model, String> {
                 mlp: 3072,
             },
             seed,
+            dtype,
         )?)),
-        "smollm2-135m" => Ok(Model::Llama(LlamaWeights::random(
-            LlamaConfig {
-                vocab: 49_152,
-                d_model: 576,
-                n_layer: 30,
-                n_head: 9,
-                n_kv_head: 3,
-                context: 8192,
-                mlp: 1536,
-                rms_eps: 1e-5,
-                rope_theta: 100_000.0,
-                tied: true,
-                init_std: 0.041_666_666_666_666_664,
-            },
+        "smollm2-135m" => Ok(Model::Llama(LlamaWeights::random_in(
+            smollm2(576, 30, 9, 1536, 0.041_666_666_666_666_664),
             seed,
+            dtype,
         )?)),
-        other => Err(format!(
-            "no benchmark shape {other:?}: gpt2-small or smollm2-135m"
+        "smollm2-360m" => Ok(Model::Llama(LlamaWeights::random_in(
+            smollm2(960, 32, 15, 2560, 0.02),
+            seed,
+            dtype,
+        )?)),
+        _ => Err(format!(
+            "no benchmark shape {name:?}: gpt2-small, smollm2-135m or smollm2-360m, optionally \
+             with -bf16 or -f16"
         )),
     }
 }

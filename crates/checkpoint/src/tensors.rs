@@ -1,11 +1,12 @@
 //! The safetensors files of a checkpoint, single (`model.safetensors`) or sharded
 //! (`model.safetensors.index.json` naming each tensor's shard), read through Hugging Face's
-//! `safetensors` crate, and their tensors converted to f32.
+//! `safetensors` crate, and their tensors read in their stored precision (f32, bf16 or f16).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
+use td_transformer::matrix::{self, Bf16, Matrix, F16};
 
 use crate::Files;
 
@@ -15,19 +16,13 @@ pub struct TensorStore<'a> {
     files: BTreeMap<&'a str, SafeTensors<'a>>,
     /// Tensor name -> file name.
     owner: BTreeMap<String, &'a str>,
+    /// Bytes of the files (headers included).
+    file_bytes: usize,
 }
 
 /// The single-file name and the shard index's name.
 pub const SINGLE: &str = "model.safetensors";
 pub const INDEX: &str = "model.safetensors.index.json";
-
-/// A tensor as stored: dtype name, shape, and values as f32.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Tensor {
-    pub dtype: &'static str,
-    pub shape: Vec<usize>,
-    pub values: Vec<f32>,
-}
 
 fn dtype_name(dtype: Dtype) -> &'static str {
     match dtype {
@@ -62,6 +57,7 @@ impl<'a> TensorStore<'a> {
         let mut store = TensorStore {
             files: BTreeMap::new(),
             owner: BTreeMap::new(),
+            file_bytes: 0,
         };
         for name in names {
             let (key, bytes) = files
@@ -76,6 +72,7 @@ impl<'a> TensorStore<'a> {
                 }
             }
             store.files.insert(key.as_str(), parsed);
+            store.file_bytes += bytes.len();
         }
         Ok(store)
     }
@@ -132,9 +129,36 @@ impl<'a> TensorStore<'a> {
         file.tensor(name).ok().map(|v| v.shape().to_vec())
     }
 
-    /// Tensor `name` as f32 (f32, f16 and bf16 convert exactly), checked to have `shape` and
+    /// Bytes of the safetensors files read (headers included).
+    pub fn file_bytes(&self) -> usize {
+        self.file_bytes
+    }
+
+    /// The precision of the checkpoint's matrices (its tensors of two or more dimensions): the
+    /// widest one if they differ, f32 if any is neither f16 nor bf16 (such a tensor is refused
+    /// when read).
+    pub fn matrix_dtype(&self) -> matrix::Dtype {
+        let dtypes = self.files.values().flat_map(|f| {
+            f.tensors()
+                .into_iter()
+                .filter(|(_, v)| v.shape().len() >= 2)
+                .map(|(_, v)| v.dtype())
+                .collect::<Vec<_>>()
+        });
+        let stored = |d: Dtype| match d {
+            Dtype::BF16 => matrix::Dtype::Bf16,
+            Dtype::F16 => matrix::Dtype::F16,
+            _ => matrix::Dtype::F32,
+        };
+        dtypes
+            .map(stored)
+            .max_by_key(|d| d.size())
+            .unwrap_or(matrix::Dtype::F32)
+    }
+
+    /// Tensor `name` in its stored precision (f32, f16 or bf16), checked to have `shape` and
     /// finite values.
-    pub fn f32(&self, name: &str, shape: &[usize]) -> Result<Tensor, String> {
+    pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<Matrix, String> {
         let file = self
             .owner
             .get(name)
@@ -150,20 +174,20 @@ impl<'a> TensorStore<'a> {
             ));
         }
         let bytes = view.data();
-        let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            Dtype::F16 => bytes
+        let halves = || {
+            bytes
                 .chunks_exact(2)
-                .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32())
-                .collect(),
-            // bf16 is the top half of an f32.
-            Dtype::BF16 => bytes
-                .chunks_exact(2)
-                .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
-                .collect(),
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        };
+        let values = match view.dtype() {
+            Dtype::F32 => Matrix::F32(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+            ),
+            Dtype::F16 => Matrix::F16(halves().map(F16).collect()),
+            Dtype::BF16 => Matrix::Bf16(halves().map(Bf16).collect()),
             other => {
                 return Err(format!(
                     "tensor {name} is stored as {}; weights must be f32, f16 or bf16",
@@ -171,17 +195,22 @@ impl<'a> TensorStore<'a> {
                 ))
             }
         };
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        if let Some(i) = values.first_non_finite() {
             return Err(format!(
                 "tensor {name} holds a non-finite value at element {i} (a corrupt or diverged \
                  checkpoint)"
             ));
         }
-        Ok(Tensor {
-            dtype: dtype_name(view.dtype()),
-            shape: shape.to_vec(),
-            values,
-        })
+        Ok(values)
+    }
+}
+
+/// Whether two tensors hold the same values (bit for bit when stored alike, as f32 otherwise).
+pub fn same_values(a: &Matrix, b: &Matrix) -> bool {
+    if a.dtype() == b.dtype() {
+        a == b
+    } else {
+        a.to_f32() == b.to_f32()
     }
 }
 

@@ -294,3 +294,37 @@ fn the_last_layers_lens_is_the_models_own_prediction() {
             .all(|l| l.mean_speed.is_some_and(|s| s.is_finite() && s > 0.0)));
     }
 }
+
+/// What fits is decided by bytes, from the stored precision, before a tensor is read: the
+/// config of a model too large for the page's memory is refused with the numbers even though
+/// its file (a tiny fixture's) is small, and a bf16 file of the same config says it would not
+/// fit either; the native command line reads through the same check.
+#[test]
+fn a_checkpoint_too_large_for_the_pages_memory_is_refused_by_its_bytes() {
+    for (variant, dtype) in [("gpt2-hub-f32", "f32"), ("gpt2-saved-bf16", "bf16")] {
+        let mut f = files(variant);
+        let mut config: Value = serde_json::from_slice(&f["config.json"]).unwrap();
+        // GPT-2 large's width with 40 blocks: 851M parameters, 3.4 GB with the twin in bf16.
+        for (key, value) in [("n_embd", 1280), ("n_layer", 40), ("n_head", 20)] {
+            config[key] = value.into();
+        }
+        config["vocab_size"] = 50_257.into();
+        config["n_positions"] = 1024.into();
+        f.insert("config.json".into(), config.to_string().into_bytes());
+        f.remove("tokenizer.json");
+        let err = load(&f).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "GPT2LMHeadModel: 853M parameters stored as {dtype} need"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("This build keeps at most 3.22 GB (3 GiB)"),
+            "{err}"
+        );
+        if dtype == "f32" {
+            assert!(err.ends_with("and would not fit either"), "{err}");
+        }
+    }
+}

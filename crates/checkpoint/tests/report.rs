@@ -183,8 +183,13 @@ fn checkpoints_without_a_tokenizer_take_ids_and_say_why_text_fails() {
 
 #[test]
 fn unknown_benchmark_shapes_are_refused() {
-    let err = random_shape("gpt5", 1).unwrap_err();
-    assert!(err.contains("gpt2-small or smollm2-135m"), "{err}");
+    for bad in ["gpt5", "gpt2-small-f64", "smollm2-bf16"] {
+        let err = random_shape(bad, 1).unwrap_err();
+        assert!(
+            err.contains("gpt2-small, smollm2-135m or smollm2-360m, optionally with -bf16 or -f16"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -398,4 +403,53 @@ fn argmax_steered(w: &td_transformer::llama::LlamaWeights, h: &[f64], delta: &[f
         .rev()
         .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
         .unwrap()
+}
+
+/// A half-precision checkpoint, kept in its precision, reports the bits of the same checkpoint
+/// widened to f32 as it is read (what earlier builds kept): the rows, the statistics beside the
+/// twin, the next tokens, the layers, a sampled continuation, steering at a block and its steered
+/// continuation. The twin is kept in the checkpoint's precision too, and takes as many bytes.
+#[test]
+fn half_precision_checkpoints_report_the_bits_of_their_f32_widening() {
+    use td_transformer::Dtype;
+    for (variant, dtype) in [
+        ("gpt2-saved-bf16", Dtype::Bf16),
+        ("gpt2-sharded-f16", Dtype::F16),
+        ("llama-untied-bf16", Dtype::Bf16),
+    ] {
+        let c = checkpoint(variant);
+        assert_eq!(c.model.matrix_dtype(), dtype, "{variant}");
+        let twin = c.model.random_twin(2).unwrap();
+        assert_eq!(twin.matrix_dtype(), dtype);
+        assert_eq!(twin.bytes(), c.model.bytes());
+        let wide = Checkpoint {
+            model: c.model.widened(),
+            ..checkpoint(variant)
+        };
+        assert_eq!(wide.model.matrix_dtype(), Dtype::F32);
+        assert!(wide.model.bytes() > c.model.bytes() * 3 / 2);
+        let req = request(
+            r#"{"ids":[5,17,99,3,250,8,41,7],"layers":true,"steer":"11","steer_layer":1,
+                "generate":{"n":5,"temperature":0.9,"seed":4},"vocabulary":true}"#,
+        );
+        let a = report(&c, &twin, &req).unwrap();
+        let b = report(&wide, &twin.widened(), &req).unwrap();
+        // Only the stated precision and bytes differ.
+        assert_eq!(
+            (a.model.weights_dtype, a.twin_dtype),
+            (dtype.name(), dtype.name())
+        );
+        assert_eq!((b.model.weights_dtype, b.twin_dtype), ("f32", "f32"));
+        let json = |r: &td_checkpoint::report::Report| {
+            let mut v: Value = serde_json::from_str(&r.to_json()).unwrap();
+            for key in ["model", "twin_dtype"] {
+                v.as_object_mut().unwrap().remove(key);
+            }
+            v
+        };
+        assert_eq!(json(&a), json(&b), "{variant}");
+        assert!(a.steering.as_ref().unwrap().steered.is_some());
+        assert_eq!(format!("{:?}", a.sides), format!("{:?}", b.sides));
+        assert_eq!(a.vocabulary, b.vocabulary);
+    }
 }

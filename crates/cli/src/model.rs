@@ -259,11 +259,13 @@ fn as_text(r: &Report) -> String {
     let m = &r.model;
     let _ = writeln!(
         out,
-        "{}: {}; {} parameters stored as {}",
+        "{}: {}; {} parameters stored as {}, kept as {} ({:.1} MB)",
         m.architecture,
         m.description,
         m.n_params,
-        m.stored_dtypes.join(", ")
+        m.stored_dtypes.join(", "),
+        m.weights_dtype,
+        m.weight_bytes as f64 / 1e6
     );
     let _ = writeln!(out, "\n{} tokens\n t\ttoken\tK\tU\tE", r.tokens.len());
     for row in &r.rows {
@@ -276,8 +278,14 @@ fn as_text(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\nstatistic\tmodel\trandom twin (seed {})",
-        r.twin_seed
+        "\nstatistic\tmodel\trandom twin (seed {}, kept as {}{})",
+        r.twin_seed,
+        r.twin_dtype,
+        if r.twin_dtype == m.weights_dtype {
+            " like the model"
+        } else {
+            ""
+        }
     );
     let show = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.6}"));
     for s in &r.statistics {

@@ -12,8 +12,9 @@ pub const MAX_LAYERS: usize = 64;
 pub const MAX_HEADS: usize = 256;
 pub const MAX_CONTEXT: usize = 8192;
 pub const MAX_MLP: usize = 4 * MAX_D_MODEL;
-/// At most 2^28 parameters (1 GiB of f32).
-pub const MAX_PARAMS: usize = 1 << 28;
+/// At most 2^30 parameters (a bound against absurd sizes; whether a checkpoint fits a browser
+/// tab's memory is decided from its bytes, by td-checkpoint's memory budget).
+pub const MAX_PARAMS: usize = 1 << 30;
 
 /// Sizes of a GPT-2-style decoder (pre-norm blocks, GELU-tanh MLP, tied unembedding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

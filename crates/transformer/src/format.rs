@@ -64,7 +64,7 @@ pub fn write_weights(w: &Weights, extra: &[(&str, &str)]) -> Vec<u8> {
     out.extend_from_slice(&(header.len() as u32).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
     for t in w.tensors() {
-        for v in t {
+        for v in t.iter() {
             out.extend_from_slice(&v.to_le_bytes());
         }
     }

@@ -19,6 +19,7 @@
 use td_lanes::{exp_narrow, exp_nonpos_with, exp_with, ExpConsts, Lane, F4, L2, NARROW_EXP_MIN};
 
 use super::config::{Config, LN_EPS};
+use super::matrix::{dispatch, widen_slice, Element, Matrix};
 use super::weights::{Layer, Weights};
 
 /// Which final hidden state.
@@ -265,10 +266,9 @@ fn embed(w: &Weights, tokens: &[u32]) -> Result<Vec<f32>, String> {
 
 fn embed_row(w: &Weights, tok: u32, t: usize, out: &mut [f32]) {
     let d = w.config.d_model;
-    let e = &w.wte[tok as usize * d..(tok as usize + 1) * d];
-    let p = &w.wpe[t * d..(t + 1) * d];
-    for ((o, a), b) in out.iter_mut().zip(e).zip(p) {
-        *o = a + b;
+    w.wte.widen_into(tok as usize * d, out);
+    for (o, b) in out.iter_mut().zip(w.wpe.slice_f32(t * d, d).iter()) {
+        *o += b;
     }
 }
 
@@ -308,7 +308,7 @@ pub fn forward_from(
 fn check_shapes(w: &Weights) -> Result<(), String> {
     w.config.validate()?;
     let specs = super::weights::tensor_specs(&w.config);
-    let tensors = w.tensors();
+    let tensors = w.tensor_refs();
     if specs.len() != tensors.len() {
         return Err("weights have the wrong number of layers".into());
     }
@@ -527,7 +527,8 @@ impl Cache {
 }
 
 /// `n × vocab` logits `h · wteᵀ` in f64: every logit is summed as
-/// `0 + h[t,0]·wte[j,0] + h[t,1]·wte[j,1] + …` in index order (f64 products of the f32 weights).
+/// `0 + h[t,0]·wte[j,0] + h[t,1]·wte[j,1] + …` in index order (f64 products of the weights,
+/// each widened exactly to f32 first, whatever their stored precision).
 ///
 /// Blocks of 4 rows use register tiles of 4 rows × 4 tokens over the unembedding transposed to
 /// f64, one chunk of 256 tokens at a time (a `d × chunk` copy that stays in cache,
@@ -542,7 +543,18 @@ pub fn readout(w: &Weights, h: &[f64], n: usize) -> Vec<f64> {
 const READOUT_CHUNK: usize = 256;
 
 /// [`readout`] through any `v × d` unembedding matrix (row j: token j), in the same order.
-pub(crate) fn readout_matrix(unembed: &[f32], d: usize, v: usize, h: &[f64], n: usize) -> Vec<f64> {
+pub(crate) fn readout_matrix(
+    unembed: &Matrix,
+    d: usize,
+    v: usize,
+    h: &[f64],
+    n: usize,
+) -> Vec<f64> {
+    dispatch!(unembed, |u| readout_stored(u, d, v, h, n))
+}
+
+/// [`readout_matrix`] over the stored elements (each widened to f32, then to f64).
+fn readout_stored<T: Element>(unembed: &[T], d: usize, v: usize, h: &[f64], n: usize) -> Vec<f64> {
     let mut out = vec![0f64; n * v];
     let blocks = n / 4;
     if blocks > 0 {
@@ -551,7 +563,7 @@ pub(crate) fn readout_matrix(unembed: &[f32], d: usize, v: usize, h: &[f64], n: 
             let cw = READOUT_CHUNK.min(v - j0);
             for (j, row) in unembed[j0 * d..(j0 + cw) * d].chunks_exact(d).enumerate() {
                 for (i, &val) in row.iter().enumerate() {
-                    wt[i * cw + j] = val as f64;
+                    wt[i * cw + j] = val.widen() as f64;
                 }
             }
             for tb in 0..blocks {
@@ -619,7 +631,7 @@ fn readout_rows4(
 }
 
 /// One row of [`readout`] straight from `wte` (`v × d`): 8 tokens' sums at a time.
-fn readout_row(wte: &[f32], h: &[f64], out: &mut [f64]) {
+fn readout_row<T: Element>(wte: &[T], h: &[f64], out: &mut [f64]) {
     const J: usize = 8;
     let d = h.len();
     let mut blocks = wte.chunks_exact(J * d);
@@ -628,7 +640,7 @@ fn readout_row(wte: &[f32], h: &[f64], out: &mut [f64]) {
         let mut acc = [0f64; J];
         for (i, &a) in h.iter().enumerate() {
             for (jj, aj) in acc.iter_mut().enumerate() {
-                *aj += a * rows[jj * d + i] as f64;
+                *aj += a * rows[jj * d + i].widen() as f64;
             }
         }
         z.copy_from_slice(&acc);
@@ -640,7 +652,7 @@ fn readout_row(wte: &[f32], h: &[f64], out: &mut [f64]) {
     {
         let mut acc = 0f64;
         for (&a, &wv) in h.iter().zip(row) {
-            acc += a * wv as f64;
+            acc += a * wv.widen() as f64;
         }
         *z = acc;
     }
@@ -794,9 +806,10 @@ fn layer_norm_rows(x: &[f32], n: usize, d: usize, g: &[f32], b: &[f32], out: &mu
 ///
 /// Pairs of rows go through register tiles of 2 rows × 16 outputs (8 vectors of 4 lanes: enough
 /// independent sums to hide the add latency, with 2 broadcasts per 8 products). The 16 columns
-/// of W a tile reads are first copied to `pack` (`k × 16`, contiguous) and every row pair then
-/// runs over that strip while it sits in L1. A single row (the cached decoding step, and the last
-/// row when n is odd) is an `axpy` sweep instead, [`linear_row`]. `pack` is scratch space.
+/// of W a tile reads are first copied to `pack` (`k × 16`, contiguous, widened to f32 from the
+/// stored precision) and every row pair then runs over that strip while it sits in L1. A single
+/// row (the cached decoding step, and the last row when n is odd) is an `axpy` sweep instead,
+/// [`linear_row`]. `pack` is scratch space.
 #[expect(
     clippy::too_many_arguments,
     reason = "a matrix product: input, its shape, weights, bias, output and one scratch buffer"
@@ -805,7 +818,7 @@ pub(crate) fn linear(
     x: &[f32],
     n: usize,
     k: usize,
-    w: &[f32],
+    w: &Matrix,
     b: &[f32],
     m: usize,
     out: &mut [f32],
@@ -816,10 +829,7 @@ pub(crate) fn linear(
     if paired > 0 {
         let mut o0 = 0;
         while o0 + C <= m {
-            pack.clear();
-            for wrow in w.chunks_exact(m).take(k) {
-                pack.extend_from_slice(&wrow[o0..o0 + C]);
-            }
+            pack_columns(w, m, o0, C, pack);
             let bias: [f32; C] = b[o0..o0 + C].try_into().unwrap_or([0.0; C]);
             for t in (0..paired).step_by(2) {
                 let (x0, x1) = x[t * k..(t + 2) * k].split_at(k);
@@ -830,19 +840,34 @@ pub(crate) fn linear(
             o0 += C;
         }
         // Columns left over when m is not a multiple of C (not at the default sizes).
+        let rest = m - o0;
+        pack_columns(w, m, o0, rest, pack);
         for o in o0..m {
             for t in 0..paired {
                 let mut acc = b[o];
                 for (i, &xv) in x[t * k..(t + 1) * k].iter().enumerate() {
-                    acc += xv * w[i * m + o];
+                    acc += xv * pack[i * rest + o - o0];
                 }
                 out[t * m + o] = acc;
             }
         }
     }
     for t in paired..n {
-        linear_row(&x[t * k..(t + 1) * k], w, b, &mut out[t * m..(t + 1) * m]);
+        let (x, out) = (&x[t * k..(t + 1) * k], &mut out[t * m..(t + 1) * m]);
+        dispatch!(w, |w| linear_row(x, w, b, out));
     }
+}
+
+/// Columns `o0..o0 + width` of every row of `w` (rows of `m`), widened to f32, into `pack`
+/// (`rows × width`, contiguous): the only step of [`linear`]'s tiles that reads the stored
+/// precision, so the tiles themselves are compiled once.
+fn pack_columns(w: &Matrix, m: usize, o0: usize, width: usize, pack: &mut Vec<f32>) {
+    pack.clear();
+    dispatch!(w, |w| {
+        for wrow in w.chunks_exact(m) {
+            pack.extend(wrow[o0..o0 + width].iter().map(|v| v.widen()));
+        }
+    })
 }
 
 /// Two rows `x0`, `x1` (length k) times a packed strip `p` (`k × C`) plus `bias`.
@@ -871,14 +896,15 @@ fn linear_tile2<const C: usize>(
 /// of 32 outputs kept in registers (8 vectors) down all k rows of W, so every weight is loaded
 /// once and the outputs are stored once (an `axpy` sweep per row of W loads and stores the whole
 /// output k times). The outputs left over past the last strip are summed by such a sweep.
-fn linear_row(x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
+fn linear_row<T: Element>(x: &[f32], w: &[T], b: &[f32], out: &mut [f32]) {
     const C: usize = 32;
     let m = out.len();
     let mut o0 = 0;
     while o0 + C <= m {
         let mut acc: [f32; C] = b[o0..o0 + C].try_into().unwrap_or([0.0; C]);
         for (&a, wrow) in x.iter().zip(w.chunks_exact(m)) {
-            let wv: [f32; C] = wrow[o0..o0 + C].try_into().unwrap_or([0.0; C]);
+            let mut wv = [0f32; C];
+            widen_slice(&wrow[o0..o0 + C], &mut wv);
             for c in 0..C {
                 acc[c] += a * wv[c];
             }
@@ -890,7 +916,7 @@ fn linear_row(x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
     rest.copy_from_slice(&b[o0..]);
     for (&a, wrow) in x.iter().zip(w.chunks_exact(m)) {
         for (o, &wv) in rest.iter_mut().zip(&wrow[o0..]) {
-            *o += a * wv;
+            *o += a * wv.widen();
         }
     }
 }
@@ -1087,7 +1113,7 @@ mod readout_tests {
         let h: Vec<f64> = (0..n * d)
             .map(|i| ((i * 31 % 17) as f64 - 8.0) / 3.3)
             .collect();
-        let got = readout_matrix(&u, d, v, &h, n);
+        let got = readout_matrix(&u.clone().into(), d, v, &h, n);
         for t in 0..n {
             for j in 0..v {
                 let mut acc = 0f64;

@@ -1,5 +1,5 @@
 //! A small GPT-style byte-level transformer for the hidden-state energy lab (pure Rust, f32
-//! weights, f64 outputs, no web-sys), its hidden-state "energy" statistics and Jacobian steering.
+//! arithmetic on weights stored in f32, or a checkpoint's bf16 or f16, f64 outputs, no web-sys), its hidden-state "energy" statistics and Jacobian steering.
 //! The energy explorer (`td-energy`), the CLI and the trainer (`td-train`) code against the items
 //! below; the crate's only workspace dependency is `td-rng` (seeded initialisation and sampling).
 //!
@@ -30,6 +30,8 @@
 //! - [`config`]: sizes and their bounds ([`Config::validate`]);
 //! - [`weights`]: tensors, their layout and order ([`weights::tensor_specs`]), seeded GPT-2
 //!   initialisation ([`Weights::random`]);
+//! - [`matrix`]: weight matrices in their stored precision (f32, or a checkpoint's bf16 or f16,
+//!   widened exactly where the kernels read them: the same bits as widening them up front);
 //! - [`format`](mod@format): the `TDGPT1` weight file ([`format::read_weights`],
 //!   [`format::write_weights`]);
 //! - [`forward`](mod@forward): the forward pass ([`Forward`]: final hidden states pre/post norm,
@@ -87,6 +89,7 @@ pub mod forward;
 pub mod generate;
 pub mod llama;
 pub mod llama_vjp;
+pub mod matrix;
 pub mod peak;
 pub mod steer;
 pub mod vjp;
@@ -97,5 +100,6 @@ pub use forward::{
     forward, forward_patched, Forward, ForwardOptions, HiddenState, Patch, PatchSite,
 };
 pub use generate::{generate, Generator, Sampling};
+pub use matrix::{Dtype, Matrix};
 pub use vjp::{gradient_log_p_at_layer, steer_delta_at_layer, LayerSteer};
 pub use weights::Weights;

@@ -27,6 +27,7 @@ use super::forward::{
     linear, log_softmax_in_place, readout_matrix, scaled_scores, softmax_scores, weighted_rows,
     Forward, Patch, PatchSite,
 };
+use super::matrix::{Dtype, Matrix, TensorRef};
 
 /// Sizes and settings of a Llama-family model.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -119,18 +120,19 @@ impl LlamaConfig {
     }
 }
 
-/// One block's weights, input-major.
+/// One block's weights, input-major: the matrices in their stored precision, the RMSNorm gains
+/// in f32.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LlamaLayer {
     pub input_norm: Vec<f32>,
-    pub wq: Vec<f32>,
-    pub wk: Vec<f32>,
-    pub wv: Vec<f32>,
-    pub wo: Vec<f32>,
+    pub wq: Matrix,
+    pub wk: Matrix,
+    pub wv: Matrix,
+    pub wo: Matrix,
     pub post_norm: Vec<f32>,
-    pub gate: Vec<f32>,
-    pub up: Vec<f32>,
-    pub down: Vec<f32>,
+    pub gate: Matrix,
+    pub up: Matrix,
+    pub down: Matrix,
 }
 
 /// Every weight of a Llama-family model.
@@ -138,12 +140,12 @@ pub struct LlamaLayer {
 pub struct LlamaWeights {
     pub config: LlamaConfig,
     /// `[vocab, d]` token embedding.
-    pub embed: Vec<f32>,
+    pub embed: Matrix,
     pub layers: Vec<LlamaLayer>,
     /// Final RMSNorm gain.
     pub norm: Vec<f32>,
     /// `[vocab, d]` unembedding when untied.
-    pub lm_head: Option<Vec<f32>>,
+    pub lm_head: Option<Matrix>,
 }
 
 /// Our name and shape (input-major) of every tensor, in order: `embed`, per layer `input_norm`,
@@ -174,8 +176,14 @@ pub fn tensor_specs(c: &LlamaConfig) -> Vec<(String, Vec<usize>)> {
 }
 
 impl LlamaWeights {
-    /// Builds the weights from tensors in [`tensor_specs`] order, checking count and lengths.
+    /// Builds the weights from f32 tensors in [`tensor_specs`] order, checking count and lengths.
     pub fn from_tensors(config: LlamaConfig, tensors: Vec<Vec<f32>>) -> Result<Self, String> {
+        Self::from_stored(config, tensors.into_iter().map(Matrix::F32).collect())
+    }
+
+    /// [`LlamaWeights::from_tensors`] from tensors in any stored precision: the matrices keep
+    /// theirs, the RMSNorm gains are widened to f32 (exactly).
+    pub fn from_stored(config: LlamaConfig, tensors: Vec<Matrix>) -> Result<Self, String> {
         config.validate()?;
         let specs = tensor_specs(&config);
         if tensors.len() != specs.len() {
@@ -199,18 +207,18 @@ impl LlamaWeights {
         let embed = next();
         let layers = (0..config.n_layer)
             .map(|_| LlamaLayer {
-                input_norm: next(),
+                input_norm: next().into_f32(),
                 wq: next(),
                 wk: next(),
                 wv: next(),
                 wo: next(),
-                post_norm: next(),
+                post_norm: next().into_f32(),
                 gate: next(),
                 up: next(),
                 down: next(),
             })
             .collect();
-        let norm = next();
+        let norm = next().into_f32();
         let lm_head = (!config.tied).then(next);
         Ok(LlamaWeights {
             config,
@@ -226,27 +234,109 @@ impl LlamaWeights {
     /// 1; one seeded source drawn in tensor order, element by element (as
     /// [`crate::Weights::random`]).
     pub fn random(config: LlamaConfig, seed: u64) -> Result<Self, String> {
+        Self::random_in(config, seed, Dtype::F32)
+    }
+
+    /// [`LlamaWeights::random`] with every matrix rounded (to nearest, ties to even) to `dtype`:
+    /// a model of a checkpoint's shape and precision without the checkpoint (the benchmark's).
+    /// The RMSNorm gains (exact ones) stay f32.
+    pub fn random_in(config: LlamaConfig, seed: u64, dtype: Dtype) -> Result<Self, String> {
+        Self::random_stored(config, seed, |_| dtype)
+    }
+
+    /// [`LlamaWeights::random`] with every tensor rounded (to nearest, ties to even, as
+    /// PyTorch's `.to(torch.bfloat16)`) to the dtype of the same tensor of `self`: the random
+    /// twin of a checkpoint takes the memory the checkpoint does. The draws are those of
+    /// [`LlamaWeights::random`]; one tensor at a time is held in f32.
+    pub fn random_like(&self, seed: u64) -> Result<Self, String> {
+        let dtypes: Vec<Dtype> = self.tensor_refs().iter().map(|t| t.dtype()).collect();
+        Self::random_stored(self.config, seed, |i| {
+            dtypes.get(i).copied().unwrap_or(Dtype::F32)
+        })
+    }
+
+    /// The seeded draws of [`LlamaWeights::random`], tensor `i` rounded to `dtype(i)`.
+    fn random_stored(
+        config: LlamaConfig,
+        seed: u64,
+        dtype: impl Fn(usize) -> Dtype,
+    ) -> Result<Self, String> {
         config.validate()?;
         let mut src = Source::new(seed);
         let tensors = tensor_specs(&config)
             .into_iter()
-            .map(|(name, shape)| {
+            .enumerate()
+            .map(|(i, (name, shape))| {
                 let len: usize = shape.iter().product();
-                if name.ends_with("norm") {
+                let values = if name.ends_with("norm") {
                     vec![1.0; len]
                 } else {
                     (0..len)
                         .map(|_| (config.init_std * src.normal()) as f32)
                         .collect()
-                }
+                };
+                Matrix::from_f32(values, dtype(i))
             })
             .collect();
-        Self::from_tensors(config, tensors)
+        Self::from_stored(config, tensors)
     }
 
     /// The `[vocab, d]` unembedding: `lm_head`, or the embedding when tied.
-    pub fn unembedding(&self) -> &[f32] {
-        self.lm_head.as_deref().unwrap_or(&self.embed)
+    pub fn unembedding(&self) -> &Matrix {
+        self.lm_head.as_ref().unwrap_or(&self.embed)
+    }
+
+    /// Every tensor as held, in [`tensor_specs`] order.
+    pub fn tensor_refs(&self) -> Vec<TensorRef<'_>> {
+        use TensorRef::{Matrix as M, Vector as V};
+        let mut out = vec![M(&self.embed)];
+        for l in &self.layers {
+            out.extend([
+                V(&l.input_norm),
+                M(&l.wq),
+                M(&l.wk),
+                M(&l.wv),
+                M(&l.wo),
+                V(&l.post_norm),
+                M(&l.gate),
+                M(&l.up),
+                M(&l.down),
+            ]);
+        }
+        out.push(V(&self.norm));
+        out.extend(self.lm_head.as_ref().map(M));
+        out
+    }
+
+    /// Bytes the weights take in memory.
+    pub fn bytes(&self) -> usize {
+        self.tensor_refs().iter().map(TensorRef::bytes).sum()
+    }
+
+    /// The same weights with every matrix stored as f32 (the values are unchanged).
+    pub fn widened(&self) -> Self {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| LlamaLayer {
+                wq: l.wq.widened(),
+                wk: l.wk.widened(),
+                wv: l.wv.widened(),
+                wo: l.wo.widened(),
+                gate: l.gate.widened(),
+                up: l.up.widened(),
+                down: l.down.widened(),
+                input_norm: l.input_norm.clone(),
+                post_norm: l.post_norm.clone(),
+            })
+            .collect();
+        LlamaWeights {
+            config: self.config,
+            embed: self.embed.widened(),
+            layers,
+            norm: self.norm.clone(),
+            lm_head: self.lm_head.as_ref().map(Matrix::widened),
+        }
     }
 }
 
@@ -394,7 +484,7 @@ fn embed_tokens(w: &LlamaWeights, tokens: &[u32]) -> Result<Vec<f32>, String> {
                 c.vocab
             ));
         }
-        x.extend_from_slice(&w.embed[tok * d..(tok + 1) * d]);
+        x.extend_from_slice(&w.embed.slice_f32(tok * d, d));
     }
     Ok(x)
 }
@@ -573,7 +663,7 @@ impl LlamaCache {
                 c.vocab
             ));
         }
-        let mut x = w.embed[tok * d..(tok + 1) * d].to_vec();
+        let mut x = w.embed.slice_f32(tok * d, d).into_owned();
         let (cos, sin) = rotary_tables_from(&c, t, t + 1);
         let zeros = vec![0f32; d.max(m)];
         let mut pack = Vec::new();
@@ -742,7 +832,7 @@ mod tests {
             // Far along the target's unembedding row: the first token is the target, and the
             // rest is the plain continuation of the prompt followed by it.
             let target = (0..w.config.vocab as u32).find(|&t| t != plain[4]).unwrap();
-            let row = &w.unembedding()[target as usize * d..(target as usize + 1) * d];
+            let row = w.unembedding().slice_f32(target as usize * d, d);
             let push = patch(3, row.iter().map(|&x| 1e3 * x as f64).collect());
             let steered = generate_llama_steered(&w, &prompt, 4, greedy, 1, Some(&push)).unwrap();
             assert_eq!(steered[4], target, "tied {tied}");

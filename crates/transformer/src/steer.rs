@@ -12,25 +12,28 @@
 
 use super::config::LN_EPS;
 use super::forward::log_softmax;
+use std::borrow::Cow;
+
 use super::llama::LlamaWeights;
+use super::matrix::{dispatch, Element, Matrix};
 use super::weights::Weights;
 
 /// A model's linear readout at the post-norm state: `v × d` rows `U`, logits `z = U·h`. Steering
 /// at the final post-norm state needs nothing else, so it works for both families.
 pub trait Unembedding {
-    /// The `v × d` rows, row j for token j.
-    fn rows(&self) -> &[f32];
+    /// The `v × d` rows, row j for token j (in their stored precision).
+    fn rows(&self) -> &Matrix;
     fn d_model(&self) -> usize;
     fn vocab(&self) -> usize;
-    /// Row `y`.
-    fn row(&self, y: usize) -> &[f32] {
+    /// Row `y`, as f32.
+    fn row(&self, y: usize) -> Cow<'_, [f32]> {
         let d = self.d_model();
-        &self.rows()[y * d..(y + 1) * d]
+        self.rows().slice_f32(y * d, d)
     }
 }
 
 impl Unembedding for Weights {
-    fn rows(&self) -> &[f32] {
+    fn rows(&self) -> &Matrix {
         &self.wte
     }
     fn d_model(&self) -> usize {
@@ -92,7 +95,7 @@ pub fn rms_norm_vjp(x: &[f64], gain: &[f64], eps: f64, upstream: &[f64]) -> Vec<
 }
 
 impl Unembedding for LlamaWeights {
-    fn rows(&self) -> &[f32] {
+    fn rows(&self) -> &Matrix {
         self.unembedding()
     }
     fn d_model(&self) -> usize {
@@ -123,10 +126,12 @@ pub struct Steer {
 
 /// Logits `W_U·h` (f64, summation in coordinate order).
 pub fn logits<U: Unembedding + ?Sized>(w: &U, h: &[f64]) -> Vec<f64> {
-    let d = w.d_model();
-    w.rows()
-        .chunks_exact(d)
-        .map(|row| row.iter().zip(h).map(|(&a, &b)| a as f64 * b).sum())
+    dispatch!(w.rows(), |rows| logits_of(rows, w.d_model(), h))
+}
+
+fn logits_of<T: Element>(rows: &[T], d: usize, h: &[f64]) -> Vec<f64> {
+    rows.chunks_exact(d)
+        .map(|row| row.iter().zip(h).map(|(&a, &b)| a.widen() as f64 * b).sum())
         .collect()
 }
 
@@ -147,12 +152,16 @@ pub fn gradient_log_p<U: Unembedding + ?Sized>(
 }
 
 fn gradient_from_log_probs<U: Unembedding + ?Sized>(w: &U, lp: &[f64], y: usize) -> Vec<f64> {
-    let d = w.d_model();
-    let mut g: Vec<f64> = w.row(y).iter().map(|&v| v as f64).collect();
-    for (j, row) in w.rows().chunks_exact(d).enumerate() {
-        let p = lp[j].exp();
+    let g: Vec<f64> = w.row(y).iter().map(|&v| v as f64).collect();
+    dispatch!(w.rows(), |rows| subtract_mean_row(g, rows, w.d_model(), lp))
+}
+
+/// `g - Σ_j p_j·rows[j]` with `p_j = exp(lp[j])`, rows in order.
+fn subtract_mean_row<T: Element>(mut g: Vec<f64>, rows: &[T], d: usize, lp: &[f64]) -> Vec<f64> {
+    for (row, &l) in rows.chunks_exact(d).zip(lp) {
+        let p = l.exp();
         for (gi, &r) in g.iter_mut().zip(row) {
-            *gi -= p * r as f64;
+            *gi -= p * r.widen() as f64;
         }
     }
     g
@@ -255,7 +264,7 @@ pub fn steer_margin<U: Unembedding + ?Sized>(
         let wv: Vec<f64> = w
             .row(y)
             .iter()
-            .zip(w.row(c))
+            .zip(w.row(c).iter())
             .map(|(&a, &b)| a as f64 - b as f64)
             .collect();
         let w2: f64 = wv.iter().map(|v| v * v).sum();

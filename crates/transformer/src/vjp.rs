@@ -22,6 +22,7 @@
 
 use super::config::LN_EPS;
 use super::forward::{forward, forward_patched, Forward, ForwardOptions, Patch, PatchSite};
+use super::matrix::{dispatch, Element, Matrix};
 use super::steer::{
     gradient_log_p_pre_norm, layer_norm, layer_norm_vjp, rank, FinalNorm, Unembedding,
 };
@@ -53,20 +54,28 @@ fn f64v(v: &[f32]) -> Vec<f64> {
 }
 
 /// `x·W + b`, W input-major `[x.len() × m]`.
-pub(crate) fn lin(x: &[f64], w: &[f32], b: &[f32], m: usize) -> Vec<f64> {
+pub(crate) fn lin(x: &[f64], w: &Matrix, b: &[f32], m: usize) -> Vec<f64> {
+    dispatch!(w, |w| lin_stored(x, w, b, m))
+}
+
+fn lin_stored<T: Element>(x: &[f64], w: &[T], b: &[f32], m: usize) -> Vec<f64> {
     let mut y: Vec<f64> = f64v(b);
     for (&xi, row) in x.iter().zip(w.chunks_exact(m)) {
         for (yo, &wo) in y.iter_mut().zip(row) {
-            *yo += xi * wo as f64;
+            *yo += xi * wo.widen() as f64;
         }
     }
     y
 }
 
 /// `∂(x·W)/∂x` applied to an output gradient: `ḡ_x[i] = Σ_o W[i,o]·ḡ[o]`.
-pub(crate) fn lin_vjp(w: &[f32], m: usize, g: &[f64]) -> Vec<f64> {
+pub(crate) fn lin_vjp(w: &Matrix, m: usize, g: &[f64]) -> Vec<f64> {
+    dispatch!(w, |w| lin_vjp_stored(w, m, g))
+}
+
+fn lin_vjp_stored<T: Element>(w: &[T], m: usize, g: &[f64]) -> Vec<f64> {
     w.chunks_exact(m)
-        .map(|row| row.iter().zip(g).map(|(&a, &b)| a as f64 * b).sum())
+        .map(|row| row.iter().zip(g).map(|(&a, &b)| a.widen() as f64 * b).sum())
         .collect()
 }
 

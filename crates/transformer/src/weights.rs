@@ -1,4 +1,6 @@
-//! Parameters, f32, one flat row-major `Vec<f32>` per tensor.
+//! Parameters, one flat row-major tensor each: the matrices (`wte`, `wpe`, `attn_w`, `proj_w`,
+//! `fc_w`, `fc2_w`) as a [`Matrix`] (f32 for the lab's model; a checkpoint's bf16 or f16 when read
+//! from one), the gains and biases as `Vec<f32>`.
 //!
 //! Linear maps are stored **input-major** (GPT-2's `Conv1D` layout): a `[in × out]` matrix `W` maps
 //! a row vector `x` to `x·W`, element `(i, o)` at `W[i * out + o]`. So GPT-2 checkpoints export
@@ -13,7 +15,10 @@
 //!    `ln2_b [d]`, `fc_w [d × mlp]`, `fc_b [mlp]`, `fc2_w [mlp × d]`, `fc2_b [d]`;
 //! 4. `lnf_g [d]`, `lnf_b [d]`.
 
+use std::borrow::Cow;
+
 use super::config::Config;
+use super::matrix::{Dtype, Matrix, TensorRef};
 use td_rng::Source;
 
 /// One pre-norm block.
@@ -21,15 +26,15 @@ use td_rng::Source;
 pub struct Layer {
     pub ln1_g: Vec<f32>,
     pub ln1_b: Vec<f32>,
-    pub attn_w: Vec<f32>,
+    pub attn_w: Matrix,
     pub attn_b: Vec<f32>,
-    pub proj_w: Vec<f32>,
+    pub proj_w: Matrix,
     pub proj_b: Vec<f32>,
     pub ln2_g: Vec<f32>,
     pub ln2_b: Vec<f32>,
-    pub fc_w: Vec<f32>,
+    pub fc_w: Matrix,
     pub fc_b: Vec<f32>,
-    pub fc2_w: Vec<f32>,
+    pub fc2_w: Matrix,
     pub fc2_b: Vec<f32>,
 }
 
@@ -37,8 +42,8 @@ pub struct Layer {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Weights {
     pub config: Config,
-    pub wte: Vec<f32>,
-    pub wpe: Vec<f32>,
+    pub wte: Matrix,
+    pub wpe: Matrix,
     pub layers: Vec<Layer>,
     pub lnf_g: Vec<f32>,
     pub lnf_b: Vec<f32>,
@@ -96,14 +101,41 @@ impl Weights {
     /// (computed in f64). Zeros / ones consume no draws. Pinned by a test: seed 42 gives `wte[0..3]`
     /// with the f32 bits `[3112437646, 3145662608, 1012916672]`.
     pub fn random(config: Config, seed: u64) -> Result<Weights, String> {
+        Weights::random_in(config, seed, Dtype::F32)
+    }
+
+    /// [`Weights::random`] with every matrix rounded (to nearest, ties to even) to `dtype`: a
+    /// model of a checkpoint's shape and precision without the checkpoint (the benchmark's). The
+    /// gains and biases (exact zeros and ones) stay f32.
+    pub fn random_in(config: Config, seed: u64, dtype: Dtype) -> Result<Weights, String> {
+        Weights::random_stored(config, seed, |_| dtype)
+    }
+
+    /// [`Weights::random`] with every tensor rounded (to nearest, ties to even) to the dtype of
+    /// the same tensor of `self`: the random twin of a checkpoint takes the memory the checkpoint
+    /// does. The draws are those of [`Weights::random`]; one tensor at a time is held in f32.
+    pub fn random_like(&self, seed: u64) -> Result<Weights, String> {
+        let dtypes: Vec<Dtype> = self.tensor_refs().iter().map(|t| t.dtype()).collect();
+        Weights::random_stored(self.config, seed, |i| {
+            dtypes.get(i).copied().unwrap_or(Dtype::F32)
+        })
+    }
+
+    /// The seeded draws of [`Weights::random`], tensor `i` rounded to `dtype(i)`.
+    fn random_stored(
+        config: Config,
+        seed: u64,
+        dtype: impl Fn(usize) -> Dtype,
+    ) -> Result<Weights, String> {
         config.validate()?;
         let mut src = Source::new(seed);
         let res_std = INIT_STD / (2.0 * config.n_layer as f64).sqrt();
-        let flat: Vec<Vec<f32>> = tensor_specs(&config)
+        let flat: Vec<Matrix> = tensor_specs(&config)
             .into_iter()
-            .map(|(_, shape, kind)| {
+            .enumerate()
+            .map(|(i, (_, shape, kind))| {
                 let len: usize = shape.iter().product();
-                match kind {
+                let values = match kind {
                     InitKind::Zeros => vec![0.0; len],
                     InitKind::Ones => vec![1.0; len],
                     InitKind::Normal => {
@@ -112,14 +144,21 @@ impl Weights {
                     InitKind::NormalResidual => {
                         (0..len).map(|_| (res_std * src.normal()) as f32).collect()
                     }
-                }
+                };
+                Matrix::from_f32(values, dtype(i))
             })
             .collect();
-        Weights::from_tensors(config, flat)
+        Weights::from_stored(config, flat)
     }
 
-    /// Builds weights from tensors in the documented order, checking count and lengths.
+    /// Builds weights from f32 tensors in the documented order, checking count and lengths.
     pub fn from_tensors(config: Config, tensors: Vec<Vec<f32>>) -> Result<Weights, String> {
+        Weights::from_stored(config, tensors.into_iter().map(Matrix::F32).collect())
+    }
+
+    /// [`Weights::from_tensors`] from tensors in any stored precision: the matrices keep theirs,
+    /// the gains and biases are widened to f32 (exactly).
+    pub fn from_stored(config: Config, tensors: Vec<Matrix>) -> Result<Weights, String> {
         config.validate()?;
         let specs = tensor_specs(&config);
         if tensors.len() != specs.len() {
@@ -145,22 +184,22 @@ impl Weights {
         let mut layers = Vec::with_capacity(config.n_layer);
         for _ in 0..config.n_layer {
             layers.push(Layer {
-                ln1_g: next(),
-                ln1_b: next(),
+                ln1_g: next().into_f32(),
+                ln1_b: next().into_f32(),
                 attn_w: next(),
-                attn_b: next(),
+                attn_b: next().into_f32(),
                 proj_w: next(),
-                proj_b: next(),
-                ln2_g: next(),
-                ln2_b: next(),
+                proj_b: next().into_f32(),
+                ln2_g: next().into_f32(),
+                ln2_b: next().into_f32(),
                 fc_w: next(),
-                fc_b: next(),
+                fc_b: next().into_f32(),
                 fc2_w: next(),
-                fc2_b: next(),
+                fc2_b: next().into_f32(),
             });
         }
-        let lnf_g = next();
-        let lnf_b = next();
+        let lnf_g = next().into_f32();
+        let lnf_b = next().into_f32();
         Ok(Weights {
             config,
             wte,
@@ -171,33 +210,73 @@ impl Weights {
         })
     }
 
-    /// Every tensor, in the documented order.
-    pub fn tensors(&self) -> Vec<&[f32]> {
-        let mut out: Vec<&[f32]> = vec![&self.wte, &self.wpe];
+    /// Every tensor as held, in the documented order.
+    pub fn tensor_refs(&self) -> Vec<TensorRef<'_>> {
+        use TensorRef::{Matrix as M, Vector as V};
+        let mut out = vec![M(&self.wte), M(&self.wpe)];
         for l in &self.layers {
             out.extend([
-                &l.ln1_g[..],
-                &l.ln1_b,
-                &l.attn_w,
-                &l.attn_b,
-                &l.proj_w,
-                &l.proj_b,
-                &l.ln2_g,
-                &l.ln2_b,
-                &l.fc_w,
-                &l.fc_b,
-                &l.fc2_w,
-                &l.fc2_b,
+                V(&l.ln1_g),
+                V(&l.ln1_b),
+                M(&l.attn_w),
+                V(&l.attn_b),
+                M(&l.proj_w),
+                V(&l.proj_b),
+                V(&l.ln2_g),
+                V(&l.ln2_b),
+                M(&l.fc_w),
+                V(&l.fc_b),
+                M(&l.fc2_w),
+                V(&l.fc2_b),
             ]);
         }
-        out.push(&self.lnf_g);
-        out.push(&self.lnf_b);
+        out.extend([V(&self.lnf_g), V(&self.lnf_b)]);
         out
     }
 
-    /// Row `token` of the (tied) unembedding, i.e. of `wte`.
-    pub fn unembedding_row(&self, token: usize) -> &[f32] {
+    /// Every tensor as f32 (borrowed where stored as f32), in the documented order.
+    pub fn tensors(&self) -> Vec<Cow<'_, [f32]>> {
+        self.tensor_refs().iter().map(TensorRef::to_f32).collect()
+    }
+
+    /// Bytes the weights take in memory.
+    pub fn bytes(&self) -> usize {
+        self.tensor_refs().iter().map(TensorRef::bytes).sum()
+    }
+
+    /// The same weights with every matrix stored as f32 (the values are unchanged).
+    pub fn widened(&self) -> Weights {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| Layer {
+                attn_w: l.attn_w.widened(),
+                proj_w: l.proj_w.widened(),
+                fc_w: l.fc_w.widened(),
+                fc2_w: l.fc2_w.widened(),
+                ln1_g: l.ln1_g.clone(),
+                ln1_b: l.ln1_b.clone(),
+                attn_b: l.attn_b.clone(),
+                proj_b: l.proj_b.clone(),
+                ln2_g: l.ln2_g.clone(),
+                ln2_b: l.ln2_b.clone(),
+                fc_b: l.fc_b.clone(),
+                fc2_b: l.fc2_b.clone(),
+            })
+            .collect();
+        Weights {
+            config: self.config,
+            wte: self.wte.widened(),
+            wpe: self.wpe.widened(),
+            layers,
+            lnf_g: self.lnf_g.clone(),
+            lnf_b: self.lnf_b.clone(),
+        }
+    }
+
+    /// Row `token` of the (tied) unembedding, i.e. of `wte`, as f32.
+    pub fn unembedding_row(&self, token: usize) -> Cow<'_, [f32]> {
         let d = self.config.d_model;
-        &self.wte[token * d..(token + 1) * d]
+        self.wte.slice_f32(token * d, d)
     }
 }

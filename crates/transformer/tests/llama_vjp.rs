@@ -32,7 +32,8 @@ fn config() -> LlamaConfig {
 fn perturbed(seed: u64) -> LlamaWeights {
     let mut w = LlamaWeights::random(config(), seed).unwrap();
     let mut src = Source::new(seed ^ 0x11a);
-    let scale = |v: &mut Vec<f32>, by: f32| v.iter_mut().for_each(|x| *x *= by);
+    let scale =
+        |v: &mut td_transformer::Matrix, by: f32| v.make_f32().iter_mut().for_each(|x| *x *= by);
     scale(&mut w.embed, 40.0);
     for l in &mut w.layers {
         for m in [

@@ -80,8 +80,8 @@ fn naive_forward(w: &Weights, tokens: &[u32]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, 
     let (d, nh) = (c.d_model, c.n_head);
     let hd = d / nh;
     let n = tokens.len();
-    let wte = f(&w.wte);
-    let wpe = f(&w.wpe);
+    let wte = f(&w.wte.to_f32());
+    let wpe = f(&w.wpe.to_f32());
     let mut xs: Vec<Vec<f64>> = (0..n)
         .map(|t| {
             (0..d)
@@ -95,7 +95,7 @@ fn naive_forward(w: &Weights, tokens: &[u32]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, 
             // Attention output at t, recomputing q, k, v from scratch for every earlier position.
             let qkv_of = |s: usize| {
                 let a = ln_ref(&xs[s], &f(&l.ln1_g), &f(&l.ln1_b));
-                lin_ref(&a, &f(&l.attn_w), &f(&l.attn_b), 3 * d)
+                lin_ref(&a, &f(&l.attn_w.to_f32()), &f(&l.attn_b), 3 * d)
             };
             let qt = qkv_of(t);
             let mut att = vec![0.0; d];
@@ -119,15 +119,15 @@ fn naive_forward(w: &Weights, tokens: &[u32]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, 
                     }
                 }
             }
-            let proj = lin_ref(&att, &f(&l.proj_w), &f(&l.proj_b), d);
+            let proj = lin_ref(&att, &f(&l.proj_w.to_f32()), &f(&l.proj_b), d);
             let mut x: Vec<f64> = (0..d).map(|i| xs[t][i] + proj[i]).collect();
             let a = ln_ref(&x, &f(&l.ln2_g), &f(&l.ln2_b));
-            let mut hidden = lin_ref(&a, &f(&l.fc_w), &f(&l.fc_b), c.mlp);
+            let mut hidden = lin_ref(&a, &f(&l.fc_w.to_f32()), &f(&l.fc_b), c.mlp);
             for v in hidden.iter_mut() {
                 let k = (2.0 / std::f64::consts::PI).sqrt();
                 *v = 0.5 * *v * (1.0 + (k * (*v + 0.044715 * *v * *v * *v)).tanh());
             }
-            let out = lin_ref(&hidden, &f(&l.fc2_w), &f(&l.fc2_b), d);
+            let out = lin_ref(&hidden, &f(&l.fc2_w.to_f32()), &f(&l.fc2_b), d);
             for i in 0..d {
                 x[i] += out[i];
             }
@@ -175,7 +175,7 @@ fn perturbed_weights(config: Config, seed: u64) -> Weights {
     wiggle(&mut w.lnf_b, 0.0);
     // Larger q/k weights so the attention patterns are far from uniform.
     for l in &mut w.layers {
-        for x in l.attn_w.iter_mut() {
+        for x in l.attn_w.make_f32().iter_mut() {
             *x *= 10.0;
         }
     }
@@ -685,14 +685,14 @@ fn seeded_weights_are_deterministic() {
     // Init statistics: std 0.02 for wte, 0.02/sqrt(8) for residual projections, zero biases.
     let sd =
         |v: &[f32]| (v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
-    assert!((sd(&a.wte) - 0.02).abs() < 0.0005);
-    assert!((sd(&a.layers[0].fc2_w) - 0.02 / 8f64.sqrt()).abs() < 0.0003);
+    assert!((sd(&a.wte.to_f32()) - 0.02).abs() < 0.0005);
+    assert!((sd(&a.layers[0].fc2_w.to_f32()) - 0.02 / 8f64.sqrt()).abs() < 0.0003);
     assert!(a
         .layers
         .iter()
         .all(|l| l.attn_b.iter().all(|&v| v == 0.0) && l.ln1_g.iter().all(|&v| v == 1.0)));
     // Link-stability pin: the first draws of seed 42 (wte[0..3]) never change.
-    let pinned: Vec<u32> = a.wte[..3].iter().map(|v| v.to_bits()).collect();
+    let pinned: Vec<u32> = a.wte.to_f32()[..3].iter().map(|v| v.to_bits()).collect();
     assert_eq!(pinned, [3112437646, 3145662608, 1012916672]);
     assert_eq!(
         Config::default().n_params(),

@@ -27,7 +27,7 @@ fn small_config() -> Config {
 /// settings matter.
 fn sharp_weights(seed: u64) -> Weights {
     let mut w = Weights::random(small_config(), seed).unwrap();
-    for x in w.wte.iter_mut() {
+    for x in w.wte.make_f32().iter_mut() {
         *x *= 6.0;
     }
     w

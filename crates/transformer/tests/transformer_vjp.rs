@@ -53,17 +53,27 @@ fn perturbed(config: Config, seed: u64) -> Weights {
     wiggle(&mut w.lnf_g, 1.0, 0.2);
     wiggle(&mut w.lnf_b, 0.0, 0.1);
     for l in &mut w.layers {
-        for x in l.attn_w.iter_mut() {
+        for x in l.attn_w.make_f32().iter_mut() {
             *x *= 10.0;
         }
-        for x in l.proj_w.iter_mut().chain(l.fc2_w.iter_mut()) {
+        for x in l
+            .proj_w
+            .make_f32()
+            .iter_mut()
+            .chain(l.fc2_w.make_f32().iter_mut())
+        {
             *x *= 10.0;
         }
-        for x in l.fc_w.iter_mut() {
+        for x in l.fc_w.make_f32().iter_mut() {
             *x *= 10.0;
         }
     }
-    for x in w.wte.iter_mut().chain(w.wpe.iter_mut()) {
+    for x in w
+        .wte
+        .make_f32()
+        .iter_mut()
+        .chain(w.wpe.make_f32().iter_mut())
+    {
         *x *= 10.0;
     }
     w
@@ -414,13 +424,13 @@ fn bad_inputs_are_errors() {
     assert!(steer_delta_at_layer(&w, &tokens, 5, 1, 1, 0.1).is_err());
     // Malformed weights: an error, not a panic.
     let mut broken = w.clone();
-    broken.layers[1].fc_w.pop();
+    broken.layers[1].fc_w.make_f32().pop();
     assert!(gradient_log_p_at_layer(&broken, &tokens, 0, 1, 1).is_err());
     assert!(forward_patched(&broken, &tokens, o, Some(&ok)).is_err());
     // A vocabulary whose unembedding rows are all equal has a zero gradient.
     let mut flat = w.clone();
-    let row: Vec<f32> = flat.wte[..d].to_vec();
-    for chunk in flat.wte.chunks_exact_mut(d) {
+    let row: Vec<f32> = flat.wte.slice_f32(0, d).into_owned();
+    for chunk in flat.wte.make_f32().chunks_exact_mut(d) {
         chunk.copy_from_slice(&row);
     }
     let g = gradient_log_p_at_layer(&flat, &tokens, 0, 2, 1).unwrap();

@@ -28,14 +28,21 @@ thread_local! {
 }
 
 /// Reads a checkpoint from its files (`names[i]` is the bare file name of `files[i]`) and keeps
-/// it, replacing the previous one only on success. Returns the model's summary as JSON; throws
-/// the reason (a string a reader can act on) otherwise.
+/// it. The previous checkpoint (and its twin) is dropped first, even if this one fails: two
+/// models at once may not fit the tab's memory. Returns the model's summary as JSON; throws the
+/// reason (a string a reader can act on) otherwise.
+///
+/// The files are copied into this module's memory (the safetensors reader needs them there) and
+/// freed as soon as the tensors are read; `td_checkpoint::memory` counts them beside the weights
+/// and the twin.
 #[wasm_bindgen]
 pub fn load_checkpoint(names: Array, files: Array) -> Result<String, JsValue> {
     console_error_panic_hook::set_once();
     if names.length() != files.length() {
         return Err("load_checkpoint: one name per file".into());
     }
+    // Before the files are copied in, so the old model's pages can take them.
+    LOADED.with(|l| l.borrow_mut().take());
     let mut map = Files::new();
     for (name, file) in names.iter().zip(files.iter()) {
         let name = name
@@ -46,8 +53,6 @@ pub fn load_checkpoint(names: Array, files: Array) -> Result<String, JsValue> {
             .map_err(|_| JsValue::from_str("load_checkpoint: a file is not a Uint8Array"))?;
         map.insert(name, bytes.to_vec());
     }
-    // The previous checkpoint goes first: two models at once may not fit the tab's memory.
-    LOADED.with(|l| l.borrow_mut().take());
     let checkpoint = load(&map).map_err(|e| JsValue::from_str(&e))?;
     drop(map);
     let summary = serialise(&ModelSummary::of(&checkpoint));
@@ -133,10 +138,11 @@ fn serialise(summary: &ModelSummary) -> String {
     td_checkpoint::report::summary_json(summary)
 }
 
-/// The benchmark, in the worker: builds a random model of `shape` (`gpt2-small` or
-/// `smollm2-135m`) from a seed, then times `runs` forward passes over `tokens` tokens plus every
-/// statistic, and `generate` tokens of greedy generation with the key/value cache after a
-/// 16-token prompt. Returns JSON `{shape, params, tokens, build_ms, pass_ms: [..], gflops,
+/// The benchmark, in the worker: builds a random model of `shape` (`gpt2-small`,
+/// `smollm2-135m`, `smollm2-360m`, each optionally `-bf16`: `td_checkpoint::report::random_shape`)
+/// from a seed, then times `runs` forward passes over `tokens` tokens plus every statistic, and
+/// `generate` tokens of greedy generation with the key/value cache after a 16-token prompt.
+/// Returns JSON `{shape, params, weight_bytes, tokens, build_ms, pass_ms: [..], gflops,
 /// generate_tokens, generate_ms_per_token}` (GFLOP/s: 2 × parameters × tokens / fastest pass).
 #[wasm_bindgen]
 pub fn bench_shape(
@@ -171,6 +177,7 @@ pub fn bench_shape(
     let made = out.len().saturating_sub(16);
     let per_token = (now() - start) / made.max(1) as f64;
     Ok(format!(
-        "{{\"shape\":\"{shape}\",\"params\":{params},\"tokens\":{tokens},\"build_ms\":{build_ms},\"pass_ms\":{pass_ms:?},\"gflops\":{gflops},\"generate_tokens\":{made},\"generate_ms_per_token\":{per_token}}}"
+        "{{\"shape\":\"{shape}\",\"params\":{params},\"weight_bytes\":{},\"tokens\":{tokens},\"build_ms\":{build_ms},\"pass_ms\":{pass_ms:?},\"gflops\":{gflops},\"generate_tokens\":{made},\"generate_ms_per_token\":{per_token}}}",
+        model.bytes()
     ))
 }

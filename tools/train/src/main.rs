@@ -171,7 +171,7 @@ impl Model {
         let vars = specs
             .iter()
             .zip(w.tensors())
-            .map(|((_, shape, _), data)| Var::from_slice(data, shape.as_slice(), dev).map_err(ce))
+            .map(|((_, shape, _), data)| Var::from_slice(&data, shape.as_slice(), dev).map_err(ce))
             .collect::<Res<Vec<_>>>()?;
         Ok(Model {
             config: w.config,
