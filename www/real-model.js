@@ -160,7 +160,7 @@ async function use(files, source, link, name) {
     current = { files, summary, source, link };
     report = null;
     $('rm-results').replaceChildren();
-    $('rm-summary').textContent = `${summary.architecture} (${summary.family} family): ${summary.description}; ${summary.n_params.toLocaleString('en-US')} parameters stored as ${summary.stored_dtypes.join(', ')}, kept in memory as ${summary.weights_dtype} (${(summary.weight_bytes / 1e6).toFixed(1)} MB, and as much for its random twin). ${source}`;
+    $('rm-summary').textContent = `${summary.architecture} (${summary.family} family): ${summary.description}; ${summary.n_params.toLocaleString('en-US')} parameters stored as ${summary.stored_dtypes.join(', ')}, kept in memory as ${summary.weights_dtype} (${size(summary.weight_bytes)}, and as much for its random twin). ${source}`;
     steerLayers(summary);
     $('rm-text-label').textContent = summary.has_tokenizer ? 'Text' : `Token ids, comma-separated (0 to ${summary.vocab - 1})`;
     if (summary.has_tokenizer) return analyse();

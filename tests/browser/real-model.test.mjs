@@ -713,7 +713,10 @@ test("bad inputs say what is wrong, and the lab keeps working", T_OPTS, async ()
     assertSameReport(p.report, native(bf16, ["--ids", "7,8,9"], p.link), "bf16");
     // Kept in bf16, the twin too, and the reader is told so.
     assert.equal(p.report.twin_dtype, "bf16");
-    assert.match(await page.textContent("#rm-summary"), /stored as bf16, kept in memory as bf16 \([\d.]+ MB, and as much for its random twin\)/);
+    // The size in the unit that reads true: this fixture's 26 kB is not "0.0 MB".
+    const kept = p.summary.weight_bytes;
+    assert.ok(kept > 1e3 && kept < 1e6, `fixture weights ${kept} bytes`);
+    assert.match(await page.textContent("#rm-summary"), new RegExp(`stored as bf16, kept in memory as bf16 \\(${(kept / 1e3).toFixed(1)} kB, and as much for its random twin\\)`));
     assert.match(await page.textContent("#rm-results table caption"), /random-weight twin \(seed \d+; stored in bf16 like the checkpoint\)/);
 
     assert.equal(await page.evaluate(() => window.__imgInserted.length), 0);

@@ -253,19 +253,28 @@ fn write_figures(report: &Report, opts: &Options, dir: &Path) -> Result<(), Stri
     Ok(())
 }
 
+/// A size as the page writes it: kB under a megabyte, MB from there.
+fn byte_size(bytes: f64) -> String {
+    if bytes < 1e6 {
+        format!("{:.1} kB", bytes / 1e3)
+    } else {
+        format!("{:.1} MB", bytes / 1e6)
+    }
+}
+
 /// The report as the command's plain text.
 fn as_text(r: &Report) -> String {
     let mut out = String::new();
     let m = &r.model;
     let _ = writeln!(
         out,
-        "{}: {}; {} parameters stored as {}, kept as {} ({:.1} MB)",
+        "{}: {}; {} parameters stored as {}, kept as {} ({})",
         m.architecture,
         m.description,
         m.n_params,
         m.stored_dtypes.join(", "),
         m.weights_dtype,
-        m.weight_bytes as f64 / 1e6
+        byte_size(m.weight_bytes as f64)
     );
     let _ = writeln!(out, "\n{} tokens\n t\ttoken\tK\tU\tE", r.tokens.len());
     for row in &r.rows {
@@ -350,4 +359,17 @@ fn as_text(r: &Report) -> String {
         let _ = writeln!(out, "\nnote: {note}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_size;
+
+    /// A small fixture's weights read in kB, not "0.0 MB" (the page's `size` rule).
+    #[test]
+    fn sizes_read_in_a_unit_that_shows_them() {
+        assert_eq!(byte_size(26_496.0), "26.5 kB");
+        assert_eq!(byte_size(999_000.0), "999.0 kB");
+        assert_eq!(byte_size(269_060_544.0), "269.1 MB");
+    }
 }
