@@ -505,6 +505,8 @@ test("a Hugging Face repo id: the native report; a second load comes from the br
 
     await page.reload();
     await page.waitForSelector('body[data-model="loaded"]', { timeout: 60_000 });
+    // The panel asks the browser's storage on load (asynchronously): wait for its answer.
+    await page.waitForFunction(() => document.getElementById("rm-stored").textContent !== "", null, { timeout: 10_000 });
     assert.match(await page.textContent("#rm-stored"), /Stored in this browser: [\d.]+ kB, 2 complete checkpoint folders\./);
     await page.fill("#rm-text", TEXT);
     p = await fetchFolder(page, "fixtures/llama-tied-f32");
