@@ -983,14 +983,25 @@ pub(crate) fn scaled_scores<'a>(
         let dots = dot8_x4(q, [key(s0), key(s0 + 1), key(s0 + 2), key(s0 + 3)]);
         for (v, dot) in sc[s0..s0 + 4].iter_mut().zip(dots) {
             *v = dot * scale;
-            max = max.max(*v);
+            max = larger(max, *v);
         }
     }
     for (s, v) in sc.iter_mut().enumerate().skip(quads) {
         *v = dot8(q, key(s)) * scale;
-        max = max.max(*v);
+        max = larger(max, *v);
     }
     max
+}
+
+/// `f32::max` for these scores (NaN ignored likewise) by one comparison: in the page `f32::max`
+/// and `f32::min` are calls (WebAssembly's `f32.max` differs on NaN), one per key and head.
+#[inline(always)]
+fn larger(m: f32, v: f32) -> f32 {
+    if v > m {
+        v
+    } else {
+        m
+    }
 }
 
 /// Causal multi-head self-attention on `qkv` (`n × 3d`, q | k | v), result `n × d` (heads concatenated).
@@ -1052,7 +1063,9 @@ pub(crate) fn softmax_scores(
     let mut sum = 0f32;
     // With every exponent above NARROW_EXP_MIN (scores within ~690 of their maximum, as always
     // but for pathological weights), exp_narrow gives exp_nonpos's bits for less work.
-    let lowest = sc.iter().fold(f32::INFINITY, |m, &v| m.min(v));
+    let lowest = sc
+        .iter()
+        .fold(f32::INFINITY, |m, &v| if v < m { v } else { m });
     let narrow = (lowest - max) as f64 >= NARROW_EXP_MIN;
     let (pairs, tail) = sc.as_chunks_mut::<2>();
     for pair in pairs {
