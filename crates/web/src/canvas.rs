@@ -45,6 +45,7 @@ pub struct BatchedCanvas {
     align: &'static str,
     baseline: &'static str,
     text_fill: Option<Rgba>,
+    stroke: Option<(Rgba, u32)>,
 }
 
 fn css_colour(colour: Rgba) -> String {
@@ -60,6 +61,8 @@ impl BatchedCanvas {
             .dyn_into::<CanvasRenderingContext2d>()
             .ok()?;
         let inner = CanvasBackend::with_canvas_object(canvas.clone())?;
+        context.set_line_join("round");
+        context.set_line_cap("round");
         Some(BatchedCanvas {
             inner,
             context,
@@ -68,6 +71,7 @@ impl BatchedCanvas {
             align: "",
             baseline: "",
             text_fill: None,
+            stroke: None,
         })
     }
 
@@ -89,14 +93,17 @@ impl BatchedCanvas {
         self.context.begin_path();
         match batch {
             Batch::Stroke(colour, width) => {
-                self.context.set_stroke_style_str(&css_colour(colour));
-                self.context.set_line_width(width as f64);
-                self.context.set_line_join("round");
-                self.context.set_line_cap("round");
+                if self.stroke != Some((colour, width)) {
+                    self.context.set_stroke_style_str(&css_colour(colour));
+                    self.context.set_line_width(width as f64);
+                    self.stroke = Some((colour, width));
+                }
             }
             Batch::Fill(colour) => {
-                self.context.set_fill_style_str(&css_colour(colour));
-                self.text_fill = None;
+                if self.text_fill != Some(colour) {
+                    self.context.set_fill_style_str(&css_colour(colour));
+                    self.text_fill = Some(colour);
+                }
             }
             Batch::None => {}
         }

@@ -262,6 +262,13 @@ fn text_typed(area: HtmlTextAreaElement) {
 
 /// Writes the state into every control (values, value displays) and shows a control's row only
 /// when `shown(param)` (relevance and page options).
+/// Sets an input's value unless it already holds it (a write invalidates style; see `dom::set_attr`).
+fn set_value(input: &HtmlInputElement, value: &str) {
+    if input.value() != value {
+        input.set_value(value);
+    }
+}
+
 pub fn sync<S, G>(params: &[Param<S, G>], state: &S, shown: &dyn Fn(&Param<S, G>) -> bool) {
     for param in params {
         let id = format!("ctl-{}", param.key);
@@ -271,7 +278,7 @@ pub fn sync<S, G>(params: &[Param<S, G>], state: &S, shown: &dyn Fn(&Param<S, G>
                 let value = get(state);
                 if let Some(range) = by_id_as::<HtmlInputElement>(&id) {
                     let slider = if *log { value.log10() } else { value };
-                    range.set_value(&format!("{slider}"));
+                    set_value(&range, &format!("{slider}"));
                     set_attr(
                         &range,
                         "aria-valuetext",
@@ -280,7 +287,7 @@ pub fn sync<S, G>(params: &[Param<S, G>], state: &S, shown: &dyn Fn(&Param<S, G>
                 }
                 if let Some(number) = by_id_as::<HtmlInputElement>(&format!("{id}-num")) {
                     if !is_focused(number.as_ref()) {
-                        number.set_value(&text);
+                        set_value(&number, &text);
                     }
                 }
                 set_text(&format!("{id}-out"), &text);
@@ -288,7 +295,7 @@ pub fn sync<S, G>(params: &[Param<S, G>], state: &S, shown: &dyn Fn(&Param<S, G>
             Kind::Integer { .. } | Kind::Text { .. } => {
                 if let Some(input) = by_id_as::<HtmlInputElement>(&id) {
                     if !is_focused(input.as_ref()) {
-                        input.set_value(&text);
+                        set_value(&input, &text);
                     }
                 } else if let Some(area) = by_id_as::<HtmlTextAreaElement>(&id) {
                     // A focused box keeps what is being typed, unless the state cut it (a huge paste).
@@ -301,13 +308,17 @@ pub fn sync<S, G>(params: &[Param<S, G>], state: &S, shown: &dyn Fn(&Param<S, G>
             }
             Kind::Choice { .. } => {
                 if let Some(select) = by_id_as::<HtmlSelectElement>(&id) {
-                    select.set_value(&text);
+                    if select.value() != text {
+                        select.set_value(&text);
+                    }
                 }
             }
         }
         if let Some(row) = by_id(&format!("row-{}", param.key)) {
             if shown(param) {
-                let _ = row.remove_attribute("hidden");
+                if row.has_attribute("hidden") {
+                    let _ = row.remove_attribute("hidden");
+                }
             } else {
                 set_attr(&row, "hidden", "");
             }

@@ -32,20 +32,31 @@ pub fn make(tag: &str, class: &str, text: Option<&str>) -> Element {
     el
 }
 
+/// Sets an attribute unless it already has this value: a write invalidates the page's style even
+/// when nothing changes, and a slider's repaint would then pay for a style recalculation.
 pub fn set_attr(el: &Element, name: &str, value: &str) {
-    let _ = el.set_attribute(name, value);
+    if el.get_attribute(name).as_deref() != Some(value) {
+        let _ = el.set_attribute(name, value);
+    }
 }
 
+/// Sets an element's text unless it already reads so (see [`set_attr`]).
 pub fn set_text(id: &str, text: &str) {
     if let Some(el) = by_id(id) {
+        set_text_of(&el, text);
+    }
+}
+
+/// [`set_text`] on an element in hand.
+pub fn set_text_of(el: &Element, text: &str) {
+    if el.text_content().as_deref() != Some(text) {
         el.set_text_content(Some(text));
     }
 }
 
+/// Removes every child (one call, not one per child).
 pub fn clear(el: &Element) {
-    while let Some(child) = el.first_child() {
-        let _ = el.remove_child(&child);
-    }
+    el.set_text_content(None);
 }
 
 pub fn now_ms() -> f64 {
