@@ -214,6 +214,12 @@ pub trait Explorer: 'static {
     /// Makes the models follow the state before a scene is built (a new seed draws a new random
     /// model). Default: nothing to follow.
     fn follow_state(_models: &mut Self::Models, _st: &Self::State) {}
+    /// One piece of what [`Self::new_scene`] needs for `st` that can be done ahead, so the page
+    /// can do it in tasks of its own (next-token: a large vocabulary's generated logits); true
+    /// when nothing is left. Default: nothing to do.
+    fn prepare_state(_st: &Self::State) -> bool {
+        true
+    }
     fn new_scene(st: &Self::State, models: &Self::Models) -> Self::Scene;
     fn scene_state(scene: &Self::Scene) -> &Self::State;
     /// Installs a state with the same computation key (view changes).

@@ -155,6 +155,11 @@ impl Explorer for NextToken {
             };
         }
     }
+    fn prepare_state(st: &State) -> bool {
+        // A slice of a large vocabulary's generated logits: a few ms in a fresh page, whose
+        // module has not been optimised yet (V = 50,257 is about 12 such slices).
+        crate::params::prepare_logits(st, 4096)
+    }
     fn new_scene(st: &State, whole: &crate::whole::Whole) -> Scene {
         Scene::with_whole(st.clone(), crate::whole::for_state(st, whole))
     }

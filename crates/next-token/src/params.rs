@@ -999,29 +999,71 @@ pub fn vocab_size(st: &State) -> usize {
     }
 }
 
+/// The generator of `st`'s logits, with its size and seed; None for an explicit list.
+fn generator_of(st: &State) -> Option<(Generator, usize, u64)> {
+    match st.gen {
+        GenMode::None => None,
+        GenMode::Zipf => Some((Generator::Zipf, st.v, st.seed)),
+        GenMode::Gauss => Some((Generator::Gauss, st.v, st.seed)),
+    }
+}
+
+/// The last generated logits, and a generation under way (see [`prepare_logits`]). A reader who
+/// moves another control of a large vocabulary (V = 50,257: ~10 ms of draws and logs in the
+/// page, on its main thread) gets the logits back by a copy.
+#[derive(Default)]
+struct Generated {
+    last: Option<((Generator, usize, u64), Vec<f64>)>,
+    pending: Option<((Generator, usize, u64), logits::Generation)>,
+}
+
+thread_local! {
+    static GENERATED: std::cell::RefCell<Generated> = std::cell::RefCell::new(Generated::default());
+}
+
 /// The logits in force: the explicit list, or the generated one.
 pub fn logits(st: &State) -> Vec<f64> {
-    let generator = match st.gen {
-        GenMode::None => return st.s.clone(),
-        GenMode::Zipf => Generator::Zipf,
-        GenMode::Gauss => Generator::Gauss,
+    let Some(key) = generator_of(st) else {
+        return st.s.clone();
     };
-    // The last generated vector is kept: a reader who moves another control of a large
-    // vocabulary (V = 50,257: ~10 ms of draws and logs in the page, on its main thread) gets it
-    // back by a copy.
-    type Generated = (Generator, usize, u64, Vec<f64>);
-    thread_local! {
-        static LAST: std::cell::RefCell<Option<Generated>> = const { std::cell::RefCell::new(None) };
-    }
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        match &*last {
-            Some((g, v, seed, s)) if *g == generator && *v == st.v && *seed == st.seed => s.clone(),
-            _ => {
-                let s = logits::generate(generator, st.v, st.seed);
-                *last = Some((generator, st.v, st.seed, s.clone()));
-                s
+    GENERATED.with_borrow_mut(|cache| {
+        if let Some((k, s)) = &cache.last {
+            if *k == key {
+                return s.clone();
             }
+        }
+        let mut generation = match cache.pending.take() {
+            Some((k, g)) if k == key => g,
+            _ => logits::Generation::new(key.0, key.1, key.2),
+        };
+        while !generation.advance(usize::MAX) {}
+        let s = generation.into_logits();
+        cache.last = Some((key, s.clone()));
+        s
+    })
+}
+
+/// Draws up to `items` more of `st`'s generated logits (the page spreads a large vocabulary's
+/// over several tasks before it builds the scene); true when [`logits`] has them all, at once.
+pub fn prepare_logits(st: &State, items: usize) -> bool {
+    let Some(key) = generator_of(st) else {
+        return true;
+    };
+    GENERATED.with_borrow_mut(|cache| {
+        if matches!(&cache.last, Some((k, _)) if *k == key) {
+            return true;
+        }
+        let pending = match &mut cache.pending {
+            Some((k, g)) if *k == key => g,
+            slot => &mut slot.insert((key, logits::Generation::new(key.0, key.1, key.2))).1,
+        };
+        if pending.advance(items) {
+            if let Some((k, g)) = cache.pending.take() {
+                cache.last = Some((k, g.into_logits()));
+            }
+            true
+        } else {
+            false
         }
     })
 }
@@ -1167,6 +1209,35 @@ mod tests {
     use super::*;
     use crate::explorer::NextToken;
     use td_core::explorer::Explorer;
+
+    /// Prepared in slices (even with another vocabulary's preparation cut short between them),
+    /// the logits are those drawn in one go.
+    #[test]
+    fn logits_prepared_in_slices_are_the_generated_ones() {
+        let mut st = State {
+            gen: GenMode::Zipf,
+            v: 3000,
+            seed: 11,
+            ..State::default()
+        };
+        let other = State {
+            gen: GenMode::Gauss,
+            v: 5000,
+            ..st.clone()
+        };
+        let want = logits::generate(Generator::Zipf, 3000, 11);
+        assert!(!prepare_logits(&st, 1000));
+        assert!(!prepare_logits(&other, 1000));
+        let mut slices = 0;
+        while !prepare_logits(&st, 1000) {
+            slices += 1;
+            assert!(slices < 10);
+        }
+        assert!(prepare_logits(&st, 1), "ready logits need no more work");
+        assert_eq!(logits(&st), want);
+        st.gen = GenMode::Gauss;
+        assert_eq!(logits(&st), logits::generate(Generator::Gauss, 3000, 11));
+    }
 
     #[test]
     fn default_state_prints_only_the_version() {

@@ -217,6 +217,13 @@ impl<E: WebExplorer> Runner<E> {
         E::follow_state(&mut self.models, &self.state);
         let reuse = self.fresh
             && E::computation_key(E::scene_state(&self.scene)) == E::computation_key(&self.state);
+        if !reuse && !self.prepare_within(SYNC_MS) {
+            // The rest in tasks of their own; a newer state supersedes them (the generation).
+            chrome::set_busy(true, 0.0);
+            let generation = self.chrome.generation;
+            dom::set_timeout(move || prepare_state_chunk::<E>(generation), 0);
+            return;
+        }
         let t0 = dom::now_ms();
         if reuse {
             E::set_scene_state(&mut self.scene, &self.state);
@@ -243,6 +250,20 @@ impl<E: WebExplorer> Runner<E> {
         self.render_all();
         self.chrome.last_paint_ms = dom::now_ms() - start;
         self.continue_later(done);
+    }
+
+    /// Runs [`Explorer::prepare_state`] for up to `budget_ms`; true when the state is ready for
+    /// its scene.
+    fn prepare_within(&self, budget_ms: f64) -> bool {
+        let start = dom::now_ms();
+        loop {
+            if E::prepare_state(&self.state) {
+                return true;
+            }
+            if dom::now_ms() - start > budget_ms {
+                return false;
+            }
+        }
     }
 
     /// Sends the new scene to the worker when it does not fit a frame; true if the worker took it
@@ -747,6 +768,25 @@ fn compute_chunk<E: WebExplorer>(generation: u64) {
         }
         r.continue_later(done);
     });
+}
+
+/// Before a scene is built: its state's preparation in slices, one task each, then the scene
+/// (unless a newer state replaced it meanwhile).
+fn prepare_state_chunk<E: WebExplorer>(generation: u64) {
+    let more = with_runner::<E, _>(|r| {
+        if r.chrome.generation != generation {
+            return false;
+        }
+        if r.prepare_within(CHUNK_MS) {
+            r.rebuild_scene();
+            false
+        } else {
+            true
+        }
+    });
+    if more == Some(true) {
+        dom::set_timeout(move || prepare_state_chunk::<E>(generation), 0);
+    }
 }
 
 /// While the worker computes: one piece of the page copy's set-up per task
