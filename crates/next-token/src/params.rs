@@ -1023,24 +1023,13 @@ thread_local! {
 
 /// The logits in force: the explicit list, or the generated one.
 pub fn logits(st: &State) -> Vec<f64> {
-    let Some(key) = generator_of(st) else {
+    if generator_of(st).is_none() {
         return st.s.clone();
-    };
-    GENERATED.with_borrow_mut(|cache| {
-        if let Some((k, s)) = &cache.last {
-            if *k == key {
-                return s.clone();
-            }
-        }
-        let mut generation = match cache.pending.take() {
-            Some((k, g)) if k == key => g,
-            _ => logits::Generation::new(key.0, key.1, key.2),
-        };
-        while !generation.advance(usize::MAX) {}
-        let s = generation.into_logits();
-        cache.last = Some((key, s.clone()));
-        s
-    })
+    }
+    while !prepare_logits(st, usize::MAX) {}
+    GENERATED
+        .with_borrow(|cache| cache.last.as_ref().map(|(_, s)| s.clone()))
+        .unwrap_or_default()
 }
 
 /// Draws up to `items` more of `st`'s generated logits (the page spreads a large vocabulary's
@@ -1055,7 +1044,11 @@ pub fn prepare_logits(st: &State, items: usize) -> bool {
         }
         let pending = match &mut cache.pending {
             Some((k, g)) if *k == key => g,
-            slot => &mut slot.insert((key, logits::Generation::new(key.0, key.1, key.2))).1,
+            slot => {
+                &mut slot
+                    .insert((key, logits::Generation::new(key.0, key.1, key.2)))
+                    .1
+            }
         };
         if pending.advance(items) {
             if let Some((k, g)) = cache.pending.take() {
