@@ -367,6 +367,90 @@ test("hostile labels never become markup", T_OPTS, async () => {
   }
 });
 
+test("text panels are patched in place, and read exactly as a fresh page of the same link", T_OPTS, async () => {
+  const app = await suite.open("", { viewport: DESKTOP });
+  const panels = () =>
+    app.page.evaluate(() => ["readout", "notes", "rule-line", "summary"].map((id) => document.getElementById(id)?.innerHTML ?? `missing #${id}`));
+  // Exact temperatures (a slider's 10^v would be rounded in the link the fresh page opens).
+  const slide = async (T) => {
+    await app.page.evaluate((T) => window.tokenDynamics.set({ T }), T);
+    await waitIdle(app.page);
+  };
+  const link = async (pred) => {
+    await waitHash(app.page, pred);
+    return new URL(app.page.url()).hash;
+  };
+  try {
+    const { page } = app;
+    const before = await panels();
+    await page.evaluate(() => {
+      window.__firstText = document.querySelector("#readout dd, #readout td, #readout p");
+    });
+    for (const T of [0.5, 1.6, 2.8]) await slide(T);
+    const patched = await panels();
+    assert.notDeepEqual(patched, before, "three temperatures left every panel unchanged");
+    assert.equal(await page.evaluate(() => window.__firstText?.isConnected), true, "the readout was rebuilt, not patched");
+    const first = await link((p) => Number(p.T) === 2.8);
+    const fresh = await suite.open(first, { viewport: DESKTOP });
+    try {
+      assert.deepEqual(patched, await fresh.page.evaluate(() => ["readout", "notes", "rule-line", "summary"].map((id) => document.getElementById(id)?.innerHTML ?? `missing #${id}`)), `patched panels differ from a fresh page of ${first}`);
+    } finally {
+      await fresh.close();
+    }
+    // A change of layout (compare mode adds a flow) rebuilds; back again, it is still right.
+    await page.evaluate(() => window.tokenDynamics.set({ flow: "compare" }));
+    await waitIdle(page);
+    await page.evaluate(() => window.tokenDynamics.set({ flow: "entropic" }));
+    await waitIdle(page);
+    await slide(1.25);
+    const again = await panels();
+    const fresh2 = await suite.open(await link((p) => Number(p.T) === 1.25 && p.flow === "entropic"), { viewport: DESKTOP });
+    try {
+      assert.deepEqual(again, await fresh2.page.evaluate(() => ["readout", "notes", "rule-line", "summary"].map((id) => document.getElementById(id)?.innerHTML ?? `missing #${id}`)));
+    } finally {
+      await fresh2.close();
+    }
+    await app.assertNoErrors();
+  } finally {
+    await app.close();
+  }
+});
+
+test("a large generated vocabulary set by a control is drawn in later tasks; a newer change supersedes it", { timeout: 180_000 }, async () => {
+  const app = await suite.open("", { viewport: DESKTOP });
+  try {
+    const { page } = app;
+    // set() returns before the scene exists: the logits are drawn in tasks of their own.
+    const { busy, same } = await page.evaluate(() => {
+      const before = JSON.stringify(window.tokenDynamics.readout());
+      window.tokenDynamics.set({ gen: "zipf", V: 50257, seed: 5 });
+      const first = { busy: document.body.dataset.busy, same: JSON.stringify(window.tokenDynamics.readout()) === before };
+      window.tokenDynamics.set({ seed: 6 });
+      return first;
+    });
+    assert.equal(busy, "1", "the page did not show it was busy while the logits were drawn");
+    assert.equal(same, true, "the new scene was built inside the change's own task");
+    await waitIdle(page, 120_000);
+    const st = await state(page);
+    assert.equal(num(st.V), 50257);
+    assert.equal(num(st.seed), 6);
+    const got = await readout(page);
+    await waitHash(page, (p) => p.seed === "6" && p.V === "50257");
+    const fresh = await suite.open(new URL(page.url()).hash, { viewport: DESKTOP, waitReady: false });
+    try {
+      await waitIdle(fresh.page, 120_000);
+      const want = await readout(fresh.page);
+      assert.deepEqual(got, want, "the readout after a superseded change differs from a fresh page of the same link");
+    } finally {
+      await fresh.close();
+    }
+    await assertAllCanvasesDrawn(page);
+    await app.assertNoErrors();
+  } finally {
+    await app.close();
+  }
+});
+
 test("V=50257 generated logits: stays responsive while computing and reaches ready", { timeout: 180_000 }, async (t) => {
   const app = await suite.open("#next-token?V=50257&gen=zipf&seed=3", { viewport: DESKTOP, waitReady: false });
   try {

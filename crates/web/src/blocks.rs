@@ -62,7 +62,12 @@ fn fill_root(root: &Element, ops: &[Op]) {
         if let Some(shadow) = at.map(|i| &mut shadows[i]) {
             let intact = shadow.layout == layout
                 && root.child_element_count() == shadow.children
-                && shadow.texts.iter().all(|(el, _)| el.is_connected());
+                // Whether something else rebuilt the root: its first and last text elements
+                // (a call each; every one would cost as much as the writes it saves).
+                && [shadow.texts.first(), shadow.texts.last()]
+                    .into_iter()
+                    .flatten()
+                    .all(|(el, _)| el.is_connected());
             if intact {
                 patch(shadow, ops);
                 return;
