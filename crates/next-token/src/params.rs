@@ -1033,7 +1033,7 @@ pub fn logits(st: &State) -> Vec<f64> {
 }
 
 /// Draws up to `items` more of `st`'s generated logits (the page spreads a large vocabulary's
-/// over several tasks before it builds the scene); true when [`logits`] has them all, at once.
+/// over several tasks before it builds the scene); true when [`logits()`] has them all, at once.
 pub fn prepare_logits(st: &State, items: usize) -> bool {
     let Some(key) = generator_of(st) else {
         return true;
