@@ -249,17 +249,6 @@ mod quad {
                 F4(i32x4_shuffle::<2, 3, 6, 7>(ab_hi, cd_hi)),
             ]
         }
-        /// Into the first four entries of `s` (a shorter slice panics).
-        #[inline(always)]
-        pub fn store(self, s: &mut [f32]) {
-            s[..4].copy_from_slice(&self.lanes());
-        }
-        /// Per lane `if v > self { v } else { self }` (NaN in `v` keeps `self`): `pmax`, which
-        /// is `self < v ? v : self`, not `f32x4.max` (that one propagates NaN and orders ±0).
-        #[inline(always)]
-        pub fn larger(self, v: F4) -> F4 {
-            F4(f32x4_pmax(self.0, v.0))
-        }
     }
 
     impl core::ops::Add for F4 {
@@ -303,22 +292,6 @@ mod quad {
         #[inline(always)]
         pub fn transpose(v: [F4; 4]) -> [F4; 4] {
             core::array::from_fn(|i| F4(core::array::from_fn(|j| v[j].0[i])))
-        }
-        /// Into the first four entries of `s` (a shorter slice panics).
-        #[inline(always)]
-        pub fn store(self, s: &mut [f32]) {
-            s[..4].copy_from_slice(&self.0);
-        }
-        /// Per lane `if v > self { v } else { self }` (NaN in `v` keeps `self`).
-        #[inline(always)]
-        pub fn larger(self, v: F4) -> F4 {
-            F4(core::array::from_fn(|i| {
-                if v.0[i] > self.0[i] {
-                    v.0[i]
-                } else {
-                    self.0[i]
-                }
-            }))
         }
     }
 
@@ -801,21 +774,6 @@ mod tests {
         }
     }
 
-    /// f32s with the special values often: NaN (both signs), ±0, ±infinity, ties.
-    fn special_f32() -> impl Strategy<Value = f32> {
-        prop_oneof![
-            Just(f32::NAN),
-            Just(-f32::NAN),
-            Just(0.0f32),
-            Just(-0.0f32),
-            Just(f32::INFINITY),
-            Just(f32::NEG_INFINITY),
-            Just(1.0f32),
-            Just(-1.0f32),
-            any::<f32>(),
-        ]
-    }
-
     proptest! {
         #[test]
         fn expm1_matches_platform(x in -745.0f64..=0.0) {
@@ -844,23 +802,6 @@ mod tests {
             prop_assert_eq!(a[0].to_bits(), b[0].to_bits(), "exp({})", x);
             prop_assert_eq!(a[1].to_bits(), b[1].to_bits(), "exp({})", y);
             prop_assert_eq!(a[1].to_bits(), exp1(y).to_bits(), "exp_nonpos({})", y);
-        }
-
-        /// `F4::larger` is the scalar `if v > m { v } else { m }` in every lane, bit for bit,
-        /// NaN, ±0 and infinities included (the transformer's running maximum of its scores).
-        #[test]
-        fn f4_larger_is_the_scalar_comparison(
-            m in prop::array::uniform4(special_f32()),
-            v in prop::array::uniform4(special_f32()),
-        ) {
-            let got = F4::load(&m).larger(F4::load(&v)).lanes();
-            for i in 0..4 {
-                let want = if v[i] > m[i] { v[i] } else { m[i] };
-                prop_assert_eq!(got[i].to_bits(), want.to_bits(), "larger({}, {})", m[i], v[i]);
-            }
-            let mut s = [0f32; 5];
-            F4::load(&v).store(&mut s[1..]);
-            prop_assert_eq!(s.map(f32::to_bits), [0.0, v[0], v[1], v[2], v[3]].map(f32::to_bits));
         }
 
         #[test]

@@ -860,32 +860,12 @@ pub(crate) fn linear(
 
 /// Columns `o0..o0 + width` of every row of `w` (rows of `m`), widened to f32, into `pack`
 /// (`rows × width`, contiguous): the only step of [`linear`]'s tiles that reads the stored
-/// precision, so the tiles themselves are compiled once. Inlined so that f32 rows of the
-/// constant tile width are copied by a few vector loads and stores (`extend` with a widening
-/// iterator copied one element at a time, about 6% of a forward pass in the page, and a
-/// `memory.copy` per row is a call into the engine).
-#[inline(always)]
+/// precision, so the tiles themselves are compiled once.
 fn pack_columns(w: &Matrix, m: usize, o0: usize, width: usize, pack: &mut Vec<f32>) {
     pack.clear();
-    pack.resize(w.len() / m * width, 0.0);
-    if width == 0 {
-        return;
-    }
-    match w {
-        Matrix::F32(w) => {
-            for (wrow, dst) in w.chunks_exact(m).zip(pack.chunks_exact_mut(width)) {
-                dst.copy_from_slice(&wrow[o0..o0 + width]);
-            }
-        }
-        _ => widen_columns(w, m, o0, width, pack),
-    }
-}
-
-/// [`pack_columns`] for the narrower stored precisions (`pack` already sized).
-fn widen_columns(w: &Matrix, m: usize, o0: usize, width: usize, pack: &mut [f32]) {
     dispatch!(w, |w| {
-        for (wrow, dst) in w.chunks_exact(m).zip(pack.chunks_exact_mut(width)) {
-            widen_slice(&wrow[o0..o0 + width], dst);
+        for wrow in w.chunks_exact(m) {
+            pack.extend(wrow[o0..o0 + width].iter().map(|v| v.widen()));
         }
     })
 }
@@ -986,13 +966,6 @@ pub(crate) fn dot8_x4(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
 
 /// Attention scores `sc[s] = dot8(q, key(s))·scale` for every slot of `sc` (four keys at a time
 /// when the head width is a multiple of 8); returns their maximum.
-///
-/// The four keys' scale and running maximum stay in lanes (lane j over the slots ≡ j mod 4),
-/// reduced by [`larger`] at the end. `F4::larger` is [`larger`] per lane, so NaN scores are
-/// skipped alike and the value is the sequential fold's; only which of a +0 and a -0 tied at the
-/// top is kept may differ, and the maximum is only used as `score - max` and `lowest - max`
-/// in [`softmax_scores`], where a ±0 maximum gives the same exponentials (exp(±0) = 1 exactly)
-/// and the same range test.
 #[inline(always)]
 pub(crate) fn scaled_scores<'a>(
     q: &[f32],
@@ -1000,19 +973,19 @@ pub(crate) fn scaled_scores<'a>(
     scale: f32,
     sc: &mut [f32],
 ) -> f32 {
+    let mut max = f32::NEG_INFINITY;
     let quads = if q.len().is_multiple_of(8) {
         sc.len() / 4 * 4
     } else {
         0
     };
-    let (scale4, mut max4) = (F4::splat(scale), F4::splat(f32::NEG_INFINITY));
     for s0 in (0..quads).step_by(4) {
         let dots = dot8_x4(q, [key(s0), key(s0 + 1), key(s0 + 2), key(s0 + 3)]);
-        let v = F4::load(&dots) * scale4;
-        v.store(&mut sc[s0..s0 + 4]);
-        max4 = max4.larger(v);
+        for (v, dot) in sc[s0..s0 + 4].iter_mut().zip(dots) {
+            *v = dot * scale;
+            max = larger(max, *v);
+        }
     }
-    let mut max = max4.lanes().into_iter().fold(f32::NEG_INFINITY, larger);
     for (s, v) in sc.iter_mut().enumerate().skip(quads) {
         *v = dot8(q, key(s)) * scale;
         max = larger(max, *v);
@@ -1218,21 +1191,6 @@ mod kernel_tests {
             for (g, w) in got.iter().zip(&e) {
                 prop_assert_eq!(g.to_bits(), (w * inv).to_bits());
             }
-        }
-    }
-
-    /// [`scaled_scores`] may return either zero of a ±0 tie at the top: the weights are the same.
-    #[test]
-    fn signed_zero_maximum_weighs_alike() {
-        // Whole: one score below NARROW_EXP_MIN (the full-range exp) and an odd tail; then the
-        // narrow exp with an even and an odd length.
-        let scores = [-0.0f32, 0.0, -1.5, -0.0, -700.0, 0.0, -3.0];
-        for sc in [&scores[..], &scores[..4], &scores[..3]] {
-            let (mut a, mut b) = (sc.to_vec(), sc.to_vec());
-            softmax_scores(&mut a, 0.0, &ExpConsts::hoisted(), &ExpConsts::inline());
-            softmax_scores(&mut b, -0.0, &ExpConsts::hoisted(), &ExpConsts::inline());
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&a), bits(&b), "{sc:?}");
         }
     }
 
