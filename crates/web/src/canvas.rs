@@ -40,11 +40,12 @@ pub struct BatchedCanvas {
     inner: CanvasBackend,
     context: CanvasRenderingContext2d,
     batch: Batch,
-    /// Text state last written to the context: setting `font` re-parses it, so skip repeats.
+    /// Context state last written by us: each setter crosses into JavaScript and re-parses its
+    /// string (`font` most of all), so repeats are skipped. `fill` serves shapes and text alike.
     font: String,
     align: &'static str,
     baseline: &'static str,
-    text_fill: Option<Rgba>,
+    fill: Option<Rgba>,
     stroke: Option<(Rgba, u32)>,
 }
 
@@ -70,7 +71,7 @@ impl BatchedCanvas {
             font: String::new(),
             align: "",
             baseline: "",
-            text_fill: None,
+            fill: None,
             stroke: None,
         })
     }
@@ -100,9 +101,9 @@ impl BatchedCanvas {
                 }
             }
             Batch::Fill(colour) => {
-                if self.text_fill != Some(colour) {
+                if self.fill != Some(colour) {
                     self.context.set_fill_style_str(&css_colour(colour));
-                    self.text_fill = Some(colour);
+                    self.fill = Some(colour);
                 }
             }
             Batch::None => {}
@@ -327,9 +328,9 @@ impl DrawingBackend for BatchedCanvas {
             self.baseline = baseline;
         }
         let fill: Rgba = colour.into();
-        if self.text_fill != Some(fill) {
+        if self.fill != Some(fill) {
             self.context.set_fill_style_str(&css_colour(fill));
-            self.text_fill = Some(fill);
+            self.fill = Some(fill);
         }
         let _ = self.context.fill_text(text, pos.0 as f64, pos.1 as f64);
         Ok(())

@@ -260,8 +260,6 @@ fn text_typed(area: HtmlTextAreaElement) {
     );
 }
 
-/// Writes the state into every control (values, value displays) and shows a control's row only
-/// when `shown(param)` (relevance and page options).
 /// Sets an input's value unless it already holds it (a write invalidates style; see `dom::set_attr`).
 fn set_value(input: &HtmlInputElement, value: &str) {
     if input.value() != value {
@@ -269,6 +267,8 @@ fn set_value(input: &HtmlInputElement, value: &str) {
     }
 }
 
+/// Writes the state into every control (values, value displays) and shows a control's row only
+/// when `shown(param)` (relevance and page options).
 pub fn sync<S, G>(params: &[Param<S, G>], state: &S, shown: &dyn Fn(&Param<S, G>) -> bool) {
     for param in params {
         let id = format!("ctl-{}", param.key);
