@@ -26,7 +26,7 @@ pub fn generate(gen: Generator, v: usize, seed: u64) -> Vec<f64> {
 }
 
 /// [`generate`] in pieces: the same draws in the same order, so a page can spread a large
-/// vocabulary's logits (V = 50,257: ~150,000 draws, 100,000 logs) over several tasks.
+/// vocabulary's logits (Zipf at V = 50,257: ~150,000 uniforms and 100,000 logs) over tasks.
 pub struct Generation {
     gen: Generator,
     src: Source,

@@ -43,14 +43,9 @@ pub fn set_attr(el: &Element, name: &str, value: &str) {
 /// Sets an element's text unless it already reads so (see [`set_attr`]).
 pub fn set_text(id: &str, text: &str) {
     if let Some(el) = by_id(id) {
-        set_text_of(&el, text);
-    }
-}
-
-/// [`set_text`] on an element in hand.
-pub fn set_text_of(el: &Element, text: &str) {
-    if el.text_content().as_deref() != Some(text) {
-        el.set_text_content(Some(text));
+        if el.text_content().as_deref() != Some(text) {
+            el.set_text_content(Some(text));
+        }
     }
 }
 
