@@ -292,13 +292,20 @@ impl<E: WebExplorer> Runner<E> {
             self.remote_parts = vec![(false, 0.0); parts];
             self.partial_paint = (f64::NEG_INFINITY, 0.0);
             chrome::set_busy(true, 0.0);
-            // The empty picture from the next frame on, a figure per task: the event that
-            // changed the state stays short, and so does every task after it. Not if the
+            // The empty picture after the next frame, a figure per task: the event that
+            // changed the state stays short, and so does every task after it. Not inside the
+            // frame's callback: that task also lays out what the change altered and rasterises
+            // the canvases, and with a 2,000-token figure the three passed 50 ms. Not if the
             // worker's last reply came first (its own paint shows everything).
             dom::request_frame(move |_| {
-                if with_runner::<E, _>(|r| r.remote_generation.is_some()) == Some(true) {
-                    render_step::<E>(generation, 0, |_| {});
-                }
+                dom::set_timeout(
+                    move || {
+                        if with_runner::<E, _>(|r| r.remote_generation.is_some()) == Some(true) {
+                            render_step::<E>(generation, 0, |_| {});
+                        }
+                    },
+                    0,
+                );
             });
             dom::set_timeout(move || prepare_chunk::<E>(generation), 0);
         } else if self.remote_generation.take().is_some() {
