@@ -175,15 +175,14 @@ impl<E: WebExplorer> Runner<E> {
             || E::computation_key(&state) != E::computation_key(E::scene_state(&self.scene));
         let panels_before = self.panels_in_use();
         self.state = state;
-        let t0 = dom::now_ms();
         let page_changed = self.chrome.begin_apply::<E>(messages, replace);
-        let page = &self.chrome.page;
-        controls::sync(E::params(), &self.state, &|param| {
-            (param.relevant)(&self.state)
-                && chrome::control_shown(page, param.key, E::controlled_by, E::embed_strip())
-        });
-        self.update_open_link();
-        self.chrome.timings.push(("controls", dom::now_ms() - t0));
+        // The controls after the picture, unless the page's layout changed (the canvases are
+        // then sized after the controls settle): written first, they leave the style dirty, and
+        // the picture's first `font` forces a style recalculation inside the change's task
+        // (about half a millisecond of a slider step), then another at the frame.
+        if page_changed {
+            self.sync_controls();
+        }
         if recompute {
             if page_changed {
                 self.layout_canvases();
@@ -198,7 +197,22 @@ impl<E: WebExplorer> Runner<E> {
             self.render_all();
             self.chrome.last_paint_ms = dom::now_ms() - start;
         }
+        if !page_changed {
+            self.sync_controls();
+        }
         page::schedule_url();
+    }
+
+    /// Writes the state into the controls and the open-in-a-tab link (timed as `controls`).
+    fn sync_controls(&mut self) {
+        let t0 = dom::now_ms();
+        let page = &self.chrome.page;
+        controls::sync(E::params(), &self.state, &|param| {
+            (param.relevant)(&self.state)
+                && chrome::control_shown(page, param.key, E::controlled_by, E::embed_strip())
+        });
+        self.update_open_link();
+        self.chrome.timings.push(("controls", dom::now_ms() - t0));
     }
 
     /// Canvases in use per figure (compare modes use several).
