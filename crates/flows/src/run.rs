@@ -150,6 +150,11 @@ pub struct Run {
     q: Option<Vec<f64>>,
     /// Sample schedule: (time, step index).
     schedule: Vec<(f64, u64)>,
+    /// Closed forms: each scheduled sample's coefficients `(a, b)` of `u = a·log p0 + b·s`
+    /// (None where Flow D has diverged), shared by the runs of a scene that agree on the flow,
+    /// T, κ, η and schedule (the starts of one flow: 16 of them on the default page, where these
+    /// exps were a seventh of a sample's work). Empty unless closed.
+    coefficients: Arc<[Option<(f64, f64)>]>,
     next: usize,
     samples: Vec<Sample>,
     final_p: Vec<f64>,
@@ -540,18 +545,19 @@ impl Run {
     /// horizon is 0, samples >= 2, non-finite scores count as masked (off the face), a p0 with no
     /// mass on the face becomes uniform on it, a mis-sized W is treated as zero.
     pub fn new(spec: RunSpec) -> Run {
-        Run::new_sharing(spec, None)
+        Run::new_sharing(spec, &[])
     }
 
-    /// A run like [`Run::new`], taking the flow-independent part (face, start, target: O(V) exp
-    /// and log) from `earlier` when it was built from the same scores, support, start, corners
-    /// and temperature. The result is bit for bit the run `Run::new` builds.
-    pub fn new_sharing(spec: RunSpec, earlier: Option<&Run>) -> Run {
+    /// A run like [`Run::new`], taking what it can from `earlier` runs: the flow-independent
+    /// part (face, start, target: O(V) exp and log) from one built from the same scores,
+    /// support, start, corners and temperature, and the closed form's coefficients from one with
+    /// the same flow, T, κ, η and schedule. The result is bit for bit the run `Run::new` builds.
+    pub fn new_sharing(spec: RunSpec, earlier: &[&Run]) -> Run {
         let v = spec.s.len();
         let set = Settings::of(&spec);
-        let basis = match earlier {
-            Some(e) if e.shares_basis_with(&spec) => Arc::clone(&e.basis),
-            _ => Arc::new(Basis::new(&spec, set.temp)),
+        let basis = match earlier.iter().find(|e| e.shares_basis_with(&spec)) {
+            Some(e) => Arc::clone(&e.basis),
+            None => Arc::new(Basis::new(&spec, set.temp)),
         };
         let n = basis.active.len();
 
@@ -569,6 +575,22 @@ impl Run {
         };
         let schedule = sample_schedule(spec.flow.is_discrete(), mode, &set, model.eval_cost(n));
         let stepping = Stepping::new(spec.flow, &model, mode, &set, n);
+        let coefficients = if mode != Mode::Closed {
+            Arc::from([])
+        } else if let Some(e) = earlier.iter().find(|e| {
+            e.mode == Mode::Closed
+                && e.spec.flow == spec.flow
+                && [e.temp, e.kappa, e.eta].map(f64::to_bits)
+                    == [set.temp, set.kappa, set.eta].map(f64::to_bits)
+                && e.schedule == schedule
+        }) {
+            Arc::clone(&e.coefficients)
+        } else {
+            schedule
+                .iter()
+                .map(|&(t, k)| closed_coefficients(spec.flow, set.temp, set.kappa, set.eta, t, k))
+                .collect()
+        };
 
         let mut y = basis.log_p0_c.clone();
         if model.has_memory() {
@@ -587,6 +609,7 @@ impl Run {
             mode,
             q,
             schedule,
+            coefficients,
             next: 0,
             // One sample per schedule entry at most: no regrowth (and copy) while recording.
             samples: Vec::with_capacity(schedule_len),
@@ -740,7 +763,14 @@ impl Run {
     /// diverged there.
     fn closed_u(&mut self, t: f64, k: u64) -> Option<f64> {
         let flow = self.spec.flow;
-        let (a, b) = closed_coefficients(flow, self.temp, self.kappa, self.eta, t, k)?;
+        let coef = closed_coefficients(flow, self.temp, self.kappa, self.eta, t, k);
+        self.closed_u_with(coef)
+    }
+
+    /// [`Run::closed_u`] with the sample's coefficients given.
+    fn closed_u_with(&mut self, coef: Option<(f64, f64)>) -> Option<f64> {
+        let flow = self.spec.flow;
+        let (a, b) = coef?;
         let m = lanes::affine_log_weights(&self.basis.log_p0_c, &self.basis.s_c, a, b, &mut self.u);
         if flow == Flow::EntropicMirror && finite_range(&self.u) > DIVERGENCE_RANGE {
             return None;
@@ -750,11 +780,12 @@ impl Run {
 
     fn closed_sample(&mut self) {
         let (t, k) = self.schedule[self.next];
-        if self.closed_two_pass(t, k) {
+        let coef = self.coefficients[self.next];
+        if self.closed_two_pass(t, coef) {
             self.next += 1;
             return;
         }
-        if let Some(m) = self.closed_u(t, k) {
+        if let Some(m) = self.closed_u_with(coef) {
             self.record_from_u(t, m);
             self.next += 1;
             return;
@@ -787,9 +818,9 @@ impl Run {
     /// A closed-form sample in two passes over V, shift and range from the hull (no stored
     /// log-weights); false when the hull cannot give them (no finite entry, an overflowing
     /// coefficient) or Flow D diverged there: the caller takes the scanning path.
-    fn closed_two_pass(&mut self, t: f64, k: u64) -> bool {
+    fn closed_two_pass(&mut self, t: f64, coef: Option<(f64, f64)>) -> bool {
         let flow = self.spec.flow;
-        let Some(coef) = closed_coefficients(flow, self.temp, self.kappa, self.eta, t, k) else {
+        let Some(coef) = coef else {
             return false;
         };
         let (log_p0, s) = (&self.basis.log_p0_c, &self.basis.s_c);

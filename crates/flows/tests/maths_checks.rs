@@ -1202,8 +1202,10 @@ fn stiff_adjusted_runs_stay_correct() {
 }
 
 /// A run that takes its face, start and target from an earlier run (`Run::new_sharing`, what the
-/// page does for the flows of a comparison) is bit for bit the run built on its own; a run that
-/// differs in temperature, start or support builds its own.
+/// page does for the flows of a comparison), or its closed form's coefficients (the starts of one
+/// flow), is bit for bit the run built on its own; a run that differs in temperature, start or
+/// support builds its own basis, and one that differs in flow or temperature its own
+/// coefficients.
 #[test]
 fn runs_sharing_their_basis_are_the_runs_built_alone() {
     let v = 300;
@@ -1219,6 +1221,7 @@ fn runs_sharing_their_basis_are_the_runs_built_alone() {
         3.0,
         40,
     ));
+    let uniform = vec![1.0 / v as f64; v];
     for flow in [
         Flow::Replicator,
         Flow::MultiplicativeWeights,
@@ -1237,7 +1240,19 @@ fn runs_sharing_their_basis_are_the_runs_built_alone() {
                 temp == 0.7 && start == p0 && sp.support.len() == v
             );
             let mut alone = Run::new(sp.clone());
-            let mut shared = Run::new_sharing(sp, Some(&first));
+            // Same flow at T = 0.7 from another start: its coefficients fit T = 0.7 only.
+            let other_start = spec(
+                flow,
+                &s,
+                0.7,
+                &uniform,
+                (0..v).collect(),
+                Adjust::None,
+                3.0,
+                40,
+            );
+            let same_flow = Run::new(other_start);
+            let mut shared = Run::new_sharing(sp, &[&first, &same_flow]);
             assert_eq!(alone.final_p(), shared.final_p());
             assert_eq!(alone.target(), shared.target());
             while !alone.advance(7) {}
@@ -1246,4 +1261,29 @@ fn runs_sharing_their_basis_are_the_runs_built_alone() {
             assert_eq!(alone.final_p(), shared.final_p());
         }
     }
+    // Flow D past eta·T = 2 diverges; a run taking its coefficients from another start's run
+    // diverges at the same step.
+    let mut diverging = spec(
+        Flow::EntropicMirror,
+        &s,
+        0.7,
+        &p0,
+        (0..v).collect(),
+        Adjust::None,
+        30_000.0,
+        40,
+    );
+    diverging.eta = 5.0;
+    let earlier = Run::new(RunSpec {
+        p0: uniform.clone(),
+        ..diverging.clone()
+    });
+    let mut alone = Run::new(diverging.clone());
+    let mut shared = Run::new_sharing(diverging, &[&earlier]);
+    while !alone.advance(7) {}
+    while !shared.advance(7) {}
+    assert!(alone.diverged_at().is_some());
+    assert_eq!(alone.diverged_at(), shared.diverged_at());
+    assert_eq!(alone.samples(), shared.samples());
+    assert_eq!(alone.final_p(), shared.final_p());
 }

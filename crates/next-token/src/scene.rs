@@ -379,14 +379,15 @@ impl Scene {
         let Some(next) = self.pending.pop_front() else {
             return false;
         };
-        // The flows of a comparison (and repeated starts) share the O(V) face, start and target.
-        let earlier = self
+        // The flows of a comparison (and repeated starts) share the O(V) face, start and target;
+        // the starts of one flow share the closed form's coefficients.
+        let earlier: Vec<&Run> = self
             .panels
             .iter()
             .flat_map(|p| &p.runs)
             .map(|view| &view.run)
-            .find(|run| run.shares_basis_with(&next.spec));
-        let mut run = Run::new_sharing(next.spec, earlier);
+            .collect();
+        let mut run = Run::new_sharing(next.spec, &earlier);
         if let Some(Shard::Samples { part, parts }) = self.shard {
             run.restrict_to_samples(part, parts);
         }
