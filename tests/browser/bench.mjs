@@ -10,7 +10,9 @@
 // - NumPy numbers: the JSON array [{scenario, ms}] printed by `python3 scripts/bench_numpy.py --json`
 //   (the same scenarios written with NumPy, checked against the native checksums by scripts/bench.sh);
 //   optional: without --numpy the column reads n/a and the output says why (--numpy-unavailable);
-// - browser micro-benchmarks: window.tokenDynamics.bench(name) in headless Chromium, median of --runs runs;
+// - browser micro-benchmarks: window.tokenDynamics.bench(name) in headless Chromium, median of --runs timings
+//   (one timing of a scenario under 20 ms is the mean of back-to-back runs filling 20 ms: the page's clock
+//   ticks in 0.1 ms);
 //   with a NumPy file, each scenario is measured in --rounds alternating rounds, page then NumPy
 //   (`python3 scripts/bench_numpy.py --scenario NAME`, median of 5 each), and both columns show
 //   their best round: on a shared VM whose speed drifts by 2× within minutes, a page run and a
@@ -388,7 +390,7 @@ async function main() {
     rows.push([scenario, "—", s ? `${fmt(s.median)} (p95 ${fmt(s.p95)})` : "n/a", "—", "—", "—"]);
   }
 
-  console.log(`\nBrowser: headless Chromium (/usr/bin/chromium), median of ${opts.runs} runs${numpy.size ? `, best of ${opts.rounds} rounds alternating with NumPy's` : ""}; slider-to-paint: median (p95) of ${opts.inputs} inputs, input dispatch -> first rAF after the repaint.`);
+  console.log(`\nBrowser: headless Chromium (/usr/bin/chromium), median of ${opts.runs} timings (under 20 ms: each the mean of back-to-back runs filling 20 ms)${numpy.size ? `, best of ${opts.rounds} rounds alternating with NumPy's` : ""}; slider-to-paint: median (p95) of ${opts.inputs} inputs, input dispatch -> first rAF after the repaint.`);
   for (const { scenario } of SLIDER) {
     const s = slider.get(scenario);
     if (s) console.log(`  ${scenario}: tokenDynamics.lastPaintMs() median ${fmt(s.lastPaintMedian)} ms, p95 ${fmt(s.lastPaintP95)} ms (compute+paint only)`);
