@@ -152,8 +152,9 @@ pub struct Run {
     schedule: Vec<(f64, u64)>,
     /// Closed forms: each scheduled sample's coefficients `(a, b)` of `u = a·log p0 + b·s`
     /// (None where Flow D has diverged), shared by the runs of a scene that agree on the flow,
-    /// T, κ, η and schedule (the starts of one flow: 16 of them on the default page, where these
-    /// exps were a seventh of a sample's work). Empty unless closed.
+    /// T, κ, η and schedule: the starts of one flow (5 per flow on the default page; 16 in the
+    /// bench's V = 3 scenario, where Flow C's exps were a seventh of the time). Empty unless
+    /// closed.
     coefficients: Arc<[Option<(f64, f64)>]>,
     next: usize,
     samples: Vec<Sample>,
