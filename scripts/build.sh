@@ -39,6 +39,9 @@ build_module() {
     --out-name "$name" "$TARGET_DIR/$TARGET/$PROFILE/$lib.wasm"
   "$WASM_OPT" -Oz "$TARGET_DIR/wasm-bindgen/$OUT/${name}_bg.wasm" \
     -o "$TARGET_DIR/wasm-opt/$OUT/${name}_bg.wasm"
+  # After wasm-opt (which would remove it): a SIMD instruction in every function that may inline
+  # SIMD code, against a JavaScriptCore miscompilation (see the script).
+  node scripts/simd-guard.mjs "$TARGET_DIR/wasm-opt/$OUT/${name}_bg.wasm"
   cp "$TARGET_DIR/wasm-opt/$OUT/${name}_bg.wasm" "$OUT/"
   cp "$TARGET_DIR/wasm-bindgen/$OUT/$name.js" "$OUT/"
   printf 'build: %-14s wasm %8d bytes (wasm-bindgen %d)\n' "$name" \

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Checks every shipped module (one per page, and the on-demand real-model module): it is wasm-opt's output (not wasm-bindgen's unoptimised
-// one), valid, compiles, has no debug "name" section, and re-optimising it gains little.
+// one), valid, compiles, has no debug "name" section, re-optimising it gains little, and every function that
+// may inline SIMD code has a SIMD instruction of its own (scripts/simd-guard.mjs, against a JavaScriptCore bug).
 //   node scripts/check-wasm.mjs <dist> <cargo target dir>
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
+import { analyse } from "./simd-guard.mjs";
 
 const [dist, targetDir] = process.argv.slice(2);
 const site = JSON.parse(fs.readFileSync(new URL("../www/site.json", import.meta.url), "utf8"));
@@ -50,8 +52,12 @@ for (const base of expected) {
     fs.rmSync(path.dirname(tmp), { recursive: true, force: true });
   }
   if (ratio < 0.9) fail("shrinks by >10% under wasm-opt -Oz: it was not optimised");
+  const guard = analyse(bytes);
+  if (guard.unguarded.length) {
+    fail(`${guard.unguarded.length} functions may inline SIMD code without a SIMD instruction of their own (scripts/simd-guard.mjs did not run)`);
+  }
   console.log(
-    `${base}: valid, compiles; ${exp} exports, ${imp} imports; wasm-opt ${before} -> ${bytes.length} bytes; re-optimised ${(100 * ratio).toFixed(1)}%`,
+    `${base}: valid, compiles; ${exp} exports, ${imp} imports; wasm-opt ${before} -> ${bytes.length} bytes; re-optimised ${(100 * ratio).toFixed(1)}%; ${guard.marked} functions SIMD-guarded`,
   );
 }
 process.exit(failed ? 1 : 0);

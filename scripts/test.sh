@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start 2 (and CI: .ci/run): runs EVERYTHING and fails on the first failure.
 #   setup -> fmt -> clippy (native + wasm32) -> rustdoc -> architecture check -> cargo test --workspace
-#   -> site build (one wasm per page) -> wasm check -> headless-browser tests -> cross-engine tests
+#   -> build tools' tests -> site build (one wasm per page) -> wasm check -> headless-browser tests -> cross-engine tests
 #   -> download budgets
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,9 @@ if [ "${CI:-}" = "true" ]; then
   echo "CI=true: PROPTEST_CASES=$PROPTEST_CASES"
 fi
 cargo test --workspace
+
+step "build tools' own tests (node --test tests/tools/: scripts/simd-guard.mjs)"
+node --test --test-reporter=spec tests/tools/
 
 step "build the site: one WebAssembly module per page (scripts/build.sh)"
 export PATH="$PWD/node_modules/.bin:$PATH"
