@@ -34,6 +34,8 @@ const GAP: f64 = 8.0;
 thread_local! {
     static LAST_HEIGHT: Cell<i32> = const { Cell::new(-1) };
     static PREFERRED_HEIGHT: Cell<f64> = const { Cell::new(0.0) };
+    /// A relayout for a resize is scheduled for the next frame.
+    static RELAYOUT_PENDING: Cell<bool> = const { Cell::new(false) };
 }
 
 fn framed() -> bool {
@@ -260,17 +262,26 @@ pub fn install() {
     dom::listen::<MessageEvent>(&window, "message", on_message);
     // Content size changes (resize of the iframe, messages appearing, wrapped controls): re-lay the
     // embed out, then report the height. Posting only on change keeps a parent that sizes the
-    // iframe from these messages from looping.
+    // iframe from these messages from looping. The relayout waits for the next frame, once per
+    // frame: inside the observer's callback it would resize what the observer watches, and the
+    // browser then reports "ResizeObserver loop completed with undelivered notifications" (Firefox
+    // as an error on the page).
     let callback = Closure::<dyn FnMut(Array, ResizeObserver)>::new(|_: Array, _| {
-        let embedded = with_page(|e| {
-            if e.page().embed && e.is_ready() {
-                e.relayout(false);
-            }
-            e.page().embed
-        });
-        if let Some(embedded) = embedded {
-            post_height(embedded);
+        if RELAYOUT_PENDING.with(|pending| pending.replace(true)) {
+            return;
         }
+        dom::request_frame(|_| {
+            RELAYOUT_PENDING.with(|pending| pending.set(false));
+            let embedded = with_page(|e| {
+                if e.page().embed && e.is_ready() {
+                    e.relayout(false);
+                }
+                e.page().embed
+            });
+            if let Some(embedded) = embedded {
+                post_height(embedded);
+            }
+        });
     });
     if let Ok(observer) = ResizeObserver::new(callback.as_ref().unchecked_ref()) {
         if let Some(body) = dom::document().body() {
