@@ -34,7 +34,7 @@ node --test --test-concurrency=1 --test-reporter=spec tests/engines/ || rc=$?
 #   attention series, a panic in next-token's drawing code): JavaScriptCore's inlining of SIMD
 #   code into non-SIMD functions (https://bugs.webkit.org/show_bug.cgi?id=316918, fixed upstream in
 #   August 2026). The build now guards every module against it (scripts/simd-guard.mjs): the
-#   compare top-p link failed in 5 of 1,125 loads before, in 0 of 2,000 after.
+#   compare top-p link failed in 4 of 1,125 loads before, in 0 of 2,000 after.
 # - Firefox reported "ResizeObserver loop completed with undelivered notifications" from the embed
 #   example (8 of 100 loads); the embed now re-lays itself out in the next frame (0 of 100).
 # One is left: WebKit, rarely, "Out of bounds memory access" in the module's start function (1 in
