@@ -239,7 +239,7 @@ export function analyse(bytes) {
     defined: code.bodies.length,
     simd: code.bodies.filter((f) => f.simd && !f.marked).length,
     marked: code.bodies.filter((f) => f.marked).length,
-    unguarded: code.bodies.map((f, k) => k).filter((k) => !code.bodies[k].simd && reaches[imported + k]),
+    unguarded: code.bodies.flatMap((f, k) => (!f.simd && reaches[imported + k] ? [k] : [])),
     code,
   };
 }
