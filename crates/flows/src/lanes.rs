@@ -1,6 +1,7 @@
 //! The per-sample kernels of a run, two entries at a time.
 //!
-//! A closed-form sample of a large vocabulary (V = 50,257) is two passes over V: [`exp_affine`]
+//! A closed-form sample computed on its own (flow D; A and B from a non-uniform start; too few
+//! samples for a group of [`crate::expansion`]) is two passes over V: [`exp_affine`]
 //! (the weights `exp(a·log p0 + b·s - m)` and every sum behind the diagnostics but one, the shift
 //! `m` and the range of the exponents known beforehand from [`crate::hull`]), then [`abs_diff`]
 //! (the total variation, which needs the normaliser). Integrated and iterated runs use the

@@ -43,11 +43,14 @@
 //!   page, the same operations natively), with their own `exp`.
 //! - [`hull`]: the convex hull of the points `(log p0_i, s_i)`, which gives every closed-form
 //!   sample's largest and smallest log-weight without a pass over V.
+//! - [`expansion`]: closed-form samples of a large vocabulary in groups, one `exp` per entry per
+//!   group, by the Taylor series of the weights along the flows' line of log-weights.
 //! - [`run`]: one trajectory, computed incrementally: a [`RunSpec`](run::RunSpec) becomes a
 //!   [`Run`](run::Run), advanced in chunks so a page never freezes; each stored
 //!   [`Sample`](run::Sample) carries the lumped corner probabilities and
 //!   [`Diagnostics`](run::Diagnostics).
 
+pub mod expansion;
 pub mod flows;
 pub mod hull;
 pub mod integrate;

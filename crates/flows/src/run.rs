@@ -39,6 +39,7 @@
 
 use std::sync::Arc;
 
+use super::expansion::{Expansion, GroupSample};
 use super::flows::{
     closed_coefficients, finite_range, kappa_value, mirror_step, mw_step, Flow, Kappa,
     DIVERGENCE_RANGE,
@@ -185,7 +186,25 @@ pub struct Run {
     /// The exp's constants, built once per run (a V = 3 sample is short enough for building them
     /// to show).
     exp_consts: ExpConsts<L2>,
+    /// Closed forms of a large vocabulary: the samples computed in groups
+    /// ([`crate::expansion`]); None until the first sample, then whether they apply.
+    expansion: Option<Option<Box<Expansion>>>,
+    /// The current group's samples, for schedule positions `group_start..`.
+    group: Vec<GroupSample>,
+    group_start: usize,
+    /// The coefficients of the last sample computed by a group, whose full distribution is
+    /// computed only when the run finishes (a group gives sums, not `p`).
+    p_deferred: Option<(f64, f64)>,
+    /// Whether samples may be computed in groups (true unless a test compares the two paths).
+    allow_expansion: bool,
 }
+
+/// Below this many active entries a sample is cheap enough one at a time.
+const EXPANSION_MIN_LEN: usize = 2048;
+
+/// A group of fewer samples than this costs more than computing them one at a time (its two
+/// passes over V carry about four samples' work).
+const EXPANSION_MIN_GROUP: usize = 8;
 
 /// The O(V) part of a run that depends only on the scores, the support, the start, the
 /// temperature and the corners, not on the flow: the four flows of a comparison (or the starts'
@@ -637,6 +656,11 @@ impl Run {
             end: schedule_len,
             hull: None,
             exp_consts: ExpConsts::hoisted(),
+            expansion: None,
+            group: Vec::new(),
+            group_start: 0,
+            p_deferred: None,
+            allow_expansion: true,
             basis,
             model,
             spec,
@@ -669,6 +693,11 @@ impl Run {
         }
         if self.next >= self.end {
             self.finished = true;
+        }
+        if self.finished {
+            if let Some(coef) = self.p_deferred.take() {
+                self.exact_p(coef);
+            }
         }
         if self.p_pending {
             self.p_pending = false;
@@ -782,6 +811,10 @@ impl Run {
     fn closed_sample(&mut self) {
         let (t, k) = self.schedule[self.next];
         let coef = self.coefficients[self.next];
+        if self.grouped_sample(t) {
+            self.next += 1;
+            return;
+        }
         if self.closed_two_pass(t, coef) {
             self.next += 1;
             return;
@@ -814,6 +847,110 @@ impl Run {
         }
         self.diverged_at = Some(hi as f64 * self.eta);
         self.finished = true;
+    }
+
+    /// Computes every sample from a group of them when the run allows it ([`crate::expansion`]):
+    /// false when this sample is computed on its own.
+    fn grouped_sample(&mut self, t: f64) -> bool {
+        let at = self.next;
+        let in_group = at >= self.group_start && at < self.group_start + self.group.len();
+        if !in_group && !self.start_group() {
+            return false;
+        }
+        let sample = self.group[at - self.group_start];
+        let Some((_, b)) = self.coefficients[at] else {
+            return false;
+        };
+        let expansion = self.expansion.as_ref().and_then(|e| e.as_deref());
+        let Some(t_prime) = expansion.map(Expansion::t_prime) else {
+            return false;
+        };
+        let (l, s) = (&self.basis.log_p0_c, &self.basis.s_c);
+        let mut lumped = [0.0; 4];
+        for (slot, pos) in lumped.iter_mut().zip(self.basis.corner_pos) {
+            *slot = pos.map_or(0.0, |j| {
+                td_lanes::exp::<f64>(l[j] + b * (s[j] - t_prime * l[j]) - sample.log_norm)
+            });
+        }
+        self.p_deferred = self.coefficients[at];
+        self.p_pending = false;
+        self.record_with(t, &sample.sums, lumped);
+        true
+    }
+
+    /// Computes the group of samples starting at `self.next`; false when there is none (small
+    /// V, a flow without a line of log-weights, too few samples close enough).
+    fn start_group(&mut self) -> bool {
+        if self.expansion.is_none() {
+            let t_prime = match self.spec.flow {
+                Flow::Replicator | Flow::MultiplicativeWeights => Some(0.0),
+                Flow::Entropic => Some(self.temp),
+                Flow::EntropicMirror => None,
+            };
+            let usable = self.allow_expansion
+                && self.mode == Mode::Closed
+                && self.basis.active.len() >= EXPANSION_MIN_LEN;
+            let b = &self.basis;
+            self.expansion = Some(t_prime.filter(|_| usable).and_then(|tp| {
+                Expansion::new(
+                    &b.log_p0_c,
+                    &b.s_c,
+                    &b.target_c,
+                    &b.log_target_c,
+                    self.temp,
+                    tp,
+                )
+                .map(Box::new)
+            }));
+        }
+        let Some(Some(expansion)) = self.expansion.as_mut() else {
+            return false;
+        };
+        let span = expansion.group_span();
+        let mut thetas = Vec::new();
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for coef in &self.coefficients[self.next..self.end] {
+            let Some((_, b)) = *coef else { break };
+            let (l2, h2) = (lo.min(b), hi.max(b));
+            if h2 - l2 > span || h2.is_nan() {
+                break;
+            }
+            (lo, hi) = (l2, h2);
+            thetas.push(b);
+        }
+        if thetas.len() < EXPANSION_MIN_GROUP {
+            return false;
+        }
+        match expansion.group(&thetas) {
+            Some(group) => {
+                self.group = group;
+                self.group_start = self.next;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `p` (as `p_scale · p`) at a closed-form sample's coefficients, for `final_p`.
+    fn exact_p(&mut self, coef: (f64, f64)) {
+        if let Some(m) = self.closed_u_with(Some(coef)) {
+            if m.is_finite() {
+                let sum = lanes::exp_shifted(&self.u, m, &mut self.p);
+                self.p_scale = 1.0 / sum;
+                self.p_pending = true;
+            }
+        }
+    }
+
+    /// Whether some of this run's samples were computed in groups ([`crate::expansion`]).
+    pub fn used_groups(&self) -> bool {
+        !self.group.is_empty()
+    }
+
+    /// The run computes every sample on its own (tests compare this with the grouped samples).
+    pub fn without_groups(mut self) -> Run {
+        self.allow_expansion = false;
+        self
     }
 
     /// A closed-form sample in two passes over V, shift and range from the hull (no stored
@@ -885,7 +1022,19 @@ impl Run {
     /// Store a sample from `self.p · self.p_scale`, its sums and (models with a conserved
     /// quantity, never closed forms) `self.u` holding the normalised log p.
     fn record(&mut self, t: f64, sums: &lanes::Sums) {
-        let (lp, p, scale) = (&self.u, &self.p, self.p_scale);
+        let (p, scale) = (&self.p, self.p_scale);
+        let mut lumped = [0.0; 4];
+        for (slot, pos) in lumped.iter_mut().zip(self.basis.corner_pos) {
+            *slot = pos.map_or(0.0, |j| p[j] * scale);
+        }
+        self.p_pending = true;
+        self.p_deferred = None;
+        self.record_with(t, sums, lumped);
+    }
+
+    /// Store a sample from its sums and its corners' probabilities (`lumped[..3]`).
+    fn record_with(&mut self, t: f64, sums: &lanes::Sums, mut lumped: [f64; 4]) {
+        let lp = &self.u;
         let h = non_negative(sums.entropy);
         let kl_from = if self.basis.active.len() < self.basis.face_n {
             f64::INFINITY
@@ -905,12 +1054,7 @@ impl Run {
             dist_to_face_target: 0.5 * (self.basis.target_off_active + sums.abs_diff),
             conserved,
         };
-        let mut lumped = [0.0; 4];
-        for (slot, pos) in lumped.iter_mut().zip(self.basis.corner_pos) {
-            *slot = pos.map_or(0.0, |j| p[j] * scale);
-        }
         lumped[3] = non_negative(1.0 - lumped[0] - lumped[1] - lumped[2]);
-        self.p_pending = true;
         self.samples.push(Sample { t, lumped, diag });
     }
 

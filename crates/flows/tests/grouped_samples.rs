@@ -1,0 +1,264 @@
+//! Closed-form samples computed in groups (`td_flows::expansion`, one exp per entry per group)
+//! against the same runs computed one sample at a time (`Run::without_groups`): every stored
+//! quantity of every sample and the final distribution, for the flows whose log-weights lie on a
+//! line (A, B, C), uniform and random starts, several temperatures, a truncated face and sample
+//! densities that do and do not form groups.
+//!
+//! Tolerance: the one of `kernel_reference.rs`, `|grouped - single| <= 1e-12 · max(|single|,
+//! floor)` with `floor = 1 + max|s|/T` for the scores' scale (E, F, the KLs), at least 1 for H,
+//! and 1 for probabilities and the total variation.
+
+mod common;
+
+use common::Rand;
+use td_flows::flows::{Flow, Kappa};
+use td_flows::logits::{generate, Generator};
+use td_flows::run::{Run, RunSpec};
+use td_flows::scores::Adjust;
+use td_flows::truncation::{support, TruncOrder, Truncation};
+
+const REL_TOL: f64 = 1e-12;
+
+struct Case {
+    name: String,
+    spec: RunSpec,
+    /// Whether this case must form groups (so that the test compares something).
+    grouped: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn case(
+    name: &str,
+    flow: Flow,
+    s: &[f64],
+    temp: f64,
+    p0: Vec<f64>,
+    sup: Vec<usize>,
+    horizon: f64,
+    samples: usize,
+    grouped: bool,
+) -> Case {
+    Case {
+        name: name.into(),
+        spec: RunSpec {
+            flow,
+            s: s.to_vec(),
+            temp,
+            eta: 0.01,
+            kappa: Kappa::One,
+            horizon,
+            p0,
+            support: sup,
+            adjust: Adjust::None,
+            samples,
+            corners: [0, 5, 17],
+        },
+        grouped,
+    }
+}
+
+#[allow(clippy::too_many_lines)] // one list of cases, on purpose
+fn cases() -> Vec<Case> {
+    let v = 50_257;
+    let zipf = generate(Generator::Zipf, v, 7);
+    let gauss = generate(Generator::Gauss, 6_000, 3);
+    let uniform = |n: usize| vec![1.0 / n as f64; n];
+    let all = |n: usize| (0..n).collect::<Vec<usize>>();
+    let mut rng = Rand(0x9E37_79B9_7F4A_7C15);
+    let random_start = rng.simplex(6_000);
+    let top_k = support(
+        &zipf,
+        0.7,
+        &Truncation::TopK(5_000),
+        TruncOrder::TemperatureFirst,
+    );
+    vec![
+        case(
+            "C-bench",
+            Flow::Entropic,
+            &zipf,
+            1.0,
+            uniform(v),
+            all(v),
+            4.0,
+            500,
+            true,
+        ),
+        case(
+            "C-T0.3",
+            Flow::Entropic,
+            &zipf,
+            0.3,
+            uniform(v),
+            all(v),
+            4.0,
+            300,
+            true,
+        ),
+        case(
+            "C-T3",
+            Flow::Entropic,
+            &zipf,
+            3.0,
+            uniform(v),
+            all(v),
+            10.0,
+            300,
+            true,
+        ),
+        case(
+            "C-gauss-random-start",
+            Flow::Entropic,
+            &gauss,
+            0.8,
+            random_start.clone(),
+            all(6_000),
+            4.0,
+            400,
+            true,
+        ),
+        case(
+            "C-top-k",
+            Flow::Entropic,
+            &zipf,
+            0.7,
+            uniform(v),
+            top_k,
+            4.0,
+            300,
+            true,
+        ),
+        case(
+            "A-bench",
+            Flow::Replicator,
+            &zipf,
+            1.0,
+            uniform(v),
+            all(v),
+            4.0,
+            500,
+            true,
+        ),
+        case(
+            "A-gauss",
+            Flow::Replicator,
+            &gauss,
+            1.5,
+            uniform(6_000),
+            all(6_000),
+            3.0,
+            500,
+            true,
+        ),
+        case(
+            "B-bench",
+            Flow::MultiplicativeWeights,
+            &zipf,
+            1.0,
+            uniform(v),
+            all(v),
+            2.0,
+            200,
+            true,
+        ),
+        // A random start: A's total variation has no threshold form, so no groups.
+        case(
+            "A-random-start",
+            Flow::Replicator,
+            &gauss,
+            1.0,
+            random_start,
+            all(6_000),
+            4.0,
+            300,
+            false,
+        ),
+        // Too few samples per group: one at a time.
+        case(
+            "A-sparse",
+            Flow::Replicator,
+            &zipf,
+            1.0,
+            uniform(v),
+            all(v),
+            40.0,
+            30,
+            false,
+        ),
+    ]
+}
+
+fn fields(x: &td_flows::run::Sample) -> [(&'static str, f64); 10] {
+    let d = &x.diag;
+    [
+        ("E", d.expected_score),
+        ("H", d.entropy),
+        ("F", d.free_energy),
+        ("KLto", d.kl_to_target),
+        ("KLfrom", d.kl_from_target),
+        ("TV", d.dist_to_face_target),
+        ("lump0", x.lumped[0]),
+        ("lump1", x.lumped[1]),
+        ("lump2", x.lumped[2]),
+        ("other", x.lumped[3]),
+    ]
+}
+
+#[test]
+fn grouped_samples_match_single_samples() {
+    let mut failures = Vec::new();
+    for c in cases() {
+        let mut grouped = Run::new(c.spec.clone());
+        let mut single = Run::new(c.spec.clone()).without_groups();
+        // Small budgets, as a worker slices the work.
+        while !grouped.advance(3) {}
+        while !single.advance(usize::MAX) {}
+        assert_eq!(grouped.used_groups(), c.grouped, "{}: groups used", c.name);
+        assert!(!single.used_groups());
+        let (a, b) = (grouped.samples(), single.samples());
+        assert_eq!(a.len(), b.len(), "{}: sample count", c.name);
+        let s_scale = 1.0 + c.spec.s.iter().fold(0.0f64, |m, x| m.max(x.abs())) / c.spec.temp;
+        let mut worst = (0.0f64, "");
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x.t.to_bits(), y.t.to_bits());
+            for ((name, u), (_, w)) in fields(x).into_iter().zip(fields(y)) {
+                let floor = match name {
+                    "E" | "F" | "KLto" | "KLfrom" => s_scale,
+                    "H" => s_scale.max(1.0),
+                    _ => 1.0,
+                };
+                let err = (u - w).abs() / w.abs().max(floor);
+                if err > worst.0 {
+                    worst = (err, name);
+                }
+                if err.is_nan() || err > REL_TOL {
+                    failures.push(format!(
+                        "{} t={} {name}: grouped {u:e} single {w:e} ({err:.2e})",
+                        c.name, x.t
+                    ));
+                }
+            }
+        }
+        let p_err = grouped
+            .final_p()
+            .iter()
+            .zip(single.final_p())
+            .fold(0.0f64, |m, (u, w)| m.max((u - w).abs()));
+        eprintln!(
+            "{}: {} samples, worst {:.2e} ({}), final p {p_err:.2e}",
+            c.name,
+            a.len(),
+            worst.0,
+            worst.1
+        );
+        if p_err.is_nan() || p_err > REL_TOL {
+            failures.push(format!("{}: final p differs by {p_err:e}", c.name));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+}
