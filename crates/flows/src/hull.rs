@@ -29,6 +29,12 @@ pub struct Extremes {
 }
 
 /// `(q - p) × (r - p)`: positive when p, q, r turn counter-clockwise.
+/// Pairs in the total order of their first, then second entries (one sort in the module for the
+/// hull's points and [`crate::expansion`]'s entries).
+pub fn by_both(a: &(f64, f64), b: &(f64, f64)) -> core::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1))
+}
+
 fn cross(p: (f64, f64), q: (f64, f64), r: (f64, f64)) -> f64 {
     (q.0 - p.0) * (r.1 - p.1) - (q.1 - p.1) * (r.0 - p.0)
 }
@@ -43,7 +49,7 @@ impl AffineHull {
             .map(|(&l, &s)| (l, s))
             .collect();
         let has_zero_mass = points.len() < log_p0.len();
-        points.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        points.sort_unstable_by(by_both);
         points.dedup();
         if points.len() <= 2 {
             return AffineHull {

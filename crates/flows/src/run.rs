@@ -189,6 +189,8 @@ pub struct Run {
     /// Closed forms of a large vocabulary: the samples computed in groups
     /// ([`crate::expansion`]); None until the first sample, then whether they apply.
     expansion: Option<Option<Box<Expansion>>>,
+    /// The groups, as ranges of schedule positions (see [`Run::plan_groups`]).
+    group_ranges: Vec<(usize, usize)>,
     /// The current group's samples, for schedule positions `group_start..`.
     group: Vec<GroupSample>,
     group_start: usize,
@@ -657,6 +659,7 @@ impl Run {
             hull: None,
             exp_consts: ExpConsts::hoisted(),
             expansion: None,
+            group_ranges: Vec::new(),
             group: Vec::new(),
             group_start: 0,
             p_deferred: None,
@@ -878,57 +881,82 @@ impl Run {
         true
     }
 
-    /// Computes the group of samples starting at `self.next`; false when there is none (small
-    /// V, a flow without a line of log-weights, too few samples close enough).
+    /// Computes the group of samples that holds `self.next`; false when there is none (small V,
+    /// a flow without a line of log-weights, too few samples close enough).
     fn start_group(&mut self) -> bool {
         if self.expansion.is_none() {
-            let t_prime = match self.spec.flow {
-                Flow::Replicator | Flow::MultiplicativeWeights => Some(0.0),
-                Flow::Entropic => Some(self.temp),
-                Flow::EntropicMirror => None,
-            };
-            let usable = self.allow_expansion
-                && self.mode == Mode::Closed
-                && self.basis.active.len() >= EXPANSION_MIN_LEN;
-            let b = &self.basis;
-            self.expansion = Some(t_prime.filter(|_| usable).and_then(|tp| {
-                Expansion::new(
-                    &b.log_p0_c,
-                    &b.s_c,
-                    &b.target_c,
-                    &b.log_target_c,
-                    self.temp,
-                    tp,
-                )
-                .map(Box::new)
-            }));
+            self.plan_groups();
         }
         let Some(Some(expansion)) = self.expansion.as_mut() else {
             return false;
         };
-        let span = expansion.group_span();
-        let mut thetas = Vec::new();
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for coef in &self.coefficients[self.next..self.end] {
-            let Some((_, b)) = *coef else { break };
-            let (l2, h2) = (lo.min(b), hi.max(b));
-            if h2 - l2 > span || h2.is_nan() {
-                break;
-            }
-            (lo, hi) = (l2, h2);
-            thetas.push(b);
-        }
-        if thetas.len() < EXPANSION_MIN_GROUP {
+        let at = self.next;
+        let index = self.group_ranges.partition_point(|r| r.1 <= at);
+        let Some(&(first, end)) = self.group_ranges.get(index).filter(|r| r.0 <= at) else {
             return false;
-        }
+        };
+        let thetas: Vec<f64> = self.coefficients[first..end]
+            .iter()
+            .map(|c| c.map_or(f64::NAN, |(_, b)| b))
+            .collect();
         match expansion.group(&thetas) {
             Some(group) => {
                 self.group = group;
-                self.group_start = self.next;
+                self.group_start = first;
                 true
             }
             None => false,
         }
+    }
+
+    /// Whether this run's samples go in groups, and which: greedily from the first sample of the
+    /// whole schedule, so that a run shared by several workers ([`Run::restrict_to_samples`])
+    /// computes each sample from the same group, with the same bits, as one run alone.
+    fn plan_groups(&mut self) {
+        let t_prime = match self.spec.flow {
+            Flow::Replicator | Flow::MultiplicativeWeights => Some(0.0),
+            Flow::Entropic => Some(self.temp),
+            Flow::EntropicMirror => None,
+        };
+        let usable = self.allow_expansion
+            && self.mode == Mode::Closed
+            && self.basis.active.len() >= EXPANSION_MIN_LEN;
+        let b = &self.basis;
+        let expansion = t_prime.filter(|_| usable).and_then(|tp| {
+            Expansion::new(
+                &b.log_p0_c,
+                &b.s_c,
+                &b.target_c,
+                &b.log_target_c,
+                self.temp,
+                tp,
+            )
+        });
+        self.group_ranges.clear();
+        if let Some(expansion) = &expansion {
+            let span = expansion.group_span();
+            let n = self.coefficients.len();
+            let mut first = 0;
+            while first < n {
+                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                let mut end = first;
+                while let Some(Some((_, b))) = self.coefficients.get(end) {
+                    let (l2, h2) = (lo.min(*b), hi.max(*b));
+                    if h2 - l2 > span || h2.is_nan() {
+                        break;
+                    }
+                    (lo, hi) = (l2, h2);
+                    end += 1;
+                }
+                if end - first >= EXPANSION_MIN_GROUP {
+                    self.group_ranges.push((first, end));
+                    first = end;
+                } else {
+                    first += 1;
+                }
+            }
+        }
+        self.expansion = Some(expansion.map(Box::new));
     }
 
     /// `p` (as `p_scale · p`) at a closed-form sample's coefficients, for `final_p`.

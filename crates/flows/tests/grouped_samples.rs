@@ -330,3 +330,31 @@ fn grouped_total_variation_at_the_start_is_accurate() {
         );
     }
 }
+
+/// A run shared by several workers (ranges of samples) gives each sample the bits of the run
+/// computed whole: the groups are planned over the whole schedule, not from each part's start.
+#[test]
+fn parts_of_a_grouped_run_have_the_whole_run_s_bits() {
+    for name in ["C-bench", "A-bench"] {
+        let c = cases().into_iter().find(|c| c.name == name).unwrap();
+        let mut whole = Run::new(c.spec.clone());
+        while !whole.advance(usize::MAX) {}
+        for parts in [2, 3, 7] {
+            let mut samples = Vec::new();
+            for part in 0..parts {
+                let mut run = Run::new(c.spec.clone());
+                run.restrict_to_samples(part, parts);
+                while !run.advance(5) {}
+                samples.extend_from_slice(run.samples());
+            }
+            assert_eq!(
+                samples.len(),
+                whole.samples().len(),
+                "{name}, {parts} parts"
+            );
+            for (a, b) in samples.iter().zip(whole.samples()) {
+                assert_eq!(a, b, "{name}, {parts} parts, t = {}", b.t);
+            }
+        }
+    }
+}
