@@ -5,8 +5,7 @@
 //! densities that do and do not form groups.
 //!
 //! Tolerance: the one of `kernel_reference.rs`, `|grouped - single| <= 1e-12 · max(|single|,
-//! floor)` with `floor = 1 + max|s|/T` for the scores' scale (E, F, the KLs), at least 1 for H,
-//! and 1 for probabilities and the total variation.
+//! floor)`, `floor` the scale the quantity is computed at (`common::floor`).
 
 mod common;
 
@@ -20,26 +19,25 @@ use td_flows::truncation::{support, TruncOrder, Truncation};
 const REL_TOL: f64 = 1e-12;
 
 struct Case {
-    name: String,
+    name: &'static str,
     spec: RunSpec,
     /// Whether this case must form groups (so that the test compares something).
     grouped: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A run from the uniform start on every entry, expected to form groups; the methods below
+/// change one of those.
 fn case(
-    name: &str,
+    name: &'static str,
     flow: Flow,
     s: &[f64],
     temp: f64,
-    p0: Vec<f64>,
-    sup: Vec<usize>,
     horizon: f64,
     samples: usize,
-    grouped: bool,
 ) -> Case {
+    let v = s.len();
     Case {
-        name: name.into(),
+        name,
         spec: RunSpec {
             flow,
             s: s.to_vec(),
@@ -47,25 +45,36 @@ fn case(
             eta: 0.01,
             kappa: Kappa::One,
             horizon,
-            p0,
-            support: sup,
+            p0: vec![1.0 / v as f64; v],
+            support: (0..v).collect(),
             adjust: Adjust::None,
             samples,
             corners: [0, 5, 17],
         },
-        grouped,
+        grouped: true,
     }
 }
 
-#[allow(clippy::too_many_lines)] // one list of cases, on purpose
+impl Case {
+    fn start(mut self, p0: Vec<f64>) -> Case {
+        self.spec.p0 = p0;
+        self
+    }
+    fn support(mut self, support: Vec<usize>) -> Case {
+        self.spec.support = support;
+        self
+    }
+    fn one_at_a_time(mut self) -> Case {
+        self.grouped = false;
+        self
+    }
+}
+
 fn cases() -> Vec<Case> {
     let v = 50_257;
     let zipf = generate(Generator::Zipf, v, 7);
     let gauss = generate(Generator::Gauss, 6_000, 3);
-    let uniform = |n: usize| vec![1.0 / n as f64; n];
-    let all = |n: usize| (0..n).collect::<Vec<usize>>();
-    let mut rng = Rand(0x9E37_79B9_7F4A_7C15);
-    let random_start = rng.simplex(6_000);
+    let random_start = Rand(0x9E37_79B9_7F4A_7C15).simplex(6_000);
     let mut smaller_face = vec![0.0; v];
     smaller_face[..30_000].fill(1.0 / 30_000.0);
     let top_k = support(
@@ -74,142 +83,29 @@ fn cases() -> Vec<Case> {
         &Truncation::TopK(5_000),
         TruncOrder::TemperatureFirst,
     );
+    let (a, b, c) = (
+        Flow::Replicator,
+        Flow::MultiplicativeWeights,
+        Flow::Entropic,
+    );
     vec![
-        case(
-            "C-bench",
-            Flow::Entropic,
-            &zipf,
-            1.0,
-            uniform(v),
-            all(v),
-            4.0,
-            500,
-            true,
-        ),
-        case(
-            "C-T0.3",
-            Flow::Entropic,
-            &zipf,
-            0.3,
-            uniform(v),
-            all(v),
-            4.0,
-            300,
-            true,
-        ),
-        case(
-            "C-T0.1",
-            Flow::Entropic,
-            &zipf,
-            0.1,
-            uniform(v),
-            all(v),
-            4.0,
-            300,
-            true,
-        ),
+        case("C-bench", c, &zipf, 1.0, 4.0, 500),
+        case("C-T0.3", c, &zipf, 0.3, 4.0, 300),
+        case("C-T0.1", c, &zipf, 0.1, 4.0, 300),
         // p0 on a smaller face than the target's: Σ t < 1 on the active entries.
-        case(
-            "C-smaller-start-face",
-            Flow::Entropic,
-            &zipf,
-            1.0,
-            smaller_face,
-            all(v),
-            4.0,
-            300,
-            true,
-        ),
-        case(
-            "C-T3",
-            Flow::Entropic,
-            &zipf,
-            3.0,
-            uniform(v),
-            all(v),
-            10.0,
-            300,
-            true,
-        ),
-        case(
-            "C-gauss-random-start",
-            Flow::Entropic,
-            &gauss,
-            0.8,
-            random_start.clone(),
-            all(6_000),
-            4.0,
-            400,
-            true,
-        ),
-        case(
-            "C-top-k",
-            Flow::Entropic,
-            &zipf,
-            0.7,
-            uniform(v),
-            top_k,
-            4.0,
-            300,
-            true,
-        ),
-        case(
-            "A-bench",
-            Flow::Replicator,
-            &zipf,
-            1.0,
-            uniform(v),
-            all(v),
-            4.0,
-            500,
-            true,
-        ),
-        case(
-            "A-gauss",
-            Flow::Replicator,
-            &gauss,
-            1.5,
-            uniform(6_000),
-            all(6_000),
-            3.0,
-            500,
-            true,
-        ),
-        case(
-            "B-bench",
-            Flow::MultiplicativeWeights,
-            &zipf,
-            1.0,
-            uniform(v),
-            all(v),
-            2.0,
-            200,
-            true,
-        ),
+        case("C-smaller-start-face", c, &zipf, 1.0, 4.0, 300).start(smaller_face),
+        case("C-T3", c, &zipf, 3.0, 10.0, 300),
+        case("C-gauss-random-start", c, &gauss, 0.8, 4.0, 400).start(random_start.clone()),
+        case("C-top-k", c, &zipf, 0.7, 4.0, 300).support(top_k),
+        case("A-bench", a, &zipf, 1.0, 4.0, 500),
+        case("A-gauss", a, &gauss, 1.5, 3.0, 500),
+        case("B-bench", b, &zipf, 1.0, 2.0, 200),
         // A random start: A's total variation has no threshold form, so no groups.
-        case(
-            "A-random-start",
-            Flow::Replicator,
-            &gauss,
-            1.0,
-            random_start,
-            all(6_000),
-            4.0,
-            300,
-            false,
-        ),
+        case("A-random-start", a, &gauss, 1.0, 4.0, 300)
+            .start(random_start)
+            .one_at_a_time(),
         // Too few samples per group: one at a time.
-        case(
-            "A-sparse",
-            Flow::Replicator,
-            &zipf,
-            1.0,
-            uniform(v),
-            all(v),
-            40.0,
-            30,
-            false,
-        ),
+        case("A-sparse", a, &zipf, 1.0, 40.0, 30).one_at_a_time(),
     ]
 }
 
@@ -242,16 +138,12 @@ fn grouped_samples_match_single_samples() {
         assert!(!single.used_groups());
         let (a, b) = (grouped.samples(), single.samples());
         assert_eq!(a.len(), b.len(), "{}: sample count", c.name);
-        let s_scale = 1.0 + c.spec.s.iter().fold(0.0f64, |m, x| m.max(x.abs())) / c.spec.temp;
+        let s_scale = common::s_scale(&c.spec.s, c.spec.temp);
         let mut worst = (0.0f64, "");
         for (x, y) in a.iter().zip(b) {
             assert_eq!(x.t.to_bits(), y.t.to_bits());
             for ((name, u), (_, w)) in fields(x).into_iter().zip(fields(y)) {
-                let floor = match name {
-                    "E" | "F" | "KLto" | "KLfrom" => s_scale,
-                    "H" => s_scale.max(1.0),
-                    _ => 1.0,
-                };
+                let floor = common::floor(name, s_scale);
                 // Equal (infinite KL(t‖p) off a smaller face included): no difference.
                 let err = if u == w {
                     0.0

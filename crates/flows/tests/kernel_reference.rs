@@ -12,7 +12,7 @@
 //!
 //! Tolerance: `|new - old| <= 1e-12 · max(|old|, floor)` per quantity, where `floor` is the scale
 //! the quantity is computed at (1 for probabilities and masses, `1 + |max s|` for scores, the
-//! free energy and the logs inside the divergences; see `floor`). A sum such as KL(p || pi) that
+//! free energy and the logs inside the divergences; see `common::floor`). A sum such as KL(p || pi) that
 //! cancels to 1e-15 is rounding noise in the old code as much as in the new one; relative to its
 //! own size no two summation orders agree, relative to the size of its terms they do. The test
 //! prints the worst difference of each quantity (`-- --nocapture`).
@@ -458,15 +458,6 @@ const FIELDS: [&str; 12] = [
     "conserved",
 ];
 
-/// The scale a quantity is computed at (see the module docs).
-fn floor(field: &str, s_scale: f64) -> f64 {
-    match field {
-        "E" | "F" | "KLto" | "KLfrom" | "conserved" => s_scale,
-        "H" => s_scale.max(1.0),
-        _ => 1.0,
-    }
-}
-
 fn parse(x: &str) -> Option<f64> {
     (x != "none").then(|| x.parse().unwrap())
 }
@@ -491,7 +482,7 @@ fn closed_and_integrated_runs_match_reference() {
     let scenarios = scenarios();
     assert_eq!(scenarios.len(), expected.len(), "scenario count");
     for (name, spec) in scenarios {
-        let s_scale = 1.0 + spec.s.iter().fold(0.0f64, |m, x| m.max(x.abs())) / spec.temp.max(1e-6);
+        let s_scale = common::s_scale(&spec.s, spec.temp);
         let run = run_all(spec);
         let got = render(&name, &run);
         let want = &expected[&name];
@@ -524,7 +515,7 @@ fn closed_and_integrated_runs_match_reference() {
                     worst.entry(field).or_insert((0.0, String::new()));
                     continue;
                 }
-                let scale = b.abs().max(floor(field, s_scale));
+                let scale = b.abs().max(common::floor(field, s_scale));
                 let rel = (a - b).abs() / scale;
                 // NaN (inf against finite) fails too.
                 if rel.is_nan() || rel > REL_TOL {

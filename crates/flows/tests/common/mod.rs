@@ -20,3 +20,21 @@ impl Rand {
         x.into_iter().map(|a| a / s).collect()
     }
 }
+
+/// The scores' scale of a run, `1 + max|s|/T` (T as the run clamps it from below).
+#[allow(dead_code)] // not every test file compares runs
+pub fn s_scale(s: &[f64], temp: f64) -> f64 {
+    1.0 + s.iter().fold(0.0f64, |m, x| m.max(x.abs())) / temp.max(1e-6)
+}
+
+/// The scale a stored quantity is computed at, for relative comparisons between two ways of
+/// computing a run (`kernel_reference.rs`, `grouped_samples.rs`): the scores' scale for ⟨p,s⟩,
+/// F, the KLs and the conserved quantity, at least 1 for H, 1 for probabilities and TV.
+#[allow(dead_code)] // not every test file compares runs
+pub fn floor(field: &str, s_scale: f64) -> f64 {
+    match field {
+        "E" | "F" | "KLto" | "KLfrom" | "conserved" => s_scale,
+        "H" => s_scale.max(1.0),
+        _ => 1.0,
+    }
+}
