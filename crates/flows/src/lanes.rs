@@ -4,7 +4,9 @@
 //! samples for a group of [`crate::expansion`]) is two passes over V: [`exp_affine`]
 //! (the weights `exp(a·log p0 + b·s - m)` and every sum behind the diagnostics but one, the shift
 //! `m` and the range of the exponents known beforehand from [`crate::hull`]), then [`abs_diff`]
-//! (the total variation, which needs the normaliser). Integrated and iterated runs use the
+//! (the total variation, which needs the normaliser). Fewer than eight entries (every `log p0`
+//! finite, not flow D): [`exp_affine_two`], two samples at once, one per lane, in one pass with
+//! its own `ln`. Integrated and iterated runs use the
 //! three-pass form on their own log-weights: [`exp_shifted`], [`normalise_and_measure`]
 //! ([`affine_log_weights`] is the closed forms' fallback). Written on a pair type [`L2`], the
 //! kernels run as WebAssembly SIMD (`f64x2`) in the page (explicitly: they do not depend on the
@@ -93,7 +95,7 @@ pub fn affine_log_weights(log_p0: &[f64], s: &[f64], a: f64, b: f64, u: &mut [f6
 
 /// Below this length [`exp_shifted`] runs on scalars (the same operations and summation order):
 /// a few entries do not repay building two-lane constants.
-const SCALAR_MAX_LEN: usize = 8;
+pub const SCALAR_MAX_LEN: usize = 8;
 
 /// `p = exp(u - m)` for every entry; returns `Σ p`.
 pub fn exp_shifted(u: &[f64], m: f64, p: &mut [f64]) -> f64 {
@@ -238,8 +240,12 @@ impl WeightSums {
     /// With `p = e/Z` and `log p = x - ln Z`: `H = ln Z - Σ p x` (both terms `>= 0`, no
     /// cancellation), `KL(p‖t) = -Σ p log t - H`, `KL(t‖p) = Σ t log t - Σ t x + Σ t · ln Z`.
     pub fn sums(&self, t_log_t: f64, t_total: f64, abs_diff: f64) -> Sums {
+        self.sums_with_ln(self.z.ln(), t_log_t, t_total, abs_diff)
+    }
+
+    /// [`WeightSums::sums`] with `ln Z` given.
+    pub fn sums_with_ln(&self, ln_z: f64, t_log_t: f64, t_total: f64, abs_diff: f64) -> Sums {
         let inv = 1.0 / self.z;
-        let ln_z = self.z.ln();
         let entropy = ln_z - self.ex * inv;
         Sums {
             expected_score: self.es * inv,
@@ -316,6 +322,142 @@ pub fn exp_affine(
     WeightSums { z, es, ex, elt, tx }
 }
 
+/// Two closed-form samples of fewer than [`SCALAR_MAX_LEN`] entries, lane `k` of each pair
+/// holding sample `k`: what [`exp_affine`] then [`abs_diff`] give each of them (`m`, the lanes'
+/// `exp` and sums in the same order, entry `i` summed in its parity's accumulator), so the same
+/// bits, with every lane in use; the weights `e = exp(x - m)` go to `weights`, entry by entry. At
+/// V = 3 one sample alone fills one and a half pairs, and the loops' set-up, the hull and the
+/// second pass cost more than the arithmetic. (No local arrays: in the page, clearing or copying
+/// one is a call.)
+///
+/// Needs every `log p0` finite (the caller checks it once per run); None when a sample's
+/// exponents reach below [`NARROW_EXP_MIN`] or are not finite (the caller computes the two on
+/// their own).
+#[inline(always)]
+pub fn exp_affine_two(
+    log_p0: &[f64],
+    s: &[f64],
+    coefs: [(f64, f64); 2],
+    r: &Reference,
+    weights: &mut [L2],
+    c: &ExpConsts<L2>,
+) -> Option<TwoSamples> {
+    let n = log_p0.len();
+    assert!(
+        n < SCALAR_MAX_LEN
+            && s.len() == n
+            && r.t.len() == n
+            && r.log_t.len() == n
+            && weights.len() == n,
+        "exp_affine_two: lengths differ"
+    );
+    let [(a0, b0), (a1, b1)] = coefs;
+    let (va, vb) = (L2::new(a0, a1), L2::new(b0, b1));
+    let affine = |i: usize| va.mul(L2::splat(log_p0[i])).add(vb.mul(L2::splat(s[i])));
+    let (mut m, mut low) = (L2::splat(f64::NEG_INFINITY), L2::splat(f64::INFINITY));
+    for i in 0..n {
+        let x = affine(i);
+        m = m.max(x);
+        low = low.min(x);
+    }
+    let range = low.sub(m).lanes();
+    let finite = m.lanes().iter().all(|v| v.is_finite());
+    // NaN fails the comparison too.
+    if !(finite && range.iter().all(|&d| d >= NARROW_EXP_MIN)) {
+        return None;
+    }
+    let zero = c.zero();
+    // Per parity of the entry: z, Σ e s, Σ e x, Σ e log t, Σ t x.
+    let mut acc = [[zero; 5]; 2];
+    for (i, e) in weights.iter_mut().enumerate() {
+        let x = affine(i).sub(m);
+        let w = exp_narrow(x, c);
+        *e = w;
+        let [z, es, ex, elt, tx] = &mut acc[i % 2];
+        *z = z.add(w);
+        *es = es.add(w.mul(L2::splat(s[i])));
+        *ex = ex.add(w.mul(x));
+        *elt = elt.add(w.mul(L2::splat(r.log_t[i])));
+        *tx = tx.add(L2::splat(r.t[i]).mul(x));
+    }
+    let [even, odd] = acc;
+    let [z, es, ex, elt, tx] = [0, 1, 2, 3, 4].map(|k| even[k].add(odd[k]).lanes());
+    let inv = L2::new(1.0 / z[0], 1.0 / z[1]);
+    let ln_z = ln_1_to_8(L2::new(z[0], z[1])).lanes();
+    let mut diff = [zero; 2];
+    for (i, (e, &t)) in weights.iter().zip(r.t).enumerate() {
+        diff[i % 2] = diff[i % 2].add(e.mul(inv).sub(L2::splat(t)).abs());
+    }
+    let abs_diff = diff[0].add(diff[1]).lanes();
+    let sums = [0, 1].map(|k| WeightSums {
+        z: z[k],
+        es: es[k],
+        ex: ex[k],
+        elt: elt[k],
+        tx: tx[k],
+    });
+    Some(TwoSamples {
+        inv: inv.lanes(),
+        ln_z,
+        sums,
+        abs_diff,
+    })
+}
+
+/// Two samples from [`exp_affine_two`]: sample `k` is lane `k`.
+pub struct TwoSamples {
+    /// `1/Z`.
+    pub inv: [f64; 2],
+    /// `ln Z` ([`ln_1_to_8`]: `Z` is in [1, n], the largest weight being 1).
+    pub ln_z: [f64; 2],
+    pub sums: [WeightSums; 2],
+    /// `Σ|e·inv - t|`.
+    pub abs_diff: [f64; 2],
+}
+
+/// `ln z` per lane for `z` in [1, 8) (a few entries' `Z = Σ exp(x - max x)`): fdlibm's `log`
+/// (`z = 2^k (1 + f)` with `1 + f` in [√2/2, √2), then `ln(1 + f) = f - f²/2 + s (f²/2 + R(s²))`,
+/// `s = f / (2 + f)`) without its branches for other ranges; tested within 1 ulp of the platform's
+/// `ln`. Two lanes at once, and the same bits natively and in the page, where the scalar libm
+/// `log` was a sixth of a V = 3 scene.
+fn ln_1_to_8(z: L2) -> L2 {
+    // fdlibm's constants, by their bits: ln 2 split so that k·LN2_HI is exact, then the series.
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+    const LG: [f64; 7] = [
+        f64::from_bits(0x3fe5_5555_5555_5593),
+        f64::from_bits(0x3fd9_9999_9997_fa04),
+        f64::from_bits(0x3fd2_4924_9422_9359),
+        f64::from_bits(0x3fcc_71c5_1d8e_78af),
+        f64::from_bits(0x3fc7_4664_96cb_03de),
+        f64::from_bits(0x3fc3_9a09_d078_c69f),
+        f64::from_bits(0x3fc2_f112_df3e_5244),
+    ];
+    let (one, zero, half) = (L2::splat(1.0), L2::splat(0.0), L2::splat(0.5));
+    // k = number of the thresholds √2, 2√2, 4√2 below z; 2^-k applied exactly.
+    let (mut k, mut scale) = (zero, one);
+    for threshold in [
+        core::f64::consts::SQRT_2,
+        2.0 * core::f64::consts::SQRT_2,
+        4.0 * core::f64::consts::SQRT_2,
+    ] {
+        let above = |yes: L2, no: L2| z.gt_select(L2::splat(threshold), yes, no);
+        k = k.add(above(one, zero));
+        scale = scale.mul(above(half, one));
+    }
+    let f = z.mul(scale).sub(one);
+    let s = f / f.add(L2::splat(2.0));
+    let s2 = s.mul(s);
+    let s4 = s2.mul(s2);
+    let c = LG.map(L2::splat);
+    let t1 = s4.mul(c[1].add(s4.mul(c[3].add(s4.mul(c[5])))));
+    let t2 = s2.mul(c[0].add(s4.mul(c[2].add(s4.mul(c[4].add(s4.mul(c[6])))))));
+    let r = t2.add(t1);
+    let hfsq = half.mul(f).mul(f);
+    let inner = s.mul(hfsq.add(r)).add(k.mul(L2::splat(LN2_LO)));
+    k.mul(L2::splat(LN2_HI)).sub(hfsq.sub(inner).sub(f))
+}
+
 /// `Σ|e·inv - t|`: the total-variation sum of a sample whose weights came from [`exp_affine`].
 pub fn abs_diff(e: &[f64], inv: f64, t: &[f64]) -> f64 {
     assert_eq!(e.len(), t.len(), "abs_diff: lengths differ");
@@ -336,6 +478,42 @@ pub fn abs_diff(e: &[f64], inv: f64, t: &[f64]) -> f64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Distance in units in the last place.
+    fn ulps(a: f64, b: f64) -> u64 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
+    }
+
+    #[test]
+    fn ln_1_to_8_is_within_one_ulp() {
+        let edges = [
+            1.0,
+            1.0 + f64::EPSILON,
+            1.5,
+            2.0,
+            4.0,
+            7.999_999_999_999_999,
+        ];
+        let sqrt2 = core::f64::consts::SQRT_2;
+        let near = [sqrt2, 2.0 * sqrt2, 4.0 * sqrt2].map(|t| [t.next_down(), t, t.next_up()]);
+        let grid = (0..=70_000).map(|i| 1.0 + 7.0 * f64::from(i) / 70_000.0);
+        let small = (1..200).map(|i| 1.0 + f64::from(i) * 1e-10);
+        for z in edges
+            .into_iter()
+            .chain(near.into_iter().flatten())
+            .chain(grid)
+            .chain(small)
+        {
+            let z = z.min(7.999_999_999_999_999);
+            let got = ln_1_to_8(L2::splat(z)).lanes()[0];
+            assert!(
+                ulps(got, z.ln()) <= 1,
+                "ln({z:e}) = {got:e}, platform {:e}",
+                z.ln()
+            );
+        }
+        assert_eq!(ln_1_to_8(L2::splat(1.0)).lanes()[0], 0.0);
+    }
 
     fn exp1(x: f64) -> f64 {
         exp_nonpos(L2::splat(x)).lanes()[0]

@@ -199,6 +199,11 @@ pub struct Run {
     p_deferred: Option<(f64, f64)>,
     /// Whether samples may be computed in groups (true unless a test compares the two paths).
     allow_expansion: bool,
+    /// Closed forms of a few entries (fewer than [`lanes::SCALAR_MAX_LEN`], every `log p0`
+    /// finite, not Flow D): samples computed two at a time, one per lane ([`Run::closed_two`]).
+    in_twos: bool,
+    /// The weights of the samples computed in lanes, entry by entry.
+    lane_weights: Vec<L2>,
 }
 
 /// Below this many active entries a sample is cheap enough one at a time.
@@ -624,6 +629,10 @@ impl Run {
         }
 
         let schedule_len = schedule.len();
+        let in_twos = mode == Mode::Closed
+            && spec.flow != Flow::EntropicMirror
+            && n < lanes::SCALAR_MAX_LEN
+            && basis.log_p0_c.iter().all(|l| l.is_finite());
         Run {
             temp: set.temp,
             kappa: set.kappa,
@@ -664,6 +673,8 @@ impl Run {
             group_start: 0,
             p_deferred: None,
             allow_expansion: true,
+            in_twos,
+            lane_weights: vec![L2::splat(0.0); if in_twos { n } else { 0 }],
             basis,
             model,
             spec,
@@ -677,7 +688,8 @@ impl Run {
 
     /// Compute up to `budget` more samples; true when the run is finished.
     pub fn advance(&mut self, budget: usize) -> bool {
-        for _ in 0..budget {
+        let mut left = budget;
+        while left > 0 {
             if self.finished {
                 break;
             }
@@ -685,11 +697,22 @@ impl Run {
                 self.finished = true;
                 break;
             }
-            match self.mode {
-                Mode::Closed => self.closed_sample(),
-                Mode::Integrate => self.integrate_sample(),
-                Mode::Iterate => self.iterate_sample(),
-            }
+            let mode = self.mode;
+            left -= match mode {
+                Mode::Closed if left >= 2 && self.closed_two() => 2,
+                Mode::Closed => {
+                    self.closed_sample();
+                    1
+                }
+                Mode::Integrate => {
+                    self.integrate_sample();
+                    1
+                }
+                Mode::Iterate => {
+                    self.iterate_sample();
+                    1
+                }
+            };
             if self.next >= self.end {
                 self.finished = true;
             }
@@ -818,6 +841,11 @@ impl Run {
             self.next += 1;
             return;
         }
+        if let Some(c) = coef.filter(|_| self.in_twos) {
+            if self.closed_in_lanes([c, c], 1) {
+                return;
+            }
+        }
         if self.closed_two_pass(t, coef) {
             self.next += 1;
             return;
@@ -850,6 +878,58 @@ impl Run {
         }
         self.diverged_at = Some(hi as f64 * self.eta);
         self.finished = true;
+    }
+
+    /// The next two samples at once ([`lanes::exp_affine_two`], one per lane) when the run has few
+    /// entries and both are plain closed-form samples; false when they are computed one at a time.
+    fn closed_two(&mut self) -> bool {
+        let at = self.next;
+        if !self.in_twos || at + 2 > self.end {
+            return false;
+        }
+        let (Some(first), Some(second)) = (self.coefficients[at], self.coefficients[at + 1]) else {
+            return false;
+        };
+        self.closed_in_lanes([first, second], 2)
+    }
+
+    /// The first `count` (1 or 2) of the samples at `coefs` from [`lanes::exp_affine_two`]; false
+    /// (nothing recorded) when one of them is out of its range. Lanes do not mix, so a sample gets
+    /// the same bits alone (its coefficients in both lanes) as paired with either neighbour: the
+    /// pairing follows the budgets of [`Run::advance`] and the parts of a shared run, which must
+    /// not change the numbers.
+    fn closed_in_lanes(&mut self, coefs: [(f64, f64); 2], count: usize) -> bool {
+        let b = &self.basis;
+        let reference = Reference {
+            s: &b.s_c,
+            t: &b.target_c,
+            log_t: &b.log_target_c,
+        };
+        let weights = &mut self.lane_weights;
+        let c = &self.exp_consts;
+        let two = lanes::exp_affine_two(&b.log_p0_c, &b.s_c, coefs, &reference, weights, c);
+        let Some(two) = two else {
+            return false;
+        };
+        let (t_log_t, t_total) = self.basis.target_sums;
+        for k in 0..count {
+            let mut lumped = [0.0; 4];
+            for (slot, pos) in lumped.iter_mut().zip(self.basis.corner_pos) {
+                *slot = pos.map_or(0.0, |j| self.lane_weights[j].lanes()[k] * two.inv[k]);
+            }
+            let sums = two.sums[k].sums_with_ln(two.ln_z[k], t_log_t, t_total, two.abs_diff[k]);
+            self.record_with(self.schedule[self.next + k].0, &sums, lumped);
+        }
+        // The last sample's p, as `record` leaves it.
+        let last = count - 1;
+        for (p, w) in self.p.iter_mut().zip(&self.lane_weights) {
+            *p = w.lanes()[last];
+        }
+        self.p_scale = two.inv[last];
+        self.p_pending = true;
+        self.p_deferred = None;
+        self.next += count;
+        true
     }
 
     /// Computes every sample from a group of them when the run allows it ([`crate::expansion`]):
@@ -979,6 +1059,17 @@ impl Run {
     pub fn without_groups(mut self) -> Run {
         self.allow_expansion = false;
         self
+    }
+
+    /// The run computes no sample in lanes ([`Run::closed_in_lanes`]; tests compare the two).
+    pub fn without_lanes(mut self) -> Run {
+        self.in_twos = false;
+        self
+    }
+
+    /// Whether this run computes its closed-form samples in lanes.
+    pub fn uses_lanes(&self) -> bool {
+        self.in_twos
     }
 
     /// A closed-form sample in two passes over V, shift and range from the hull (no stored

@@ -109,22 +109,6 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn fields(x: &td_flows::run::Sample) -> [(&'static str, f64); 10] {
-    let d = &x.diag;
-    [
-        ("E", d.expected_score),
-        ("H", d.entropy),
-        ("F", d.free_energy),
-        ("KLto", d.kl_to_target),
-        ("KLfrom", d.kl_from_target),
-        ("TV", d.dist_to_face_target),
-        ("lump0", x.lumped[0]),
-        ("lump1", x.lumped[1]),
-        ("lump2", x.lumped[2]),
-        ("other", x.lumped[3]),
-    ]
-}
-
 #[test]
 fn grouped_samples_match_single_samples() {
     let mut failures = Vec::new();
@@ -142,7 +126,7 @@ fn grouped_samples_match_single_samples() {
         let mut worst = (0.0f64, "");
         for (x, y) in a.iter().zip(b) {
             assert_eq!(x.t.to_bits(), y.t.to_bits());
-            for ((name, u), (_, w)) in fields(x).into_iter().zip(fields(y)) {
+            for ((name, u), (_, w)) in common::fields(x).into_iter().zip(common::fields(y)) {
                 let floor = common::floor(name, s_scale);
                 // Equal (infinite KL(t‖p) off a smaller face included): no difference.
                 let err = if u == w {

@@ -207,6 +207,13 @@ mod pair {
 
 pub use pair::L2;
 
+/// The two lanes, as a pair (both implementations).
+impl core::fmt::Debug for L2 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("L2").field(&self.lanes()).finish()
+    }
+}
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod quad {
     use core::arch::wasm32::*;

@@ -38,3 +38,21 @@ pub fn floor(field: &str, s_scale: f64) -> f64 {
         _ => 1.0,
     }
 }
+
+/// The stored quantities of a sample, named as `floor` knows them.
+#[allow(dead_code)] // not every test file compares runs
+pub fn fields(x: &td_flows::run::Sample) -> [(&'static str, f64); 10] {
+    let d = &x.diag;
+    [
+        ("E", d.expected_score),
+        ("H", d.entropy),
+        ("F", d.free_energy),
+        ("KLto", d.kl_to_target),
+        ("KLfrom", d.kl_from_target),
+        ("TV", d.dist_to_face_target),
+        ("lump0", x.lumped[0]),
+        ("lump1", x.lumped[1]),
+        ("lump2", x.lumped[2]),
+        ("other", x.lumped[3]),
+    ]
+}
