@@ -400,12 +400,38 @@ fn clusters_grid<const D: usize>(x: &[f64], n: usize, tol: f64, parent: &mut [us
         // cell keys would saturate (tol 0 or tiny next to the coordinates): exact pair pass
         return pairs(x, n, D, tol, parent).1;
     }
-    let key =
-        |i: usize| -> [i64; D] { std::array::from_fn(|c| (x[D * i + c] / side).floor() as i64) };
-    let mut idx: Vec<([i64; D], usize)> = (0..n).map(|i| (key(i), i)).collect();
+    // Cells by integer coordinates, numbered in mixed radix with room for the ±2 offsets on every
+    // axis: numeric order is the coordinates' lexicographic order, a neighbour is a constant
+    // difference away, and comparing cells is comparing integers (in the page, where this crate
+    // is built for size, comparing arrays was a call per comparison and a quarter of a sphere
+    // layer). When the numbering overflows (a tolerance tiny next to the spread): the pair pass.
+    let coord = |i: usize, c: usize| (x[D * i + c] / side).floor() as i64;
+    let (mut low, mut high) = ([i64::MAX; D], [i64::MIN; D]);
+    for i in 0..n {
+        for c in 0..D {
+            low[c] = low[c].min(coord(i, c));
+            high[c] = high[c].max(coord(i, c));
+        }
+    }
+    let mut stride = [0u128; D];
+    let mut radix = 1u128;
+    for c in (0..D).rev() {
+        stride[c] = radix;
+        let width = (high[c] - low[c]) as u128 + 5;
+        match radix.checked_mul(width).filter(|r| *r < u128::MAX / 4) {
+            Some(r) => radix = r,
+            None => return pairs(x, n, D, tol, parent).1,
+        }
+    }
+    let key = |i: usize| -> u128 {
+        (0..D)
+            .map(|c| (coord(i, c) - low[c] + 2) as u128 * stride[c])
+            .sum()
+    };
+    let mut idx: Vec<(u128, usize)> = (0..n).map(|i| (key(i), i)).collect();
     idx.sort_unstable();
     // cells as ranges into idx
-    let mut cells: Vec<([i64; D], usize, usize)> = Vec::new();
+    let mut cells: Vec<(u128, usize, usize)> = Vec::new();
     let mut s = 0;
     for e in 1..=n {
         if e == n || idx[e].0 != idx[s].0 {
@@ -421,18 +447,34 @@ fn clusters_grid<const D: usize>(x: &[f64], n: usize, tol: f64, parent: &mut [us
             }
         }
     }
-    // Offsets in [-2, 2]^D after 0 in lexicographic order: each neighbouring pair of cells once.
-    let offsets: Vec<[i64; D]> = (0..5usize.pow(D as u32))
-        .map(|code| std::array::from_fn(|c| (code / 5usize.pow((D - 1 - c) as u32) % 5) as i64 - 2))
-        .filter(|o: &[i64; D]| *o > [0; D])
+    // Offsets in [-2, 2]^D after 0 in lexicographic order (each neighbouring pair of cells once),
+    // as differences of cell numbers: positive, in the same order.
+    let offsets: Vec<u128> = (0..5usize.pow(D as u32))
+        .map(|code| {
+            let o: [i64; D] =
+                std::array::from_fn(|c| (code / 5usize.pow((D - 1 - c) as u32) % 5) as i64 - 2);
+            (0..D).fold(0i128, |sum, c| sum + o[c] as i128 * stride[c] as i128)
+        })
+        .filter(|&o| o > 0)
+        .map(|o| o as u128)
         .collect();
     let tol2 = tol * tol;
-    for &(cell, s, e) in &cells {
-        for o in &offsets {
-            let target: [i64; D] = std::array::from_fn(|c| cell[c] + o[c]);
-            let Ok(cj) = cells.binary_search_by(|c| c.0.cmp(&target)) else {
+    // One offset at a time: the cells' targets then increase with the cells, so one forward walk
+    // finds them all (a binary search per cell and offset was 62 per cell in 3-D). Components do
+    // not depend on the order of the unions.
+    for &o in &offsets {
+        let mut cj = 0;
+        for &(cell, s, e) in &cells {
+            let target = cell + o;
+            while cj < cells.len() && cells[cj].0 < target {
+                cj += 1;
+            }
+            if cj == cells.len() {
+                break;
+            }
+            if cells[cj].0 != target {
                 continue;
-            };
+            }
             let (_, s2, e2) = cells[cj];
             'outer: for p in s..e {
                 if find(parent, idx[p].1) == find(parent, idx[s2].1) {
