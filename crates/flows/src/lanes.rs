@@ -408,7 +408,7 @@ pub fn exp_affine_two(
 pub struct TwoSamples {
     /// `1/Z`.
     pub inv: [f64; 2],
-    /// `ln Z` ([`ln_1_to_8`]: `Z` is in [1, n], the largest weight being 1).
+    /// `ln Z` (fdlibm's `log` two lanes at a time: `Z` is in [1, n], the largest weight being 1).
     pub ln_z: [f64; 2],
     pub sums: [WeightSums; 2],
     /// `Σ|e·inv - t|`.

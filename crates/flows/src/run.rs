@@ -1061,7 +1061,7 @@ impl Run {
         self
     }
 
-    /// The run computes no sample in lanes ([`Run::closed_in_lanes`]; tests compare the two).
+    /// The run computes no sample in lanes ([`lanes::exp_affine_two`]; tests compare the two).
     pub fn without_lanes(mut self) -> Run {
         self.in_twos = false;
         self
