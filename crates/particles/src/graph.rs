@@ -404,7 +404,8 @@ fn clusters_grid<const D: usize>(x: &[f64], n: usize, tol: f64, parent: &mut [us
     // axis: numeric order is the coordinates' lexicographic order, a neighbour is a constant
     // difference away, and comparing cells is comparing integers (in the page, where this crate
     // is built for size, comparing arrays was a call per comparison and a quarter of a sphere
-    // layer). When the numbering overflows (a tolerance tiny next to the spread): the pair pass.
+    // layer). When the numbering overflows 64 bits (a tolerance below ~1e-6 of the spread in
+    // 3-D): the tokens are sparse at that scale, and a sweep along the first axis is quick.
     let coord = |i: usize, c: usize| (x[D * i + c] / side).floor() as i64;
     let (mut low, mut high) = ([i64::MAX; D], [i64::MIN; D]);
     for i in 0..n {
@@ -413,25 +414,25 @@ fn clusters_grid<const D: usize>(x: &[f64], n: usize, tol: f64, parent: &mut [us
             high[c] = high[c].max(coord(i, c));
         }
     }
-    let mut stride = [0u128; D];
-    let mut radix = 1u128;
+    let mut stride = [0u64; D];
+    let mut radix = 1u64;
     for c in (0..D).rev() {
         stride[c] = radix;
-        let width = (high[c] - low[c]) as u128 + 5;
-        match radix.checked_mul(width).filter(|r| *r < u128::MAX / 4) {
+        let width = (high[c] - low[c]) as u64 + 5;
+        match radix.checked_mul(width).filter(|r| *r < u64::MAX / 4) {
             Some(r) => radix = r,
-            None => return pairs(x, n, D, tol, parent).1,
+            None => return sweep::<D>(x, n, tol, parent),
         }
     }
-    let key = |i: usize| -> u128 {
+    let key = |i: usize| -> u64 {
         (0..D)
-            .map(|c| (coord(i, c) - low[c] + 2) as u128 * stride[c])
+            .map(|c| (coord(i, c) - low[c] + 2) as u64 * stride[c])
             .sum()
     };
-    let mut idx: Vec<(u128, usize)> = (0..n).map(|i| (key(i), i)).collect();
+    let mut idx: Vec<(u64, usize)> = (0..n).map(|i| (key(i), i)).collect();
     idx.sort_unstable();
     // cells as ranges into idx
-    let mut cells: Vec<(u128, usize, usize)> = Vec::new();
+    let mut cells: Vec<(u64, usize, usize)> = Vec::new();
     let mut s = 0;
     for e in 1..=n {
         if e == n || idx[e].0 != idx[s].0 {
@@ -449,14 +450,14 @@ fn clusters_grid<const D: usize>(x: &[f64], n: usize, tol: f64, parent: &mut [us
     }
     // Offsets in [-2, 2]^D after 0 in lexicographic order (each neighbouring pair of cells once),
     // as differences of cell numbers: positive, in the same order.
-    let offsets: Vec<u128> = (0..5usize.pow(D as u32))
+    let offsets: Vec<u64> = (0..5usize.pow(D as u32))
         .map(|code| {
             let o: [i64; D] =
                 std::array::from_fn(|c| (code / 5usize.pow((D - 1 - c) as u32) % 5) as i64 - 2);
-            (0..D).fold(0i128, |sum, c| sum + o[c] as i128 * stride[c] as i128)
+            (0..D).fold(0i64, |sum, c| sum + o[c] as i64 * stride[c] as i64)
         })
         .filter(|&o| o > 0)
-        .map(|o| o as u128)
+        .map(|o| o as u64)
         .collect();
     let tol2 = tol * tol;
     // One offset at a time: the cells' targets then increase with the cells, so one forward walk
@@ -489,6 +490,36 @@ fn clusters_grid<const D: usize>(x: &[f64], n: usize, tol: f64, parent: &mut [us
                         break 'outer;
                     }
                 }
+            }
+        }
+    }
+    clusters
+}
+
+/// Clusters by a sweep along the first axis: tokens sorted by it, each compared with the next ones
+/// until they are more than `tol` ahead on that axis (exact; quick when few tokens share a band of
+/// width `tol`, as when the tolerance is tiny next to their spread).
+fn sweep<const D: usize>(x: &[f64], n: usize, tol: f64, parent: &mut [usize]) -> usize {
+    // The first coordinate as an integer in the same order (the grid's sort, not one more).
+    let ordered = |v: f64| {
+        let bits = v.to_bits();
+        if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | 1 << 63
+        }
+    };
+    let mut order: Vec<(u64, usize)> = (0..n).map(|i| (ordered(x[D * i]), i)).collect();
+    order.sort_unstable();
+    let mut clusters = n;
+    for (k, &(_, i)) in order.iter().enumerate() {
+        for &(_, j) in &order[k + 1..] {
+            if x[D * j] - x[D * i] > tol {
+                break;
+            }
+            if dist2(&x[D * i..D * i + D], &x[D * j..D * j + D]) <= tol * tol && union(parent, i, j)
+            {
+                clusters -= 1;
             }
         }
     }
