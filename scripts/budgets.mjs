@@ -10,7 +10,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 
 /** Budgets in bytes (gzip -9), per page: the README's table states the same. */
-export const BUDGETS = { "next-token": 232_000, attention: 262_000, energy: 260_000 };
+export const BUDGETS = { "next-token": 234_000, attention: 262_000, energy: 260_000 };
 
 /** Scripts a page's HTML loads besides boot.js and its module. */
 const PAGE_SCRIPTS = { energy: ["real-model.js"] };
