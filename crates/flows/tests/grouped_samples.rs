@@ -120,46 +120,14 @@ fn grouped_samples_match_single_samples() {
         while !single.advance(usize::MAX) {}
         assert_eq!(grouped.used_groups(), c.grouped, "{}: groups used", c.name);
         assert!(!single.used_groups());
-        let (a, b) = (grouped.samples(), single.samples());
-        assert_eq!(a.len(), b.len(), "{}: sample count", c.name);
         let s_scale = common::s_scale(&c.spec.s, c.spec.temp);
-        let mut worst = (0.0f64, "");
-        for (x, y) in a.iter().zip(b) {
-            assert_eq!(x.t.to_bits(), y.t.to_bits());
-            for ((name, u), (_, w)) in common::fields(x).into_iter().zip(common::fields(y)) {
-                let floor = common::floor(name, s_scale);
-                // Equal (infinite KL(t‖p) off a smaller face included): no difference.
-                let err = if u == w {
-                    0.0
-                } else {
-                    (u - w).abs() / w.abs().max(floor)
-                };
-                if err > worst.0 {
-                    worst = (err, name);
-                }
-                if err.is_nan() || err > REL_TOL {
-                    failures.push(format!(
-                        "{} t={} {name}: grouped {u:e} single {w:e} ({err:.2e})",
-                        c.name, x.t
-                    ));
-                }
-            }
-        }
-        let p_err = grouped
-            .final_p()
-            .iter()
-            .zip(single.final_p())
-            .fold(0.0f64, |m, (u, w)| m.max((u - w).abs()));
+        let (worst, at) =
+            common::compare_runs(c.name, &grouped, &single, s_scale, REL_TOL, &mut failures);
         eprintln!(
-            "{}: {} samples, worst {:.2e} ({}), final p {p_err:.2e}",
+            "{}: {} samples, worst {worst:.2e} ({at})",
             c.name,
-            a.len(),
-            worst.0,
-            worst.1
+            grouped.samples().len()
         );
-        if p_err.is_nan() || p_err > REL_TOL {
-            failures.push(format!("{}: final p differs by {p_err:e}", c.name));
-        }
     }
     assert!(
         failures.is_empty(),

@@ -73,32 +73,10 @@ fn samples_in_lanes_match_the_general_kernels() {
         assert!(lanes.uses_lanes() && !general.uses_lanes(), "{name}");
         while !lanes.advance(usize::MAX) {}
         while !general.advance(usize::MAX) {}
-        let (a, b) = (lanes.samples(), general.samples());
-        assert_eq!(a.len(), b.len(), "{name}: sample count");
         let s_scale = common::s_scale(&spec.s, spec.temp);
-        for (x, y) in a.iter().zip(b) {
-            assert_eq!(x.t.to_bits(), y.t.to_bits());
-            for ((field, u), (_, w)) in common::fields(x).into_iter().zip(common::fields(y)) {
-                let err = if u == w {
-                    0.0
-                } else {
-                    (u - w).abs() / w.abs().max(common::floor(field, s_scale))
-                };
-                if err > worst.0 {
-                    worst = (err, format!("{name} t={} {field}", x.t));
-                }
-                if err.is_nan() || err > REL_TOL {
-                    failures.push(format!("{name} t={} {field}: {u:e} vs {w:e}", x.t));
-                }
-            }
-        }
-        let p_err = lanes
-            .final_p()
-            .iter()
-            .zip(general.final_p())
-            .fold(0.0f64, |m, (u, w)| m.max((u - w).abs()));
-        if p_err.is_nan() || p_err > REL_TOL {
-            failures.push(format!("{name}: final p differs by {p_err:e}"));
+        let here = common::compare_runs(&name, &lanes, &general, s_scale, REL_TOL, &mut failures);
+        if here.0 > worst.0 {
+            worst = (here.0, format!("{name} {}", here.1));
         }
     }
     eprintln!("worst relative difference {:.2e}: {}", worst.0, worst.1);

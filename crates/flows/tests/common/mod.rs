@@ -56,3 +56,50 @@ pub fn fields(x: &td_flows::run::Sample) -> [(&'static str, f64); 10] {
         ("other", x.lumped[3]),
     ]
 }
+
+/// Compares run `a` with run `b` (the reference), computed two ways from one spec: every stored
+/// quantity of every sample relative to `max(|b|, floor)`, and the final distribution absolutely,
+/// against `tol`; pushes a line per difference over it to `failures` and returns the worst
+/// relative difference with where it was.
+#[allow(dead_code)] // not every test file compares runs
+pub fn compare_runs(
+    name: &str,
+    a: &td_flows::run::Run,
+    b: &td_flows::run::Run,
+    s_scale: f64,
+    tol: f64,
+    failures: &mut Vec<String>,
+) -> (f64, String) {
+    let (xs, ys) = (a.samples(), b.samples());
+    assert_eq!(xs.len(), ys.len(), "{name}: sample count");
+    let mut worst = (0.0f64, String::new());
+    for (x, y) in xs.iter().zip(ys) {
+        assert_eq!(x.t.to_bits(), y.t.to_bits(), "{name}: sample times");
+        for ((field, u), (_, w)) in fields(x).into_iter().zip(fields(y)) {
+            // Equal (infinite KL(t‖p) off a smaller face included): no difference.
+            let err = if u == w {
+                0.0
+            } else {
+                (u - w).abs() / w.abs().max(floor(field, s_scale))
+            };
+            if err > worst.0 {
+                worst = (err, format!("t={} {field}", x.t));
+            }
+            if err.is_nan() || err > tol {
+                failures.push(format!(
+                    "{name} t={} {field}: {u:e} vs {w:e} ({err:.2e})",
+                    x.t
+                ));
+            }
+        }
+    }
+    let p_err = a
+        .final_p()
+        .iter()
+        .zip(b.final_p())
+        .fold(0.0f64, |m, (u, w)| m.max((u - w).abs()));
+    if p_err.is_nan() || p_err > tol {
+        failures.push(format!("{name}: final p differs by {p_err:e}"));
+    }
+    worst
+}
