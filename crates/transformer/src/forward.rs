@@ -20,6 +20,7 @@ use td_lanes::{exp_narrow, exp_nonpos_with, exp_with, ExpConsts, Lane, F4, L2, N
 
 use super::config::{Config, LN_EPS};
 use super::matrix::{dispatch, widen_slice, Element, Matrix};
+use super::strips::{pack_columns, LayerStrips, Strips, STRIP};
 use super::weights::{Layer, Weights};
 
 /// Which final hidden state.
@@ -370,12 +371,14 @@ fn run_from(
     if opts.keep_residuals {
         residuals.reserve((c.n_layer + 1 - first_layer) * n * d);
     }
+    // A single row reads W row by row (`linear_row`), not in strips.
+    let strips = if n >= 2 { w.layers.strips() } else { None };
     for (li, layer) in w.layers.iter().enumerate().skip(first_layer) {
         apply_residual_patch(&mut x, d, li, patch);
         if opts.keep_residuals {
             residuals.extend(x.iter().map(|&v| v as f64));
         }
-        block(&c, layer, &mut x, n, &mut s);
+        block(&c, layer, strips.and_then(|t| t.get(li)), &mut x, n, &mut s);
         if let Some(sink) = qkv_sink.as_deref_mut() {
             sink.push(s.qkv.clone());
         }
@@ -515,7 +518,7 @@ impl Cache {
             for (a, b) in x.iter_mut().zip(&s.tmp) {
                 *a += b;
             }
-            mlp_sub_block(&c, layer, &mut x, 1, &mut s);
+            mlp_sub_block(&c, layer, None, &mut x, 1, &mut s);
         }
         self.n += 1;
         layer_norm_rows(&x, 1, d, &w.lnf_g, &w.lnf_b, &mut s.ln);
@@ -658,26 +661,36 @@ fn readout_row<T: Element>(wte: &[T], h: &[f64], out: &mut [f64]) {
     }
 }
 
-fn block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
+/// One block on `n` rows; `strips`, if the model keeps them, are `l`'s.
+fn block(
+    c: &Config,
+    l: &Layer,
+    strips: Option<&LayerStrips>,
+    x: &mut [f32],
+    n: usize,
+    s: &mut Scratch,
+) {
     let d = c.d_model;
     // Attention sub-block.
     layer_norm_rows(x, n, d, &l.ln1_g, &l.ln1_b, &mut s.ln);
-    linear(
+    linear_in_strips(
         &s.ln,
         n,
         d,
         &l.attn_w,
+        strips.map(|t| &t.attn),
         &l.attn_b,
         3 * d,
         &mut s.qkv,
         &mut s.pack,
     );
     attention(c, &s.qkv, n, &mut s.scores, &mut s.att);
-    linear(
+    linear_in_strips(
         &s.att,
         n,
         d,
         &l.proj_w,
+        strips.map(|t| &t.proj),
         &l.proj_b,
         d,
         &mut s.tmp,
@@ -686,29 +699,38 @@ fn block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
     for (a, b) in x.iter_mut().zip(&s.tmp) {
         *a += b;
     }
-    mlp_sub_block(c, l, x, n, s);
+    mlp_sub_block(c, l, strips, x, n, s);
 }
 
 /// `x += MLP(LN2(x))` on `n` rows.
-fn mlp_sub_block(c: &Config, l: &Layer, x: &mut [f32], n: usize, s: &mut Scratch) {
+fn mlp_sub_block(
+    c: &Config,
+    l: &Layer,
+    strips: Option<&LayerStrips>,
+    x: &mut [f32],
+    n: usize,
+    s: &mut Scratch,
+) {
     let d = c.d_model;
     layer_norm_rows(x, n, d, &l.ln2_g, &l.ln2_b, &mut s.ln);
-    linear(
+    linear_in_strips(
         &s.ln,
         n,
         d,
         &l.fc_w,
+        strips.map(|t| &t.fc),
         &l.fc_b,
         c.mlp,
         &mut s.hidden,
         &mut s.pack,
     );
     gelu_in_place(&mut s.hidden);
-    linear(
+    linear_in_strips(
         &s.hidden,
         n,
         c.mlp,
         &l.fc2_w,
+        strips.map(|t| &t.fc2),
         &l.fc2_b,
         d,
         &mut s.tmp,
@@ -806,10 +828,10 @@ fn layer_norm_rows(x: &[f32], n: usize, d: usize, g: &[f32], b: &[f32], out: &mu
 ///
 /// Pairs of rows go through register tiles of 2 rows × 16 outputs (8 vectors of 4 lanes: enough
 /// independent sums to hide the add latency, with 2 broadcasts per 8 products). The 16 columns
-/// of W a tile reads are first copied to `pack` (`k × 16`, contiguous, widened to f32 from the
-/// stored precision) and every row pair then runs over that strip while it sits in L1. A single
-/// row (the cached decoding step, and the last row when n is odd) is an `axpy` sweep instead,
-/// [`linear_row`]. `pack` is scratch space.
+/// of W a tile reads are one contiguous `k × 16` strip (f32): taken from `strips` when the model
+/// keeps them ([`crate::strips`]), otherwise first copied to `pack`; every row pair then runs over
+/// that strip while it sits in L1. A single row (the cached decoding step, and the last row when
+/// n is odd) is an `axpy` sweep instead, [`linear_row`]. `pack` is scratch space.
 #[expect(
     clippy::too_many_arguments,
     reason = "a matrix product: input, its shape, weights, bias, output and one scratch buffer"
@@ -824,16 +846,42 @@ pub(crate) fn linear(
     out: &mut [f32],
     pack: &mut Vec<f32>,
 ) {
-    const C: usize = 16;
+    linear_in_strips(x, n, k, w, None, b, m, out, pack);
+}
+
+/// [`linear`], reading `w`'s strips from `strips` when given (and of `w`'s shape).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "linear's arguments and the weights' strips"
+)]
+fn linear_in_strips(
+    x: &[f32],
+    n: usize,
+    k: usize,
+    w: &Matrix,
+    strips: Option<&Strips>,
+    b: &[f32],
+    m: usize,
+    out: &mut [f32],
+    pack: &mut Vec<f32>,
+) {
+    const C: usize = STRIP;
+    let strips = strips.filter(|s| s.fits(k, m));
     let paired = n - n % 2;
     if paired > 0 {
         let mut o0 = 0;
         while o0 + C <= m {
-            pack_columns(w, m, o0, C, pack);
+            let strip: &[f32] = match strips {
+                Some(s) => s.strip(o0, C),
+                None => {
+                    pack_columns(w, m, o0, C, pack);
+                    pack
+                }
+            };
             let bias: [f32; C] = b[o0..o0 + C].try_into().unwrap_or([0.0; C]);
             for t in (0..paired).step_by(2) {
                 let (x0, x1) = x[t * k..(t + 2) * k].split_at(k);
-                let [z0, z1] = linear_tile2(x0, x1, pack, &bias);
+                let [z0, z1] = linear_tile2(x0, x1, strip, &bias);
                 out[t * m + o0..t * m + o0 + C].copy_from_slice(&z0);
                 out[(t + 1) * m + o0..(t + 1) * m + o0 + C].copy_from_slice(&z1);
             }
@@ -841,12 +889,18 @@ pub(crate) fn linear(
         }
         // Columns left over when m is not a multiple of C (not at the default sizes).
         let rest = m - o0;
-        pack_columns(w, m, o0, rest, pack);
+        let strip: &[f32] = match strips {
+            Some(s) => s.strip(o0, rest),
+            None => {
+                pack_columns(w, m, o0, rest, pack);
+                pack
+            }
+        };
         for o in o0..m {
             for t in 0..paired {
                 let mut acc = b[o];
                 for (i, &xv) in x[t * k..(t + 1) * k].iter().enumerate() {
-                    acc += xv * pack[i * rest + o - o0];
+                    acc += xv * strip[i * rest + o - o0];
                 }
                 out[t * m + o] = acc;
             }
@@ -856,18 +910,6 @@ pub(crate) fn linear(
         let (x, out) = (&x[t * k..(t + 1) * k], &mut out[t * m..(t + 1) * m]);
         dispatch!(w, |w| linear_row(x, w, b, out));
     }
-}
-
-/// Columns `o0..o0 + width` of every row of `w` (rows of `m`), widened to f32, into `pack`
-/// (`rows × width`, contiguous): the only step of [`linear`]'s tiles that reads the stored
-/// precision, so the tiles themselves are compiled once.
-fn pack_columns(w: &Matrix, m: usize, o0: usize, width: usize, pack: &mut Vec<f32>) {
-    pack.clear();
-    dispatch!(w, |w| {
-        for wrow in w.chunks_exact(m) {
-            pack.extend(wrow[o0..o0 + width].iter().map(|v| v.widen()));
-        }
-    })
 }
 
 /// Two rows `x0`, `x1` (length k) times a packed strip `p` (`k × C`) plus `bias`.

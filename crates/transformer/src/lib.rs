@@ -92,6 +92,7 @@ pub mod llama_vjp;
 pub mod matrix;
 pub mod peak;
 pub mod steer;
+pub mod strips;
 pub mod vjp;
 pub mod weights;
 

@@ -16,9 +16,11 @@
 //! 4. `lnf_g [d]`, `lnf_b [d]`.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use super::config::Config;
 use super::matrix::{Dtype, Matrix, TensorRef};
+use super::strips::{LayerStrips, Strips, STRIPS_MAX_VALUES};
 use td_rng::Source;
 
 /// One pre-norm block.
@@ -38,13 +40,117 @@ pub struct Layer {
     pub fc2_b: Vec<f32>,
 }
 
+/// The blocks of a model, read as a `Vec<Layer>` (through `Deref`), with the copy of their
+/// matrices in the strips the forward pass's products read ([`crate::strips`]), made at the first
+/// pass that wants it. Every mutable access (`DerefMut`, `&mut` iteration) drops that copy first,
+/// so it is never older than the weights it was made from.
+#[derive(Clone, Default)]
+pub struct Layers {
+    layers: Vec<Layer>,
+    strips: OnceLock<Option<Vec<LayerStrips>>>,
+}
+
+impl Layers {
+    /// The strips of every layer, made now if not yet; `None` above [`STRIPS_MAX_VALUES`].
+    pub fn strips(&self) -> Option<&[LayerStrips]> {
+        self.strips
+            .get_or_init(|| {
+                let values: usize = self
+                    .layers
+                    .iter()
+                    .map(|l| l.attn_w.len() + l.proj_w.len() + l.fc_w.len() + l.fc2_w.len())
+                    .sum();
+                (values <= STRIPS_MAX_VALUES).then(|| {
+                    self.layers
+                        .iter()
+                        .map(|l| LayerStrips {
+                            attn: Strips::new(&l.attn_w, l.attn_b.len()),
+                            proj: Strips::new(&l.proj_w, l.proj_b.len()),
+                            fc: Strips::new(&l.fc_w, l.fc_b.len()),
+                            fc2: Strips::new(&l.fc2_w, l.fc2_b.len()),
+                        })
+                        .collect()
+                })
+            })
+            .as_deref()
+    }
+
+    /// These layers never keeping strips: every pass packs its strips as it goes, as a large
+    /// model's do (the comparison the tests make; the results' bits are the same).
+    pub fn without_strips(mut self) -> Layers {
+        self.strips = OnceLock::from(None);
+        self
+    }
+
+    /// True when the strips have been made (and not dropped since).
+    pub fn has_strips(&self) -> bool {
+        matches!(self.strips.get(), Some(Some(_)))
+    }
+}
+
+impl From<Vec<Layer>> for Layers {
+    fn from(layers: Vec<Layer>) -> Layers {
+        Layers {
+            layers,
+            strips: OnceLock::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for Layers {
+    type Target = Vec<Layer>;
+    fn deref(&self) -> &Vec<Layer> {
+        &self.layers
+    }
+}
+
+impl std::ops::DerefMut for Layers {
+    fn deref_mut(&mut self) -> &mut Vec<Layer> {
+        self.strips.take();
+        &mut self.layers
+    }
+}
+
+impl<'a> IntoIterator for &'a Layers {
+    type Item = &'a Layer;
+    type IntoIter = std::slice::Iter<'a, Layer>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.layers.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Layers {
+    type Item = &'a mut Layer;
+    type IntoIter = std::slice::IterMut<'a, Layer>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
+
+/// Equal layers (the strips are derived from them).
+impl PartialEq for Layers {
+    fn eq(&self, other: &Layers) -> bool {
+        self.layers == other.layers
+    }
+}
+
+/// The layers (the strips, a copy of them, only as a flag).
+impl std::fmt::Debug for Layers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layers")
+            .field("layers", &self.layers)
+            .field("strips", &self.has_strips())
+            .finish()
+    }
+}
+
 /// All parameters of the model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Weights {
     pub config: Config,
     pub wte: Matrix,
     pub wpe: Matrix,
-    pub layers: Vec<Layer>,
+    pub layers: Layers,
     pub lnf_g: Vec<f32>,
     pub lnf_b: Vec<f32>,
 }
@@ -204,7 +310,7 @@ impl Weights {
             config,
             wte,
             wpe,
-            layers,
+            layers: layers.into(),
             lnf_g,
             lnf_b,
         })
@@ -239,7 +345,8 @@ impl Weights {
         self.tensor_refs().iter().map(TensorRef::to_f32).collect()
     }
 
-    /// Bytes the weights take in memory.
+    /// Bytes the tensors take in memory (a small model's strips, a copy of its block matrices as
+    /// f32 made at its first pass, come on top: [`crate::strips`]).
     pub fn bytes(&self) -> usize {
         self.tensor_refs().iter().map(TensorRef::bytes).sum()
     }
@@ -263,12 +370,12 @@ impl Weights {
                 fc_b: l.fc_b.clone(),
                 fc2_b: l.fc2_b.clone(),
             })
-            .collect();
+            .collect::<Vec<Layer>>();
         Weights {
             config: self.config,
             wte: self.wte.widened(),
             wpe: self.wpe.widened(),
-            layers,
+            layers: layers.into(),
             lnf_g: self.lnf_g.clone(),
             lnf_b: self.lnf_b.clone(),
         }
