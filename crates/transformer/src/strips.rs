@@ -33,12 +33,10 @@ impl Strips {
     pub fn new(w: &Matrix, m: usize) -> Strips {
         let k = w.len() / m.max(1);
         let mut values = Vec::with_capacity(k * m);
-        let mut strip = Vec::new();
         let mut o0 = 0;
         while o0 < m {
             let width = STRIP.min(m - o0);
-            pack_columns(w, m, o0, width, &mut strip);
-            values.extend_from_slice(&strip);
+            append_columns(w, m, o0, width, &mut values);
             o0 += width;
         }
         Strips { k, m, values }
@@ -75,9 +73,14 @@ pub struct LayerStrips {
 /// the tiles themselves are compiled once.
 pub(crate) fn pack_columns(w: &Matrix, m: usize, o0: usize, width: usize, pack: &mut Vec<f32>) {
     pack.clear();
+    append_columns(w, m, o0, width, pack);
+}
+
+/// [`pack_columns`] after what `out` already holds (a model's strips, one after another).
+fn append_columns(w: &Matrix, m: usize, o0: usize, width: usize, out: &mut Vec<f32>) {
     dispatch!(w, |w| {
         for wrow in w.chunks_exact(m) {
-            pack.extend(wrow[o0..o0 + width].iter().map(|v| v.widen()));
+            out.extend(wrow[o0..o0 + width].iter().map(|v| v.widen()));
         }
     })
 }
